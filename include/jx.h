@@ -1,0 +1,387 @@
+/* jx: a tracing JIT compiler for array programs.
+ *
+ * A user writes an ordinary C function that calls jx ops on jx_val handles; jx records
+ * the calls into an IR graph (a jx_fn), which can be printed, parsed back, interpreted,
+ * transformed (grad, vmap, jvp) and compiled.
+ *
+ * Conventions:
+ *  - Ops take their source location first; the public names are macros that pass
+ *    JX_HERE, so every IR node records the user's file:line.
+ *  - Errors while tracing are sticky: the first bad op records a message naming the op,
+ *    the operand types and the source line, and returns a poison value that later ops
+ *    pass through. jx_trace returns NULL and jx_error() holds the message.
+ *  - Functions that can fail return NULL or a negative code and leave a message in
+ *    jx_error() (thread-local). Nothing aborts the process on user error.
+ */
+#ifndef JX_H
+#define JX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- basic types ------------------------------------------------------------------- */
+
+typedef enum jx_dtype { JX_F32, JX_F64, JX_I32, JX_U32, JX_BOOL, JX_NDTYPES } jx_dtype;
+
+#define JX_MAX_RANK 8
+
+/* A static array type: dtype and shape. */
+typedef struct jx_type {
+    jx_dtype dtype;
+    int rank;
+    int64_t shape[JX_MAX_RANK];
+} jx_type;
+
+/* A short list of integers: a shape, a permutation, a set of axes. */
+typedef struct jx_ints {
+    int n;
+    int64_t v[JX_MAX_RANK];
+} jx_ints;
+
+/* A user source location. */
+typedef struct jx_loc {
+    const char *file;
+    int line;
+} jx_loc;
+
+#define JX_HERE ((jx_loc){__FILE__, __LINE__})
+
+#define JX__NARG(...) JX__NARG_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define JX__NARG_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+/* JX_INTS(2, 3) is the list {2, 3}; JX_NOINTS is the empty list. */
+#define JX_INTS(...) ((jx_ints){JX__NARG(__VA_ARGS__), {__VA_ARGS__}})
+#define JX_NOINTS ((jx_ints){0, {0}})
+/* JX_TYPE(JX_F32, 2, 3) is f32[2,3]; JX_SCALAR(JX_F32) is f32[]. */
+#define JX_TYPE(dt, ...) ((jx_type){(dt), JX__NARG(__VA_ARGS__), {__VA_ARGS__}})
+#define JX_SCALAR(dt) ((jx_type){(dt), 0, {0}})
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *jx_error(void);
+/* Clears jx_error(). */
+void jx_clear_error(void);
+
+/* Name of a dtype ("f32"); size of one element in bytes. */
+const char *jx_dtype_name(jx_dtype dt);
+size_t jx_dtype_size(jx_dtype dt);
+/* Number of elements of a type (1 for rank 0). */
+int64_t jx_type_size(const jx_type *t);
+/* Writes "f32[2,3]" into buf (always NUL-terminated); returns buf. */
+char *jx_type_str(const jx_type *t, char *buf, size_t len);
+/* 1 if both types are equal. */
+int jx_type_eq(const jx_type *a, const jx_type *b);
+
+/* ---- host arrays ------------------------------------------------------------------- */
+
+/* A refcounted, 64-byte-aligned host array. */
+typedef struct jx_array jx_array;
+
+/* New zero-filled array; NULL on bad dtype/rank/shape or overflow. */
+jx_array *jx_array_new(jx_dtype dt, int rank, const int64_t *shape);
+/* New array of type t, zero-filled. */
+jx_array *jx_array_new_type(const jx_type *t);
+/* New array holding a copy of data (size * dtype size bytes). */
+jx_array *jx_array_from(jx_dtype dt, int rank, const int64_t *shape, const void *data);
+/* New rank-0 array holding v converted to dt. */
+jx_array *jx_array_scalar(jx_dtype dt, double v);
+/* Wraps caller memory without copying; release(ctx, data) runs when the last reference
+ * goes (release may be NULL). data must be aligned to the dtype size. */
+jx_array *jx_array_wrap(jx_dtype dt, int rank, const int64_t *shape, void *data,
+                        void (*release)(void *ctx, void *data), void *ctx);
+/* Deep copy. */
+jx_array *jx_array_copy(const jx_array *a);
+/* Adds a reference; returns a. */
+jx_array *jx_array_retain(jx_array *a);
+/* Drops a reference (NULL is ignored); frees at zero. */
+void jx_array_free(jx_array *a);
+
+jx_dtype jx_array_dtype(const jx_array *a);
+int jx_array_rank(const jx_array *a);
+const int64_t *jx_array_shape(const jx_array *a);
+int64_t jx_array_dim(const jx_array *a, int axis);
+int64_t jx_array_size(const jx_array *a);
+size_t jx_array_nbytes(const jx_array *a);
+void *jx_array_data(jx_array *a);
+const void *jx_array_cdata(const jx_array *a);
+jx_type jx_array_type(const jx_array *a);
+
+/* Sets every element to v (converted to the dtype). */
+void jx_array_fill(jx_array *a, double v);
+/* Element i (flat, row-major) as a double / set from a double. */
+double jx_array_get(const jx_array *a, int64_t i);
+void jx_array_set(jx_array *a, int64_t i, double v);
+
+/* .npy files (format 1.0-3.0, little-endian, C order) for the five dtypes.
+ * Load returns NULL with a message on malformed files; save returns 0 or -1. */
+jx_array *jx_npy_load(const char *path);
+int jx_npy_save(const char *path, const jx_array *a);
+/* The same on memory buffers. Save returns a malloc'd buffer and its size. */
+jx_array *jx_npy_parse(const void *buf, size_t len);
+void *jx_npy_dump(const jx_array *a, size_t *len);
+
+/* ---- IR functions and tracing ------------------------------------------------------ */
+
+typedef struct jx_trace jx_trace;
+typedef struct jx_fn jx_fn;
+
+/* A traced value: the trace it belongs to and its node. id < 0 is a poison value. */
+typedef struct jx_val {
+    jx_trace *t;
+    int32_t id;
+} jx_val;
+
+/* A user function to trace: fill out[0..n_out-1] from in[0..n_in-1]. */
+typedef void (*jx_trace_cb)(jx_trace *t, const jx_val *in, jx_val *out, void *user);
+
+/* Traces f on inputs of the given types. Returns NULL (and sets jx_error) if any op
+ * failed or an output was left unset. */
+jx_fn *jx_trace_at(jx_loc loc, jx_trace_cb f, int n_in, const jx_type *in_types, int n_out,
+                   void *user);
+#define jx_trace(...) jx_trace_at(JX_HERE, __VA_ARGS__)
+
+/* Callback-free tracing: begin a trace, build with ops, end it with the outputs.
+ * jx_trace_end always consumes t; it returns NULL if tracing failed. */
+jx_trace *jx_trace_begin(int n_in, const jx_type *in_types);
+jx_val jx_trace_input(jx_trace *t, int i);
+jx_fn *jx_trace_end(jx_trace *t, int n_out, const jx_val *outs);
+/* Discards a trace without building a function. */
+void jx_trace_abort(jx_trace *t);
+/* The first error recorded on t, or NULL. */
+const char *jx_trace_error(const jx_trace *t);
+/* The type of a traced value (dtype JX_NDTYPES, rank 0 for poison). */
+jx_type jx_val_type(jx_val v);
+/* 1 if v is poison (an earlier op failed). */
+int jx_val_bad(jx_val v);
+
+/* Inlines fn into the current trace: outs[i] = fn(args...)[i]. Returns 0 or -1. */
+int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs);
+#define jx_call(...) jx_call_at(JX_HERE, __VA_ARGS__)
+
+void jx_fn_free(jx_fn *f);
+int jx_fn_n_in(const jx_fn *f);
+int jx_fn_n_out(const jx_fn *f);
+jx_type jx_fn_in_type(const jx_fn *f, int i);
+jx_type jx_fn_out_type(const jx_fn *f, int i);
+/* Number of equations (nodes that are not inputs). */
+int jx_fn_n_eqns(const jx_fn *f);
+/* Checks the graph: topological order, operand ranges, every node's type equals its
+ * shape rule's. Returns 0 or -1 with a message. */
+int jx_fn_verify(const jx_fn *f);
+
+/* Prints the jaxpr-like text form. */
+void jx_fn_print(const jx_fn *f, FILE *out);
+/* The text form as a malloc'd string. */
+char *jx_fn_to_string(const jx_fn *f);
+/* Parses exactly what jx_fn_print prints; NULL with a message naming line:column. */
+jx_fn *jx_fn_parse(const char *text);
+/* Graphviz DOT of the graph. */
+void jx_fn_dot(const jx_fn *f, FILE *out);
+
+/* Runs f on the reference interpreter. in[i] must match f's input types. out[i] receive
+ * new arrays (caller frees). Returns 0 or -1 with a message. */
+int jx_interp(const jx_fn *f, jx_array *const *in, jx_array **out);
+
+/* ---- primitives (one op per IR primitive; operands must agree exactly) ------------- */
+
+/* Leaves: need the trace. */
+jx_val jx_constant_at(jx_loc loc, jx_trace *t, jx_array *value); /* retains value */
+jx_val jx_scalar_at(jx_loc loc, jx_trace *t, jx_dtype dt, double v);
+jx_val jx_iota_at(jx_loc loc, jx_trace *t, jx_type type, int dimension);
+#define jx_constant(...) jx_constant_at(JX_HERE, __VA_ARGS__)
+#define jx_scalar(...) jx_scalar_at(JX_HERE, __VA_ARGS__)
+#define jx_iota(...) jx_iota_at(JX_HERE, __VA_ARGS__)
+
+/* Unary elementwise. */
+jx_val jx_neg_at(jx_loc loc, jx_val x);
+jx_val jx_abs_at(jx_loc loc, jx_val x);
+jx_val jx_sign_at(jx_loc loc, jx_val x);
+jx_val jx_exp_at(jx_loc loc, jx_val x);
+jx_val jx_log_at(jx_loc loc, jx_val x);
+jx_val jx_log1p_at(jx_loc loc, jx_val x);
+jx_val jx_expm1_at(jx_loc loc, jx_val x);
+jx_val jx_tanh_at(jx_loc loc, jx_val x);
+jx_val jx_logistic_at(jx_loc loc, jx_val x);
+jx_val jx_sqrt_at(jx_loc loc, jx_val x);
+jx_val jx_rsqrt_at(jx_loc loc, jx_val x);
+jx_val jx_sin_at(jx_loc loc, jx_val x);
+jx_val jx_cos_at(jx_loc loc, jx_val x);
+jx_val jx_floor_at(jx_loc loc, jx_val x);
+jx_val jx_not_at(jx_loc loc, jx_val x);
+jx_val jx_stop_gradient_at(jx_loc loc, jx_val x);
+jx_val jx_convert_at(jx_loc loc, jx_val x, jx_dtype dt);
+jx_val jx_bitcast_at(jx_loc loc, jx_val x, jx_dtype dt);
+#define jx_neg(...) jx_neg_at(JX_HERE, __VA_ARGS__)
+#define jx_abs(...) jx_abs_at(JX_HERE, __VA_ARGS__)
+#define jx_sign(...) jx_sign_at(JX_HERE, __VA_ARGS__)
+#define jx_exp(...) jx_exp_at(JX_HERE, __VA_ARGS__)
+#define jx_log(...) jx_log_at(JX_HERE, __VA_ARGS__)
+#define jx_log1p(...) jx_log1p_at(JX_HERE, __VA_ARGS__)
+#define jx_expm1(...) jx_expm1_at(JX_HERE, __VA_ARGS__)
+#define jx_tanh(...) jx_tanh_at(JX_HERE, __VA_ARGS__)
+#define jx_logistic(...) jx_logistic_at(JX_HERE, __VA_ARGS__)
+#define jx_sqrt(...) jx_sqrt_at(JX_HERE, __VA_ARGS__)
+#define jx_rsqrt(...) jx_rsqrt_at(JX_HERE, __VA_ARGS__)
+#define jx_sin(...) jx_sin_at(JX_HERE, __VA_ARGS__)
+#define jx_cos(...) jx_cos_at(JX_HERE, __VA_ARGS__)
+#define jx_floor(...) jx_floor_at(JX_HERE, __VA_ARGS__)
+#define jx_not(...) jx_not_at(JX_HERE, __VA_ARGS__)
+#define jx_stop_gradient(...) jx_stop_gradient_at(JX_HERE, __VA_ARGS__)
+#define jx_convert(...) jx_convert_at(JX_HERE, __VA_ARGS__)
+#define jx_bitcast(...) jx_bitcast_at(JX_HERE, __VA_ARGS__)
+
+/* Binary elementwise. These helpers broadcast NumPy-style (inserting broadcast_in_dim)
+ * before emitting the primitive; dtypes must match. */
+jx_val jx_add_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_sub_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_mul_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_div_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_pow_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_max_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_min_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_rem_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_eq_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_ne_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_lt_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_le_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_gt_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_ge_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_and_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_or_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_xor_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_shift_left_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_shift_right_at(jx_loc loc, jx_val a, jx_val b);
+/* pred ? a : b, broadcasting all three. */
+jx_val jx_select_at(jx_loc loc, jx_val pred, jx_val a, jx_val b);
+#define jx_add(...) jx_add_at(JX_HERE, __VA_ARGS__)
+#define jx_sub(...) jx_sub_at(JX_HERE, __VA_ARGS__)
+#define jx_mul(...) jx_mul_at(JX_HERE, __VA_ARGS__)
+#define jx_div(...) jx_div_at(JX_HERE, __VA_ARGS__)
+#define jx_pow(...) jx_pow_at(JX_HERE, __VA_ARGS__)
+#define jx_max(...) jx_max_at(JX_HERE, __VA_ARGS__)
+#define jx_min(...) jx_min_at(JX_HERE, __VA_ARGS__)
+#define jx_rem(...) jx_rem_at(JX_HERE, __VA_ARGS__)
+#define jx_eq(...) jx_eq_at(JX_HERE, __VA_ARGS__)
+#define jx_ne(...) jx_ne_at(JX_HERE, __VA_ARGS__)
+#define jx_lt(...) jx_lt_at(JX_HERE, __VA_ARGS__)
+#define jx_le(...) jx_le_at(JX_HERE, __VA_ARGS__)
+#define jx_gt(...) jx_gt_at(JX_HERE, __VA_ARGS__)
+#define jx_ge(...) jx_ge_at(JX_HERE, __VA_ARGS__)
+#define jx_and(...) jx_and_at(JX_HERE, __VA_ARGS__)
+#define jx_or(...) jx_or_at(JX_HERE, __VA_ARGS__)
+#define jx_xor(...) jx_xor_at(JX_HERE, __VA_ARGS__)
+#define jx_shift_left(...) jx_shift_left_at(JX_HERE, __VA_ARGS__)
+#define jx_shift_right(...) jx_shift_right_at(JX_HERE, __VA_ARGS__)
+#define jx_select(...) jx_select_at(JX_HERE, __VA_ARGS__)
+
+/* Shape primitives. */
+jx_val jx_broadcast_in_dim_at(jx_loc loc, jx_val x, jx_ints shape, jx_ints dims);
+jx_val jx_reshape_at(jx_loc loc, jx_val x, jx_ints shape);
+jx_val jx_transpose_at(jx_loc loc, jx_val x, jx_ints perm);
+jx_val jx_slice_at(jx_loc loc, jx_val x, jx_ints start, jx_ints limit, jx_ints strides);
+jx_val jx_pad_at(jx_loc loc, jx_val x, jx_val padval, jx_ints lo, jx_ints hi, jx_ints interior);
+jx_val jx_concatenate_at(jx_loc loc, int n, const jx_val *xs, int dimension);
+jx_val jx_rev_at(jx_loc loc, jx_val x, jx_ints dims);
+#define jx_broadcast_in_dim(...) jx_broadcast_in_dim_at(JX_HERE, __VA_ARGS__)
+#define jx_reshape(...) jx_reshape_at(JX_HERE, __VA_ARGS__)
+#define jx_transpose(...) jx_transpose_at(JX_HERE, __VA_ARGS__)
+#define jx_slice(...) jx_slice_at(JX_HERE, __VA_ARGS__)
+#define jx_pad(...) jx_pad_at(JX_HERE, __VA_ARGS__)
+#define jx_concatenate(...) jx_concatenate_at(JX_HERE, __VA_ARGS__)
+#define jx_rev(...) jx_rev_at(JX_HERE, __VA_ARGS__)
+
+/* Reductions over a set of axes (removed from the shape). */
+jx_val jx_reduce_sum_at(jx_loc loc, jx_val x, jx_ints axes);
+jx_val jx_reduce_max_at(jx_loc loc, jx_val x, jx_ints axes);
+jx_val jx_reduce_min_at(jx_loc loc, jx_val x, jx_ints axes);
+/* Index of the first maximum along axis, as index_dtype (JX_I32 or JX_U32). */
+jx_val jx_argmax_at(jx_loc loc, jx_val x, int axis, jx_dtype index_dtype);
+#define jx_reduce_sum(...) jx_reduce_sum_at(JX_HERE, __VA_ARGS__)
+#define jx_reduce_max(...) jx_reduce_max_at(JX_HERE, __VA_ARGS__)
+#define jx_reduce_min(...) jx_reduce_min_at(JX_HERE, __VA_ARGS__)
+#define jx_argmax(...) jx_argmax_at(JX_HERE, __VA_ARGS__)
+
+/* XLA-style dot_general: output dims are batch, lhs free, rhs free. */
+jx_val jx_dot_general_at(jx_loc loc, jx_val a, jx_val b, jx_ints lhs_contract,
+                         jx_ints rhs_contract, jx_ints lhs_batch, jx_ints rhs_batch);
+#define jx_dot_general(...) jx_dot_general_at(JX_HERE, __VA_ARGS__)
+
+/* Image patches of x[N,H,W,C] for a (kh,kw) window with strides and padding:
+ * -> [N,OH,OW,kh*kw*C], features ordered (kh,kw,c). */
+jx_val jx_conv_patches_at(jx_loc loc, jx_val x, jx_ints window, jx_ints strides, jx_ints pad_lo,
+                          jx_ints pad_hi);
+/* Its linear transpose: p[N,OH,OW,kh*kw*C] -> [N,H,W,C] (overlaps summed). */
+jx_val jx_conv_patches_t_at(jx_loc loc, jx_val p, jx_ints image_hw, jx_ints window,
+                            jx_ints strides, jx_ints pad_lo, jx_ints pad_hi);
+#define jx_conv_patches(...) jx_conv_patches_at(JX_HERE, __VA_ARGS__)
+#define jx_conv_patches_t(...) jx_conv_patches_t_at(JX_HERE, __VA_ARGS__)
+
+/* Threefry-2x32 (20 rounds): key u32[2], x u32[2,...] -> u32[2,...]. */
+jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x);
+#define jx_threefry2x32(...) jx_threefry2x32_at(JX_HERE, __VA_ARGS__)
+
+/* ---- jax.numpy-like helpers (built from primitives) -------------------------------- */
+
+/* A scalar of x's dtype on x's trace. */
+jx_val jx_lit_at(jx_loc loc, jx_val like, double v);
+/* Full array of a type. */
+jx_val jx_full_at(jx_loc loc, jx_trace *t, jx_type type, double v);
+jx_val jx_zeros_like_at(jx_loc loc, jx_val x);
+jx_val jx_ones_like_at(jx_loc loc, jx_val x);
+/* NumPy-style broadcast of x to shape. */
+jx_val jx_broadcast_to_at(jx_loc loc, jx_val x, jx_ints shape);
+jx_val jx_expand_dims_at(jx_loc loc, jx_val x, int axis);
+jx_val jx_squeeze_at(jx_loc loc, jx_val x, int axis);
+/* Single-axis reductions; negative axes count from the end; keepdims keeps a size-1 dim. */
+jx_val jx_sum_at(jx_loc loc, jx_val x, int axis, int keepdims);
+jx_val jx_amax_at(jx_loc loc, jx_val x, int axis, int keepdims);
+jx_val jx_mean_at(jx_loc loc, jx_val x, int axis, int keepdims);
+/* Reductions over all elements to a scalar. */
+jx_val jx_sum_all_at(jx_loc loc, jx_val x);
+jx_val jx_mean_all_at(jx_loc loc, jx_val x);
+/* a[m,k] @ b[k,n]; matvec a[m,k] @ x[k]; dot of two vectors. Batched leading dims of
+ * matmul are broadcast like numpy.matmul. */
+jx_val jx_matmul_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_matvec_at(jx_loc loc, jx_val a, jx_val x);
+jx_val jx_dot_at(jx_loc loc, jx_val a, jx_val b);
+jx_val jx_relu_at(jx_loc loc, jx_val x);
+jx_val jx_sigmoid_at(jx_loc loc, jx_val x);
+jx_val jx_square_at(jx_loc loc, jx_val x);
+/* Numerically stable along axis (max subtracted, kept finite on inputs of 1e6). */
+jx_val jx_logsumexp_at(jx_loc loc, jx_val x, int axis);
+jx_val jx_softmax_at(jx_loc loc, jx_val x, int axis);
+jx_val jx_log_softmax_at(jx_loc loc, jx_val x, int axis);
+/* labels (integer, any shape) -> one-hot of dtype dt with a new last axis of size n. */
+jx_val jx_one_hot_at(jx_loc loc, jx_val labels, int n, jx_dtype dt);
+jx_val jx_clip_at(jx_loc loc, jx_val x, double lo, double hi);
+#define jx_lit(...) jx_lit_at(JX_HERE, __VA_ARGS__)
+#define jx_full(...) jx_full_at(JX_HERE, __VA_ARGS__)
+#define jx_zeros_like(...) jx_zeros_like_at(JX_HERE, __VA_ARGS__)
+#define jx_ones_like(...) jx_ones_like_at(JX_HERE, __VA_ARGS__)
+#define jx_broadcast_to(...) jx_broadcast_to_at(JX_HERE, __VA_ARGS__)
+#define jx_expand_dims(...) jx_expand_dims_at(JX_HERE, __VA_ARGS__)
+#define jx_squeeze(...) jx_squeeze_at(JX_HERE, __VA_ARGS__)
+#define jx_sum(...) jx_sum_at(JX_HERE, __VA_ARGS__)
+#define jx_amax(...) jx_amax_at(JX_HERE, __VA_ARGS__)
+#define jx_mean(...) jx_mean_at(JX_HERE, __VA_ARGS__)
+#define jx_sum_all(...) jx_sum_all_at(JX_HERE, __VA_ARGS__)
+#define jx_mean_all(...) jx_mean_all_at(JX_HERE, __VA_ARGS__)
+#define jx_matmul(...) jx_matmul_at(JX_HERE, __VA_ARGS__)
+#define jx_matvec(...) jx_matvec_at(JX_HERE, __VA_ARGS__)
+#define jx_dot(...) jx_dot_at(JX_HERE, __VA_ARGS__)
+#define jx_relu(...) jx_relu_at(JX_HERE, __VA_ARGS__)
+#define jx_sigmoid(...) jx_sigmoid_at(JX_HERE, __VA_ARGS__)
+#define jx_square(...) jx_square_at(JX_HERE, __VA_ARGS__)
+#define jx_logsumexp(...) jx_logsumexp_at(JX_HERE, __VA_ARGS__)
+#define jx_softmax(...) jx_softmax_at(JX_HERE, __VA_ARGS__)
+#define jx_log_softmax(...) jx_log_softmax_at(JX_HERE, __VA_ARGS__)
+#define jx_one_hot(...) jx_one_hot_at(JX_HERE, __VA_ARGS__)
+#define jx_clip(...) jx_clip_at(JX_HERE, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

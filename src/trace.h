@@ -1,0 +1,35 @@
+/* The tracer's internal interface: one emitter that every op, helper, transformation and
+ * the IR parser go through, so shape rules and sticky errors are applied in one place. */
+#ifndef JX_TRACE_H
+#define JX_TRACE_H
+
+#include "ir.h"
+
+struct jx_trace {
+    jx_fn *fn;
+    char err[1024]; /* first error; err[0] == 0 while none */
+};
+
+/* Emits one primitive. t may be NULL, in which case it is taken from the operands.
+ * Checks that the operands belong to one trace and are not poison, runs the op's shape
+ * rule, and appends the node. On failure records the first error on the trace (op name,
+ * what is wrong, operand types, loc) and returns a poison value; a poison operand makes
+ * the result poison without a new message. */
+jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
+                  const jx_attrs *at, const jx_type *hint);
+
+/* Records a sticky error "file:line: op: message" on t (first one wins) and on
+ * jx_error(). Returns a poison value of t for convenience. */
+jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The trace of the first non-poison operand with a trace, or NULL. */
+jx_trace *trace_of(int n, const jx_val *v);
+
+/* The type of node id in t (no checks). */
+const jx_type *trace_type(const jx_trace *t, int32_t id);
+
+/* A value handle for node id of t. */
+jx_val trace_val(jx_trace *t, int32_t id);
+
+#endif

@@ -1,0 +1,22 @@
+/* Small internal helpers shared by every module: error reporting and checked sizes. */
+#ifndef JX_UTIL_H
+#define JX_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jx.h"
+
+/* Sets jx_error() to the formatted message. Returns -1 for `return util_err(...)`. */
+int util_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int util_verr(const char *fmt, va_list ap);
+
+/* Product of dims with overflow and negativity checks: -1 on a negative dim or a product
+ * over 2^62. */
+int64_t util_numel(int rank, const int64_t *shape);
+
+/* Row-major strides (in elements) of a shape. */
+void util_strides(int rank, const int64_t *shape, int64_t *strides);
+
+#endif
