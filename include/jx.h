@@ -323,6 +323,57 @@ jx_val jx_conv_patches_t_at(jx_loc loc, jx_val p, jx_ints image_hw, jx_ints wind
 jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x);
 #define jx_threefry2x32(...) jx_threefry2x32_at(JX_HERE, __VA_ARGS__)
 
+/* ---- transformations (each returns a new jx_fn; the argument is not modified) ------ */
+
+/* in_axes/out_axes value for "not batched". */
+#define JX_NONE (-1000)
+
+/* Reverse mode: g(x..., ct_y...) = (f(x)..., ct_x...) with one cotangent per input
+ * selected by wrt (wrt[i] != 0; NULL selects every float input). Cotangent inputs have
+ * the outputs' types; integer outputs' cotangents are ignored. */
+jx_fn *jx_vjp(const jx_fn *f, const unsigned char *wrt);
+/* Gradient of output 0 (a float scalar) with respect to inputs wrt[0..n_wrt-1]
+ * (n_wrt == 0: input 0): g(x...) = (dy/dx_wrt...). Other outputs are auxiliary. */
+jx_fn *jx_grad(const jx_fn *f, int n_wrt, const int *wrt);
+/* Like jx_grad but g(x...) = (y, aux..., dy/dx_wrt...): JAX's has_aux form. */
+jx_fn *jx_value_and_grad(const jx_fn *f, int n_wrt, const int *wrt);
+/* Forward mode: g(x..., t_x...) = (f(x)..., t_y...), one tangent per input (integer
+ * inputs' tangents are ignored). */
+jx_fn *jx_jvp(const jx_fn *f);
+/* Vectorizing map over a batch of size batch_size: input i is batched along in_axes[i]
+ * (or JX_NONE), output j gets its batch axis at out_axes[j] (NULL: all 0). Negative axes
+ * count from the end of the batched type. */
+jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t batch_size);
+/* Jacobian of output 0 with respect to input wrt, shape out_shape + in_shape, by reverse
+ * or forward mode; Hessian = jacfwd(jacrev) of a scalar output. */
+jx_fn *jx_jacrev(const jx_fn *f, int wrt);
+jx_fn *jx_jacfwd(const jx_fn *f, int wrt);
+jx_fn *jx_hessian(const jx_fn *f, int wrt);
+/* Dead code and common subexpression elimination and algebraic simplification (x*1, x+0,
+ * neg(neg x), transpose(transpose x), broadcasts of scalar constants, constant folding of
+ * small constants). Returns a new function. */
+jx_fn *jx_simplify(const jx_fn *f);
+
+/* ---- compilation (LLVM 19 ORC) ----------------------------------------------------- */
+
+typedef struct jx_exe jx_exe;
+
+typedef struct jx_jit_opts {
+    /* donate[i] != 0: input i's buffer may be reused for an output of the same type
+     * (params updated in place). NULL: nothing donated. */
+    const unsigned char *donate;
+    int n_threads; /* 0: JX_NUM_THREADS or the core count */
+    int no_disk_cache; /* 1: never read or write the on-disk object cache */
+} jx_jit_opts;
+
+/* Compiles f to native code (opts may be NULL). NULL with jx_error() on failure. */
+jx_exe *jx_jit(const jx_fn *f, const jx_jit_opts *opts);
+/* Runs e. in[i] must match the function's input types. For each output, if out[i] is a
+ * non-NULL array of the right type it is written in place (and may alias a donated
+ * input); otherwise a new array is stored there (caller frees). Returns 0 or -1. */
+int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out);
+void jx_exe_free(jx_exe *e);
+
 /* ---- jax.numpy-like helpers (built from primitives) -------------------------------- */
 
 /* A scalar of x's dtype on x's trace. */

@@ -26,7 +26,8 @@ typedef enum jx_op {
 struct jx_node;
 struct jx_attrs;
 
-/* Rules shared by a family of primitives. Later issues add vjp, jvp, batch and lower. */
+/* Rules shared by a family of primitives. The transformation rules (vjp, jvp, batch) are
+ * documented in src/transform.h; a NULL rule is reported as "rule not implemented". */
 typedef struct jx_family {
     /* Shape/dtype rule: from operand types and attributes, the output type. `hint` is
      * the requested output type for ops whose output is not determined by operands
@@ -39,6 +40,12 @@ typedef struct jx_family {
     /* Reference evaluation: out is preallocated with the node's type. Returns 0 or -1
      * (with jx_error set). */
     int (*interp)(const struct jx_node *n, jx_array *const *in, jx_array *out);
+    int (*vjp)(jx_trace *t, const struct jx_node *n, const jx_val *x, jx_val y, jx_val ct,
+               jx_val *ct_in);
+    int (*jvp)(jx_trace *t, const struct jx_node *n, const jx_val *x, jx_val y,
+               const jx_val *dx, jx_val *dy);
+    int (*batch)(jx_trace *t, const struct jx_node *n, const jx_val *x, const int *bd,
+                 int64_t bsize, jx_val *y, int *ybd);
 } jx_family;
 
 typedef struct jx_prim_info {

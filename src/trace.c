@@ -203,6 +203,19 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     return (jx_val){t, id};
 }
 
+/* Re-emits fn's equations into t through map (see trace.h). */
+int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map) {
+    for (int i = fn->n_in; i < fn->n_nodes; i++) {
+        const jx_node *n = &fn->nodes[i];
+        jx_val ins[64];
+        for (int k = 0; k < n->nin && k < 64; k++) ins[k] = trace_val(t, map[n->in[k]]);
+        jx_val v = trace_emit(n->loc.file ? n->loc : loc, t, n->op, n->nin, ins, &n->at, &n->type);
+        if (v.id < 0) return -1;
+        map[i] = v.id;
+    }
+    return 0;
+}
+
 /* Inlines fn into the trace of args (see jx.h). */
 int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs) {
     if (!fn || (!args && fn->n_in) || (!outs && fn->n_out))
@@ -235,16 +248,9 @@ int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs) {
         return -1;
     }
     for (int i = 0; i < fn->n_in; i++) map[i] = args[i].id;
-    for (int i = fn->n_in; i < fn->n_nodes; i++) {
-        const jx_node *n = &fn->nodes[i];
-        jx_val ins[64];
-        for (int k = 0; k < n->nin && k < 64; k++) ins[k] = trace_val(t, map[n->in[k]]);
-        jx_val v = trace_emit(n->loc.file ? n->loc : loc, t, n->op, n->nin, ins, &n->at, &n->type);
-        if (v.id < 0) {
-            free(map);
-            return -1;
-        }
-        map[i] = v.id;
+    if (trace_inline(t, loc, fn, map) < 0) {
+        free(map);
+        return -1;
     }
     for (int i = 0; i < fn->n_out; i++) outs[i] = trace_val(t, map[fn->outs[i]]);
     free(map);

@@ -1,0 +1,195 @@
+/* Reverse mode: jx_vjp, jx_grad, jx_value_and_grad. One driver replays f forward into a
+ * new trace, then walks the nodes backwards calling each family's vjp rule, summing
+ * cotangents per node. Only nodes that depend on a differentiated input (through
+ * differentiable primitives) get cotangents; absent cotangents stay symbolic zeros. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "transform.h"
+#include "util.h"
+
+typedef enum { GRAD_VJP, GRAD_GRAD, GRAD_VALUE_AND_GRAD } grad_mode;
+
+/* Marks the nodes that carry a derivative with respect to the wrt inputs. */
+static void grad_mark(const jx_fn *f, const unsigned char *wrt, unsigned char *needs) {
+    for (int i = 0; i < f->n_nodes; i++) {
+        const jx_node *n = &f->nodes[i];
+        if (i < f->n_in) {
+            needs[i] = wrt[i] && tx_is_float(n->type.dtype);
+            continue;
+        }
+        needs[i] = 0;
+        unsigned fl = prim_info(n->op)->flags;
+        if ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT || !tx_is_float(n->type.dtype))
+            continue;
+        for (int k = 0; k < n->nin; k++) needs[i] |= needs[n->in[k]];
+    }
+}
+
+/* The backward walk: ct[] holds output cotangents on entry, input cotangents on exit. */
+static int grad_backward(jx_trace *t, const jx_fn *f, const int32_t *map,
+                         const unsigned char *needs, jx_val *ct) {
+    for (int i = f->n_nodes - 1; i >= f->n_in; i--) {
+        const jx_node *n = &f->nodes[i];
+        if (!needs[i] || tx_is_zero(ct[i])) continue;
+        const jx_prim_info *p = prim_info(n->op);
+        if (!p->family->vjp) {
+            trace_fail(t, n->loc, "grad", "differentiation rule for '%s' not implemented",
+                       p->name);
+            return -1;
+        }
+        jx_val x[64], ct_in[64];
+        for (int k = 0; k < n->nin && k < 64; k++) {
+            x[k] = trace_val(t, map[n->in[k]]);
+            ct_in[k] = TX_ZERO;
+        }
+        if (p->family->vjp(t, n, x, trace_val(t, map[i]), ct[i], ct_in) < 0) return -1;
+        for (int k = 0; k < n->nin; k++) {
+            int32_t o = n->in[k];
+            if (!needs[o] || tx_is_zero(ct_in[k])) continue;
+            if (jx_val_bad(ct_in[k])) return -1;
+            ct[o] = tx_add(n->loc, ct[o], ct_in[k]);
+        }
+        if (jx_trace_error(t)) return -1;
+    }
+    return 0;
+}
+
+/* Builds the vjp/grad/value_and_grad function of f (see jx.h for the layouts). */
+static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, grad_mode mode,
+                         const char *what) {
+    if (!f) {
+        util_err("%s: NULL function", what);
+        return NULL;
+    }
+    int n_ct = mode == GRAD_VJP ? f->n_out : 0;
+    if (mode != GRAD_VJP) {
+        jx_type y = f->n_out > 0 ? f->nodes[f->outs[0]].type : (jx_type){JX_NDTYPES, 0, {0}};
+        char ys[160];
+        if (f->n_out < 1 || y.rank != 0 || !tx_is_float(y.dtype)) {
+            util_err("%s: output 0 must be a float scalar, got %s", what,
+                     f->n_out < 1 ? "no outputs" : jx_type_str(&y, ys, sizeof ys));
+            return NULL;
+        }
+    }
+    jx_type *in_t = malloc((size_t)(f->n_in + n_ct + 1) * sizeof *in_t);
+    int32_t *map = malloc((size_t)(f->n_nodes + 1) * sizeof *map);
+    unsigned char *needs = malloc((size_t)f->n_nodes + 1);
+    jx_val *ct = malloc((size_t)(f->n_nodes + 1) * sizeof *ct);
+    jx_val *outs = malloc((size_t)(f->n_out + f->n_in + 1) * sizeof *outs);
+    jx_trace *t = NULL;
+    jx_fn *g = NULL;
+    if (!in_t || !map || !needs || !ct || !outs) {
+        util_err("%s: out of memory", what);
+        goto done;
+    }
+    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
+    for (int j = 0; j < n_ct; j++) in_t[f->n_in + j] = f->nodes[f->outs[j]].type;
+    t = jx_trace_begin(f->n_in + n_ct, in_t);
+    if (!t) goto done;
+    for (int i = 0; i < f->n_in; i++) map[i] = i;
+    jx_loc loc = {what, 0};
+    if (trace_inline(t, loc, f, map) < 0) goto fail;
+    grad_mark(f, wrt, needs);
+    for (int i = 0; i < f->n_nodes; i++) ct[i] = TX_ZERO;
+    if (mode == GRAD_VJP) {
+        for (int j = 0; j < f->n_out; j++)
+            if (needs[f->outs[j]])
+                ct[f->outs[j]] = tx_add(loc, ct[f->outs[j]], trace_val(t, f->n_in + j));
+    } else if (needs[f->outs[0]]) {
+        ct[f->outs[0]] = jx_scalar_at(loc, t, f->nodes[f->outs[0]].type.dtype, 1.0);
+    }
+    if (grad_backward(t, f, map, needs, ct) < 0) goto fail;
+    int no = 0;
+    if (mode != GRAD_GRAD)
+        for (int j = 0; j < f->n_out; j++) outs[no++] = trace_val(t, map[f->outs[j]]);
+    for (int i = 0; i < f->n_in; i++) {
+        if (!wrt[i]) continue;
+        outs[no++] = tx_is_zero(ct[i]) ? tx_zeros(loc, t, &f->nodes[i].type) : ct[i];
+    }
+    jx_fn *raw = jx_trace_end(t, no, outs);
+    t = NULL;
+    if (raw) {
+        g = jx_simplify(raw);
+        jx_fn_free(raw);
+    }
+    goto done;
+fail:
+    if (t && jx_trace_error(t)) util_err("%s", jx_trace_error(t));
+    jx_trace_abort(t);
+done:
+    free(in_t);
+    free(map);
+    free(needs);
+    free(ct);
+    free(outs);
+    return g;
+}
+
+/* Turns an index list into a per-input mask; checks range and float dtype. */
+static unsigned char *grad_wrt_mask(const jx_fn *f, int n_wrt, const int *wrt, const char *what) {
+    if (!f) {
+        util_err("%s: NULL function", what);
+        return NULL;
+    }
+    unsigned char *m = calloc((size_t)f->n_in + 1, 1);
+    if (!m) return NULL;
+    int def = 0;
+    if (n_wrt == 0) {
+        n_wrt = 1;
+        wrt = &def;
+    }
+    if (n_wrt < 0 || !wrt) {
+        free(m);
+        util_err("%s: bad wrt list", what);
+        return NULL;
+    }
+    for (int k = 0; k < n_wrt; k++) {
+        int i = wrt[k];
+        if (i < 0 || i >= f->n_in) {
+            free(m);
+            util_err("%s: wrt index %d out of range (%d inputs)", what, i, f->n_in);
+            return NULL;
+        }
+        if (!tx_is_float(f->nodes[i].type.dtype)) {
+            char ts[160];
+            free(m);
+            util_err("%s: input %d has type %s; only float inputs can be differentiated", what,
+                     i, jx_type_str(&f->nodes[i].type, ts, sizeof ts));
+            return NULL;
+        }
+        m[i] = 1;
+    }
+    return m;
+}
+
+/* See jx.h. */
+jx_fn *jx_vjp(const jx_fn *f, const unsigned char *wrt) {
+    if (!f) {
+        util_err("vjp: NULL function");
+        return NULL;
+    }
+    unsigned char *m = calloc((size_t)f->n_in + 1, 1);
+    if (!m) return NULL;
+    for (int i = 0; i < f->n_in; i++)
+        m[i] = wrt ? wrt[i] != 0 : tx_is_float(f->nodes[i].type.dtype);
+    jx_fn *g = grad_build(f, m, GRAD_VJP, "vjp");
+    free(m);
+    return g;
+}
+
+/* See jx.h. */
+jx_fn *jx_grad(const jx_fn *f, int n_wrt, const int *wrt) {
+    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, "grad");
+    jx_fn *g = m ? grad_build(f, m, GRAD_GRAD, "grad") : NULL;
+    free(m);
+    return g;
+}
+
+/* See jx.h. */
+jx_fn *jx_value_and_grad(const jx_fn *f, int n_wrt, const int *wrt) {
+    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, "value_and_grad");
+    jx_fn *g = m ? grad_build(f, m, GRAD_VALUE_AND_GRAD, "value_and_grad") : NULL;
+    free(m);
+    return g;
+}

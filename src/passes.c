@@ -1,0 +1,243 @@
+/* Graph cleanup: jx_simplify = algebraic simplification + constant folding + CSE, then
+ * DCE. Rewrites happen while replaying f into a new trace, so every result is checked by
+ * the shape rules again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "transform.h"
+#include "util.h"
+
+#define SIMP_FOLD_MAX 16 /* fold constant expressions with at most this many elements */
+
+typedef struct simp {
+    jx_trace *t;
+    int32_t *table; /* CSE hash table of new ids, -1 empty */
+    size_t cap;
+} simp;
+
+static const jx_node *simp_node(const simp *s, int32_t id) { return &s->t->fn->nodes[id]; }
+
+/* 1 (and *v) if new node id is a constant whose elements all equal *v. */
+static int simp_splat(const simp *s, int32_t id, double *v) {
+    const jx_node *n = simp_node(s, id);
+    if (n->op == JX_OP_BROADCAST_IN_DIM) n = simp_node(s, n->in[0]);
+    if (n->op != JX_OP_CONSTANT || !n->at.value) return 0;
+    int64_t size = jx_array_size(n->at.value);
+    if (size < 1 || size > 4096) return 0;
+    *v = jx_array_get(n->at.value, 0);
+    for (int64_t i = 1; i < size; i++)
+        if (jx_array_get(n->at.value, i) != *v) return 0;
+    return 1;
+}
+
+static int simp_is(const simp *s, int32_t id, double want) {
+    double v;
+    return simp_splat(s, id, &v) && v == want;
+}
+
+/* Hash of a node's identity (op, operands, attrs, type, small constant contents). */
+static uint64_t simp_hash(const jx_node *n) {
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(x) (h = (h ^ (uint64_t)(x)) * 1099511628211ULL)
+    MIX(n->op);
+    MIX(n->nin);
+    for (int k = 0; k < n->nin; k++) MIX(n->in[k]);
+    MIX(n->type.dtype);
+    MIX(n->type.rank);
+    for (int d = 0; d < n->type.rank; d++) MIX(n->type.shape[d]);
+    for (int k = 0; k < JX_MAX_ATTRS; k++)
+        for (int i = 0; i < n->at.n[k]; i++) MIX(n->at.v[k][i]);
+    if (n->at.value && jx_array_size(n->at.value) <= 64) {
+        const unsigned char *p = jx_array_cdata(n->at.value);
+        for (size_t i = 0; i < jx_array_nbytes(n->at.value); i++) MIX(p[i]);
+    }
+#undef MIX
+    return h;
+}
+
+/* 1 if a and b compute the same value. */
+static int simp_same(const jx_node *a, const jx_node *b) {
+    if (a->op != b->op || a->nin != b->nin || !jx_type_eq(&a->type, &b->type)) return 0;
+    if (a->op == JX_OP_PARAM) return 0;
+    for (int k = 0; k < a->nin; k++)
+        if (a->in[k] != b->in[k]) return 0;
+    for (int k = 0; k < JX_MAX_ATTRS; k++) {
+        if (a->at.n[k] != b->at.n[k]) return 0;
+        for (int i = 0; i < a->at.n[k]; i++)
+            if (a->at.v[k][i] != b->at.v[k][i]) return 0;
+    }
+    if (a->at.value != b->at.value) {
+        if (!a->at.value || !b->at.value || jx_array_size(a->at.value) > 64) return 0;
+        size_t nb = jx_array_nbytes(a->at.value);
+        if (nb != jx_array_nbytes(b->at.value) ||
+            memcmp(jx_array_cdata(a->at.value), jx_array_cdata(b->at.value), nb))
+            return 0;
+    }
+    return 1;
+}
+
+/* The id of an earlier node equal to new node id (which is then dead), or id itself. */
+static int32_t simp_cse(simp *s, int32_t id) {
+    const jx_node *n = simp_node(s, id);
+    size_t i = simp_hash(n) & (s->cap - 1);
+    for (; s->table[i] >= 0; i = (i + 1) & (s->cap - 1))
+        if (simp_same(simp_node(s, s->table[i]), n)) return s->table[i];
+    s->table[i] = id;
+    return id;
+}
+
+/* Evaluates a node whose operands are all constants into a new constant node. */
+static jx_val simp_fold(simp *s, const jx_node *n, const jx_val *x) {
+    const jx_prim_info *p = prim_info(n->op);
+    jx_array *ins[64], *out = jx_array_new_type(&n->type);
+    jx_node tmp = *n;
+    int32_t ids[64];
+    for (int k = 0; k < n->nin; k++) {
+        ids[k] = x[k].id;
+        ins[k] = simp_node(s, x[k].id)->at.value;
+    }
+    tmp.in = ids;
+    jx_val r = {NULL, -1};
+    if (out && p->family->interp(&tmp, ins, out) == 0) r = jx_constant_at(n->loc, s->t, out);
+    jx_array_free(out);
+    return r;
+}
+
+/* The simplified form of n on new operands x, or an invalid value to emit n as is. */
+static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
+    jx_val none = {NULL, -1};
+    const jx_type *t0 = n->nin ? trace_type(s->t, x[0].id) : NULL;
+    int same0 = t0 && jx_type_eq(t0, &n->type);
+    int same1 = n->nin > 1 && jx_type_eq(trace_type(s->t, x[1].id), &n->type);
+    switch (n->op) {
+    case JX_OP_ADD:
+        if (same0 && simp_is(s, x[1].id, 0)) return x[0];
+        if (same1 && simp_is(s, x[0].id, 0)) return x[1];
+        break;
+    case JX_OP_SUB:
+        if (same0 && simp_is(s, x[1].id, 0)) return x[0];
+        break;
+    case JX_OP_MUL:
+        if (same0 && simp_is(s, x[1].id, 1)) return x[0];
+        if (same1 && simp_is(s, x[0].id, 1)) return x[1];
+        break;
+    case JX_OP_DIV:
+        if (same0 && simp_is(s, x[1].id, 1)) return x[0];
+        break;
+    case JX_OP_NEG: {
+        const jx_node *a = simp_node(s, x[0].id);
+        if (a->op == JX_OP_NEG) return trace_val(s->t, a->in[0]);
+        break;
+    }
+    case JX_OP_CONVERT:
+    case JX_OP_RESHAPE:
+    case JX_OP_BROADCAST_IN_DIM:
+        if (same0) return x[0];
+        if (n->op == JX_OP_RESHAPE && simp_node(s, x[0].id)->op == JX_OP_RESHAPE) {
+            jx_val inner = trace_val(s->t, simp_node(s, x[0].id)->in[0]);
+            return tx_replay(s->t, n, &inner);
+        }
+        break;
+    case JX_OP_REDUCE_SUM:
+        if (n->at.n[0] == 0 && same0) return x[0];
+        break;
+    case JX_OP_SELECT:
+        if (x[1].id == x[2].id) return x[1];
+        break;
+    case JX_OP_TRANSPOSE: {
+        jx_ints p = ir_attr_ints(n, 0);
+        const jx_node *a = simp_node(s, x[0].id);
+        jx_val src = x[0];
+        if (a->op == JX_OP_TRANSPOSE) {
+            jx_ints q = ir_attr_ints(a, 0), c = p;
+            for (int i = 0; i < p.n; i++) c.v[i] = q.v[p.v[i]];
+            p = c;
+            src = trace_val(s->t, a->in[0]);
+        }
+        int ident = 1;
+        for (int i = 0; i < p.n; i++) ident &= p.v[i] == i;
+        if (ident) return src;
+        if (src.id != x[0].id) return jx_transpose_at(n->loc, src, p);
+        break;
+    }
+    default:
+        break;
+    }
+    int all_const = n->nin > 0 && n->nin <= 64;
+    for (int k = 0; k < n->nin && all_const; k++)
+        all_const = simp_node(s, x[k].id)->op == JX_OP_CONSTANT;
+    int64_t size = jx_type_size(&n->type);
+    if (all_const && size >= 0 && size <= SIMP_FOLD_MAX) return simp_fold(s, n, x);
+    return none;
+}
+
+/* Replays f into a new function, skipping nodes not in live (NULL: all), simplifying
+ * when simplify is set. */
+static jx_fn *simp_replay(const jx_fn *f, const unsigned char *live, int simplify) {
+    jx_type *in_t = malloc((size_t)(f->n_in + 1) * sizeof *in_t);
+    int32_t *map = malloc((size_t)(f->n_nodes + 1) * sizeof *map);
+    jx_val *outs = malloc((size_t)(f->n_out + 1) * sizeof *outs);
+    simp s = {NULL, NULL, 64};
+    while (s.cap < 2 * (size_t)f->n_nodes) s.cap *= 2;
+    s.table = malloc(s.cap * sizeof *s.table);
+    jx_fn *g = NULL;
+    if (!in_t || !map || !outs || !s.table) {
+        util_err("simplify: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < s.cap; i++) s.table[i] = -1;
+    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
+    s.t = jx_trace_begin(f->n_in, in_t);
+    if (!s.t) goto done;
+    for (int i = 0; i < f->n_in; i++) map[i] = i;
+    for (int i = f->n_in; i < f->n_nodes; i++) {
+        if (live && !live[i]) continue;
+        const jx_node *n = &f->nodes[i];
+        jx_val x[64];
+        for (int k = 0; k < n->nin && k < 64; k++) x[k] = trace_val(s.t, map[n->in[k]]);
+        jx_val y = simplify ? simp_rewrite(&s, n, x) : (jx_val){NULL, -1};
+        if (jx_val_bad(y)) y = tx_replay(s.t, n, x);
+        if (jx_val_bad(y)) {
+            jx_trace_abort(s.t);
+            goto done;
+        }
+        map[i] = simplify ? simp_cse(&s, y.id) : y.id;
+    }
+    for (int j = 0; j < f->n_out; j++) outs[j] = trace_val(s.t, map[f->outs[j]]);
+    g = jx_trace_end(s.t, f->n_out, outs);
+done:
+    free(in_t);
+    free(map);
+    free(outs);
+    free(s.table);
+    return g;
+}
+
+/* Dead code elimination: a copy of f without nodes that no output depends on. */
+static jx_fn *simp_dce(const jx_fn *f) {
+    unsigned char *live = calloc((size_t)f->n_nodes + 1, 1);
+    if (!live) {
+        util_err("simplify: out of memory");
+        return NULL;
+    }
+    for (int j = 0; j < f->n_out; j++) live[f->outs[j]] = 1;
+    for (int i = f->n_nodes - 1; i >= f->n_in; i--)
+        if (live[i])
+            for (int k = 0; k < f->nodes[i].nin; k++) live[f->nodes[i].in[k]] = 1;
+    jx_fn *g = simp_replay(f, live, 0);
+    free(live);
+    return g;
+}
+
+/* See jx.h. */
+jx_fn *jx_simplify(const jx_fn *f) {
+    if (!f) {
+        util_err("simplify: NULL function");
+        return NULL;
+    }
+    jx_fn *a = simp_replay(f, NULL, 1);
+    if (!a) return NULL;
+    jx_fn *b = simp_dce(a);
+    jx_fn_free(a);
+    return b;
+}

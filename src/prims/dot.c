@@ -1,0 +1,232 @@
+/* The dot family: dot_general with XLA semantics.
+ *
+ * Attributes (prims.def order): lhs_contract, rhs_contract, lhs_batch, rhs_batch.
+ * Output dims are the batch dims (in lhs_batch order), then the lhs free dims, then the
+ * rhs free dims, each in increasing axis order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+#include "trace.h"
+#include "util.h"
+
+enum { DOT_LC, DOT_RC, DOT_LB, DOT_RB };
+
+static const char *const dot_attr_names[4] = {"lhs_contract", "rhs_contract", "lhs_batch",
+                                              "rhs_batch"};
+
+/* Copies attribute k of at (absent or NULL at: empty) into *out. Returns -1 with a
+ * message if the length is negative or over JX_MAX_RANK. */
+static int dot_attr(const jx_attrs *at, int k, jx_ints *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    if (!at || at->n[k] == 0) return 0;
+    if (at->n[k] < 0 || at->n[k] > JX_MAX_RANK || !at->v[k]) {
+        snprintf(err, errlen, "%s has a bad length %d (maximum %d)",
+                 dot_attr_names[k], at->n[k], JX_MAX_RANK);
+        return -1;
+    }
+    out->n = at->n[k];
+    for (int i = 0; i < out->n; i++) out->v[i] = at->v[k][i];
+    return 0;
+}
+
+/* Checks that every axis of `axes` (attribute k, on operand `side` of rank `rank`) is in
+ * range and not already marked in used[]; marks them. Returns 0 or -1 with a message. */
+static int dot_mark(const jx_ints *axes, int k, const char *side, int rank, int *used,
+                    char *err, size_t errlen) {
+    for (int i = 0; i < axes->n; i++) {
+        int64_t a = axes->v[i];
+        if (a < 0 || a >= rank) {
+            snprintf(err, errlen, "%s axis %lld out of range for %s rank %d", dot_attr_names[k],
+                     (long long)a, side, rank);
+            return -1;
+        }
+        if (used[a]) {
+            snprintf(err, errlen, "%s axis %lld used twice (in %s)", side, (long long)a,
+                     dot_attr_names[k]);
+            return -1;
+        }
+        used[a] = 1;
+    }
+    return 0;
+}
+
+/* Checks that paired axes lk[i] of lhs and rk[i] of rhs have equal sizes. */
+static int dot_pair_sizes(const jx_ints *lk, const jx_ints *rk, const jx_type *l,
+                          const jx_type *r, const char *what, char *err, size_t errlen) {
+    for (int i = 0; i < lk->n; i++) {
+        int64_t ls = l->shape[lk->v[i]], rs = r->shape[rk->v[i]];
+        if (ls != rs) {
+            snprintf(err, errlen,
+                     "%s dimension sizes differ: lhs axis %lld has size %lld, rhs axis %lld "
+                     "has size %lld",
+                     what, (long long)lk->v[i], (long long)ls, (long long)rk->v[i],
+                     (long long)rs);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Free (neither contracted nor batch) axes of a rank-`rank` operand, in order. */
+static int dot_free_axes(int rank, const jx_ints *c, const jx_ints *b, int *free_axes) {
+    int used[JX_MAX_RANK] = {0}, n = 0;
+    for (int i = 0; i < c->n; i++) used[c->v[i]] = 1;
+    for (int i = 0; i < b->n; i++) used[b->v[i]] = 1;
+    for (int a = 0; a < rank; a++)
+        if (!used[a]) free_axes[n++] = a;
+    return n;
+}
+
+/* Shape rule of dot_general: equal numeric dtypes, valid and consistent axis lists;
+ * output (batch, lhs free, rhs free). */
+static int dot_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
+                     const jx_type *hint, jx_type *out, char *err, size_t errlen) {
+    if (nin != 2) {
+        snprintf(err, errlen, "expects 2 operands, got %d", nin);
+        return -1;
+    }
+    const jx_type *l = &in[0], *r = &in[1];
+    if (l->dtype != r->dtype) {
+        snprintf(err, errlen, "operand dtypes differ (%s vs %s)", jx_dtype_name(l->dtype),
+                 jx_dtype_name(r->dtype));
+        return -1;
+    }
+    if (l->dtype != JX_F32 && l->dtype != JX_F64 && l->dtype != JX_I32 && l->dtype != JX_U32) {
+        snprintf(err, errlen, "dtype %s is not numeric (need f32, f64, i32 or u32)",
+                 jx_dtype_name(l->dtype));
+        return -1;
+    }
+    jx_ints ax[4];
+    for (int k = 0; k < 4; k++)
+        if (dot_attr(at, k, &ax[k], err, errlen) < 0) return -1;
+    if (ax[DOT_LC].n != ax[DOT_RC].n) {
+        snprintf(err, errlen, "lhs_contract and rhs_contract have different lengths (%d vs %d)",
+                 ax[DOT_LC].n, ax[DOT_RC].n);
+        return -1;
+    }
+    if (ax[DOT_LB].n != ax[DOT_RB].n) {
+        snprintf(err, errlen, "lhs_batch and rhs_batch have different lengths (%d vs %d)",
+                 ax[DOT_LB].n, ax[DOT_RB].n);
+        return -1;
+    }
+    int lused[JX_MAX_RANK] = {0}, rused[JX_MAX_RANK] = {0};
+    if (dot_mark(&ax[DOT_LB], DOT_LB, "lhs", l->rank, lused, err, errlen) < 0 ||
+        dot_mark(&ax[DOT_LC], DOT_LC, "lhs", l->rank, lused, err, errlen) < 0 ||
+        dot_mark(&ax[DOT_RB], DOT_RB, "rhs", r->rank, rused, err, errlen) < 0 ||
+        dot_mark(&ax[DOT_RC], DOT_RC, "rhs", r->rank, rused, err, errlen) < 0)
+        return -1;
+    if (dot_pair_sizes(&ax[DOT_LB], &ax[DOT_RB], l, r, "batch", err, errlen) < 0 ||
+        dot_pair_sizes(&ax[DOT_LC], &ax[DOT_RC], l, r, "contracting", err, errlen) < 0)
+        return -1;
+    int lfree[JX_MAX_RANK], rfree[JX_MAX_RANK];
+    int nlf = dot_free_axes(l->rank, &ax[DOT_LC], &ax[DOT_LB], lfree);
+    int nrf = dot_free_axes(r->rank, &ax[DOT_RC], &ax[DOT_RB], rfree);
+    int nb = ax[DOT_LB].n, rank = nb + nlf + nrf;
+    if (rank > JX_MAX_RANK) {
+        snprintf(err, errlen, "output rank %d exceeds the maximum rank %d", rank, JX_MAX_RANK);
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->dtype = l->dtype;
+    out->rank = rank;
+    for (int i = 0; i < nb; i++) out->shape[i] = l->shape[ax[DOT_LB].v[i]];
+    for (int i = 0; i < nlf; i++) out->shape[nb + i] = l->shape[lfree[i]];
+    for (int i = 0; i < nrf; i++) out->shape[nb + nlf + i] = r->shape[rfree[i]];
+    if (util_numel(out->rank, out->shape) < 0) {
+        snprintf(err, errlen, "output has too many elements");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reference dot_general: for each output element, a naive loop over the contraction
+ * index space. Floats accumulate in double and round once; integers wrap (uint32_t). */
+static int dot_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
+    jx_ints ax[4];
+    for (int k = 0; k < 4; k++) ax[k] = ir_attr_ints(n, k);
+    const jx_array *la = in[0], *ra = in[1];
+    int lrank = jx_array_rank(la), rrank = jx_array_rank(ra);
+    const int64_t *lsh = jx_array_shape(la), *rsh = jx_array_shape(ra);
+    int64_t lst[JX_MAX_RANK], rst[JX_MAX_RANK];
+    util_strides(lrank, lsh, lst);
+    util_strides(rrank, rsh, rst);
+    int lfree[JX_MAX_RANK], rfree[JX_MAX_RANK];
+    int nlf = dot_free_axes(lrank, &ax[DOT_LC], &ax[DOT_LB], lfree);
+    int nrf = dot_free_axes(rrank, &ax[DOT_RC], &ax[DOT_RB], rfree);
+    int nb = ax[DOT_LB].n, nc = ax[DOT_LC].n;
+    int64_t csize = 1, cshape[JX_MAX_RANK];
+    for (int i = 0; i < nc; i++) {
+        cshape[i] = lsh[ax[DOT_LC].v[i]];
+        csize *= cshape[i];
+    }
+    const jx_type *ot = &n->type;
+    int64_t osize = jx_array_size(out);
+    jx_dtype dt = ot->dtype;
+    const void *lp = jx_array_cdata(la), *rp = jx_array_cdata(ra);
+    void *op = jx_array_data(out);
+
+    for (int64_t o = 0; o < osize; o++) {
+        /* Output multi-index (row-major), then the fixed parts of the operand indices. */
+        int64_t oi[JX_MAX_RANK], rem = o;
+        for (int d = ot->rank - 1; d >= 0; d--) {
+            oi[d] = rem % ot->shape[d];
+            rem /= ot->shape[d];
+        }
+        int64_t lbase = 0, rbase = 0;
+        for (int i = 0; i < nb; i++) {
+            lbase += oi[i] * lst[ax[DOT_LB].v[i]];
+            rbase += oi[i] * rst[ax[DOT_RB].v[i]];
+        }
+        for (int i = 0; i < nlf; i++) lbase += oi[nb + i] * lst[lfree[i]];
+        for (int i = 0; i < nrf; i++) rbase += oi[nb + nlf + i] * rst[rfree[i]];
+
+        double accf = 0.0;
+        uint32_t acci = 0;
+        for (int64_t c = 0; c < csize; c++) {
+            int64_t lo = lbase, ro = rbase, crem = c;
+            for (int i = nc - 1; i >= 0; i--) {
+                int64_t ci = crem % cshape[i];
+                crem /= cshape[i];
+                lo += ci * lst[ax[DOT_LC].v[i]];
+                ro += ci * rst[ax[DOT_RC].v[i]];
+            }
+            switch (dt) {
+            case JX_F32:
+                accf += (double)((const float *)lp)[lo] * (double)((const float *)rp)[ro];
+                break;
+            case JX_F64: accf += ((const double *)lp)[lo] * ((const double *)rp)[ro]; break;
+            case JX_I32:
+                acci += (uint32_t)((const int32_t *)lp)[lo] * (uint32_t)((const int32_t *)rp)[ro];
+                break;
+            case JX_U32: acci += ((const uint32_t *)lp)[lo] * ((const uint32_t *)rp)[ro]; break;
+            default: return util_err("dot_general: unsupported dtype %s", jx_dtype_name(dt));
+            }
+        }
+        switch (dt) {
+        case JX_F32: ((float *)op)[o] = (float)accf; break;
+        case JX_F64: ((double *)op)[o] = accf; break;
+        case JX_I32: {
+            /* Two's-complement reinterpretation without implementation-defined casts. */
+            int32_t v;
+            memcpy(&v, &acci, sizeof v);
+            ((int32_t *)op)[o] = v;
+            break;
+        }
+        case JX_U32: ((uint32_t *)op)[o] = acci; break;
+        default: return util_err("dot_general: unsupported dtype %s", jx_dtype_name(dt));
+        }
+    }
+    return 0;
+}
+
+const jx_family jx_family_dot = {.infer = dot_infer, .interp = dot_interp};
+
+/* Public wrapper: emits dot_general(a, b) with the four axis lists. */
+jx_val jx_dot_general_at(jx_loc loc, jx_val a, jx_val b, jx_ints lhs_contract,
+                         jx_ints rhs_contract, jx_ints lhs_batch, jx_ints rhs_batch) {
+    jx_val ins[2] = {a, b};
+    jx_attrs at = ir_attrs(&lhs_contract, &rhs_contract, &lhs_batch, &rhs_batch);
+    return trace_emit(loc, NULL, JX_OP_DOT_GENERAL, 2, ins, &at, NULL);
+}

@@ -1,0 +1,538 @@
+/* The elementwise family: unary math, conversions, binary arithmetic, comparisons,
+ * bitwise ops, shifts and select. Operands have equal shapes; the output has that shape.
+ * This file holds the shape/dtype rules, the reference evaluation and the public unary
+ * wrappers (the binary ones, which broadcast, are in numpy.c). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trace.h"
+#include "util.h"
+
+/* Dtype sets as bit masks over jx_dtype. */
+#define ELT_BIT(dt) (1u << (dt))
+#define ELT_FLOAT (ELT_BIT(JX_F32) | ELT_BIT(JX_F64))
+#define ELT_SIGNED (ELT_FLOAT | ELT_BIT(JX_I32))
+#define ELT_NUMERIC (ELT_SIGNED | ELT_BIT(JX_U32))
+#define ELT_INT (ELT_BIT(JX_I32) | ELT_BIT(JX_U32))
+#define ELT_LOGIC (ELT_INT | ELT_BIT(JX_BOOL))
+#define ELT_ANY (ELT_NUMERIC | ELT_BIT(JX_BOOL))
+
+/* The set of operand dtypes op accepts (for convert/bitcast: of the source). */
+static unsigned elt_allowed(jx_op op) {
+    switch (op) {
+    case JX_OP_NEG: case JX_OP_ABS: case JX_OP_SIGN:
+        return ELT_SIGNED;
+    case JX_OP_EXP: case JX_OP_LOG: case JX_OP_LOG1P: case JX_OP_EXPM1: case JX_OP_TANH:
+    case JX_OP_LOGISTIC: case JX_OP_SQRT: case JX_OP_RSQRT: case JX_OP_SIN: case JX_OP_COS:
+    case JX_OP_FLOOR: case JX_OP_POW:
+        return ELT_FLOAT;
+    case JX_OP_NOT: case JX_OP_AND: case JX_OP_OR: case JX_OP_XOR:
+        return ELT_LOGIC;
+    case JX_OP_ADD: case JX_OP_SUB: case JX_OP_MUL: case JX_OP_DIV: case JX_OP_MAX:
+    case JX_OP_MIN: case JX_OP_REM:
+        return ELT_NUMERIC;
+    case JX_OP_SHIFT_LEFT: case JX_OP_SHIFT_RIGHT:
+        return ELT_INT;
+    default: /* stop_gradient, convert, bitcast, comparisons */
+        return ELT_ANY;
+    }
+}
+
+/* Writes "f32, f64 or i32" (the dtypes in mask) into buf; returns buf. */
+static char *elt_mask_str(unsigned mask, char *buf, size_t len) {
+    size_t k = 0;
+    int count = 0, total = 0;
+    for (int d = 0; d < JX_NDTYPES; d++) total += (mask >> d) & 1;
+    buf[0] = 0;
+    for (int d = 0; d < JX_NDTYPES && k < len; d++) {
+        if (!((mask >> d) & 1)) continue;
+        const char *sep = count == 0 ? "" : count == total - 1 ? " or " : ", ";
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", sep, jx_dtype_name((jx_dtype)d));
+        count++;
+    }
+    return buf;
+}
+
+/* Checks that operand type t has a dtype in op's allowed set; else writes an error. */
+static int elt_check_dtype(jx_op op, const jx_type *t, char *err, size_t errlen) {
+    unsigned mask = elt_allowed(op);
+    if ((unsigned)t->dtype < JX_NDTYPES && (mask & ELT_BIT(t->dtype))) return 0;
+    char b[64];
+    snprintf(err, errlen, "operand dtype %s is not supported (expected %s)",
+             jx_dtype_name(t->dtype), elt_mask_str(mask, b, sizeof b));
+    return -1;
+}
+
+/* 1 if a and b have the same rank and dims (dtype ignored). */
+static int elt_same_shape(const jx_type *a, const jx_type *b) {
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+/* Rule of convert_element_type and bitcast_convert_type: the operand's shape with the
+ * hint's dtype; the hint's shape must equal the operand's; bitcast needs equal widths. */
+static int elt_infer_convert(jx_op op, const jx_type *x, const jx_type *hint, jx_type *out,
+                             char *err, size_t errlen) {
+    char b1[160], b2[160];
+    if (!hint) {
+        snprintf(err, errlen, "needs a target type");
+        return -1;
+    }
+    if ((unsigned)hint->dtype >= JX_NDTYPES) {
+        snprintf(err, errlen, "invalid target dtype %d", (int)hint->dtype);
+        return -1;
+    }
+    if (!elt_same_shape(x, hint)) {
+        snprintf(err, errlen, "target type %s has a different shape than operand %s",
+                 jx_type_str(hint, b1, sizeof b1), jx_type_str(x, b2, sizeof b2));
+        return -1;
+    }
+    if (op == JX_OP_BITCAST && jx_dtype_size(x->dtype) != jx_dtype_size(hint->dtype)) {
+        snprintf(err, errlen, "element widths differ: %s is %zu bytes, target %s is %zu bytes",
+                 jx_type_str(x, b1, sizeof b1), jx_dtype_size(x->dtype),
+                 jx_dtype_name(hint->dtype), jx_dtype_size(hint->dtype));
+        return -1;
+    }
+    *out = *x;
+    out->dtype = hint->dtype;
+    return 0;
+}
+
+/* Rule of select(pred, on_true, on_false): pred is bool, all three shapes are equal and
+ * both branches have one dtype; the output is the branch type. */
+static int elt_infer_select(const jx_type *in, jx_type *out, char *err, size_t errlen) {
+    char b1[160], b2[160], b3[160];
+    if (in[0].dtype != JX_BOOL) {
+        snprintf(err, errlen, "predicate %s must have dtype bool",
+                 jx_type_str(&in[0], b1, sizeof b1));
+        return -1;
+    }
+    if (!elt_same_shape(&in[0], &in[1]) || !elt_same_shape(&in[0], &in[2])) {
+        snprintf(err, errlen, "shapes differ: predicate %s, on_true %s, on_false %s",
+                 jx_type_str(&in[0], b1, sizeof b1), jx_type_str(&in[1], b2, sizeof b2),
+                 jx_type_str(&in[2], b3, sizeof b3));
+        return -1;
+    }
+    if (in[1].dtype != in[2].dtype) {
+        snprintf(err, errlen, "branch dtypes differ: on_true %s, on_false %s",
+                 jx_type_str(&in[1], b2, sizeof b2), jx_type_str(&in[2], b3, sizeof b3));
+        return -1;
+    }
+    *out = in[1];
+    return 0;
+}
+
+/* Shape/dtype rule of the family (see jx_family.infer): unary ops keep the operand type
+ * (convert/bitcast take the dtype from the hint); binary ops need equal shapes and
+ * dtypes and keep them, except comparisons, which give bool. */
+static int elt_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
+                     const jx_type *hint, jx_type *out, char *err, size_t errlen) {
+    char b1[160], b2[160];
+    (void)at;
+    if (op < 0 || op >= JX_NOPS || prim_info(op)->family != &jx_family_elementwise) {
+        snprintf(err, errlen, "not an elementwise primitive");
+        return -1;
+    }
+    int arity = prim_info(op)->arity;
+    if (nin != arity) {
+        snprintf(err, errlen, "takes %d operand%s, got %d", arity, arity == 1 ? "" : "s", nin);
+        return -1;
+    }
+    if (op == JX_OP_SELECT) return elt_infer_select(in, out, err, errlen);
+    if (nin == 2) {
+        if (!elt_same_shape(&in[0], &in[1])) {
+            snprintf(err, errlen, "operand shapes differ: %s vs %s",
+                     jx_type_str(&in[0], b1, sizeof b1), jx_type_str(&in[1], b2, sizeof b2));
+            return -1;
+        }
+        if (in[0].dtype != in[1].dtype) {
+            snprintf(err, errlen, "operand dtypes differ: %s vs %s",
+                     jx_type_str(&in[0], b1, sizeof b1), jx_type_str(&in[1], b2, sizeof b2));
+            return -1;
+        }
+    }
+    if (elt_check_dtype(op, &in[0], err, errlen)) return -1;
+    if (op == JX_OP_CONVERT || op == JX_OP_BITCAST)
+        return elt_infer_convert(op, &in[0], hint, out, err, errlen);
+    *out = in[0];
+    switch (op) {
+    case JX_OP_EQ: case JX_OP_NE: case JX_OP_LT: case JX_OP_LE: case JX_OP_GT: case JX_OP_GE:
+        out->dtype = JX_BOOL;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* ---- reference evaluation --------------------------------------------------------------
+ * Naive loops over the flat element index: operands and output share one shape.
+ * f32 math uses the float functions, f64 the double ones; i32/u32 arithmetic is done on
+ * uint32_t bits (two's-complement wraparound, no UB); integer division or remainder by
+ * zero gives 0, INT32_MIN / -1 gives INT32_MIN (remainder 0); shifts by >= 32 give 0;
+ * max/min propagate NaN. */
+/* Unary op on one f32 element; sets *bad for an op that has no f32 form. */
+static float elt_un_f32(jx_op op, float x, int *bad) {
+    switch (op) {
+    case JX_OP_NEG: return -x;
+    case JX_OP_ABS: return fabsf(x);
+    case JX_OP_SIGN: return x > 0 ? 1.0f : x < 0 ? -1.0f : x; /* keeps +-0 and NaN */
+    case JX_OP_EXP: return expf(x);
+    case JX_OP_LOG: return logf(x);
+    case JX_OP_LOG1P: return log1pf(x);
+    case JX_OP_EXPM1: return expm1f(x);
+    case JX_OP_TANH: return tanhf(x);
+    case JX_OP_LOGISTIC:
+        if (x >= 0) return 1.0f / (1.0f + expf(-x));
+        else {
+            float e = expf(x); /* x < 0 or NaN: no overflow */
+            return e / (1.0f + e);
+        }
+    case JX_OP_SQRT: return sqrtf(x);
+    case JX_OP_RSQRT: return 1.0f / sqrtf(x);
+    case JX_OP_SIN: return sinf(x);
+    case JX_OP_COS: return cosf(x);
+    case JX_OP_FLOOR: return floorf(x);
+    case JX_OP_STOP_GRADIENT: return x;
+    default: *bad = 1; return 0;
+    }
+}
+
+/* Unary op on one f64 element; sets *bad for an op that has no f64 form. */
+static double elt_un_f64(jx_op op, double x, int *bad) {
+    switch (op) {
+    case JX_OP_NEG: return -x;
+    case JX_OP_ABS: return fabs(x);
+    case JX_OP_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    case JX_OP_EXP: return exp(x);
+    case JX_OP_LOG: return log(x);
+    case JX_OP_LOG1P: return log1p(x);
+    case JX_OP_EXPM1: return expm1(x);
+    case JX_OP_TANH: return tanh(x);
+    case JX_OP_LOGISTIC:
+        if (x >= 0) return 1.0 / (1.0 + exp(-x));
+        else {
+            double e = exp(x);
+            return e / (1.0 + e);
+        }
+    case JX_OP_SQRT: return sqrt(x);
+    case JX_OP_RSQRT: return 1.0 / sqrt(x);
+    case JX_OP_SIN: return sin(x);
+    case JX_OP_COS: return cos(x);
+    case JX_OP_FLOOR: return floor(x);
+    case JX_OP_STOP_GRADIENT: return x;
+    default: *bad = 1; return 0;
+    }
+}
+
+/* Unary op on one 32-bit integer element: bits x, signed view s (i32 only). */
+static uint32_t elt_un_int(jx_op op, int is_signed, uint32_t x, int32_t s, int *bad) {
+    switch (op) {
+    case JX_OP_NEG: return 0u - x;
+    case JX_OP_ABS: return is_signed && s < 0 ? 0u - x : x; /* abs(INT32_MIN) wraps */
+    case JX_OP_SIGN:
+        if (is_signed) return s > 0 ? 1u : s < 0 ? UINT32_MAX : 0u;
+        return x != 0;
+    case JX_OP_NOT: return ~x;
+    case JX_OP_STOP_GRADIENT: return x;
+    default: *bad = 1; return 0;
+    }
+}
+
+/* Binary arithmetic on f32 elements (comparisons are handled elsewhere). */
+static float elt_bin_f32(jx_op op, float a, float b, int *bad) {
+    switch (op) {
+    case JX_OP_ADD: return a + b;
+    case JX_OP_SUB: return a - b;
+    case JX_OP_MUL: return a * b;
+    case JX_OP_DIV: return a / b;
+    case JX_OP_POW: return powf(a, b);
+    case JX_OP_MAX: return isnan(a) ? a : isnan(b) ? b : a > b ? a : b;
+    case JX_OP_MIN: return isnan(a) ? a : isnan(b) ? b : a < b ? a : b;
+    case JX_OP_REM: return fmodf(a, b);
+    default: *bad = 1; return 0;
+    }
+}
+
+/* Binary arithmetic on f64 elements. */
+static double elt_bin_f64(jx_op op, double a, double b, int *bad) {
+    switch (op) {
+    case JX_OP_ADD: return a + b;
+    case JX_OP_SUB: return a - b;
+    case JX_OP_MUL: return a * b;
+    case JX_OP_DIV: return a / b;
+    case JX_OP_POW: return pow(a, b);
+    case JX_OP_MAX: return isnan(a) ? a : isnan(b) ? b : a > b ? a : b;
+    case JX_OP_MIN: return isnan(a) ? a : isnan(b) ? b : a < b ? a : b;
+    case JX_OP_REM: return fmod(a, b);
+    default: *bad = 1; return 0;
+    }
+}
+
+/* Binary op on 32-bit integer elements: bits a, b and (for i32) signed views sa, sb. */
+static uint32_t elt_bin_int(jx_op op, int is_signed, uint32_t a, uint32_t b, int32_t sa,
+                            int32_t sb, int *bad) {
+    switch (op) {
+    case JX_OP_ADD: return a + b;
+    case JX_OP_SUB: return a - b;
+    case JX_OP_MUL: return a * b;
+    case JX_OP_DIV:
+        if (b == 0) return 0;
+        if (!is_signed) return a / b;
+        if (sa == INT32_MIN && sb == -1) return a; /* INT32_MIN */
+        return (uint32_t)(sa / sb);
+    case JX_OP_REM:
+        if (b == 0) return 0;
+        if (!is_signed) return a % b;
+        if (sb == -1) return 0;
+        return (uint32_t)(sa % sb);
+    case JX_OP_MAX:
+        if (is_signed) return sa > sb ? a : b;
+        return a > b ? a : b;
+    case JX_OP_MIN:
+        if (is_signed) return sa < sb ? a : b;
+        return a < b ? a : b;
+    case JX_OP_AND: return a & b;
+    case JX_OP_OR: return a | b;
+    case JX_OP_XOR: return a ^ b;
+    case JX_OP_SHIFT_LEFT: return b >= 32 ? 0 : a << b;
+    case JX_OP_SHIFT_RIGHT: return b >= 32 ? 0 : a >> b;
+    default: *bad = 1; return 0;
+    }
+}
+
+/* Element i of a numeric/bool buffer as a double (exact for all five dtypes). */
+static double elt_load(jx_dtype dt, const void *p, int64_t i) {
+    switch (dt) {
+    case JX_F32: return ((const float *)p)[i];
+    case JX_F64: return ((const double *)p)[i];
+    case JX_I32: return ((const int32_t *)p)[i];
+    case JX_U32: return ((const uint32_t *)p)[i];
+    case JX_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return NAN;
+    }
+}
+
+/* Saturating float -> i32 conversion (truncation, NaN -> 0), as bits. */
+static uint32_t elt_f_to_i32(double v) {
+    if (isnan(v)) return 0;
+    if (v <= (double)INT32_MIN) return (uint32_t)INT32_MIN;
+    if (v >= (double)INT32_MAX) return (uint32_t)INT32_MAX;
+    return (uint32_t)(int32_t)v;
+}
+
+/* Saturating float -> u32 conversion (truncation, NaN and negatives -> 0). */
+static uint32_t elt_f_to_u32(double v) {
+    if (isnan(v) || v <= 0) return 0;
+    if (v >= (double)UINT32_MAX) return UINT32_MAX;
+    return (uint32_t)v;
+}
+
+/* convert_element_type: float -> int truncates and saturates (NaN -> 0); int -> int
+ * keeps the 32 bits (wraps); -> bool is x != 0; -> float rounds to nearest. */
+static void elt_convert(const jx_array *x, jx_array *out) {
+    jx_dtype sd = jx_array_dtype(x), dd = jx_array_dtype(out);
+    const void *p = jx_array_cdata(x);
+    void *q = jx_array_data(out);
+    int src_int = sd == JX_I32 || sd == JX_U32;
+    for (int64_t i = 0, size = jx_array_size(out); i < size; i++) {
+        double v = elt_load(sd, p, i);
+        switch (dd) {
+        case JX_F32: ((float *)q)[i] = (float)v; break;
+        case JX_F64: ((double *)q)[i] = v; break;
+        case JX_I32:
+        case JX_U32:
+            if (src_int) ((uint32_t *)q)[i] = ((const uint32_t *)p)[i];
+            else ((uint32_t *)q)[i] = dd == JX_I32 ? elt_f_to_i32(v) : elt_f_to_u32(v);
+            break;
+        case JX_BOOL: ((uint8_t *)q)[i] = v != 0; break;
+        default: break;
+        }
+    }
+}
+
+/* Unary ops other than convert/bitcast. Returns 0, or -1 if op has no form for x's dtype. */
+static int elt_unary(jx_op op, const jx_array *x, jx_array *out) {
+    jx_dtype dt = jx_array_dtype(x);
+    const void *p = jx_array_cdata(x);
+    void *q = jx_array_data(out);
+    int bad = 0;
+    for (int64_t i = 0, size = jx_array_size(out); i < size && !bad; i++) {
+        switch (dt) {
+        case JX_F32: ((float *)q)[i] = elt_un_f32(op, ((const float *)p)[i], &bad); break;
+        case JX_F64: ((double *)q)[i] = elt_un_f64(op, ((const double *)p)[i], &bad); break;
+        case JX_I32:
+        case JX_U32:
+            ((uint32_t *)q)[i] = elt_un_int(op, dt == JX_I32, ((const uint32_t *)p)[i],
+                                            ((const int32_t *)p)[i], &bad);
+            break;
+        case JX_BOOL: {
+            uint8_t v = ((const uint8_t *)p)[i] != 0;
+            if (op == JX_OP_NOT) ((uint8_t *)q)[i] = !v;
+            else if (op == JX_OP_STOP_GRADIENT) ((uint8_t *)q)[i] = v;
+            else bad = 1;
+            break;
+        }
+        default: bad = 1; break;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* 1 if comparison op holds for a and b (NaN compares unequal to everything). */
+static int elt_compare(jx_op op, double a, double b) {
+    switch (op) {
+    case JX_OP_EQ: return a == b;
+    case JX_OP_NE: return a != b;
+    case JX_OP_LT: return a < b;
+    case JX_OP_LE: return a <= b;
+    case JX_OP_GT: return a > b;
+    default: return a >= b; /* JX_OP_GE */
+    }
+}
+
+/* Binary ops (arithmetic, comparisons, bitwise, shifts). Returns 0, or -1 if op has no
+ * form for the operand dtype. */
+static int elt_binary(jx_op op, const jx_array *x, const jx_array *y, jx_array *out) {
+    jx_dtype dt = jx_array_dtype(x);
+    const void *p = jx_array_cdata(x), *r = jx_array_cdata(y);
+    void *q = jx_array_data(out);
+    int64_t size = jx_array_size(out);
+    int bad = 0;
+    if (op >= JX_OP_EQ && op <= JX_OP_GE) {
+        for (int64_t i = 0; i < size; i++)
+            ((uint8_t *)q)[i] = (uint8_t)elt_compare(op, elt_load(dt, p, i), elt_load(dt, r, i));
+        return 0;
+    }
+    for (int64_t i = 0; i < size && !bad; i++) {
+        switch (dt) {
+        case JX_F32:
+            ((float *)q)[i] = elt_bin_f32(op, ((const float *)p)[i], ((const float *)r)[i], &bad);
+            break;
+        case JX_F64:
+            ((double *)q)[i] =
+                elt_bin_f64(op, ((const double *)p)[i], ((const double *)r)[i], &bad);
+            break;
+        case JX_I32:
+        case JX_U32:
+            ((uint32_t *)q)[i] = elt_bin_int(op, dt == JX_I32, ((const uint32_t *)p)[i],
+                                             ((const uint32_t *)r)[i], ((const int32_t *)p)[i],
+                                             ((const int32_t *)r)[i], &bad);
+            break;
+        case JX_BOOL: {
+            int a = ((const uint8_t *)p)[i] != 0, b = ((const uint8_t *)r)[i] != 0;
+            uint8_t v = 0;
+            if (op == JX_OP_AND) v = a & b;
+            else if (op == JX_OP_OR) v = a | b;
+            else if (op == JX_OP_XOR) v = a ^ b;
+            else bad = 1;
+            ((uint8_t *)q)[i] = v;
+            break;
+        }
+        default: bad = 1; break;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* select(pred, on_true, on_false): copies each element from on_true where pred holds. */
+static void elt_select(const jx_array *pred, const jx_array *a, const jx_array *b,
+                       jx_array *out) {
+    size_t es = jx_dtype_size(jx_array_dtype(out));
+    const uint8_t *c = jx_array_cdata(pred);
+    const char *pa = jx_array_cdata(a), *pb = jx_array_cdata(b);
+    char *q = jx_array_data(out);
+    for (int64_t i = 0, size = jx_array_size(out); i < size; i++)
+        memcpy(q + (size_t)i * es, (c[i] ? pa : pb) + (size_t)i * es, es);
+}
+
+/* Reference evaluation of one elementwise node (see jx_family.interp): in[] hold the
+ * operands, out is preallocated with n->type. Returns 0 or -1 with jx_error set. */
+static int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
+    const char *name = prim_info(n->op)->name;
+    /* re-check the rule on the actual arrays, so a malformed graph cannot read out of
+     * bounds */
+    jx_type types[3], want = jx_array_type(out), got;
+    char err[512];
+    if (n->nin < 1 || n->nin > 3) return util_err("%s: bad operand count %d", name, n->nin);
+    for (int k = 0; k < n->nin; k++) {
+        if (!in[k]) return util_err("%s: operand %d is missing", name, k);
+        types[k] = jx_array_type(in[k]);
+    }
+    if (elt_infer(n->op, n->nin, types, &n->at, &want, &got, err, sizeof err) < 0)
+        return util_err("%s: %s", name, err);
+    if (!jx_type_eq(&got, &want)) return util_err("%s: output array has the wrong type", name);
+    int rc = 0;
+    switch (n->op) {
+    case JX_OP_CONVERT:
+        elt_convert(in[0], out);
+        break;
+    case JX_OP_BITCAST:
+        if (jx_array_nbytes(out))
+            memcpy(jx_array_data(out), jx_array_cdata(in[0]), jx_array_nbytes(out));
+        break;
+    case JX_OP_SELECT:
+        elt_select(in[0], in[1], in[2], out);
+        break;
+    default:
+        if (n->nin == 1) rc = elt_unary(n->op, in[0], out);
+        else if (n->nin == 2) rc = elt_binary(n->op, in[0], in[1], out);
+        else rc = -1;
+        break;
+    }
+    if (rc) {
+        char b[160];
+        jx_type t = jx_array_type(in[0]);
+        return util_err("%s: no evaluation rule for operand %s", name,
+                        jx_type_str(&t, b, sizeof b));
+    }
+    return 0;
+}
+
+const jx_family jx_family_elementwise = {.infer = elt_infer, .interp = elt_interp};
+
+/* ---- public unary wrappers ----------------------------------------------------------- */
+
+/* Each jx_<name>_at(loc, x) emits the one unary primitive op on x. */
+#define ELT_UNARY(name, OP)                                                              \
+    jx_val jx_##name##_at(jx_loc loc, jx_val x) {                                        \
+        return trace_emit(loc, NULL, JX_OP_##OP, 1, &x, NULL, NULL);                     \
+    }
+ELT_UNARY(neg, NEG)
+ELT_UNARY(abs, ABS)
+ELT_UNARY(sign, SIGN)
+ELT_UNARY(exp, EXP)
+ELT_UNARY(log, LOG)
+ELT_UNARY(log1p, LOG1P)
+ELT_UNARY(expm1, EXPM1)
+ELT_UNARY(tanh, TANH)
+ELT_UNARY(logistic, LOGISTIC)
+ELT_UNARY(sqrt, SQRT)
+ELT_UNARY(rsqrt, RSQRT)
+ELT_UNARY(sin, SIN)
+ELT_UNARY(cos, COS)
+ELT_UNARY(floor, FLOOR)
+ELT_UNARY(not, NOT)
+ELT_UNARY(stop_gradient, STOP_GRADIENT)
+#undef ELT_UNARY
+
+/* Emits convert or bitcast of x to dtype dt (the target type is x's shape with dt). */
+static jx_val elt_emit_to(jx_loc loc, jx_op op, jx_val x, jx_dtype dt) {
+    jx_type hint = jx_val_type(x);
+    hint.dtype = dt;
+    return trace_emit(loc, NULL, op, 1, &x, NULL, &hint);
+}
+
+/* x converted elementwise to dt (floats to ints truncate and saturate, NaN -> 0). */
+jx_val jx_convert_at(jx_loc loc, jx_val x, jx_dtype dt) {
+    return elt_emit_to(loc, JX_OP_CONVERT, x, dt);
+}
+
+/* x's bits reinterpreted as dt (equal element widths). */
+jx_val jx_bitcast_at(jx_loc loc, jx_val x, jx_dtype dt) {
+    return elt_emit_to(loc, JX_OP_BITCAST, x, dt);
+}

@@ -1,0 +1,271 @@
+/* The reduction family: reduce_sum, reduce_max, reduce_min over a set of axes (removed
+ * from the shape) and argmax along one axis. Semantics follow XLA/JAX: empty max/min give
+ * the dtype's identity, NaN propagates through max/min and counts as the maximum in
+ * argmax, integer sums wrap around. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "trace.h"
+#include "util.h"
+
+/* Writes a formatted message into err; returns -1. */
+__attribute__((format(printf, 3, 4))) static int red_fail(char *err, size_t errlen,
+                                                         const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (errlen) vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Formats n values as "(a,b,c)" into buf (truncated to fit); returns buf. */
+static const char *red_ints_str(int n, const int64_t *v, char *buf, size_t len) {
+    size_t k = (size_t)snprintf(buf, len, "(");
+    for (int i = 0; i < n && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, i ? ",%lld" : "%lld", (long long)v[i]);
+    if (k < len) snprintf(buf + k, len - k, ")");
+    return buf;
+}
+
+/* Checks that v[0..n-1] are distinct axes in [0, rank) and sets mask[axis] for each.
+ * 0 or -1 with a message. */
+static int red_axes(int n, const int64_t *v, int rank, int *mask, char *err, size_t errlen) {
+    char b[256];
+    memset(mask, 0, JX_MAX_RANK * sizeof *mask);
+    for (int i = 0; i < n; i++) {
+        if (v[i] < 0 || v[i] >= rank)
+            return red_fail(err, errlen, "axis %lld out of range for rank %d", (long long)v[i],
+                            rank);
+        if (mask[v[i]])
+            return red_fail(err, errlen, "axis %lld appears twice in axes %s", (long long)v[i],
+                            red_ints_str(n, v, b, sizeof b));
+        mask[v[i]] = 1;
+    }
+    return 0;
+}
+
+/* x's type without the axes in mask, with dtype dt. */
+static jx_type red_drop(const jx_type *x, const int *mask, jx_dtype dt) {
+    jx_type t = {dt, 0, {0}};
+    for (int i = 0; i < x->rank; i++)
+        if (!mask[i]) t.shape[t.rank++] = x->shape[i];
+    return t;
+}
+
+/* Shape rule: reduce_* drop their axes and keep the dtype (reduce_sum: not bool); argmax
+ * drops its one axis (non-empty) and takes the index dtype (i32 or u32) from the hint. */
+static int red_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
+                     const jx_type *hint, jx_type *out, char *err, size_t errlen) {
+    if (nin != 1) return red_fail(err, errlen, "takes one operand, got %d", nin);
+    const jx_type *x = &in[0];
+    if ((unsigned)x->dtype >= JX_NDTYPES || util_numel(x->rank, x->shape) < 0)
+        return red_fail(err, errlen, "operand has an invalid type");
+    int n = at && at->v[0] ? at->n[0] : 0, mask[JX_MAX_RANK];
+    const int64_t *v = n > 0 ? at->v[0] : NULL;
+    switch (op) {
+    case JX_OP_REDUCE_SUM:
+    case JX_OP_REDUCE_MAX:
+    case JX_OP_REDUCE_MIN:
+        if (op == JX_OP_REDUCE_SUM && x->dtype == JX_BOOL)
+            return red_fail(err, errlen, "needs a numeric dtype, got bool");
+        if (red_axes(n, v, x->rank, mask, err, errlen) < 0) return -1;
+        *out = red_drop(x, mask, x->dtype);
+        return 0;
+    case JX_OP_ARGMAX: {
+        if (n != 1)
+            return red_fail(err, errlen, "axis must hold exactly one axis, got %d", n);
+        if (red_axes(n, v, x->rank, mask, err, errlen) < 0) return -1;
+        int64_t size = x->shape[v[0]];
+        if (size == 0)
+            return red_fail(err, errlen, "axis %lld has size 0: argmax of an empty axis is "
+                            "undefined", (long long)v[0]);
+        if (!hint) return red_fail(err, errlen, "needs an index dtype");
+        if (hint->dtype != JX_I32 && hint->dtype != JX_U32)
+            return red_fail(err, errlen, "index dtype must be i32 or u32, got %s",
+                            jx_dtype_name(hint->dtype));
+        if (hint->dtype == JX_I32 ? size - 1 > INT32_MAX : size - 1 > (int64_t)UINT32_MAX)
+            return red_fail(err, errlen, "axis size %lld does not fit index dtype %s",
+                            (long long)size, jx_dtype_name(hint->dtype));
+        *out = red_drop(x, mask, hint->dtype);
+        return 0;
+    }
+    default: return red_fail(err, errlen, "not a reduction primitive");
+    }
+}
+
+/* ---- reference interpreter --------------------------------------------------------- */
+
+/* How output elements map to operand elements: kept and reduced axes (ascending), their
+ * sizes and the operand strides along them. */
+typedef struct red_plan {
+    int nk, nr;
+    int64_t kshape[JX_MAX_RANK], kstride[JX_MAX_RANK];
+    int64_t rshape[JX_MAX_RANK], rstride[JX_MAX_RANK];
+    int64_t rcount; /* elements reduced into each output */
+} red_plan;
+
+/* Builds the plan for operand type x and reduced-axis mask. */
+static red_plan red_plan_make(const jx_type *x, const int *mask) {
+    red_plan p;
+    memset(&p, 0, sizeof p);
+    int64_t xs[JX_MAX_RANK];
+    util_strides(x->rank, x->shape, xs);
+    p.rcount = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (mask[i]) {
+            p.rshape[p.nr] = x->shape[i];
+            p.rstride[p.nr++] = xs[i];
+            p.rcount *= x->shape[i];
+        } else {
+            p.kshape[p.nk] = x->shape[i];
+            p.kstride[p.nk++] = xs[i];
+        }
+    }
+    return p;
+}
+
+/* Flat offset of row-major index i over dims (shape, stride) of the operand. */
+static int64_t red_offset(int64_t i, int n, const int64_t *shape, const int64_t *stride) {
+    int64_t off = 0;
+    for (int k = n - 1; k >= 0; k--) {
+        off += (i % shape[k]) * stride[k];
+        i /= shape[k];
+    }
+    return off;
+}
+
+/* The operand element index of the r-th reduced element of output element o. */
+static int64_t red_index(const red_plan *p, int64_t o, int64_t r) {
+    return red_offset(o, p->nk, p->kshape, p->kstride) +
+           red_offset(r, p->nr, p->rshape, p->rstride);
+}
+
+/* Identity of max (is_max) or min for dt: -inf/+inf, INT32_MIN/INT32_MAX, 0/UINT32_MAX,
+ * false/true. */
+static double red_identity(jx_dtype dt, int is_max) {
+    switch (dt) {
+    case JX_F32:
+    case JX_F64: return is_max ? -INFINITY : INFINITY;
+    case JX_I32: return is_max ? (double)INT32_MIN : (double)INT32_MAX;
+    case JX_U32: return is_max ? 0.0 : (double)UINT32_MAX;
+    default: return is_max ? 0.0 : 1.0;
+    }
+}
+
+/* reduce_sum: floats accumulate in double (rounded once at the end), integers in
+ * uint32_t with wraparound. */
+static void red_sum(const red_plan *p, const jx_array *x, jx_array *out) {
+    jx_dtype dt = jx_array_dtype(x);
+    int64_t size = jx_array_size(out);
+    for (int64_t o = 0; o < size; o++) {
+        if (dt == JX_I32 || dt == JX_U32) {
+            const uint32_t *xv = jx_array_cdata(x);
+            uint32_t acc = 0;
+            for (int64_t r = 0; r < p->rcount; r++) acc += xv[red_index(p, o, r)];
+            ((uint32_t *)jx_array_data(out))[o] = acc;
+        } else {
+            double acc = 0;
+            for (int64_t r = 0; r < p->rcount; r++) acc += jx_array_get(x, red_index(p, o, r));
+            jx_array_set(out, o, acc);
+        }
+    }
+}
+
+/* reduce_max / reduce_min: every dtype's values are exact in double; NaN propagates. */
+static void red_minmax(const red_plan *p, const jx_array *x, jx_array *out, int is_max) {
+    int64_t size = jx_array_size(out);
+    for (int64_t o = 0; o < size; o++) {
+        double m = red_identity(jx_array_dtype(x), is_max);
+        for (int64_t r = 0; r < p->rcount; r++) {
+            double v = jx_array_get(x, red_index(p, o, r));
+            if (isnan(v)) {
+                m = v;
+                break;
+            }
+            if (is_max ? v > m : v < m) m = v;
+        }
+        jx_array_set(out, o, m);
+    }
+}
+
+/* argmax: the first index of the maximum along the axis; the first NaN wins. */
+static void red_argmax(const red_plan *p, const jx_array *x, jx_array *out) {
+    int64_t size = jx_array_size(out);
+    uint32_t *ov = jx_array_data(out);
+    for (int64_t o = 0; o < size; o++) {
+        int64_t bi = 0;
+        double bv = jx_array_get(x, red_index(p, o, 0));
+        for (int64_t r = 1; r < p->rcount && !isnan(bv); r++) {
+            double v = jx_array_get(x, red_index(p, o, r));
+            if (isnan(v) || v > bv) {
+                bi = r;
+                bv = v;
+            }
+        }
+        ov[o] = (uint32_t)bi;
+    }
+}
+
+/* Reference evaluation of the family. Re-checks the node against its shape rule on the
+ * actual operand type first, so a malformed node is an error, never a bad access. */
+static int red_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
+    const char *name = prim_info(n->op)->name;
+    if (n->nin != 1) return util_err("%s: takes one operand, got %d", name, n->nin);
+    jx_type xt = jx_array_type(in[0]), t, ot = jx_array_type(out);
+    char err[512] = "";
+    if (red_infer(n->op, 1, &xt, &n->at, &n->type, &t, err, sizeof err) < 0)
+        return util_err("%s: %s", name, err);
+    if (!jx_type_eq(&t, &n->type) || !jx_type_eq(&ot, &n->type))
+        return util_err("%s: node type does not match its operand", name);
+    int mask[JX_MAX_RANK] = {0};
+    for (int i = 0; i < n->at.n[0]; i++) mask[n->at.v[0][i]] = 1;
+    red_plan p = red_plan_make(&xt, mask);
+    switch (n->op) {
+    case JX_OP_REDUCE_SUM: red_sum(&p, in[0], out); break;
+    case JX_OP_REDUCE_MAX: red_minmax(&p, in[0], out, 1); break;
+    case JX_OP_REDUCE_MIN: red_minmax(&p, in[0], out, 0); break;
+    default: red_argmax(&p, in[0], out); break;
+    }
+    return 0;
+}
+
+const jx_family jx_family_reduce = {.infer = red_infer, .interp = red_interp};
+
+/* ---- public wrappers --------------------------------------------------------------- */
+
+/* Emits a reduction of x over axes (a list of 0..JX_MAX_RANK distinct axes). */
+static jx_val red_emit(jx_loc loc, jx_op op, jx_val x, jx_ints axes, const jx_type *hint) {
+    if ((axes.n < 0 || axes.n > JX_MAX_RANK) && jx_val_bad(x)) return (jx_val){x.t, -1};
+    if (axes.n < 0 || axes.n > JX_MAX_RANK)
+        return trace_fail(x.t, loc, prim_info(op)->name,
+                          "axes list has %d entries (must be 0..%d)", axes.n, JX_MAX_RANK);
+    jx_attrs at = ir_attrs(&axes, NULL, NULL, NULL);
+    return trace_emit(loc, NULL, op, 1, &x, &at, hint);
+}
+
+/* Sum of x over axes. */
+jx_val jx_reduce_sum_at(jx_loc loc, jx_val x, jx_ints axes) {
+    return red_emit(loc, JX_OP_REDUCE_SUM, x, axes, NULL);
+}
+
+/* Maximum of x over axes. */
+jx_val jx_reduce_max_at(jx_loc loc, jx_val x, jx_ints axes) {
+    return red_emit(loc, JX_OP_REDUCE_MAX, x, axes, NULL);
+}
+
+/* Minimum of x over axes. */
+jx_val jx_reduce_min_at(jx_loc loc, jx_val x, jx_ints axes) {
+    return red_emit(loc, JX_OP_REDUCE_MIN, x, axes, NULL);
+}
+
+/* Index (as index_dtype) of the first maximum of x along axis. The hint is x's type
+ * without the axis (when the axis is valid) with dtype index_dtype. */
+jx_val jx_argmax_at(jx_loc loc, jx_val x, int axis, jx_dtype index_dtype) {
+    jx_type xt = jx_val_type(x), hint = {index_dtype, 0, {0}};
+    if (axis >= 0 && axis < xt.rank && xt.rank <= JX_MAX_RANK)
+        for (int i = 0; i < xt.rank; i++)
+            if (i != axis) hint.shape[hint.rank++] = xt.shape[i];
+    return red_emit(loc, JX_OP_ARGMAX, x, (jx_ints){1, {axis}}, &hint);
+}

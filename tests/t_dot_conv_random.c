@@ -1,0 +1,802 @@
+/* Tests of the dot, conv and random families: dot_general, conv_patches(_t),
+ * threefry2x32 (shape rules, reference interpreter, error messages). */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "prims/threefry.h"
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Deterministic pseudo-random doubles in [-1, 1). */
+static uint64_t tst_seed = 12345;
+static double tst_rand(void) {
+    tst_seed = tst_seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(tst_seed >> 11) / (double)(1ull << 52) - 1.0;
+}
+
+/* A new array of type t filled with pseudo-random values (integers in [-8, 8) for
+ * integer dtypes). */
+static jx_array *tst_random(jx_type t) {
+    jx_array *a = jx_array_new_type(&t);
+    int64_t n = jx_array_size(a);
+    for (int64_t i = 0; i < n; i++) {
+        double v = tst_rand();
+        jx_array_set(a, i, t.dtype == JX_F32 || t.dtype == JX_F64 ? v : floor(v * 8));
+    }
+    return a;
+}
+
+/* A new array of type t holding the doubles v (converted). */
+static jx_array *tst_from(jx_type t, const double *v) {
+    jx_array *a = jx_array_new_type(&t);
+    int64_t n = jx_array_size(a);
+    for (int64_t i = 0; i < n; i++) jx_array_set(a, i, v[i]);
+    return a;
+}
+
+/* Ends the trace t with outputs outs, checks the function verifies, runs it on in and
+ * stores the outputs in out. Returns 0 on success (frees the function). */
+static int tst_run(jx_trace *t, int n_out, const jx_val *outs, jx_array *const *in,
+                   jx_array **out) {
+    jx_fn *f = jx_trace_end(t, n_out, outs);
+    if (!f) {
+        printf("  trace failed: %s\n", jx_error());
+        return -1;
+    }
+    int rc = jx_fn_verify(f);
+    if (rc == 0) rc = jx_interp(f, in, out);
+    if (rc < 0) printf("  verify/interp failed: %s\n", jx_error());
+    jx_fn_free(f);
+    return rc;
+}
+
+/* Traces dot_general(a, b) on inputs of types ta, tb and runs it. NULL on failure. */
+static jx_array *tst_dot(jx_type ta, jx_type tb, jx_array *a, jx_array *b, jx_ints lc,
+                         jx_ints rc, jx_ints lb, jx_ints rb) {
+    jx_type ts[2] = {ta, tb};
+    jx_trace *t = jx_trace_begin(2, ts);
+    jx_val r = jx_dot_general(jx_trace_input(t, 0), jx_trace_input(t, 1), lc, rc, lb, rb);
+    jx_array *in[2] = {a, b}, *out = NULL;
+    if (tst_run(t, 1, &r, in, &out) < 0) return NULL;
+    return out;
+}
+
+/* 1 if array a has type t. */
+static int tst_has_type(const jx_array *a, jx_type t) {
+    jx_type at = jx_array_type(a);
+    return a && jx_type_eq(&at, &t);
+}
+
+/* Checks that r is poison and the trace's message names op, the operand type strings
+ * ty1 and ty2, this file, and contains `what`; then ends the trace (which must fail). */
+#define EXPECT_ERR(t, r, op, ty1, ty2, what)                                            \
+    do {                                                                                \
+        CHECK(jx_val_bad(r));                                                           \
+        const char *m_ = jx_trace_error(t);                                             \
+        CHECK_CONTAINS(m_, op);                                                         \
+        CHECK_CONTAINS(m_, ty1);                                                        \
+        CHECK_CONTAINS(m_, ty2);                                                        \
+        CHECK_CONTAINS(m_, "t_dot_conv_random.c");                                      \
+        CHECK_CONTAINS(m_, what);                                                       \
+        CHECK_CONTAINS(jx_error(), op);                                                 \
+        CHECK(jx_trace_end(t, 1, &(r)) == NULL);                                        \
+    } while (0)
+
+/* ---- dot_general -------------------------------------------------------------------- */
+
+TEST(dot_matmul) {
+    double av[] = {1, 2, 3, 4, 5, 6}, bv[] = {7, 8, 9, 10, 11, 12};
+    jx_type ta = JX_TYPE(JX_F32, 2, 3), tb = JX_TYPE(JX_F32, 3, 2);
+    jx_array *a = tst_from(ta, av), *b = tst_from(tb, bv);
+    jx_array *r = tst_dot(ta, tb, a, b, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 2, 2)));
+    double want[] = {58, 64, 139, 154};
+    for (int i = 0; r && i < 4; i++) CHECK_NEAR(jx_array_get(r, i), want[i], 0);
+    jx_array_free(r);
+    /* a^T b^T: contract lhs axis 0 with rhs axis 1 -> [3,3]. */
+    r = tst_dot(ta, tb, a, b, JX_INTS(0), JX_INTS(1), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 3, 3)));
+    for (int i = 0; r && i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            CHECK_NEAR(jx_array_get(r, i * 3 + j), av[i] * bv[j * 2] + av[3 + i] * bv[j * 2 + 1],
+                       0);
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(b);
+}
+
+TEST(dot_matvec_and_vector) {
+    double av[] = {1, 2, 3, 4, 5, 6}, xv[] = {1, 0, -1}, yv[] = {4, 5, 6};
+    jx_type ta = JX_TYPE(JX_F32, 2, 3), tx = JX_TYPE(JX_F32, 3);
+    jx_array *a = tst_from(ta, av), *x = tst_from(tx, xv), *y = tst_from(tx, yv);
+    jx_array *r = tst_dot(ta, tx, a, x, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 2)));
+    if (r) {
+        CHECK_NEAR(jx_array_get(r, 0), -2, 0);
+        CHECK_NEAR(jx_array_get(r, 1), -2, 0);
+    }
+    jx_array_free(r);
+    /* vector . vector -> rank 0 */
+    jx_array *x2 = tst_from(tx, (double[]){1, 2, 3});
+    r = tst_dot(tx, tx, x2, y, JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_SCALAR(JX_F32)));
+    if (r) CHECK_NEAR(jx_array_get(r, 0), 32, 0);
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(x);
+    jx_array_free(x2);
+    jx_array_free(y);
+}
+
+TEST(dot_outer_and_scalars) {
+    jx_type t2 = JX_TYPE(JX_F64, 2), t3 = JX_TYPE(JX_F64, 3);
+    jx_array *a = tst_from(t2, (double[]){1, 2}), *b = tst_from(t3, (double[]){3, 4, 5});
+    jx_array *r = tst_dot(t2, t3, a, b, JX_NOINTS, JX_NOINTS, JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F64, 2, 3)));
+    double want[] = {3, 4, 5, 6, 8, 10};
+    for (int i = 0; r && i < 6; i++) CHECK_NEAR(jx_array_get(r, i), want[i], 0);
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(b);
+    /* rank 0 x rank 0: a plain product */
+    jx_type s = JX_SCALAR(JX_F64);
+    jx_array *p = jx_array_scalar(JX_F64, 1.5), *q = jx_array_scalar(JX_F64, -4);
+    r = tst_dot(s, s, p, q, JX_NOINTS, JX_NOINTS, JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, s));
+    if (r) CHECK_NEAR(jx_array_get(r, 0), -6, 0);
+    jx_array_free(r);
+    jx_array_free(p);
+    jx_array_free(q);
+}
+
+TEST(dot_batched_nonleading) {
+    /* lhs [3,2,4] batch axis 1, rhs [4,2,5] batch axis 1 -> out[b,i,j] = sum_k L[i,b,k] R[k,b,j] */
+    jx_type tl = JX_TYPE(JX_F64, 3, 2, 4), tr = JX_TYPE(JX_F64, 4, 2, 5);
+    jx_array *l = tst_random(tl), *rr = tst_random(tr);
+    jx_array *r = tst_dot(tl, tr, l, rr, JX_INTS(2), JX_INTS(0), JX_INTS(1), JX_INTS(1));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F64, 2, 3, 5)));
+    for (int b = 0; r && b < 2; b++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 5; j++) {
+                double s = 0;
+                for (int k = 0; k < 4; k++)
+                    s += jx_array_get(l, (i * 2 + b) * 4 + k) *
+                         jx_array_get(rr, (k * 2 + b) * 5 + j);
+                CHECK_NEAR(jx_array_get(r, (b * 3 + i) * 5 + j), s, 1e-14);
+            }
+    jx_array_free(r);
+    jx_array_free(l);
+    jx_array_free(rr);
+}
+
+TEST(dot_two_batch_dims_in_lhs_order) {
+    /* lhs [2,3,4,5] batch (3,0), rhs [5,4,2,6] batch (0,2), contract lhs 2 / rhs 1:
+     * out[e,a,b,f] = sum_c L[a,b,c,e] R[e,c,a,f], shape [5,2,3,6]. */
+    jx_type tl = JX_TYPE(JX_F64, 2, 3, 4, 5), tr = JX_TYPE(JX_F64, 5, 4, 2, 6);
+    jx_array *l = tst_random(tl), *rr = tst_random(tr);
+    jx_array *r = tst_dot(tl, tr, l, rr, JX_INTS(2), JX_INTS(1), JX_INTS(3, 0), JX_INTS(0, 2));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F64, 5, 2, 3, 6)));
+    for (int e = 0; r && e < 5; e++)
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 3; b++)
+                for (int f = 0; f < 6; f++) {
+                    double s = 0;
+                    for (int c = 0; c < 4; c++)
+                        s += jx_array_get(l, ((a * 3 + b) * 4 + c) * 5 + e) *
+                             jx_array_get(rr, ((e * 4 + c) * 2 + a) * 6 + f);
+                    CHECK_NEAR(jx_array_get(r, ((e * 2 + a) * 3 + b) * 6 + f), s, 1e-14);
+                }
+    jx_array_free(r);
+    jx_array_free(l);
+    jx_array_free(rr);
+}
+
+TEST(dot_contract_two_axes) {
+    /* lhs [2,3,4], rhs [4,3,5], contract lhs (1,2) with rhs (1,0): out[i,j] =
+     * sum_{a,b} L[i,a,b] R[b,a,j]. */
+    jx_type tl = JX_TYPE(JX_F32, 2, 3, 4), tr = JX_TYPE(JX_F32, 4, 3, 5);
+    jx_array *l = tst_random(tl), *rr = tst_random(tr);
+    jx_array *r = tst_dot(tl, tr, l, rr, JX_INTS(1, 2), JX_INTS(1, 0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 2, 5)));
+    for (int i = 0; r && i < 2; i++)
+        for (int j = 0; j < 5; j++) {
+            double s = 0;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 4; b++)
+                    s += jx_array_get(l, (i * 3 + a) * 4 + b) *
+                         jx_array_get(rr, (b * 3 + a) * 5 + j);
+            CHECK_NEAR(jx_array_get(r, i * 5 + j), (float)s, 0);
+        }
+    jx_array_free(r);
+    jx_array_free(l);
+    jx_array_free(rr);
+}
+
+TEST(dot_empty) {
+    /* k = 0: the sum is empty, every output is 0 */
+    jx_type ta = JX_TYPE(JX_F32, 2, 0), tb = JX_TYPE(JX_F32, 0, 3);
+    jx_array *a = jx_array_new_type(&ta), *b = jx_array_new_type(&tb);
+    jx_array *r = tst_dot(ta, tb, a, b, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 2, 3)));
+    for (int i = 0; r && i < 6; i++) CHECK(jx_array_get(r, i) == 0);
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(b);
+    /* an empty free dim: [0,3] x [3,2] -> [0,2] */
+    jx_type tc = JX_TYPE(JX_I32, 0, 3), td = JX_TYPE(JX_I32, 3, 2);
+    jx_array *c = jx_array_new_type(&tc), *d = tst_random(td);
+    r = tst_dot(tc, td, c, d, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_I32, 0, 2)));
+    CHECK(jx_array_size(r) == 0);
+    jx_array_free(r);
+    jx_array_free(c);
+    jx_array_free(d);
+}
+
+TEST(dot_f32_accumulates_in_double) {
+    /* In float, 2^24 + 1 + 1 rounds to 2^24 step by step; in double it is exact and
+     * rounds once to 2^24 + 2. */
+    jx_type t = JX_TYPE(JX_F32, 3);
+    jx_array *a = tst_from(t, (double[]){16777216.0, 1, 1}), *b = tst_from(t, (double[]){1, 1, 1});
+    jx_array *r = tst_dot(t, t, a, b, JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    if (r) CHECK(jx_array_get(r, 0) == 16777218.0);
+    CHECK(r != NULL);
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(b);
+}
+
+TEST(dot_f64) {
+    jx_type ta = JX_TYPE(JX_F64, 2, 2), tb = JX_TYPE(JX_F64, 2, 1);
+    jx_array *a = tst_from(ta, (double[]){0.1, 0.2, 1e300, -1e300});
+    jx_array *b = tst_from(tb, (double[]){3, 1});
+    jx_array *r = tst_dot(ta, tb, a, b, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_F64, 2, 1)));
+    if (r) {
+        CHECK(jx_array_get(r, 0) == 0.1 * 3 + 0.2);
+        CHECK(jx_array_get(r, 1) == 2e300);
+    }
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(b);
+}
+
+TEST(dot_i32_u32_wrap) {
+    jx_type t = JX_TYPE(JX_I32, 2, 2), tv = JX_TYPE(JX_I32, 2);
+    /* row 0: 2147483647*2 + 2*1 = 2^32 -> 0; row 1: -3*2 + 4*1 = -2 */
+    jx_array *a = tst_from(t, (double[]){2147483647.0, 2, -3, 4});
+    jx_array *x = tst_from(tv, (double[]){2, 1});
+    jx_array *r = tst_dot(t, tv, a, x, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_TYPE(JX_I32, 2)));
+    if (r) {
+        CHECK(((const int32_t *)jx_array_cdata(r))[0] == 0);
+        CHECK(((const int32_t *)jx_array_cdata(r))[1] == -2);
+    }
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(x);
+    /* i32 overflow to INT32_MIN: 2^30 * 2 = 2^31 wraps to -2^31 */
+    jx_type s = JX_TYPE(JX_I32, 1);
+    jx_array *p = tst_from(s, (double[]){1073741824.0}), *q = tst_from(s, (double[]){2});
+    r = tst_dot(s, s, p, q, JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    if (r) CHECK(((const int32_t *)jx_array_cdata(r))[0] == INT32_MIN);
+    CHECK(r != NULL);
+    jx_array_free(r);
+    jx_array_free(p);
+    jx_array_free(q);
+    /* u32: 0xffffffff*2 + 1*1 = 0x1ffffffff -> 0xffffffff */
+    jx_type tu = JX_TYPE(JX_U32, 2);
+    uint32_t uv[2] = {0xffffffffu, 1}, wv[2] = {2, 1};
+    jx_array *u = jx_array_from(JX_U32, 1, tu.shape, uv);
+    jx_array *w = jx_array_from(JX_U32, 1, tu.shape, wv);
+    r = tst_dot(tu, tu, u, w, JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    CHECK(tst_has_type(r, JX_SCALAR(JX_U32)));
+    if (r) CHECK(((const uint32_t *)jx_array_cdata(r))[0] == 0xffffffffu);
+    jx_array_free(r);
+    jx_array_free(u);
+    jx_array_free(w);
+}
+
+TEST(dot_nan_inf) {
+    jx_type ta = JX_TYPE(JX_F32, 3, 2), tb = JX_TYPE(JX_F32, 2);
+    jx_array *a = tst_from(ta, (double[]){NAN, 1, INFINITY, 1, INFINITY, -INFINITY});
+    jx_array *b = tst_from(tb, (double[]){0, 1});
+    jx_array *r = tst_dot(ta, tb, a, b, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    if (r) {
+        CHECK(isnan(jx_array_get(r, 0)));  /* NaN*0 + 1 */
+        CHECK(isnan(jx_array_get(r, 1)));  /* inf*0 + 1 */
+        CHECK(isnan(jx_array_get(r, 2)));  /* inf*0 - inf */
+    }
+    CHECK(r != NULL);
+    jx_array_free(r);
+    jx_array_free(b);
+    b = tst_from(tb, (double[]){1, 1});
+    r = tst_dot(ta, tb, a, b, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    if (r) {
+        CHECK(isnan(jx_array_get(r, 0)));
+        CHECK(jx_array_get(r, 1) == INFINITY);
+        CHECK(isnan(jx_array_get(r, 2))); /* inf - inf */
+    }
+    jx_array_free(r);
+    jx_array_free(a);
+    jx_array_free(b);
+}
+
+/* ---- conv_patches ------------------------------------------------------------------- */
+
+/* Traces patches = conv_patches(x) for x of type tx and runs it. */
+static jx_array *tst_patches(jx_type tx, jx_array *x, jx_ints win, jx_ints str, jx_ints lo,
+                             jx_ints hi) {
+    jx_trace *t = jx_trace_begin(1, &tx);
+    jx_val r = jx_conv_patches(jx_trace_input(t, 0), win, str, lo, hi);
+    jx_array *out = NULL;
+    if (tst_run(t, 1, &r, &x, &out) < 0) return NULL;
+    return out;
+}
+
+TEST(conv_patches_values) {
+    /* x = 1..9 as [1,3,3,1], 2x2 window, VALID */
+    jx_type tx = JX_TYPE(JX_F32, 1, 3, 3, 1);
+    jx_array *x = tst_from(tx, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
+    jx_array *r = tst_patches(tx, x, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 1, 2, 2, 4)));
+    double want[] = {1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9};
+    for (int i = 0; r && i < 16; i++) CHECK_NEAR(jx_array_get(r, i), want[i], 0);
+    jx_array_free(r);
+    /* pad_lo (1,1): the first patch reads three zeros, then x[0,0] */
+    r = tst_patches(tx, x, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(1, 1), JX_INTS(0, 0));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 1, 3, 3, 4)));
+    double want2[] = {0, 0, 0, 1, 0, 0, 1, 2, 0, 0, 2, 3};
+    for (int i = 0; r && i < 12; i++) CHECK_NEAR(jx_array_get(r, i), want2[i], 0);
+    jx_array_free(r);
+    /* stride 2 with pad_hi 1: [1,2,2,4], the last patch is (9,0,0,0) */
+    r = tst_patches(tx, x, JX_INTS(2, 2), JX_INTS(2, 2), JX_INTS(0, 0), JX_INTS(1, 1));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 1, 2, 2, 4)));
+    double want3[] = {1, 2, 4, 5, 3, 0, 6, 0, 7, 8, 0, 0, 9, 0, 0, 0};
+    for (int i = 0; r && i < 16; i++) CHECK_NEAR(jx_array_get(r, i), want3[i], 0);
+    jx_array_free(r);
+    jx_array_free(x);
+    /* features ordered (kh,kw,c): a 2x2x2 image with a 2x2 window is one patch equal to
+     * the image itself, flattened row-major */
+    jx_type ty = JX_TYPE(JX_I32, 1, 2, 2, 2);
+    jx_array *y = tst_from(ty, (double[]){1, 2, 3, 4, 5, 6, 7, 8});
+    r = tst_patches(ty, y, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    CHECK(tst_has_type(r, JX_TYPE(JX_I32, 1, 1, 1, 8)));
+    for (int i = 0; r && i < 8; i++) CHECK(jx_array_get(r, i) == i + 1);
+    jx_array_free(r);
+    jx_array_free(y);
+}
+
+/* One convolution configuration: window, strides, pads. */
+typedef struct tst_conv_cfg {
+    int64_t kh, kw, sh, sw, ph0, pw0, ph1, pw1;
+} tst_conv_cfg;
+
+/* conv(x, w) = dot_general(conv_patches(x), w as [KH*KW*C, O]) against a direct loop. */
+static void tst_conv_vs_direct(jx_dtype dt, tst_conv_cfg g, double tol) {
+    const int64_t n = 2, h = 5, w = 6, c = 3, o = 4;
+    jx_type tx = JX_TYPE(dt, n, h, w, c);
+    jx_type tw = JX_TYPE(dt, g.kh * g.kw * c, o); /* HWIO data, row-major == [KH*KW*C,O] */
+    jx_array *x = tst_random(tx), *wt = tst_random(tw);
+    jx_type ts[2] = {tx, tw};
+    jx_trace *t = jx_trace_begin(2, ts);
+    jx_val p = jx_conv_patches(jx_trace_input(t, 0), JX_INTS(g.kh, g.kw), JX_INTS(g.sh, g.sw),
+                               JX_INTS(g.ph0, g.pw0), JX_INTS(g.ph1, g.pw1));
+    jx_val r = jx_dot_general(p, jx_trace_input(t, 1), JX_INTS(3), JX_INTS(0), JX_NOINTS,
+                              JX_NOINTS);
+    jx_array *in[2] = {x, wt}, *out = NULL;
+    int rc = tst_run(t, 1, &r, in, &out);
+    CHECK(rc == 0);
+    int64_t oh = (h + g.ph0 + g.ph1 - g.kh) / g.sh + 1, ow = (w + g.pw0 + g.pw1 - g.kw) / g.sw + 1;
+    CHECK(rc < 0 || tst_has_type(out, JX_TYPE(dt, n, oh, ow, o)));
+    for (int64_t b = 0; rc == 0 && b < n; b++)
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++)
+                for (int64_t q = 0; q < o; q++) {
+                    double s = 0;
+                    for (int64_t kh = 0; kh < g.kh; kh++)
+                        for (int64_t kw = 0; kw < g.kw; kw++)
+                            for (int64_t ch = 0; ch < c; ch++) {
+                                int64_t y = i * g.sh - g.ph0 + kh, xx = j * g.sw - g.pw0 + kw;
+                                if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+                                s += jx_array_get(x, ((b * h + y) * w + xx) * c + ch) *
+                                     jx_array_get(wt, ((kh * g.kw + kw) * c + ch) * o + q);
+                            }
+                    CHECK_NEAR(jx_array_get(out, ((b * oh + i) * ow + j) * o + q), s, tol);
+                }
+    jx_array_free(out);
+    jx_array_free(x);
+    jx_array_free(wt);
+}
+
+TEST(conv_vs_direct) {
+    tst_conv_cfg cfgs[] = {
+        {3, 3, 1, 1, 0, 0, 0, 0}, /* VALID, stride 1 */
+        {3, 3, 1, 1, 1, 1, 1, 1}, /* SAME, stride 1 */
+        {3, 3, 2, 2, 0, 0, 0, 0}, /* VALID, stride 2 */
+        {3, 3, 2, 2, 1, 0, 1, 1}, /* SAME, stride 2 (H 5: pad 1+1; W 6: pad 0+1) */
+        {2, 3, 2, 1, 0, 1, 1, 1}, /* non-square window, mixed strides */
+        {1, 1, 1, 1, 0, 0, 0, 0}, /* 1x1 */
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        tst_conv_vs_direct(JX_F64, cfgs[i], 1e-13);
+        tst_conv_vs_direct(JX_F32, cfgs[i], 1e-5);
+        tst_conv_vs_direct(JX_I32, cfgs[i], 0);
+    }
+}
+
+/* <conv_patches(x), p> == <x, conv_patches_t(p)> for random x, p. */
+static void tst_conv_transpose(jx_type tx, tst_conv_cfg g) {
+    jx_ints win = JX_INTS(g.kh, g.kw), str = JX_INTS(g.sh, g.sw), lo = JX_INTS(g.ph0, g.pw0),
+            hi = JX_INTS(g.ph1, g.pw1);
+    int64_t oh = (tx.shape[1] + g.ph0 + g.ph1 - g.kh) / g.sh + 1;
+    int64_t ow = (tx.shape[2] + g.pw0 + g.pw1 - g.kw) / g.sw + 1;
+    jx_type tp = JX_TYPE(tx.dtype, tx.shape[0], oh, ow, g.kh * g.kw * tx.shape[3]);
+    jx_array *x = tst_random(tx), *p = tst_random(tp);
+    jx_type ts[2] = {tx, tp};
+    jx_trace *t = jx_trace_begin(2, ts);
+    jx_val outs[2];
+    outs[0] = jx_conv_patches(jx_trace_input(t, 0), win, str, lo, hi);
+    outs[1] = jx_conv_patches_t(jx_trace_input(t, 1), JX_INTS(tx.shape[1], tx.shape[2]), win,
+                                str, lo, hi);
+    jx_array *in[2] = {x, p}, *out[2] = {NULL, NULL};
+    int rc = tst_run(t, 2, outs, in, out);
+    CHECK(rc == 0);
+    if (rc == 0) {
+        CHECK(tst_has_type(out[0], tp));
+        CHECK(tst_has_type(out[1], tx));
+        double lhs = 0, rhs = 0;
+        for (int64_t i = 0; i < jx_array_size(p); i++)
+            lhs += jx_array_get(out[0], i) * jx_array_get(p, i);
+        for (int64_t i = 0; i < jx_array_size(x); i++)
+            rhs += jx_array_get(x, i) * jx_array_get(out[1], i);
+        CHECK_NEAR(lhs, rhs, tx.dtype == JX_F32 ? 1e-5 : 1e-12);
+    }
+    jx_array_free(out[0]);
+    jx_array_free(out[1]);
+    jx_array_free(x);
+    jx_array_free(p);
+}
+
+TEST(conv_patches_t_is_transpose) {
+    tst_conv_cfg cfgs[] = {
+        {3, 3, 1, 1, 0, 0, 0, 0}, {3, 3, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 0, 1, 1},
+        {2, 2, 3, 3, 0, 0, 0, 0}, /* stride > window: some pixels are never read */
+        {2, 3, 2, 1, 3, 0, 2, 4}, /* pads larger than the window */
+        {5, 6, 1, 1, 0, 0, 0, 0}, /* window = whole image */
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        tst_conv_transpose(JX_TYPE(JX_F64, 2, 5, 6, 3), cfgs[i]);
+        tst_conv_transpose(JX_TYPE(JX_F32, 1, 5, 6, 2), cfgs[i]);
+        tst_conv_transpose(JX_TYPE(JX_I32, 2, 5, 6, 1), cfgs[i]);
+    }
+}
+
+TEST(conv_patches_t_values) {
+    /* all-ones patches of a 3x3 image with a 2x2 window: each pixel's use count */
+    jx_type tp = JX_TYPE(JX_I32, 1, 2, 2, 4);
+    jx_array *p = jx_array_new_type(&tp);
+    jx_array_fill(p, 1);
+    jx_trace *t = jx_trace_begin(1, &tp);
+    jx_val r = jx_conv_patches_t(jx_trace_input(t, 0), JX_INTS(3, 3), JX_INTS(2, 2),
+                                 JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    jx_type vt = jx_val_type(r), want_t = JX_TYPE(JX_I32, 1, 3, 3, 1);
+    CHECK(jx_type_eq(&vt, &want_t));
+    jx_array *out = NULL;
+    CHECK(tst_run(t, 1, &r, &p, &out) == 0);
+    double want[] = {1, 2, 1, 2, 4, 2, 1, 2, 1};
+    for (int i = 0; out && i < 9; i++) CHECK(jx_array_get(out, i) == want[i]);
+    jx_array_free(out);
+    jx_array_free(p);
+}
+
+TEST(conv_empty) {
+    /* N = 0 and C = 0 give empty outputs of the right shapes */
+    jx_type t0 = JX_TYPE(JX_F32, 0, 4, 4, 2), tc = JX_TYPE(JX_F32, 1, 4, 4, 0);
+    jx_array *x0 = jx_array_new_type(&t0), *xc = jx_array_new_type(&tc);
+    jx_array *r = tst_patches(t0, x0, JX_INTS(3, 3), JX_INTS(1, 1), JX_INTS(1, 1), JX_INTS(1, 1));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 0, 4, 4, 18)));
+    jx_array_free(r);
+    r = tst_patches(tc, xc, JX_INTS(2, 2), JX_INTS(2, 2), JX_INTS(0, 0), JX_INTS(0, 0));
+    CHECK(tst_has_type(r, JX_TYPE(JX_F32, 1, 2, 2, 0)));
+    jx_array_free(r);
+    jx_array_free(x0);
+    jx_array_free(xc);
+    jx_type tp = JX_TYPE(JX_F64, 0, 2, 2, 4);
+    jx_trace *t = jx_trace_begin(1, &tp);
+    jx_val v = jx_conv_patches_t(jx_trace_input(t, 0), JX_INTS(3, 3), JX_INTS(2, 2),
+                                 JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0));
+    jx_array *p = jx_array_new_type(&tp), *out = NULL;
+    CHECK(tst_run(t, 1, &v, &p, &out) == 0);
+    CHECK(tst_has_type(out, JX_TYPE(JX_F64, 0, 3, 3, 1)));
+    jx_array_free(out);
+    jx_array_free(p);
+}
+
+TEST(conv_text_roundtrip) {
+    /* The printed form carries conv_patches_t's output type; parse it back and rerun. */
+    jx_type tp = JX_TYPE(JX_F64, 1, 2, 2, 8);
+    jx_trace *t = jx_trace_begin(1, &tp);
+    jx_val v = jx_conv_patches_t(jx_trace_input(t, 0), JX_INTS(4, 3), JX_INTS(2, 2),
+                                 JX_INTS(2, 2), JX_INTS(0, 1), JX_INTS(1, 0));
+    jx_val d = jx_dot_general(v, v, JX_INTS(1, 2), JX_INTS(1, 2), JX_INTS(0), JX_INTS(0));
+    jx_fn *f = jx_trace_end(t, 1, &d);
+    CHECK(f != NULL);
+    char *s = f ? jx_fn_to_string(f) : NULL;
+    jx_fn *g = s ? jx_fn_parse(s) : NULL;
+    CHECK(g != NULL);
+    if (s) CHECK_CONTAINS(s, "conv_patches_t");
+    if (g) CHECK(jx_fn_verify(g) == 0);
+    if (f && g) {
+        jx_array *p = tst_random(tp), *o1 = NULL, *o2 = NULL;
+        CHECK(jx_interp(f, &p, &o1) == 0 && jx_interp(g, &p, &o2) == 0);
+        CHECK(tst_has_type(o1, JX_TYPE(JX_F64, 1, 2, 2)));
+        for (int i = 0; o1 && o2 && i < 4; i++) CHECK(jx_array_get(o1, i) == jx_array_get(o2, i));
+        jx_array_free(o1);
+        jx_array_free(o2);
+        jx_array_free(p);
+    }
+    free(s);
+    jx_fn_free(f);
+    jx_fn_free(g);
+}
+
+/* ---- threefry2x32 ------------------------------------------------------------------- */
+
+/* Random123 kat_vectors: ctr0 ctr1 key0 key1 -> out0 out1. */
+static const uint32_t tst_kat[3][6] = {
+    {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x6b200159u, 0x99ba4efeu},
+    {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x1cb996fcu, 0xbb002be7u},
+    {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xc4923a9cu, 0x483df7a0u},
+};
+
+TEST(threefry_scalar_kat) {
+    for (int i = 0; i < 3; i++) {
+        uint32_t x[2] = {tst_kat[i][0], tst_kat[i][1]};
+        rng_threefry2x32(tst_kat[i][2], tst_kat[i][3], x);
+        CHECK(x[0] == tst_kat[i][4] && x[1] == tst_kat[i][5]);
+    }
+}
+
+/* Traces threefry2x32(key, x) with x of type tx and runs it on (key, xv). */
+static jx_array *tst_threefry(jx_type tx, const uint32_t key[2], const uint32_t *xv) {
+    jx_type ts[2] = {JX_TYPE(JX_U32, 2), tx};
+    jx_trace *t = jx_trace_begin(2, ts);
+    jx_val r = jx_threefry2x32(jx_trace_input(t, 0), jx_trace_input(t, 1));
+    jx_array *in[2] = {jx_array_from(JX_U32, 1, ts[0].shape, key),
+                       jx_array_from(JX_U32, tx.rank, tx.shape, xv)};
+    jx_array *out = NULL;
+    int rc = tst_run(t, 1, &r, in, &out);
+    jx_array_free(in[0]);
+    jx_array_free(in[1]);
+    return rc < 0 ? NULL : out;
+}
+
+TEST(threefry_kat_u32_2x3) {
+    /* For each KAT key: x u32[2,3] holds the KAT counter in column i and two other
+     * counters; column i must give the KAT output, the others the scalar function. */
+    for (int i = 0; i < 3; i++) {
+        uint32_t key[2] = {tst_kat[i][2], tst_kat[i][3]};
+        uint32_t xv[6] = {1, 2, 3, 0xdeadbeefu, 5, 6};
+        xv[i] = tst_kat[i][0];
+        xv[3 + i] = tst_kat[i][1];
+        jx_array *r = tst_threefry(JX_TYPE(JX_U32, 2, 3), key, xv);
+        CHECK(tst_has_type(r, JX_TYPE(JX_U32, 2, 3)));
+        if (!r) continue;
+        const uint32_t *y = jx_array_cdata(r);
+        CHECK(y[i] == tst_kat[i][4]);
+        CHECK(y[3 + i] == tst_kat[i][5]);
+        for (int j = 0; j < 3; j++) {
+            uint32_t v[2] = {xv[j], xv[3 + j]};
+            rng_threefry2x32(key[0], key[1], v);
+            CHECK(y[j] == v[0] && y[3 + j] == v[1]);
+        }
+        jx_array_free(r);
+    }
+}
+
+TEST(threefry_shapes) {
+    uint32_t key[2] = {0, 42};
+    /* rank 1: x u32[2] is one counter pair */
+    uint32_t x1[2] = {0, 0};
+    jx_array *r = tst_threefry(JX_TYPE(JX_U32, 2), key, x1);
+    CHECK(tst_has_type(r, JX_TYPE(JX_U32, 2)));
+    if (r) {
+        uint32_t v[2] = {0, 0};
+        rng_threefry2x32(0, 42, v);
+        CHECK(((const uint32_t *)jx_array_cdata(r))[0] == v[0]);
+        CHECK(((const uint32_t *)jx_array_cdata(r))[1] == v[1]);
+    }
+    jx_array_free(r);
+    /* rank 3: x u32[2,2,2], pairs (x[0,a,b], x[1,a,b]) */
+    uint32_t x3[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    r = tst_threefry(JX_TYPE(JX_U32, 2, 2, 2), key, x3);
+    CHECK(tst_has_type(r, JX_TYPE(JX_U32, 2, 2, 2)));
+    for (int j = 0; r && j < 4; j++) {
+        uint32_t v[2] = {x3[j], x3[4 + j]};
+        rng_threefry2x32(0, 42, v);
+        CHECK(((const uint32_t *)jx_array_cdata(r))[j] == v[0]);
+        CHECK(((const uint32_t *)jx_array_cdata(r))[4 + j] == v[1]);
+    }
+    jx_array_free(r);
+    /* empty: u32[2,0] */
+    r = tst_threefry(JX_TYPE(JX_U32, 2, 0), key, x1);
+    CHECK(tst_has_type(r, JX_TYPE(JX_U32, 2, 0)));
+    jx_array_free(r);
+}
+
+/* ---- shape-rule errors -------------------------------------------------------------- */
+
+/* Begins a trace with inputs of types a and b. */
+static jx_trace *tst_begin2(jx_type a, jx_type b) {
+    jx_type ts[2] = {a, b};
+    return jx_trace_begin(2, ts);
+}
+#define IN0 jx_trace_input(t, 0)
+#define IN1 jx_trace_input(t, 1)
+
+TEST(err_dot_contract_sizes) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F32, 4, 5));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3]", "f32[4,5]", "contracting dimension sizes differ");
+}
+
+TEST(err_dot_contract_lengths) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F32, 3, 2));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(1), JX_INTS(0, 1), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3]", "f32[3,2]", "different lengths");
+}
+
+TEST(err_dot_axis_range) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F32, 3, 2));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(2), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3]", "f32[3,2]", "axis 2 out of range");
+    t = tst_begin2(JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F32, 3, 2));
+    r = jx_dot_general(IN0, IN1, JX_INTS(1), JX_INTS(-1), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3]", "f32[3,2]", "axis -1 out of range");
+}
+
+TEST(err_dot_duplicate_axis) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 3, 3), JX_TYPE(JX_F32, 3, 3));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(1), JX_INTS(0), JX_INTS(1), JX_INTS(1));
+    EXPECT_ERR(t, r, "dot_general", "f32[3,3]", "f32[3,3]", "lhs axis 1 used twice");
+    t = tst_begin2(JX_TYPE(JX_F32, 3, 3), JX_TYPE(JX_F32, 3, 3));
+    r = jx_dot_general(IN0, IN1, JX_INTS(0, 1), JX_INTS(0, 0), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[3,3]", "f32[3,3]", "rhs axis 0 used twice");
+}
+
+TEST(err_dot_dtypes) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F64, 3, 2));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3]", "f64[3,2]", "dtypes differ");
+    t = tst_begin2(JX_TYPE(JX_BOOL, 2), JX_TYPE(JX_BOOL, 2));
+    r = jx_dot_general(IN0, IN1, JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "bool[2]", "bool[2]", "not numeric");
+}
+
+TEST(err_dot_batch) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 2, 3, 4), JX_TYPE(JX_F32, 5, 4, 6));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(2), JX_INTS(1), JX_INTS(0), JX_INTS(0));
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3,4]", "f32[5,4,6]", "batch dimension sizes differ");
+    t = tst_begin2(JX_TYPE(JX_F32, 2, 3, 4), JX_TYPE(JX_F32, 2, 4, 6));
+    r = jx_dot_general(IN0, IN1, JX_INTS(2), JX_INTS(1), JX_INTS(0), JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[2,3,4]", "f32[2,4,6]", "different lengths");
+}
+
+TEST(err_dot_output_rank) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 1, 1, 1, 1, 1), JX_TYPE(JX_F32, 1, 1, 1, 1, 1));
+    jx_val r = jx_dot_general(IN0, IN1, JX_NOINTS, JX_NOINTS, JX_NOINTS, JX_NOINTS);
+    EXPECT_ERR(t, r, "dot_general", "f32[1,1,1,1,1]", "", "output rank 10");
+}
+
+TEST(err_dot_poison_propagates) {
+    /* After a failed op, later ops on its poison result keep the first message. */
+    jx_trace *t = tst_begin2(JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F32, 4, 5));
+    jx_val r = jx_dot_general(IN0, IN1, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    jx_val r2 = jx_dot_general(r, IN1, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    jx_val r3 = jx_conv_patches_t(r2, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(1, 1),
+                                  JX_INTS(0, 0), JX_INTS(0, 0));
+    CHECK(jx_val_bad(r2) && jx_val_bad(r3));
+    EXPECT_ERR(t, r3, "dot_general", "f32[2,3]", "f32[4,5]", "contracting dimension sizes");
+}
+
+TEST(err_conv_rank) {
+    jx_type tx = JX_TYPE(JX_F32, 2, 3, 4);
+    jx_trace *t = jx_trace_begin(1, &tx);
+    jx_val r = jx_conv_patches(IN0, JX_INTS(1, 1), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[2,3,4]", "", "must have rank 4");
+}
+
+TEST(err_conv_window_too_large) {
+    jx_type tx = JX_TYPE(JX_F32, 1, 2, 5, 1);
+    jx_trace *t = jx_trace_begin(1, &tx);
+    jx_val r = jx_conv_patches(IN0, JX_INTS(4, 3), JX_INTS(1, 1), JX_INTS(1, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[1,2,5,1]", "",
+               "window height 4 is larger than the padded input height 3");
+}
+
+TEST(err_conv_bad_attrs) {
+    jx_type tx = JX_TYPE(JX_F32, 1, 4, 4, 1);
+    jx_trace *t = jx_trace_begin(1, &tx);
+    jx_val r = jx_conv_patches(IN0, JX_INTS(2, 2), JX_INTS(0, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[1,4,4,1]", "", "strides (0,1) must be >= 1");
+    t = jx_trace_begin(1, &tx);
+    r = jx_conv_patches(IN0, JX_INTS(2, 0), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[1,4,4,1]", "", "window (2,0) must be >= 1");
+    t = jx_trace_begin(1, &tx);
+    r = jx_conv_patches(IN0, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(-1, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[1,4,4,1]", "", "pad_lo (-1,0) must be >= 0");
+    t = jx_trace_begin(1, &tx);
+    r = jx_conv_patches(IN0, JX_INTS(3), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[1,4,4,1]", "", "window must have 2 entries");
+    t = jx_trace_begin(1, &tx);
+    r = jx_conv_patches(IN0, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0),
+                        JX_INTS((int64_t)1 << 50, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[1,4,4,1]", "", "pad_hi");
+    /* huge (empty) images: KH*KW would overflow */
+    int64_t big = (int64_t)1 << 40;
+    jx_type te = JX_TYPE(JX_F32, 0, big, big, 1);
+    t = jx_trace_begin(1, &te);
+    r = jx_conv_patches(IN0, JX_INTS(big, big), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "f32[0,1099511627776,1099511627776,1]", "",
+               "window (1099511627776,1099511627776) is too large");
+    t = jx_trace_begin(1, &te);
+    r = jx_conv_patches_t(IN0, JX_INTS(big, big), JX_INTS(big, big), JX_INTS(1, 1),
+                          JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches_t", "f32[0,1099511627776,1099511627776,1]", "", "too large");
+}
+
+TEST(err_conv_dtype) {
+    jx_type tx = JX_TYPE(JX_U32, 1, 4, 4, 1);
+    jx_trace *t = jx_trace_begin(1, &tx);
+    jx_val r = jx_conv_patches(IN0, JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0), JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches", "u32[1,4,4,1]", "", "dtype u32 is not supported");
+}
+
+TEST(err_conv_t_features) {
+    jx_type tp = JX_TYPE(JX_F32, 1, 2, 2, 5);
+    jx_trace *t = jx_trace_begin(1, &tp);
+    jx_val r = jx_conv_patches_t(IN0, JX_INTS(3, 3), JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0),
+                                 JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches_t", "f32[1,2,2,5]", "", "not divisible by the window size 2x2");
+}
+
+TEST(err_conv_t_image_size) {
+    jx_type tp = JX_TYPE(JX_F32, 1, 3, 2, 4);
+    jx_trace *t = jx_trace_begin(1, &tp);
+    jx_val r = jx_conv_patches_t(IN0, JX_INTS(3, 3), JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0),
+                                 JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches_t", "f32[1,3,2,4]", "", "image 3x3 gives 2x2 patches");
+    t = jx_trace_begin(1, &tp);
+    r = jx_conv_patches_t(IN0, JX_INTS(3), JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0),
+                          JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches_t", "f32[1,3,2,4]", "", "image_hw must have 2 entries");
+    t = jx_trace_begin(1, &tp);
+    r = jx_conv_patches_t(IN0, JX_INTS(0, 3), JX_INTS(2, 2), JX_INTS(1, 1), JX_INTS(0, 0),
+                          JX_INTS(0, 0));
+    EXPECT_ERR(t, r, "conv_patches_t", "f32[1,3,2,4]", "", "window height 2 is larger");
+}
+
+TEST(err_threefry_key) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_U32, 3), JX_TYPE(JX_U32, 2, 4));
+    jx_val r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "u32[3]", "u32[2,4]", "key must be u32[2], got u32[3]");
+    t = tst_begin2(JX_TYPE(JX_I32, 2), JX_TYPE(JX_U32, 2, 4));
+    r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "i32[2]", "u32[2,4]", "key must be u32[2], got i32[2]");
+}
+
+TEST(err_threefry_x) {
+    jx_trace *t = tst_begin2(JX_TYPE(JX_U32, 2), JX_TYPE(JX_U32, 3, 2));
+    jx_val r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "u32[2]", "u32[3,2]", "x must have shape [2,...]");
+    t = tst_begin2(JX_TYPE(JX_U32, 2), JX_SCALAR(JX_U32));
+    r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "u32[2]", "u32[]", "x must have shape [2,...]");
+    t = tst_begin2(JX_TYPE(JX_U32, 2), JX_TYPE(JX_F32, 2, 3));
+    r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "u32[2]", "f32[2,3]", "x must have dtype u32");
+}
+
+TEST_MAIN()
