@@ -163,7 +163,8 @@ static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
     default:
         break;
     }
-    int all_const = n->nin > 0 && n->nin <= 64;
+    /* fold small all-constant expressions, but keep splats (broadcasts of a scalar) */
+    int all_const = n->nin > 0 && n->nin <= 64 && n->op != JX_OP_BROADCAST_IN_DIM;
     for (int k = 0; k < n->nin && all_const; k++)
         all_const = simp_node(s, x[k].id)->op == JX_OP_CONSTANT;
     int64_t size = jx_type_size(&n->type);
