@@ -61,7 +61,7 @@ jx_fn *jx_trace_end(jx_trace *t, int n_out, const jx_val *outs) {
         jx_trace_abort(t);
         return NULL;
     }
-    int32_t ids[256], *idp = n_out <= 256 ? ids : malloc((size_t)n_out * sizeof *idp);
+    int32_t ids[256] = {0}, *idp = n_out <= 256 ? ids : malloc((size_t)n_out * sizeof *idp);
     jx_fn *f = t->fn;
     if (!idp) {
         util_err("trace_end: out of memory");
