@@ -319,7 +319,9 @@ jx_val jx_conv_patches_t_at(jx_loc loc, jx_val p, jx_ints image_hw, jx_ints wind
 #define jx_conv_patches(...) jx_conv_patches_at(JX_HERE, __VA_ARGS__)
 #define jx_conv_patches_t(...) jx_conv_patches_t_at(JX_HERE, __VA_ARGS__)
 
-/* Threefry-2x32 (20 rounds): key u32[2], x u32[2,...] -> u32[2,...]. */
+/* Threefry-2x32 (20 rounds) on the counter pairs (x[0,j], x[1,j]) of x u32[2,...] ->
+ * u32[2,...]. key is u32[2] (one key for every pair) or has x's type (pair j uses key
+ * (key[0,j], key[1,j]), so a batch of keys is one op). */
 jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x);
 #define jx_threefry2x32(...) jx_threefry2x32_at(JX_HERE, __VA_ARGS__)
 

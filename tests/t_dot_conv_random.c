@@ -626,6 +626,45 @@ TEST(threefry_shapes) {
     jx_array_free(r);
 }
 
+TEST(threefry_per_pair_key) {
+    /* key u32[2,2,3] of x's type: pair (a,b) uses key (key[0,a,b], key[1,a,b]) */
+    jx_type tx = JX_TYPE(JX_U32, 2, 2, 3);
+    uint32_t kv[12], xv[12];
+    for (int i = 0; i < 12; i++) {
+        kv[i] = 0x9e3779b9u * (uint32_t)(i + 1);
+        xv[i] = (uint32_t)i * 7u;
+    }
+    kv[0] = tst_kat[2][2], kv[6] = tst_kat[2][3], xv[0] = tst_kat[2][0], xv[6] = tst_kat[2][1];
+    jx_type ts[2] = {tx, tx};
+    jx_trace *t = jx_trace_begin(2, ts);
+    jx_val r = jx_threefry2x32(jx_trace_input(t, 0), jx_trace_input(t, 1));
+    jx_array *in[2] = {jx_array_from(JX_U32, 3, tx.shape, kv),
+                       jx_array_from(JX_U32, 3, tx.shape, xv)};
+    jx_array *out = NULL;
+    CHECK(tst_run(t, 1, &r, in, &out) == 0);
+    CHECK(tst_has_type(out, tx));
+    const uint32_t *y = out ? jx_array_cdata(out) : NULL;
+    for (int j = 0; y && j < 6; j++) {
+        uint32_t v[2] = {xv[j], xv[6 + j]};
+        rng_threefry2x32(kv[j], kv[6 + j], v);
+        CHECK(y[j] == v[0] && y[6 + j] == v[1]);
+    }
+    if (y) CHECK(y[0] == tst_kat[2][4] && y[6] == tst_kat[2][5]);
+    jx_array_free(out);
+    jx_array_free(in[0]);
+    jx_array_free(in[1]);
+    /* empty: key and x u32[2,0] */
+    ts[0] = ts[1] = JX_TYPE(JX_U32, 2, 0);
+    t = jx_trace_begin(2, ts);
+    r = jx_threefry2x32(jx_trace_input(t, 0), jx_trace_input(t, 1));
+    jx_array *e[2] = {jx_array_new_type(&ts[0]), jx_array_new_type(&ts[1])};
+    CHECK(tst_run(t, 1, &r, e, &out) == 0);
+    CHECK(tst_has_type(out, ts[0]));
+    jx_array_free(out);
+    jx_array_free(e[0]);
+    jx_array_free(e[1]);
+}
+
 /* ---- shape-rule errors -------------------------------------------------------------- */
 
 /* Begins a trace with inputs of types a and b. */
@@ -781,10 +820,23 @@ TEST(err_conv_t_image_size) {
 TEST(err_threefry_key) {
     jx_trace *t = tst_begin2(JX_TYPE(JX_U32, 3), JX_TYPE(JX_U32, 2, 4));
     jx_val r = jx_threefry2x32(IN0, IN1);
-    EXPECT_ERR(t, r, "threefry2x32", "u32[3]", "u32[2,4]", "key must be u32[2], got u32[3]");
+    EXPECT_ERR(t, r, "threefry2x32", "u32[3]", "u32[2,4]",
+               "key must be u32[2] or have x's type u32[2,4], got u32[3]");
     t = tst_begin2(JX_TYPE(JX_I32, 2), JX_TYPE(JX_U32, 2, 4));
     r = jx_threefry2x32(IN0, IN1);
-    EXPECT_ERR(t, r, "threefry2x32", "i32[2]", "u32[2,4]", "key must be u32[2], got i32[2]");
+    EXPECT_ERR(t, r, "threefry2x32", "i32[2]", "u32[2,4]",
+               "key must be u32[2] or have x's type u32[2,4], got i32[2]");
+    /* a per-pair key must match x exactly */
+    t = tst_begin2(JX_TYPE(JX_U32, 2, 3), JX_TYPE(JX_U32, 2, 4));
+    r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "u32[2,3]", "u32[2,4]",
+               "key must be u32[2] or have x's type u32[2,4], got u32[2,3]");
+    t = tst_begin2(JX_TYPE(JX_I32, 2, 4), JX_TYPE(JX_U32, 2, 4));
+    r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "i32[2,4]", "u32[2,4]", "got i32[2,4]");
+    t = tst_begin2(JX_TYPE(JX_U32, 2, 4, 1), JX_TYPE(JX_U32, 2, 4));
+    r = jx_threefry2x32(IN0, IN1);
+    EXPECT_ERR(t, r, "threefry2x32", "u32[2,4,1]", "u32[2,4]", "got u32[2,4,1]");
 }
 
 TEST(err_threefry_x) {

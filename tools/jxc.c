@@ -4,8 +4,15 @@
  *   jxc run [--interp] F.jx [IN.npy...] [-o OUT.npy]...
  *                                                run on .npy inputs (reference interpreter)
  *   jxc dot F.jx                                 Graphviz DOT of the graph
+ *   jxc grad|value-and-grad|vjp F.jx [--wrt I,J] reverse mode
+ *   jxc jvp F.jx                                 forward mode
+ *   jxc vmap F.jx --size N [--in-axes A,..] [--out-axes A,..]
+ *   jxc simplify F.jx                            DCE, CSE and algebraic simplification
  *
+ * The transformations parse F.jx, transform it, verify the result and print it as IR.
  * F.jx may be '-' for stdin. Errors go to stderr with exit code 1; usage errors exit 2. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,12 @@ static const char jxc_usage[] =
     "usage: jxc print F.jx\n"
     "       jxc run [--interp] F.jx [IN.npy ...] [-o OUT.npy ...]\n"
     "       jxc dot F.jx\n"
+    "       jxc grad F.jx [--wrt I,J,...]\n"
+    "       jxc value-and-grad F.jx [--wrt I,J,...]\n"
+    "       jxc vjp F.jx [--wrt I,J,...]\n"
+    "       jxc jvp F.jx\n"
+    "       jxc vmap F.jx --size N [--in-axes A,...] [--out-axes A,...]\n"
+    "       jxc simplify F.jx\n"
     "       jxc --help\n"
     "\n"
     "  print   parse and verify the IR text F.jx and print it back\n"
@@ -24,6 +37,14 @@ static const char jxc_usage[] =
     "          otherwise print them; --interp selects the reference interpreter\n"
     "          (currently the only mode)\n"
     "  dot     write the graph as Graphviz DOT\n"
+    "  grad, value-and-grad, vjp, jvp, vmap, simplify\n"
+    "          print the transformed function as IR text\n"
+    "  --wrt   the inputs to differentiate (default: 0 for grad and value-and-grad,\n"
+    "          every float input for vjp)\n"
+    "  --size  the batch size (required for vmap)\n"
+    "  --in-axes, --out-axes\n"
+    "          the batch axis of each input / output, or 'none' (default 0); a single\n"
+    "          value applies to all; negative axes count from the end\n"
     "F.jx may be '-' to read standard input.\n";
 
 /* Prints the usage to stderr (with an optional complaint) and returns 2. */
@@ -38,7 +59,7 @@ static int jxc_usage_err(const char *msg) {
 static char *jxc_read(const char *path) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "jxc: cannot open %s\n", path);
+        fprintf(stderr, "jxc: cannot open %s: %s\n", path, strerror(errno));
         return NULL;
     }
     size_t len = 0, cap = 4096;
@@ -78,14 +99,15 @@ static char *jxc_read(const char *path) {
 static jx_fn *jxc_load(const char *path) {
     char *text = jxc_read(path);
     if (!text) return NULL;
+    const char *shown = strcmp(path, "-") ? path : "<stdin>";
     jx_fn *f = jx_fn_parse(text);
     free(text);
     if (!f) {
-        fprintf(stderr, "jxc: %s: %s\n", strcmp(path, "-") ? path : "<stdin>", jx_error());
+        fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
         return NULL;
     }
     if (jx_fn_verify(f) < 0) {
-        fprintf(stderr, "jxc: %s: %s\n", path, jx_error());
+        fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
         jx_fn_free(f);
         return NULL;
     }
@@ -188,6 +210,240 @@ done:
     return rc;
 }
 
+/* The transformations that print IR, and the options each accepts. */
+enum { JXC_WRT = 1, JXC_IN_AXES = 2, JXC_OUT_AXES = 4, JXC_SIZE = 8 };
+typedef enum { JXC_GRAD, JXC_VALUE_AND_GRAD, JXC_VJP, JXC_JVP, JXC_VMAP, JXC_SIMPLIFY } jxc_kind;
+typedef struct jxc_tx {
+    const char *name;
+    jxc_kind kind;
+    unsigned opts;
+} jxc_tx;
+static const jxc_tx jxc_txs[] = {
+    {"grad", JXC_GRAD, JXC_WRT},
+    {"value-and-grad", JXC_VALUE_AND_GRAD, JXC_WRT},
+    {"vjp", JXC_VJP, JXC_WRT},
+    {"jvp", JXC_JVP, 0},
+    {"vmap", JXC_VMAP, JXC_IN_AXES | JXC_OUT_AXES | JXC_SIZE},
+    {"simplify", JXC_SIMPLIFY, 0},
+};
+
+/* A list of integers from the command line; n < 0 when the option was not given. */
+typedef struct jxc_list {
+    int n;
+    int *v;
+} jxc_list;
+
+/* Parses a decimal integer (optional sign) filling all of s into *v, within [lo, hi]. */
+static int jxc_int(const char *s, long long lo, long long hi, long long *v) {
+    char *end;
+    if (!*s || *s == ' ') return -1;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (*end || end == s || errno == ERANGE || x < lo || x > hi) return -1;
+    *v = x;
+    return 0;
+}
+
+/* Parses "0,2" (or "none" entries when allow_none: JX_NONE) into *out (malloc'd).
+ * Returns 0, or prints a usage complaint for option opt and returns -1. */
+static int jxc_parse_list(const char *opt, const char *s, int allow_none, jxc_list *out) {
+    size_t n = 1;
+    for (const char *c = s; *c; c++) n += *c == ',';
+    free(out->v);
+    out->n = 0;
+    out->v = malloc(n * sizeof *out->v);
+    if (!out->v) {
+        fprintf(stderr, "jxc: out of memory\n");
+        return -1;
+    }
+    const char *p = s;
+    for (size_t k = 0; k < n; k++) {
+        size_t len = strcspn(p, ",");
+        char item[32];
+        long long x = 0;
+        int ok = len > 0 && len < sizeof item;
+        if (ok) {
+            memcpy(item, p, len);
+            item[len] = 0;
+            if (allow_none && !strcmp(item, "none")) x = JX_NONE;
+            else ok = jxc_int(item, -(1 << 20), 1 << 20, &x) == 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "jxc: bad value '%s' for %s (expected comma-separated integers%s)\n",
+                    s, opt, allow_none ? " or 'none'" : "");
+            return -1;
+        }
+        out->v[out->n++] = (int)x;
+        p += len + 1;
+    }
+    return 0;
+}
+
+/* Expands an axes list to n entries: absent -> all 0, one value -> repeated. NULL with a
+ * message on stderr if the count does not match. */
+static int *jxc_axes(const jxc_list *l, int n, const char *opt, const char *src,
+                     const char *what) {
+    int *a = calloc((size_t)n + 1, sizeof *a);
+    if (!a) {
+        fprintf(stderr, "jxc: out of memory\n");
+        return NULL;
+    }
+    if (l->n < 0) return a;
+    if (l->n != n && l->n != 1) {
+        fprintf(stderr, "jxc: %s has %d value(s) but %s has %d %s(s)\n", opt, l->n, src, n,
+                what);
+        free(a);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) a[i] = l->v[l->n == 1 ? 0 : i];
+    return a;
+}
+
+/* Applies the transformation tx to f with the parsed options. On failure returns NULL
+ * with either a message already on stderr (*printed = 1) or one in jx_error(), which
+ * names the transformation itself. */
+static jx_fn *jxc_apply(const jxc_tx *tx, const jx_fn *f, const char *src, const jxc_list *wrt,
+                        const jxc_list *in_axes, const jxc_list *out_axes, long long size,
+                        int *printed) {
+    int n_in = jx_fn_n_in(f);
+    int n_wrt = wrt->n < 0 ? 0 : wrt->n;
+    jx_fn *g = NULL;
+    *printed = 0;
+    switch (tx->kind) {
+    case JXC_GRAD:
+        return jx_grad(f, n_wrt, wrt->v);
+    case JXC_VALUE_AND_GRAD:
+        return jx_value_and_grad(f, n_wrt, wrt->v);
+    case JXC_VJP: {
+        if (wrt->n < 0) return jx_vjp(f, NULL);
+        unsigned char *mask = calloc((size_t)n_in + 1, 1);
+        if (!mask) break;
+        for (int k = 0; k < wrt->n; k++) {
+            if (wrt->v[k] < 0 || wrt->v[k] >= n_in) {
+                fprintf(stderr, "jxc: --wrt index %d out of range (%s has %d inputs)\n",
+                        wrt->v[k], src, n_in);
+                *printed = 1;
+                free(mask);
+                return NULL;
+            }
+            mask[wrt->v[k]] = 1;
+        }
+        g = jx_vjp(f, mask);
+        free(mask);
+        return g;
+    }
+    case JXC_JVP:
+        return jx_jvp(f);
+    case JXC_SIMPLIFY:
+        return jx_simplify(f);
+    case JXC_VMAP: {
+        *printed = 1;
+        int *ia = jxc_axes(in_axes, n_in, "--in-axes", src, "input");
+        int *oa = ia ? jxc_axes(out_axes, jx_fn_n_out(f), "--out-axes", src, "output") : NULL;
+        if (ia && oa) {
+            *printed = 0;
+            g = jx_vmap(f, ia, oa, size);
+        }
+        free(ia);
+        free(oa);
+        return g;
+    }
+    }
+    fprintf(stderr, "jxc: out of memory\n");
+    *printed = 1;
+    return NULL;
+}
+
+/* jxc <transformation> F.jx [options]: argv holds the arguments after the command. */
+static int jxc_transform(const jxc_tx *tx, int argc, char **argv) {
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } opts[] = {{"--wrt", JXC_WRT}, {"--in-axes", JXC_IN_AXES}, {"--out-axes", JXC_OUT_AXES},
+                {"--size", JXC_SIZE}};
+    jxc_list wrt = {-1, NULL}, in_axes = {-1, NULL}, out_axes = {-1, NULL};
+    long long size = -1;
+    const char *src = NULL;
+    int rc = 2;
+    jx_fn *f = NULL, *g = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            if (src) {
+                fprintf(stderr, "jxc: %s takes one IR file, got '%s' and '%s'\n", tx->name,
+                        src, a);
+                goto usage;
+            }
+            src = a;
+            continue;
+        }
+        size_t k = 0, nlen = strcspn(a, "=");
+        while (k < sizeof opts / sizeof opts[0] &&
+               !(strlen(opts[k].name) == nlen && !strncmp(a, opts[k].name, nlen)))
+            k++;
+        if (k == sizeof opts / sizeof opts[0] || !(tx->opts & opts[k].bit)) {
+            fprintf(stderr, "jxc: %s does not take the option %.*s\n", tx->name, (int)nlen, a);
+            goto usage;
+        }
+        const char *val = a[nlen] == '=' ? a + nlen + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (!val) {
+            fprintf(stderr, "jxc: %s needs a value\n", opts[k].name);
+            goto usage;
+        }
+        int bad = 0;
+        switch (opts[k].bit) {
+        case JXC_WRT: bad = jxc_parse_list("--wrt", val, 0, &wrt); break;
+        case JXC_IN_AXES: bad = jxc_parse_list("--in-axes", val, 1, &in_axes); break;
+        case JXC_OUT_AXES: bad = jxc_parse_list("--out-axes", val, 1, &out_axes); break;
+        default:
+            if (jxc_int(val, 0, LLONG_MAX, &size) < 0) {
+                fprintf(stderr, "jxc: bad value '%s' for --size (expected a count >= 0)\n",
+                        val);
+                bad = -1;
+            }
+        }
+        if (bad) goto usage;
+    }
+    if (!src) {
+        fprintf(stderr, "jxc: %s needs an IR file\n", tx->name);
+        goto usage;
+    }
+    if ((tx->opts & JXC_SIZE) && size < 0) {
+        fprintf(stderr, "jxc: %s needs --size N (the batch size)\n", tx->name);
+        goto usage;
+    }
+    rc = 1;
+    if (!(f = jxc_load(src))) goto done;
+    const char *shown = strcmp(src, "-") ? src : "<stdin>";
+    int printed;
+    g = jxc_apply(tx, f, shown, &wrt, &in_axes, &out_axes, size, &printed);
+    if (!g) {
+        if (!printed) fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
+        goto done;
+    }
+    if (jx_fn_verify(g) < 0) {
+        fprintf(stderr, "jxc: %s: %s produced an invalid function: %s\n", shown, tx->name,
+                jx_error());
+        goto done;
+    }
+    jx_fn_print(g, stdout);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "jxc: cannot write the output\n");
+        goto done;
+    }
+    rc = 0;
+    goto done;
+usage:
+    rc = jxc_usage_err(NULL);
+done:
+    jx_fn_free(g);
+    jx_fn_free(f);
+    free(wrt.v);
+    free(in_axes.v);
+    free(out_axes.v);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return jxc_usage_err(NULL);
     const char *cmd = argv[1];
@@ -196,6 +452,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "run")) return jxc_run(argc - 2, argv + 2);
+    for (size_t k = 0; k < sizeof jxc_txs / sizeof jxc_txs[0]; k++)
+        if (!strcmp(cmd, jxc_txs[k].name)) return jxc_transform(&jxc_txs[k], argc - 2, argv + 2);
     if (strcmp(cmd, "print") && strcmp(cmd, "dot")) {
         fprintf(stderr, "jxc: unknown command '%s'\n", cmd);
         return jxc_usage_err(NULL);

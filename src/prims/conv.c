@@ -15,6 +15,7 @@
 
 #include "ir.h"
 #include "trace.h"
+#include "transform.h"
 #include "util.h"
 
 /* Attribute values above this are rejected, so index arithmetic cannot overflow. */
@@ -260,7 +261,80 @@ static int conv_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
-const jx_family jx_family_conv = {.infer = conv_infer, .interp = conv_interp};
+/* ---- transformation rules ------------------------------------------------------------ */
+
+/* The four attributes of n as jx_ints (window, strides, pad_lo, pad_hi). */
+static void conv_attr_ints(const jx_node *n, jx_ints *a) {
+    for (int k = 0; k < 4; k++) a[k] = ir_attr_ints(n, k);
+}
+
+/* conv_patches_t(p) with n's attributes and an image of height h, width w. */
+static jx_val conv_emit_t(const jx_node *n, jx_val p, int64_t h, int64_t w) {
+    jx_ints a[4];
+    conv_attr_ints(n, a);
+    return jx_conv_patches_t_at(n->loc, p, JX_INTS(h, w), a[0], a[1], a[2], a[3]);
+}
+
+/* conv_patches(x) with n's attributes. */
+static jx_val conv_emit(const jx_node *n, jx_val x) {
+    jx_ints a[4];
+    conv_attr_ints(n, a);
+    return jx_conv_patches_at(n->loc, x, a[0], a[1], a[2], a[3]);
+}
+
+/* vjp: the two ops are each other's transpose. */
+static int conv_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
+                    jx_val *ct_in) {
+    if (!tx_is_float(n->type.dtype)) return 0;
+    if (n->op == JX_OP_CONV_PATCHES) {
+        const jx_type *xt = trace_type(t, x[0].id);
+        ct_in[0] = conv_emit_t(n, ct, xt->shape[1], xt->shape[2]);
+    } else {
+        ct_in[0] = conv_emit(n, ct);
+    }
+    return jx_val_bad(ct_in[0]) ? -1 : 0;
+}
+
+/* jvp: linear, the same op on the tangent. */
+static int conv_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
+                    jx_val *dy) {
+    *dy = tx_replay(t, n, dx);
+    return jx_val_bad(*dy) ? -1 : 0;
+}
+
+/* batch: the batch axis is merged with N by a reshape ([B,N,...] -> [B*N,...], or
+ * [N,B,...] -> [N*B,...] when it sits at axis 1, so no transpose is needed), the op is
+ * applied, and the result is reshaped back with the batch axis where it was (0 or 1).
+ * A batch axis further right is first moved to 0. */
+static int conv_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
+                      int64_t bsize, jx_val *y, int *ybd) {
+    int b = bd[0] <= 1 ? bd[0] : 0;
+    jx_val xb = tx_moveaxis(n->loc, x[0], bd[0], b);
+    jx_type xt = jx_val_type(xb);
+    if (jx_val_bad(xb)) return -1;
+    if (xt.rank != 5) {
+        trace_fail(t, n->loc, prim_info(n->op)->name, "vmap: batched operand has rank %d, not 5",
+                   xt.rank);
+        return -1;
+    }
+    /* xt: [B,N,...] or [N,B,...]; merge the two leading dims */
+    jx_ints merged = {4, {xt.shape[0] * xt.shape[1], xt.shape[2], xt.shape[3], xt.shape[4]}};
+    jx_val r = jx_reshape_at(n->loc, xb, merged);
+    r = n->op == JX_OP_CONV_PATCHES ? conv_emit(n, r)
+                                    : conv_emit_t(n, r, n->type.shape[1], n->type.shape[2]);
+    if (jx_val_bad(r)) return -1;
+    jx_type rt = jx_val_type(r);
+    jx_ints split = {5, {xt.shape[0], xt.shape[1], rt.shape[1], rt.shape[2], rt.shape[3]}};
+    *y = jx_reshape_at(n->loc, r, split);
+    *ybd = b;
+    return jx_val_bad(*y) ? -1 : 0;
+}
+
+const jx_family jx_family_conv = {.infer = conv_infer,
+                                  .interp = conv_interp,
+                                  .vjp = conv_vjp,
+                                  .jvp = conv_jvp,
+                                  .batch = conv_batch};
 
 /* Public wrapper: emits conv_patches(x). */
 jx_val jx_conv_patches_at(jx_loc loc, jx_val x, jx_ints window, jx_ints strides, jx_ints pad_lo,

@@ -9,6 +9,7 @@
 
 #include "ir.h"
 #include "trace.h"
+#include "transform.h"
 #include "util.h"
 
 enum { DOT_LC, DOT_RC, DOT_LB, DOT_RB };
@@ -221,7 +222,138 @@ static int dot_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
-const jx_family jx_family_dot = {.infer = dot_infer, .interp = dot_interp};
+/* ---- transformation rules ------------------------------------------------------------ */
+
+/* Cotangent of operand x of a dot_general whose other operand is o (JAX's
+ * _dot_general_transpose_lhs; swap = 1 when x is the rhs, so ct's free dims are (o free,
+ * x free)). xc/oc and xb/ob are the paired contracting and batch axes of x and o.
+ * ct_x contracts ct's o-free dims with o's free dims and batches ct's batch dims with ob.
+ * dot_general(ct, o) yields x's axes in the order (batch, free, contracting in o's axis
+ * order) and dot_general(o, ct) in the order (batch, contracting, free); whichever is
+ * already x's order is emitted (e.g. both cotangents of a matmul), else the first plus a
+ * transpose. */
+static jx_val dot_transpose(jx_loc loc, jx_val ct, jx_val o, int xrank, jx_ints xc, jx_ints oc,
+                           jx_ints xb, jx_ints ob, int swap) {
+    int orank = jx_val_type(o).rank;
+    int xfree[JX_MAX_RANK], ofree[JX_MAX_RANK];
+    int nxf = dot_free_axes(xrank, &xc, &xb, xfree);
+    int nof = dot_free_axes(orank, &oc, &ob, ofree);
+    int nb = xb.n, ostart = swap ? nb : nb + nxf;
+    jx_ints c_ct = {nof, {0}}, c_o = {nof, {0}}, b_ct = {nb, {0}};
+    for (int i = 0; i < nof; i++) {
+        c_ct.v[i] = ostart + i;
+        c_o.v[i] = ofree[i];
+    }
+    for (int i = 0; i < nb; i++) b_ct.v[i] = i;
+    /* x's contracting axes in increasing order of their o partners */
+    int64_t xc_by_o[JX_MAX_RANK];
+    int nc = 0;
+    for (int a = 0; a < orank; a++)
+        for (int i = 0; i < oc.n; i++)
+            if (oc.v[i] == a) xc_by_o[nc++] = xc.v[i];
+    /* src1/src2[j]: the x axis that result axis j holds, for (ct, o) / (o, ct) order */
+    int64_t src1[JX_MAX_RANK], src2[JX_MAX_RANK];
+    int k1 = 0, k2 = 0, id1 = 1, id2 = 1;
+    for (int i = 0; i < nb; i++) src1[k1++] = src2[k2++] = xb.v[i];
+    for (int i = 0; i < nxf; i++) src1[k1++] = xfree[i];
+    for (int i = 0; i < nc; i++) src1[k1++] = src2[k2++] = xc_by_o[i];
+    for (int i = 0; i < nxf; i++) src2[k2++] = xfree[i];
+    for (int j = 0; j < xrank; j++) {
+        id1 &= src1[j] == j;
+        id2 &= src2[j] == j;
+    }
+    if (!id1 && id2) return jx_dot_general_at(loc, o, ct, c_o, c_ct, ob, b_ct);
+    jx_val r = jx_dot_general_at(loc, ct, o, c_ct, c_o, b_ct, ob);
+    if (id1) return r;
+    jx_ints perm = {xrank, {0}};
+    for (int j = 0; j < xrank; j++) perm.v[src1[j]] = j;
+    return jx_transpose_at(loc, r, perm);
+}
+
+/* vjp: each float operand's cotangent is the other operand contracted with ct. */
+static int dot_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
+                   jx_val *ct_in) {
+    jx_ints lc = ir_attr_ints(n, DOT_LC), rc = ir_attr_ints(n, DOT_RC);
+    jx_ints lb = ir_attr_ints(n, DOT_LB), rb = ir_attr_ints(n, DOT_RB);
+    if (!tx_is_float(n->type.dtype)) return 0;
+    int lrank = trace_type(t, x[0].id)->rank, rrank = trace_type(t, x[1].id)->rank;
+    ct_in[0] = dot_transpose(n->loc, ct, x[1], lrank, lc, rc, lb, rb, 0);
+    ct_in[1] = dot_transpose(n->loc, ct, x[0], rrank, rc, lc, rb, lb, 1);
+    return jx_val_bad(ct_in[0]) || jx_val_bad(ct_in[1]) ? -1 : 0;
+}
+
+/* jvp: bilinear, dy = dot(dx, y) + dot(x, dy), skipping zero tangents. */
+static int dot_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
+                   jx_val *dy) {
+    jx_val r = TX_ZERO;
+    if (!tx_is_zero(dx[0])) r = tx_replay(t, n, (jx_val[2]){dx[0], x[1]});
+    if (!tx_is_zero(dx[1])) r = tx_add(n->loc, r, tx_replay(t, n, (jx_val[2]){x[0], dx[1]}));
+    *dy = r;
+    return jx_val_bad(r) ? -1 : 0;
+}
+
+/* Shifts every axis >= at in a up by one (an axis was inserted at `at`). */
+static void dot_shift(jx_ints *a, int at) {
+    for (int i = 0; i < a->n; i++)
+        if (a->v[i] >= at) a->v[i]++;
+}
+
+/* Position of axis a among the free axes of a rank-`rank` operand. */
+static int dot_free_pos(int rank, const jx_ints *c, const jx_ints *b, int a) {
+    int fr[JX_MAX_RANK], pos = 0;
+    int nfree = dot_free_axes(rank, c, b, fr);
+    for (int i = 0; i < nfree; i++)
+        if (fr[i] == a) pos = i;
+    return pos;
+}
+
+/* batch: with one batched operand, its batch axis becomes a free dim (so W @ x[b] is one
+ * GEMM) and the result's batch axis is where that free dim lands in (batch, lhs free, rhs
+ * free) -- except that when it is the rhs's only free dim the operands are swapped so it
+ * lands right after the batch dims; with two, the batch axes become a new leading dot
+ * batch dim (result axis 0). Operands are never transposed. */
+static int dot_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
+                     int64_t bsize, jx_val *y, int *ybd) {
+    jx_ints lc = ir_attr_ints(n, DOT_LC), rc = ir_attr_ints(n, DOT_RC);
+    jx_ints lb = ir_attr_ints(n, DOT_LB), rb = ir_attr_ints(n, DOT_RB);
+    /* ranks of the operands as given (a batched one includes its batch axis) */
+    int lrank = trace_type(t, x[0].id)->rank, rrank = trace_type(t, x[1].id)->rank;
+    int nb = lb.n;
+    if (bd[0] != TX_NOBATCH) dot_shift(&lc, bd[0]), dot_shift(&lb, bd[0]);
+    if (bd[1] != TX_NOBATCH) dot_shift(&rc, bd[1]), dot_shift(&rb, bd[1]);
+    if (bd[0] != TX_NOBATCH && bd[1] != TX_NOBATCH) {
+        /* nb + 1 <= the batched rank <= JX_MAX_RANK, so the lists have room */
+        memmove(&lb.v[1], &lb.v[0], (size_t)nb * sizeof lb.v[0]);
+        memmove(&rb.v[1], &rb.v[0], (size_t)nb * sizeof rb.v[0]);
+        lb.v[0] = bd[0];
+        rb.v[0] = bd[1];
+        lb.n = rb.n = nb + 1;
+        *ybd = 0;
+    } else if (bd[0] != TX_NOBATCH) {
+        *ybd = nb + dot_free_pos(lrank, &lc, &lb, bd[0]);
+    } else {
+        int lfree[JX_MAX_RANK], rfree[JX_MAX_RANK];
+        int nlf = dot_free_axes(lrank, &lc, &lb, lfree);
+        int nrf = dot_free_axes(rrank, &rc, &rb, rfree);
+        if (nrf == 1 && nlf > 0) {
+            /* the batch axis is rhs's only free dim (W @ x[b]): swapping the operands
+             * gives (batch, B, lhs free), the same non-batch order with B in front, so
+             * no transpose of the result is needed later */
+            *ybd = nb;
+            *y = jx_dot_general_at(n->loc, x[1], x[0], rc, lc, rb, lb);
+            return jx_val_bad(*y) ? -1 : 0;
+        }
+        *ybd = nb + nlf + dot_free_pos(rrank, &rc, &rb, bd[1]);
+    }
+    *y = jx_dot_general_at(n->loc, x[0], x[1], lc, rc, lb, rb);
+    return jx_val_bad(*y) ? -1 : 0;
+}
+
+const jx_family jx_family_dot = {.infer = dot_infer,
+                                 .interp = dot_interp,
+                                 .vjp = dot_vjp,
+                                 .jvp = dot_jvp,
+                                 .batch = dot_batch};
 
 /* Public wrapper: emits dot_general(a, b) with the four axis lists. */
 jx_val jx_dot_general_at(jx_loc loc, jx_val a, jx_val b, jx_ints lhs_contract,

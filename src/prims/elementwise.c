@@ -493,7 +493,19 @@ static int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
-const jx_family jx_family_elementwise = {.infer = elt_infer, .interp = elt_interp};
+/* The transformation rules, in elementwise_tx.c (same prototypes there). */
+int elt_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
+            jx_val *ct_in);
+int elt_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
+            jx_val *dy);
+int elt_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd, int64_t bsize,
+              jx_val *y, int *ybd);
+
+const jx_family jx_family_elementwise = {.infer = elt_infer,
+                                         .interp = elt_interp,
+                                         .vjp = elt_vjp,
+                                         .jvp = elt_jvp,
+                                         .batch = elt_batch};
 
 /* ---- public unary wrappers ----------------------------------------------------------- */
 

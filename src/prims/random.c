@@ -1,16 +1,18 @@
 /* The random family: threefry2x32, the counter-based PRNG primitive (as in JAX).
- * key u32[2], x u32[2,...] -> u32[2,...]: for every j, (out[0,j], out[1,j]) is
- * threefry2x32_20(key, (x[0,j], x[1,j])). */
+ * x u32[2,...] holds counter pairs (x[0,j], x[1,j]); key is either u32[2], one key for
+ * every pair, or has x's type, pairing key (key[0,j], key[1,j]) with counter j (so a
+ * vmap over keys stays one primitive). out[:,j] = threefry2x32_20(key_j, x[:,j]). */
 #include <stdio.h>
 #include <string.h>
 
 #include "ir.h"
 #include "prims/threefry.h"
 #include "trace.h"
+#include "transform.h"
 #include "util.h"
 
-/* Shape rule: key must be u32[2]; x must be u32 of rank >= 1 with first dim 2; the
- * output has x's type. */
+/* Shape rule: x must be u32 of rank >= 1 with first dim 2; key must be u32[2] or of x's
+ * type; the output has x's type. */
 static int rng_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
                      const jx_type *hint, jx_type *out, char *err, size_t errlen) {
     if (nin != 2) {
@@ -18,41 +20,88 @@ static int rng_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
         return -1;
     }
     const jx_type *key = &in[0], *x = &in[1];
-    if (key->dtype != JX_U32 || key->rank != 1 || key->shape[0] != 2) {
-        char buf[128];
-        snprintf(err, errlen, "key must be u32[2], got %s", jx_type_str(key, buf, sizeof buf));
-        return -1;
-    }
+    char xs[128], ks[128];
     if (x->dtype != JX_U32) {
         snprintf(err, errlen, "x must have dtype u32, got %s", jx_dtype_name(x->dtype));
         return -1;
     }
     if (x->rank < 1 || x->shape[0] != 2) {
-        char buf[128];
         snprintf(err, errlen, "x must have shape [2,...] (rank >= 1, first dim 2), got %s",
-                 jx_type_str(x, buf, sizeof buf));
+                 jx_type_str(x, xs, sizeof xs));
+        return -1;
+    }
+    int small = key->dtype == JX_U32 && key->rank == 1 && key->shape[0] == 2;
+    if (!small && !jx_type_eq(key, x)) {
+        snprintf(err, errlen, "key must be u32[2] or have x's type %s, got %s",
+                 jx_type_str(x, xs, sizeof xs), jx_type_str(key, ks, sizeof ks));
         return -1;
     }
     *out = *x;
     return 0;
 }
 
-/* Reference evaluation: applies the scalar threefry to each column (x[0,j], x[1,j]). */
+/* Reference evaluation: applies the scalar threefry to each column (x[0,j], x[1,j]) under
+ * the key (key[0], key[1]) or, for a key of x's shape, (key[0,j], key[1,j]). */
 static int rng_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     const uint32_t *key = jx_array_cdata(in[0]);
     const uint32_t *x = jx_array_cdata(in[1]);
     uint32_t *y = jx_array_data(out);
     int64_t m = jx_array_size(in[1]) / 2;
+    int per_pair = jx_array_size(in[0]) == 2 * m; /* also true for x u32[2]: same thing */
     for (int64_t j = 0; j < m; j++) {
         uint32_t v[2] = {x[j], x[m + j]};
-        rng_threefry2x32(key[0], key[1], v);
+        if (per_pair) rng_threefry2x32(key[j], key[m + j], v);
+        else rng_threefry2x32(key[0], key[1], v);
         y[j] = v[0];
         y[m + j] = v[1];
     }
     return 0;
 }
 
-const jx_family jx_family_random = {.infer = rng_infer, .interp = rng_interp};
+/* v (of type [2, rest...], or [2, B] when with_b) broadcast to [2, B, rest...] where rest
+ * is per-example x's shape after its leading 2 (x1 is n->type). */
+static jx_val rng_widen(jx_loc loc, jx_val v, const jx_type *x1, int64_t bsize, int with_b) {
+    jx_type vt = jx_val_type(v);
+    jx_ints shape = {x1->rank + 1, {2, bsize}}, dims = {vt.rank, {0}};
+    for (int d = 1; d < x1->rank; d++) shape.v[d + 1] = x1->shape[d];
+    if (with_b && vt.rank == shape.n) return v; /* already [2, B, rest...] */
+    for (int d = 1; d < vt.rank; d++) dims.v[d] = with_b ? d : d + 1;
+    return jx_broadcast_in_dim_at(loc, v, shape, dims);
+}
+
+/* batch: with one key u32[2] for all and batched counters, the batch axis just becomes
+ * another counter axis (moved off axis 0 if it is there). Otherwise (a batched key, or a
+ * per-pair key) key and counters are brought to the full batched shape [2, B, ...] and
+ * paired elementwise; the result's batch axis is 1. */
+static int rng_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
+                     int64_t bsize, jx_val *y, int *ybd) {
+    const jx_type *x1 = &n->type; /* per-example x (and output) type */
+    int kb = bd[0], xb = bd[1];
+    int krank = trace_type(t, x[0].id)->rank - (kb != TX_NOBATCH);
+    int key_small = krank == 1;
+    jx_val key = x[0], cnt = x[1];
+    if (kb == TX_NOBATCH && key_small) {
+        *ybd = xb == 0 ? 1 : xb;
+        cnt = tx_moveaxis(n->loc, cnt, xb, *ybd);
+    } else {
+        *ybd = 1;
+        if (kb != TX_NOBATCH) {
+            key = tx_moveaxis(n->loc, key, kb, 1);
+            if (key_small) key = rng_widen(n->loc, key, x1, bsize, 1);
+        } else {
+            key = rng_widen(n->loc, key, x1, bsize, 0);
+        }
+        cnt = xb != TX_NOBATCH ? tx_moveaxis(n->loc, cnt, xb, 1)
+                               : rng_widen(n->loc, cnt, x1, bsize, 0);
+    }
+    *y = tx_emit(t, n, JX_OP_THREEFRY2X32, 2, (jx_val[2]){key, cnt}, NULL, NULL);
+    return jx_val_bad(*y) ? -1 : 0;
+}
+
+/* NOGRAD: no vjp/jvp (the drivers skip it); only the batch rule. */
+const jx_family jx_family_random = {.infer = rng_infer,
+                                    .interp = rng_interp,
+                                    .batch = rng_batch};
 
 /* Public wrapper: emits threefry2x32(key, x). */
 jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x) {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "trace.h"
+#include "transform.h"
 #include "util.h"
 
 /* Writes a formatted message into err; returns -1. */
@@ -231,8 +231,6 @@ static int red_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
-const jx_family jx_family_reduce = {.infer = red_infer, .interp = red_interp};
-
 /* ---- public wrappers --------------------------------------------------------------- */
 
 /* Emits a reduction of x over axes (a list of 0..JX_MAX_RANK distinct axes). */
@@ -269,3 +267,110 @@ jx_val jx_argmax_at(jx_loc loc, jx_val x, int axis, jx_dtype index_dtype) {
             if (i != axis) hint.shape[hint.rank++] = xt.shape[i];
     return red_emit(loc, JX_OP_ARGMAX, x, (jx_ints){1, {axis}}, &hint);
 }
+
+/* ---- transformation rules (see src/transform.h) ------------------------------------- */
+
+/* The reduced-axis list of n and the complementary list of kept axes of x (rank dims),
+ * which is where broadcast_in_dim puts the reduced result back. */
+static void red_split_axes(const jx_node *n, int rank, jx_ints *axes, jx_ints *kept) {
+    int mask[JX_MAX_RANK] = {0};
+    *axes = ir_attr_ints(n, 0);
+    for (int i = 0; i < axes->n; i++) mask[axes->v[i]] = 1;
+    kept->n = 0;
+    for (int i = 0; i < rank; i++)
+        if (!mask[i]) kept->v[kept->n++] = i;
+}
+
+/* v (of the reduced type) broadcast back to x's type xt. */
+static jx_val red_unreduce(jx_loc loc, jx_val v, const jx_type *xt, jx_ints kept) {
+    jx_ints shape = {xt->rank, {0}};
+    for (int i = 0; i < xt->rank; i++) shape.v[i] = xt->shape[i];
+    return jx_broadcast_in_dim_at(loc, v, shape, kept);
+}
+
+/* For reduce_max/min with result y: *ind = 1.0 where x equals the extremum (x's float
+ * dtype), *cnt = the number of such positions per result (ties share the derivative). */
+static void red_indicators(jx_loc loc, jx_val x, jx_val y, const jx_node *n, jx_val *ind,
+                           jx_val *cnt) {
+    jx_type xt = jx_val_type(x);
+    jx_ints axes, kept;
+    red_split_axes(n, xt.rank, &axes, &kept);
+    *ind = jx_convert_at(loc, jx_eq_at(loc, x, red_unreduce(loc, y, &xt, kept)), xt.dtype);
+    *cnt = jx_reduce_sum_at(loc, *ind, axes);
+}
+
+/* Reverse mode: reduce_sum's cotangent is ct broadcast back over the reduced axes;
+ * reduce_max/min send it to the positions of the extremum, split evenly among ties (JAX's
+ * rule). argmax is NOGRAD and never reaches here. */
+static int red_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
+                   jx_val *ct_in) {
+    jx_loc loc = n->loc;
+    jx_type xt = jx_val_type(x[0]);
+    jx_ints axes, kept;
+    red_split_axes(n, xt.rank, &axes, &kept);
+    switch (n->op) {
+    case JX_OP_REDUCE_SUM: ct_in[0] = red_unreduce(loc, ct, &xt, kept); break;
+    case JX_OP_REDUCE_MAX:
+    case JX_OP_REDUCE_MIN: {
+        jx_val ind, cnt;
+        red_indicators(loc, x[0], y, n, &ind, &cnt);
+        ct_in[0] = jx_mul_at(loc, ind, red_unreduce(loc, jx_div_at(loc, ct, cnt), &xt, kept));
+        break;
+    }
+    default:
+        trace_fail(t, loc, prim_info(n->op)->name, "has no derivative");
+        return -1;
+    }
+    return jx_val_bad(ct_in[0]) ? -1 : 0;
+}
+
+/* Forward mode: reduce_sum of the tangent; for reduce_max/min the mean of the tangent
+ * over the positions of the extremum. */
+static int red_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
+                   jx_val *dy) {
+    jx_loc loc = n->loc;
+    switch (n->op) {
+    case JX_OP_REDUCE_SUM: *dy = tx_replay(t, n, dx); break;
+    case JX_OP_REDUCE_MAX:
+    case JX_OP_REDUCE_MIN: {
+        jx_val ind, cnt;
+        red_indicators(loc, x[0], y, n, &ind, &cnt);
+        jx_val s = jx_reduce_sum_at(loc, jx_mul_at(loc, dx[0], ind), ir_attr_ints(n, 0));
+        *dy = jx_div_at(loc, s, cnt);
+        break;
+    }
+    default:
+        trace_fail(t, loc, prim_info(n->op)->name, "has no derivative");
+        return -1;
+    }
+    return jx_val_bad(*dy) ? -1 : 0;
+}
+
+/* vmap: the batch axis stays where it is; reduced axes are renumbered around it, and the
+ * result's batch axis moves left by the number of reduced axes before it. */
+static int red_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
+                     int64_t bsize, jx_val *y, int *ybd) {
+    int b = bd[0], before = 0;
+    jx_ints axes = ir_attr_ints(n, 0);
+    for (int i = 0; i < axes.n; i++) {
+        before += axes.v[i] < b;
+        if (axes.v[i] >= b) axes.v[i]++;
+    }
+    if (n->op == JX_OP_ARGMAX) {
+        jx_type hint = n->type;
+        for (int i = hint.rank; i > b - before; i--) hint.shape[i] = hint.shape[i - 1];
+        hint.shape[b - before] = bsize;
+        hint.rank++;
+        *y = red_emit(n->loc, n->op, x[0], axes, &hint);
+    } else {
+        *y = red_emit(n->loc, n->op, x[0], axes, NULL);
+    }
+    *ybd = b - before;
+    return jx_val_bad(*y) ? -1 : 0;
+}
+
+const jx_family jx_family_reduce = {.infer = red_infer,
+                                    .interp = red_interp,
+                                    .vjp = red_vjp,
+                                    .jvp = red_jvp,
+                                    .batch = red_batch};

@@ -399,7 +399,19 @@ static int shp_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     }
 }
 
-const jx_family jx_family_shape = {.infer = shp_infer, .interp = shp_interp};
+/* The transformation rules, in shape_tx.c. */
+int shp_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
+            jx_val *ct_in);
+int shp_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
+            jx_val *dy);
+int shp_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd, int64_t bsize,
+              jx_val *y, int *ybd);
+
+const jx_family jx_family_shape = {.infer = shp_infer,
+                                   .interp = shp_interp,
+                                   .vjp = shp_vjp,
+                                   .jvp = shp_jvp,
+                                   .batch = shp_batch};
 
 /* ---- public wrappers --------------------------------------------------------------- */
 

@@ -1,0 +1,119 @@
+/* The JIT backend's internal interface: the execution plan (fusion into steps, buffers,
+ * arena offsets), the LLVM lowering, the ORC wrapper and the inspection hooks used by
+ * jxc. Data flow: jx_fn --jit_plan_build--> plan --jit_memplan--> offsets --jit_lower-->
+ * LLVM module --orc_compile--> native entry. */
+#ifndef JX_JIT_H
+#define JX_JIT_H
+
+#include <llvm-c/Core.h>
+
+#include "ir.h"
+
+/* ---- plan (plan.c) ------------------------------------------------------------------ */
+
+/* Where a node's value lives. FUSED nodes have no buffer: they are recomputed inside each
+ * consumer's loop nest. IMM: a rank-0 constant emitted as an immediate. */
+typedef enum jp_kind { JP_DEAD, JP_FUSED, JP_IMM, JP_PARAM, JP_CONST, JP_ARENA, JP_OUT } jp_kind;
+
+typedef struct jp_buf {
+    jp_kind kind;
+    int index;      /* PARAM: input index; CONST: constant-table index; OUT: output index */
+    int64_t offset; /* ARENA: byte offset in the arena */
+    int64_t bytes;
+    int def, last;  /* producing step and last reading step (-1: none) */
+} jp_buf;
+
+/* One cblas_?gemm per batch element: C[b] = op(A[b]) * op(B[b]), row-major. */
+typedef struct jp_gemm {
+    int a, b;                  /* operand buffer nodes (possibly viewed through transposes) */
+    int trans_a, trans_b;
+    int64_t m, n, k, lda, ldb, ldc;
+    int nb;                    /* batch axes */
+    int64_t bshape[JX_MAX_RANK], a_bstride[JX_MAX_RANK], b_bstride[JX_MAX_RANK];
+} jp_gemm;
+
+typedef enum jp_step_kind { JS_KERNEL, JS_GEMM, JS_COPY } jp_step_kind;
+
+typedef struct jp_step {
+    jp_step_kind kind;
+    int node;  /* KERNEL/GEMM: the root node written; COPY: the source node */
+    int outer; /* KERNEL with a reduction root: accumulate into the output (reduced axes
+                * outside the kept ones) instead of a register accumulator */
+    int out;   /* COPY: the output index written */
+    jp_gemm g;
+} jp_step;
+
+typedef struct jit_plan {
+    const jx_fn *fn;
+    int n_in, n_out;
+    int n_nodes, cap;     /* nodes[0..n_fn) copy fn's nodes; later ones are synthetic copies */
+    int n_fn;
+    jx_node *nodes;
+    int *uses;            /* operand slots referring to each node, from live consumers */
+    jp_buf *buf;
+    int n_steps;
+    jp_step *steps;
+    int *outs;            /* output node ids */
+    int *donor;           /* per output: the donated input whose buffer it may reuse, or -1 */
+    int n_consts;
+    jx_array **consts;    /* retained constant values, by constant-table index */
+    int64_t arena_bytes;
+    int64_t *pool;        /* attribute storage of synthetic nodes */
+    int pool_used, pool_cap;
+} jit_plan;
+
+/* Partitions f into kernel, GEMM and copy steps and decides which nodes get buffers.
+ * NULL with jx_error() on failure. */
+jit_plan *jit_plan_build(const jx_fn *f);
+void jit_plan_free(jit_plan *p);
+/* The plan as text: steps with their fused nodes and buffers (malloc'd). */
+char *jit_plan_str(const jit_plan *p);
+/* 1 if node n of p is elementwise (JXF_ELT). */
+int jit_is_elt(const jit_plan *p, int n);
+
+/* ---- memory (memplan.c) -------------------------------------------------------------- */
+
+/* Computes liveness, packs arena buffers (64-byte aligned, reused after their last use)
+ * and picks donated inputs for outputs (donate may be NULL). Returns 0 or -1. */
+int jit_memplan(jit_plan *p, const unsigned char *donate);
+/* Calls visit(ctx, leaf) for every buffer node a kernel rooted at `root` reads
+ * (duplicates possible). */
+void jit_kernel_leaves(const jit_plan *p, int root, void (*visit)(void *ctx, int leaf),
+                       void *ctx);
+
+/* ---- lowering (lower.c, lower_elt.c, lower_math.c) ----------------------------------- */
+
+/* Builds the module with one external function
+ *   void <entry>(void **in, void **out, char *arena, void **consts)
+ * in context cx. NULL with jx_error() on failure. */
+LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry);
+
+/* ---- ORC (orc.c) --------------------------------------------------------------------- */
+
+typedef void (*jit_entry_fn)(void **in, void **out, char *arena, void **consts);
+
+/* Texts captured during a compile (each malloc'd or NULL). */
+typedef struct jit_texts {
+    char *llvm_before, *llvm_after, *asm_text;
+} jit_texts;
+
+/* Lowers, optimizes (O3 with the host target machine) and JIT-links p under a fresh
+ * resource tracker. If texts is non-NULL, fills it. Returns 0 or -1 with jx_error(). */
+int orc_compile(const jit_plan *p, jit_entry_fn *entry, void **tracker, jit_texts *texts);
+/* Removes the code of a tracker returned by orc_compile. */
+void orc_release(void *tracker);
+/* The CPU name and feature string used for code generation. */
+const char *orc_cpu(void);
+const char *orc_features(void);
+
+/* ---- inspection (exe.c) -------------------------------------------------------------- */
+
+/* Compiles like jx_jit, keeping every stage's text for the accessors below. */
+jx_exe *jit_compile_keep(const jx_fn *f, const jx_jit_opts *opts);
+/* Each returns a malloc'd copy (NULL if the exe kept no texts): the plan, the LLVM IR
+ * before or after O3, and the host assembly. */
+char *jit_exe_plan(const jx_exe *e);
+char *jit_exe_llvm(const jx_exe *e, int after_opt);
+char *jit_exe_asm(const jx_exe *e);
+
+#endif

@@ -1,0 +1,256 @@
+/* Vectorizable transcendentals emitted as IR (no libm calls in loops).
+ *
+ * Every function is computed in double precision with branch-free selects for the
+ * special cases, then rounded to the result dtype; f32 results use shorter polynomials
+ * (error ~1e-10 before the final rounding, so they are within 1 ulp of the correctly
+ * rounded value), f64 results full-length ones (a few ulp).
+ *  exp:   Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Taylor series, 2^n by two
+ *         exponent-field multiplies (so n may reach the subnormal range).
+ *  log:   x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1).
+ *  log1p: Goldberg's trick log(u) * x / (u - 1), u = 1 + x.
+ *  expm1: Kahan's trick (u - 1) * x / log(u), u = exp(x).
+ *  tanh:  -expm1(-2|x|) / (2 + expm1(-2|x|)) with x's sign.
+ *  logistic: the interpreter's two-sided formula.
+ *  sin, cos: Cephes: reduction by pi/4 in three parts (accurate for |x| < 2^26; larger
+ *         arguments lose accuracy), degree-13 polynomials.
+ *  pow:   exp(y log|x|) with C99 Annex F special cases.
+ * Performance note: f32 in double halves the vector width; a native f32 path is future
+ * work. */
+#include <math.h>
+
+#include "jit/lower.h"
+
+/* Double constant. */
+static LLVMValueRef D(lw *L, double c) {
+    return LLVMConstReal(L->f64, c);
+}
+static LLVMValueRef I64(lw *L, long long c) {
+    return LLVMConstInt(L->i64, (unsigned long long)c, 1);
+}
+static LLVMValueRef fadd(lw *L, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFAdd(L->b, a, b, "");
+}
+static LLVMValueRef fsub(lw *L, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFSub(L->b, a, b, "");
+}
+static LLVMValueRef fmul(lw *L, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFMul(L->b, a, b, "");
+}
+static LLVMValueRef fdiv(lw *L, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFDiv(L->b, a, b, "");
+}
+static LLVMValueRef fcmp(lw *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFCmp(L->b, p, a, b, "");
+}
+static LLVMValueRef sel(lw *L, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(L->b, c, a, b, "");
+}
+static LLVMValueRef dfloor(lw *L, LLVMValueRef x) {
+    return lw_intrin(L, "llvm.floor", L->f64, 1, &x);
+}
+static LLVMValueRef dabs(lw *L, LLVMValueRef x) {
+    return lw_intrin(L, "llvm.fabs", L->f64, 1, &x);
+}
+
+/* Horner evaluation of c[0] x^(n-1) + ... + c[n-1]. */
+static LLVMValueRef poly(lw *L, LLVMValueRef x, const double *c, int n) {
+    LLVMValueRef r = D(L, c[0]);
+    for (int i = 1; i < n; i++) r = fadd(L, fmul(L, r, x), D(L, c[i]));
+    return r;
+}
+
+/* 2^k for an i64 k in [-1022, 1023] as a double. */
+static LLVMValueRef pow2i(lw *L, LLVMValueRef k) {
+    LLVMValueRef e = LLVMBuildShl(L->b, LLVMBuildAdd(L->b, k, I64(L, 1023), ""), I64(L, 52), "");
+    return LLVMBuildBitCast(L->b, e, L->f64, "");
+}
+
+/* exp of a double; `full` selects f64 accuracy. */
+static LLVMValueRef m_exp(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef nan = fcmp(L, LLVMRealUNO, x, x);
+    LLVMValueRef xc = sel(L, fcmp(L, LLVMRealOGT, x, D(L, 709.8)), D(L, 709.8), x);
+    xc = sel(L, fcmp(L, LLVMRealOLT, xc, D(L, -745.2)), D(L, -745.2), xc);
+    xc = sel(L, nan, D(L, 0), xc);
+    LLVMValueRef n = dfloor(L, fadd(L, fmul(L, xc, D(L, 1.4426950408889634)), D(L, 0.5)));
+    LLVMValueRef r = fsub(L, xc, fmul(L, n, D(L, 6.93147180369123816490e-01)));
+    r = fsub(L, r, fmul(L, n, D(L, 1.90821492927058770002e-10)));
+    /* Taylor coefficients 1/k!, k = terms .. 0 */
+    int terms = full ? 13 : 8;
+    double c[16];
+    for (int k = terms, i = 0; k >= 0; k--, i++) {
+        double f = 1;
+        for (int j = 2; j <= k; j++) f *= j;
+        c[i] = 1 / f;
+    }
+    LLVMValueRef pv = poly(L, r, c, terms + 1);
+    LLVMValueRef ni = LLVMBuildFPToSI(L->b, n, L->i64, "");
+    LLVMValueRef n1 = LLVMBuildAShr(L->b, ni, I64(L, 1), "");
+    LLVMValueRef n2 = LLVMBuildSub(L->b, ni, n1, "");
+    LLVMValueRef res = fmul(L, fmul(L, pv, pow2i(L, n1)), pow2i(L, n2));
+    res = sel(L, fcmp(L, LLVMRealOGT, x, D(L, 709.782712893384)), D(L, INFINITY), res);
+    res = sel(L, fcmp(L, LLVMRealOLT, x, D(L, -745.1332191019412)), D(L, 0), res);
+    return sel(L, nan, x, res);
+}
+
+/* log of a double. */
+static LLVMValueRef m_log(lw *L, LLVMValueRef x, int full) {
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef small = fcmp(L, LLVMRealOLT, x, D(L, 2.2250738585072014e-308));
+    LLVMValueRef xs = sel(L, small, fmul(L, x, D(L, 18014398509481984.0 /* 2^54 */)), x);
+    LLVMValueRef bits = LLVMBuildBitCast(B, xs, L->i64, "");
+    LLVMValueRef e = LLVMBuildSub(
+        B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, I64(L, 52), ""), I64(L, 0x7ff), ""),
+        I64(L, 1023), "");
+    e = LLVMBuildSub(B, e, sel(L, small, I64(L, 54), I64(L, 0)), "");
+    LLVMValueRef mb = LLVMBuildOr(B, LLVMBuildAnd(B, bits, I64(L, 0x000fffffffffffffLL), ""),
+                                  I64(L, 0x3ff0000000000000LL), "");
+    LLVMValueRef m = LLVMBuildBitCast(B, mb, L->f64, "");
+    LLVMValueRef big = fcmp(L, LLVMRealOGT, m, D(L, 1.4142135623730951));
+    m = sel(L, big, fmul(L, m, D(L, 0.5)), m);
+    e = sel(L, big, LLVMBuildAdd(B, e, I64(L, 1), ""), e);
+    LLVMValueRef s = fdiv(L, fsub(L, m, D(L, 1)), fadd(L, m, D(L, 1)));
+    LLVMValueRef z = fmul(L, s, s);
+    int terms = full ? 12 : 8;
+    double c[16];
+    for (int i = 0; i < terms; i++) c[i] = 1.0 / (2 * (terms - 1 - i) + 1);
+    LLVMValueRef R = fmul(L, fmul(L, D(L, 2), s), poly(L, z, c, terms));
+    LLVMValueRef ed = LLVMBuildSIToFP(B, e, L->f64, "");
+    LLVMValueRef res = fadd(L, fmul(L, ed, D(L, 6.93147180369123816490e-01)),
+                            fadd(L, R, fmul(L, ed, D(L, 1.90821492927058770002e-10))));
+    res = sel(L, fcmp(L, LLVMRealOEQ, x, D(L, INFINITY)), D(L, INFINITY), res);
+    res = sel(L, fcmp(L, LLVMRealOEQ, x, D(L, 0)), D(L, -INFINITY), res);
+    return sel(L, fcmp(L, LLVMRealULT, x, D(L, 0)), D(L, NAN), res); /* x < 0 or NaN */
+}
+
+/* log1p of a double. */
+static LLVMValueRef m_log1p(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef u = fadd(L, D(L, 1), x), d = fsub(L, u, D(L, 1));
+    LLVMValueRef r = fmul(L, m_log(L, u, full), fdiv(L, x, d));
+    r = sel(L, fcmp(L, LLVMRealOEQ, d, D(L, 0)), x, r);
+    return sel(L, fcmp(L, LLVMRealOEQ, x, D(L, INFINITY)), x, r);
+}
+
+/* expm1 of a double. */
+static LLVMValueRef m_expm1(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef u = m_exp(L, x, full), d = fsub(L, u, D(L, 1));
+    LLVMValueRef r = fdiv(L, fmul(L, d, x), m_log(L, u, full));
+    r = sel(L, fcmp(L, LLVMRealOEQ, d, D(L, -1)), D(L, -1), r);
+    r = sel(L, fcmp(L, LLVMRealOEQ, u, D(L, 1)), x, r);
+    return sel(L, fcmp(L, LLVMRealOEQ, u, D(L, INFINITY)), u, r);
+}
+
+/* tanh of a double. */
+static LLVMValueRef m_tanh(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef a = dabs(L, x);
+    LLVMValueRef e = m_expm1(L, fmul(L, a, D(L, -2)), full);
+    LLVMValueRef t = fdiv(L, LLVMBuildFNeg(L->b, e, ""), fadd(L, D(L, 2), e));
+    LLVMValueRef args[2] = {t, x};
+    return lw_intrin(L, "llvm.copysign", L->f64, 2, args);
+}
+
+/* logistic of a double: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) otherwise. */
+static LLVMValueRef m_logistic(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef e = m_exp(L, LLVMBuildFNeg(L->b, dabs(L, x), ""), full);
+    LLVMValueRef den = fadd(L, D(L, 1), e);
+    return sel(L, fcmp(L, LLVMRealOGE, x, D(L, 0)), fdiv(L, D(L, 1), den), fdiv(L, e, den));
+}
+
+/* sin (is_cos = 0) or cos of a double (Cephes sin.c). */
+static LLVMValueRef m_sincos(lw *L, LLVMValueRef x, int is_cos) {
+    static const double sincof[6] = {1.58962301576546568060E-10, -2.50507477628578072866E-8,
+                                     2.75573136213857245213E-6, -1.98412698295895385996E-4,
+                                     8.33333333332211858878E-3, -1.66666666666666307295E-1};
+    static const double coscof[6] = {-1.13585365213876817300E-11, 2.08757008419747316778E-9,
+                                     -2.75573141792967388112E-7, 2.48015872888517045348E-5,
+                                     -1.38888888888730564116E-3, 4.16666666666665929218E-2};
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef a = dabs(L, x);
+    LLVMValueRef finite = fcmp(L, LLVMRealOLT, a, D(L, INFINITY));
+    LLVMValueRef a0 = sel(L, finite, a, D(L, 0));
+    LLVMValueRef y = dfloor(L, fmul(L, a0, D(L, 1.27323954473516268615)));
+    LLVMValueRef jf = fsub(L, y, fmul(L, D(L, 16), dfloor(L, fmul(L, y, D(L, 1.0 / 16)))));
+    LLVMValueRef j = LLVMBuildFPToSI(B, jf, L->i32, "");
+    LLVMValueRef odd = LLVMBuildAnd(B, j, LLVMConstInt(L->i32, 1, 0), "");
+    y = fadd(L, y, LLVMBuildSIToFP(B, odd, L->f64, ""));
+    j = LLVMBuildAnd(B, LLVMBuildAdd(B, j, odd, ""), LLVMConstInt(L->i32, 7, 0), "");
+    LLVMValueRef z = fsub(L, a0, fmul(L, y, D(L, 7.85398125648498535156E-1)));
+    z = fsub(L, z, fmul(L, y, D(L, 3.77489470793079817668E-8)));
+    z = fsub(L, z, fmul(L, y, D(L, 2.69515142907905952645E-15)));
+    LLVMValueRef zz = fmul(L, z, z);
+    LLVMValueRef sp = fadd(L, z, fmul(L, z, fmul(L, zz, poly(L, zz, sincof, 6))));
+    LLVMValueRef cp = fadd(L, fsub(L, D(L, 1), fmul(L, zz, D(L, 0.5))),
+                           fmul(L, fmul(L, zz, zz), poly(L, zz, coscof, 6)));
+    /* j is 0, 2, 4 or 6; bit 2 flips the sign; bit 1 swaps the polynomials */
+    LLVMValueRef b1 = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, j, LLVMConstInt(L->i32, 2, 0), ""),
+                                    LLVMConstInt(L->i32, 0, 0), "");
+    LLVMValueRef b2 = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, j, LLVMConstInt(L->i32, 4, 0), ""),
+                                    LLVMConstInt(L->i32, 0, 0), "");
+    LLVMValueRef r, neg;
+    if (is_cos) {
+        r = sel(L, b1, sp, cp);
+        neg = LLVMBuildXor(B, b1, b2, "");
+    } else {
+        r = sel(L, b1, cp, sp);
+        LLVMValueRef sx = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildBitCast(B, x, L->i64, ""),
+                                        I64(L, 0), ""); /* sign bit: sin(-0) = -0 */
+        neg = LLVMBuildXor(B, b2, sx, "");
+    }
+    r = sel(L, neg, LLVMBuildFNeg(B, r, ""), r);
+    return sel(L, finite, r, D(L, NAN));
+}
+
+/* pow of doubles with the C99 special cases. */
+static LLVMValueRef m_pow(lw *L, LLVMValueRef x, LLVMValueRef y, int full) {
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef ax = dabs(L, x);
+    LLVMValueRef mag = m_exp(L, fmul(L, y, m_log(L, ax, 1)), full);
+    LLVMValueRef yint = fcmp(L, LLVMRealOEQ, dfloor(L, y), y);
+    LLVMValueRef h = fmul(L, y, D(L, 0.5));
+    LLVMValueRef odd = LLVMBuildAnd(B, yint, fcmp(L, LLVMRealONE, dfloor(L, h), h), "");
+    LLVMValueRef xneg = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildBitCast(B, x, L->i64, ""),
+                                      I64(L, 0), ""); /* sign bit, also -0 */
+    LLVMValueRef r = sel(L, LLVMBuildAnd(B, xneg, odd, ""), LLVMBuildFNeg(B, mag, ""), mag);
+    /* x < 0 finite (not -0, not -inf) and y finite non-integer: NaN */
+    LLVMValueRef xnegfin = LLVMBuildAnd(B, fcmp(L, LLVMRealOLT, x, D(L, 0)),
+                                        fcmp(L, LLVMRealOGT, x, D(L, -INFINITY)), "");
+    LLVMValueRef yfin = fcmp(L, LLVMRealOLT, dabs(L, y), D(L, INFINITY));
+    LLVMValueRef bad = LLVMBuildAnd(B, xnegfin,
+                                    LLVMBuildAnd(B, yfin, LLVMBuildNot(B, yint, ""), ""), "");
+    r = sel(L, bad, D(L, NAN), r);
+    /* |x| == 1 and y = +-inf: 1; y == 0 or x == 1: 1 (even for NaN) */
+    LLVMValueRef one = LLVMBuildAnd(B, fcmp(L, LLVMRealOEQ, ax, D(L, 1)),
+                                    LLVMBuildNot(B, yfin, ""), "");
+    one = LLVMBuildAnd(B, one, fcmp(L, LLVMRealORD, y, y), "");
+    one = LLVMBuildOr(B, one, fcmp(L, LLVMRealOEQ, y, D(L, 0)), "");
+    one = LLVMBuildOr(B, one, fcmp(L, LLVMRealOEQ, x, D(L, 1)), "");
+    return sel(L, one, D(L, 1), r);
+}
+
+/* See lower.h. */
+LLVMValueRef lw_math(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x) {
+    int full = dt == JX_F64;
+    LLVMValueRef d = full ? x : LLVMBuildFPExt(L->b, x, L->f64, ""), r;
+    switch (op) {
+    case JX_OP_EXP: r = m_exp(L, d, full); break;
+    case JX_OP_LOG: r = m_log(L, d, full); break;
+    case JX_OP_LOG1P: r = m_log1p(L, d, full); break;
+    case JX_OP_EXPM1: r = m_expm1(L, d, full); break;
+    case JX_OP_TANH: r = m_tanh(L, d, full); break;
+    case JX_OP_LOGISTIC: r = m_logistic(L, d, full); break;
+    case JX_OP_SIN: r = m_sincos(L, d, 0); break;
+    case JX_OP_COS: r = m_sincos(L, d, 1); break;
+    default: return NULL;
+    }
+    return full ? r : LLVMBuildFPTrunc(L->b, r, L->f32, "");
+}
+
+/* See lower.h. */
+LLVMValueRef lw_pow(lw *L, jx_dtype dt, LLVMValueRef a, LLVMValueRef b) {
+    int full = dt == JX_F64;
+    if (!full) {
+        a = LLVMBuildFPExt(L->b, a, L->f64, "");
+        b = LLVMBuildFPExt(L->b, b, L->f64, "");
+    }
+    LLVMValueRef r = m_pow(L, a, b, full);
+    return full ? r : LLVMBuildFPTrunc(L->b, r, L->f32, "");
+}

@@ -1,0 +1,142 @@
+/* Memory planning: buffer liveness over steps, arena offsets and donation.
+ *
+ * Arena buffers get 64-byte-aligned offsets by greedy first fit in step order; a buffer
+ * whose last reader is step s is free for buffers defined after s (not at s: the step
+ * that reads it may still be writing its own output). Outputs live in the caller's
+ * arrays, never in the arena.
+ *
+ * Donation: output j may be written into donated input i's buffer when they have the
+ * same type, output j is the root of an elementwise kernel step s, every read of input i
+ * in s is at the element being written (only through elementwise ops), and no step after
+ * s reads input i. Then each element is read before it is overwritten, in the same loop
+ * iteration (also after vectorization, which reads a vector before storing it). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jit/jit.h"
+#include "util.h"
+
+/* Walks the fused tree of node n, calling visit on each buffer leaf. */
+static void mp_leaves(const jit_plan *p, int n, int root, void (*visit)(void *, int),
+                      void *ctx) {
+    jp_kind k = p->buf[n].kind;
+    if (n != root && k != JP_FUSED) {
+        if (k != JP_IMM && k != JP_DEAD) visit(ctx, n);
+        return;
+    }
+    for (int i = 0; i < p->nodes[n].nin; i++) mp_leaves(p, p->nodes[n].in[i], root, visit, ctx);
+}
+
+/* See jit.h. */
+void jit_kernel_leaves(const jit_plan *p, int root, void (*visit)(void *ctx, int leaf),
+                       void *ctx) {
+    mp_leaves(p, root, root, visit, ctx);
+}
+
+/* Context of mp_mark_read. */
+typedef struct mp_ctx {
+    jit_plan *p;
+    int step;
+} mp_ctx;
+
+/* Records that the current step reads buffer leaf. */
+static void mp_mark_read(void *vctx, int leaf) {
+    mp_ctx *c = vctx;
+    if (c->p->buf[leaf].last < c->step) c->p->buf[leaf].last = c->step;
+}
+
+/* 1 if target occurs in the fused tree under n (n itself included). */
+static int mp_contains(const jit_plan *p, int n, int target, int root) {
+    if (n == target) return 1;
+    if (n != root && p->buf[n].kind != JP_FUSED) return 0;
+    for (int i = 0; i < p->nodes[n].nin; i++)
+        if (mp_contains(p, p->nodes[n].in[i], target, root)) return 1;
+    return 0;
+}
+
+/* 1 if every read of target under n is at n's own element index. */
+static int mp_aligned(const jit_plan *p, int n, int target, int root) {
+    if (n == target) return 1;
+    if (n != root && p->buf[n].kind != JP_FUSED) return 1;
+    if (!jit_is_elt(p, n)) return !mp_contains(p, n, target, root);
+    for (int i = 0; i < p->nodes[n].nin; i++)
+        if (!mp_aligned(p, p->nodes[n].in[i], target, root)) return 0;
+    return 1;
+}
+
+/* An arena block in use. */
+typedef struct mp_block {
+    int64_t off, size;
+    int last;
+} mp_block;
+
+/* See jit.h. */
+int jit_memplan(jit_plan *p, const unsigned char *donate) {
+    for (int i = 0; i < p->n_nodes; i++) p->buf[i].def = p->buf[i].last = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        jp_step *st = &p->steps[s];
+        mp_ctx c = {p, s};
+        if (st->kind == JS_COPY) {
+            mp_mark_read(&c, st->node);
+            continue;
+        }
+        p->buf[st->node].def = s;
+        if (st->kind == JS_GEMM) {
+            mp_mark_read(&c, st->g.a);
+            mp_mark_read(&c, st->g.b);
+        } else {
+            jit_kernel_leaves(p, st->node, mp_mark_read, &c);
+        }
+    }
+    /* arena packing */
+    mp_block *live = calloc((size_t)p->n_nodes + 1, sizeof *live);
+    if (!live) return util_err("jit: out of memory while planning memory");
+    int nlive = 0;
+    int64_t top = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        int n = p->steps[s].node;
+        jp_buf *b = &p->buf[n];
+        if (p->steps[s].kind == JS_COPY || b->kind != JP_ARENA) continue;
+        int k = 0;
+        for (int i = 0; i < nlive; i++) /* drop blocks whose last reader came before s */
+            if (live[i].last >= s) live[k++] = live[i];
+        nlive = k;
+        int64_t size = (b->bytes + 63) / 64 * 64, off = 0;
+        if (size == 0) size = 64;
+        for (;;) { /* first fit: lowest offset not overlapping a live block */
+            int moved = 0;
+            for (int i = 0; i < nlive; i++)
+                if (off < live[i].off + live[i].size && live[i].off < off + size) {
+                    off = live[i].off + live[i].size;
+                    moved = 1;
+                }
+            if (!moved) break;
+        }
+        b->offset = off;
+        live[nlive++] = (mp_block){off, size, b->last > s ? b->last : s};
+        if (off + size > top) top = off + size;
+    }
+    free(live);
+    p->arena_bytes = top;
+    /* donation */
+    unsigned char *taken = calloc((size_t)p->n_in + 1, 1);
+    if (!taken) return util_err("jit: out of memory while planning memory");
+    for (int j = 0; j < p->n_out && donate; j++) {
+        int o = p->outs[j];
+        p->donor[j] = -1;
+        if (p->buf[o].kind != JP_OUT || p->buf[o].index != j) continue;
+        int s = p->buf[o].def;
+        if (s < 0 || p->steps[s].kind != JS_KERNEL || !jit_is_elt(p, o)) continue;
+        for (int i = 0; i < p->n_in; i++) {
+            if (!donate[i] || taken[i]) continue;
+            jx_type a = p->nodes[i].type, t = p->nodes[o].type;
+            if (!jx_type_eq(&a, &t) || p->buf[i].last > s) continue;
+            if (!mp_aligned(p, o, i, o)) continue;
+            p->donor[j] = i;
+            taken[i] = 1;
+            break;
+        }
+    }
+    free(taken);
+    return 0;
+}

@@ -1,0 +1,238 @@
+/* LLVM 19 ORC through the C API.
+ *
+ * One LLJIT per process (created once with pthread_once): building an LLJIT costs
+ * milliseconds and each executable only needs its own resource tracker, which removes
+ * its code on jx_exe_free. Modules are added and looked up under a mutex (ORC is
+ * thread-safe, but serializing compiles keeps materialization simple); running compiled
+ * code needs no lock. Each compile uses its own thread-safe context and its own target
+ * machine for the O3 pipeline (a NULL target machine would silently disable
+ * vectorization). Runtime functions are defined as absolute symbols (they may live in a
+ * static libjx inside an executable that exports nothing); libc/libm symbols come from a
+ * process search generator. Environment: JX_CPU and JX_CPU_FEATURES override the host
+ * CPU name and feature string. */
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jit/jit.h"
+#include "jx_rt.h"
+#include "util.h"
+
+static pthread_once_t orc_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t orc_mu = PTHREAD_MUTEX_INITIALIZER;
+static LLVMOrcLLJITRef orc_jit;
+static char *orc_triple, *orc_cpu_name, *orc_feat;
+static char orc_init_err[512];
+static unsigned long long orc_counter;
+
+/* Copies an LLVM error's message into buf and consumes the error. */
+static void orc_errmsg(LLVMErrorRef e, char *buf, size_t len) {
+    char *m = LLVMGetErrorMessage(e);
+    snprintf(buf, len, "%s", m ? m : "unknown LLVM error");
+    LLVMDisposeErrorMessage(m);
+}
+
+/* A target machine for the host (or the JX_CPU / JX_CPU_FEATURES override); NULL on
+ * failure with a message in err. */
+static LLVMTargetMachineRef orc_make_tm(char *err, size_t errlen) {
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(orc_triple, &target, &msg)) {
+        snprintf(err, errlen, "no LLVM target for %s: %s", orc_triple, msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        return NULL;
+    }
+    return LLVMCreateTargetMachine(target, orc_triple, orc_cpu_name, orc_feat,
+                                   LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+                                   LLVMCodeModelJITDefault);
+}
+
+/* One-time process setup: targets, host description, the LLJIT, symbol resolution. */
+static void orc_init(void) {
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    char *t = LLVMGetDefaultTargetTriple();
+    orc_triple = strdup(t);
+    LLVMDisposeMessage(t);
+    const char *cpu = getenv("JX_CPU"), *feat = getenv("JX_CPU_FEATURES");
+    char *hc = LLVMGetHostCPUName(), *hf = LLVMGetHostCPUFeatures();
+    orc_cpu_name = strdup(cpu && *cpu ? cpu : hc);
+    orc_feat = strdup(feat ? feat : hf);
+    LLVMDisposeMessage(hc);
+    LLVMDisposeMessage(hf);
+    if (!orc_triple || !orc_cpu_name || !orc_feat) {
+        snprintf(orc_init_err, sizeof orc_init_err, "out of memory");
+        return;
+    }
+    LLVMTargetMachineRef tm = orc_make_tm(orc_init_err, sizeof orc_init_err);
+    if (!tm) return;
+    LLVMOrcJITTargetMachineBuilderRef jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm);
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&orc_jit, builder);
+    if (e) {
+        orc_errmsg(e, orc_init_err, sizeof orc_init_err);
+        orc_jit = NULL;
+        return;
+    }
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(orc_jit);
+    LLVMOrcDefinitionGeneratorRef gen;
+    e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+        &gen, LLVMOrcLLJITGetGlobalPrefix(orc_jit), NULL, NULL);
+    if (e) {
+        orc_errmsg(e, orc_init_err, sizeof orc_init_err);
+        return;
+    }
+    LLVMOrcJITDylibAddGenerator(jd, gen);
+    const jx_rt_sym *syms = jx_rt_symbols();
+    size_t n = 0;
+    while (syms[n].name) n++;
+    LLVMOrcCSymbolMapPair *pairs = calloc(n + 1, sizeof *pairs);
+    if (!pairs) {
+        snprintf(orc_init_err, sizeof orc_init_err, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(orc_jit, syms[i].name);
+        pairs[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)syms[i].fn;
+        pairs[i].Sym.Flags.GenericFlags =
+            LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+        pairs[i].Sym.Flags.TargetFlags = 0;
+    }
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, n);
+    free(pairs);
+    e = LLVMOrcJITDylibDefine(jd, mu);
+    if (e) orc_errmsg(e, orc_init_err, sizeof orc_init_err);
+}
+
+/* Runs the one-time setup; 0 or -1 with jx_error(). */
+static int orc_ready(void) {
+    pthread_once(&orc_once, orc_init);
+    if (!orc_jit || orc_init_err[0])
+        return util_err("jit: LLVM initialization failed: %s",
+                        orc_init_err[0] ? orc_init_err : "unknown error");
+    return 0;
+}
+
+const char *orc_cpu(void) {
+    return orc_ready() == 0 ? orc_cpu_name : "";
+}
+
+const char *orc_features(void) {
+    return orc_ready() == 0 ? orc_feat : "";
+}
+
+/* strdup of an LLVM message (disposing it). */
+static char *orc_take(char *m) {
+    char *r = m ? strdup(m) : NULL;
+    LLVMDisposeMessage(m);
+    return r;
+}
+
+/* See jit.h. */
+int orc_compile(const jit_plan *p, jit_entry_fn *entry, void **tracker, jit_texts *texts) {
+    if (orc_ready() < 0) return -1;
+    char name[64], err[512] = "";
+    pthread_mutex_lock(&orc_mu);
+    snprintf(name, sizeof name, "jx_entry_%llu", ++orc_counter);
+    pthread_mutex_unlock(&orc_mu);
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextRef cx = LLVMOrcThreadSafeContextGetContext(tsc);
+    LLVMModuleRef m = jit_lower(p, cx, name);
+    if (!m) {
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return -1;
+    }
+    LLVMSetTarget(m, LLVMOrcLLJITGetTripleString(orc_jit));
+    LLVMSetDataLayout(m, LLVMOrcLLJITGetDataLayoutStr(orc_jit));
+    char *vmsg = NULL;
+    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &vmsg)) {
+        if (getenv("JX_DEBUG_IR")) {
+            char *s = LLVMPrintModuleToString(m);
+            fprintf(stderr, "%s\n", s);
+            LLVMDisposeMessage(s);
+        }
+        util_err("jit: internal error: invalid LLVM IR: %.400s", vmsg ? vmsg : "");
+        LLVMDisposeMessage(vmsg);
+        LLVMDisposeModule(m);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return -1;
+    }
+    LLVMDisposeMessage(vmsg);
+    if (texts) texts->llvm_before = orc_take(LLVMPrintModuleToString(m));
+    LLVMTargetMachineRef tm = orc_make_tm(err, sizeof err);
+    if (!tm) {
+        LLVMDisposeModule(m);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return util_err("jit: %s", err);
+    }
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+    LLVMErrorRef e = LLVMRunPasses(m, "default<O3>", tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (e) {
+        orc_errmsg(e, err, sizeof err);
+        LLVMDisposeTargetMachine(tm);
+        LLVMDisposeModule(m);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return util_err("jit: optimization failed: %s", err);
+    }
+    if (texts) {
+        texts->llvm_after = orc_take(LLVMPrintModuleToString(m));
+        LLVMModuleRef clone = LLVMCloneModule(m);
+        LLVMMemoryBufferRef mb = NULL;
+        char *emsg = NULL;
+        if (!LLVMTargetMachineEmitToMemoryBuffer(tm, clone, LLVMAssemblyFile, &emsg, &mb)) {
+            size_t len = LLVMGetBufferSize(mb);
+            texts->asm_text = malloc(len + 1);
+            if (texts->asm_text) {
+                memcpy(texts->asm_text, LLVMGetBufferStart(mb), len);
+                texts->asm_text[len] = 0;
+            }
+            LLVMDisposeMemoryBuffer(mb);
+        }
+        LLVMDisposeMessage(emsg);
+        LLVMDisposeModule(clone);
+    }
+    LLVMDisposeTargetMachine(tm);
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    pthread_mutex_lock(&orc_mu);
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(orc_jit);
+    LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(jd);
+    e = LLVMOrcLLJITAddLLVMIRModuleWithRT(orc_jit, rt, tsm);
+    LLVMOrcExecutorAddress addr = 0;
+    if (!e) e = LLVMOrcLLJITLookup(orc_jit, &addr, name);
+    if (e) {
+        orc_errmsg(e, err, sizeof err);
+        LLVMErrorRef e2 = LLVMOrcResourceTrackerRemove(rt);
+        if (e2) LLVMConsumeError(e2);
+        LLVMOrcReleaseResourceTracker(rt);
+        pthread_mutex_unlock(&orc_mu);
+        return util_err("jit: code generation failed: %s", err);
+    }
+    pthread_mutex_unlock(&orc_mu);
+    *entry = (jit_entry_fn)(uintptr_t)addr;
+    *tracker = rt;
+    return 0;
+}
+
+/* See jit.h. */
+void orc_release(void *tracker) {
+    if (!tracker) return;
+    pthread_mutex_lock(&orc_mu);
+    LLVMErrorRef e = LLVMOrcResourceTrackerRemove((LLVMOrcResourceTrackerRef)tracker);
+    if (e) LLVMConsumeError(e);
+    LLVMOrcReleaseResourceTracker((LLVMOrcResourceTrackerRef)tracker);
+    pthread_mutex_unlock(&orc_mu);
+}

@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Shell tests of tools/jxc: printing, running on .npy files, DOT output, the IR-printing
+# transformations, and every error path (exit 1 with a message; usage errors exit 2).
+# Prints one "PASS name" or "FAIL name: why" line per case and exits non-zero on any
+# failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+JXC=${JX_BUILD_DIR:-build}/tools/jxc
+[ -x "$JXC" ] || { echo "FAIL cli_setup: $JXC not found (build first)"; exit 1; }
+JXC=$(cd "$(dirname "$JXC")" && pwd)/jxc
+T=$(mktemp -d) || exit 1
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+nfail=0
+
+pass() { echo "PASS $1"; }
+fail() {
+    echo "FAIL $1: $2"
+    nfail=$((nfail + 1))
+}
+
+# run_ok NAME CMD...: CMD must exit 0 with nothing on stderr; stdout is left in out.txt.
+run_ok() {
+    local name=$1
+    shift
+    "$@" >out.txt 2>err.txt
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        fail "$name" "exit $rc: $(head -c 400 err.txt)"
+        return 1
+    fi
+    if [ -s err.txt ]; then
+        fail "$name" "unexpected stderr: $(head -c 400 err.txt)"
+        return 1
+    fi
+    return 0
+}
+
+# expect_err NAME RC PATTERN CMD...: CMD must exit with RC, print a stderr line matching
+# PATTERN (grep -E), and not die from a signal or a sanitizer report.
+expect_err() {
+    local name=$1 want=$2 pat=$3
+    shift 3
+    "$@" >out.txt 2>err.txt
+    local rc=$?
+    if [ $rc -ne "$want" ]; then
+        fail "$name" "exit $rc, expected $want: $(head -c 400 err.txt)"
+    elif grep -qE 'Sanitizer|runtime error' err.txt; then
+        fail "$name" "sanitizer report: $(head -c 400 err.txt)"
+    elif ! grep -qE -- "$pat" err.txt; then
+        fail "$name" "stderr does not match '$pat': $(head -c 400 err.txt)"
+    else
+        pass "$name"
+    fi
+}
+
+# npy FILE DESCR SHAPE DATA: writes a version 1.0 .npy by hand; DATA is printf escapes.
+npy() {
+    local dict="{'descr': '$2', 'fortran_order': False, 'shape': $3, }"
+    local hl=$(((${#dict} + 1 + 10 + 63) / 64 * 64 - 10))
+    local pad=$((hl - ${#dict} - 1))
+    {
+        printf '\x93NUMPY\x01\x00'
+        printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
+        printf '%s%*s\n' "$dict" "$pad" ''
+        printf "$4"
+    } >"$1"
+}
+
+# const FILE TYPE VALUES: writes FILE.npy holding a constant, through jxc itself.
+const() {
+    printf '{ lambda ; . let\n    a:%s = constant[value=[%s]]\n  in (a) }\n' "$2" "$3" >"$1.jx"
+    "$JXC" run "$1.jx" -o "$1" >/dev/null 2>&1
+}
+
+# ---- the IR files --------------------------------------------------------------------
+cat >f.jx <<'EOF'
+{ lambda ; a:f32[3] b:f32[3]. let
+    c:f32[3] = mul a b    # model.c:3
+    d:f32[3] = add c a    # model.c:4
+  in (d, c) }
+EOF
+cat >loss.jx <<'EOF'
+{ lambda ; a:f32[3] b:f32[3]. let
+    c:f32[3] = mul a a
+    d:f32[3] = mul c b
+    e:f32[] = reduce_sum[axes=(0)] d
+  in (e) }
+EOF
+cat >ex.jx <<'EOF'
+{ lambda ; x:f32[3]. let
+    y:f32[3] = exp x
+    t:f32[3] = broadcast_in_dim[shape=(3) broadcast_dimensions=()] 2.0:f32[]
+    z:f32[3] = mul y t
+  in (z) }
+EOF
+cat >ints.jx <<'EOF'
+{ lambda ; a:i32[3] b:i32[3]. let
+    c:i32[3] = mul a b
+    o:i32[3] = broadcast_in_dim[shape=(3) broadcast_dimensions=()] 1:i32[]
+    d:i32[3] = sub c o
+  in (d) }
+EOF
+# a = [1, 2, 3], b = [2, 4, 0.5] (f32, written by hand)
+npy a.npy '<f4' '(3,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40'
+npy b.npy '<f4' '(3,)' '\x00\x00\x00\x40\x00\x00\x80\x40\x00\x00\x00\x3f'
+npy ia.npy '<i4' '(3,)' '\x01\x00\x00\x00\xfe\xff\xff\xff\x07\x00\x00\x00'
+npy ib.npy '<i4' '(3,)' '\x05\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x80'
+
+# ---- print ---------------------------------------------------------------------------
+if run_ok print_round_trip "$JXC" print f.jx; then
+    cp out.txt p1.jx
+    if ! grep -q 'mul a b' p1.jx || ! grep -q '# model.c:4' p1.jx; then
+        fail print_round_trip "printed IR lacks the equations: $(head -c 300 p1.jx)"
+    elif run_ok print_round_trip "$JXC" print p1.jx && cmp -s p1.jx out.txt; then
+        pass print_round_trip
+    else
+        fail print_round_trip "second print differs from the first"
+    fi
+fi
+if run_ok print_stdin sh -c "cat f.jx | '$JXC' print -" && cmp -s out.txt p1.jx; then
+    pass print_stdin
+else
+    fail print_stdin "print - differs from print f.jx"
+fi
+
+# ---- run -----------------------------------------------------------------------------
+const want_d.npy 'f32[3]' '3.0, 10.0, 4.5'
+const want_c.npy 'f32[3]' '2.0, 8.0, 1.5'
+if run_ok run_npy_outputs "$JXC" run f.jx a.npy b.npy -o d.npy -o c.npy; then
+    if cmp -s d.npy want_d.npy && cmp -s c.npy want_c.npy; then
+        pass run_npy_outputs
+    else
+        fail run_npy_outputs "outputs differ from the expected .npy files"
+    fi
+fi
+if run_ok run_print_outputs "$JXC" run --interp f.jx a.npy b.npy; then
+    if grep -qF 'out 0: f32[3] [3.0, 10.0, 4.5]' out.txt &&
+        grep -qF 'out 1: f32[3] [2.0, 8.0, 1.5]' out.txt; then
+        pass run_print_outputs
+    else
+        fail run_print_outputs "unexpected output: $(head -c 300 out.txt)"
+    fi
+fi
+# int32 wraparound: 7 * INT32_MIN - 1 = INT32_MAX
+if run_ok run_i32 "$JXC" run ints.jx ia.npy ib.npy; then
+    if grep -qF 'out 0: i32[3] [4, -7, 2147483647]' out.txt; then
+        pass run_i32
+    else
+        fail run_i32 "unexpected output: $(head -c 300 out.txt)"
+    fi
+fi
+# inputs written by jxc itself (through a constant function) read back by jxc
+const x.npy 'f32[3]' '0.5, 1.0, -2.0'
+if run_ok run_jxc_written_input "$JXC" run ex.jx x.npy -o z.npy; then
+    if run_ok run_jxc_written_input "$JXC" run ex.jx x.npy &&
+        grep -qE 'out 0: f32\[3\] \[3\.29744[0-9]*, 5\.43656[0-9]*, 0\.27067[0-9]*\]' out.txt; then
+        pass run_jxc_written_input
+    else
+        fail run_jxc_written_input "unexpected output: $(head -c 300 out.txt)"
+    fi
+fi
+# the same numbers through numpy, when a python3 with numpy is around
+PY=""
+for p in python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import numpy' >/dev/null 2>&1; then
+        PY=$p
+        break
+    fi
+done
+if [ -n "$PY" ]; then
+    if "$PY" -c '
+import numpy as np, sys
+x = np.load("x.npy"); z = np.load("z.npy"); d = np.load("d.npy")
+ok = x.dtype == np.float32 and z.dtype == np.float32 and z.shape == (3,)
+ok = ok and np.allclose(z, 2 * np.exp(x), rtol=1e-6) and list(d) == [3.0, 10.0, 4.5]
+sys.exit(0 if ok else 1)' 2>err.txt; then
+        pass run_numpy_check
+    else
+        fail run_numpy_check "numpy disagrees: $(head -c 300 err.txt)"
+    fi
+else
+    echo "(no python3 with numpy: skipping run_numpy_check)"
+fi
+
+# ---- dot -----------------------------------------------------------------------------
+if run_ok dot_output "$JXC" dot f.jx; then
+    if grep -q 'digraph' out.txt && grep -q 'mul' out.txt; then
+        pass dot_output
+    else
+        fail dot_output "no digraph in: $(head -c 200 out.txt)"
+    fi
+fi
+
+# ---- transformations: each prints IR that parses back --------------------------------
+# tx_case NAME ARGS...: jxc ARGS must print IR that `jxc print -` accepts.
+tx_case() {
+    local name=$1
+    shift
+    run_ok "$name" "$JXC" "$@" || return 1
+    cp out.txt "$name.jx"
+    if ! grep -q 'lambda' "$name.jx"; then
+        fail "$name" "no IR printed: $(head -c 200 "$name.jx")"
+        return 1
+    fi
+    if ! "$JXC" print - <"$name.jx" >reprint.txt 2>err.txt; then
+        fail "$name" "printed IR does not parse back: $(head -c 300 err.txt)"
+        return 1
+    fi
+    if ! cmp -s reprint.txt "$name.jx"; then
+        fail "$name" "printed IR does not print back identically"
+        return 1
+    fi
+    pass "$name"
+}
+tx_case tx_grad grad loss.jx
+tx_case tx_grad_wrt grad loss.jx --wrt 0,1
+tx_case tx_value_and_grad value-and-grad loss.jx --wrt=1
+tx_case tx_vjp vjp f.jx
+tx_case tx_vjp_wrt vjp f.jx --wrt 1
+tx_case tx_jvp jvp ex.jx
+tx_case tx_vmap vmap f.jx --in-axes 0,none --out-axes 0 --size 2
+tx_case tx_vmap_out_axes vmap ex.jx --in-axes 1 --out-axes -1 --size 4
+tx_case tx_simplify simplify f.jx
+tx_case tx_grad_stdin grad - <loss.jx
+# composition: grad of the printed vmap, jvp of the printed grad
+tx_case tx_jvp_of_grad jvp tx_grad.jx
+
+# numerics of transformed functions: d/da sum(a*a*b) = 2ab = [4, 16, 3]; d/db = a*a
+const want_ga.npy 'f32[3]' '4.0, 16.0, 3.0'
+const want_gb.npy 'f32[3]' '1.0, 4.0, 9.0'
+if run_ok tx_grad_values "$JXC" run tx_grad_wrt.jx a.npy b.npy -o ga.npy -o gb.npy; then
+    if cmp -s ga.npy want_ga.npy && cmp -s gb.npy want_gb.npy; then
+        pass tx_grad_values
+    else
+        fail tx_grad_values "gradients differ from [4,16,3] and [1,4,9]"
+    fi
+fi
+# vmap over a[2,3] with b unbatched: rows [1,2,3]*b+[1,2,3] and [2,2,2]*b+[2,2,2]
+const a2.npy 'f32[2,3]' '1.0, 2.0, 3.0, 2.0, 2.0, 2.0'
+const want_vd.npy 'f32[2,3]' '3.0, 10.0, 4.5, 6.0, 10.0, 3.0'
+if run_ok tx_vmap_values "$JXC" run tx_vmap.jx a2.npy b.npy -o vd.npy -o vc.npy; then
+    if cmp -s vd.npy want_vd.npy; then
+        pass tx_vmap_values
+    else
+        fail tx_vmap_values "batched output differs"
+    fi
+fi
+
+# ---- errors: exit 1 with a message ---------------------------------------------------
+printf '{ lambda ; a:f32[3]. let\n    b:f32[3] = frobnicate a\n  in (b) }\n' >badprim.jx
+printf '{ lambda ; a:f32[3]. let\n    b:f32[4] = neg a\n  in (b) }\n' >badtype.jx
+printf '{ lambda ; a:f32[3] b:f32[2]. let\n    c:f32[3] = add a b\n  in (c) }\n' >badshape.jx
+printf '{ lambda ; a:f32[3]. let\n    b:f32[3] = neg a\n' >truncated.jx
+printf '{ lambda ; a:f32[3]. let\x00 in (a) }\n' >nul.jx
+: >empty.jx
+printf 'not an npy file at all' >garbage.npy
+head -c 100 a.npy >short.npy
+npy trunc_data.npy '<f4' '(3,)' '\x00\x00\x80\x3f'
+npy fortran.npy '<f4' '(3,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40'
+sed -i 's/False/True /' fortran.npy
+npy complex.npy '<c8' '(1,)' '\x00\x00\x00\x00\x00\x00\x00\x00'
+npy a4.npy '<f4' '(4,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40'
+mkdir -p adir
+
+expect_err err_missing_file_print 1 'cannot open missing\.jx' "$JXC" print missing.jx
+expect_err err_missing_file_run 1 'cannot open missing\.jx' "$JXC" run missing.jx
+expect_err err_missing_file_dot 1 'cannot open missing\.jx' "$JXC" dot missing.jx
+expect_err err_missing_file_grad 1 'cannot open missing\.jx' "$JXC" grad missing.jx
+expect_err err_directory 1 'adir' "$JXC" print adir
+expect_err err_bad_primitive 1 "badprim\.jx: line 2, column .*unknown primitive 'frobnicate'" \
+    "$JXC" print badprim.jx
+expect_err err_declared_type 1 'badtype\.jx: line 2.*declared type f32\[4\]' \
+    "$JXC" print badtype.jx
+expect_err err_shape_rule 1 'badshape\.jx: line 2.*add.*f32\[3\], f32\[2\]' \
+    "$JXC" run badshape.jx a.npy a.npy
+expect_err err_truncated_ir 1 'truncated\.jx: line [0-9]+, column [0-9]+: ' \
+    "$JXC" print truncated.jx
+expect_err err_empty_ir 1 "empty\.jx: line 1, column 1: expected '\{'" "$JXC" dot empty.jx
+expect_err err_nul_byte 1 'NUL byte' "$JXC" print nul.jx
+expect_err err_bad_ir_stdin 1 '<stdin>: line 1' sh -c "echo 'garbage' | '$JXC' grad -"
+expect_err err_npy_missing 1 'nothere\.npy' "$JXC" run f.jx a.npy nothere.npy
+expect_err err_npy_garbage 1 'garbage\.npy.*bad magic' "$JXC" run f.jx a.npy garbage.npy
+expect_err err_npy_short_header 1 'short\.npy.*(truncated|header)' "$JXC" run f.jx short.npy a.npy
+expect_err err_npy_short_data 1 'trunc_data\.npy.*data too short' \
+    "$JXC" run f.jx a.npy trunc_data.npy
+expect_err err_npy_fortran 1 'fortran\.npy.*fortran_order' "$JXC" run f.jx fortran.npy a.npy
+expect_err err_npy_dtype 1 "complex\.npy.*unsupported descr '<c8'" \
+    "$JXC" run f.jx a.npy complex.npy
+expect_err err_too_few_inputs 1 'f\.jx takes 2 input\(s\), got 1' "$JXC" run f.jx a.npy
+expect_err err_too_many_inputs 1 'f\.jx takes 2 input\(s\), got 3' \
+    "$JXC" run f.jx a.npy a.npy a.npy
+expect_err err_input_dtype 1 'input 1 \(ia\.npy\) has type i32\[3\], f\.jx expects f32\[3\]' \
+    "$JXC" run f.jx a.npy ia.npy
+expect_err err_input_shape 1 'input 0 \(a4\.npy\) has type f32\[4\], f\.jx expects f32\[3\]' \
+    "$JXC" run f.jx a4.npy a.npy
+expect_err err_output_count 1 'f\.jx has 2 output\(s\), got 1 -o' \
+    "$JXC" run f.jx a.npy b.npy -o only.npy
+expect_err err_output_unwritable 1 'nodir/o\.npy' \
+    "$JXC" run ex.jx a.npy -o nodir/o.npy
+expect_err err_grad_wrt_range 1 'grad: wrt index 5 out of range' "$JXC" grad loss.jx --wrt 5
+expect_err err_grad_int_input 1 'only float inputs' "$JXC" grad ints.jx
+expect_err err_grad_not_scalar 1 'output 0 must be a float scalar, got f32\[3\]' \
+    "$JXC" grad ex.jx
+expect_err err_vjp_wrt_range 1 '--wrt index 2 out of range' "$JXC" vjp f.jx --wrt 2
+expect_err err_vmap_in_axes_count 1 '--in-axes has 3 value\(s\) but f\.jx has 2 input' \
+    "$JXC" vmap f.jx --size 2 --in-axes 0,0,0
+expect_err err_vmap_out_axes_count 1 '--out-axes has 3 value\(s\) but f\.jx has 2 output' \
+    "$JXC" vmap f.jx --size 2 --out-axes 0,0,0
+expect_err err_vmap_axis_range 1 'in_axes\[0\] = 2 out of range for input type f32\[3\]' \
+    "$JXC" vmap ex.jx --size 2 --in-axes 2
+expect_err err_vmap_out_none 1 'output 0 is batched but out_axes\[0\] is none' \
+    "$JXC" vmap ex.jx --size 2 --out-axes none
+expect_err err_vmap_huge_size 1 'batch size 9999999999999999 out of range' \
+    "$JXC" vmap ex.jx --size 9999999999999999
+
+# ---- usage errors: exit 2 ------------------------------------------------------------
+expect_err usage_no_args 2 'usage: jxc' "$JXC"
+expect_err usage_unknown_command 2 "unknown command 'frob'" "$JXC" frob f.jx
+expect_err usage_print_no_file 2 'usage: jxc' "$JXC" print
+expect_err usage_print_two_files 2 'usage: jxc' "$JXC" print f.jx f.jx
+expect_err usage_run_no_file 2 'run needs an IR file' "$JXC" run
+expect_err usage_run_o_no_value 2 '-o needs a file name' "$JXC" run f.jx a.npy b.npy -o
+expect_err usage_run_unknown_option 2 'unknown option --fast' "$JXC" run --fast f.jx
+expect_err usage_grad_no_file 2 'grad needs an IR file' "$JXC" grad
+expect_err usage_grad_bad_wrt 2 "bad value 'x' for --wrt" "$JXC" grad loss.jx --wrt x
+expect_err usage_grad_empty_wrt_item 2 "bad value '0,,1' for --wrt" "$JXC" grad loss.jx --wrt 0,,1
+expect_err usage_grad_wrt_no_value 2 '--wrt needs a value' "$JXC" grad loss.jx --wrt
+expect_err usage_grad_two_files 2 'grad takes one IR file' "$JXC" grad loss.jx f.jx
+expect_err usage_jvp_option 2 'jvp does not take the option --wrt' "$JXC" jvp f.jx --wrt 0
+expect_err usage_vmap_no_size 2 'vmap needs --size' "$JXC" vmap f.jx
+expect_err usage_vmap_bad_size 2 "bad value '-3' for --size" "$JXC" vmap f.jx --size -3
+expect_err usage_vmap_bad_axes 2 "bad value 'zero' for --in-axes" \
+    "$JXC" vmap f.jx --size 2 --in-axes zero
+if "$JXC" --help >out.txt 2>err.txt && grep -q 'value-and-grad' out.txt; then
+    pass usage_help
+else
+    fail usage_help "jxc --help did not exit 0 with the usage on stdout"
+fi
+
+[ "$nfail" -eq 0 ]

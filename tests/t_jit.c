@@ -1,0 +1,688 @@
+/* JIT vs interpreter: every primitive and a set of compositions, compiled with jx_jit and
+ * compared with jx_interp on the same inputs.
+ *
+ * Tolerances (CHECK_NEAR's |a-b| <= tol*(1+|b|); NaNs must match NaNs, infs exactly):
+ *  - integer, bool and shape ops, conversions, f32/f64 +,-,*,/, max/min, floor, sqrt:
+ *    exact (tol 0);
+ *  - f32 transcendentals: 1e-6 (computed in double and rounded: within 1 ulp);
+ *  - f64 transcendentals: 1e-13; f64 pow: 1e-12 (exp(y log x) loses |y log x| ulp);
+ *  - f32 reductions, GEMMs and compositions: 1e-5 (different summation order; the
+ *    interpreter accumulates f32 in double); f64 ones: 1e-12. */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "trace.h"
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static uint64_t rng_state = 88172645463325252ull;
+
+/* A deterministic pseudo-random double in [0, 1). */
+static double urand(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+/* A new array of type t filled with values in [lo, hi) (integers: rounded down; bool:
+ * random 0/1). With specials != 0, float arrays start with NaN, inf, -inf, 0, -0, 1, -1
+ * and integer arrays with 0, -1, INT32_MIN, INT32_MAX, 31, 32, 33. */
+static jx_array *rand_array(jx_type t, double lo, double hi, int specials) {
+    jx_array *a = jx_array_new_type(&t);
+    int64_t n = jx_array_size(a);
+    static const double fs[7] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1.0, -1.0};
+    static const double is[7] = {0, -1, -2147483648.0, 2147483647.0, 31, 32, 33};
+    for (int64_t i = 0; i < n; i++) {
+        double v = lo + (hi - lo) * urand();
+        if (t.dtype == JX_I32 || t.dtype == JX_U32) v = floor(v);
+        if (t.dtype == JX_BOOL) v = urand() < 0.5;
+        if (specials && i < 7) {
+            if (t.dtype == JX_F32 || t.dtype == JX_F64) v = fs[i];
+            else if (t.dtype == JX_I32) v = is[i];
+            else if (t.dtype == JX_U32) v = is[i] < 0 ? 4294967295.0 - (is[i] == -1 ? 0 : 2147483647.0) : is[i];
+        }
+        if (t.dtype == JX_F32 || t.dtype == JX_F64) {
+            jx_array_set(a, i, v);
+        } else if (t.dtype == JX_I32) {
+            int32_t x = (int32_t)v;
+            memcpy((char *)jx_array_data(a) + 4 * i, &x, 4);
+        } else if (t.dtype == JX_U32) {
+            uint32_t x = (uint32_t)v;
+            memcpy((char *)jx_array_data(a) + 4 * i, &x, 4);
+        } else {
+            jx_array_set(a, i, v);
+        }
+    }
+    return a;
+}
+
+/* Compares arrays elementwise: floats with CHECK_NEAR(tol), others bit-exactly. Reports
+ * the first mismatch with `what`. Returns 1 if equal. */
+static int same_arrays(const jx_array *got, const jx_array *want, double tol, const char *what) {
+    jx_type a = jx_array_type(got), b = jx_array_type(want);
+    if (!jx_type_eq(&a, &b)) {
+        CHECK_FAIL_("%s: types differ", what);
+        return 0;
+    }
+    int64_t n = jx_array_size(got);
+    for (int64_t i = 0; i < n; i++) {
+        if (a.dtype == JX_F32 || a.dtype == JX_F64) {
+            double x = jx_array_get(got, i), y = jx_array_get(want, i);
+            if (!check_near(x, y, tol)) {
+                CHECK_FAIL_("%s: element %lld: jit %.17g, interp %.17g", what, (long long)i, x, y);
+                return 0;
+            }
+        } else {
+            size_t es = jx_dtype_size(a.dtype);
+            const char *p = jx_array_cdata(got), *q = jx_array_cdata(want);
+            int eq = a.dtype == JX_BOOL ? (p[i] != 0) == (q[i] != 0)
+                                        : memcmp(p + i * (int64_t)es, q + i * (int64_t)es, es) == 0;
+            if (!eq) {
+                CHECK_FAIL_("%s: element %lld: jit %.17g, interp %.17g", what, (long long)i,
+                            jx_array_get(got, i), jx_array_get(want, i));
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Runs f through jx_jit and jx_interp on in[] and compares every output. Frees f. */
+static int jit_vs_interp(jx_fn *f, jx_array **in, double tol, const char *what) {
+    if (!f) {
+        CHECK_FAIL_("%s: trace failed: %s", what, jx_error());
+        return 0;
+    }
+    int n_out = jx_fn_n_out(f), ok = 1;
+    jx_array *want[8] = {0}, *got[8] = {0};
+    if (jx_interp(f, in, want) < 0) {
+        CHECK_FAIL_("%s: interp failed: %s", what, jx_error());
+        jx_fn_free(f);
+        return 0;
+    }
+    jx_exe *e = jx_jit(f, NULL);
+    if (!e) {
+        CHECK_FAIL_("%s: jit failed: %s", what, jx_error());
+        ok = 0;
+    } else if (jx_exe_run(e, in, got) < 0) {
+        CHECK_FAIL_("%s: run failed: %s", what, jx_error());
+        ok = 0;
+    } else {
+        for (int j = 0; j < n_out && ok; j++) ok = same_arrays(got[j], want[j], tol, what);
+    }
+    for (int j = 0; j < n_out; j++) {
+        jx_array_free(want[j]);
+        jx_array_free(got[j]);
+    }
+    jx_exe_free(e);
+    jx_fn_free(f);
+    return ok;
+}
+
+static void free_all(jx_array **a, int n) {
+    for (int i = 0; i < n; i++) jx_array_free(a[i]);
+}
+
+/* ---- every elementwise primitive, every dtype its rule accepts ------------------------- */
+
+/* Input range for op on dtype dt (keeps pow/log meaningful and integers varied). */
+static void op_range(jx_op op, jx_dtype dt, double *lo, double *hi) {
+    *lo = -10;
+    *hi = 10;
+    if (dt == JX_U32) *lo = 0;
+    if (op == JX_OP_SHIFT_LEFT || op == JX_OP_SHIFT_RIGHT) *lo = 0, *hi = 40;
+    if (op == JX_OP_EXP) *lo = -100, *hi = 100;
+    if (op == JX_OP_SIN || op == JX_OP_COS) *lo = -100, *hi = 100;
+    if (op == JX_OP_LOG || op == JX_OP_SQRT || op == JX_OP_RSQRT) *lo = -1, *hi = 1000;
+    if (op == JX_OP_LOG1P) *lo = -1.5, *hi = 3;
+    if (op == JX_OP_EXPM1 || op == JX_OP_TANH || op == JX_OP_LOGISTIC) *lo = -20, *hi = 20;
+    if (op == JX_OP_POW) *lo = -4, *hi = 4;
+}
+
+/* Tolerance of op on dtype dt (see the header comment). */
+static double op_tol(jx_op op, jx_dtype dt) {
+    switch (op) {
+    case JX_OP_EXP: case JX_OP_LOG: case JX_OP_LOG1P: case JX_OP_EXPM1: case JX_OP_TANH:
+    case JX_OP_LOGISTIC: case JX_OP_SIN: case JX_OP_COS:
+        return dt == JX_F32 ? 1e-6 : 1e-13;
+    case JX_OP_POW: return dt == JX_F32 ? 1e-6 : 1e-12;
+    default: return 0;
+    }
+}
+
+TEST(every_elementwise_prim) {
+    static const jx_dtype dts[5] = {JX_F32, JX_F64, JX_I32, JX_U32, JX_BOOL};
+    int tried = 0;
+    for (int op = 0; op < JX_NOPS; op++) {
+        const jx_prim_info *pi = prim_info((jx_op)op);
+        if (!(pi->flags & JXF_ELT) || op == JX_OP_CONVERT || op == JX_OP_BITCAST) continue;
+        for (int d = 0; d < 5; d++) {
+            jx_type t = JX_TYPE(dts[d], 3, 37), pt = JX_TYPE(JX_BOOL, 3, 37);
+            jx_type ts[3] = {t, t, t};
+            if (op == JX_OP_SELECT) ts[0] = pt;
+            int nin = pi->arity;
+            jx_trace *tr = jx_trace_begin(nin, ts);
+            jx_val ins[3];
+            for (int k = 0; k < nin; k++) ins[k] = jx_trace_input(tr, k);
+            jx_val r = trace_emit(JX_HERE, tr, (jx_op)op, nin, ins, NULL, NULL);
+            if (jx_val_bad(r)) { /* dtype not accepted by the rule */
+                jx_trace_abort(tr);
+                jx_clear_error();
+                continue;
+            }
+            jx_fn *f = jx_trace_end(tr, 1, &r);
+            double lo, hi;
+            op_range((jx_op)op, dts[d], &lo, &hi);
+            jx_array *in[3];
+            for (int k = 0; k < nin; k++) in[k] = rand_array(ts[k], lo, hi, 1);
+            char what[96];
+            snprintf(what, sizeof what, "%s %s", pi->name, jx_dtype_name(dts[d]));
+            jit_vs_interp(f, in, op_tol((jx_op)op, dts[d]), what);
+            free_all(in, nin);
+            tried++;
+        }
+    }
+    CHECK(tried > 60);
+}
+
+TEST(convert_and_bitcast_all_pairs) {
+    static const jx_dtype dts[5] = {JX_F32, JX_F64, JX_I32, JX_U32, JX_BOOL};
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 5; b++)
+            for (int bc = 0; bc < 2; bc++) {
+                jx_type t = JX_TYPE(dts[a], 50);
+                jx_trace *tr = jx_trace_begin(1, &t);
+                jx_val x = jx_trace_input(tr, 0);
+                jx_val r = bc ? jx_bitcast(x, dts[b]) : jx_convert(x, dts[b]);
+                if (jx_val_bad(r)) {
+                    jx_trace_abort(tr);
+                    jx_clear_error();
+                    continue;
+                }
+                jx_fn *f = jx_trace_end(tr, 1, &r);
+                jx_array *in = rand_array(t, -3e9, 5e9, 1);
+                char what[64];
+                snprintf(what, sizeof what, "%s %s->%s", bc ? "bitcast" : "convert",
+                         jx_dtype_name(dts[a]), jx_dtype_name(dts[b]));
+                jit_vs_interp(f, &in, 0, what);
+                jx_array_free(in);
+            }
+}
+
+/* Transcendentals on special and extreme values (f32 and f64). */
+TEST(transcendental_edges) {
+    static const double xs[] = {0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 0.5, -0.5, 1, -1, 2,
+                                88.5, 88.8, -87.5, -103.5, -104, 709.5, 710, -745, -746,
+                                1e10, -1e10, 1e30, 1e-310, 3.14159265, 1e6, NAN, INFINITY,
+                                -INFINITY};
+    static const jx_op ops[] = {JX_OP_EXP, JX_OP_LOG, JX_OP_LOG1P, JX_OP_EXPM1, JX_OP_TANH,
+                                JX_OP_LOGISTIC, JX_OP_SIN, JX_OP_COS};
+    int n = (int)(sizeof xs / sizeof xs[0]);
+    for (int d = 0; d < 2; d++) {
+        jx_dtype dt = d ? JX_F64 : JX_F32;
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+            jx_type t = JX_TYPE(dt, n);
+            jx_trace *tr = jx_trace_begin(1, &t);
+            jx_val x = jx_trace_input(tr, 0);
+            jx_val r = trace_emit(JX_HERE, tr, ops[k], 1, &x, NULL, NULL);
+            jx_fn *f = jx_trace_end(tr, 1, &r);
+            jx_array *in = jx_array_new_type(&t);
+            for (int i = 0; i < n; i++) jx_array_set(in, i, xs[i]);
+            /* sin/cos of 1e10 and larger are outside the documented accurate range */
+            if (ops[k] == JX_OP_SIN || ops[k] == JX_OP_COS)
+                for (int i = 0; i < n; i++)
+                    if (fabs(xs[i]) >= 1e10 && isfinite(xs[i])) jx_array_set(in, i, 1.0);
+            char what[64];
+            snprintf(what, sizeof what, "%s %s edges", prim_info(ops[k])->name, jx_dtype_name(dt));
+            jit_vs_interp(f, &in, dt == JX_F32 ? 1e-6 : 1e-13, what);
+            jx_array_free(in);
+        }
+    }
+}
+
+TEST(pow_special_cases) {
+    static const double v[] = {0.0, -0.0, 1, -1, 2, -2, 0.5, -0.5, 3, -3, 2.5, INFINITY,
+                               -INFINITY, NAN};
+    int n = (int)(sizeof v / sizeof v[0]);
+    for (int d = 0; d < 2; d++) {
+        jx_dtype dt = d ? JX_F64 : JX_F32;
+        jx_type t = JX_TYPE(dt, n * n);
+        jx_type ts[2] = {t, t};
+        jx_trace *tr = jx_trace_begin(2, ts);
+        jx_val r = jx_pow(jx_trace_input(tr, 0), jx_trace_input(tr, 1));
+        jx_fn *f = jx_trace_end(tr, 1, &r);
+        jx_array *in[2] = {jx_array_new_type(&t), jx_array_new_type(&t)};
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                jx_array_set(in[0], i * n + j, v[i]);
+                jx_array_set(in[1], i * n + j, v[j]);
+            }
+        jit_vs_interp(f, in, d ? 1e-12 : 1e-6, "pow specials");
+        free_all(in, 2);
+    }
+}
+
+/* ---- shape, reduction, creation and the other primitives ------------------------------- */
+
+/* Traces a one-input function of type t, whose body is given by a statement on x. */
+#define UNARY_FN(f, t, expr)                                                            \
+    do {                                                                                \
+        jx_type t_ = (t);                                                               \
+        jx_trace *tr_ = jx_trace_begin(1, &t_);                                         \
+        jx_val x = jx_trace_input(tr_, 0);                                              \
+        (void)x;                                                                        \
+        jx_val r_ = (expr);                                                             \
+        f = jx_trace_end(tr_, 1, &r_);                                                  \
+    } while (0)
+
+/* Checks a one-input function on random data. */
+#define CHECK_UNARY(t, lo, hi, tol, expr)                                               \
+    do {                                                                                \
+        jx_fn *f_;                                                                      \
+        UNARY_FN(f_, t, expr);                                                          \
+        jx_array *in_ = rand_array((t), (lo), (hi), 0);                                 \
+        jit_vs_interp(f_, &in_, (tol), #expr);                                          \
+        jx_array_free(in_);                                                             \
+    } while (0)
+
+TEST(shape_prims) {
+    jx_type t = JX_TYPE(JX_F32, 3, 4, 5);
+    CHECK_UNARY(t, -5, 5, 0, jx_transpose(x, JX_INTS(2, 0, 1)));
+    CHECK_UNARY(t, -5, 5, 0, jx_reshape(x, JX_INTS(12, 5)));
+    CHECK_UNARY(t, -5, 5, 0, jx_exp(jx_reshape(jx_transpose(x, JX_INTS(1, 0, 2)), JX_INTS(60))));
+    CHECK_UNARY(t, -5, 5, 0, jx_broadcast_in_dim(x, JX_INTS(2, 3, 4, 5), JX_INTS(1, 2, 3)));
+    CHECK_UNARY(JX_TYPE(JX_I32, 3, 1), -5, 5, 0,
+                jx_broadcast_in_dim(x, JX_INTS(3, 4), JX_INTS(0, 1)));
+    CHECK_UNARY(t, -5, 5, 0, jx_slice(x, JX_INTS(1, 0, 1), JX_INTS(3, 4, 5), JX_INTS(1, 2, 3)));
+    CHECK_UNARY(t, -5, 5, 0, jx_rev(x, JX_INTS(0, 2)));
+    CHECK_UNARY(t, -5, 5, 0,
+                jx_pad(x, jx_scalar(x.t, JX_F32, 7), JX_INTS(1, -1, 0), JX_INTS(0, 2, -2),
+                       JX_INTS(1, 0, 2)));
+    CHECK_UNARY(JX_TYPE(JX_I32, 2, 3), -5, 5, 0,
+                jx_pad(x, jx_scalar(x.t, JX_I32, -1), JX_INTS(2, 1), JX_INTS(1, 1), JX_INTS(0, 1)));
+    CHECK_UNARY(t, -5, 5, 0,
+                jx_concatenate(3, ((jx_val[]){x, jx_neg(x), jx_slice(x, JX_INTS(0, 0, 0), JX_INTS(3, 4, 2), JX_NOINTS)}), 2));
+    CHECK_UNARY(JX_TYPE(JX_BOOL, 4, 3), 0, 1, 0, jx_not(jx_transpose(x, JX_INTS(1, 0))));
+}
+
+TEST(reductions_and_argmax) {
+    jx_type t = JX_TYPE(JX_F32, 4, 5, 6);
+    for (int a = 0; a < 3; a++) {
+        CHECK_UNARY(t, -5, 5, 1e-5, jx_reduce_sum(x, JX_INTS(a)));
+        CHECK_UNARY(t, -5, 5, 0, jx_reduce_max(x, JX_INTS(a)));
+        CHECK_UNARY(t, -5, 5, 0, jx_reduce_min(x, JX_INTS(a)));
+        CHECK_UNARY(t, -5, 5, 0, jx_argmax(x, a, JX_I32));
+        CHECK_UNARY(JX_TYPE(JX_I32, 4, 5, 6), -100, 100, 0, jx_reduce_sum(x, JX_INTS(a)));
+        CHECK_UNARY(JX_TYPE(JX_U32, 4, 5, 6), 0, 100, 0, jx_reduce_max(x, JX_INTS(a)));
+        CHECK_UNARY(JX_TYPE(JX_I32, 4, 5, 6), -100, 100, 0, jx_argmax(x, a, JX_U32));
+        CHECK_UNARY(JX_TYPE(JX_BOOL, 4, 5, 6), 0, 1, 0, jx_reduce_max(x, JX_INTS(a)));
+        CHECK_UNARY(JX_TYPE(JX_BOOL, 4, 5, 6), 0, 1, 0, jx_reduce_min(x, JX_INTS(a)));
+    }
+    CHECK_UNARY(t, -5, 5, 1e-5, jx_reduce_sum(x, JX_INTS(0, 2)));
+    CHECK_UNARY(t, -5, 5, 1e-5, jx_reduce_sum(x, JX_INTS(0, 1, 2)));
+    CHECK_UNARY(JX_TYPE(JX_F64, 4, 5, 6), -5, 5, 1e-12, jx_reduce_sum(x, JX_INTS(1, 0)));
+    CHECK_UNARY(t, -5, 5, 0, jx_reduce_max(x, JX_NOINTS));
+    /* a reduction after an elementwise chain, and one feeding another */
+    CHECK_UNARY(t, -2, 2, 1e-5, jx_reduce_sum(jx_exp(jx_mul(x, x)), JX_INTS(2)));
+    CHECK_UNARY(t, -2, 2, 1e-5, jx_log(jx_reduce_sum(jx_exp(x), JX_INTS(0))));
+    CHECK_UNARY(t, -2, 2, 1e-5, jx_reduce_sum(jx_reduce_max(x, JX_INTS(2)), JX_INTS(0)));
+    /* NaN propagation and first-NaN argmax */
+    jx_fn *f;
+    UNARY_FN(f, t, jx_argmax(x, 2, JX_I32));
+    jx_array *in = rand_array(t, -5, 5, 1);
+    jit_vs_interp(f, &in, 0, "argmax with NaN");
+    UNARY_FN(f, t, jx_reduce_max(x, JX_INTS(2)));
+    jit_vs_interp(f, &in, 0, "reduce_max with NaN");
+    UNARY_FN(f, t, jx_reduce_min(x, JX_INTS(0)));
+    jit_vs_interp(f, &in, 0, "reduce_min with NaN (outer)");
+    jx_array_free(in);
+}
+
+TEST(creation_prims) {
+    jx_type t = JX_TYPE(JX_F32, 2, 3);
+    CHECK_UNARY(t, -1, 1, 0, jx_add(x, jx_iota(x.t, JX_TYPE(JX_F32, 2, 3), 1)));
+    CHECK_UNARY(t, -1, 1, 0, jx_iota(x.t, JX_TYPE(JX_I32, 4, 3, 2), 0));
+    CHECK_UNARY(t, -1, 1, 0, jx_iota(x.t, JX_TYPE(JX_U32, 7), 0));
+    double cv[6] = {1, -2, 3.5, NAN, INFINITY, 0};
+    jx_array *c = jx_array_from(JX_F64, 2, (int64_t[]){2, 3}, cv);
+    CHECK_UNARY(JX_TYPE(JX_F64, 2, 3), -1, 1, 0, jx_mul(x, jx_constant(x.t, c)));
+    CHECK_UNARY(JX_TYPE(JX_F64, 2, 3), -1, 1, 0, jx_constant(x.t, c));
+    CHECK_UNARY(JX_TYPE(JX_F64, 2, 3), -1, 1, 0, jx_scalar(x.t, JX_F64, 2.5));
+    jx_array_free(c);
+}
+
+TEST(threefry) {
+    jx_type kt = JX_TYPE(JX_U32, 2), xt = JX_TYPE(JX_U32, 2, 3, 5);
+    jx_type ts[2] = {kt, xt};
+    jx_trace *tr = jx_trace_begin(2, ts);
+    jx_val r = jx_threefry2x32(jx_trace_input(tr, 0), jx_trace_input(tr, 1));
+    jx_val r2 = jx_threefry2x32(jx_trace_input(tr, 0), jx_iota(tr, xt, 2));
+    jx_val outs[2] = {r, r2};
+    jx_fn *f = jx_trace_end(tr, 2, outs);
+    jx_array *in[2] = {rand_array(kt, 0, 4e9, 0), rand_array(xt, 0, 4e9, 0)};
+    jit_vs_interp(f, in, 0, "threefry2x32");
+    free_all(in, 2);
+}
+
+TEST(conv_patches_both_ways) {
+    jx_type t = JX_TYPE(JX_F32, 2, 6, 7, 3);
+    CHECK_UNARY(t, -1, 1, 0,
+                jx_conv_patches(x, JX_INTS(3, 2), JX_INTS(1, 2), JX_INTS(1, 0), JX_INTS(1, 1)));
+    CHECK_UNARY(JX_TYPE(JX_I32, 2, 5, 5, 2), -9, 9, 0,
+                jx_conv_patches(x, JX_INTS(2, 2), JX_INTS(2, 2), JX_INTS(0, 0), JX_INTS(1, 1)));
+    /* patches_t of patches of x: [2,6,7,3] -> [2,OH,OW,18] -> back */
+    CHECK_UNARY(t, -1, 1, 1e-5,
+                jx_conv_patches_t(jx_conv_patches(x, JX_INTS(3, 2), JX_INTS(1, 2), JX_INTS(1, 0),
+                                                  JX_INTS(1, 1)),
+                                  JX_INTS(6, 7), JX_INTS(3, 2), JX_INTS(1, 2), JX_INTS(1, 0),
+                                  JX_INTS(1, 1)));
+    CHECK_UNARY(JX_TYPE(JX_F64, 1, 4, 4, 6), -1, 1, 1e-12,
+                jx_conv_patches_t(jx_mul(x, x), JX_INTS(5, 5), JX_INTS(2, 3), JX_INTS(1, 1),
+                                  JX_INTS(0, 0), JX_INTS(0, 1)));
+}
+
+/* ---- dot_general: GEMM mapping -------------------------------------------------------- */
+
+/* lhs/rhs stored as [m,k]/[k,n] or transposed, contracted as a matrix product. */
+static void check_matmul(jx_dtype dt, int ta, int tb, int via_transpose) {
+    int64_t m = 5, k = 7, n = 3;
+    jx_type lt = ta ? JX_TYPE(dt, k, m) : JX_TYPE(dt, m, k);
+    jx_type rt = tb ? JX_TYPE(dt, n, k) : JX_TYPE(dt, k, n);
+    jx_type ts[2] = {lt, rt};
+    jx_trace *tr = jx_trace_begin(2, ts);
+    jx_val a = jx_trace_input(tr, 0), b = jx_trace_input(tr, 1), r;
+    if (via_transpose) {
+        if (ta) a = jx_transpose(a, JX_INTS(1, 0));
+        if (tb) b = jx_transpose(b, JX_INTS(1, 0));
+        r = jx_dot_general(a, b, JX_INTS(1), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    } else {
+        r = jx_dot_general(a, b, JX_INTS(ta ? 0 : 1), JX_INTS(tb ? 1 : 0), JX_NOINTS, JX_NOINTS);
+    }
+    jx_fn *f = jx_trace_end(tr, 1, &r);
+    jx_array *in[2] = {rand_array(lt, -1, 1, 0), rand_array(rt, -1, 1, 0)};
+    char what[80];
+    snprintf(what, sizeof what, "matmul %s ta=%d tb=%d via_transpose=%d", jx_dtype_name(dt), ta,
+             tb, via_transpose);
+    jit_vs_interp(f, in, dt == JX_F32 ? 1e-5 : dt == JX_F64 ? 1e-12 : 0, what);
+    free_all(in, 2);
+}
+
+TEST(dot_general_trans_combinations) {
+    static const jx_dtype dts[4] = {JX_F32, JX_F64, JX_I32, JX_U32};
+    for (int d = 0; d < 4; d++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int v = 0; v < 2; v++) check_matmul(dts[d], ta, tb, v);
+}
+
+TEST(dot_general_batched_and_odd_layouts) {
+    /* batch dims in different positions, two contraction axes, vector/matrix cases */
+    jx_type lt = JX_TYPE(JX_F32, 4, 3, 2, 5), rt = JX_TYPE(JX_F32, 5, 2, 4, 6);
+    jx_type ts[2] = {lt, rt};
+    jx_trace *tr = jx_trace_begin(2, ts);
+    jx_val a = jx_trace_input(tr, 0), b = jx_trace_input(tr, 1);
+    jx_val outs[4] = {
+        jx_dot_general(a, b, JX_INTS(3), JX_INTS(0), JX_INTS(0, 2), JX_INTS(2, 1)),
+        jx_dot_general(a, b, JX_INTS(2, 3), JX_INTS(1, 0), JX_INTS(0), JX_INTS(2)),
+        jx_dot_general(a, b, JX_INTS(3, 2), JX_INTS(0, 1), JX_NOINTS, JX_NOINTS),
+        jx_dot_general(jx_exp(a), b, JX_INTS(0, 3), JX_INTS(2, 0), JX_INTS(2), JX_INTS(1)),
+    };
+    jx_fn *f = jx_trace_end(tr, 4, outs);
+    jx_array *in[2] = {rand_array(lt, -1, 1, 0), rand_array(rt, -1, 1, 0)};
+    jit_vs_interp(f, in, 1e-5, "batched dot_general");
+    free_all(in, 2);
+    /* matvec, vector dot, outer product, K = 0, f64 */
+    jx_type mt = JX_TYPE(JX_F64, 6, 4), vt = JX_TYPE(JX_F64, 4), et = JX_TYPE(JX_F64, 3, 0);
+    jx_type ts2[3] = {mt, vt, et};
+    tr = jx_trace_begin(3, ts2);
+    jx_val mm = jx_trace_input(tr, 0), v = jx_trace_input(tr, 1), e = jx_trace_input(tr, 2);
+    jx_val o2[4] = {jx_matvec(mm, v), jx_dot(v, v),
+                    jx_dot_general(v, v, JX_NOINTS, JX_NOINTS, JX_NOINTS, JX_NOINTS),
+                    jx_dot_general(e, e, JX_INTS(1), JX_INTS(1), JX_NOINTS, JX_NOINTS)};
+    f = jx_trace_end(tr, 4, o2);
+    jx_array *in2[3] = {rand_array(mt, -1, 1, 0), rand_array(vt, -1, 1, 0), rand_array(et, 0, 1, 0)};
+    jit_vs_interp(f, in2, 1e-12, "matvec/dot/outer/K=0");
+    free_all(in2, 3);
+}
+
+/* ---- compositions ---------------------------------------------------------------------- */
+
+/* MLP forward: relu(W1 x + b1) -> W2 h + b2 -> log_softmax, batched as matmuls. */
+static void mlp(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    (void)user;
+    jx_val h = jx_relu(jx_add(jx_matmul(in[0], in[1]), in[2]));
+    jx_val logits = jx_add(jx_matmul(h, in[3]), in[4]);
+    out[0] = jx_log_softmax(logits, 1);
+    out[1] = jx_mean_all(jx_neg(jx_reduce_max(out[0], JX_INTS(1))));
+    out[2] = jx_argmax(logits, 1, JX_I32);
+}
+
+TEST(mlp_forward) {
+    jx_type ts[5] = {JX_TYPE(JX_F32, 16, 20), JX_TYPE(JX_F32, 20, 32), JX_TYPE(JX_F32, 32),
+                     JX_TYPE(JX_F32, 32, 10), JX_TYPE(JX_F32, 10)};
+    jx_fn *f = jx_trace(mlp, 5, ts, 3, NULL);
+    jx_array *in[5];
+    for (int i = 0; i < 5; i++) in[i] = rand_array(ts[i], -1, 1, 0);
+    jit_vs_interp(f, in, 1e-5, "mlp forward");
+    free_all(in, 5);
+}
+
+/* Per-example matvec MLP (the DESIGN.md predict) and broadcasting compositions. */
+static void predict(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    (void)user;
+    jx_val a = jx_relu(jx_add(jx_matvec(in[0], in[2]), in[1]));
+    out[0] = jx_log_softmax(a, 0);
+    out[1] = jx_sigmoid(jx_sub(jx_expand_dims(a, 1), jx_expand_dims(in[2], 0)));
+    out[2] = jx_tanh(jx_add(jx_mul(in[0], jx_lit(a, 0.5)), jx_expand_dims(in[1], 1)));
+}
+
+TEST(matvec_and_broadcasting) {
+    jx_type ts[3] = {JX_TYPE(JX_F64, 12, 9), JX_TYPE(JX_F64, 12), JX_TYPE(JX_F64, 9)};
+    jx_fn *f = jx_trace(predict, 3, ts, 3, NULL);
+    jx_array *in[3];
+    for (int i = 0; i < 3; i++) in[i] = rand_array(ts[i], -2, 2, 0);
+    jit_vs_interp(f, in, 1e-12, "matvec + broadcasting");
+    free_all(in, 3);
+}
+
+TEST(conv_as_patches_and_gemm) {
+    jx_type xt = JX_TYPE(JX_F32, 2, 8, 8, 3), wt = JX_TYPE(JX_F32, 3, 3, 3, 4);
+    jx_type ts[2] = {xt, wt};
+    jx_trace *tr = jx_trace_begin(2, ts);
+    jx_val x = jx_trace_input(tr, 0), w = jx_trace_input(tr, 1);
+    jx_val p = jx_conv_patches(x, JX_INTS(3, 3), JX_INTS(1, 1), JX_INTS(1, 1), JX_INTS(1, 1));
+    jx_val y = jx_dot_general(p, jx_reshape(w, JX_INTS(27, 4)), JX_INTS(3), JX_INTS(0),
+                              JX_NOINTS, JX_NOINTS);
+    jx_val pooled = jx_reduce_max(jx_reshape(jx_relu(y), JX_INTS(2, 4, 2, 4, 2, 4)), JX_INTS(2, 4));
+    jx_val outs[2] = {y, pooled};
+    jx_fn *f = jx_trace_end(tr, 2, outs);
+    jx_array *in[2] = {rand_array(xt, -1, 1, 0), rand_array(wt, -1, 1, 0)};
+    jit_vs_interp(f, in, 1e-5, "conv via patches + gemm + pool");
+    free_all(in, 2);
+}
+
+TEST(rank0_and_empty) {
+    CHECK_UNARY(JX_SCALAR(JX_F32), -3, 3, 1e-6, jx_exp(jx_add(x, x)));
+    CHECK_UNARY(JX_SCALAR(JX_I32), -3, 3, 0, jx_mul(x, x));
+    CHECK_UNARY(JX_TYPE(JX_F32, 0, 3), -3, 3, 0, jx_exp(x));
+    CHECK_UNARY(JX_TYPE(JX_F32, 0, 3), -3, 3, 0, jx_reduce_sum(x, JX_INTS(0)));
+    CHECK_UNARY(JX_TYPE(JX_F32, 3, 0), -3, 3, 0, jx_reduce_max(x, JX_INTS(1)));
+    CHECK_UNARY(JX_TYPE(JX_I32, 3, 0), -3, 3, 0, jx_reduce_min(x, JX_INTS(1)));
+    CHECK_UNARY(JX_TYPE(JX_F32, 0, 3), -3, 3, 0, jx_transpose(x, JX_INTS(1, 0)));
+    CHECK_UNARY(JX_TYPE(JX_F32, 0, 3), -3, 3, 0,
+                jx_pad(x, jx_scalar(x.t, JX_F32, 1), JX_INTS(1, 0), JX_INTS(1, 0), JX_INTS(0, 0)));
+    CHECK_UNARY(JX_TYPE(JX_F32, 2, 0, 3), -3, 3, 0,
+                jx_dot_general(x, x, JX_INTS(1), JX_INTS(1), JX_INTS(0), JX_INTS(0)));
+}
+
+/* Outputs that are inputs, constants or repeated, and an unused input. */
+TEST(odd_outputs) {
+    jx_type t = JX_TYPE(JX_F32, 4);
+    jx_type ts[2] = {t, t};
+    jx_trace *tr = jx_trace_begin(2, ts);
+    jx_val x = jx_trace_input(tr, 0);
+    jx_val s = jx_exp(x);
+    jx_val outs[5] = {x, s, s, jx_scalar(tr, JX_F32, 3), jx_add(s, jx_lit(s, 1))};
+    jx_fn *f = jx_trace_end(tr, 5, outs);
+    jx_array *in[2] = {rand_array(t, -1, 1, 0), rand_array(t, -1, 1, 0)};
+    jit_vs_interp(f, in, 1e-6, "odd outputs");
+    free_all(in, 2);
+}
+
+/* ---- calling convention: donation, preallocated outputs, errors, threads --------------- */
+
+/* One SGD step: w' = w - lr * (x^T (x w - y)), donated w. */
+static void sgd(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    (void)user;
+    jx_val w = in[0], x = in[1], y = in[2];
+    jx_val err = jx_sub(jx_matvec(x, w), y);
+    jx_val g = jx_dot_general(x, err, JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    out[0] = jx_sub(w, jx_mul(jx_lit(w, 0.1), g));
+    out[1] = jx_sum_all(jx_square(err));
+}
+
+TEST(donation_in_place) {
+    jx_type ts[3] = {JX_TYPE(JX_F32, 8), JX_TYPE(JX_F32, 16, 8), JX_TYPE(JX_F32, 16)};
+    jx_fn *f = jx_trace(sgd, 3, ts, 2, NULL);
+    CHECK(f != NULL);
+    if (!f) return;
+    unsigned char donate[3] = {1, 0, 0};
+    jx_exe *e = jx_jit(f, &(jx_jit_opts){.donate = donate});
+    CHECK(e != NULL);
+    jx_array *in[3];
+    for (int i = 0; i < 3; i++) in[i] = rand_array(ts[i], -1, 1, 0);
+    jx_array *w_ref = jx_array_copy(in[0]);
+    for (int step = 0; step < 3 && e; step++) {
+        /* reference step on a copy */
+        jx_array *rin[3] = {w_ref, in[1], in[2]}, *want[2] = {0};
+        CHECK(jx_interp(f, rin, want) == 0);
+        jx_array_free(w_ref);
+        w_ref = want[0];
+        /* in place: out[0] is the donated input itself */
+        jx_array *out[2] = {in[0], NULL};
+        CHECK(jx_exe_run(e, in, out) == 0);
+        CHECK(out[0] == in[0]);
+        same_arrays(in[0], w_ref, 1e-5, "donated w");
+        same_arrays(out[1], want[1], 1e-5, "loss");
+        jx_array_free(out[1]);
+        jx_array_free(want[1]);
+    }
+    /* NULL output with a donated input: the result is the input's buffer */
+    jx_array *out[2] = {NULL, NULL};
+    CHECK(jx_exe_run(e, in, out) == 0);
+    CHECK(out[0] == in[0]);
+    jx_array_free(out[0]);
+    jx_array_free(out[1]);
+    /* an output aliasing a non-donated input is still computed correctly */
+    jx_exe *e2 = jx_jit(f, NULL);
+    jx_array *want[2] = {0};
+    CHECK(jx_interp(f, in, want) == 0);
+    jx_array *wcopy = jx_array_copy(in[0]);
+    jx_array *in2[3] = {wcopy, in[1], in[2]}, *out2[2] = {wcopy, NULL};
+    CHECK(jx_exe_run(e2, in2, out2) == 0);
+    same_arrays(wcopy, want[0], 1e-5, "aliased output without donation");
+    jx_array_free(out2[1]);
+    free_all(want, 2);
+    jx_array_free(wcopy);
+    jx_exe_free(e2);
+    jx_array_free(w_ref);
+    free_all(in, 3);
+    jx_exe_free(e);
+    jx_fn_free(f);
+}
+
+TEST(call_time_type_errors) {
+    jx_type ts[2] = {JX_TYPE(JX_F32, 3), JX_TYPE(JX_I32, 2)};
+    jx_trace *tr = jx_trace_begin(2, ts);
+    jx_val r = jx_exp(jx_trace_input(tr, 0));
+    jx_fn *f = jx_trace_end(tr, 1, &r);
+    jx_exe *e = jx_jit(f, NULL);
+    CHECK(e != NULL);
+    jx_array *good0 = jx_array_new_type(&ts[0]), *good1 = jx_array_new_type(&ts[1]);
+    jx_type bt = JX_TYPE(JX_F64, 2);
+    jx_array *bad = jx_array_new_type(&bt);
+    jx_array *in[2] = {good0, bad}, *out[1] = {NULL};
+    CHECK(jx_exe_run(e, in, out) < 0);
+    CHECK_CONTAINS(jx_error(), "input 1");
+    CHECK_CONTAINS(jx_error(), "f64[2]");
+    CHECK_CONTAINS(jx_error(), "i32[2]");
+    CHECK(out[0] == NULL);
+    in[1] = good1;
+    jx_array *wrong_out = jx_array_new_type(&bt);
+    out[0] = wrong_out;
+    CHECK(jx_exe_run(e, in, out) < 0);
+    CHECK_CONTAINS(jx_error(), "output 0");
+    out[0] = NULL;
+    CHECK(jx_exe_run(e, in, out) == 0);
+    /* preallocated output: written in place */
+    jx_array *pre = jx_array_new_type(&ts[0]);
+    jx_array *outp[1] = {pre};
+    CHECK(jx_exe_run(e, in, outp) == 0 && outp[0] == pre);
+    CHECK_NEAR(jx_array_get(pre, 0), 1.0, 0);
+    CHECK(jx_exe_run(NULL, in, out) < 0);
+    CHECK(jx_jit(NULL, NULL) == NULL);
+    jx_array_free(out[0]);
+    jx_array_free(pre);
+    jx_array_free(wrong_out);
+    jx_array_free(bad);
+    jx_array_free(good0);
+    jx_array_free(good1);
+    jx_exe_free(e);
+    jx_fn_free(f);
+}
+
+/* Shared state of the threaded test. */
+typedef struct thr_ctx {
+    jx_exe *e;
+    jx_array *in[5];
+    jx_array *want[3];
+    int ok;
+} thr_ctx;
+
+static void *thr_main(void *arg) {
+    thr_ctx *c = arg;
+    c->ok = 1;
+    for (int it = 0; it < 50 && c->ok; it++) {
+        jx_array *out[3] = {0};
+        if (jx_exe_run(c->e, c->in, out) < 0) c->ok = 0;
+        for (int j = 0; j < 3 && c->ok; j++) {
+            int64_t n = jx_array_size(out[j]);
+            for (int64_t i = 0; i < n; i++)
+                if (!check_near(jx_array_get(out[j], i), jx_array_get(c->want[j], i), 1e-5)) c->ok = 0;
+        }
+        free_all(out, 3);
+    }
+    return NULL;
+}
+
+TEST(two_threads_one_exe) {
+    jx_type ts[5] = {JX_TYPE(JX_F32, 16, 20), JX_TYPE(JX_F32, 20, 32), JX_TYPE(JX_F32, 32),
+                     JX_TYPE(JX_F32, 32, 10), JX_TYPE(JX_F32, 10)};
+    jx_fn *f = jx_trace(mlp, 5, ts, 3, NULL);
+    jx_exe *e = jx_jit(f, NULL);
+    CHECK(e != NULL);
+    if (!e) return;
+    thr_ctx c[2];
+    for (int k = 0; k < 2; k++) {
+        c[k].e = e;
+        for (int i = 0; i < 5; i++) c[k].in[i] = rand_array(ts[i], -1, 1, 0);
+        CHECK(jx_interp(f, c[k].in, c[k].want) == 0);
+    }
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) pthread_create(&th[k], NULL, thr_main, &c[k]);
+    for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < 2; k++) {
+        CHECK(c[k].ok);
+        free_all(c[k].in, 5);
+        free_all(c[k].want, 3);
+    }
+    jx_exe_free(e);
+    jx_fn_free(f);
+}
+
+TEST_MAIN()
