@@ -133,6 +133,14 @@ static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
     case JX_OP_RESHAPE:
     case JX_OP_BROADCAST_IN_DIM:
         if (same0) return x[0];
+        if (n->op == JX_OP_BROADCAST_IN_DIM &&
+            simp_node(s, x[0].id)->op == JX_OP_BROADCAST_IN_DIM) {
+            /* broadcast(broadcast(v, d1), d2) = broadcast(v, d2 o d1) */
+            const jx_node *a = simp_node(s, x[0].id);
+            jx_ints d1 = ir_attr_ints(a, 1), d2 = ir_attr_ints(n, 1), d = d1;
+            for (int i = 0; i < d1.n; i++) d.v[i] = d2.v[d1.v[i]];
+            return jx_broadcast_in_dim_at(n->loc, trace_val(s->t, a->in[0]), ir_attr_ints(n, 0), d);
+        }
         if (n->op == JX_OP_RESHAPE && simp_node(s, x[0].id)->op == JX_OP_RESHAPE) {
             jx_val inner = trace_val(s->t, simp_node(s, x[0].id)->in[0]);
             return tx_replay(s->t, n, &inner);

@@ -133,7 +133,7 @@ static LLVMValueRef m_log1p(lw *L, LLVMValueRef x, int full) {
 /* expm1 of a double. */
 static LLVMValueRef m_expm1(lw *L, LLVMValueRef x, int full) {
     LLVMValueRef u = m_exp(L, x, full), d = fsub(L, u, D(L, 1));
-    LLVMValueRef r = fdiv(L, fmul(L, d, x), m_log(L, u, full));
+    LLVMValueRef r = fmul(L, d, fdiv(L, x, m_log(L, u, full))); /* no overflow near 709 */
     r = sel(L, fcmp(L, LLVMRealOEQ, d, D(L, -1)), D(L, -1), r);
     r = sel(L, fcmp(L, LLVMRealOEQ, u, D(L, 1)), x, r);
     return sel(L, fcmp(L, LLVMRealOEQ, u, D(L, INFINITY)), u, r);

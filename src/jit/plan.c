@@ -188,8 +188,14 @@ static int pl_try_gemm(const jx_node *d, const pl_view *l, const pl_view *r, con
     if (!pl_merge(l, la.nf, la.f, &m, &ms) || !pl_merge(r, ra.nf, ra.f, &n, &ns) ||
         !pl_merge(l, la.nc, lc, &k1, &k1s) || !pl_merge(r, ra.nc, rc, &k2, &k2s))
         return 0;
-    if (!pl_ld(m, ms, k1, k1s, &g->trans_a, &g->lda)) return 0;
-    if (!pl_ld(k2, k2s, n, ns, &g->trans_b, &g->ldb)) return 0;
+    if (m == 0 || n == 0 || k1 == 0) { /* nothing is read: any legal layout */
+        g->trans_a = g->trans_b = 0;
+        g->lda = k1 > 1 ? k1 : 1;
+        g->ldb = n > 1 ? n : 1;
+    } else if (!pl_ld(m, ms, k1, k1s, &g->trans_a, &g->lda) ||
+               !pl_ld(k2, k2s, n, ns, &g->trans_b, &g->ldb)) {
+        return 0;
+    }
     g->a = l->base;
     g->b = r->base;
     g->m = m;
