@@ -359,8 +359,10 @@ TEST(threefry) {
     jx_trace *tr = jx_trace_begin(2, ts);
     jx_val r = jx_threefry2x32(jx_trace_input(tr, 0), jx_trace_input(tr, 1));
     jx_val r2 = jx_threefry2x32(jx_trace_input(tr, 0), jx_iota(tr, xt, 2));
-    jx_val outs[2] = {r, r2};
-    jx_fn *f = jx_trace_end(tr, 2, outs);
+    jx_val r3 = jx_threefry2x32(jx_add(jx_trace_input(tr, 1), jx_trace_input(tr, 1)),
+                                jx_trace_input(tr, 1));
+    jx_val outs[3] = {r, r2, r3};
+    jx_fn *f = jx_trace_end(tr, 3, outs);
     jx_array *in[2] = {rand_array(kt, 0, 4e9, 0), rand_array(xt, 0, 4e9, 0)};
     jit_vs_interp(f, in, 0, "threefry2x32");
     free_all(in, 2);
@@ -531,6 +533,91 @@ TEST(odd_outputs) {
     jx_array *in[2] = {rand_array(t, -1, 1, 0), rand_array(t, -1, 1, 0)};
     jit_vs_interp(f, in, 1e-6, "odd outputs");
     free_all(in, 2);
+}
+
+/* ---- transformed functions: a whole training step ---------------------------------- */
+
+/* Cross-entropy loss of a 2-layer MLP: in = W1, b1, W2, b2, x, one-hot y. */
+static void mlp_loss(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    (void)user;
+    jx_val h = jx_relu(jx_add(jx_matmul(in[4], in[0]), in[1]));
+    jx_val logits = jx_add(jx_matmul(h, in[2]), in[3]);
+    out[0] = jx_neg(jx_mean_all(jx_mul(jx_log_softmax(logits, 1), in[5])));
+}
+
+/* SGD update built by composition: params - 0.1 * grad(loss)(params, x, y). */
+static void mlp_update(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    const jx_fn *vg = user;
+    jx_val r[5];
+    if (jx_call(vg, in, r) < 0) return;
+    for (int i = 0; i < 4; i++) out[i] = jx_sub(in[i], jx_mul(jx_lit(in[i], 0.1), r[1 + i]));
+    out[4] = r[0];
+}
+
+TEST(training_step_value_and_grad) {
+    jx_type ts[6] = {JX_TYPE(JX_F32, 20, 32), JX_TYPE(JX_F32, 32), JX_TYPE(JX_F32, 32, 10),
+                     JX_TYPE(JX_F32, 10), JX_TYPE(JX_F32, 16, 20), JX_TYPE(JX_F32, 16, 10)};
+    jx_fn *loss = jx_trace(mlp_loss, 6, ts, 1, NULL);
+    CHECK(loss != NULL);
+    if (!loss) return;
+    int wrt[4] = {0, 1, 2, 3};
+    jx_fn *vg = jx_value_and_grad(loss, 4, wrt);
+    CHECK(vg != NULL);
+    if (!vg) {
+        jx_fn_free(loss);
+        return;
+    }
+    jx_array *in[6];
+    for (int i = 0; i < 6; i++) in[i] = rand_array(ts[i], -1, 1, 0);
+    jit_vs_interp(jx_value_and_grad(loss, 4, wrt), in, 1e-5, "value_and_grad(mlp loss)");
+    jx_fn *upd = jx_trace(mlp_update, 6, ts, 5, vg);
+    CHECK(upd != NULL);
+    if (upd) {
+        unsigned char donate[6] = {1, 1, 1, 1, 0, 0};
+        jx_exe *e = jx_jit(upd, &(jx_jit_opts){.donate = donate});
+        CHECK(e != NULL);
+        jx_array *ref[6];
+        for (int i = 0; i < 6; i++) ref[i] = jx_array_copy(in[i]);
+        for (int step = 0; step < 3 && e; step++) {
+            jx_array *want[5] = {0};
+            CHECK(jx_interp(upd, ref, want) == 0);
+            jx_array *out[5] = {in[0], in[1], in[2], in[3], NULL};
+            CHECK(jx_exe_run(e, in, out) == 0);
+            for (int i = 0; i < 4; i++) {
+                same_arrays(in[i], want[i], 1e-5, "updated param");
+                jx_array_free(ref[i]);
+                ref[i] = jx_array_retain(want[i]);
+            }
+            same_arrays(out[4], want[4], 1e-5, "loss");
+            jx_array_free(out[4]);
+            free_all(want, 5);
+        }
+        free_all(ref, 6);
+        jx_exe_free(e);
+        jx_fn_free(upd);
+    }
+    /* per-example gradients: vmap(grad) over x and y */
+    jx_type ets[6] = {ts[0], ts[1], ts[2], ts[3], JX_TYPE(JX_F32, 1, 20), JX_TYPE(JX_F32, 1, 10)};
+    jx_fn *el = jx_trace(mlp_loss, 6, ets, 1, NULL);
+    jx_fn *eg = el ? jx_grad(el, 4, wrt) : NULL;
+    int in_axes[6] = {JX_NONE, JX_NONE, JX_NONE, JX_NONE, 0, 0};
+    jx_fn *pg = eg ? jx_vmap(eg, in_axes, NULL, 16) : NULL;
+    CHECK(pg != NULL);
+    if (pg) {
+        jx_type bx = JX_TYPE(JX_F32, 16, 1, 20), by = JX_TYPE(JX_F32, 16, 1, 10);
+        jx_array *vin[6] = {in[0], in[1], in[2], in[3], rand_array(bx, -1, 1, 0),
+                            rand_array(by, 0, 1, 0)};
+        jit_vs_interp(pg, vin, 1e-5, "vmap(grad(mlp loss))");
+        jx_array_free(vin[4]);
+        jx_array_free(vin[5]);
+    }
+    jx_fn_free(eg);
+    jx_fn_free(el);
+    free_all(in, 6);
+    jx_fn_free(vg);
+    jx_fn_free(loss);
 }
 
 /* ---- calling convention: donation, preallocated outputs, errors, threads --------------- */

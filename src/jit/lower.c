@@ -363,8 +363,9 @@ static LLVMValueRef lw_threefry(lw *L, const jx_node *nd, lw_ix *ix) {
     for (int w = 0; w < 2; w++) {
         lw_ix ki = lw_ix_new(kt), xi = lw_ix_new(xt);
         ki.multi = xi.multi = 1;
-        ki.v[0] = K(L, w);
         for (int d = 0; d < xt->rank; d++) xi.v[d] = d == 0 ? K(L, w) : ix->v[d];
+        /* key u32[2] (shared) or x's type (per-pair keys) */
+        for (int d = 0; d < kt->rank; d++) ki.v[d] = xi.v[d];
         k[w] = lw_eval(L, nd->in[0], &ki);
         x[w] = lw_eval(L, nd->in[1], &xi);
     }
