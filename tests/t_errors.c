@@ -99,6 +99,12 @@ static jx_fn *err_fn(void) {
     return jx_trace(err_sumsq, 1, &ty, 1, NULL);
 }
 
+/* f() = 1.0: a function without inputs, for cases needing no inputs. */
+static void err_one(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)in, (void)user;
+    out[0] = jx_scalar(t, JX_F32, 1);
+}
+
 /* ---- NULL arguments ------------------------------------------------------------------ */
 
 ITEST(null_fn_print_and_dot) {
@@ -142,6 +148,12 @@ ITEST(null_interp_output_list) {
     HAS(jx_error(), "interp", "NULL output list");
     jx_array_free(x);
     jx_fn_free(f);
+    /* no inputs: a NULL input list is fine */
+    jx_fn *g = jx_trace(err_one, 0, NULL, 1, NULL);
+    jx_array *o = NULL;
+    CHECK(g && jx_interp(g, NULL, &o) == 0 && o && jx_array_get(o, 0) == 1);
+    jx_array_free(o);
+    jx_fn_free(g);
 }
 
 ITEST(null_array_functions) {
@@ -218,12 +230,6 @@ ITEST(null_call_arguments) {
     jx_fn_free(f);
 }
 
-/* f() = 1.0: a function without inputs, which jx_call cannot place in any trace. */
-static void err_one(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)in, (void)user;
-    out[0] = jx_scalar(t, JX_F32, 1);
-}
-
 ITEST(call_without_inputs_needs_trace) {
     jx_fn *f = jx_trace(err_one, 0, NULL, 1, NULL);
     jx_val o;
@@ -256,15 +262,16 @@ ITEST(null_leaf_arguments) {
     POISON(t, jx_constant(t, NULL), "constant", "NULL");
     jx_trace_abort(t);
     jx_array *a = jx_array_scalar(JX_F32, 2);
+    /* a leaf has no operands to take the trace from: the message must say it is NULL */
     CHECK(jx_val_bad(jx_constant(NULL, a)));
-    HAS(jx_error(), "constant", "t_errors.c");
+    HAS(jx_error(), "constant", "NULL trace", "t_errors.c");
     jx_array_free(a);
     CHECK(jx_val_bad(jx_scalar(NULL, JX_F32, 1)));
-    HAS(jx_error(), "constant", "t_errors.c");
+    HAS(jx_error(), "constant", "NULL trace", "t_errors.c");
     CHECK(jx_val_bad(jx_iota(NULL, F32(3), 0)));
-    HAS(jx_error(), "iota", "t_errors.c");
+    HAS(jx_error(), "iota", "NULL trace", "t_errors.c");
     CHECK(jx_val_bad(jx_full(NULL, F32(3), 1)));
-    HAS(jx_error(), "t_errors.c");
+    HAS(jx_error(), "NULL trace", "t_errors.c");
     t = jx_trace_begin(1, &ty);
     POISON(t, jx_scalar(t, (jx_dtype)77, 1), "constant", "dtype 77");
     jx_trace_abort(t);
@@ -286,12 +293,22 @@ ITEST(null_type_str) {
     CHECK(strcmp(jx_dtype_name((jx_dtype)99), "?") == 0 && jx_dtype_size((jx_dtype)-3) == 0);
 }
 
-ITEST(null_jit_arguments) {
-    CHECK(jx_jit(NULL, NULL) == NULL);
+ITEST(null_exe_run_lists) {
+    jx_fn *f = err_fn();
+    jx_exe *e = jx_jit(f, &(jx_jit_opts){.no_disk_cache = 1});
+    CHECK(e != NULL);
+    jx_type ty = F32(3);
+    jx_array *x = jx_array_new_type(&ty), *none[1] = {NULL}, *o[1] = {NULL};
+    CHECK(e && jx_exe_run(e, NULL, o) < 0 && o[0] == NULL);
     HAS(jx_error(), "NULL");
-    CHECK(jx_exe_run(NULL, NULL, NULL) < 0);
+    CHECK(e && jx_exe_run(e, &x, NULL) < 0);
     HAS(jx_error(), "NULL");
+    CHECK(e && jx_exe_run(e, none, o) < 0 && o[0] == NULL);
+    HAS(jx_error(), "input 0");
+    jx_exe_free(e);
     jx_exe_free(NULL);
+    jx_array_free(x);
+    jx_fn_free(f);
 }
 
 /* Without an operand list there is no trace to record on: the error is in jx_error(). */
@@ -300,7 +317,7 @@ ITEST(concatenate_null_list_and_negative_count) {
     jx_trace *t = jx_trace_begin(1, &ty);
     jx_val x = jx_trace_input(t, 0);
     CHECK(jx_val_bad(jx_concatenate(2, NULL, 0)));
-    HAS(jx_error(), "concatenate", "t_errors.c");
+    HAS(jx_error(), "concatenate", "NULL", "t_errors.c");
     CHECK(jx_val_bad(jx_concatenate(-1, &x, 0)));
     HAS(jx_error(), "concatenate", "-1", "t_errors.c");
     jx_trace_abort(t);
@@ -313,6 +330,37 @@ ITEST(concatenate_too_many_operands) {
     for (int i = 0; i < 70; i++) xs[i] = jx_trace_input(t, 0);
     POISON(t, jx_concatenate(70, xs, 0), "concatenate", "70");
     jx_trace_abort(t);
+}
+
+/* ---- bad dtypes and functions without outputs -------------------------------------- */
+
+ERR1(dtype_convert_invalid, F32(2), jx_convert(x, (jx_dtype)99), "convert_element_type", "99")
+ERR1(dtype_bitcast_invalid, F32(2), jx_bitcast(x, (jx_dtype)-1), "bitcast_convert_type", "-1")
+ERR1(dtype_bitcast_width, F32(2), jx_bitcast(x, JX_F64), "bitcast_convert_type", "f32[2]")
+ERR1(dtype_iota_invalid, F32(2), jx_iota(t, JX_TYPE((jx_dtype)42, 3), 0), "iota", "42")
+ERR1(dtype_full_invalid, F32(2), jx_full(t, JX_TYPE((jx_dtype)42, 3), 0), "42")
+ERR1(dtype_argmax_index, F32(2), jx_argmax(x, 0, JX_F64), "argmax", "f64")
+ERR1(rank_full_negative, F32(2), jx_full(t, ((jx_type){JX_F32, -1, {0}}), 0), "full", "-1")
+
+/* f(x) = (): no outputs. */
+static void err_nothing(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)in, (void)out, (void)user;
+}
+
+ITEST(transform_function_without_outputs) {
+    jx_type ty = F32(3);
+    jx_fn *f = jx_trace(err_nothing, 1, &ty, 0, NULL);
+    CHECK(f != NULL);
+    CHECK(jx_grad(f, 0, NULL) == NULL);
+    HAS(jx_error(), "grad", "no outputs");
+    CHECK(jx_jacrev(f, 0) == NULL);
+    HAS(jx_error(), "jacrev", "no outputs");
+    jx_fn *g = jx_vmap(f, NULL, NULL, 4), *h = jx_jvp(f), *k = jx_vjp(f, NULL);
+    CHECK(g && h && k); /* nothing to do is not an error */
+    jx_fn_free(g);
+    jx_fn_free(h);
+    jx_fn_free(k);
+    jx_fn_free(f);
 }
 
 /* ---- poison, untraced and foreign values ---------------------------------------------- */
@@ -421,10 +469,10 @@ ITEST(mix_call_arguments) {
 ITEST(huge_trace_input_rejected) {
     jx_type ty = F32(P40, P40);
     CHECK(jx_trace_begin(1, &ty) == NULL);
-    HAS(jx_error(), "input 0");
+    HAS(jx_error(), "input 0", "f32[1099511627776,1099511627776]");
     jx_type ty2 = JX_TYPE(JX_F64, P31, P31, 4);
     CHECK(jx_trace_begin(1, &ty2) == NULL);
-    HAS(jx_error(), "input 0");
+    HAS(jx_error(), "input 0", "f64[2147483648,2147483648,4]");
 }
 
 ERR1(huge_full, F32(2), jx_full(t, F32(P40, P40), 1), "1099511627776,1099511627776")

@@ -140,6 +140,7 @@ jx_exe *jit_compile_keep(const jx_fn *f, const jx_jit_opts *opts) {
     return exe_compile(f, opts, 1);
 }
 
+/* strdup that passes NULL through; the accessors below are documented in jit.h. */
 static char *exe_dup(const char *s) {
     return s ? strdup(s) : NULL;
 }

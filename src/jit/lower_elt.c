@@ -56,7 +56,7 @@ static int lw_isf(jx_dtype dt) {
     return dt == JX_F32 || dt == JX_F64;
 }
 
-/* x != x (is NaN). */
+/* 1 if x is NaN (unordered with itself). */
 static LLVMValueRef lw_isnan(lw *L, LLVMValueRef x) {
     return LLVMBuildFCmp(L->b, LLVMRealUNO, x, x, "");
 }

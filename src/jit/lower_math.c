@@ -20,7 +20,7 @@
 
 #include "jit/lower.h"
 
-/* Double constant. */
+/* Shorthands: double and i64 constants, double arithmetic, compare, select, floor, fabs. */
 static LLVMValueRef D(lw *L, double c) {
     return LLVMConstReal(L->f64, c);
 }

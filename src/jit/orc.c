@@ -123,6 +123,7 @@ static int orc_ready(void) {
     return 0;
 }
 
+/* See jit.h (both accessors). */
 const char *orc_cpu(void) {
     return orc_ready() == 0 ? orc_cpu_name : "";
 }

@@ -481,6 +481,7 @@ typedef struct pl_sb {
     size_t len, cap;
 } pl_sb;
 
+/* Appends formatted text to sb (growing it; drops the text on OOM). */
 __attribute__((format(printf, 2, 3))) static void pl_printf(pl_sb *sb, const char *fmt, ...) {
     va_list ap;
     for (;;) {
@@ -526,7 +527,7 @@ static void pl_print_fused(pl_sb *sb, const jit_plan *p, int n, int root) {
     if (n != root) pl_printf(sb, " %%%d=%s", n, prim_info(p->nodes[n].op)->name);
 }
 
-/* Visitor of pl_print_leaves: prints each leaf once per call (no dedupe needed). */
+/* Visitor for jit_kernel_leaves: prints one leaf (ctx = {pl_sb *, const jit_plan *}). */
 static void pl_leaf_print(void *ctx, int leaf) {
     void **c = ctx;
     pl_printf(c[0], " ");

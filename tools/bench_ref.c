@@ -1,0 +1,142 @@
+/* The hand-written reference MLP training step (see bench_ref.h): cblas_sgemm for the 3
+ * forward and 5 backward GEMMs, plain loops for everything else, no allocation per step. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_ref.h"
+
+/* A 64-byte-aligned zeroed buffer of n floats, or NULL. */
+static float *bref_alloc(int64_t n) {
+    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* See bench_ref.h. */
+void bref_free(bref_mlp *m) {
+    for (int l = 0; l < BREF_LAYERS; l++) {
+        free(m->w[l]);
+        free(m->b[l]);
+        free(m->dw[l]);
+        free(m->db[l]);
+        free(m->h[l]);
+        free(m->dh[l]);
+        m->w[l] = m->b[l] = m->dw[l] = m->db[l] = m->h[l] = m->dh[l] = NULL;
+    }
+}
+
+/* See bench_ref.h. */
+int bref_init(bref_mlp *m, int batch, const int sizes[BREF_LAYERS + 1]) {
+    memset(m, 0, sizeof *m);
+    m->batch = batch;
+    memcpy(m->sizes, sizes, sizeof m->sizes);
+    int ok = 1;
+    for (int l = 0; l < BREF_LAYERS; l++) {
+        int64_t ni = sizes[l], no = sizes[l + 1];
+        ok &= (m->w[l] = bref_alloc(no * ni)) != NULL;
+        ok &= (m->dw[l] = bref_alloc(no * ni)) != NULL;
+        ok &= (m->b[l] = bref_alloc(no)) != NULL;
+        ok &= (m->db[l] = bref_alloc(no)) != NULL;
+        ok &= (m->h[l] = bref_alloc((int64_t)batch * no)) != NULL;
+        ok &= (m->dh[l] = bref_alloc((int64_t)batch * no)) != NULL;
+    }
+    if (!ok) {
+        bref_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+/* Forward GEMM of layer l: h[l] = in @ W[l]^T. */
+static void bref_fwd_gemm(bref_mlp *m, int l, const float *in) {
+    int ni = m->sizes[l], no = m->sizes[l + 1];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m->batch, no, ni, 1.0f, in, ni,
+                m->w[l], ni, 0.0f, m->h[l], no);
+}
+
+/* Backward GEMMs of layer l: dW[l] = dh[l]^T @ in and, for l > 0, dh[l-1] = dh[l] @ W[l]. */
+static void bref_bwd_gemms(bref_mlp *m, int l, const float *in) {
+    int ni = m->sizes[l], no = m->sizes[l + 1];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, m->batch, 1.0f, m->dh[l], no,
+                in, ni, 0.0f, m->dw[l], ni);
+    if (l > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m->batch, ni, no, 1.0f,
+                    m->dh[l], no, m->w[l], ni, 0.0f, m->dh[l - 1], ni);
+}
+
+/* See bench_ref.h. */
+void bref_step(bref_mlp *m, const float *x, const float *y, float lr) {
+    const int B = m->batch, L = BREF_LAYERS;
+    /* forward: h[l] = relu(in @ W^T + b), the last layer without relu */
+    for (int l = 0; l < L; l++) {
+        const float *in = l ? m->h[l - 1] : x;
+        int no = m->sizes[l + 1];
+        bref_fwd_gemm(m, l, in);
+        float *h = m->h[l];
+        const float *b = m->b[l];
+        for (int i = 0; i < B; i++) {
+            float *row = h + (int64_t)i * no;
+            if (l < L - 1) {
+                for (int j = 0; j < no; j++) {
+                    float v = row[j] + b[j];
+                    row[j] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+                for (int j = 0; j < no; j++) row[j] += b[j];
+            }
+        }
+    }
+    /* loss = -mean(sum(logp * y)); dlogits = (softmax * sum(y) - y) / B */
+    int nc = m->sizes[L];
+    double loss = 0;
+    for (int i = 0; i < B; i++) {
+        const float *z = m->h[L - 1] + (int64_t)i * nc, *yi = y + (int64_t)i * nc;
+        float *dz = m->dh[L - 1] + (int64_t)i * nc;
+        float mx = z[0];
+        for (int j = 1; j < nc; j++) mx = z[j] > mx ? z[j] : mx;
+        float s = 0, ys = 0, dot = 0;
+        for (int j = 0; j < nc; j++) s += expf(z[j] - mx);
+        float lse = mx + logf(s);
+        for (int j = 0; j < nc; j++) {
+            ys += yi[j];
+            dot += yi[j] * (z[j] - lse);
+        }
+        loss += dot;
+        for (int j = 0; j < nc; j++) dz[j] = (expf(z[j] - lse) * ys - yi[j]) / (float)B;
+    }
+    m->loss = (float)(-loss / B);
+    /* backward */
+    for (int l = L - 1; l >= 0; l--) {
+        const float *in = l ? m->h[l - 1] : x;
+        int no = m->sizes[l + 1];
+        bref_bwd_gemms(m, l, in);
+        float *db = m->db[l];
+        const float *dh = m->dh[l];
+        for (int j = 0; j < no; j++) db[j] = 0;
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < no; j++) db[j] += dh[(int64_t)i * no + j];
+        if (l > 0) { /* through the relu of layer l-1 */
+            int64_t n = (int64_t)B * m->sizes[l];
+            float *d = m->dh[l - 1];
+            const float *h = m->h[l - 1];
+            for (int64_t k = 0; k < n; k++) d[k] = h[k] > 0.0f ? d[k] : 0.0f;
+        }
+    }
+    /* SGD */
+    for (int l = 0; l < L; l++) {
+        int64_t nw = (int64_t)m->sizes[l + 1] * m->sizes[l], nb = m->sizes[l + 1];
+        float *w = m->w[l], *b = m->b[l];
+        const float *dw = m->dw[l], *db = m->db[l];
+        for (int64_t k = 0; k < nw; k++) w[k] -= lr * dw[k];
+        for (int64_t k = 0; k < nb; k++) b[k] -= lr * db[k];
+    }
+}
+
+/* See bench_ref.h. */
+void bref_gemms(bref_mlp *m, const float *x) {
+    for (int l = 0; l < BREF_LAYERS; l++) bref_fwd_gemm(m, l, l ? m->h[l - 1] : x);
+    for (int l = BREF_LAYERS - 1; l >= 0; l--) bref_bwd_gemms(m, l, l ? m->h[l - 1] : x);
+}
