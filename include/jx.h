@@ -376,6 +376,20 @@ jx_exe *jx_jit(const jx_fn *f, const jx_jit_opts *opts);
 int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out);
 void jx_exe_free(jx_exe *e);
 
+/* A jitted function that traces itself per input signature, like jax.jit: on a call with
+ * input types not seen before, f is traced on those types (it may read them with
+ * jx_val_type and build vmaps/grads of the right sizes inside), compiled and cached;
+ * later calls with the same types run the cached executable. */
+typedef struct jx_jitfn jx_jitfn;
+jx_jitfn *jx_jit_trace_at(jx_loc loc, jx_trace_cb f, int n_in, int n_out, void *user,
+                          const jx_jit_opts *opts);
+#define jx_jit_trace(...) jx_jit_trace_at(JX_HERE, __VA_ARGS__)
+/* Runs jf on in (retracing on a new signature); outputs as in jx_exe_run. 0 or -1. */
+int jx_jitfn_run(jx_jitfn *jf, jx_array *const *in, jx_array **out);
+/* Number of signatures compiled so far. */
+int jx_jitfn_n_compiled(const jx_jitfn *jf);
+void jx_jitfn_free(jx_jitfn *jf);
+
 /* ---- jax.numpy-like helpers (built from primitives) -------------------------------- */
 
 /* A scalar of x's dtype on x's trace. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jx.h"
 #include "util.h"
@@ -98,12 +99,28 @@ static jx_array *arr_header(jx_dtype dt, int rank, const int64_t *shape, int64_t
 }
 
 /* An owned, uninitialized array (checked); NULL with a message naming fn on error. */
+/* The largest allocation worth attempting: the machine's physical memory (so absurd sizes
+ * get a clear error instead of an allocator abort or an endless zero-fill). */
+static size_t arr_max_bytes(void) {
+#ifdef _SC_PHYS_PAGES
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psize > 0) return (size_t)pages * (size_t)psize;
+#endif
+    return (size_t)1 << 40;
+}
+
 static jx_array *arr_alloc(const char *fn, jx_dtype dt, int rank, const int64_t *shape) {
     int64_t size;
     size_t nbytes;
     if (arr_check(fn, dt, rank, shape, &size, &nbytes) < 0) return NULL;
     size_t cap = (nbytes + ARR_ALIGN - 1) / ARR_ALIGN * ARR_ALIGN;
     if (cap == 0) cap = ARR_ALIGN;
+    if (cap > arr_max_bytes()) {
+        char s[256];
+        util_err("%s: %s needs %zu bytes, more than this machine's memory", fn,
+                 arr_shape_str(dt, rank, shape, s, sizeof s), cap);
+        return NULL;
+    }
     jx_array *a = arr_header(dt, rank, shape, size, nbytes);
     void *data = a ? aligned_alloc(ARR_ALIGN, cap) : NULL;
     if (!data) {

@@ -43,7 +43,10 @@ static void dot_node(const jx_fn *f, const int32_t *num, int32_t i, FILE *out) {
 
 /* Writes f as a Graphviz digraph to out. */
 void jx_fn_dot(const jx_fn *f, FILE *out) {
-    if (!f || !out) return;
+    if (!f || !out) {
+        util_err("dot: NULL %s", f ? "stream" : "function");
+        return;
+    }
     int32_t *num = txt_numbering(f);
     if (!num) return;
     fputs("digraph jx {\n  node [shape=box, fontname=\"monospace\"];\n", out);

@@ -14,10 +14,18 @@ jx_fn *ir_fn_new(int n_in, const jx_type *in_types) {
     }
     for (int i = 0; i < n_in; i++) {
         const jx_type *t = &in_types[i];
-        if ((unsigned)t->dtype >= JX_NDTYPES || t->rank < 0 || t->rank > JX_MAX_RANK ||
-            util_numel(t->rank, t->shape) < 0) {
-            util_err("trace: input %d has an invalid type (dtype %d, rank %d)", i,
-                     (int)t->dtype, t->rank);
+        char ts[160];
+        if ((unsigned)t->dtype >= JX_NDTYPES) {
+            util_err("trace: input %d has an invalid dtype %d", i, (int)t->dtype);
+            return NULL;
+        }
+        if (t->rank < 0 || t->rank > JX_MAX_RANK) {
+            util_err("trace: input %d has rank %d, outside 0..%d", i, t->rank, JX_MAX_RANK);
+            return NULL;
+        }
+        if (util_numel(t->rank, t->shape) < 0) {
+            util_err("trace: input %d has type %s: a negative dim or more than 2^62 elements",
+                     i, jx_type_str(t, ts, sizeof ts));
             return NULL;
         }
     }

@@ -121,7 +121,10 @@ static void txt_print_attrs(const jx_node *n, FILE *out) {
 
 /* Prints f in the text form (see the top of this file). */
 void jx_fn_print(const jx_fn *f, FILE *out) {
-    if (!f || !out) return;
+    if (!f || !out) {
+        util_err("print: NULL %s", f ? "stream" : "function");
+        return;
+    }
     int32_t *num = txt_numbering(f);
     if (!num) return;
     fputs("{ lambda ; ", out);

@@ -160,6 +160,10 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     const jx_prim_info *p = prim_info(op);
     if (!t) t = trace_of(nin, in);
     if (!t) {
+        if (nin == 0) {
+            util_err("%s:%d: %s: NULL trace", loc.file ? loc.file : "?", loc.line, p->name);
+            return trace_poison_none;
+        }
         util_err("%s:%d: %s: operands are not traced values (uninitialised jx_val?)",
                  loc.file ? loc.file : "?", loc.line, p->name);
         return trace_poison_none;

@@ -16,11 +16,15 @@ const char *jx_dtype_name(jx_dtype dt) {
 size_t jx_dtype_size(jx_dtype dt) { return (unsigned)dt < JX_NDTYPES ? type_sizes[dt] : 0; }
 
 /* Element count of t, or -1 if a dim is negative or the count overflows. */
-int64_t jx_type_size(const jx_type *t) { return util_numel(t->rank, t->shape); }
+int64_t jx_type_size(const jx_type *t) { return t ? util_numel(t->rank, t->shape) : -1; }
 
 /* Formats "f32[2,3]" into buf. */
 char *jx_type_str(const jx_type *t, char *buf, size_t len) {
-    if (!len) return buf;
+    if (!buf || !len) return buf;
+    if (!t) {
+        snprintf(buf, len, "(null type)");
+        return buf;
+    }
     size_t k = (size_t)snprintf(buf, len, "%s[", jx_dtype_name(t->dtype));
     int rank = t->rank < 0 ? 0 : t->rank > JX_MAX_RANK ? JX_MAX_RANK : t->rank;
     for (int i = 0; i < rank && k < len; i++)
@@ -31,6 +35,7 @@ char *jx_type_str(const jx_type *t, char *buf, size_t len) {
 
 /* 1 if a and b have the same dtype and shape. */
 int jx_type_eq(const jx_type *a, const jx_type *b) {
+    if (!a || !b) return a == b;
     if (a->dtype != b->dtype || a->rank != b->rank) return 0;
     for (int i = 0; i < a->rank; i++)
         if (a->shape[i] != b->shape[i]) return 0;

@@ -4,87 +4,17 @@
  * must end in a clear error (naming the op and the shapes or the problem), not a crash or
  * a leak.
  *
- * Each case runs in a child process (fork), so a crash shows up as a failure of that one
- * case ("crashed with signal N") instead of ending the binary; the child's exit status
- * also carries sanitizer verdicts (ASan, UBSan, LSan leak reports) back to its case. */
+ * Each case runs in a child process (fork, see errcheck.h), so a crash shows up as a
+ * failure of that one case ("crashed with signal N") instead of ending the binary; the
+ * child's exit status also carries sanitizer verdicts (ASan, UBSan, LSan leaks) back. */
 #include <stdint.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
 #include "check.h"
+#include "errcheck.h"
 
 #define P40 ((int64_t)1 << 40)
 #define P31 ((int64_t)1 << 31)
-
-/* Runs body in a child; a check failure exits with 3, anything else non-zero or a signal
- * is a crash or a sanitizer report. Without fork the body runs in this process. */
-static void err_isolate(void (*body)(void)) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        body();
-        return;
-    }
-    if (pid == 0) {
-        body();
-        fflush(stdout);
-        exit(check_failed_now ? 3 : 0);
-    }
-    int st = 0;
-    if (waitpid(pid, &st, 0) < 0) CHECK_FAIL_("waitpid failed");
-    else if (WIFSIGNALED(st)) CHECK_FAIL_("crashed with signal %d", WTERMSIG(st));
-    else if (WEXITSTATUS(st) == 3) check_failed_now = 1; /* the child printed the FAIL */
-    else if (WEXITSTATUS(st) != 0)
-        CHECK_FAIL_("child exited with status %d (sanitizer report above?)", WEXITSTATUS(st));
-}
-
-/* ITEST(name) { ... }: a case whose body runs isolated in a child process. */
-#define ITEST(name)                                                                     \
-    static void body_##name(void);                                                      \
-    TEST(name) { err_isolate(body_##name); }                                            \
-    static void body_##name(void)
-
-/* Fails unless s (an error message) contains every string of the NULL-terminated list. */
-static void err_has(int line, const char *s, const char *const *subs) {
-    for (int i = 0; subs[i]; i++)
-        if (!s || !strstr(s, subs[i])) {
-            CHECK_FAIL_("line %d: \"%s\" does not contain \"%s\"", line, s ? s : "(null)",
-                        subs[i]);
-            return;
-        }
-}
-#define HAS(s, ...) err_has(__LINE__, (s), (const char *const[]){__VA_ARGS__, NULL})
-
-/* Fails unless v is poison and t's error names this file and each given string. */
-#define POISON(t, v, ...)                                                               \
-    do {                                                                                \
-        if (!jx_val_bad(v)) CHECK_FAIL_("line %d: expected poison", __LINE__);          \
-        HAS(jx_trace_error(t), "t_errors.c", __VA_ARGS__);                              \
-    } while (0)
-
-/* ERR1(name, type, expr, strings...): traces expr on one input x of the type; expects
- * poison and a trace error containing the strings. ERR2 does the same with x and y. */
-#define ERR1(name, ty, expr, ...)                                                       \
-    ITEST(name) {                                                                       \
-        jx_type ty_ = ty;                                                               \
-        jx_trace *t = jx_trace_begin(1, &ty_);                                          \
-        jx_val x = jx_trace_input(t, 0);                                                \
-        (void)x;                                                                        \
-        jx_val r = (expr);                                                              \
-        POISON(t, r, __VA_ARGS__);                                                      \
-        jx_trace_abort(t);                                                              \
-    }
-#define ERR2(name, ty0, ty1, expr, ...)                                                 \
-    ITEST(name) {                                                                       \
-        jx_type ty_[2] = {ty0, ty1};                                                    \
-        jx_trace *t = jx_trace_begin(2, ty_);                                           \
-        jx_val x = jx_trace_input(t, 0), y = jx_trace_input(t, 1);                      \
-        (void)x, (void)y;                                                               \
-        jx_val r = (expr);                                                              \
-        POISON(t, r, __VA_ARGS__);                                                      \
-        jx_trace_abort(t);                                                              \
-    }
 
 #define F32(...) JX_TYPE(JX_F32, __VA_ARGS__)
 #define R8 F32(1, 1, 1, 1, 1, 1, 1, 1)
@@ -94,6 +24,7 @@ static void err_sumsq(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     out[0] = jx_sum_all(jx_mul(in[0], in[0]));
 }
+/* err_sumsq traced on f32[3] (caller frees). */
 static jx_fn *err_fn(void) {
     jx_type ty = F32(3);
     return jx_trace(err_sumsq, 1, &ty, 1, NULL);
@@ -526,8 +457,15 @@ static void err_bcast_sum(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = jx_sum_all(jx_broadcast_in_dim(in[0], *(const jx_ints *)user, JX_NOINTS));
 }
 
-/* Runs err_bcast_sum on shape; expects interp to refuse with a message naming the op. */
+/* Runs err_bcast_sum on shape; expects interp to refuse with a message naming the op.
+ * Runs in the case's child: outside ASan (which has its own allocation limit) the address
+ * space is capped at 1 TiB first, so that an attempted allocation fails here whatever the
+ * machine's overcommit policy, instead of being granted and zero-filled. */
 static void err_interp_refuses(jx_ints shape, const char *shape_str) {
+#ifndef __SANITIZE_ADDRESS__
+    struct rlimit lim = {(rlim_t)1 << 40, (rlim_t)1 << 40};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
     jx_type s = JX_SCALAR(JX_F32);
     jx_fn *f = jx_trace(err_bcast_sum, 1, &s, 1, &shape);
     CHECK(f != NULL);

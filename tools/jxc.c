@@ -11,6 +11,7 @@
  *
  * The transformations parse F.jx, transform it, verify the result and print it as IR.
  * F.jx may be '-' for stdin. Errors go to stderr with exit code 1; usage errors exit 2. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -236,7 +237,7 @@ typedef struct jxc_list {
 /* Parses a decimal integer (optional sign) filling all of s into *v, within [lo, hi]. */
 static int jxc_int(const char *s, long long lo, long long hi, long long *v) {
     char *end;
-    if (!*s || *s == ' ') return -1;
+    if (!*s || isspace((unsigned char)*s)) return -1;
     errno = 0;
     long long x = strtoll(s, &end, 10);
     if (*end || end == s || errno == ERANGE || x < lo || x > hi) return -1;

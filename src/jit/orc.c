@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jit/jit.h"
 #include "jx_rt.h"
@@ -139,9 +140,18 @@ static char *orc_take(char *m) {
     return r;
 }
 
+/* Milliseconds on the monotonic clock. */
+static double orc_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
 /* See jit.h. */
 int orc_compile(const jit_plan *p, jit_entry_fn *entry, void **tracker, jit_texts *texts) {
+    double t0 = orc_ms();
     if (orc_ready() < 0) return -1;
+    double t1 = orc_ms();
     char name[64], err[512] = "";
     pthread_mutex_lock(&orc_mu);
     snprintf(name, sizeof name, "jx_entry_%llu", ++orc_counter);
@@ -179,7 +189,9 @@ int orc_compile(const jit_plan *p, jit_entry_fn *entry, void **tracker, jit_text
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
     LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+    double t2 = orc_ms();
     LLVMErrorRef e = LLVMRunPasses(m, "default<O3>", tm, po);
+    double t3 = orc_ms();
     LLVMDisposePassBuilderOptions(po);
     if (e) {
         orc_errmsg(e, err, sizeof err);
@@ -223,6 +235,9 @@ int orc_compile(const jit_plan *p, jit_entry_fn *entry, void **tracker, jit_text
         return util_err("jit: code generation failed: %s", err);
     }
     pthread_mutex_unlock(&orc_mu);
+    if (getenv("JX_JIT_TIMING"))
+        fprintf(stderr, "jx jit: init %.1f ms, lower+verify %.1f ms, O3 %.1f ms, codegen %.1f ms\n",
+                t1 - t0, t2 - t1, t3 - t2, orc_ms() - t3);
     *entry = (jit_entry_fn)(uintptr_t)addr;
     *tracker = rt;
     return 0;

@@ -475,9 +475,9 @@ jx_val jx_pad_at(jx_loc loc, jx_val x, jx_val padval, jx_ints lo, jx_ints hi, jx
 
 /* Joins xs[0..n-1] along dimension. */
 jx_val jx_concatenate_at(jx_loc loc, int n, const jx_val *xs, int dimension) {
-    if (n < 1 || !xs)
-        return trace_fail(xs && n > 0 ? xs[0].t : NULL, loc, "concatenate",
-                          "needs at least one operand, got %d", n);
+    if (!xs) return trace_fail(NULL, loc, "concatenate", "NULL operand list (count %d)", n);
+    if (n < 1)
+        return trace_fail(NULL, loc, "concatenate", "needs at least one operand, got %d", n);
     jx_ints d = {1, {dimension}};
     jx_attrs at = ir_attrs(&d, NULL, NULL, NULL);
     return trace_emit(loc, NULL, JX_OP_CONCATENATE, n, xs, &at, NULL);

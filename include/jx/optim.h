@@ -1,0 +1,104 @@
+/* jx/optim.h: optax-like gradient optimizers as traced functions.
+ *
+ * An optimizer is a plain description (jx_optim, made by the constructors below and
+ * tweaked through its fields) plus two functions: a state initializer and a traced update
+ * that maps (params, grads, state) to (new params, new state). Because the update is
+ * traced, a whole training step (forward, backward, optimizer) becomes one jx_fn, which
+ * jx_jit compiles into one native function (donate params and state to update in place).
+ *
+ * The update applies, in order (as optax.chain would):
+ *   1. clip_norm > 0: clip_by_global_norm — if ||g|| (over every param) >= clip_norm, all
+ *      gradients are scaled by clip_norm / ||g||;
+ *   2. l2 > 0: g += l2 * p on the decayed params (coupled L2, as PyTorch weight_decay);
+ *   3. the optimizer's update u (formulas at jx_optim_kind);
+ *   4. p += u.
+ * "Decayed params" (for l2 and AdamW's weight_decay) are, by default, those of rank >= 2,
+ * so biases (rank <= 1) are skipped; decay_all = 1 decays everything, and a non-NULL mask
+ * (one byte per param, nonzero = decay) overrides both.
+ */
+#ifndef JX_OPTIM_H
+#define JX_OPTIM_H
+
+#include <jx.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The update rules (g after clipping and L2; lr > 0; state starts at zero unless said):
+ *   SGD:      u = -lr g
+ *   MOMENTUM: m = g + mu m;  u = -lr (nesterov ? g + mu m : m)          (optax.sgd)
+ *   ADAM:     t += 1;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+ *             u = -lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)       (optax.adam)
+ *   ADAMW:    ADAM's u - lr wd p on decayed params                      (optax.adamw)
+ *   ADAGRAD:  s = s + g^2 (s starts at initial_accumulator);
+ *             u = -lr g / sqrt(s + eps) (0 where s == 0)                (optax.adagrad)
+ *   RMSPROP:  v = decay v + (1-decay) g^2 (v starts at initial_accumulator);
+ *             u = -lr g / sqrt(v + eps)                                 (optax.rmsprop) */
+typedef enum jx_optim_kind {
+    JX_OPTIM_SGD,
+    JX_OPTIM_MOMENTUM,
+    JX_OPTIM_ADAM,
+    JX_OPTIM_ADAMW,
+    JX_OPTIM_ADAGRAD,
+    JX_OPTIM_RMSPROP
+} jx_optim_kind;
+
+typedef struct jx_optim {
+    jx_optim_kind kind;
+    double lr;
+    double mu;       /* MOMENTUM: momentum */
+    int nesterov;    /* MOMENTUM: Nesterov's variant */
+    double b1, b2;   /* ADAM, ADAMW */
+    double eps;      /* ADAM, ADAMW, ADAGRAD, RMSPROP */
+    double weight_decay;        /* ADAMW: decoupled decay */
+    double decay;               /* RMSPROP */
+    double initial_accumulator; /* ADAGRAD, RMSPROP: initial value of the accumulator */
+    double l2;        /* > 0: coupled L2 regularisation coefficient (any optimizer) */
+    double clip_norm; /* > 0: global-norm clipping threshold (any optimizer) */
+    int decay_all;    /* 1: l2 / weight_decay also apply to params of rank <= 1 */
+    const unsigned char *mask; /* per-param decay mask (overrides decay_all); not copied */
+} jx_optim;
+
+/* Constructors with optax's defaults in the comments. */
+jx_optim jx_sgd(double lr);
+jx_optim jx_momentum(double lr, double mu, int nesterov);
+jx_optim jx_adam(double lr, double b1, double b2, double eps);  /* 0.9, 0.999, 1e-8 */
+jx_optim jx_adamw(double lr, double b1, double b2, double eps,
+                  double weight_decay);                          /* ..., 1e-4 */
+jx_optim jx_adagrad(double lr, double initial_accumulator, double eps); /* 0.1, 1e-7 */
+jx_optim jx_rmsprop(double lr, double decay, double eps);               /* 0.9, 1e-8 */
+
+/* Number of state arrays for n params: MOMENTUM, ADAGRAD, RMSPROP one per param; ADAM and
+ * ADAMW two per param (all first moments, then all second moments) and a step count
+ * (i32 scalar) last; SGD none. -1 (jx_error) on a bad optimizer. */
+int jx_optim_n_state(const jx_optim *o, int n);
+/* The state types for params of types params[0..n-1] into out[0..n_state-1]: each
+ * moment has its param's type. Returns n_state or -1. */
+int jx_optim_state_types(const jx_optim *o, int n, const jx_type *params, jx_type *out);
+/* Host init: new state arrays (caller frees) for the given params. Returns n_state or -1
+ * (nothing allocated) with jx_error(). */
+int jx_optim_init(const jx_optim *o, int n, jx_array *const *params, jx_array **state);
+/* Traced init: state values for traced params. Returns n_state or -1. */
+int jx_optim_init_at(jx_loc loc, const jx_optim *o, int n, const jx_val *params,
+                     jx_val *state);
+/* Traced update: new_params[0..n-1] and new_state[0..n_state-1] from params, grads (of the
+ * params' types) and state. Returns 0, or -1 with a trace error naming the bad operand. */
+int jx_optim_update_at(jx_loc loc, const jx_optim *o, int n, const jx_val *params,
+                       const jx_val *grads, const jx_val *state, jx_val *new_params,
+                       jx_val *new_state);
+#define jx_optim_init_traced(...) jx_optim_init_at(JX_HERE, __VA_ARGS__)
+#define jx_optim_update(...) jx_optim_update_at(JX_HERE, __VA_ARGS__)
+
+/* Builds one training step from loss, whose inputs are n_params float params followed
+ * by the batch inputs and whose output 0 is the scalar loss (other outputs: auxiliary,
+ * e.g. accuracy):
+ *   step(params..., state..., batch...) -> (new params..., new state..., loss, aux...)
+ * = value_and_grad of loss w.r.t. the params, then jx_optim_update. NULL with jx_error()
+ * on failure. Compile it with jx_jit, donating the params and the state. */
+jx_fn *jx_optim_train_step(const jx_optim *o, const jx_fn *loss, int n_params);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
