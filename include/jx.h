@@ -150,6 +150,10 @@ jx_val jx_trace_input(jx_trace *t, int i);
 jx_fn *jx_trace_end(jx_trace *t, int n_out, const jx_val *outs);
 /* Discards a trace without building a function. */
 void jx_trace_abort(jx_trace *t);
+/* Records a user error on t (first one wins), e.g. when a nested jx_vmap/jx_grad failed
+ * inside a trace callback; returns a poison value. */
+jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg);
+#define jx_trace_fail(...) jx_trace_fail_at(JX_HERE, __VA_ARGS__)
 /* The first error recorded on t, or NULL. */
 const char *jx_trace_error(const jx_trace *t);
 /* The type of a traced value (dtype JX_NDTYPES, rank 0 for poison). */

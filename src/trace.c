@@ -120,6 +120,11 @@ jx_type jx_val_type(jx_val v) {
 /* 1 if v is not a valid value. */
 int jx_val_bad(jx_val v) { return !v.t || v.id < 0 || v.id >= v.t->fn->n_nodes; }
 
+/* Records a user error (see jx.h). */
+jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg) {
+    return trace_fail(t, loc, "trace", "%s", msg ? msg : "failed");
+}
+
 /* Records the first error on t and on jx_error(); returns poison. */
 jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...) {
     char msg[768];
