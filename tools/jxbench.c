@@ -377,6 +377,15 @@ int main(int argc, char **argv) {
     }
     rc = bn_check(e, &s);
     if (rc < 0) fprintf(stderr, "jxbench: %s\n", jx_error());
+    if (rc == 0) { /* a second compile, for the share of one-time LLVM setup in the first */
+        jx_fn *f2 = bn_step_fn(batch);
+        double t3 = bn_now_us();
+        jx_exe *e2 = f2 ? bn_jit(f2, th[0], 1) : NULL;
+        fprintf(stderr, "jxbench: second jx_jit in this process (fresh jx_fn, no disk cache) "
+                "%.1f ms\n", (bn_now_us() - t3) * 1e-3);
+        jx_exe_free(e2);
+        jx_fn_free(f2);
+    }
     for (int k = 0; k < nth && rc == 0; k++) {
         openblas_set_num_threads(th[k]);
         if (k > 0) {
