@@ -116,7 +116,8 @@ int main(int argc, char **argv) {
     int64_t n = jx_array_dim(xtr, 0);
     perm = malloc((size_t)n * sizeof *perm);
     if (!step || !classify || !perm || jx_batch_iter_init(&it, xtr, ytr, o.batch, 0) < 0) goto done;
-    jx_array *loss = jx_array_new_type(&(jx_type)JX_SCALAR(JX_F32));
+    jx_type scalar_t = JX_SCALAR(JX_F32);
+    jx_array *loss = jx_array_new_type(&scalar_t);
     int64_t steps = jx_batch_iter_count(&it);
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",
            (long long)n, (long long)jx_array_dim(xte, 0), (long long)o.batch, o.lr,

@@ -30,7 +30,8 @@ extern "C" {
  * series below |x| = 3 and a continued fraction above, error < 1e-15). */
 jx_val jx_erf_at(jx_loc loc, jx_val x);
 /* erf^-1(x) on (-1,1), +-inf at +-1, NaN outside. f32: Giles' single-precision
- * approximation, as XLA; f64: the same refined by two Newton steps on jx_erf. */
+ * approximation, as XLA; f64: the same refined by three Newton steps (on erf, and on
+ * log erfc in the tails), relative error < 1e-13. */
 jx_val jx_erf_inv_at(jx_loc loc, jx_val x);
 #define jx_erf(...) jx_erf_at(JX_HERE, __VA_ARGS__)
 #define jx_erf_inv(...) jx_erf_inv_at(JX_HERE, __VA_ARGS__)
@@ -172,10 +173,11 @@ jx_val jx_log_sigmoid_at(jx_loc loc, jx_val x);
 
 /* ---- losses and metrics ------------------------------------------------------------- */
 
-/* Per-example softmax cross-entropy of logits[..., K]: with integer labels[...] (i32 or
- * u32; labels outside [0,K) give logsumexp(logits)), or with targets[..., K] of logits'
- * type (optax.softmax_cross_entropy: -sum(targets * log_softmax(logits), -1)). Returns
- * [...]; take jx_mean_all for the batch loss. */
+/* Per-example softmax cross-entropy of logits[..., K], returning [...]; take jx_mean_all
+ * for the batch loss. With integer labels[...] (i32 or u32): -log_softmax(logits)[label]
+ * (a label outside [0,K) gives 0; -inf logits of other classes are fine). With targets
+ * [..., K] of logits' type: -sum(targets * log_softmax(logits), -1), as
+ * optax.softmax_cross_entropy. */
 jx_val jx_softmax_cross_entropy_at(jx_loc loc, jx_val logits, jx_val labels);
 jx_val jx_softmax_cross_entropy_onehot_at(jx_loc loc, jx_val logits, jx_val targets);
 /* Per-example categorical cross-entropy on probabilities: -sum(targets *

@@ -175,6 +175,7 @@ jx_array *jx_init_variance_scaling(jx_key key, jx_type type, double scale, jx_fa
     return nni_draw("init_variance_scaling", key, type, NNI_UNIFORM, -1.0, 1.0, lim, 0.0);
 }
 
+/* The jax.nn.initializers presets: (scale, mode, distribution) as listed in nn.h. */
 jx_array *jx_init_glorot_uniform(jx_key key, jx_type type) {
     return jx_init_variance_scaling(key, type, 1.0, JX_FAN_AVG, JX_DIST_UNIFORM);
 }

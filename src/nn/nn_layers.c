@@ -3,6 +3,7 @@
  * reduce for non-overlapping windows, a max/sum of strided slices otherwise. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jx/nn.h>
@@ -16,13 +17,6 @@ static jx_val nnl_poison(jx_val v) { return jx_val_bad(v) ? v : trace_val(v.t, -
 
 /* 1 if b is the JX_NOVAL marker. */
 static int nnl_absent(jx_val b) { return b.t == NULL && b.id == INT32_MIN; }
-
-/* The dims of t as a jx_ints. */
-static jx_ints nnl_shape(const jx_type *t) {
-    jx_ints s = {t->rank, {0}};
-    for (int i = 0; i < t->rank; i++) s.v[i] = t->shape[i];
-    return s;
-}
 
 /* Adds bias b[O] to y[..., O] (checking b), or returns y when b is absent. */
 static jx_val nnl_bias(jx_loc loc, const char *op, jx_val y, jx_val b) {
@@ -294,7 +288,7 @@ jx_val jx_gelu_at(jx_loc loc, jx_val x, int approximate) {
     if (approximate) {
         jx_val x3 = jx_mul_at(loc, jx_mul_at(loc, x, x), x);
         jx_val u = jx_add_at(loc, x, jx_mul_at(loc, jx_lit_at(loc, x, 0.044715), x3));
-        inner = jx_tanh_at(loc, jx_mul_at(loc, jx_lit_at(loc, x, sqrt(2.0 / M_PI)), u));
+        inner = jx_tanh_at(loc, jx_mul_at(loc, jx_lit_at(loc, x, 0.79788456080286535588 /* sqrt(2/pi) */), u));
     } else {
         inner = jx_erf_at(loc, jx_mul_at(loc, x, jx_lit_at(loc, x, 1.0 / sqrt(2.0))));
     }

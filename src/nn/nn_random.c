@@ -55,30 +55,39 @@ static jx_val nnr_erf32(jx_loc loc, jx_val x) {
                      nnr_poly(loc, x2, beta, 5));
 }
 
-/* erf for f64. |x| < 3: the all-positive series erf(x) = 2/sqrt(pi) exp(-x^2)
- * sum_n x (2x^2)^n / (2n+1)!! (46 terms); |x| >= 3: 1 - erfc with erfc(a) =
- * exp(-a^2) / (sqrt(pi) K(a)) and the Laplace continued fraction K(a) = a + (1/2)/(a +
- * 1/(a + (3/2)/(a + ...))) (24 levels). Each branch sees its input clamped to its own
- * domain so the unselected one stays finite (and so does its derivative). */
-static jx_val nnr_erf64(jx_loc loc, jx_val x) {
-    enum { N = 46, M = 24 };
+/* The f64 series for |xs| <= 3: erf(xs) = 2/sqrt(pi) exp(-xs^2) sum_n xs (2xs^2)^n /
+ * (2n+1)!! (46 terms, all positive, error < 1e-15). */
+static jx_val nnr_erf_series(jx_loc loc, jx_val xs) {
+    enum { N = 46 };
     double c[N];
     double dfact = 1.0; /* (2n+1)!! */
     for (int n = 0; n < N; n++) {
         if (n > 0) dfact *= 2.0 * n + 1.0;
         c[N - 1 - n] = 1.0 / dfact; /* highest power first, for nnr_poly */
     }
-    jx_val xs = jx_clip_at(loc, x, -3.0, 3.0);
     jx_val xs2 = jx_mul_at(loc, xs, xs);
-    jx_val p = nnr_poly(loc, jx_mul_at(loc, xs2, jx_lit_at(loc, x, 2.0)), c, N);
-    jx_val series = jx_mul_at(loc, jx_mul_at(loc, jx_exp_at(loc, jx_neg_at(loc, xs2)), xs), p);
-    series = jx_mul_at(loc, series, jx_lit_at(loc, x, 2.0 / NNR_SQRTPI));
+    jx_val p = nnr_poly(loc, jx_mul_at(loc, xs2, jx_lit_at(loc, xs, 2.0)), c, N);
+    jx_val r = jx_mul_at(loc, jx_mul_at(loc, jx_exp_at(loc, jx_neg_at(loc, xs2)), xs), p);
+    return jx_mul_at(loc, r, jx_lit_at(loc, xs, 2.0 / NNR_SQRTPI));
+}
+
+/* The Laplace continued fraction K(a) = a + (1/2)/(a + 1/(a + (3/2)/(a + ...))) (24
+ * levels) for a >= 3, so that erfc(a) = exp(-a^2) / (sqrt(pi) K(a)) (error < 1e-16). */
+static jx_val nnr_erfc_cf(jx_loc loc, jx_val a) {
+    jx_val k = a;
+    for (int i = 24; i >= 1; i--) k = jx_add_at(loc, a, jx_div_at(loc, jx_lit_at(loc, a, i / 2.0), k));
+    return k;
+}
+
+/* erf for f64: the series below |x| = 3, 1 - erfc by the continued fraction above. Each
+ * branch sees its input clamped to its own domain so the unselected one stays finite (and
+ * so does its derivative). */
+static jx_val nnr_erf64(jx_loc loc, jx_val x) {
+    jx_val series = nnr_erf_series(loc, jx_clip_at(loc, x, -3.0, 3.0));
     jx_val ax = jx_abs_at(loc, x);
     jx_val a = jx_max_at(loc, ax, jx_lit_at(loc, x, 3.0));
-    jx_val k = a;
-    for (int i = M; i >= 1; i--) k = jx_add_at(loc, a, jx_div_at(loc, jx_lit_at(loc, x, i / 2.0), k));
     jx_val erfc = jx_div_at(loc, jx_exp_at(loc, jx_neg_at(loc, jx_mul_at(loc, a, a))),
-                            jx_mul_at(loc, k, jx_lit_at(loc, x, NNR_SQRTPI)));
+                            jx_mul_at(loc, nnr_erfc_cf(loc, a), jx_lit_at(loc, x, NNR_SQRTPI)));
     jx_val tail = jx_sub_at(loc, jx_lit_at(loc, x, 1.0), erfc);
     jx_val neg = jx_lt_at(loc, x, jx_lit_at(loc, x, 0.0));
     tail = jx_select_at(loc, neg, jx_neg_at(loc, tail), tail);
@@ -114,18 +123,37 @@ static jx_val nnr_erf_inv_giles(jx_loc loc, jx_val x) {
     return jx_mul_at(loc, p, x);
 }
 
+/* Three Newton steps refining y ~ erf_inv(x) in f64. Where |y| < 3: on erf(y) - x with
+ * the series (y clamped, so the unselected branch stays finite); where |y| >= 3: on
+ * log erfc(|y|) - log(1 - |x|), which is nearly linear in the tail and keeps full relative
+ * precision in 1 - |x| (exact in f64): a <- a + g / (2 K(a)), g = -a^2 - log(sqrt(pi)
+ * K(a)) - log(1 - |x|), with the sign of x. */
+static jx_val nnr_erf_inv_refine(jx_loc loc, jx_val x, jx_val y) {
+    jx_val three = jx_lit_at(loc, x, 3.0);
+    jx_val lq = jx_log_at(loc, jx_sub_at(loc, jx_lit_at(loc, x, 1.0), jx_abs_at(loc, x)));
+    jx_val neg = jx_lt_at(loc, x, jx_lit_at(loc, x, 0.0));
+    for (int i = 0; i < 3; i++) {
+        jx_val ys = jx_clip_at(loc, y, -3.0, 3.0);
+        jx_val d = jx_sub_at(loc, nnr_erf_series(loc, ys), x);
+        jx_val s = jx_mul_at(loc, jx_exp_at(loc, jx_mul_at(loc, ys, ys)),
+                             jx_lit_at(loc, x, NNR_SQRTPI / 2));
+        jx_val yc = jx_sub_at(loc, ys, jx_mul_at(loc, d, s));
+        jx_val ay = jx_abs_at(loc, y), a = jx_max_at(loc, ay, three);
+        jx_val k = nnr_erfc_cf(loc, a);
+        jx_val g = jx_sub_at(loc, jx_neg_at(loc, jx_mul_at(loc, a, a)),
+                             jx_add_at(loc, jx_log_at(loc, jx_mul_at(loc, k, jx_lit_at(loc, x, NNR_SQRTPI))), lq));
+        jx_val yt = jx_add_at(loc, a, jx_div_at(loc, g, jx_mul_at(loc, k, jx_lit_at(loc, x, 2.0))));
+        yt = jx_select_at(loc, neg, jx_neg_at(loc, yt), yt);
+        y = jx_select_at(loc, jx_lt_at(loc, ay, three), yc, yt);
+    }
+    return y;
+}
+
 /* erf_inv of a float value (see nn.h). */
 jx_val jx_erf_inv_at(jx_loc loc, jx_val x) {
     if (nnr_check_float(loc, x, "erf_inv") < 0) return nnr_poison(x);
     jx_val y = nnr_erf_inv_giles(loc, x);
-    if (jx_val_type(x).dtype == JX_F64) {
-        for (int i = 0; i < 2; i++) { /* Newton: y -= (erf(y) - x) sqrt(pi)/2 exp(y^2) */
-            jx_val d = jx_sub_at(loc, jx_erf_at(loc, y), x);
-            jx_val s = jx_mul_at(loc, jx_exp_at(loc, jx_mul_at(loc, y, y)),
-                                 jx_lit_at(loc, x, NNR_SQRTPI / 2));
-            y = jx_sub_at(loc, y, jx_mul_at(loc, d, s));
-        }
-    }
+    if (jx_val_type(x).dtype == JX_F64) y = nnr_erf_inv_refine(loc, x, y);
     jx_val one = jx_lit_at(loc, x, 1.0);
     y = jx_select_at(loc, jx_eq_at(loc, x, jx_neg_at(loc, one)), jx_lit_at(loc, x, -INFINITY), y);
     return jx_select_at(loc, jx_eq_at(loc, x, one), jx_lit_at(loc, x, INFINITY), y);
