@@ -25,3 +25,12 @@ int util_err(const char *fmt, ...) {
     va_end(ap);
     return -1;
 }
+
+/* Formats into err (a shape rule's message buffer); returns -1. */
+int util_errbuf(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}

@@ -107,16 +107,10 @@ static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, grad_mode mod
         if (!wrt[i]) continue;
         outs[no++] = tx_is_zero(ct[i]) ? tx_zeros(loc, t, &f->nodes[i].type) : ct[i];
     }
-    jx_fn *raw = jx_trace_end(t, no, outs);
-    t = NULL;
-    if (raw) {
-        g = jx_simplify(raw);
-        jx_fn_free(raw);
-    }
+    g = tx_finish(t, no, outs);
     goto done;
 fail:
-    if (t && jx_trace_error(t)) util_err("%s", jx_trace_error(t));
-    jx_trace_abort(t);
+    tx_abort(t);
 done:
     free(in_t);
     free(map);

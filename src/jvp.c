@@ -60,16 +60,10 @@ jx_fn *jx_jvp(const jx_fn *f) {
         outs[f->n_out + j] = tx_is_zero(tan[o]) ? tx_zeros(f->nodes[o].loc, t, &f->nodes[o].type)
                                                 : tan[o];
     }
-    jx_fn *raw = jx_trace_end(t, 2 * f->n_out, outs);
-    t = NULL;
-    if (raw) {
-        g = jx_simplify(raw);
-        jx_fn_free(raw);
-    }
+    g = tx_finish(t, 2 * f->n_out, outs);
     goto done;
 fail:
-    if (t && jx_trace_error(t)) util_err("%s", jx_trace_error(t));
-    jx_trace_abort(t);
+    tx_abort(t);
 done:
     free(in_t);
     free(map);

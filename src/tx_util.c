@@ -28,6 +28,20 @@ jx_val tx_replay(jx_trace *t, const jx_node *n, const jx_val *in) {
     return trace_emit(n->loc, t, n->op, n->nin, in, &n->at, &n->type);
 }
 
+/* See transform.h. */
+jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs) {
+    jx_fn *raw = jx_trace_end(t, n_out, outs);
+    jx_fn *g = raw ? jx_simplify(raw) : NULL;
+    jx_fn_free(raw);
+    return g;
+}
+
+/* See transform.h. */
+void tx_abort(jx_trace *t) {
+    if (t && jx_trace_error(t)) util_err("%s", jx_trace_error(t));
+    jx_trace_abort(t);
+}
+
 /* 1 for f32 and f64. */
 int tx_is_float(jx_dtype dt) { return dt == JX_F32 || dt == JX_F64; }
 

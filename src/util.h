@@ -11,6 +11,8 @@
 /* Sets jx_error() to the formatted message. Returns -1 for `return util_err(...)`. */
 int util_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int util_verr(const char *fmt, va_list ap);
+/* Writes a formatted message into a rule's err buffer (errlen may be 0); returns -1. */
+int util_errbuf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Product of dims with overflow and negativity checks: -1 on a negative dim or a product
  * over 2^62. */

@@ -113,16 +113,10 @@ jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t 
         y = tx_batch_front(nd->loc, y, bd[o], batch_size);
         outs[j] = tx_moveaxis(nd->loc, y, 0, na);
     }
-    jx_fn *raw = jx_trace_end(t, f->n_out, outs);
-    t = NULL;
-    if (raw) {
-        g = jx_simplify(raw);
-        jx_fn_free(raw);
-    }
+    g = tx_finish(t, f->n_out, outs);
     goto done;
 fail:
-    if (t && jx_trace_error(t)) util_err("%s", jx_trace_error(t));
-    jx_trace_abort(t);
+    tx_abort(t);
 done:
     free(in_t);
     free(map);

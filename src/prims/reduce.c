@@ -10,16 +10,6 @@
 #include "transform.h"
 #include "util.h"
 
-/* Writes a formatted message into err; returns -1. */
-__attribute__((format(printf, 3, 4))) static int red_fail(char *err, size_t errlen,
-                                                         const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* Formats n values as "(a,b,c)" into buf (truncated to fit); returns buf. */
 static const char *red_ints_str(int n, const int64_t *v, char *buf, size_t len) {
     size_t k = (size_t)snprintf(buf, len, "(");
@@ -36,10 +26,10 @@ static int red_axes(int n, const int64_t *v, int rank, int *mask, char *err, siz
     memset(mask, 0, JX_MAX_RANK * sizeof *mask);
     for (int i = 0; i < n; i++) {
         if (v[i] < 0 || v[i] >= rank)
-            return red_fail(err, errlen, "axis %lld out of range for rank %d", (long long)v[i],
+            return util_errbuf(err, errlen, "axis %lld out of range for rank %d", (long long)v[i],
                             rank);
         if (mask[v[i]])
-            return red_fail(err, errlen, "axis %lld appears twice in axes %s", (long long)v[i],
+            return util_errbuf(err, errlen, "axis %lld appears twice in axes %s", (long long)v[i],
                             red_ints_str(n, v, b, sizeof b));
         mask[v[i]] = 1;
     }
@@ -58,10 +48,10 @@ static jx_type red_drop(const jx_type *x, const int *mask, jx_dtype dt) {
  * drops its one axis (non-empty) and takes the index dtype (i32 or u32) from the hint. */
 static int red_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
                      const jx_type *hint, jx_type *out, char *err, size_t errlen) {
-    if (nin != 1) return red_fail(err, errlen, "takes one operand, got %d", nin);
+    if (nin != 1) return util_errbuf(err, errlen, "takes one operand, got %d", nin);
     const jx_type *x = &in[0];
     if ((unsigned)x->dtype >= JX_NDTYPES || util_numel(x->rank, x->shape) < 0)
-        return red_fail(err, errlen, "operand has an invalid type");
+        return util_errbuf(err, errlen, "operand has an invalid type");
     int n = at && at->v[0] ? at->n[0] : 0, mask[JX_MAX_RANK];
     const int64_t *v = n > 0 ? at->v[0] : NULL;
     switch (op) {
@@ -69,29 +59,29 @@ static int red_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
     case JX_OP_REDUCE_MAX:
     case JX_OP_REDUCE_MIN:
         if (op == JX_OP_REDUCE_SUM && x->dtype == JX_BOOL)
-            return red_fail(err, errlen, "needs a numeric dtype, got bool");
+            return util_errbuf(err, errlen, "needs a numeric dtype, got bool");
         if (red_axes(n, v, x->rank, mask, err, errlen) < 0) return -1;
         *out = red_drop(x, mask, x->dtype);
         return 0;
     case JX_OP_ARGMAX: {
         if (n != 1)
-            return red_fail(err, errlen, "axis must hold exactly one axis, got %d", n);
+            return util_errbuf(err, errlen, "axis must hold exactly one axis, got %d", n);
         if (red_axes(n, v, x->rank, mask, err, errlen) < 0) return -1;
         int64_t size = x->shape[v[0]];
         if (size == 0)
-            return red_fail(err, errlen, "axis %lld has size 0: argmax of an empty axis is "
+            return util_errbuf(err, errlen, "axis %lld has size 0: argmax of an empty axis is "
                             "undefined", (long long)v[0]);
-        if (!hint) return red_fail(err, errlen, "needs an index dtype");
+        if (!hint) return util_errbuf(err, errlen, "needs an index dtype");
         if (hint->dtype != JX_I32 && hint->dtype != JX_U32)
-            return red_fail(err, errlen, "index dtype must be i32 or u32, got %s",
+            return util_errbuf(err, errlen, "index dtype must be i32 or u32, got %s",
                             jx_dtype_name(hint->dtype));
         if (hint->dtype == JX_I32 ? size - 1 > INT32_MAX : size - 1 > (int64_t)UINT32_MAX)
-            return red_fail(err, errlen, "axis size %lld does not fit index dtype %s",
+            return util_errbuf(err, errlen, "axis size %lld does not fit index dtype %s",
                             (long long)size, jx_dtype_name(hint->dtype));
         *out = red_drop(x, mask, hint->dtype);
         return 0;
     }
-    default: return red_fail(err, errlen, "not a reduction primitive");
+    default: return util_errbuf(err, errlen, "not a reduction primitive");
     }
 }
 

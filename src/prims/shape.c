@@ -34,22 +34,12 @@ static const char *shp_vec_str(shp_vec a, char *buf, size_t len) {
     return buf;
 }
 
-/* Writes a formatted message into err; returns -1. */
-__attribute__((format(printf, 3, 4))) static int shp_fail(char *err, size_t errlen,
-                                                         const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* 0 if the vector `name` has exactly `want` entries, else an error naming it. */
 static int shp_want_len(const char *name, shp_vec a, int want, const char *of, char *err,
                         size_t errlen) {
     if (a.n == want) return 0;
     char b[256];
-    return shp_fail(err, errlen, "%s %s has %d entries, expected %d (the %s)", name,
+    return util_errbuf(err, errlen, "%s %s has %d entries, expected %d (the %s)", name,
                     shp_vec_str(a, b, sizeof b), a.n, want, of);
 }
 
@@ -58,11 +48,11 @@ static int shp_check_axes(const char *name, shp_vec a, int rank, char *err, size
     char b[256];
     for (int i = 0; i < a.n; i++) {
         if (a.v[i] < 0 || a.v[i] >= rank)
-            return shp_fail(err, errlen, "axis %lld out of range for rank %d",
+            return util_errbuf(err, errlen, "axis %lld out of range for rank %d",
                             (long long)a.v[i], rank);
         for (int j = 0; j < i; j++)
             if (a.v[j] == a.v[i])
-                return shp_fail(err, errlen, "axis %lld appears twice in %s %s",
+                return util_errbuf(err, errlen, "axis %lld appears twice in %s %s",
                                 (long long)a.v[i], name, shp_vec_str(a, b, sizeof b));
     }
     return 0;
@@ -74,14 +64,14 @@ static int shp_shape_attr(const char *name, shp_vec s, jx_dtype dt, jx_type *out
                           size_t errlen) {
     char b[256];
     if (s.n > JX_MAX_RANK)
-        return shp_fail(err, errlen, "%s %s has rank %d, more than %d", name,
+        return util_errbuf(err, errlen, "%s %s has rank %d, more than %d", name,
                         shp_vec_str(s, b, sizeof b), s.n, JX_MAX_RANK);
     for (int i = 0; i < s.n; i++)
         if (s.v[i] < 0)
-            return shp_fail(err, errlen, "%s %s has a negative dimension", name,
+            return util_errbuf(err, errlen, "%s %s has a negative dimension", name,
                             shp_vec_str(s, b, sizeof b));
     if (util_numel(s.n, s.v) < 0)
-        return shp_fail(err, errlen, "%s %s has too many elements", name,
+        return util_errbuf(err, errlen, "%s %s has too many elements", name,
                         shp_vec_str(s, b, sizeof b));
     out->dtype = dt;
     out->rank = s.n;
@@ -102,17 +92,17 @@ static int shp_infer_broadcast(const jx_type *x, shp_vec shape, shp_vec dims, jx
         return -1;
     for (int i = 0; i < dims.n; i++) {
         if (dims.v[i] < 0 || dims.v[i] >= out->rank)
-            return shp_fail(err, errlen, "broadcast_dimensions %s: %lld out of range for "
+            return util_errbuf(err, errlen, "broadcast_dimensions %s: %lld out of range for "
                             "output rank %d", shp_vec_str(dims, b, sizeof b),
                             (long long)dims.v[i], out->rank);
         if (i > 0 && dims.v[i] <= dims.v[i - 1])
-            return shp_fail(err, errlen, "broadcast_dimensions %s must be strictly increasing",
+            return util_errbuf(err, errlen, "broadcast_dimensions %s must be strictly increasing",
                             shp_vec_str(dims, b, sizeof b));
     }
     for (int i = 0; i < dims.n; i++) {
         int64_t want = out->shape[dims.v[i]];
         if (x->shape[i] != 1 && x->shape[i] != want)
-            return shp_fail(err, errlen, "operand dimension %d has size %lld, cannot broadcast "
+            return util_errbuf(err, errlen, "operand dimension %d has size %lld, cannot broadcast "
                             "to size %lld (output dimension %lld of shape %s)", i,
                             (long long)x->shape[i], (long long)want, (long long)dims.v[i],
                             shp_vec_str(shape, b, sizeof b));
@@ -127,7 +117,7 @@ static int shp_infer_reshape(const jx_type *x, shp_vec sizes, jx_type *out, char
     if (shp_shape_attr("new_sizes", sizes, x->dtype, out, err, errlen) < 0) return -1;
     int64_t have = util_numel(x->rank, x->shape), want = util_numel(out->rank, out->shape);
     if (have != want)
-        return shp_fail(err, errlen, "cannot reshape %lld elements into %s", (long long)have,
+        return util_errbuf(err, errlen, "cannot reshape %lld elements into %s", (long long)have,
                         shp_vec_str(sizes, b, sizeof b));
     return 0;
 }
@@ -141,7 +131,7 @@ static int shp_infer_transpose(const jx_type *x, shp_vec perm, jx_type *out, cha
         int bad = perm.v[i] < 0 || perm.v[i] >= x->rank;
         for (int j = 0; j < i && !bad; j++) bad = perm.v[j] == perm.v[i];
         if (bad)
-            return shp_fail(err, errlen, "permutation %s is not a permutation of 0..%d",
+            return util_errbuf(err, errlen, "permutation %s is not a permutation of 0..%d",
                             shp_vec_str(perm, b, sizeof b), x->rank - 1);
     }
     *out = *x;
@@ -159,13 +149,13 @@ static int shp_infer_slice(const jx_type *x, shp_vec start, shp_vec limit, shp_v
     *out = *x;
     for (int i = 0; i < x->rank; i++) {
         long long s = start.v[i], l = limit.v[i], st = strides.v[i], d = x->shape[i];
-        if (s < 0) return shp_fail(err, errlen, "dimension %d: start %lld is negative", i, s);
+        if (s < 0) return util_errbuf(err, errlen, "dimension %d: start %lld is negative", i, s);
         if (s > l)
-            return shp_fail(err, errlen, "dimension %d: start %lld is past limit %lld", i, s, l);
+            return util_errbuf(err, errlen, "dimension %d: start %lld is past limit %lld", i, s, l);
         if (l > d)
-            return shp_fail(err, errlen, "dimension %d: limit %lld is past the size %lld", i,
+            return util_errbuf(err, errlen, "dimension %d: limit %lld is past the size %lld", i,
                             l, d);
-        if (st < 1) return shp_fail(err, errlen, "dimension %d: stride %lld must be >= 1", i, st);
+        if (st < 1) return util_errbuf(err, errlen, "dimension %d: stride %lld must be >= 1", i, st);
         out->shape[i] = l == s ? 0 : (l - s - 1) / st + 1;
     }
     return 0;
@@ -177,10 +167,10 @@ static int shp_infer_pad(const jx_type *x, const jx_type *pv, shp_vec lo, shp_ve
                          shp_vec in, jx_type *out, char *err, size_t errlen) {
     char b[160];
     if (pv->rank != 0)
-        return shp_fail(err, errlen, "padding value must be a scalar, got %s",
+        return util_errbuf(err, errlen, "padding value must be a scalar, got %s",
                         jx_type_str(pv, b, sizeof b));
     if (pv->dtype != x->dtype)
-        return shp_fail(err, errlen, "padding value dtype %s differs from operand dtype %s",
+        return util_errbuf(err, errlen, "padding value dtype %s differs from operand dtype %s",
                         jx_dtype_name(pv->dtype), jx_dtype_name(x->dtype));
     if (shp_want_len("low", lo, x->rank, "operand rank", err, errlen) < 0 ||
         shp_want_len("high", hi, x->rank, "operand rank", err, errlen) < 0 ||
@@ -191,22 +181,22 @@ static int shp_infer_pad(const jx_type *x, const jx_type *pv, shp_vec lo, shp_ve
     for (int i = 0; i < x->rank; i++) {
         int64_t d = x->shape[i], n;
         if (in.v[i] < 0)
-            return shp_fail(err, errlen, "dimension %d: interior padding %lld is negative", i,
+            return util_errbuf(err, errlen, "dimension %d: interior padding %lld is negative", i,
                             (long long)in.v[i]);
         if (lo.v[i] < -lim || lo.v[i] > lim || hi.v[i] < -lim || hi.v[i] > lim ||
             in.v[i] > lim || __builtin_mul_overflow(d > 0 ? d - 1 : 0, in.v[i], &n) ||
             __builtin_add_overflow(n, d, &n) || __builtin_add_overflow(n, lo.v[i], &n) ||
             __builtin_add_overflow(n, hi.v[i], &n))
-            return shp_fail(err, errlen, "dimension %d: padded size overflows", i);
+            return util_errbuf(err, errlen, "dimension %d: padded size overflows", i);
         if (n < 0)
-            return shp_fail(err, errlen, "dimension %d: padded size %lld is negative (size "
+            return util_errbuf(err, errlen, "dimension %d: padded size %lld is negative (size "
                             "%lld, low %lld, high %lld, interior %lld)", i, (long long)n,
                             (long long)d, (long long)lo.v[i], (long long)hi.v[i],
                             (long long)in.v[i]);
         out->shape[i] = n;
     }
     if (util_numel(out->rank, out->shape) < 0)
-        return shp_fail(err, errlen, "padded shape %s has too many elements",
+        return util_errbuf(err, errlen, "padded shape %s has too many elements",
                         jx_type_str(out, b, sizeof b));
     return 0;
 }
@@ -215,32 +205,32 @@ static int shp_infer_pad(const jx_type *x, const jx_type *pv, shp_vec lo, shp_ve
  * `dimension`, which sums. */
 static int shp_infer_concat(int nin, const jx_type *in, shp_vec dim, jx_type *out, char *err,
                             size_t errlen) {
-    if (nin < 1) return shp_fail(err, errlen, "needs at least one operand");
+    if (nin < 1) return util_errbuf(err, errlen, "needs at least one operand");
     if (dim.n != 1)
-        return shp_fail(err, errlen, "dimension must hold exactly one axis, got %d", dim.n);
+        return util_errbuf(err, errlen, "dimension must hold exactly one axis, got %d", dim.n);
     const jx_type *x = &in[0];
     int64_t d = dim.v[0];
     if (d < 0 || d >= x->rank)
-        return shp_fail(err, errlen, "axis %lld out of range for rank %d", (long long)d,
+        return util_errbuf(err, errlen, "axis %lld out of range for rank %d", (long long)d,
                         x->rank);
     *out = *x;
     for (int k = 1; k < nin; k++) {
         const jx_type *y = &in[k];
         if (y->dtype != x->dtype)
-            return shp_fail(err, errlen, "operand %d has dtype %s, operand 0 has %s", k,
+            return util_errbuf(err, errlen, "operand %d has dtype %s, operand 0 has %s", k,
                             jx_dtype_name(y->dtype), jx_dtype_name(x->dtype));
         if (y->rank != x->rank)
-            return shp_fail(err, errlen, "operand %d has rank %d, operand 0 has rank %d", k,
+            return util_errbuf(err, errlen, "operand %d has rank %d, operand 0 has rank %d", k,
                             y->rank, x->rank);
         for (int i = 0; i < x->rank; i++)
             if (i != d && y->shape[i] != x->shape[i])
-                return shp_fail(err, errlen, "operand %d has size %lld in dimension %d, "
+                return util_errbuf(err, errlen, "operand %d has size %lld in dimension %d, "
                                 "operand 0 has %lld (only dimension %lld may differ)", k,
                                 (long long)y->shape[i], i, (long long)x->shape[i],
                                 (long long)d);
         if (__builtin_add_overflow(out->shape[d], y->shape[d], &out->shape[d]) ||
             util_numel(out->rank, out->shape) < 0)
-            return shp_fail(err, errlen, "concatenated shape has too many elements");
+            return util_errbuf(err, errlen, "concatenated shape has too many elements");
     }
     return 0;
 }
@@ -250,10 +240,10 @@ static int shp_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
                      const jx_type *hint, jx_type *out, char *err, size_t errlen) {
     int want = op == JX_OP_PAD ? 2 : op == JX_OP_CONCATENATE ? -1 : 1;
     if (want >= 0 ? nin != want : nin < 1)
-        return shp_fail(err, errlen, "got %d operands", nin);
+        return util_errbuf(err, errlen, "got %d operands", nin);
     for (int k = 0; k < nin; k++)
         if ((unsigned)in[k].dtype >= JX_NDTYPES || util_numel(in[k].rank, in[k].shape) < 0)
-            return shp_fail(err, errlen, "operand %d has an invalid type", k);
+            return util_errbuf(err, errlen, "operand %d has an invalid type", k);
     shp_vec a0 = shp_attr(at, 0), a1 = shp_attr(at, 1), a2 = shp_attr(at, 2);
     switch (op) {
     case JX_OP_BROADCAST_IN_DIM: return shp_infer_broadcast(&in[0], a0, a1, out, err, errlen);
@@ -266,7 +256,7 @@ static int shp_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
         if (shp_check_axes("dimensions", a0, in[0].rank, err, errlen) < 0) return -1;
         *out = in[0];
         return 0;
-    default: return shp_fail(err, errlen, "not a shape primitive");
+    default: return util_errbuf(err, errlen, "not a shape primitive");
     }
 }
 
