@@ -102,11 +102,16 @@ static jx_array *arr_header(jx_dtype dt, int rank, const int64_t *shape, int64_t
 /* The largest allocation worth attempting: the machine's physical memory (so absurd sizes
  * get a clear error instead of an allocator abort or an endless zero-fill). */
 static size_t arr_max_bytes(void) {
+    static _Atomic size_t cached; /* computed once; a race computes the same value twice */
+    size_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v) return v;
+    v = (size_t)1 << 40;
 #ifdef _SC_PHYS_PAGES
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psize > 0) return (size_t)pages * (size_t)psize;
+    if (pages > 0 && psize > 0) v = (size_t)pages * (size_t)psize;
 #endif
-    return (size_t)1 << 40;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
 }
 
 static jx_array *arr_alloc(const char *fn, jx_dtype dt, int rank, const int64_t *shape) {
