@@ -1,0 +1,66 @@
+/* The models and training loop of examples/experiments (experiments_models.c), used by
+ * its main (experiments.c). Private to that example. */
+#ifndef JX_EXAMPLES_EXPERIMENTS_H
+#define JX_EXAMPLES_EXPERIMENTS_H
+
+#include <jx.h>
+#include <jx/optim.h>
+
+#include "common.h"
+
+enum { XP_MAXL = 3 };
+
+/* One variant of the lab's network and training. */
+typedef struct xp_model {
+    const char *name, *desc;
+    int nl;                      /* layers */
+    int64_t sizes[XP_MAXL + 1];  /* widths, sizes[0] = 784, sizes[nl] = 10 */
+    int mse;                     /* 1: sigmoid output + MSE; 0: softmax + log-loss */
+    jx_optim_kind kind;          /* SGD, MOMENTUM, ADAMW or ADAGRAD */
+    double mu, l2, wd;           /* momentum, coupled L2, AdamW's decoupled decay */
+    double dropout;              /* rate on the hidden layers while training (0: none) */
+    int augment;                 /* 1: random shifts and rotations of the training batches */
+    int n_lrs;
+    double lrs[4];               /* default learning rates */
+} xp_model;
+
+extern const xp_model xp_models[];
+extern const int xp_n_models;
+
+/* Index of the model called name in xp_models, or -1. */
+int xp_model_find(const char *name);
+
+/* A model's traced functions and, for the current learning rate, its compiled step. */
+typedef struct xp_ctx {
+    const xp_model *m;
+    jx_optim opt;
+    int np, ns;            /* number of params and of optimizer state arrays */
+    jx_fn *pred_train;     /* per-example predict (with dropout when the model has it) */
+    jx_fn *pred_eval;      /* per-example predict for evaluation (no dropout) */
+    jx_jitfn *step;        /* (params, state, x, y[, key]) -> (params, state, loss) */
+    jx_jitfn *classify;    /* (params, x) -> argmax class */
+    int threads;
+} xp_ctx;
+
+/* Traces m's per-example predicts and its classifier. 0, or -1 with jx_error(). */
+int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads);
+/* Makes the training step for learning rate lr (replacing the previous one); it is
+ * compiled on its first run and reused by every later training. 0 or -1. */
+int xp_ctx_set_lr(xp_ctx *c, double lr);
+/* Number of signatures the current step has compiled. */
+int xp_ctx_n_compiled(const xp_ctx *c);
+void xp_ctx_free(xp_ctx *c);
+
+/* One training from fresh params drawn from seed (also the shuffling and augmentation
+ * seed): o->epochs epochs of batches of o->batch. Prints one line with the test accuracy
+ * after each epoch. Returns the final test accuracy, or -1 with jx_error(). */
+double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const jx_array *xtr,
+                const jx_array *ytr, const jx_array *xte, const jx_array *yte);
+
+/* The lab's Task 0 on the JIT: jx_softmax on [1e6, 1e6-1, ..., 1e6-9] against the exact
+ * values (a naive exp/sum gives NaN), on a [10,10,32] block of 1e6 (all 1/32), and on
+ * random [100,32] inputs against the naive formula. Prints the results; 0 if all pass,
+ * -1 with jx_error() otherwise. */
+int xp_softmax_check(int threads);
+
+#endif

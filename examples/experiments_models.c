@@ -1,0 +1,322 @@
+/* The models of examples/experiments: a per-example predict vmapped inside the batch
+ * loss, one jitted training step per (model, lr) built with jx_optim_train_step, the
+ * training loop, and the stable-softmax check. */
+#include <jx/nn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments.h"
+
+enum { NCLASS = 10, XP_MAXP = 2 * XP_MAXL, XP_MAXIN = 2 * XP_MAXP + 3 };
+
+/* The augment model's "tiny" shifts (pixels) and rotations (degrees). Fashion-MNIST items
+ * fill the frame, so larger ones (2 px, 10 deg) cost ~5 points of accuracy in 5 epochs. */
+#define XP_AUG_SHIFT 1
+#define XP_AUG_DEGREES 5.0
+
+#define L2MOM JX_OPTIM_MOMENTUM, 0.1, 1e-6, 0
+const xp_model xp_models[] = {
+    {"baseline", "sigmoid output + MSE, SGD (the lab's starting point)", 2, {784, 30, 10},
+     1, JX_OPTIM_SGD, 0, 0, 0, 0, 0, 3, {1, 10, 100}},
+    {"softmax", "softmax output + log-loss, SGD (Task 1)", 2, {784, 30, 10},
+     0, JX_OPTIM_SGD, 0, 0, 0, 0, 0, 3, {0.1, 1, 10}},
+    {"l2mom", "sigmoid + MSE, L2 1e-5 on weights only, momentum 0.2 (Task 2)", 2, {784, 30, 10},
+     1, JX_OPTIM_MOMENTUM, 0.2, 1e-5, 0, 0, 0, 3, {3, 10, 30}},
+    {"softmax_l2mom", "softmax + log-loss, L2 1e-6 on weights only, momentum 0.1", 2,
+     {784, 30, 10}, 0, L2MOM, 0, 0, 3, {0.5, 1, 2}},
+    {"adamw", "softmax + log-loss, AdamW (0.9, 0.999, eps 1e-8, decay 1e-2 on weights)", 2,
+     {784, 30, 10}, 0, JX_OPTIM_ADAMW, 0, 0, 1e-2, 0, 0, 3, {3e-3, 1e-2, 3e-2}},
+    {"adagrad", "softmax + log-loss, Adagrad (accumulator from 0, eps 1e-8)", 2, {784, 30, 10},
+     0, JX_OPTIM_ADAGRAD, 0, 0, 0, 0, 0, 3, {0.01, 0.03, 0.1}},
+    {"dropout", "softmax_l2mom + dropout 0.1 on the hidden layer", 2, {784, 30, 10},
+     0, L2MOM, 0.1, 0, 3, {0.5, 1, 2}},
+    {"augment", "softmax_l2mom + random shifts (+-1 px) and rotations (+-5 deg)", 2,
+     {784, 30, 10}, 0, L2MOM, 0, 1, 3, {0.5, 1, 2}},
+    {"deep", "softmax_l2mom on [784,100,30,10] (Task 4)", 3, {784, 100, 30, 10},
+     0, L2MOM, 0, 0, 3, {0.5, 1, 2}},
+};
+const int xp_n_models = (int)(sizeof xp_models / sizeof xp_models[0]);
+
+int xp_model_find(const char *name) {
+    for (int i = 0; i < xp_n_models; i++)
+        if (!strcmp(xp_models[i].name, name)) return i;
+    return -1;
+}
+
+/* 1 if a training step of m takes a PRNG key (for dropout). */
+static int xp_has_key(const xp_model *m) { return m->dropout > 0; }
+
+typedef struct xp_pred_ctx {
+    const xp_model *m;
+    int train;
+} xp_pred_ctx;
+
+/* predict(params, image[784][, key]): sigmoid hidden layers (dropout while training),
+ * then sigmoid outputs (MSE models) or logits (softmax models). */
+static void xp_predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    const xp_pred_ctx *p = user;
+    const xp_model *m = p->m;
+    int np = 2 * m->nl, drop = p->train && m->dropout > 0;
+    jx_val act = in[np], keys = drop ? jx_random_split(in[np + 1], m->nl - 1) : JX_NOVAL;
+    for (int l = 0; l < m->nl - 1; l++) {
+        act = jx_sigmoid(jx_linear(act, in[2 * l], in[2 * l + 1]));
+        if (drop) act = jx_dropout(jx_random_subkey(keys, l), act, m->dropout, 1);
+    }
+    jx_val z = jx_linear(act, in[np - 2], in[np - 1]);
+    out[0] = m->mse ? jx_sigmoid(z) : z;
+}
+
+/* A per-example predict vmapped over B examples (params unbatched, image and key 0). */
+static jx_fn *xp_batched(const jx_fn *pred, int np, int64_t B) {
+    int axes[XP_MAXP + 2];
+    for (int i = 0; i < np; i++) axes[i] = JX_NONE;
+    axes[np] = axes[np + 1] = 0;
+    return jx_vmap(pred, axes, NULL, B);
+}
+
+typedef struct xp_loss_ctx {
+    const xp_model *m;
+    jx_fn *bpred;
+} xp_loss_ctx;
+
+/* loss(params, x[B,784], y[B][, key]): MSE of the sigmoid outputs against one-hot targets
+ * (the mean over B*10 elements, as the lab's cost_derivative 2/(B*N) (a - y)), or the
+ * mean softmax cross-entropy. The key is split into one key per example. */
+static void xp_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    const xp_loss_ctx *c = user;
+    int np = 2 * c->m->nl;
+    jx_val args[XP_MAXP + 2], y[1];
+    for (int i = 0; i <= np; i++) args[i] = in[i];
+    if (xp_has_key(c->m))
+        args[np + 1] = jx_random_split(in[np + 2], (int)jx_val_type(in[np]).shape[0]);
+    jx_call(c->bpred, args, y);
+    out[0] = c->m->mse ? jx_mse(y[0], jx_one_hot(in[np + 1], NCLASS, JX_F32))
+                       : jx_mean_all(jx_softmax_cross_entropy(y[0], in[np + 1]));
+}
+
+/* step(params, state, x, y[, key]) -> (params, state, loss), traced by jx_jit_trace on
+ * its first run: the loss for this batch size, through jx_optim_train_step. */
+static void xp_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const xp_ctx *c = user;
+    int np = c->np, ns = c->ns, nb = 2 + xp_has_key(c->m);
+    jx_type types[XP_MAXIN] = {0};
+    for (int i = 0; i < np; i++) types[i] = jx_val_type(in[i]);
+    for (int i = 0; i < nb; i++) types[np + i] = jx_val_type(in[np + ns + i]);
+    xp_loss_ctx lc = {c->m, xp_batched(c->pred_train, np, types[np].shape[0])};
+    jx_fn *loss = lc.bpred ? jx_trace(xp_loss_cb, np + nb, types, 1, &lc) : NULL;
+    jx_fn *step = loss ? jx_optim_train_step(&c->opt, loss, np) : NULL;
+    if (!step || jx_call(step, in, out) < 0) jx_trace_fail(t, jx_error());
+    jx_fn_free(step);
+    jx_fn_free(loss);
+    jx_fn_free(lc.bpred);
+}
+
+/* classify(params, x[B,784]) = argmax of the evaluation predict. */
+static void xp_classify_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const xp_ctx *c = user;
+    jx_fn *bpred = xp_batched(c->pred_eval, c->np, jx_val_type(in[c->np]).shape[0]);
+    jx_val y[1];
+    if (!bpred || jx_call(bpred, in, y) < 0) jx_trace_fail(t, jx_error());
+    else out[0] = jx_argmax(y[0], 1, JX_I32);
+    jx_fn_free(bpred);
+}
+
+/* The optimizer of m at learning rate lr. */
+static jx_optim xp_optim(const xp_model *m, double lr) {
+    jx_optim o;
+    switch (m->kind) {
+    case JX_OPTIM_MOMENTUM: o = jx_momentum(lr, m->mu, 0); break;
+    case JX_OPTIM_ADAMW: o = jx_adamw(lr, 0.9, 0.999, 1e-8, m->wd); break;
+    case JX_OPTIM_ADAGRAD: o = jx_adagrad(lr, 0.0, 1e-8); break;
+    default: o = jx_sgd(lr); break;
+    }
+    o.l2 = m->l2;
+    return o;
+}
+
+int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
+    memset(c, 0, sizeof *c);
+    c->m = m, c->np = 2 * m->nl, c->threads = threads;
+    c->opt = xp_optim(m, 1.0);
+    c->ns = jx_optim_n_state(&c->opt, c->np);
+    jx_type types[XP_MAXP + 2];
+    for (int l = 0; l < m->nl; l++) {
+        types[2 * l] = JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]);
+        types[2 * l + 1] = JX_TYPE(JX_F32, m->sizes[l + 1]);
+    }
+    types[c->np] = JX_TYPE(JX_F32, 784);
+    types[c->np + 1] = JX_TYPE(JX_U32, 2);
+    xp_pred_ctx tr = {m, 1}, ev = {m, 0};
+    c->pred_train = jx_trace(xp_predict_cb, c->np + 1 + xp_has_key(m), types, 1, &tr);
+    c->pred_eval = jx_trace(xp_predict_cb, c->np + 1, types, 1, &ev);
+    jx_jit_opts jo = {NULL, threads, 0};
+    c->classify = c->pred_eval ? jx_jit_trace(xp_classify_cb, c->np + 1, 1, c, &jo) : NULL;
+    if (c->ns < 0 || !c->pred_train || !c->classify) {
+        xp_ctx_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int xp_ctx_set_lr(xp_ctx *c, double lr) {
+    jx_jitfn_free(c->step);
+    c->opt = xp_optim(c->m, lr);
+    unsigned char donate[XP_MAXIN] = {0};
+    for (int i = 0; i < c->np + c->ns; i++) donate[i] = 1;
+    jx_jit_opts jo = {donate, c->threads, 0};
+    int n_in = c->np + c->ns + 2 + xp_has_key(c->m);
+    c->step = jx_jit_trace(xp_step_cb, n_in, c->np + c->ns + 1, c, &jo);
+    return c->step ? 0 : -1;
+}
+
+int xp_ctx_n_compiled(const xp_ctx *c) { return c->step ? jx_jitfn_n_compiled(c->step) : 0; }
+
+void xp_ctx_free(xp_ctx *c) {
+    jx_jitfn_free(c->step);
+    jx_jitfn_free(c->classify);
+    jx_fn_free(c->pred_train);
+    jx_fn_free(c->pred_eval);
+    memset(c, 0, sizeof *c);
+}
+
+/* The lab's init: biases ~ normal, weights ~ normal / sqrt(fan_in). 0 or -1. */
+static int xp_init(const xp_model *m, uint32_t seed, jx_array **params) {
+    jx_key keys[XP_MAXP];
+    jx_key_split(jx_key_new(seed), 2 * m->nl, keys);
+    for (int l = 0; l < m->nl; l++) {
+        jx_type wt = JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]);
+        params[2 * l] = jx_init_normal(keys[2 * l], wt, 1.0 / sqrt((double)m->sizes[l]));
+        params[2 * l + 1] = jx_init_normal(keys[2 * l + 1], JX_TYPE(JX_F32, m->sizes[l + 1]), 1.0);
+        if (!params[2 * l] || !params[2 * l + 1]) return -1;
+    }
+    return 0;
+}
+
+double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const jx_array *xtr,
+                const jx_array *ytr, const jx_array *xte, const jx_array *yte) {
+    const xp_model *m = c->m;
+    int np = c->np, ns = c->ns, key_in = xp_has_key(m);
+    jx_array *params[XP_MAXP] = {0}, *state[2 * XP_MAXP + 1] = {0}, *loss = NULL, *aug = NULL;
+    jx_array *key = NULL;
+    jx_batch_iter it = {0};
+    int64_t n = jx_array_dim(xtr, 0), *perm = malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);
+    double acc = -1, t0 = ex_now();
+    jx_type scalar_t = JX_SCALAR(JX_F32), xt = JX_TYPE(JX_F32, o->batch, 784),
+            kt = JX_TYPE(JX_U32, 2);
+    if (!perm || xp_init(m, seed, params) < 0 || jx_optim_init(&c->opt, np, params, state) < 0 ||
+        !(loss = jx_array_new_type(&scalar_t)) ||
+        jx_batch_iter_init(&it, xtr, ytr, o->batch, JX_BATCH_DROP_LAST) < 0 ||
+        (m->augment && !(aug = jx_array_new_type(&xt))) || (key_in && !(key = jx_array_new_type(&kt))))
+        goto done;
+    jx_augment_opts ao = {XP_AUG_SHIFT, XP_AUG_DEGREES};
+    int64_t steps = jx_batch_iter_count(&it);
+    printf("  %s lr %g seed %u: test acc", m->name, c->opt.lr, seed);
+    for (int epoch = 0; epoch < o->epochs; epoch++) {
+        double te0 = ex_now();
+        jx_shuffle(n, seed, (uint64_t)epoch, perm);
+        jx_batch_iter_reset(&it, perm);
+        while (jx_batch_iter_next(&it)) {
+            uint64_t step = (uint64_t)epoch * (uint64_t)steps + (uint64_t)it.index;
+            jx_array *in[XP_MAXIN], *out[XP_MAXIN];
+            for (int i = 0; i < np; i++) in[i] = out[i] = params[i];
+            for (int i = 0; i < ns; i++) in[np + i] = out[np + i] = state[i];
+            in[np + ns] = it.x, in[np + ns + 1] = it.y, out[np + ns] = loss;
+            if (aug) {
+                if (jx_augment_batch(it.x, aug, 28, 28, &ao, seed, step) < 0) goto done;
+                in[np + ns] = aug;
+            }
+            if (key) {
+                jx_key k = jx_key_fold_in(jx_key_new(seed), (uint32_t)step);
+                memcpy(jx_array_data(key), k.k, sizeof k.k);
+                in[np + ns + 2] = key;
+            }
+            if (jx_jitfn_run(c->step, in, out) < 0) goto done;
+            if (it.index % 50 == 0 || it.index + 1 == steps)
+                ex_progress(epoch + 1, o->epochs, it.index + 1, steps, jx_array_get(loss, 0),
+                            (double)(it.start + it.size) / (ex_now() - te0));
+        }
+        ex_progress_done();
+        acc = ex_accuracy(c->classify, np, params, xte, yte, 1000);
+        if (acc < 0) goto done;
+        printf(" %.1f", 100 * acc);
+        fflush(stdout);
+    }
+    printf(" (%.1f s)\n", ex_now() - t0);
+done:
+    if (acc < 0 && !*jx_error()) fprintf(stderr, "experiments: out of memory\n");
+    jx_batch_iter_free(&it);
+    free(perm);
+    for (int i = 0; i < np; i++) jx_array_free(params[i]);
+    for (int i = 0; i < ns; i++) jx_array_free(state[i]);
+    jx_array_free(loss), jx_array_free(aug), jx_array_free(key);
+    return acc;
+}
+
+/* ---- Task 0: the stable softmax -------------------------------------------------------- */
+
+/* (a f32[10], b f32[10,10,32], r f32[100,32]) -> (softmax(a), naive(a), softmax(b),
+ * softmax(r), naive(r)), softmaxes over the last axis; naive = exp(x) / sum(exp(x)). */
+static void xp_softmax_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val ea = jx_exp(in[0]), er = jx_exp(in[2]);
+    out[0] = jx_softmax(in[0], 0);
+    out[1] = jx_div(ea, jx_sum(ea, 0, 1));
+    out[2] = jx_softmax(in[1], 2);
+    out[3] = jx_softmax(in[2], 1);
+    out[4] = jx_div(er, jx_sum(er, 1, 1));
+}
+
+int xp_softmax_check(int threads) {
+    jx_type types[3] = {JX_TYPE(JX_F32, 10), JX_TYPE(JX_F32, 10, 10, 32), JX_TYPE(JX_F32, 100, 32)};
+    jx_array *in[3] = {0}, *out[5] = {0};
+    jx_fn *f = jx_trace(xp_softmax_cb, 3, types, 5, NULL);
+    jx_jit_opts jo = {NULL, threads, 0};
+    jx_exe *e = f ? jx_jit(f, &jo) : NULL;
+    int rc = -1;
+    for (int i = 0; i < 3; i++)
+        if (!(in[i] = jx_array_new_type(&types[i]))) goto done;
+    uint32_t s = 12345;
+    for (int i = 0; i < 10; i++) jx_array_set(in[0], i, 1e6 - i);
+    jx_array_fill(in[1], 1e6);
+    for (int64_t i = 0; i < 3200; i++) { /* uniform [0,1) from a small LCG */
+        s = s * 1664525u + 1013904223u;
+        jx_array_set(in[2], i, (s >> 8) / 16777216.0);
+    }
+    if (!e || jx_exe_run(e, in, out) < 0) goto done;
+    double z = 0, err_a = 0, err_b = 0, err_r = 0, sum_a = 0;
+    int naive_bad = 0;
+    for (int i = 0; i < 10; i++) z += exp(-i);
+    for (int i = 0; i < 10; i++) {
+        double v = jx_array_get(out[0], i), nv = jx_array_get(out[1], i);
+        err_a = fmax(err_a, isfinite(v) ? fabs(v - exp(-i) / z) : INFINITY);
+        sum_a += v;
+        naive_bad += !isfinite(nv);
+    }
+    for (int64_t i = 0; i < 3200; i++) {
+        double v = jx_array_get(out[2], i);
+        err_b = fmax(err_b, isfinite(v) ? fabs(v - 1.0 / 32) : INFINITY);
+        err_r = fmax(err_r, fabs(jx_array_get(out[3], i) - jx_array_get(out[4], i)));
+    }
+    printf("stable softmax (jitted jx_softmax, f32) on [1e6, 1e6-1, ..., 1e6-9]:\n  ");
+    for (int i = 0; i < 4; i++) printf("%.6f ", jx_array_get(out[0], i));
+    printf("... sum %.6f, max error %.1e vs exact e^-i / sum_j e^-j\n", sum_a, err_a);
+    printf("  naive exp(x)/sum(exp(x)): %g %g ... (%d of 10 not finite: exp(1e6) overflows)\n",
+           jx_array_get(out[1], 0), jx_array_get(out[1], 1), naive_bad);
+    printf("  [10,10,32] of 1e6: max error %.1e vs 1/32; random [100,32]: max difference "
+           "%.1e vs naive\n", err_b, err_r);
+    int ok = err_a < 1e-6 && fabs(sum_a - 1) < 1e-5 && err_b < 1e-5 && err_r < 1e-5 && naive_bad > 0;
+    printf("stable softmax: %s\n", ok ? "OK" : "FAILED");
+    if (ok) rc = 0;
+    else jx_clear_error(), fprintf(stderr, "experiments: the stable-softmax check failed\n");
+done:
+    if (rc && *jx_error()) fprintf(stderr, "experiments: softmax check: %s\n", jx_error());
+    for (int i = 0; i < 3; i++) jx_array_free(in[i]);
+    for (int i = 0; i < 5; i++) jx_array_free(out[i]);
+    jx_exe_free(e);
+    jx_fn_free(f);
+    return rc;
+}

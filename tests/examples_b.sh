@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Tests of examples/logreg and examples/experiments: --help, bad arguments (exit 2),
+# each --smoke run (exit 0, the expected lines, accuracy above chance, the PNG files),
+# and end to end: logistic regression for 1 epoch on the real Fashion-MNIST files must
+# reach a test accuracy above 75%.
+# Prints one "PASS name" or "FAIL name: why" line per case and exits non-zero on any
+# failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+B=${JX_BUILD_DIR:-build}/examples
+for e in logreg experiments; do
+    [ -x "$B/$e" ] || { echo "FAIL examples_b_setup: $B/$e not found (build first)"; exit 1; }
+done
+B=$(cd "$B" && pwd)
+T=$(mktemp -d) || exit 1
+trap 'rm -rf "$T"' EXIT
+nfail=0
+
+pass() { echo "PASS $1"; }
+fail() {
+    echo "FAIL $1: $2"
+    nfail=$((nfail + 1))
+}
+
+# run NAME CMD...: runs CMD with stdout in $T/out, stderr in $T/err; returns its status.
+# A sanitizer report on stderr is a failure (reported by the caller's checks via $?=99).
+run() {
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if grep -qE 'Sanitizer|runtime error' "$T/err"; then return 99; fi
+    return $rc
+}
+
+# check_ok NAME CMD...: CMD must exit 0 without a sanitizer report. 0 if so.
+check_ok() {
+    local name=$1
+    shift
+    run "$@"
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        fail "$name" "exit $rc: $(tail -c 400 "$T/err")"
+        return 1
+    fi
+    return 0
+}
+
+# expect_usage_err NAME PATTERN CMD...: CMD must exit 2 with stderr matching PATTERN.
+expect_usage_err() {
+    local name=$1 pat=$2
+    shift 2
+    run "$@"
+    local rc=$?
+    if [ $rc -ne 2 ]; then
+        fail "$name" "exit $rc, expected 2: $(head -c 300 "$T/err")"
+    elif ! grep -qE -- "$pat" "$T/err"; then
+        fail "$name" "stderr does not match '$pat': $(head -c 300 "$T/err")"
+    else
+        pass "$name"
+    fi
+}
+
+# has_lines NAME PATTERN...: every pattern (grep -E) occurs in $T/out. 0 if so.
+has_lines() {
+    local name=$1
+    shift
+    for p in "$@"; do
+        if ! grep -qE -- "$p" "$T/out"; then
+            fail "$name" "no line matching '$p' in: $(head -c 600 "$T/out")"
+            return 1
+        fi
+    done
+    return 0
+}
+
+# is_png FILE: FILE exists and starts with the PNG signature.
+is_png() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
+
+# above LIMIT VALUE: VALUE > LIMIT (decimals).
+above() { awk -v v="$2" -v l="$1" 'BEGIN { exit !(v + 0 > l + 0) }'; }
+
+# last_test_acc: the last "Test set accuracy X" value in $T/out.
+last_test_acc() { grep -E '^Test set accuracy' "$T/out" | tail -n 1 | awk '{print $4}'; }
+
+# ---- logreg ---------------------------------------------------------------------------
+if check_ok logreg_help "$B/logreg" --help; then
+    has_lines logreg_help '^usage: logreg' '--model' '--png-dir' '--smoke' && pass logreg_help
+fi
+expect_usage_err logreg_bad_arg "unknown argument '--bogus'" "$B/logreg" --bogus
+expect_usage_err logreg_bad_model "unknown model 'resnet'" "$B/logreg" --model resnet
+expect_usage_err logreg_bad_number "is not a number" "$B/logreg" --epochs many
+expect_usage_err logreg_missing_value "needs a value" "$B/logreg" --png-dir
+
+# The notebook's lr 0.001 barely moves the params in the 16 smoke steps: use 0.1.
+if check_ok logreg_smoke "$B/logreg" --smoke --lr 0.1 --png-dir "$T/png"; then
+    acc=$(last_test_acc)
+    if has_lines logreg_smoke '^logreg: model logreg \[784,10\]' '^Epoch 1 in' \
+        '^Training set accuracy' '^Test set accuracy' 'wrote .*/samples.png' \
+        'wrote .*/weights.png' 'wrote .*/weights_change.png'; then
+        if ! above 0.2 "$acc"; then
+            fail logreg_smoke "test accuracy $acc is not above chance (0.1) by a margin"
+        elif ! is_png "$T/png/samples.png" || ! is_png "$T/png/weights.png" ||
+            ! is_png "$T/png/weights_change.png"; then
+            fail logreg_smoke "missing or malformed PNG files: $(ls "$T/png" 2>&1)"
+        else
+            pass logreg_smoke
+        fi
+    fi
+fi
+
+if check_ok logreg_tanh_smoke "$B/logreg" --model tanh --smoke --lr 0.1 --png-dir "$T/png_tanh"; then
+    acc=$(last_test_acc)
+    if has_lines logreg_tanh_smoke '^logreg: model tanh \[784,1024,1024,10\]' '^Epoch 1 in' \
+        'wrote .*/features.png'; then
+        if ! above 0.2 "$acc"; then
+            fail logreg_tanh_smoke "test accuracy $acc is not above chance"
+        elif ! is_png "$T/png_tanh/features.png" || ! is_png "$T/png_tanh/samples.png"; then
+            fail logreg_tanh_smoke "missing PNG files: $(ls "$T/png_tanh" 2>&1)"
+        else
+            pass logreg_tanh_smoke
+        fi
+    fi
+fi
+
+if check_ok logreg_no_png "$B/logreg" --smoke --no-png; then
+    if grep -q 'wrote ' "$T/out"; then
+        fail logreg_no_png "--no-png still wrote images: $(grep 'wrote ' "$T/out")"
+    else
+        pass logreg_no_png
+    fi
+fi
+
+# End to end: 1 epoch over all 60000 training images (lr 0.1 instead of the notebook's
+# 0.001, which needs 24 epochs to pass 75%).
+if check_ok logreg_e2e_fashion_mnist "$B/logreg" --epochs 1 --lr 0.1 --no-png; then
+    acc=$(last_test_acc)
+    if has_lines logreg_e2e_fashion_mnist '60000 train / 10000 test examples'; then
+        if above 0.75 "$acc"; then
+            pass logreg_e2e_fashion_mnist
+        else
+            fail logreg_e2e_fashion_mnist "test accuracy $acc after 1 epoch, expected > 0.75"
+        fi
+    fi
+fi
+
+# ---- experiments ----------------------------------------------------------------------
+if check_ok experiments_help "$B/experiments" --help; then
+    has_lines experiments_help '^usage: experiments' '--models' '--lrs' '--repeats' \
+        '--smoke' && pass experiments_help
+fi
+expect_usage_err experiments_bad_arg "unknown argument '--bogus'" "$B/experiments" --bogus
+expect_usage_err experiments_bad_model "unknown model 'vgg'" "$B/experiments" --models softmax,vgg
+expect_usage_err experiments_bad_lrs "--lrs: expected" "$B/experiments" --lrs 0.1,fast
+expect_usage_err experiments_bad_repeats "--repeats: expected" "$B/experiments" --repeats 0
+
+models="baseline softmax l2mom softmax_l2mom adamw adagrad dropout augment deep"
+if check_ok experiments_smoke "$B/experiments" --smoke; then
+    if has_lines experiments_smoke '^stable softmax: OK' '10 of 10 not finite' \
+        '^model +lr +accuracy'; then
+        ok=1
+        # One table row per model, each with 2 repeats; every step compiled once.
+        for m in $models; do
+            if ! grep -qE "^$m +[0-9.e+-]+ +[0-9.]+% ± [0-9.]+ p\.p\. \(n=2\)" "$T/out"; then
+                fail experiments_smoke "no table row for $m"
+                ok=0
+            fi
+        done
+        n_compiled=$(grep -c '(1 training step compiled for 2 repeats)' "$T/out")
+        if [ "$n_compiled" -ne 9 ]; then
+            fail experiments_smoke "expected 9 configurations compiled once, got $n_compiled"
+            ok=0
+        fi
+        # The table is sorted by mean accuracy and its best row beats chance.
+        accs=$(grep -E '% ± ' "$T/out" | grep -E '^[a-z_]+ +[0-9]' | sed -E 's/.* ([0-9.]+)% ±.*/\1/')
+        if [ "$accs" != "$(echo "$accs" | sort -gr)" ]; then
+            fail experiments_smoke "table not sorted by accuracy: $accs"
+            ok=0
+        elif ! above 30 "$(echo "$accs" | head -n 1)"; then
+            fail experiments_smoke "best mean accuracy $(echo "$accs" | head -n 1)% is not above chance"
+            ok=0
+        fi
+        [ $ok -eq 1 ] && pass experiments_smoke
+    fi
+fi
+
+if check_ok experiments_subset "$B/experiments" --smoke --models softmax,deep --lrs 0.5,1 \
+    --repeats 2 --no-softmax-check; then
+    rows=$(grep -cE '^(softmax|deep) +(0\.5|1) ' "$T/out")
+    if grep -q 'stable softmax' "$T/out"; then
+        fail experiments_subset "--no-softmax-check still ran the check"
+    elif [ "$rows" -ne 4 ]; then
+        fail experiments_subset "expected 4 table rows (2 models x 2 lrs), got $rows"
+    elif grep -qE '^(baseline|adamw) ' "$T/out"; then
+        fail experiments_subset "models outside --models were trained"
+    else
+        pass experiments_subset
+    fi
+fi
+
+[ $nfail -eq 0 ]
