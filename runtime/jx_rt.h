@@ -6,12 +6,35 @@
 
 #include <stdint.h>
 
+/* Version of the calling convention between compiled code and this runtime (entry and
+ * jx_rt_* signatures); cached object code built for another version must not be loaded. */
+#define JX_RT_ABI 2
+
 /* C = alpha * op(A) * op(B) + beta * C, row-major, for dtype 0 (f32) or 1 (f64);
  * trans_* != 0 transposes. K == 0 sets C to beta * C (zero when beta == 0); M or N == 0
- * does nothing. Dimensions must fit in the BLAS integer type. */
+ * does nothing. Dimensions must fit in the BLAS integer type. OpenBLAS runs it on
+ * nthreads threads (one for small products), its own thread setting restored after,
+ * while the jx pool's idle workers sleep. */
 void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
                 int64_t k, double alpha, const void *a, int64_t lda, const void *b,
-                int64_t ldb, double beta, void *c, int64_t ldc);
+                int64_t ldb, double beta, void *c, int64_t ldc, int32_t nthreads);
+
+/* Runs fn(ctx, lo, hi) over disjoint ranges covering [0, n) on up to nthreads threads
+ * (the caller and pool workers; chunks are whole multiples of grain except the last) and
+ * returns when all are done. Serial when nthreads <= 1, n <= grain, or another thread's
+ * job is running. */
+void jx_rt_parallel(void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx, int64_t n,
+                    int64_t grain, int32_t nthreads);
+/* Makes idle pool workers sleep at once instead of spinning (called before BLAS runs). */
+void jx_rt_pool_park(void);
+/* The thread count to use: requested if > 0, else $JX_NUM_THREADS if set, else the
+ * number of online cores (at most 65). */
+int jx_rt_threads(int requested);
+
+/* Step profiling (compiled in when JX_PROFILE is set at compile time): step < 0 starts
+ * a call's clock; step >= 0 charges the time since the previous mark to that step. The
+ * totals per step are printed to stderr at exit. Not thread-safe; for diagnosis only. */
+void jx_rt_prof_mark(int64_t step);
 
 /* The address of every runtime symbol, NULL-terminated, for the JIT's symbol table. */
 typedef struct jx_rt_sym {

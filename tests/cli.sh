@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Shell tests of tools/jxc: printing, running on .npy files, DOT output, the IR-printing
-# transformations, and every error path (exit 1 with a message; usage errors exit 2).
+# Shell tests of tools/jxc: printing, running on .npy files (native code and the
+# interpreter), DOT output, the IR-printing transformations, the JIT inspection commands
+# (opt, fuse, llvm, asm, JX_DUMP), and every error path (exit 1 with a message; usage
+# errors exit 2). The compile cache goes to a temporary directory.
 # Prints one "PASS name" or "FAIL name: why" line per case and exits non-zero on any
 # failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
 set -u
@@ -11,6 +13,8 @@ JXC=$(cd "$(dirname "$JXC")" && pwd)/jxc
 T=$(mktemp -d) || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
+export JX_CACHE_DIR="$T/cache"
+unset JX_CACHE JX_DUMP JX_JIT_TIMING
 nfail=0
 
 pass() { echo "PASS $1"; }
@@ -247,6 +251,120 @@ if run_ok tx_vmap_values "$JXC" run tx_vmap.jx a2.npy b.npy -o vd.npy -o vc.npy;
     fi
 fi
 
+# ---- native code against the interpreter, the disk cache -----------------------------
+if run_ok run_native_vs_interp "$JXC" run --interp f.jx a.npy b.npy -o di.npy -o ci.npy; then
+    if cmp -s di.npy d.npy && cmp -s ci.npy c.npy; then
+        pass run_native_vs_interp
+    else
+        fail run_native_vs_interp "native and interpreted outputs differ"
+    fi
+fi
+# the native runs above stored objects; a rerun loads them and gives the same bytes
+nobj=$(ls "$JX_CACHE_DIR" 2>/dev/null | grep -c '\.jxo$')
+if [ "$nobj" -ge 1 ] && run_ok run_disk_cache_rerun "$JXC" run f.jx a.npy b.npy -o d2.npy -o c2.npy &&
+    cmp -s d2.npy d.npy && cmp -s c2.npy c.npy; then
+    pass run_disk_cache_rerun
+else
+    fail run_disk_cache_rerun "no object files in the cache directory ($nobj) or outputs differ"
+fi
+if JX_CACHE=0 JX_CACHE_DIR="$T/cache_off" run_ok run_cache_off "$JXC" run f.jx a.npy b.npy -o d3.npy -o c3.npy; then
+    if cmp -s d3.npy d.npy && [ ! -e "$T/cache_off" ]; then
+        pass run_cache_off
+    else
+        fail run_cache_off "JX_CACHE=0 wrote a cache directory or changed the outputs"
+    fi
+fi
+
+# ---- inspection: opt, fuse, llvm, asm, JX_DUMP --------------------------------------
+cat >g.jx <<'EOF'
+{ lambda ; w:f32[4,3] x:f32[3,5] b:f32[4]. let
+    y:f32[4,5] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=() rhs_batch=()] w x
+    bb:f32[4,5] = broadcast_in_dim[shape=(4,5) broadcast_dimensions=(0)] b
+    z:f32[4,5] = add y bb
+    t:f32[4,5] = tanh z
+    y2:f32[4,5] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=() rhs_batch=()] w x
+    one:f32[4,5] = broadcast_in_dim[shape=(4,5) broadcast_dimensions=()] 1.0:f32[]
+    u:f32[4,5] = mul t one
+    v:f32[4,4] = dot_general[lhs_contract=(1) rhs_contract=(1) lhs_batch=() rhs_batch=()] u u
+    s:f32[4] = reduce_sum[axes=(1)] v
+  in (s, y2) }
+EOF
+# opt: the duplicate GEMM and the multiplication by one are gone; the IR parses back
+if run_ok opt_simplifies "$JXC" opt g.jx; then
+    cp out.txt g_opt.jx
+    if [ "$(grep -c dot_general g_opt.jx)" -ne 2 ] || grep -q ' mul ' g_opt.jx; then
+        fail opt_simplifies "expected two dot_generals and no mul: $(head -c 600 g_opt.jx)"
+    elif ! "$JXC" print g_opt.jx >/dev/null 2>err.txt; then
+        fail opt_simplifies "opt output does not parse: $(head -c 300 err.txt)"
+    else
+        pass opt_simplifies
+    fi
+fi
+# fuse: two GEMM steps, a kernel fusing the bias into tanh, a reduction kernel, and
+# arena/input/output buffers
+if run_ok fuse_plan "$JXC" fuse g.jx; then
+    if grep -q '^plan: ' out.txt && [ "$(grep -c ': gemm' out.txt)" -eq 2 ] &&
+        grep -q 'kernel reduce_sum' out.txt && grep -qE 'kernel tanh|fuses.*tanh' out.txt &&
+        grep -q '=in0' out.txt && grep -q '=out0' out.txt &&
+        grep -qE 'arena\[[0-9]+,\+[0-9]+\)' out.txt; then
+        pass fuse_plan
+    else
+        fail fuse_plan "unexpected plan: $(head -c 600 out.txt)"
+    fi
+fi
+if run_ok fuse_donate "$JXC" fuse f.jx --donate 0 && grep -q 'donated in0' out.txt; then
+    pass fuse_donate
+else
+    fail fuse_donate "no donation in the plan: $(head -c 400 out.txt)"
+fi
+# llvm: the entry and a kernel before O3; the optimized module differs
+if run_ok llvm_before "$JXC" llvm ex.jx; then
+    cp out.txt before.ll
+    if grep -q '^define void @jx_entry' before.ll && grep -q 'define internal void @k' before.ll; then
+        pass llvm_before
+    else
+        fail llvm_before "no entry or kernel in: $(head -c 400 before.ll)"
+    fi
+fi
+if run_ok llvm_after "$JXC" llvm --after ex.jx; then
+    if grep -q '^define void @jx_entry' out.txt && ! cmp -s out.txt before.ll; then
+        pass llvm_after
+    else
+        fail llvm_after "no optimized module: $(head -c 400 out.txt)"
+    fi
+fi
+if run_ok asm_text "$JXC" asm ex.jx; then
+    if grep -q '^jx_entry_[0-9]*:' out.txt && grep -qE '^[[:space:]]+ret' out.txt; then
+        pass asm_text
+    else
+        fail asm_text "no assembly for the entry: $(head -c 400 out.txt)"
+    fi
+fi
+# JX_DUMP: every stage of the compile; the native run agrees with the interpreter
+const w.npy 'f32[4,3]' '1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 1.0, 2.0, 3.0'
+const xin.npy 'f32[3,5]' '1.0, 0.0, 0.0, 1.0, 0.5, 0.0, 1.0, 0.0, 1.0, 0.5, 0.0, 0.0, 1.0, 1.0, 0.5'
+const bias.npy 'f32[4]' '0.1, 0.2, 0.3, 0.4'
+mkdir dump
+if JX_DUMP=dump run_ok jx_dump "$JXC" run g.jx w.npy xin.npy bias.npy -o s.npy -o y.npy; then
+    missing=""
+    for st in ir.txt opt.txt plan.txt before.ll after.ll s; do
+        [ -s "dump/jx_0001.$st" ] || missing="$missing $st"
+    done
+    if [ -z "$missing" ] && grep -q '^plan: ' dump/jx_0001.plan.txt; then
+        pass jx_dump
+    else
+        fail jx_dump "missing stages:$missing ($(ls dump | tr '\n' ' '))"
+    fi
+fi
+if run_ok run_gemm_vs_interp "$JXC" run --interp g.jx w.npy xin.npy bias.npy -o si.npy -o yi.npy; then
+    # the GEMM output holds small exact sums in both; the tanh sums are compared by jxc print
+    if cmp -s y.npy yi.npy; then
+        pass run_gemm_vs_interp
+    else
+        fail run_gemm_vs_interp "native GEMM output differs from the interpreter's"
+    fi
+fi
+
 # ---- errors: exit 1 with a message ---------------------------------------------------
 printf '{ lambda ; a:f32[3]. let\n    b:f32[3] = frobnicate a\n  in (b) }\n' >badprim.jx
 printf '{ lambda ; a:f32[3]. let\n    b:f32[4] = neg a\n  in (b) }\n' >badtype.jx
@@ -313,6 +431,11 @@ expect_err err_vmap_out_none 1 'output 0 is batched but out_axes\[0\] is none' \
     "$JXC" vmap ex.jx --size 2 --out-axes none
 expect_err err_vmap_huge_size 1 'batch size 9999999999999999 out of range' \
     "$JXC" vmap ex.jx --size 9999999999999999
+expect_err err_fuse_donate_range 1 '--donate index 5 out of range \(f\.jx has 2 inputs\)' \
+    "$JXC" fuse f.jx --donate 5
+expect_err err_llvm_missing_file 1 'cannot open missing\.jx' "$JXC" llvm missing.jx
+expect_err err_opt_bad_ir 1 'badprim\.jx: line 2' "$JXC" opt badprim.jx
+expect_err err_run_native_shape_rule 1 'badshape\.jx: line 2' "$JXC" run badshape.jx a.npy a.npy
 
 # ---- usage errors: exit 2 ------------------------------------------------------------
 expect_err usage_no_args 2 'usage: jxc' "$JXC"
@@ -332,6 +455,13 @@ expect_err usage_vmap_no_size 2 'vmap needs --size' "$JXC" vmap f.jx
 expect_err usage_vmap_bad_size 2 "bad value '-3' for --size" "$JXC" vmap f.jx --size -3
 expect_err usage_vmap_bad_axes 2 "bad value 'zero' for --in-axes" \
     "$JXC" vmap f.jx --size 2 --in-axes zero
+expect_err usage_opt_no_file 2 'opt needs an IR file' "$JXC" opt
+expect_err usage_opt_donate 2 'opt does not take the option --donate' "$JXC" opt f.jx --donate 0
+expect_err usage_fuse_two_files 2 'fuse takes one IR file' "$JXC" fuse f.jx g.jx
+expect_err usage_asm_after 2 'asm does not take the option --after' "$JXC" asm f.jx --after
+expect_err usage_llvm_unknown_option 2 'llvm does not take the option --fast' "$JXC" llvm f.jx --fast
+expect_err usage_fuse_donate_no_value 2 '--donate needs a value' "$JXC" fuse f.jx --donate
+expect_err usage_fuse_donate_bad 2 "bad value 'x' for --donate" "$JXC" fuse f.jx --donate x
 if "$JXC" --help >out.txt 2>err.txt && grep -q 'value-and-grad' out.txt; then
     pass usage_help
 else

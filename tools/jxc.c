@@ -2,8 +2,13 @@
  *
  *   jxc print F.jx                               parse, verify, print the IR
  *   jxc run [--interp] F.jx [IN.npy...] [-o OUT.npy]...
- *                                                run on .npy inputs (reference interpreter)
+ *                                                run on .npy inputs (native code, or the
+ *                                                reference interpreter with --interp)
  *   jxc dot F.jx                                 Graphviz DOT of the graph
+ *   jxc opt F.jx                                 the IR after the JIT's IR passes
+ *   jxc fuse F.jx [--donate I,..]                the JIT's plan: kernels, GEMMs, buffers
+ *   jxc llvm F.jx [--after] [--donate I,..]      LLVM IR before (or after) O3
+ *   jxc asm F.jx [--donate I,..]                 the host assembly
  *   jxc grad|value-and-grad|vjp F.jx [--wrt I,J] reverse mode
  *   jxc jvp F.jx                                 forward mode
  *   jxc vmap F.jx --size N [--in-axes A,..] [--out-axes A,..]
@@ -18,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/cache.h"
+#include "jit/jit.h"
 #include "jx.h"
 #include "text.h"
 
@@ -25,6 +32,10 @@ static const char jxc_usage[] =
     "usage: jxc print F.jx\n"
     "       jxc run [--interp] F.jx [IN.npy ...] [-o OUT.npy ...]\n"
     "       jxc dot F.jx\n"
+    "       jxc opt F.jx\n"
+    "       jxc fuse F.jx [--donate I,J,...]\n"
+    "       jxc llvm F.jx [--after] [--donate I,J,...]\n"
+    "       jxc asm F.jx [--donate I,J,...]\n"
     "       jxc grad F.jx [--wrt I,J,...]\n"
     "       jxc value-and-grad F.jx [--wrt I,J,...]\n"
     "       jxc vjp F.jx [--wrt I,J,...]\n"
@@ -35,9 +46,18 @@ static const char jxc_usage[] =
     "\n"
     "  print   parse and verify the IR text F.jx and print it back\n"
     "  run     run F.jx on the .npy inputs; with -o (one per output) save the outputs,\n"
-    "          otherwise print them; --interp selects the reference interpreter\n"
-    "          (currently the only mode)\n"
+    "          otherwise print them; native code (jx_jit), or the reference interpreter\n"
+    "          with --interp\n"
     "  dot     write the graph as Graphviz DOT\n"
+    "  opt     print the IR the JIT compiles (after its IR passes: simplification,\n"
+    "          constant folding, CSE, DCE)\n"
+    "  fuse    print the JIT's plan: loop kernels with their fused nodes, library calls\n"
+    "          (GEMMs), copies, and every buffer with its place (arena offset, input,\n"
+    "          output, constant)\n"
+    "  llvm    print the LLVM IR of the compiled function, before O3 (default) or after\n"
+    "          it (--after)\n"
+    "  asm     print the host assembly of the compiled function\n"
+    "  --donate  the inputs donated to outputs of the same type (as jx_jit_opts.donate)\n"
     "  grad, value-and-grad, vjp, jvp, vmap, simplify\n"
     "          print the transformed function as IR text\n"
     "  --wrt   the inputs to differentiate (default: 0 for grad and value-and-grad,\n"
@@ -127,9 +147,20 @@ static void jxc_show(int i, const jx_array *a) {
     printf("]\n");
 }
 
+/* Compiles f with jx_jit and runs it on in, filling out like jx_interp. 0 or -1 with
+ * jx_error(). */
+static int jxc_native(const jx_fn *f, jx_array **in, jx_array **out) {
+    jx_exe *e = jx_jit(f, NULL);
+    if (!e) return -1;
+    int rc = jx_exe_run(e, in, out);
+    jx_exe_free(e);
+    return rc;
+}
+
 /* jxc run: argv holds the arguments after "run". */
 static int jxc_run(int argc, char **argv) {
     const char *src = NULL;
+    int interp = 0;
     const char **ins = calloc((size_t)argc + 1, sizeof *ins);
     const char **outs = calloc((size_t)argc + 1, sizeof *outs);
     int n_ins = 0, n_outs = 0, rc = 1;
@@ -137,7 +168,10 @@ static int jxc_run(int argc, char **argv) {
     jx_array **in = NULL, **out = NULL;
     if (!ins || !outs) goto done;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--interp")) continue;
+        if (!strcmp(argv[i], "--interp")) {
+            interp = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "-o")) {
             if (i + 1 >= argc) {
                 rc = jxc_usage_err("-o needs a file name");
@@ -187,7 +221,7 @@ static int jxc_run(int argc, char **argv) {
             goto done;
         }
     }
-    if (jx_interp(f, in, out) < 0) {
+    if ((interp ? jx_interp(f, in, out) : jxc_native(f, in, out)) < 0) {
         fprintf(stderr, "jxc: %s\n", jx_error());
         goto done;
     }
@@ -445,6 +479,103 @@ done:
     return rc;
 }
 
+/* Prints text (malloc'd, freed here) to stdout; 0, or 1 with a message if it is missing or
+ * cannot be written. */
+static int jxc_put(char *text, const char *what) {
+    if (!text) {
+        fprintf(stderr, "jxc: no %s was produced\n", what);
+        return 1;
+    }
+    fputs(text, stdout);
+    free(text);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "jxc: cannot write the output\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* jxc opt|fuse|llvm|asm F.jx [--after] [--donate I,..]: prints one stage of the JIT for
+ * F.jx; argv holds the arguments after the command. opt runs only the IR passes; the
+ * others compile exactly as jx_jit does (outside the compile cache) and print the plan,
+ * the LLVM IR before or after O3, or the assembly. */
+static int jxc_inspect(const char *cmd, int argc, char **argv) {
+    int opt = !strcmp(cmd, "opt"), llvm = !strcmp(cmd, "llvm"), after = 0;
+    const char *src = NULL;
+    jxc_list donate = {-1, NULL};
+    jx_fn *f = NULL, *g = NULL;
+    jx_exe *e = NULL;
+    unsigned char *mask = NULL;
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (llvm && !strcmp(a, "--after")) {
+            after = 1;
+        } else if (!opt && !strncmp(a, "--donate", 8) && (a[8] == 0 || a[8] == '=')) {
+            const char *val = a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
+            if (!val) {
+                fprintf(stderr, "jxc: --donate needs a value\n");
+                goto done;
+            }
+            if (jxc_parse_list("--donate", val, 0, &donate) < 0) goto done;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "jxc: %s does not take the option %s\n", cmd, a);
+            goto done;
+        } else if (src) {
+            fprintf(stderr, "jxc: %s takes one IR file, got '%s' and '%s'\n", cmd, src, a);
+            goto done;
+        } else {
+            src = a;
+        }
+    }
+    if (!src) {
+        fprintf(stderr, "jxc: %s needs an IR file\n", cmd);
+        goto done;
+    }
+    rc = 1;
+    if (!(f = jxc_load(src))) goto done;
+    const char *shown = strcmp(src, "-") ? src : "<stdin>";
+    if (opt) {
+        if (!(g = jit_prepare(f))) {
+            fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
+            goto done;
+        }
+        rc = jxc_put(jx_fn_to_string(g), "IR");
+        goto done;
+    }
+    int n_in = jx_fn_n_in(f);
+    if (donate.n >= 0) {
+        if (!(mask = calloc((size_t)n_in + 1, 1))) {
+            fprintf(stderr, "jxc: out of memory\n");
+            goto done;
+        }
+        for (int k = 0; k < donate.n; k++) {
+            if (donate.v[k] < 0 || donate.v[k] >= n_in) {
+                fprintf(stderr, "jxc: --donate index %d out of range (%s has %d inputs)\n",
+                        donate.v[k], shown, n_in);
+                goto done;
+            }
+            mask[donate.v[k]] = 1;
+        }
+    }
+    jx_jit_opts o = {.donate = mask};
+    if (!(e = jit_compile_keep(f, &o))) {
+        fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
+        goto done;
+    }
+    if (!strcmp(cmd, "fuse")) rc = jxc_put(jit_exe_plan(e), "plan");
+    else if (llvm) rc = jxc_put(jit_exe_llvm(e, after), "LLVM IR");
+    else rc = jxc_put(jit_exe_asm(e), "assembly");
+done:
+    if (rc == 2) jxc_usage_err(NULL);
+    jx_exe_free(e);
+    jx_fn_free(g);
+    jx_fn_free(f);
+    free(mask);
+    free(donate.v);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return jxc_usage_err(NULL);
     const char *cmd = argv[1];
@@ -453,6 +584,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "run")) return jxc_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "opt") || !strcmp(cmd, "fuse") || !strcmp(cmd, "llvm") || !strcmp(cmd, "asm"))
+        return jxc_inspect(cmd, argc - 2, argv + 2);
     for (size_t k = 0; k < sizeof jxc_txs / sizeof jxc_txs[0]; k++)
         if (!strcmp(cmd, jxc_txs[k].name)) return jxc_transform(&jxc_txs[k], argc - 2, argv + 2);
     if (strcmp(cmd, "print") && strcmp(cmd, "dot")) {

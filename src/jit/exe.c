@@ -1,32 +1,40 @@
-/* Executables: jx_jit (verify, plan, memory plan, lower, compile), jx_exe_run and
- * jx_exe_free, JX_DUMP and the inspection accessors.
+/* Executables: jx_jit (verify, then compiled code from cache.c: simplify, plan, memory
+ * plan, lower, compile, or a cache hit), jx_exe_run and jx_exe_free, JX_DUMP and the
+ * inspection accessors.
+ *
+ * Two executables built from equal functions and options share one jit_code (the plan,
+ * constants and machine code are read-only); each keeps its own arenas.
  *
  * Thread safety: the compiled code keeps all intermediates in the arena passed to it,
  * so each concurrent call needs its own arena. An executable keeps a small stack of
  * arenas under a mutex (two allocated at compile time); a call pops one, or allocates a
  * new one when more threads than that run at once, and pushes it back afterwards. With
- * preallocated outputs a call therefore does no malloc. n_threads is not used yet: the
- * loops run on the calling thread (OpenBLAS uses its own threads). */
+ * preallocated outputs a call therefore does no malloc. The thread count (opts, else
+ * JX_NUM_THREADS, else the cores) is passed to the compiled code at each call: its big
+ * loops run on the runtime pool and its GEMMs on as many OpenBLAS threads. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/cache.h"
 #include "jit/jit.h"
+#include "jx_rt.h"
 #include "util.h"
 
 struct jx_exe {
+    int n_threads; /* for the big loops and BLAS (jx_rt_threads) */
+    jit_code *code;    /* shared compiled code (cache.c); the next three point into it */
     jit_plan *plan;
+    jit_entry_fn entry;
+    void **consts;
     int n_in, n_out;
     jx_type *in_types, *out_types;
-    jit_entry_fn entry;
-    void *tracker;
-    void **consts;
     size_t arena_bytes;
     pthread_mutex_t mu;
     char **free_arenas;
     int n_free, cap_free;
-    char *plan_text, *fn_text;
+    char *plan_text, *fn_text, *opt_text;
     jit_texts texts;
 };
 
@@ -51,16 +59,15 @@ static void exe_dump_file(const char *dir, unsigned long long id, const char *na
 /* Frees an executable (also a partially built one). */
 void jx_exe_free(jx_exe *e) {
     if (!e) return;
-    orc_release(e->tracker);
+    jit_code_release(e->code);
     for (int i = 0; i < e->n_free; i++) free(e->free_arenas[i]);
     free(e->free_arenas);
     pthread_mutex_destroy(&e->mu);
-    jit_plan_free(e->plan);
     free(e->in_types);
     free(e->out_types);
-    free(e->consts);
     free(e->plan_text);
     free(e->fn_text);
+    free(e->opt_text);
     free(e->texts.llvm_before);
     free(e->texts.llvm_after);
     free(e->texts.asm_text);
@@ -92,18 +99,18 @@ static jx_exe *exe_compile(const jx_fn *f, const jx_jit_opts *opts, int keep) {
     if (!e->in_types || !e->out_types) goto oom;
     for (int i = 0; i < f->n_in; i++) e->in_types[i] = f->nodes[i].type;
     for (int i = 0; i < f->n_out; i++) e->out_types[i] = f->nodes[f->outs[i]].type;
-    e->plan = jit_plan_build(f);
-    if (!e->plan) goto fail;
-    if (jit_memplan(e->plan, opts ? opts->donate : NULL) < 0) goto fail;
-    e->consts = calloc((size_t)e->plan->n_consts + 1, sizeof *e->consts);
-    if (!e->consts) goto oom;
-    for (int i = 0; i < e->plan->n_consts; i++) e->consts[i] = jx_array_data(e->plan->consts[i]);
+    e->code = jit_code_get(f, opts, keep ? &e->texts : NULL);
+    if (!e->code) goto fail;
+    e->plan = e->code->plan;
+    e->entry = e->code->entry;
+    e->n_threads = jx_rt_threads(opts ? opts->n_threads : 0);
+    e->consts = e->code->consts;
     e->arena_bytes = (size_t)e->plan->arena_bytes;
     if (keep) {
         e->plan_text = jit_plan_str(e->plan);
         e->fn_text = jx_fn_to_string(f);
+        e->opt_text = jx_fn_to_string(e->code->fn);
     }
-    if (orc_compile(e->plan, &e->entry, &e->tracker, keep ? &e->texts : NULL) < 0) goto fail;
     e->cap_free = 2;
     e->free_arenas = calloc((size_t)e->cap_free, sizeof *e->free_arenas);
     if (!e->free_arenas) goto oom;
@@ -117,6 +124,7 @@ static jx_exe *exe_compile(const jx_fn *f, const jx_jit_opts *opts, int keep) {
         unsigned long long id = ++next_id;
         pthread_mutex_unlock(&id_mu);
         exe_dump_file(dump, id, "ir.txt", e->fn_text);
+        exe_dump_file(dump, id, "opt.txt", e->opt_text);
         exe_dump_file(dump, id, "plan.txt", e->plan_text);
         exe_dump_file(dump, id, "before.ll", e->texts.llvm_before);
         exe_dump_file(dump, id, "after.ll", e->texts.llvm_after);
@@ -256,7 +264,7 @@ int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out) {
         rc = util_err("jx_exe_run: out of memory");
         goto done;
     }
-    e->entry(inp, outp, arena, e->consts);
+    e->entry(inp, outp, arena, e->consts, e->n_threads);
     exe_arena_put(e, arena);
     for (int j = 0; j < e->n_out; j++) {
         if (tmp[j]) memcpy(jx_array_data(out[j]), tmp[j], jx_array_nbytes(out[j]));

@@ -23,9 +23,14 @@ typedef struct jp_buf {
     int def, last;  /* producing step and last reading step (-1: none) */
 } jp_buf;
 
-/* One cblas_?gemm per batch element: C[b] = op(A[b]) * op(B[b]), row-major. */
+/* One cblas_?gemm per batch element: C[b] = alpha op(A[b]) op(B[b]) + beta C[b],
+ * row-major. With init >= 0, C first holds a copy of node init's buffer (skipped when
+ * they are the same memory, as for a donated input updated in place) and beta is 1:
+ * that is how w - lr * dot(a, b) becomes one GEMM. */
 typedef struct jp_gemm {
     int a, b;                  /* operand buffer nodes (possibly viewed through transposes) */
+    int init;                  /* node whose value C starts from, or -1 (beta = 0) */
+    double alpha;
     int trans_a, trans_b;
     int64_t m, n, k, lda, ldb, ldc;
     int nb;                    /* batch axes */
@@ -41,6 +46,8 @@ typedef struct jp_step {
                 * outside the kept ones) instead of a register accumulator */
     int out;   /* COPY: the output index written */
     jp_gemm g;
+    int group; /* KERNEL: first step of the loop nest it shares (itself if alone); set by
+                * jit_memplan */
 } jp_step;
 
 typedef struct jit_plan {
@@ -84,22 +91,37 @@ void jit_kernel_leaves(const jit_plan *p, int root, void (*visit)(void *ctx, int
 /* ---- lowering (lower.c, lower_elt.c, lower_math.c) ----------------------------------- */
 
 /* Builds the module with one external function
- *   void <entry>(void **in, void **out, char *arena, void **consts)
- * in context cx. NULL with jx_error() on failure. */
+ *   void <entry>(void **in, void **out, char *arena, void **consts, int32_t nthreads)
+ * in context cx (nthreads: threads for the big loops and BLAS, >= 1). NULL with
+ * jx_error() on failure. */
 LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry);
 
 /* ---- ORC (orc.c) --------------------------------------------------------------------- */
 
-typedef void (*jit_entry_fn)(void **in, void **out, char *arena, void **consts);
+typedef void (*jit_entry_fn)(void **in, void **out, char *arena, void **consts,
+                             int32_t nthreads);
 
 /* Texts captured during a compile (each malloc'd or NULL). */
 typedef struct jit_texts {
     char *llvm_before, *llvm_after, *asm_text;
 } jit_texts;
 
+/* An object file's bytes (malloc'd). */
+typedef struct jit_obj {
+    void *data;
+    size_t len;
+} jit_obj;
+
 /* Lowers, optimizes (O3 with the host target machine) and JIT-links p under a fresh
- * resource tracker. If texts is non-NULL, fills it. Returns 0 or -1 with jx_error(). */
-int orc_compile(const jit_plan *p, jit_entry_fn *entry, void **tracker, jit_texts *texts);
+ * resource tracker. The entry symbol is `name` (unique among live code; NULL: a fresh
+ * jx_entry_N). If texts is non-NULL, fills it; if obj is non-NULL, it receives a copy of
+ * the object file (for the disk cache). Returns 0 or -1 with jx_error(). */
+int orc_compile(const jit_plan *p, const char *name, jit_entry_fn *entry, void **tracker,
+                jit_texts *texts, jit_obj *obj);
+/* Links an object file made by orc_compile (possibly in another process) under a fresh
+ * resource tracker and looks up its entry `name`. Returns 0 or -1 with jx_error(). */
+int orc_load(const void *data, size_t len, const char *name, jit_entry_fn *entry,
+             void **tracker);
 /* Removes the code of a tracker returned by orc_compile. */
 void orc_release(void *tracker);
 /* The CPU name and feature string used for code generation. */

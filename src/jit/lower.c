@@ -1,11 +1,13 @@
-/* Lowering of a plan to LLVM IR: one internal function per kernel step (pointer
- * parameters marked noalias unless a donated input may share the output's memory), and
- * one external entry that loads the buffer pointers, calls the kernels, the GEMMs and the
- * output copies in step order. A kernel loops over its root's output (flat when only the
- * linear index is needed, else one loop per dimension) and evaluates the fused tree at
- * each index (lw_eval); the O3 pipeline inlines the kernels and vectorizes the loops.
- * Shape primitives in a fused tree are index maps; reductions, argmax, integer dot and
- * conv_patches_t emit inner loops at the point of use. */
+/* Lowering of a plan to LLVM IR: one internal function per kernel step or loop group
+ * (lower_kernel.c; noalias pointer parameters), and one external entry that loads the
+ * buffer pointers and runs the steps in order: kernel calls (through jx_rt_parallel for
+ * split kernels), GEMMs (jx_rt_gemm, batch loops around it) and output copies; a donated
+ * input updated in place is first copied into the output when the caller passed another
+ * array. A kernel evaluates the fused tree of each member at each index (lw_eval,
+ * lw_compute): elementwise ops are scalar code that the vectorizer widens, shape
+ * primitives are index maps, and reductions, argmax, integer dot and conv_patches_t emit
+ * inner loops at the point of use. With JX_PROFILE set when compiling, the entry calls
+ * jx_rt_prof_mark after each step (per-step times printed at exit; see runtime/). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,19 @@ lw_ix lw_ix_new(const jx_type *t) {
 /* The linear index of ix (computed from the multi-index if needed). */
 LLVMValueRef lw_lin(lw *L, lw_ix *ix) {
     if (ix->lin) return ix->lin;
+    if (ix->mg) { /* row-major over this node's extent in each group */
+        int64_t gs[JX_MAX_RANK], stride = 1;
+        for (int g = 0; g < L->ng; g++) gs[g] = 1;
+        for (int d = 0; d < ix->rank; d++) gs[L->grp[ix->map[d]]] *= ix->shape[d];
+        LLVMValueRef r = NULL;
+        for (int g = L->ng - 1; g >= 0; g--) {
+            if (gs[g] <= 1) continue;
+            LLVMValueRef t = stride == 1 ? L->gv[g] : LLVMBuildMul(L->b, L->gv[g], lw_k(L, stride), "");
+            r = r ? LLVMBuildAdd(L->b, r, t, "") : t;
+            stride *= gs[g];
+        }
+        return ix->lin = r ? r : lw_k(L, 0);
+    }
     int64_t st[JX_MAX_RANK];
     util_strides(ix->rank, ix->shape, st);
     LLVMValueRef r = lw_k(L, 0);
@@ -44,6 +59,12 @@ LLVMValueRef lw_lin(lw *L, lw_ix *ix) {
 /* Makes ix's multi-index available (unravelling the linear index if needed). */
 void lw_multi(lw *L, lw_ix *ix) {
     if (ix->multi) return;
+    if (ix->mg) { /* each dim of extent > 1 is alone in its group (see lw_merge_scan) */
+        for (int d = 0; d < ix->rank; d++)
+            ix->v[d] = ix->shape[d] == 1 ? lw_k(L, 0) : L->gv[L->grp[ix->map[d]]];
+        ix->multi = 1;
+        return;
+    }
     LLVMValueRef r = ix->lin;
     for (int k = ix->rank - 1; k >= 0; k--) {
         int64_t d = ix->shape[k] > 0 ? ix->shape[k] : 1;
@@ -62,6 +83,11 @@ void lw_multi(lw *L, lw_ix *ix) {
 
 /* Starts `for (iv = 0; iv < n; iv++)`; the builder is left in the body. */
 lw_loop lw_loop_begin(lw *L, int64_t n) {
+    return lw_loop_range(L, lw_k(L, 0), lw_k(L, n));
+}
+
+/* Starts `for (iv = lo; iv < hi; iv++)`; the builder is left in the body. */
+lw_loop lw_loop_range(lw *L, LLVMValueRef lo, LLVMValueRef hi) {
     lw_loop lp;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(L->b);
     lp.head = LLVMAppendBasicBlockInContext(L->cx, L->fn, "loop");
@@ -70,9 +96,8 @@ lw_loop lw_loop_begin(lw *L, int64_t n) {
     LLVMBuildBr(L->b, lp.head);
     LLVMPositionBuilderAtEnd(L->b, lp.head);
     lp.iv = LLVMBuildPhi(L->b, L->i64, "i");
-    LLVMValueRef zero = lw_k(L, 0);
-    LLVMAddIncoming(lp.iv, &zero, &pre, 1);
-    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, lp.iv, lw_k(L, n), ""), body, lp.exit);
+    LLVMAddIncoming(lp.iv, &lo, &pre, 1);
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, lp.iv, hi, ""), body, lp.exit);
     LLVMPositionBuilderAtEnd(L->b, body);
     return lp;
 }
@@ -82,7 +107,8 @@ void lw_loop_end(lw *L, lw_loop *lp) {
     LLVMValueRef next = LLVMBuildNSWAdd(L->b, lp->iv, lw_k(L, 1), "");
     LLVMBasicBlockRef cur = LLVMGetInsertBlock(L->b);
     LLVMAddIncoming(lp->iv, &next, &cur, 1);
-    LLVMBuildBr(L->b, lp->head);
+    LLVMValueRef br = LLVMBuildBr(L->b, lp->head);
+    if (L->loop_md) LLVMSetMetadata(br, LLVMGetMDKindIDInContext(L->cx, "llvm.loop", 9), L->loop_md);
     LLVMPositionBuilderAtEnd(L->b, lp->exit);
 }
 
@@ -115,8 +141,6 @@ void lw_store(lw *L, LLVMValueRef base, jx_dtype dt, LLVMValueRef lin, LLVMValue
 
 /* ---- evaluation of a fused tree ------------------------------------------------------ */
 
-static LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix);
-
 
 /* Value of node n at ix: an immediate, a load from its buffer, or its fused computation. */
 LLVMValueRef lw_eval(lw *L, int n, lw_ix *ix) {
@@ -127,8 +151,8 @@ LLVMValueRef lw_eval(lw *L, int n, lw_ix *ix) {
     return lw_compute(L, n, ix);
 }
 
-/* Computes node n (not via its buffer) at index ix. */
-static LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
+/* See lower.h. */
+LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
     const jit_plan *p = L->p;
     const jx_node *nd = &p->nodes[n];
     jx_dtype dt = nd->type.dtype;
@@ -158,6 +182,11 @@ static LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
     }
     case JX_OP_BROADCAST_IN_DIM: {
         jx_ints dims = ir_attr_ints(nd, 1);
+        if (ix->mg) { /* the same group index; the operand's dims run along fewer dims */
+            xi.mg = 1;
+            for (int k = 0; k < xt->rank; k++) xi.map[k] = ix->map[dims.v[k]];
+            return lw_eval(L, nd->in[0], &xi);
+        }
         lw_multi(L, ix);
         xi.multi = 1;
         for (int k = 0; k < xt->rank; k++)
@@ -207,128 +236,7 @@ static LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
     }
 }
 
-/* 1 if evaluating the tree under root at a root index needs its multi-index. */
-static int lw_needs_multi(const jit_plan *p, int n, int root) {
-    if (n != root && p->buf[n].kind != JP_FUSED) return 0;
-    if (p->nodes[n].op == JX_OP_RESHAPE) return 0;
-    if (!jit_is_elt(p, n)) return 1;
-    for (int k = 0; k < p->nodes[n].nin; k++)
-        if (lw_needs_multi(p, p->nodes[n].in[k], root)) return 1;
-    return 0;
-}
-
-/* ---- kernels and the entry ----------------------------------------------------------- */
-
-/* Context of lw_collect. */
-typedef struct lw_leaves {
-    int n;
-    int *ids;
-    unsigned char *seen;
-} lw_leaves;
-
-/* Visitor for jit_kernel_leaves: records each leaf once. */
-static void lw_collect(void *vctx, int leaf) {
-    lw_leaves *c = vctx;
-    if (c->seen[leaf]) return;
-    c->seen[leaf] = 1;
-    c->ids[c->n++] = leaf;
-}
-
-/* Emits the body of the kernel rooted at root: dst is its output pointer. */
-static void lw_kernel_body(lw *L, const jp_step *st, LLVMValueRef dst) {
-    const jit_plan *p = L->p;
-    int root = st->node;
-    const jx_node *nd = &p->nodes[root];
-    jx_type t = nd->type;
-    jx_dtype dt = t.dtype;
-    int64_t numel = jx_type_size(&t);
-    if (st->outer) {
-        const jx_type *xt = &p->nodes[nd->in[0]].type;
-        lw_loop init = lw_loop_begin(L, numel);
-        lw_store(L, dst, dt, init.iv, lw_red_identity(L, nd->op, dt));
-        lw_loop_end(L, &init);
-        jx_ints ax = ir_attr_ints(nd, 0);
-        int red[JX_MAX_RANK] = {0};
-        for (int i = 0; i < ax.n; i++) red[ax.v[i]] = 1;
-        lw_ix xi = lw_ix_new(xt), oi = lw_ix_new(&t);
-        xi.multi = oi.multi = 1;
-        lw_loop lp[JX_MAX_RANK];
-        for (int k = 0, kk = 0; k < xt->rank; k++) {
-            lp[k] = lw_loop_begin(L, xt->shape[k]);
-            xi.v[k] = lp[k].iv;
-            if (!red[k]) oi.v[kk++] = lp[k].iv;
-        }
-        LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
-        LLVMValueRef ol = lw_lin(L, &oi);
-        LLVMValueRef ptr = LLVMBuildInBoundsGEP2(L->b, lw_mtype(L, dt), dst, &ol, 1, "");
-        LLVMValueRef a = LLVMBuildLoad2(L->b, lw_mtype(L, dt), ptr, "");
-        if (dt == JX_BOOL) a = LLVMBuildICmp(L->b, LLVMIntNE, a, LLVMConstInt(L->i8, 0, 0), "");
-        lw_store(L, dst, dt, ol, lw_red_combine(L, nd->op, dt, a, v));
-        for (int k = xt->rank - 1; k >= 0; k--) lw_loop_end(L, &lp[k]);
-        return;
-    }
-    lw_ix ix = lw_ix_new(&t);
-    lw_loop lp[JX_MAX_RANK];
-    int nl = 0;
-    if (t.rank == 0) {
-        ix.lin = lw_k(L, 0);
-        ix.multi = 1;
-    } else if (!lw_needs_multi(p, root, root)) {
-        lp[nl++] = lw_loop_begin(L, numel);
-        ix.lin = lp[0].iv;
-    } else {
-        ix.multi = 1;
-        for (int k = 0; k < t.rank; k++) {
-            lp[nl++] = lw_loop_begin(L, t.shape[k]);
-            ix.v[k] = lp[k].iv;
-        }
-        lw_lin(L, &ix);
-    }
-    LLVMValueRef lin = lw_lin(L, &ix);
-    LLVMValueRef v = lw_compute(L, root, &ix);
-    lw_store(L, dst, dt, lin, v);
-    while (nl > 0) lw_loop_end(L, &lp[--nl]);
-}
-
-/* Emits kernel function k<s> for step s; returns it and fills its argument nodes
- * (args[0] = root, then the leaves). */
-static LLVMValueRef lw_kernel(lw *L, int s, int *args, int *nargs, unsigned char *seen) {
-    const jit_plan *p = L->p;
-    const jp_step *st = &p->steps[s];
-    lw_leaves c = {0, args + 1, seen};
-    memset(seen, 0, (size_t)p->n_nodes);
-    seen[st->node] = 1;
-    jit_kernel_leaves(p, st->node, lw_collect, &c);
-    args[0] = st->node;
-    *nargs = c.n + 1;
-    LLVMTypeRef *pt = malloc((size_t)*nargs * sizeof *pt);
-    if (!pt) return NULL;
-    for (int i = 0; i < *nargs; i++) pt[i] = L->ptr;
-    char name[32];
-    snprintf(name, sizeof name, "k%d", s);
-    LLVMValueRef fn = LLVMAddFunction(L->m, name, LLVMFunctionType(L->vd, pt, (unsigned)*nargs, 0));
-    free(pt);
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    /* noalias unless a donated input may share memory with the output */
-    int donor = -1;
-    const jp_buf *rb = &p->buf[st->node];
-    if (rb->kind == JP_OUT) donor = p->donor[rb->index];
-    unsigned na = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (int i = 0; i < *nargs; i++) {
-        if (donor >= 0 && (i == 0 || args[i] == donor)) continue;
-        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(L->cx, na, 0));
-    }
-    L->fn = fn;
-    L->alloca_bb = LLVMAppendBasicBlockInContext(L->cx, fn, "entry");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->cx, fn, "start");
-    LLVMPositionBuilderAtEnd(L->b, L->alloca_bb);
-    LLVMBuildBr(L->b, body);
-    LLVMPositionBuilderAtEnd(L->b, body);
-    for (int i = 0; i < *nargs; i++) L->base[args[i]] = LLVMGetParam(fn, (unsigned)i);
-    lw_kernel_body(L, st, LLVMGetParam(fn, 0));
-    LLVMBuildRetVoid(L->b);
-    return fn;
-}
+/* ---- the entry ------------------------------------------------------------------------ */
 
 /* Emits the batch loops and jx_rt_gemm calls of a GEMM step in the entry function. */
 static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
@@ -339,9 +247,11 @@ static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
     int64_t nbt = 1;
     for (int i = 0; i < g->nb; i++) nbt *= g->bshape[i];
     if (g->m * g->n * nbt == 0) return;
-    LLVMTypeRef at[14] = {L->i32, L->i32, L->i32, L->i64, L->i64, L->i64, L->f64, L->ptr,
-                          L->i64, L->ptr, L->i64, L->f64, L->ptr, L->i64};
-    LLVMTypeRef ft = LLVMFunctionType(L->vd, at, 14, 0);
+    if (g->init >= 0) /* C starts as a copy of init (already there when updated in place) */
+        lw_copy_if_distinct(L, ptrs[st->node], ptrs[g->init], p->buf[st->node].bytes);
+    LLVMTypeRef at[15] = {L->i32, L->i32, L->i32, L->i64, L->i64, L->i64, L->f64, L->ptr,
+                          L->i64, L->ptr, L->i64, L->f64, L->ptr, L->i64, L->i32};
+    LLVMTypeRef ft = LLVMFunctionType(L->vd, at, 15, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(L->m, "jx_rt_gemm");
     if (!fn) fn = LLVMAddFunction(L->m, "jx_rt_gemm", ft);
     lw_loop lp[JX_MAX_RANK];
@@ -356,12 +266,12 @@ static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
     LLVMValueRef A = LLVMBuildInBoundsGEP2(L->b, et, ptrs[g->a], &aoff, 1, "");
     LLVMValueRef Bp = LLVMBuildInBoundsGEP2(L->b, et, ptrs[g->b], &boff, 1, "");
     LLVMValueRef C = LLVMBuildInBoundsGEP2(L->b, et, ptrs[st->node], &coff, 1, "");
-    LLVMValueRef args[14] = {
+    LLVMValueRef args[15] = {
         LLVMConstInt(L->i32, dt == JX_F32 ? 0 : 1, 0), LLVMConstInt(L->i32, (unsigned)g->trans_a, 0),
         LLVMConstInt(L->i32, (unsigned)g->trans_b, 0), lw_k(L, g->m), lw_k(L, g->n), lw_k(L, g->k),
-        LLVMConstReal(L->f64, 1.0), A, lw_k(L, g->lda), Bp, lw_k(L, g->ldb),
-        LLVMConstReal(L->f64, 0.0), C, lw_k(L, g->ldc)};
-    LLVMBuildCall2(L->b, ft, fn, args, 14, "");
+        LLVMConstReal(L->f64, g->alpha), A, lw_k(L, g->lda), Bp, lw_k(L, g->ldb),
+        LLVMConstReal(L->f64, g->init >= 0 ? 1.0 : 0.0), C, lw_k(L, g->ldc), L->nthreads};
+    LLVMBuildCall2(L->b, ft, fn, args, 15, "");
     for (int i = g->nb - 1; i >= 0; i--) lw_loop_end(L, &lp[i]);
 }
 
@@ -387,7 +297,9 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
     int *args = malloc(((size_t)n + 2) * sizeof *args);
     unsigned char *seen = malloc((size_t)n + 1);
     LLVMValueRef *kfn = calloc((size_t)p->n_steps + 1, sizeof *kfn);
-    if (!L->base || !ptrs || !args || !seen || !kfn) {
+    lw_par *kpar = calloc((size_t)p->n_steps + 1, sizeof *kpar);
+    if (!L->base || !ptrs || !args || !seen || !kfn || !kpar) {
+        free(kpar);
         free(L->base);
         free(ptrs);
         free(args);
@@ -398,10 +310,12 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
         util_err("jit: out of memory while lowering");
         return NULL;
     }
-    /* the entry: void entry(void **in, void **out, char *arena, void **consts) */
-    LLVMTypeRef et[4] = {L->ptr, L->ptr, L->ptr, L->ptr};
-    LLVMValueRef ef = LLVMAddFunction(L->m, entry, LLVMFunctionType(L->vd, et, 4, 0));
+    /* the entry: void entry(void **in, void **out, char *arena, void **consts,
+     * int32_t nthreads) */
+    LLVMTypeRef et[5] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i32};
+    LLVMValueRef ef = LLVMAddFunction(L->m, entry, LLVMFunctionType(L->vd, et, 5, 0));
     LLVMBasicBlockRef eb = LLVMAppendBasicBlockInContext(cx, ef, "entry");
+    L->nthreads = LLVMGetParam(ef, 4);
     LLVMPositionBuilderAtEnd(L->b, eb);
     LLVMValueRef ein = LLVMGetParam(ef, 0), eout = LLVMGetParam(ef, 1),
                  earena = LLVMGetParam(ef, 2), econst = LLVMGetParam(ef, 3);
@@ -427,14 +341,37 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
     for (int s = 0; s < p->n_steps && rc == 0; s++) {
         const jp_step *st = &p->steps[s];
         jx_type t = p->nodes[st->node].type;
-        if (st->kind != JS_KERNEL || jx_type_size(&t) == 0) continue;
-        kfn[s] = lw_kernel(L, s, kargs + (size_t)s * ((size_t)n + 2), &knargs[s], seen);
+        if (st->kind != JS_KERNEL || st->group != s || jx_type_size(&t) == 0) continue;
+        int g1 = s;
+        while (g1 + 1 < p->n_steps && p->steps[g1 + 1].group == s) g1++;
+        kfn[s] = lw_kernel(L, s, g1, kargs + (size_t)s * ((size_t)n + 2), &knargs[s], seen,
+                           &kpar[s]);
         if (!kfn[s]) rc = -1;
     }
+    /* argument block for the parallel kernels' trampolines */
+    int maxpar = 1;
+    for (int s = 0; s < p->n_steps; s++)
+        if (kpar[s].tramp && knargs[s] > maxpar) maxpar = knargs[s];
+    LLVMPositionBuilderAtEnd(L->b, eb);
+    LLVMValueRef pctx = LLVMBuildArrayAlloca(L->b, L->ptr, lw_k(L, maxpar), "pctx");
+    LLVMTypeRef par_at[5] = {L->ptr, L->ptr, L->i64, L->i64, L->i32};
+    LLVMTypeRef par_t = LLVMFunctionType(L->vd, par_at, 5, 0);
+    LLVMValueRef par_fn = NULL;
     L->fn = ef;
     LLVMPositionBuilderAtEnd(L->b, eb);
+    LLVMValueRef prof = NULL;
+    LLVMTypeRef prof_t = LLVMFunctionType(L->vd, &L->i64, 1, 0);
+    if (getenv("JX_PROFILE")) {
+        prof = LLVMAddFunction(L->m, "jx_rt_prof_mark", prof_t);
+        LLVMValueRef a = lw_k(L, -1);
+        LLVMBuildCall2(L->b, prof_t, prof, &a, 1, "");
+    }
     for (int s = 0; s < p->n_steps && rc == 0; s++) {
         const jp_step *st = &p->steps[s];
+        if (prof && s > 0) {
+            LLVMValueRef a = lw_k(L, s - 1);
+            LLVMBuildCall2(L->b, prof_t, prof, &a, 1, "");
+        }
         if (st->kind == JS_GEMM) {
             lw_gemm(L, st, ptrs);
         } else if (st->kind == JS_COPY) {
@@ -447,10 +384,24 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
             LLVMBuildMemMove(L->b, dst, 1, ptrs[st->node], 1, lw_k(L, bytes));
         } else if (kfn[s]) {
             int na = knargs[s], *ka = kargs + (size_t)s * ((size_t)n + 2);
+            for (int m = s; m < p->n_steps && p->steps[m].group == s; m++) {
+                int root = p->steps[m].node, donor = lw_donor(p, root);
+                if (donor >= 0) lw_copy_if_distinct(L, ptrs[root], ptrs[donor], p->buf[root].bytes);
+            }
             LLVMValueRef av[64 + 2], *avp = na <= 64 ? av : malloc((size_t)na * sizeof *avp);
             LLVMTypeRef pt[64 + 2], *ptp = na <= 64 ? pt : malloc((size_t)na * sizeof *ptp);
             if (!avp || !ptp) {
                 rc = -1;
+            } else if (kpar[s].tramp) {
+                for (int i = 0; i < na; i++) {
+                    LLVMValueRef idx = lw_k(L, i);
+                    LLVMBuildStore(L->b, ptrs[ka[i]],
+                                   LLVMBuildInBoundsGEP2(L->b, L->ptr, pctx, &idx, 1, ""));
+                }
+                if (!par_fn) par_fn = LLVMAddFunction(L->m, "jx_rt_parallel", par_t);
+                LLVMValueRef pa[5] = {kpar[s].tramp, pctx, lw_k(L, kpar[s].extent),
+                                      lw_k(L, kpar[s].grain), L->nthreads};
+                LLVMBuildCall2(L->b, par_t, par_fn, pa, 5, "");
             } else {
                 for (int i = 0; i < na; i++) {
                     avp[i] = ptrs[ka[i]];
@@ -463,6 +414,10 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
             if (ptp != pt) free(ptp);
         }
     }
+    if (prof && p->n_steps > 0) {
+        LLVMValueRef a = lw_k(L, p->n_steps - 1);
+        LLVMBuildCall2(L->b, prof_t, prof, &a, 1, "");
+    }
     LLVMBuildRetVoid(L->b);
     free(kargs);
     free(knargs);
@@ -472,11 +427,13 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
         free(args);
         free(seen);
         free(kfn);
+        free(kpar);
         LLVMDisposeBuilder(L->b);
         LLVMDisposeModule(L->m);
         util_err("jit: out of memory while lowering");
         return NULL;
     }
+    free(kpar);
     free(L->base);
     free(ptrs);
     free(args);

@@ -15,17 +15,31 @@ typedef struct lw {
     LLVMValueRef fn;          /* the function being emitted */
     LLVMBasicBlockRef alloca_bb; /* its entry block, for allocas */
     LLVMValueRef *base;       /* per node: buffer pointer in the current function */
+    /* merged kernels: root dims are grouped into ng runs of adjacent dims (grp[k] is
+     * the group of root dim k), each looped over by one induction variable gv[g] */
+    int ng;
+    int grp[JX_MAX_RANK];
+    LLVMValueRef gv[JX_MAX_RANK];
+    /* loop metadata for the current kernel's loops (NULL: none): small kernels keep
+     * scalar loops, whose code is a fraction of the vectorized version's */
+    LLVMValueRef loop_md;
+    /* parallel kernels: the range [par_lo, par_hi) of their outermost loop (NULL: all) */
+    LLVMValueRef par_lo, par_hi;
+    LLVMValueRef nthreads; /* the entry's thread count argument */
 } lw;
 
 /* An element index: multi-index over `shape` and/or linear index (each computed lazily
  * and cached; callers copy an index before entering a branch so cached values always
- * dominate their uses). */
+ * dominate their uses). In merged mode (mg) the index is the kernel's group index L->gv
+ * and map[d] names the root dim that dim d of this node runs along. */
 typedef struct lw_ix {
     int rank;
     int64_t shape[JX_MAX_RANK];
     LLVMValueRef v[JX_MAX_RANK];
     LLVMValueRef lin;
     int multi;
+    int mg;
+    int map[JX_MAX_RANK];
 } lw_ix;
 
 /* A counted loop: header block, exit block and induction variable (i64). */
@@ -42,9 +56,10 @@ lw_ix lw_ix_new(const jx_type *t);
 LLVMValueRef lw_lin(lw *L, lw_ix *ix);
 /* Makes ix's multi-index available (unravelling the linear index if needed). */
 void lw_multi(lw *L, lw_ix *ix);
-/* Starts `for (iv = 0; iv < n; iv++)`, leaving the builder in the body; lw_loop_end
- * closes it and leaves the builder after the loop. */
+/* Starts `for (iv = 0; iv < n; iv++)` (or over [lo, hi)), leaving the builder in the
+ * body; lw_loop_end closes it and leaves the builder after the loop. */
 lw_loop lw_loop_begin(lw *L, int64_t n);
+lw_loop lw_loop_range(lw *L, LLVMValueRef lo, LLVMValueRef hi);
 void lw_loop_end(lw *L, lw_loop *lp);
 /* A stack slot of type t in the current function's entry block. */
 LLVMValueRef lw_alloca(lw *L, LLVMTypeRef t);
@@ -53,6 +68,26 @@ LLVMValueRef lw_load(lw *L, int n, LLVMValueRef lin);
 void lw_store(lw *L, LLVMValueRef base, jx_dtype dt, LLVMValueRef lin, LLVMValueRef v);
 /* Value of node n at ix: an immediate, a load from its buffer, or its fused computation. */
 LLVMValueRef lw_eval(lw *L, int n, lw_ix *ix);
+/* Computes node n (not via its buffer) at index ix. */
+LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix);
+
+/* Kernels (lower_kernel.c). A split kernel's schedule: the extent of its outermost loop
+ * and the grain of its chunks, and the trampoline void k<s>p(void **ctx, i64 lo, i64 hi)
+ * that jx_rt_parallel calls (NULL: the kernel is not split). */
+typedef struct lw_par {
+    int64_t extent, grain;
+    LLVMValueRef tramp;
+} lw_par;
+/* Emits the function k<g0> running kernel steps [g0, g1] (one step, or a loop group) and
+ * fills its pointer arguments' nodes: args[0..g1-g0] the members' outputs, then the
+ * buffers they read. A split kernel takes (i64 lo, i64 hi) after the pointers. NULL on
+ * out of memory. */
+LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned char *seen,
+                       lw_par *par);
+/* The donated input whose memory node n (a step's output) is computed in, or -1. */
+int lw_donor(const jit_plan *p, int n);
+/* Emits `if (dst != src) memcpy(dst, src, bytes)` at the builder's position. */
+void lw_copy_if_distinct(lw *L, LLVMValueRef dst, LLVMValueRef src, int64_t bytes);
 
 /* Non-elementwise primitives (lower_ops.c), each at output index ix of node nd. */
 LLVMValueRef lw_red_identity(lw *L, jx_op op, jx_dtype dt);

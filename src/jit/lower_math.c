@@ -1,9 +1,11 @@
 /* Vectorizable transcendentals emitted as IR (no libm calls in loops).
  *
- * Every function is computed in double precision with branch-free selects for the
- * special cases, then rounded to the result dtype; f32 results use shorter polynomials
- * (error ~1e-10 before the final rounding, so they are within 1 ulp of the correctly
- * rounded value), f64 results full-length ones (a few ulp).
+ * f64 (and f32 sin, cos, pow) are computed in double precision with branch-free selects
+ * for the special cases, then rounded to the result dtype; f32 results use shorter
+ * polynomials there (error ~1e-10 before the final rounding, within 1 ulp of the
+ * correctly rounded value), f64 results full-length ones (a few ulp). f32 exp, log,
+ * log1p, expm1, tanh and logistic are native f32 code (full vector width; Cephes
+ * single-precision polynomials, 1-3 ulp), described at the f_* functions below.
  *  exp:   Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Taylor series, 2^n by two
  *         exponent-field multiplies (so n may reach the subnormal range).
  *  log:   x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1).
@@ -14,9 +16,9 @@
  *  sin, cos: Cephes: reduction by pi/4 in three parts (accurate for |x| < 2^26; larger
  *         arguments lose accuracy), degree-13 polynomials.
  *  pow:   exp(y log|x|) with C99 Annex F special cases.
- * Performance note: f32 in double halves the vector width; a native f32 path is future
- * work. */
+ */
 #include <math.h>
+#include <stdint.h>
 
 #include "jit/lower.h"
 
@@ -226,9 +228,132 @@ static LLVMValueRef m_pow(lw *L, LLVMValueRef x, LLVMValueRef y, int full) {
     return sel(L, one, D(L, 1), r);
 }
 
+/* ---- native f32 (full vector width; Cephes single-precision algorithms) ---------------- */
+
+/* f32 and i32 constants. */
+static LLVMValueRef F(lw *L, double c) {
+    return LLVMConstReal(L->f32, (float)c);
+}
+static LLVMValueRef I32(lw *L, int c) {
+    return LLVMConstInt(L->i32, (unsigned long long)(uint32_t)c, 0);
+}
+
+/* Horner evaluation in f32 of c[0] x^(n-1) + ... + c[n-1]. */
+static LLVMValueRef polyf(lw *L, LLVMValueRef x, const double *c, int n) {
+    LLVMValueRef r = F(L, c[0]);
+    for (int i = 1; i < n; i++) r = fadd(L, fmul(L, r, x), F(L, c[i]));
+    return r;
+}
+
+/* 2^k for an i32 k in [-126, 127] as a float. */
+static LLVMValueRef pow2f(lw *L, LLVMValueRef k) {
+    LLVMValueRef e = LLVMBuildShl(L->b, LLVMBuildAdd(L->b, k, I32(L, 127), ""), I32(L, 23), "");
+    return LLVMBuildBitCast(L->b, e, L->f32, "");
+}
+
+/* expf: x = n ln2 + r (two-part ln2), e^r = 1 + r + r^2 P(r) (degree 5, |r| <= ln2/2,
+ * about 1 ulp), times 2^n in two steps so that results may be subnormal. */
+static LLVMValueRef f_exp(lw *L, LLVMValueRef x) {
+    static const double p[6] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
+                                4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
+    LLVMValueRef nan = fcmp(L, LLVMRealUNO, x, x);
+    LLVMValueRef xc = sel(L, fcmp(L, LLVMRealOGT, x, F(L, 88.8)), F(L, 88.8), x);
+    xc = sel(L, fcmp(L, LLVMRealOLT, xc, F(L, -104.0)), F(L, -104.0), xc);
+    xc = sel(L, nan, F(L, 0), xc);
+    LLVMValueRef n = fadd(L, fmul(L, xc, F(L, 1.44269504088896341)), F(L, 0.5));
+    n = lw_intrin(L, "llvm.floor", L->f32, 1, &n);
+    LLVMValueRef r = fsub(L, xc, fmul(L, n, F(L, 0.693359375)));
+    r = fsub(L, r, fmul(L, n, F(L, -2.12194440e-4)));
+    LLVMValueRef z = fmul(L, r, r);
+    LLVMValueRef y = fadd(L, fadd(L, fmul(L, polyf(L, r, p, 6), z), r), F(L, 1));
+    LLVMValueRef ni = LLVMBuildFPToSI(L->b, n, L->i32, "");
+    LLVMValueRef n1 = LLVMBuildAShr(L->b, ni, I32(L, 1), "");
+    LLVMValueRef n2 = LLVMBuildSub(L->b, ni, n1, "");
+    LLVMValueRef res = fmul(L, fmul(L, y, pow2f(L, n1)), pow2f(L, n2));
+    res = sel(L, fcmp(L, LLVMRealOGT, x, F(L, 88.8)), F(L, INFINITY), res);
+    res = sel(L, fcmp(L, LLVMRealOLT, x, F(L, -104.0)), F(L, 0), res);
+    return sel(L, nan, x, res);
+}
+
+/* logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = f - f^2/2 + f^3 P(f) with f = m - 1
+ * (degree 8, about 1 ulp), plus e ln2 in two parts; subnormals are scaled first. */
+static LLVMValueRef f_log(lw *L, LLVMValueRef x) {
+    static const double p[9] = {7.0376836292E-2,  -1.1514610310E-1, 1.1676998740E-1,
+                                -1.2420140846E-1, 1.4249322787E-1,  -1.6668057665E-1,
+                                2.0000714765E-1,  -2.4999993993E-1, 3.3333331174E-1};
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef small = fcmp(L, LLVMRealOLT, x, F(L, 1.17549435e-38));
+    LLVMValueRef xs = sel(L, small, fmul(L, x, F(L, 8388608.0 /* 2^23 */)), x);
+    LLVMValueRef bits = LLVMBuildBitCast(B, xs, L->i32, "");
+    LLVMValueRef e = LLVMBuildSub(
+        B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, I32(L, 23), ""), I32(L, 0xff), ""), I32(L, 127), "");
+    e = LLVMBuildSub(B, e, sel(L, small, I32(L, 23), I32(L, 0)), "");
+    LLVMValueRef mb = LLVMBuildOr(B, LLVMBuildAnd(B, bits, I32(L, 0x007fffff), ""), I32(L, 0x3f800000), "");
+    LLVMValueRef m = LLVMBuildBitCast(B, mb, L->f32, ""); /* [1, 2) */
+    LLVMValueRef big = fcmp(L, LLVMRealOGT, m, F(L, 1.41421356237309505));
+    m = sel(L, big, fmul(L, m, F(L, 0.5)), m);
+    e = sel(L, big, LLVMBuildAdd(B, e, I32(L, 1), ""), e);
+    LLVMValueRef f = fsub(L, m, F(L, 1)), z = fmul(L, f, f);
+    LLVMValueRef ef = LLVMBuildSIToFP(B, e, L->f32, "");
+    LLVMValueRef y = fmul(L, fmul(L, polyf(L, f, p, 9), f), z);
+    y = fadd(L, y, fmul(L, ef, F(L, -2.12194440e-4)));
+    y = fsub(L, y, fmul(L, z, F(L, 0.5)));
+    LLVMValueRef res = fadd(L, fadd(L, f, y), fmul(L, ef, F(L, 0.693359375)));
+    res = sel(L, fcmp(L, LLVMRealOEQ, x, F(L, INFINITY)), F(L, INFINITY), res);
+    res = sel(L, fcmp(L, LLVMRealOEQ, x, F(L, 0)), F(L, -INFINITY), res);
+    return sel(L, fcmp(L, LLVMRealULT, x, F(L, 0)), F(L, NAN), res); /* x < 0 or NaN */
+}
+
+/* log1pf and expm1f: the same tricks as in double, on the f32 exp and log. */
+static LLVMValueRef f_log1p(lw *L, LLVMValueRef x) {
+    LLVMValueRef u = fadd(L, F(L, 1), x), d = fsub(L, u, F(L, 1));
+    LLVMValueRef r = fmul(L, f_log(L, u), fdiv(L, x, d));
+    r = sel(L, fcmp(L, LLVMRealOEQ, d, F(L, 0)), x, r);
+    return sel(L, fcmp(L, LLVMRealOEQ, x, F(L, INFINITY)), x, r);
+}
+static LLVMValueRef f_expm1(lw *L, LLVMValueRef x) {
+    LLVMValueRef u = f_exp(L, x), d = fsub(L, u, F(L, 1));
+    LLVMValueRef r = fmul(L, d, fdiv(L, x, f_log(L, u)));
+    r = sel(L, fcmp(L, LLVMRealOEQ, d, F(L, -1)), F(L, -1), r);
+    r = sel(L, fcmp(L, LLVMRealOEQ, u, F(L, 1)), x, r);
+    return sel(L, fcmp(L, LLVMRealOEQ, u, F(L, INFINITY)), u, r);
+}
+
+/* tanhf: odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1) with x's sign above. */
+static LLVMValueRef f_tanh(lw *L, LLVMValueRef x) {
+    static const double p[5] = {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2,
+                                1.33314422036E-1, -3.33332819422E-1};
+    LLVMValueRef a = lw_intrin(L, "llvm.fabs", L->f32, 1, &x);
+    LLVMValueRef z = fmul(L, x, x);
+    LLVMValueRef small = fadd(L, fmul(L, fmul(L, polyf(L, z, p, 5), z), x), x);
+    LLVMValueRef e = f_exp(L, fmul(L, a, F(L, 2)));
+    LLVMValueRef t = fsub(L, F(L, 1), fdiv(L, F(L, 2), fadd(L, e, F(L, 1))));
+    LLVMValueRef args[2] = {t, x};
+    LLVMValueRef big = lw_intrin(L, "llvm.copysign", L->f32, 2, args);
+    return sel(L, fcmp(L, LLVMRealOGT, a, F(L, 0.625)), big, small);
+}
+
+/* logistic in f32 (the interpreter's two-sided formula). */
+static LLVMValueRef f_logistic(lw *L, LLVMValueRef x) {
+    LLVMValueRef e = f_exp(L, LLVMBuildFNeg(L->b, lw_intrin(L, "llvm.fabs", L->f32, 1, &x), ""));
+    LLVMValueRef den = fadd(L, F(L, 1), e);
+    return sel(L, fcmp(L, LLVMRealOGE, x, F(L, 0)), fdiv(L, F(L, 1), den), fdiv(L, e, den));
+}
+
 /* See lower.h. */
 LLVMValueRef lw_math(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x) {
     int full = dt == JX_F64;
+    if (!full) {
+        switch (op) {
+        case JX_OP_EXP: return f_exp(L, x);
+        case JX_OP_LOG: return f_log(L, x);
+        case JX_OP_LOG1P: return f_log1p(L, x);
+        case JX_OP_EXPM1: return f_expm1(L, x);
+        case JX_OP_TANH: return f_tanh(L, x);
+        case JX_OP_LOGISTIC: return f_logistic(L, x);
+        default: break; /* sin, cos: in double, rounded */
+        }
+    }
     LLVMValueRef d = full ? x : LLVMBuildFPExt(L->b, x, L->f64, ""), r;
     switch (op) {
     case JX_OP_EXP: r = m_exp(L, d, full); break;

@@ -1,15 +1,24 @@
 /* Memory planning: buffer liveness over steps, arena offsets and donation.
  *
+ * Loop groups: consecutive kernel steps over the same shape, each reading the earlier
+ * ones' outputs only at the element it writes, share one loop nest (bias add and relu in
+ * one pass); their step's group field names the first step of the group.
+ *
  * Arena buffers get 64-byte-aligned offsets by greedy first fit in step order; a buffer
  * whose last reader is step s is free for buffers defined after s (not at s: the step
- * that reads it may still be writing its own output). Outputs live in the caller's
- * arrays, never in the arena.
+ * that reads it may still be writing its own output), and after the end of s's loop
+ * group (whose kernels run interleaved). Outputs live in the caller's arrays, never in
+ * the arena.
  *
  * Donation: output j may be written into donated input i's buffer when they have the
- * same type, output j is the root of an elementwise kernel step s, every read of input i
- * in s is at the element being written (only through elementwise ops), and no step after
- * s reads input i. Then each element is read before it is overwritten, in the same loop
- * iteration (also after vectorization, which reads a vector before storing it). */
+ * same type, no step after s reads input i, and either output j is the root of an
+ * elementwise kernel step s where every read of input i is at the element being written
+ * (only through elementwise ops), and so is every read of i by the kernels before s in
+ * its loop group, and none after s reads i; or step s is a GEMM accumulating into a copy
+ * of input i that does not read i as an operand.
+ * The lowering then makes the output's memory hold input i's value first (a copy unless
+ * the caller passed the input's own array) and has step s read input i from there: each
+ * element is read before it is overwritten, in the same loop iteration. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +79,65 @@ typedef struct mp_block {
     int last;
 } mp_block;
 
+/* 1 if kernel step t can share the loop of the kernel group of steps [g0, t-1]: both
+ * plain kernels over the same shape, and t reads every earlier member's output only at
+ * the element it writes. */
+static int mp_can_join(const jit_plan *p, int g0, int t) {
+    const jp_step *a = &p->steps[t - 1], *b = &p->steps[t];
+    if (a->kind != JS_KERNEL || b->kind != JS_KERNEL || a->outer || b->outer) return 0;
+    jx_type ta = p->nodes[p->steps[g0].node].type, tb = p->nodes[b->node].type;
+    if (tb.rank == 0 || ta.rank != tb.rank || jx_type_size(&tb) == 0) return 0;
+    for (int k = 0; k < tb.rank; k++)
+        if (ta.shape[k] != tb.shape[k]) return 0;
+    for (int m = g0; m < t; m++)
+        if (!mp_aligned(p, b->node, p->steps[m].node, b->node)) return 0;
+    return 1;
+}
+
+/* Picks donors (see the header comment); buffer liveness is per step here. */
+static int mp_donate(jit_plan *p, const unsigned char *donate) {
+    unsigned char *taken = calloc((size_t)p->n_in + 1, 1);
+    if (!taken) return util_err("jit: out of memory while planning memory");
+    for (int j = 0; j < p->n_out && donate; j++) {
+        int o = p->outs[j];
+        p->donor[j] = -1;
+        if (p->buf[o].kind != JP_OUT || p->buf[o].index != j) continue;
+        int s = p->buf[o].def;
+        if (s < 0) continue;
+        const jp_step *st = &p->steps[s];
+        int folded = st->kind == JS_GEMM && st->g.init >= 0;
+        if (!folded && (st->kind != JS_KERNEL || !jit_is_elt(p, o))) continue;
+        for (int i = 0; i < p->n_in; i++) {
+            if (!donate[i] || taken[i]) continue;
+            jx_type a = p->nodes[i].type, t = p->nodes[o].type;
+            if (!jx_type_eq(&a, &t) || p->buf[i].last > s) continue;
+            if (folded ? i != st->g.init || i == st->g.a || i == st->g.b : !mp_aligned(p, o, i, o))
+                continue;
+            /* in s's loop group, kernels before s may read i at their own element (before
+             * s overwrites it in the same iteration), kernels after s not at all */
+            int clash = 0;
+            for (int m = st->group; !folded && m < p->n_steps && p->steps[m].group == st->group; m++) {
+                int r = p->steps[m].node;
+                if (m < s) clash |= !mp_aligned(p, r, i, r);
+                if (m > s) clash |= mp_contains(p, r, i, r);
+            }
+            if (clash) continue;
+            p->donor[j] = i;
+            taken[i] = 1;
+            break;
+        }
+    }
+    free(taken);
+    return 0;
+}
+
 /* See jit.h. */
 int jit_memplan(jit_plan *p, const unsigned char *donate) {
+    /* loop groups: runs of consecutive kernels that can share one loop nest */
+    for (int s = 0; s < p->n_steps; s++)
+        p->steps[s].group = s > 0 && mp_can_join(p, p->steps[s - 1].group, s)
+                                ? p->steps[s - 1].group : s;
+    /* liveness per step */
     for (int i = 0; i < p->n_nodes; i++) p->buf[i].def = p->buf[i].last = -1;
     for (int s = 0; s < p->n_steps; s++) {
         jp_step *st = &p->steps[s];
@@ -84,22 +150,31 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
         if (st->kind == JS_GEMM) {
             mp_mark_read(&c, st->g.a);
             mp_mark_read(&c, st->g.b);
+            if (st->g.init >= 0) mp_mark_read(&c, st->g.init);
         } else {
             jit_kernel_leaves(p, st->node, mp_mark_read, &c);
         }
     }
-    /* arena packing */
+    if (mp_donate(p, donate) < 0) return -1;
+    /* arena packing: a buffer written or read by a loop group is live for all of it */
+    int *gend = malloc(((size_t)p->n_steps + 1) * sizeof *gend);
     mp_block *live = calloc((size_t)p->n_nodes + 1, sizeof *live);
-    if (!live) return util_err("jit: out of memory while planning memory");
+    if (!gend || !live) {
+        free(gend);
+        free(live);
+        return util_err("jit: out of memory while planning memory");
+    }
+    for (int s = p->n_steps - 1; s >= 0; s--)
+        gend[s] = s + 1 < p->n_steps && p->steps[s + 1].group == p->steps[s].group ? gend[s + 1] : s;
     int nlive = 0;
     int64_t top = 0;
     for (int s = 0; s < p->n_steps; s++) {
-        int n = p->steps[s].node;
+        int n = p->steps[s].node, g = p->steps[s].group;
         jp_buf *b = &p->buf[n];
         if (p->steps[s].kind == JS_COPY || b->kind != JP_ARENA) continue;
         int k = 0;
         for (int i = 0; i < nlive; i++) /* drop blocks whose last reader came before s */
-            if (live[i].last >= s) live[k++] = live[i];
+            if (live[i].last >= g) live[k++] = live[i];
         nlive = k;
         int64_t size = (b->bytes + 63) / 64 * 64, off = 0;
         if (size == 0) size = 64;
@@ -113,30 +188,12 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
             if (!moved) break;
         }
         b->offset = off;
-        live[nlive++] = (mp_block){off, size, b->last > s ? b->last : s};
+        int last = b->last > s ? gend[b->last] : gend[s];
+        live[nlive++] = (mp_block){off, size, last};
         if (off + size > top) top = off + size;
     }
     free(live);
+    free(gend);
     p->arena_bytes = top;
-    /* donation */
-    unsigned char *taken = calloc((size_t)p->n_in + 1, 1);
-    if (!taken) return util_err("jit: out of memory while planning memory");
-    for (int j = 0; j < p->n_out && donate; j++) {
-        int o = p->outs[j];
-        p->donor[j] = -1;
-        if (p->buf[o].kind != JP_OUT || p->buf[o].index != j) continue;
-        int s = p->buf[o].def;
-        if (s < 0 || p->steps[s].kind != JS_KERNEL || !jit_is_elt(p, o)) continue;
-        for (int i = 0; i < p->n_in; i++) {
-            if (!donate[i] || taken[i]) continue;
-            jx_type a = p->nodes[i].type, t = p->nodes[o].type;
-            if (!jx_type_eq(&a, &t) || p->buf[i].last > s) continue;
-            if (!mp_aligned(p, o, i, o)) continue;
-            p->donor[j] = i;
-            taken[i] = 1;
-            break;
-        }
-    }
-    free(taken);
     return 0;
 }

@@ -12,13 +12,17 @@
  *    iota, and broadcast/reshape/transpose/slice/rev of those or of buffers), which cost
  *    a load and are recomputed freely;
  *  - a node used by several consumers gets a buffer unless it is index-only;
+ *  - a reduction over leading axes (its operand's last axis kept) of 1024 or more
+ *    elements gets a buffer and its own kernel, which streams over the operand's rows
+ *    (fused into its consumer, its inner loop would stride across rows);
  *  - everything else is fused into its single consumer.
  * Float dot_general becomes one cblas GEMM per batch element; transposes and reshapes
  * of its operands fold into the trans flags and leading dimensions when the strides
  * allow, otherwise a synthetic transpose kernel copies the operand to a canonical
- * layout first. */
-#include <stdarg.h>
-#include <stdio.h>
+ * layout first. s = w - c * dot(a, b) (also dot * c, and + for add) with c a scalar
+ * constant and the dot and the mul read only there becomes one GEMM with alpha = -c and
+ * beta = 1 accumulating into s's buffer, which starts as w (in place when w is a donated
+ * input): the SGD update costs no pass of its own. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +70,7 @@ static int pl_add_step(jit_plan *p, jp_step s) {
     jp_step *ns = realloc(p->steps, ((size_t)p->n_steps + 1) * sizeof *ns);
     if (!ns) return -1;
     p->steps = ns;
+    s.group = p->n_steps;
     p->steps[p->n_steps] = s;
     return p->n_steps++;
 }
@@ -257,13 +262,14 @@ static int pl_canonical_copy(jit_plan *p, const jx_node *d, int side) {
     t->loc = d->loc;
     p->buf[id] = (jp_buf){JP_ARENA, -1, 0, 0, -1, -1};
     p->uses[id] = 1;
-    if (pl_add_step(p, (jp_step){JS_KERNEL, id, 0, -1, {0}}) < 0) return -1;
+    if (pl_add_step(p, (jp_step){JS_KERNEL, id, 0, -1, {0}, 0}) < 0) return -1;
     return id;
 }
 
 /* Plans the float dot_general node d as a GEMM step (adding canonical copies of its
- * operands first when their layouts cannot be folded). Returns 0 or -1. */
-static int pl_plan_gemm(jit_plan *p, int d) {
+ * operands first when their layouts cannot be folded) writing node target's buffer as
+ * alpha * d, plus node init's value if init >= 0. Returns 0 or -1. */
+static int pl_plan_gemm(jit_plan *p, int d, int target, double alpha, int init) {
     const jx_node *nd = &p->nodes[d];
     jp_gemm g;
     memset(&g, 0, sizeof g);
@@ -315,7 +321,57 @@ static int pl_plan_gemm(jit_plan *p, int d) {
             return util_err("jit: dot_general at %s:%d: cannot map to GEMM",
                             dd.loc.file ? dd.loc.file : "?", dd.loc.line);
     }
-    return pl_add_step(p, (jp_step){JS_GEMM, d, 0, -1, g}) < 0 ? -1 : 0;
+    g.alpha = alpha;
+    g.init = init;
+    return pl_add_step(p, (jp_step){JS_GEMM, target, 0, -1, g, 0}) < 0 ? -1 : 0;
+}
+
+/* 1 if node c is a rank-0 constant or a broadcast of one; stores its value in *v. */
+static int pl_scalar_const(const jit_plan *p, int c, double *v) {
+    const jx_node *nd = &p->nodes[c];
+    if (nd->op == JX_OP_BROADCAST_IN_DIM) nd = &p->nodes[nd->in[0]];
+    if (nd->op != JX_OP_CONSTANT || nd->type.rank != 0) return 0;
+    *v = jx_array_get(nd->at.value, 0);
+    return 1;
+}
+
+/* For a float dot node d read only by m = mul(c, d) or mul(d, c), with c a scalar
+ * constant, and m read only by s = sub(w, m), add(w, m) or add(m, w) of d's type: returns
+ * s and sets *w and *alpha (-c or c) so that s = w + alpha * d. Otherwise -1. */
+static int pl_fold_target(const jit_plan *p, const int *consumer, int d, int *w,
+                          double *alpha) {
+    if (p->uses[d] != 1) return -1;
+    int m = consumer[d];
+    const jx_node *mn = &p->nodes[m];
+    double c;
+    if (mn->op != JX_OP_MUL || p->uses[m] != 1 ||
+        !pl_scalar_const(p, mn->in[mn->in[0] == d ? 1 : 0], &c))
+        return -1;
+    int s = consumer[m];
+    const jx_node *sn = &p->nodes[s];
+    if (sn->op == JX_OP_SUB && sn->in[1] == m && sn->in[0] != m) {
+        *w = sn->in[0];
+        *alpha = -c;
+    } else if (sn->op == JX_OP_ADD && (sn->in[0] == m) != (sn->in[1] == m)) {
+        *w = sn->in[sn->in[0] == m ? 1 : 0];
+        *alpha = c;
+    } else {
+        return -1;
+    }
+    jx_type wt = p->nodes[*w].type, dt = p->nodes[d].type, st = sn->type;
+    return jx_type_eq(&wt, &dt) && jx_type_eq(&st, &dt) ? s : -1;
+}
+
+/* 1 if reduction node nd keeps its operand's last axis and reduces some other one (its
+ * inner loop would stride over rows, so it gets its own row-streaming kernel). */
+static int pl_outer_reduction(const jit_plan *p, const jx_node *nd) {
+    if (nd->op != JX_OP_REDUCE_SUM && nd->op != JX_OP_REDUCE_MAX && nd->op != JX_OP_REDUCE_MIN)
+        return 0;
+    const jx_type *xt = &p->nodes[nd->in[0]].type;
+    jx_ints ax = ir_attr_ints(nd, 0);
+    int last_reduced = 0;
+    for (int k = 0; k < ax.n; k++) last_reduced |= ax.v[k] == xt->rank - 1;
+    return xt->rank > 0 && !last_reduced && ax.n > 0;
 }
 
 /* Marks nodes reachable from the outputs. */
@@ -352,8 +408,10 @@ jit_plan *jit_plan_build(const jx_fn *f) {
     unsigned char *live = calloc((size_t)n + 1, 1), *is_out = calloc((size_t)n + 1, 1);
     unsigned char *index_only = calloc((size_t)n + 1, 1);
     int *consumer = calloc((size_t)n + 1, sizeof *consumer), *slot = calloc((size_t)n + 1, sizeof *slot);
+    int *fold = calloc((size_t)n + 1, sizeof *fold); /* per node s: 1 + the dot folded into s */
     if (!p->nodes || !p->uses || !p->buf || !p->pool || !p->outs || !p->donor || !p->consts ||
-        !live || !is_out || !consumer || !slot || !index_only) {
+        !live || !is_out || !consumer || !slot || !index_only || !fold) {
+        free(fold);
         free(index_only);
         free(live);
         free(is_out);
@@ -400,10 +458,12 @@ jit_plan *jit_plan_build(const jx_fn *f) {
         index_only[i] = nd->op == JX_OP_IOTA ||
                         (pl_index_op(nd->op) && (p->buf[nd->in[0]].kind != JP_FUSED ||
                                                  index_only[nd->in[0]]));
+        int outer = pl_outer_reduction(p, nd);
         int mat;
-        if (is_out[i] || nd->op == JX_OP_DOT_GENERAL) mat = 1;
+        if (is_out[i] || nd->op == JX_OP_DOT_GENERAL || fold[i]) mat = 1;
         else if (index_only[i]) mat = 0;
         else if (p->uses[i] > 1) mat = 1;
+        else if (outer && jx_type_size(&f->nodes[nd->in[0]].type) >= 1024) mat = 1;
         else mat = pl_rereads(f, &f->nodes[consumer[i]], slot[i]);
         if (!mat) {
             b->kind = JP_FUSED;
@@ -412,19 +472,33 @@ jit_plan *jit_plan_build(const jx_fn *f) {
         b->kind = JP_ARENA;
         int is_gemm = nd->op == JX_OP_DOT_GENERAL &&
                       (nd->type.dtype == JX_F32 || nd->type.dtype == JX_F64);
+        int w;
+        double alpha;
         if (is_gemm) {
-            rc = pl_plan_gemm(p, i);
-        } else {
-            int outer = 0;
-            if ((nd->op == JX_OP_REDUCE_SUM || nd->op == JX_OP_REDUCE_MAX ||
-                 nd->op == JX_OP_REDUCE_MIN)) {
-                const jx_type *xt = &f->nodes[nd->in[0]].type;
-                jx_ints ax = ir_attr_ints(nd, 0);
-                int last_reduced = 0;
-                for (int k = 0; k < ax.n; k++) last_reduced |= ax.v[k] == xt->rank - 1;
-                outer = xt->rank > 0 && !last_reduced && ax.n > 0;
+            int s = pl_fold_target(p, consumer, i, &w, &alpha);
+            if (s >= 0 && !is_out[i] && !is_out[consumer[i]])
+                fold[s] = 1 + i; /* planned at s (nothing else reads i before) */
+            else
+                rc = pl_plan_gemm(p, i, i, 1.0, -1);
+        } else if (fold[i]) {
+            /* s = w + alpha * d: one GEMM accumulating into a copy of w (in place when w
+             * is a donated input), if w has a buffer the GEMM does not read */
+            int d = fold[i] - 1;
+            pl_fold_target(p, consumer, d, &w, &alpha);
+            jp_kind wk = p->buf[w].kind;
+            pl_view v;
+            int reads_w = 0;
+            for (int k = 0; k < 2; k++)
+                reads_w |= pl_resolve_view(p, p->nodes[d].in[k], &v) && v.base == w;
+            if (wk != JP_FUSED && wk != JP_IMM && wk != JP_DEAD && !reads_w) {
+                p->buf[d].kind = JP_FUSED;
+                rc = pl_plan_gemm(p, d, i, alpha, w);
+            } else { /* plain GEMM for d, then the elementwise kernel */
+                rc = pl_plan_gemm(p, d, d, 1.0, -1);
+                if (rc == 0 && pl_add_step(p, (jp_step){JS_KERNEL, i, 0, -1, {0}, 0}) < 0) rc = -1;
             }
-            if (pl_add_step(p, (jp_step){JS_KERNEL, i, outer, -1, {0}}) < 0) rc = -1;
+        } else {
+            if (pl_add_step(p, (jp_step){JS_KERNEL, i, outer, -1, {0}, 0}) < 0) rc = -1;
         }
     }
     /* outputs: the first output naming a computed node owns it; params, constants and
@@ -435,10 +509,11 @@ jit_plan *jit_plan_build(const jx_fn *f) {
         if (b->kind == JP_ARENA) {
             b->kind = JP_OUT;
             b->index = j;
-        } else if (pl_add_step(p, (jp_step){JS_COPY, o, 0, j, {0}}) < 0) {
+        } else if (pl_add_step(p, (jp_step){JS_COPY, o, 0, j, {0}, 0}) < 0) {
             rc = -1;
         }
     }
+    free(fold);
     free(index_only);
     free(live);
     free(is_out);
@@ -473,108 +548,4 @@ void jit_plan_free(jit_plan *p) {
     free(p->donor);
     free(p->pool);
     free(p);
-}
-
-/* A growing string buffer. */
-typedef struct pl_sb {
-    char *s;
-    size_t len, cap;
-} pl_sb;
-
-/* Appends formatted text to sb (growing it; drops the text on OOM). */
-__attribute__((format(printf, 2, 3))) static void pl_printf(pl_sb *sb, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        size_t room = sb->cap - sb->len;
-        va_start(ap, fmt);
-        int k = sb->s ? vsnprintf(sb->s + sb->len, room, fmt, ap) : -1;
-        va_end(ap);
-        if (k >= 0 && (size_t)k < room) {
-            sb->len += (size_t)k;
-            return;
-        }
-        size_t nc = sb->cap * 2 + (k > 0 ? (size_t)k : 0) + 256;
-        char *ns = realloc(sb->s, nc);
-        if (!ns) return;
-        sb->s = ns;
-        sb->cap = nc;
-    }
-}
-
-/* Describes where node n lives. */
-static void pl_print_buf(pl_sb *sb, const jit_plan *p, int n) {
-    const jp_buf *b = &p->buf[n];
-    char ts[160];
-    jx_type t = p->nodes[n].type;
-    jx_type_str(&t, ts, sizeof ts);
-    switch (b->kind) {
-    case JP_PARAM: pl_printf(sb, "%%%d:%s=in%d", n, ts, b->index); break;
-    case JP_CONST: pl_printf(sb, "%%%d:%s=const%d", n, ts, b->index); break;
-    case JP_IMM: pl_printf(sb, "%%%d:%s=imm", n, ts); break;
-    case JP_OUT: pl_printf(sb, "%%%d:%s=out%d", n, ts, b->index); break;
-    case JP_ARENA:
-        pl_printf(sb, "%%%d:%s=arena[%lld,+%lld)", n, ts, (long long)b->offset,
-                  (long long)b->bytes);
-        break;
-    default: pl_printf(sb, "%%%d:%s", n, ts); break;
-    }
-}
-
-/* Lists the fused nodes under root (post-order). */
-static void pl_print_fused(pl_sb *sb, const jit_plan *p, int n, int root) {
-    if (n != root && p->buf[n].kind != JP_FUSED) return;
-    for (int k = 0; k < p->nodes[n].nin; k++) pl_print_fused(sb, p, p->nodes[n].in[k], root);
-    if (n != root) pl_printf(sb, " %%%d=%s", n, prim_info(p->nodes[n].op)->name);
-}
-
-/* Visitor for jit_kernel_leaves: prints one leaf (ctx = {pl_sb *, const jit_plan *}). */
-static void pl_leaf_print(void *ctx, int leaf) {
-    void **c = ctx;
-    pl_printf(c[0], " ");
-    pl_print_buf(c[0], c[1], leaf);
-}
-
-/* See jit.h. */
-char *jit_plan_str(const jit_plan *p) {
-    pl_sb sb = {NULL, 0, 0};
-    pl_printf(&sb, "plan: %d steps, arena %lld bytes\n", p->n_steps, (long long)p->arena_bytes);
-    for (int s = 0; s < p->n_steps; s++) {
-        const jp_step *st = &p->steps[s];
-        const jx_node *nd = &p->nodes[st->node];
-        if (st->kind == JS_COPY) {
-            pl_printf(&sb, "  %d: copy out%d <- ", s, st->out);
-            pl_print_buf(&sb, p, st->node);
-            pl_printf(&sb, "\n");
-            continue;
-        }
-        if (st->kind == JS_GEMM) {
-            const jp_gemm *g = &st->g;
-            int64_t nbt = 1;
-            for (int i = 0; i < g->nb; i++) nbt *= g->bshape[i];
-            pl_printf(&sb, "  %d: gemm %s batch=%lld M=%lld N=%lld K=%lld A%s(lda=%lld) "
-                      "B%s(ldb=%lld) -> ", s, nd->type.dtype == JX_F32 ? "sgemm" : "dgemm",
-                      (long long)nbt, (long long)g->m, (long long)g->n, (long long)g->k,
-                      g->trans_a ? "^T" : "", (long long)g->lda, g->trans_b ? "^T" : "",
-                      (long long)g->ldb);
-            pl_print_buf(&sb, p, st->node);
-            pl_printf(&sb, "\n      reads ");
-            pl_print_buf(&sb, p, g->a);
-            pl_printf(&sb, " ");
-            pl_print_buf(&sb, p, g->b);
-            pl_printf(&sb, "\n");
-            continue;
-        }
-        pl_printf(&sb, "  %d: kernel %s%s -> ", s, prim_info(nd->op)->name,
-                  st->outer ? " (outer reduction)" : "");
-        pl_print_buf(&sb, p, st->node);
-        pl_printf(&sb, "\n      fuses");
-        pl_print_fused(&sb, p, st->node, st->node);
-        pl_printf(&sb, "\n      reads");
-        void *ctx[2] = {&sb, (void *)p};
-        jit_kernel_leaves(p, st->node, pl_leaf_print, ctx);
-        pl_printf(&sb, "\n");
-    }
-    for (int j = 0; j < p->n_out; j++)
-        if (p->donor[j] >= 0) pl_printf(&sb, "  out%d may reuse donated in%d\n", j, p->donor[j]);
-    return sb.s;
 }

@@ -1,0 +1,440 @@
+/* The compile cache, hashing, the key and the in-memory part (the disk part is in
+ * cache_disk.c); see cache.h for the key and the environment.
+ *
+ * In memory: a table of live jit_code by key. A request that finds its key shares the
+ * code (refcount); one that finds it still being built waits on a condition variable, so
+ * equal concurrent requests compile once. Entry symbols are named after the key
+ * ("jx_<32 hex>"), which is unique among live code because the table holds at most one
+ * code per key, and which lets an object written by one process link in another. The last
+ * release removes the code from the table and its ORC tracker under the table lock, so a
+ * new compile of the same key cannot meet the old symbol.
+ *
+ * A request that misses in memory plans the function (cheap and deterministic), then asks
+ * the disk cache for the object; only on a miss there does LLVM run. */
+#define _GNU_SOURCE /* dl_iterate_phdr */
+#include <link.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "jit/cache.h"
+#include "util.h"
+
+extern char **environ;
+
+enum { JC_BUCKETS = 64 };
+
+static pthread_mutex_t jc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jc_cv = PTHREAD_COND_INITIALIZER;
+static jit_code *jc_table[JC_BUCKETS];
+static jit_cache_stats jc_stats;
+
+/* ---- hashing -------------------------------------------------------------------------- */
+
+/* See cache.h (this and the other jc_ helpers shared with cache_disk.c). */
+jc_hash jc_hash_new(void) {
+    return (jc_hash){0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0};
+}
+
+/* Rotates x left by r (0 < r < 64). */
+static uint64_t jc_rotl(uint64_t x, int r) {
+    return x << r | x >> (64 - r);
+}
+
+/* Mixes one 64-bit word into h. */
+static void jc_word(jc_hash *h, uint64_t w) {
+    h->a = jc_rotl(h->a + w * 0xc2b2ae3d27d4eb4fULL, 31) * 0x9e3779b185ebca87ULL;
+    h->b = (jc_rotl(h->b ^ (w * 0x165667b19e3779f9ULL), 29) + h->a) * 0x85ebca77c2b2ae63ULL;
+    h->n++;
+}
+
+/* Mixes n bytes (and their count) into h. */
+void jc_bytes(jc_hash *h, const void *p, size_t n) {
+    const unsigned char *c = p;
+    jc_word(h, n);
+    for (; n >= 8; n -= 8, c += 8) {
+        uint64_t w;
+        memcpy(&w, c, 8);
+        jc_word(h, w);
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, c, n);
+        jc_word(h, w ^ 0xff51afd7ed558ccdULL);
+    }
+}
+
+/* Mixes a NUL-terminated string (NULL like "") into h. */
+void jc_str(jc_hash *h, const char *s) {
+    jc_bytes(h, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* The murmur3 64-bit finalizer. */
+static uint64_t jc_fmix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+/* The 16-byte digest of h. */
+void jc_digest(const jc_hash *h, unsigned char out[16]) {
+    uint64_t x = jc_fmix(h->a ^ h->n), y = jc_fmix(h->b + x);
+    x = jc_fmix(x ^ jc_rotl(y, 17));
+    memcpy(out, &x, 8);
+    memcpy(out + 8, &y, 8);
+}
+
+/* Lower-case hex of 16 bytes into out[33]. */
+void jc_hex(const unsigned char k[16], char out[33]) {
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+/* ---- the key -------------------------------------------------------------------------- */
+
+/* Mixes a type into h. */
+static void jc_type(jc_hash *h, const jx_type *t) {
+    jc_word(h, (uint64_t)t->dtype);
+    jc_word(h, (uint64_t)t->rank);
+    for (int r = 0; r < t->rank && r < JX_MAX_RANK; r++) jc_word(h, (uint64_t)t->shape[r]);
+}
+
+/* Mixes f's structure into h: everything but source locations. */
+static void jc_fn(jc_hash *h, const jx_fn *f) {
+    jc_word(h, (uint64_t)f->n_in);
+    jc_word(h, (uint64_t)f->n_nodes);
+    jc_word(h, (uint64_t)f->n_out);
+    for (int i = 0; i < f->n_out; i++) jc_word(h, (uint64_t)f->outs[i]);
+    for (int i = 0; i < f->n_nodes; i++) {
+        const jx_node *n = &f->nodes[i];
+        jc_word(h, (uint64_t)n->op);
+        jc_word(h, (uint64_t)n->nin);
+        for (int k = 0; k < n->nin; k++) jc_word(h, (uint64_t)n->in[k]);
+        jc_type(h, &n->type);
+        for (int k = 0; k < JX_MAX_ATTRS; k++) {
+            jc_word(h, (uint64_t)n->at.n[k]);
+            for (int j = 0; j < n->at.n[k]; j++) jc_word(h, (uint64_t)n->at.v[k][j]);
+        }
+        if (n->at.value) {
+            jx_type t = jx_array_type(n->at.value);
+            jc_type(h, &t);
+            jc_bytes(h, jx_array_data(n->at.value), jx_array_nbytes(n->at.value));
+        } else {
+            jc_word(h, 0);
+        }
+    }
+}
+
+/* Variables that do not change the generated code (everything else named JX_* might). */
+static int jc_env_ignored(const char *kv) {
+    static const char *const skip[] = {"JX_CACHE",      "JX_CACHE_DIR",   "JX_CACHE_MAX_MB",
+                                       "JX_DUMP",       "JX_JIT_TIMING", "JX_JIT_CPUTIME",
+                                       "JX_DEBUG_IR"};
+    size_t len = strcspn(kv, "=");
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (strlen(skip[i]) == len && !strncmp(kv, skip[i], len)) return 1;
+    return 0;
+}
+
+/* qsort comparison of two strings. */
+static int jc_strcmp(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Mixes the JX_* environment into h, sorted by name. Returns 0 or -1 (out of memory). */
+static int jc_env(jc_hash *h) {
+    size_t n = 0, k = 0;
+    for (char **e = environ; e && *e; e++) n++;
+    const char **v = malloc((n + 1) * sizeof *v);
+    if (!v) return -1;
+    for (char **e = environ; e && *e; e++)
+        if (!strncmp(*e, "JX_", 3) && !jc_env_ignored(*e)) v[k++] = *e;
+    qsort(v, k, sizeof *v, jc_strcmp);
+    jc_word(h, k);
+    for (size_t i = 0; i < k; i++) jc_str(h, v[i]);
+    free(v);
+    return 0;
+}
+
+/* What identifies the binary holding this code: its GNU build id, or else the file's
+ * identity (device, inode, size, modification time). */
+typedef struct jc_bin {
+    uintptr_t addr;
+    int found;
+    unsigned char id[64];
+    size_t id_len;
+    char path[4096];
+} jc_bin;
+
+/* dl_iterate_phdr callback: finds the object mapping b->addr and its build id. */
+static int jc_bin_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
+    jc_bin *b = ctx;
+    int mine = 0;
+    for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        mine = ph->p_type == PT_LOAD && b->addr >= lo && b->addr < lo + ph->p_memsz;
+    }
+    if (!mine) return 0;
+    b->found = 1;
+    snprintf(b->path, sizeof b->path, "%s", info->dlpi_name && *info->dlpi_name
+                                                ? info->dlpi_name : "/proc/self/exe");
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        size_t off = 0;
+        while (off + sizeof(ElfW(Nhdr)) <= ph->p_memsz) {
+            ElfW(Nhdr) nh;
+            memcpy(&nh, p + off, sizeof nh);
+            size_t name = off + sizeof nh, desc = name + ((nh.n_namesz + 3u) & ~3u);
+            size_t next = desc + ((nh.n_descsz + 3u) & ~3u);
+            if (next > ph->p_memsz) break;
+            if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && !memcmp(p + name, "GNU", 4) &&
+                nh.n_descsz <= sizeof b->id) {
+                memcpy(b->id, p + desc, nh.n_descsz);
+                b->id_len = nh.n_descsz;
+                return 1;
+            }
+            off = next;
+        }
+    }
+    return 1;
+}
+
+static pthread_once_t jc_host_once = PTHREAD_ONCE_INIT;
+static jc_hash jc_host_hash;
+static int jc_host_known;
+
+/* Hashes what pins the machine code to this host and this build (once). */
+static void jc_host_init(void) {
+    jc_hash h = jc_hash_new();
+    jc_str(&h, "jx compile cache");
+    jc_word(&h, JC_FORMAT);
+    unsigned maj, min, pat;
+    LLVMGetVersion(&maj, &min, &pat);
+    jc_word(&h, maj);
+    jc_word(&h, min);
+    jc_word(&h, pat);
+    char *triple = LLVMGetDefaultTargetTriple();
+    jc_str(&h, triple);
+    LLVMDisposeMessage(triple);
+    jc_str(&h, orc_cpu());
+    jc_str(&h, orc_features());
+    jc_bin b = {.addr = (uintptr_t)&jc_bin_cb};
+    dl_iterate_phdr(jc_bin_cb, &b);
+    struct stat st;
+    if (b.id_len) {
+        jc_bytes(&h, b.id, b.id_len);
+        jc_host_known = 1;
+    } else if (b.found && stat(b.path, &st) == 0) {
+        jc_word(&h, (uint64_t)st.st_dev);
+        jc_word(&h, (uint64_t)st.st_ino);
+        jc_word(&h, (uint64_t)st.st_size);
+        jc_word(&h, (uint64_t)st.st_mtim.tv_sec);
+        jc_word(&h, (uint64_t)st.st_mtim.tv_nsec);
+        jc_host_known = 1;
+    }
+    jc_host_hash = h;
+}
+
+/* See cache.h. */
+int jc_build_known(void) {
+    pthread_once(&jc_host_once, jc_host_init);
+    return jc_host_known;
+}
+
+/* See cache.h. */
+int jc_env_zero(const char *name) {
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
+
+/* See cache.h. */
+int jc_key(const jx_fn *f, const jx_jit_opts *opts, unsigned char key[16]) {
+    pthread_once(&jc_host_once, jc_host_init);
+    jc_hash h = jc_host_hash;
+    jc_fn(&h, f);
+    for (int i = 0; i < f->n_in; i++) jc_word(&h, opts && opts->donate && opts->donate[i]);
+    jc_word(&h, (uint64_t)(opts ? opts->n_threads : 0));
+    if (jc_env(&h) < 0) return util_err("jx_jit: out of memory");
+    jc_digest(&h, key);
+    return 0;
+}
+
+/* ---- code objects and the in-memory table --------------------------------------------- */
+
+/* Milliseconds on the monotonic clock (for JX_JIT_TIMING). */
+static double jc_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Frees c and everything it owns (its tracker must already be released or unshared). */
+static void jc_free(jit_code *c) {
+    orc_release(c->tracker);
+    jit_plan_free(c->plan);
+    jx_fn_free(c->fn);
+    free(c->consts);
+    free(c);
+}
+
+/* The bucket of a key. */
+static jit_code **jc_bucket(const unsigned char key[16]) {
+    return &jc_table[key[0] % JC_BUCKETS];
+}
+
+/* Unlinks c from the table (caller holds jc_mu). */
+static void jc_unlink(jit_code *c) {
+    for (jit_code **p = jc_bucket(c->key); *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    c->in_table = 0;
+}
+
+/* The ready code for fresh->key, with a new reference (and fresh freed), or fresh itself
+ * inserted as pending when nobody has the key: the caller must then build it. */
+static jit_code *jc_acquire(jit_code *fresh) {
+    pthread_mutex_lock(&jc_mu);
+    for (;;) {
+        jit_code *c = *jc_bucket(fresh->key);
+        while (c && memcmp(c->key, fresh->key, 16)) c = c->next;
+        if (!c) break;
+        if (c->ready) {
+            c->refs++;
+            jc_stats.mem_hits++;
+            pthread_mutex_unlock(&jc_mu);
+            free(fresh);
+            return c;
+        }
+        pthread_cond_wait(&jc_cv, &jc_mu);
+    }
+    fresh->next = *jc_bucket(fresh->key);
+    *jc_bucket(fresh->key) = fresh;
+    fresh->in_table = 1;
+    pthread_mutex_unlock(&jc_mu);
+    return fresh;
+}
+
+/* See cache.h. */
+jx_fn *jit_prepare(const jx_fn *f) {
+    return jx_simplify(f);
+}
+
+/* Prepares f and plans c (function, plan, memory, constants). 0 or -1 with jx_error(). */
+static int jc_plan(jit_code *c, const jx_fn *f, const jx_jit_opts *opts) {
+    if (!(c->fn = jit_prepare(f))) return -1;
+    if (!(c->plan = jit_plan_build(c->fn))) return -1;
+    if (jit_memplan(c->plan, opts ? opts->donate : NULL) < 0) return -1;
+    c->consts = calloc((size_t)c->plan->n_consts + 1, sizeof *c->consts);
+    if (!c->consts) return util_err("jx_jit: out of memory");
+    for (int i = 0; i < c->plan->n_consts; i++) c->consts[i] = jx_array_data(c->plan->consts[i]);
+    return 0;
+}
+
+/* Builds c: plans it, then loads its object from disk or compiles it (storing the object
+ * when the disk cache is on). cached: c has a key and is in the table. */
+static int jc_build(jit_code *c, const jx_fn *f, const jx_jit_opts *opts, jit_texts *texts,
+                    int cached, const char **how) {
+    if (jc_plan(c, f, opts) < 0) return -1;
+    char dir[4096], name[40], hex[33];
+    int disk = cached && jcd_dir(opts, dir, sizeof dir) == 0;
+    jc_hex(c->key, hex);
+    snprintf(name, sizeof name, "jx_%s", hex);
+    if (disk) {
+        int r = jcd_load(c, dir, name);
+        pthread_mutex_lock(&jc_mu);
+        if (r > 0) jc_stats.disk_hits++;
+        if (r < 0) jc_stats.disk_rejects++;
+        pthread_mutex_unlock(&jc_mu);
+        if (r > 0) {
+            *how = "disk cache hit";
+            return 0;
+        }
+    }
+    jit_obj obj = {NULL, 0};
+    pthread_mutex_lock(&jc_mu);
+    jc_stats.compiles++;
+    pthread_mutex_unlock(&jc_mu);
+    if (orc_compile(c->plan, cached ? name : NULL, &c->entry, &c->tracker, texts,
+                    disk ? &obj : NULL) < 0)
+        return -1;
+    if (disk) {
+        int w = jcd_store(c, dir, name, &obj);
+        pthread_mutex_lock(&jc_mu);
+        jc_stats.disk_writes += w;
+        pthread_mutex_unlock(&jc_mu);
+        free(obj.data);
+        *how = w ? "compiled, stored" : "compiled, not stored";
+    }
+    return 0;
+}
+
+/* See cache.h. */
+jit_code *jit_code_get(const jx_fn *f, const jx_jit_opts *opts, jit_texts *texts) {
+    int cached = !texts && !jc_env_zero("JX_CACHE");
+    const char *how = "compiled";
+    double t0 = jc_ms();
+    jit_code *c = calloc(1, sizeof *c);
+    if (!c) {
+        util_err("jx_jit: out of memory");
+        return NULL;
+    }
+    c->refs = 1;
+    if (cached) {
+        if (jc_key(f, opts, c->key) < 0) {
+            free(c);
+            return NULL;
+        }
+        jit_code *got = jc_acquire(c);
+        if (got != c) {
+            if (getenv("JX_JIT_TIMING"))
+                fprintf(stderr, "jx jit: %.3f ms (memory cache hit)\n", jc_ms() - t0);
+            return got;
+        }
+    }
+    int rc = jc_build(c, f, opts, texts, cached, &how);
+    if (cached) {
+        pthread_mutex_lock(&jc_mu);
+        if (rc < 0) jc_unlink(c);
+        else c->ready = 1;
+        pthread_cond_broadcast(&jc_cv);
+        pthread_mutex_unlock(&jc_mu);
+    }
+    if (rc < 0) {
+        jc_free(c);
+        return NULL;
+    }
+    if (getenv("JX_JIT_TIMING")) fprintf(stderr, "jx jit: %.3f ms (%s)\n", jc_ms() - t0, how);
+    return c;
+}
+
+/* See cache.h. */
+void jit_code_release(jit_code *c) {
+    if (!c) return;
+    pthread_mutex_lock(&jc_mu);
+    int last = --c->refs == 0;
+    if (last && c->in_table) {
+        jc_unlink(c);
+        orc_release(c->tracker); /* under jc_mu: the key's symbol is gone before a rebuild */
+        c->tracker = NULL;
+    }
+    pthread_mutex_unlock(&jc_mu);
+    if (last) jc_free(c);
+}
+
+/* See cache.h. */
+void jit_cache_get_stats(jit_cache_stats *s) {
+    pthread_mutex_lock(&jc_mu);
+    *s = jc_stats;
+    pthread_mutex_unlock(&jc_mu);
+}

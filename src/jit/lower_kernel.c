@@ -1,0 +1,337 @@
+/* Kernel functions: the loop nest of a kernel step, or of a loop group of consecutive
+ * kernel steps over one shape (jit_memplan), evaluating each member's fused tree at each
+ * index and storing it.
+ *
+ * Loop nest: flat (one loop over all elements, linear index) when no member needs a
+ * multi-index; otherwise the output dims are grouped into runs that can share one loop
+ * (lw_merge_scan: broadcasts keep a run when the operand spans all of it or none of it),
+ * so that an elementwise op over [128, 512] with a bias broadcast runs as 128 x 512 and a
+ * scalar broadcast over [10, 512] as one loop of 5120. Outer reductions (reduced axes
+ * outside the kept ones) stream over the operand and accumulate into the output.
+ *
+ * Size policy: kernels touching fewer than LW_SMALL_KERNEL elements (LW_SMALL_MATH with
+ * transcendentals) keep scalar loops (loop metadata turns off vectorization and
+ * unrolling: microseconds at run time, a fraction of the code to compile); kernels touching at least LW_PARALLEL elements whose
+ * outermost loop can be split take its range as two extra arguments and get a
+ * trampoline that jx_rt_parallel runs on the thread pool. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/DebugInfo.h>
+
+#include "jit/lower.h"
+
+/* Kernels touching fewer elements than this (in their outputs and every buffer they
+ * read) keep scalar loops; the limit is LW_SMALL_MATH for kernels computing
+ * transcendentals (a scalar f32 exp costs ~8 ns, a vector lane under 1). */
+#define LW_SMALL_KERNEL 4096
+#define LW_SMALL_MATH 256
+/* Kernels touching at least this many elements run their outermost loop on the thread
+ * pool when the executable has more than one thread. Below it, waking a worker parked
+ * during a GEMM costs as much as it saves (the MLP step's [128, 512] kernels, ~20 us
+ * each, got slower on 2 threads at 16K). */
+#define LW_PARALLEL (1 << 18)
+
+/* Loop metadata turning off vectorization and unrolling (a self-referential node). */
+static LLVMValueRef lw_scalar_loop_md(lw *L) {
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(L->cx, NULL, 0);
+    LLVMMetadataRef vec[2] = {LLVMMDStringInContext2(L->cx, "llvm.loop.vectorize.enable", 26),
+                              LLVMValueAsMetadata(LLVMConstInt(L->i1, 0, 0))};
+    LLVMMetadataRef unr = LLVMMDStringInContext2(L->cx, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef ops[3] = {tmp, LLVMMDNodeInContext2(L->cx, vec, 2),
+                              LLVMMDNodeInContext2(L->cx, &unr, 1)};
+    LLVMMetadataRef md = LLVMMDNodeInContext2(L->cx, ops, 3);
+    LLVMMetadataReplaceAllUsesWith(tmp, md);
+    return LLVMMetadataAsValue(L->cx, md);
+}
+
+/* 1 if the fused tree under root computes a transcendental function. */
+static int lw_has_math(const jit_plan *p, int n, int root) {
+    if (n != root && p->buf[n].kind != JP_FUSED) return 0;
+    switch (p->nodes[n].op) {
+    case JX_OP_EXP: case JX_OP_LOG: case JX_OP_LOG1P: case JX_OP_EXPM1: case JX_OP_TANH:
+    case JX_OP_LOGISTIC: case JX_OP_SIN: case JX_OP_COS: case JX_OP_POW:
+        return 1;
+    default: break;
+    }
+    for (int k = 0; k < p->nodes[n].nin; k++)
+        if (lw_has_math(p, p->nodes[n].in[k], root)) return 1;
+    return 0;
+}
+
+/* 1 if evaluating the tree under root at a root index needs its multi-index. */
+static int lw_needs_multi(const jit_plan *p, int n, int root) {
+    if (n != root && p->buf[n].kind != JP_FUSED) return 0;
+    if (p->nodes[n].op == JX_OP_RESHAPE) return 0;
+    if (!jit_is_elt(p, n)) return 1;
+    for (int k = 0; k < p->nodes[n].nin; k++)
+        if (lw_needs_multi(p, p->nodes[n].in[k], root)) return 1;
+    return 0;
+}
+
+/* Clears ok[k - 1] for each root dim k of extent > 1 that cannot share one loop with the
+ * previous root dim of extent > 1 (dims of extent 1 between them go either way) when
+ * evaluating node n, whose dim d runs along root dim map[d].
+ * Elementwise ops, broadcasts and reshapes (whose operand is read by linear index) keep
+ * a pair mergeable when the node spans both dims or neither, and so do buffer leaves
+ * (read by linear index); every other op blocks the pairs touching its dims. */
+static void lw_merge_scan(const jit_plan *p, int n, int root, const int *map,
+                          const jx_type *rt, int *ok) {
+    const jx_node *nd = &p->nodes[n];
+    int has[JX_MAX_RANK] = {0};
+    for (int d = 0; d < nd->type.rank; d++)
+        if (nd->type.shape[d] > 1) has[map[d]] = 1;
+    int leaf = n != root && p->buf[n].kind != JP_FUSED; /* read by linear index */
+    int elt = !leaf && jit_is_elt(p, n), bc = !leaf && nd->op == JX_OP_BROADCAST_IN_DIM;
+    int mergeable = leaf || elt || bc || nd->op == JX_OP_RESHAPE;
+    for (int a = -1, k = 0; k < rt->rank; k++) { /* a: previous root dim of extent > 1 */
+        if (rt->shape[k] <= 1) continue;
+        if (a >= 0 && (has[a] != has[k] || (!mergeable && has[k]))) ok[k - 1] = 0;
+        a = k;
+    }
+    if (elt) {
+        for (int i = 0; i < nd->nin; i++) lw_merge_scan(p, nd->in[i], root, map, rt, ok);
+    } else if (bc) {
+        jx_ints dims = ir_attr_ints(nd, 1);
+        int xm[JX_MAX_RANK];
+        for (int j = 0; j < dims.n; j++) xm[j] = map[dims.v[j]];
+        lw_merge_scan(p, nd->in[0], root, xm, rt, ok);
+    }
+}
+
+/* The loop nest of kernel steps [g0, g1] (one shape): flat, or ng loops over the groups
+ * of dims (grp[k]: dim k's group, gsz[g]: extent of group g); no loop for rank 0. */
+typedef struct lw_nest {
+    int flat, ng;
+    int grp[JX_MAX_RANK];
+    int64_t gsz[JX_MAX_RANK];
+} lw_nest;
+
+/* Fills ns for kernel steps [g0, g1]. */
+static void lw_nest_of(const jit_plan *p, int g0, int g1, lw_nest *ns) {
+    const jx_type *t = &p->nodes[p->steps[g0].node].type;
+    int multi = 0, ok[JX_MAX_RANK], map[JX_MAX_RANK];
+    for (int s = g0; s <= g1; s++) multi |= lw_needs_multi(p, p->steps[s].node, p->steps[s].node);
+    ns->ng = 0;
+    ns->flat = !multi && t->rank > 0;
+    if (ns->flat) {
+        ns->ng = 1;
+        ns->gsz[0] = jx_type_size(t);
+        return;
+    }
+    for (int k = 0; k < t->rank; k++) {
+        ok[k] = 1;
+        map[k] = k;
+    }
+    for (int s = g0; s <= g1; s++)
+        lw_merge_scan(p, p->steps[s].node, p->steps[s].node, map, t, ok);
+    for (int k = 0; k < t->rank; k++) {
+        if (k == 0 || !ok[k - 1]) ns->gsz[ns->ng++] = 1;
+        ns->grp[k] = ns->ng - 1;
+        ns->gsz[ns->ng - 1] *= t->shape[k];
+    }
+}
+
+/* Context of lw_collect. */
+typedef struct lw_leaves {
+    int n;
+    int *ids;
+    unsigned char *seen;
+} lw_leaves;
+
+/* Visitor for jit_kernel_leaves: records each leaf once. */
+static void lw_collect(void *vctx, int leaf) {
+    lw_leaves *c = vctx;
+    if (c->seen[leaf]) return;
+    c->seen[leaf] = 1;
+    c->ids[c->n++] = leaf;
+}
+
+/* The outer-reduction body of step st: out = identity, then out[kept] (op)= x[...] over
+ * x in row-major order (the inner loop streams over x's last, kept, axis). */
+static void lw_outer_body(lw *L, const jp_step *st, LLVMValueRef dst) {
+    const jit_plan *p = L->p;
+    const jx_node *nd = &p->nodes[st->node];
+    jx_type t = nd->type;
+    jx_dtype dt = t.dtype;
+    const jx_type *xt = &p->nodes[nd->in[0]].type;
+    lw_loop init = lw_loop_begin(L, jx_type_size(&t));
+    lw_store(L, dst, dt, init.iv, lw_red_identity(L, nd->op, dt));
+    lw_loop_end(L, &init);
+    jx_ints ax = ir_attr_ints(nd, 0);
+    int red[JX_MAX_RANK] = {0};
+    for (int i = 0; i < ax.n; i++) red[ax.v[i]] = 1;
+    lw_ix xi = lw_ix_new(xt), oi = lw_ix_new(&t);
+    xi.multi = oi.multi = 1;
+    lw_loop lp[JX_MAX_RANK];
+    for (int k = 0, kk = 0; k < xt->rank; k++) {
+        lp[k] = lw_loop_begin(L, xt->shape[k]);
+        xi.v[k] = lp[k].iv;
+        if (!red[k]) oi.v[kk++] = lp[k].iv;
+    }
+    LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
+    LLVMValueRef ol = lw_lin(L, &oi);
+    LLVMValueRef ptr = LLVMBuildInBoundsGEP2(L->b, lw_mtype(L, dt), dst, &ol, 1, "");
+    LLVMValueRef a = LLVMBuildLoad2(L->b, lw_mtype(L, dt), ptr, "");
+    if (dt == JX_BOOL) a = LLVMBuildICmp(L->b, LLVMIntNE, a, LLVMConstInt(L->i8, 0, 0), "");
+    lw_store(L, dst, dt, ol, lw_red_combine(L, nd->op, dt, a, v));
+    for (int k = xt->rank - 1; k >= 0; k--) lw_loop_end(L, &lp[k]);
+}
+
+/* Emits the loop nest of kernel steps [g0, g1]; dst[i] is member g0 + i's output. The
+ * outermost loop covers [L->par_lo, L->par_hi) when those are set. */
+static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
+    const jit_plan *p = L->p;
+    if (p->steps[g0].outer) {
+        lw_outer_body(L, &p->steps[g0], dst[0]);
+        return;
+    }
+    jx_type t = p->nodes[p->steps[g0].node].type;
+    lw_nest ns;
+    lw_nest_of(p, g0, g1, &ns);
+    lw_ix ix = lw_ix_new(&t);
+    lw_loop lp[JX_MAX_RANK];
+    LLVMValueRef lo = L->par_lo ? L->par_lo : lw_k(L, 0);
+    if (t.rank == 0) {
+        ix.lin = lw_k(L, 0);
+        ix.multi = 1;
+    } else if (ns.flat) {
+        lp[0] = lw_loop_range(L, lo, L->par_hi ? L->par_hi : lw_k(L, ns.gsz[0]));
+        ix.lin = lp[0].iv;
+    } else {
+        L->ng = ns.ng;
+        memcpy(L->grp, ns.grp, sizeof L->grp);
+        for (int g = 0; g < ns.ng; g++) {
+            LLVMValueRef hi = g == 0 && L->par_hi ? L->par_hi : lw_k(L, ns.gsz[g]);
+            lp[g] = lw_loop_range(L, g == 0 ? lo : lw_k(L, 0), hi);
+            L->gv[g] = lp[g].iv;
+        }
+        for (int k = 0; k < t.rank; k++) ix.map[k] = k;
+        ix.mg = 1;
+    }
+    LLVMValueRef lin = lw_lin(L, &ix);
+    for (int s = g0; s <= g1; s++) { /* each member at this index, in step order */
+        lw_ix mi = ix;
+        int root = p->steps[s].node;
+        lw_store(L, dst[s - g0], p->nodes[root].type.dtype, lin, lw_compute(L, root, &mi));
+    }
+    for (int g = t.rank == 0 ? 0 : ns.ng; g > 0; g--) lw_loop_end(L, &lp[g - 1]);
+}
+
+/* See lower.h. */
+int lw_donor(const jit_plan *p, int n) {
+    const jp_buf *b = &p->buf[n];
+    return b->kind == JP_OUT ? p->donor[b->index] : -1;
+}
+
+/* See lower.h. */
+void lw_copy_if_distinct(lw *L, LLVMValueRef dst, LLVMValueRef src, int64_t bytes) {
+    if (bytes <= 0) return;
+    LLVMBasicBlockRef cp = LLVMAppendBasicBlockInContext(L->cx, L->fn, "copy");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, L->fn, "copied");
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntNE, dst, src, ""), cp, join);
+    LLVMPositionBuilderAtEnd(L->b, cp);
+    LLVMBuildMemCpy(L->b, dst, 1, src, 1, lw_k(L, bytes));
+    LLVMBuildBr(L->b, join);
+    LLVMPositionBuilderAtEnd(L->b, join);
+}
+
+/* The trampoline k<s>p(ctx, lo, hi) = fn(ctx[0], ..., ctx[nargs - 1], lo, hi). */
+static LLVMValueRef lw_trampoline(lw *L, int s, LLVMValueRef fn, LLVMTypeRef ft, int nargs) {
+    LLVMTypeRef tt[3] = {L->ptr, L->i64, L->i64};
+    char name[32];
+    snprintf(name, sizeof name, "k%dp", s);
+    LLVMValueRef tf = LLVMAddFunction(L->m, name, LLVMFunctionType(L->vd, tt, 3, 0));
+    LLVMSetLinkage(tf, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(L->b, LLVMAppendBasicBlockInContext(L->cx, tf, "entry"));
+    LLVMValueRef *av = malloc(((size_t)nargs + 2) * sizeof *av);
+    if (!av) return NULL;
+    for (int i = 0; i < nargs; i++) {
+        LLVMValueRef idx = lw_k(L, i);
+        LLVMValueRef slot = LLVMBuildInBoundsGEP2(L->b, L->ptr, LLVMGetParam(tf, 0), &idx, 1, "");
+        av[i] = LLVMBuildLoad2(L->b, L->ptr, slot, "");
+    }
+    av[nargs] = LLVMGetParam(tf, 1);
+    av[nargs + 1] = LLVMGetParam(tf, 2);
+    LLVMBuildCall2(L->b, ft, fn, av, (unsigned)nargs + 2, "");
+    LLVMBuildRetVoid(L->b);
+    free(av);
+    return tf;
+}
+
+/* See lower.h. */
+LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned char *seen,
+                       lw_par *par) {
+    const jit_plan *p = L->p;
+    int nm = g1 - g0 + 1;
+    memset(seen, 0, (size_t)p->n_nodes);
+    for (int s = g0; s <= g1; s++) {
+        args[s - g0] = p->steps[s].node;
+        seen[p->steps[s].node] = 1;
+        /* a donated input updated in place is read through the output pointer (the
+         * entry copies it there first unless they are the same memory) */
+        int donor = lw_donor(p, p->steps[s].node);
+        if (donor >= 0) seen[donor] = 1;
+    }
+    lw_leaves c = {0, args + nm, seen};
+    for (int s = g0; s <= g1; s++) jit_kernel_leaves(p, p->steps[s].node, lw_collect, &c);
+    *nargs = nm + c.n;
+    int64_t work = 0;
+    for (int i = 0; i < *nargs; i++) {
+        jx_type lt = p->nodes[args[i]].type;
+        if (jx_type_size(&lt) > work) work = jx_type_size(&lt);
+    }
+    /* the split loop: the flat loop or the outermost group (whole vectors when flat) */
+    const jx_type *rt = &p->nodes[p->steps[g0].node].type;
+    lw_nest ns;
+    lw_nest_of(p, g0, g1, &ns);
+    par->tramp = NULL;
+    par->extent = 0;
+    par->grain = ns.flat || ns.ng == 1 ? 64 : 1;
+    if (work >= LW_PARALLEL && !p->steps[g0].outer && rt->rank > 0) par->extent = ns.gsz[0];
+    int split = par->extent > 1, np = *nargs + (split ? 2 : 0);
+    LLVMTypeRef *pt = malloc((size_t)np * sizeof *pt);
+    LLVMValueRef *dst = malloc((size_t)nm * sizeof *dst);
+    if (!pt || !dst) {
+        free(pt);
+        free(dst);
+        return NULL;
+    }
+    for (int i = 0; i < np; i++) pt[i] = i < *nargs ? L->ptr : L->i64;
+    char name[32];
+    snprintf(name, sizeof name, "k%d", g0);
+    LLVMTypeRef kt = LLVMFunctionType(L->vd, pt, (unsigned)np, 0);
+    LLVMValueRef fn = LLVMAddFunction(L->m, name, kt);
+    free(pt);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    unsigned na = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (int i = 0; i < *nargs; i++)
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(L->cx, na, 0));
+    L->fn = fn;
+    L->alloca_bb = LLVMAppendBasicBlockInContext(L->cx, fn, "entry");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->cx, fn, "start");
+    LLVMPositionBuilderAtEnd(L->b, L->alloca_bb);
+    LLVMBuildBr(L->b, body);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    for (int i = 0; i < *nargs; i++) L->base[args[i]] = LLVMGetParam(fn, (unsigned)i);
+    for (int s = g0; s <= g1; s++) {
+        int donor = lw_donor(p, p->steps[s].node);
+        dst[s - g0] = LLVMGetParam(fn, (unsigned)(s - g0));
+        if (donor >= 0) L->base[donor] = dst[s - g0];
+    }
+    if (split) {
+        L->par_lo = LLVMGetParam(fn, (unsigned)*nargs);
+        L->par_hi = LLVMGetParam(fn, (unsigned)*nargs + 1);
+    }
+    int math = 0;
+    for (int s = g0; s <= g1; s++) math |= lw_has_math(p, p->steps[s].node, p->steps[s].node);
+    L->loop_md = work < (math ? LW_SMALL_MATH : LW_SMALL_KERNEL) ? lw_scalar_loop_md(L) : NULL;
+    lw_kernel_body(L, g0, g1, dst);
+    L->loop_md = NULL;
+    L->par_lo = L->par_hi = NULL;
+    LLVMBuildRetVoid(L->b);
+    free(dst);
+    if (split && !(par->tramp = lw_trampoline(L, g0, fn, kt, *nargs))) return NULL;
+    return fn;
+}
