@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "jit/cache.h"
+#include "jx_rt.h"
 #include "util.h"
 
 extern char **environ;
@@ -217,6 +218,7 @@ static void jc_host_init(void) {
     jc_hash h = jc_hash_new();
     jc_str(&h, "jx compile cache");
     jc_word(&h, JC_FORMAT);
+    jc_word(&h, JX_RT_ABI); /* the argument lists of the runtime functions compiled code calls */
     unsigned maj, min, pat;
     LLVMGetVersion(&maj, &min, &pat);
     jc_word(&h, maj);
@@ -262,7 +264,7 @@ int jc_key(const jx_fn *f, const jx_jit_opts *opts, unsigned char key[16]) {
     jc_hash h = jc_host_hash;
     jc_fn(&h, f);
     for (int i = 0; i < f->n_in; i++) jc_word(&h, opts && opts->donate && opts->donate[i]);
-    jc_word(&h, (uint64_t)(opts ? opts->n_threads : 0));
+    /* the thread count is passed at each call: compiled code does not depend on it */
     if (jc_env(&h) < 0) return util_err("jx_jit: out of memory");
     jc_digest(&h, key);
     return 0;
