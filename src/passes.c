@@ -142,7 +142,9 @@ static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
             return jx_broadcast_in_dim_at(n->loc, trace_val(s->t, a->in[0]), ir_attr_ints(n, 0), d);
         }
         if (n->op == JX_OP_RESHAPE && simp_node(s, x[0].id)->op == JX_OP_RESHAPE) {
+            /* reshape(reshape(v)) = reshape(v), or v itself when the shapes match */
             jx_val inner = trace_val(s->t, simp_node(s, x[0].id)->in[0]);
+            if (jx_type_eq(trace_type(s->t, inner.id), &n->type)) return inner;
             return tx_replay(s->t, n, &inner);
         }
         break;

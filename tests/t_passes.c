@@ -114,4 +114,19 @@ TEST(no_unsafe_rewrites) {
     CHECK(jx_simplify(NULL) == NULL);
 }
 
+static void reshape_round_trip(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_exp(jx_reshape(jx_reshape(in[0], JX_INTS(6)), JX_INTS(2, 3)));
+}
+
+TEST(reshape_chain_back_to_the_input_shape_vanishes) {
+    jx_type ty[1] = {JX_TYPE(JX_F32, 2, 3)};
+    jx_fn *f = jx_trace(reshape_round_trip, 1, ty, 1, NULL);
+    jx_fn *g = jx_simplify(f);
+    CHECK(g && count_op(g, JX_OP_RESHAPE) == 0 && jx_fn_n_eqns(g) == 1);
+    if (g) same_results(f, g);
+    jx_fn_free(g);
+    jx_fn_free(f);
+}
+
 TEST_MAIN()
