@@ -270,8 +270,6 @@ static int fz_binary_meta(int op, const fz_val *a, const fz_val *b, fz_val *o) {
     o->zamb = a->zamb || b->zamb;
     o->isconst = a->isconst && b->isconst;
     o->scaled_dot = op == FZ_MUL && ((a->isdot && b->isconst) || (b->isdot && a->isconst));
-    if (FZ_BUG_DOUBLE_FOLD && (op == FZ_ADD || op == FZ_SUB) && a->scaled_dot && b->scaled_dot)
-        return 0;
     switch (op) {
     case FZ_ADD:
     case FZ_SUB:

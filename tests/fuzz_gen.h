@@ -147,7 +147,7 @@ static int fz_step_gemm_update(fz_gen *g) {
     static const double cs[8] = {0.5, -0.25, 2, 1, 0.01, -1, 3, 0}; /* 0 last */
     memset(&c, 0, sizeof c);
     c.t = (jx_type){a.t.dtype, 0, {0}};
-    c.lo = c.hi = cs[fz_below(g, FZ_BUG_GEMM_ALPHA0 ? 7 : 8)], c.isconst = 1;
+    c.lo = c.hi = cs[fz_below(g, 8)], c.isconst = 1;
     if (!fz_binary_meta(FZ_MUL, &c, &d, &m)) return 0;
     int k = wi;
     for (int q = 0; q < g->n && k < 0; q++)

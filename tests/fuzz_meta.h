@@ -37,14 +37,6 @@
 #ifndef JX_FUZZ_META_H
 #define JX_FUZZ_META_H
 
-/* Set by t_fuzz.c while the reported bugs they name are open (see there). */
-#ifndef FZ_BUG_GEMM_ALPHA0
-#define FZ_BUG_GEMM_ALPHA0 0
-#endif
-#ifndef FZ_BUG_DOUBLE_FOLD
-#define FZ_BUG_DOUBLE_FOLD 0
-#endif
-
 #include <float.h>
 #include <math.h>
 #include <stdint.h>

@@ -46,79 +46,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* ---- open bugs kept out of the default run (reported; set a macro to 0 to see it) ---- */
-
-/* FZ_BUG_GEMM_ALPHA0 (src/jit/plan.c, pl_fold_target): w + c * dot(a, b) with the
- * scalar constant c = 0 is folded into one GEMM with alpha = 0, beta = 1, and OpenBLAS
- * skips the product when alpha == 0 (seen with B transposed), so inf/NaN in a or b do not
- * reach the result: the JIT returns w where the interpreter returns w + 0 * inf = NaN.
- * Minimal case, w = [5,6], t = [1,1], u = [-inf,1,1,1]: jit [5,6], interp [nan,6]:
- *   { lambda ; w:f32[1,2] t:f32[1,2] u:f32[2,2]. let
- *       v:f32[1,2] = dot_general[lhs_contract=(1) rhs_contract=(1) lhs_batch=()
- *                                rhs_batch=()] t u
- *       x:f32[1,2] = broadcast_in_dim[shape=(1,2) broadcast_dimensions=()] 0.0:f32[]
- *       y:f32[1,2] = mul x v
- *       z:f32[1,2] = add w y
- *     in (z) }
- * While set, the generator's gemm-update step never uses c = 0. */
-#define FZ_BUG_GEMM_ALPHA0 1
-
-/* FZ_BUG_DOUBLE_FOLD (src/jit/plan.c, the fold[] bookkeeping of jit_plan_build): when
- * both operands of an add/sub are single-use products of a scalar constant and a float
- * dot_general, both GEMMs fold into the same target s and the second overwrites
- * fold[s]: the first dot's GEMM is never planned, and its arena buffer is read
- * uninitialized (here it aliases the other GEMM's output). A wrong result with finite
- * inputs. Minimal case (f32; a,b,c,d = 1,2,3,4: interp 2*2 + 2*12 = 28, jit 48):
- *   { lambda ; a:f32[1,1] b:f32[1,1] c:f32[1,1] d:f32[1,1]. let
- *       x:f32[1,1] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=()
- *                                rhs_batch=()] a b
- *       y:f32[1,1] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=()
- *                                rhs_batch=()] c d
- *       k:f32[1,1] = broadcast_in_dim[shape=(1,1) broadcast_dimensions=()] 2.0:f32[]
- *       px:f32[1,1] = mul k x
- *       py:f32[1,1] = mul k y
- *       s:f32[1,1] = add px py
- *     in (s) }
- * While set, the generator never adds or subtracts two such products. */
-#define FZ_BUG_DOUBLE_FOLD 1
-
-/* FZ_BUG_ALIAS_DONOR (src/jit/exe.c, jx_exe_run): with input a donated and planned as
- * the donor of output 0, a caller passing NULL for output 0 and a's own array as output
- * 1 (allowed: "may alias a donated input") gets output 0 = a reference to a's array too;
- * output 1 is computed into a temporary and copied into that array at the end, so both
- * outputs are one array holding output 1's values. Minimal case, donate = {1},
- * out = {NULL, x} with x the input array: out[0] == out[1] holds tanh(a*a), not a*a:
- *   { lambda ; a:f32[1,5]. let b:f32[1,5] = mul a a
- *                               k:f32[1,5] = tanh b in (b, k) }
- * While set, inputs' own arrays are passed as outputs only without donation. */
-#define FZ_BUG_ALIAS_DONOR 1
-
-/* FZ_BUG_DEAD_DONOR (src/jit/memplan.c): with donation, an input that no output depends
- * on (its buffer is JP_DEAD, so lowering has no pointer for it) can be chosen as the donor
- * of an elementwise output of its type, and jit_lower crashes in lw_copy_if_distinct
- * (lower_kernel.c: memcpy from NULL). Minimal case, both inputs donated:
- *   { lambda ; a:f32[3] b:f32[3]. let c:f32[3] = neg b in (c) }
- * While set, programs with such an input (after jx_simplify, which the JIT runs first)
- * run without donation. */
-#define FZ_BUG_DEAD_DONOR 1
-
 #include "check.h"
 #include "fuzz_gen.h"
 #include "ir.h"
-
-/* 1 if some input of f is not needed by any output. */
-static int fz_has_dead_input(const jx_fn *f) {
-    unsigned char *live = calloc((size_t)f->n_nodes + 1, 1);
-    int dead = 0;
-    if (!live) return 1;
-    for (int j = 0; j < f->n_out; j++) live[f->outs[j]] = 1;
-    for (int i = f->n_nodes - 1; i >= 0; i--)
-        if (live[i])
-            for (int k = 0; k < f->nodes[i].nin; k++) live[f->nodes[i].in[k]] = 1;
-    for (int i = 0; i < f->n_in; i++) dead |= !live[i];
-    free(live);
-    return dead;
-}
 
 /* Run parameters from the environment. */
 static uint64_t fz_seed0(void) {
@@ -298,7 +228,7 @@ static int fz_run_exe(jx_exe *e, const fz_prog *p, int prealloc, jx_array **out)
     for (int j = 0; j < p->n_out; j++) {
         jx_type t = jx_fn_out_type(p->fn, j);
         out[j] = prealloc ? jx_array_new_type(&t) : NULL;
-        for (int i = 0; i < p->n_in && p->alias && !(FZ_BUG_ALIAS_DONOR && p->donate); i++) {
+        for (int i = 0; i < p->n_in && p->alias; i++) {
             jx_type u = jx_array_type(in[i]);
             if (!used[i] && jx_type_eq(&t, &u)) {
                 jx_array_free(out[j]);
@@ -318,13 +248,7 @@ static int fz_check_jit(const fz_prog *p, char *what, size_t len) {
     jx_array *want[FZ_MAX_OUT], *got[FZ_MAX_OUT] = {0}, *again[FZ_MAX_OUT] = {0};
     if (fz_interp(p->fn, p, want, "interp", what, len) < 0) return 0;
     unsigned char donate[FZ_MAX_IN] = {1, 1, 1, 1};
-    int don = p->donate;
-    if (don && FZ_BUG_DEAD_DONOR) { /* the JIT compiles jx_simplify(f): its dead inputs */
-        jx_fn *s = jx_simplify(p->fn);
-        don = !fz_has_dead_input(s ? s : p->fn);
-        jx_fn_free(s);
-    }
-    jx_jit_opts o = {don ? donate : NULL, p->threads, 1};
+    jx_jit_opts o = {p->donate ? donate : NULL, p->threads, 1};
     jx_exe *e = jx_jit(p->fn, &o);
     int ok = 0;
     if (!e) {

@@ -665,4 +665,112 @@ TEST(two_threads_one_exe) {
     jx_fn_free(f);
 }
 
+/* ---- regressions found by t_fuzz.c ------------------------------------------------------ */
+
+/* A new f32 array of the given shape holding v[0..]. */
+static jx_array *reg_f32(int rank, const int64_t *shape, const float *v) {
+    return jx_array_from(JX_F32, rank, shape, v);
+}
+
+/* Both operands of an add are "scalar constant x dot": only one GEMM may fold into s
+ * (the other one was never planned and its buffer read uninitialized: jit 48, not 28). */
+TEST(regress_double_gemm_fold) {
+    jx_fn *f = jx_fn_parse(
+        "{ lambda ; a:f32[1,1] b:f32[1,1] c:f32[1,1] d:f32[1,1]. let\n"
+        "  x:f32[1,1] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=() rhs_batch=()] a b\n"
+        "  y:f32[1,1] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=() rhs_batch=()] c d\n"
+        "  k:f32[1,1] = broadcast_in_dim[shape=(1,1) broadcast_dimensions=()] 2.0:f32[]\n"
+        "  px:f32[1,1] = mul k x\n"
+        "  py:f32[1,1] = mul k y\n"
+        "  s:f32[1,1] = add px py\n"
+        "in (s) }");
+    CHECK(f != NULL);
+    if (!f) return;
+    int64_t sh[2] = {1, 1};
+    float v[4] = {1, 2, 3, 4};
+    jx_array *in[4];
+    for (int i = 0; i < 4; i++) in[i] = reg_f32(2, sh, &v[i]);
+    jx_array *want[1] = {0};
+    CHECK(jx_interp(f, in, want) == 0);
+    CHECK_NEAR(jx_array_get(want[0], 0), 28.0, 0);
+    CHECK(jit_vs_interp(f, in, 0, "2*dot(a,b) + 2*dot(c,d)"));
+    free_all(want, 1);
+    free_all(in, 4);
+}
+
+/* w + 0.0 * dot(t, u) must not become a GEMM with alpha = 0 (BLAS skips the product, so
+ * the -inf in u would not make NaN): interp [nan, 6]. */
+TEST(regress_gemm_fold_alpha_zero) {
+    jx_fn *f = jx_fn_parse(
+        "{ lambda ; w:f32[1,2] t:f32[1,2] u:f32[2,2]. let\n"
+        "  v:f32[1,2] = dot_general[lhs_contract=(1) rhs_contract=(1) lhs_batch=() rhs_batch=()] t u\n"
+        "  x:f32[1,2] = broadcast_in_dim[shape=(1,2) broadcast_dimensions=()] 0.0:f32[]\n"
+        "  y:f32[1,2] = mul x v\n"
+        "  z:f32[1,2] = add w y\n"
+        "in (z) }");
+    CHECK(f != NULL);
+    if (!f) return;
+    int64_t s12[2] = {1, 2}, s22[2] = {2, 2};
+    float w[2] = {5, 6}, t[2] = {1, 1}, u[4] = {-INFINITY, 1, 1, 1};
+    jx_array *in[3] = {reg_f32(2, s12, w), reg_f32(2, s12, t), reg_f32(2, s22, u)};
+    jx_array *want[1] = {0};
+    CHECK(jx_interp(f, in, want) == 0);
+    CHECK(isnan(jx_array_get(want[0], 0)));
+    CHECK(jit_vs_interp(f, in, 0, "w + 0 * dot(t, u)"));
+    free_all(want, 1);
+    free_all(in, 3);
+}
+
+/* A donated input that no output needs (a) must not be picked as a donor: lowering had
+ * no pointer for it and copied from NULL. */
+TEST(regress_dead_input_not_donor) {
+    jx_fn *f = jx_fn_parse("{ lambda ; a:f32[3] b:f32[3]. let c:f32[3] = neg b in (c) }");
+    CHECK(f != NULL);
+    if (!f) return;
+    int64_t sh[1] = {3};
+    float a[3] = {1, 2, 3}, b[3] = {-1, 0.5f, INFINITY};
+    jx_array *in[2] = {reg_f32(1, sh, a), reg_f32(1, sh, b)};
+    unsigned char donate[2] = {1, 1};
+    CHECK(jit_vs_interp_opts(f, in, 0, "neg b, a and b donated", &(jx_jit_opts){.donate = donate}));
+    free_all(in, 2);
+}
+
+/* Input a donated to output `don`; the caller passes NULL there and a's own array for
+ * the other output. Both orders of the outputs: results equal the interpreter's, the
+ * caller's array holds its output, the other output is a distinct array. */
+TEST(regress_donor_array_passed_as_other_output) {
+    static const char *texts[2] = {
+        "{ lambda ; a:f32[1,5]. let b:f32[1,5] = mul a a\n k:f32[1,5] = tanh b in (b, k) }",
+        "{ lambda ; a:f32[1,5]. let b:f32[1,5] = mul a a\n k:f32[1,5] = tanh b in (k, b) }"};
+    for (int v = 0; v < 2; v++) {
+        jx_fn *f = jx_fn_parse(texts[v]);
+        CHECK(f != NULL);
+        if (!f) continue;
+        int64_t sh[2] = {1, 5};
+        float av[5] = {0.5f, -1, 2, 0, 0.25f};
+        jx_array *in[1] = {reg_f32(2, sh, av)}, *want[2] = {0};
+        CHECK(jx_interp(f, in, want) == 0);
+        unsigned char donate[1] = {1};
+        jx_exe *e = jx_jit(f, &(jx_jit_opts){.donate = donate});
+        CHECK(e != NULL);
+        int don = v == 0 ? 0 : 1; /* the output a*a (donated a), passed as NULL */
+        jx_array *out[2];
+        out[don] = NULL;
+        out[1 - don] = in[0];
+        if (e && jx_exe_run(e, in, out) == 0) {
+            CHECK(out[0] != out[1]);
+            CHECK(out[1 - don] == in[0]);
+            same_arrays(out[0], want[0], 1e-6, "output 0");
+            same_arrays(out[1], want[1], 1e-6, "output 1");
+            jx_array_free(out[don]);
+        } else {
+            CHECK_FAIL_("run failed: %s", jx_error());
+        }
+        jx_exe_free(e);
+        free_all(want, 2);
+        free_all(in, 1);
+        jx_fn_free(f);
+    }
+}
+
 TEST_MAIN()

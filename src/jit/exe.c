@@ -189,6 +189,14 @@ static void exe_arena_put(jx_exe *e, char *a) {
     pthread_mutex_unlock(&e->mu);
 }
 
+/* 1 if a caller-provided output other than j shares memory with array x. */
+static int exe_out_shares(const jx_exe *e, jx_array *x, jx_array *const *out, int j) {
+    for (int k = 0; k < e->n_out; k++)
+        if (k != j && out[k] && (out[k] == x || jx_array_data(out[k]) == jx_array_data(x)))
+            return 1;
+    return 0;
+}
+
 /* See jx.h. */
 int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out) {
     char a[160], b[160];
@@ -247,9 +255,12 @@ int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out) {
                     outp[j] = tmp[j];
                     break;
                 }
-        } else if (d >= 0) {
+        } else if (d >= 0 && !exe_out_shares(e, in[d], out, j)) {
             outp[j] = jx_array_data(in[d]);
         } else {
+            /* no donor, or the caller passed the donor's own array as another output:
+             * then output j cannot become that array too (the compiled code copies the
+             * donated input into this fresh array before updating it) */
             out[j] = jx_array_new_type(&e->out_types[j]);
             if (!out[j]) {
                 rc = util_err("jx_exe_run: cannot allocate output %d", j);
@@ -268,7 +279,7 @@ int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out) {
     exe_arena_put(e, arena);
     for (int j = 0; j < e->n_out; j++) {
         if (tmp[j]) memcpy(jx_array_data(out[j]), tmp[j], jx_array_nbytes(out[j]));
-        if (!out[j]) out[j] = jx_array_retain(in[e->plan->donor[j]]);
+        if (!out[j]) out[j] = jx_array_retain(in[e->plan->donor[j]]); /* computed in place */
     }
 done:
     if (rc && fresh)

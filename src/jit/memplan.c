@@ -108,7 +108,9 @@ static int mp_donate(jit_plan *p, const unsigned char *donate) {
         int folded = st->kind == JS_GEMM && st->g.init >= 0;
         if (!folded && (st->kind != JS_KERNEL || !jit_is_elt(p, o))) continue;
         for (int i = 0; i < p->n_in; i++) {
-            if (!donate[i] || taken[i]) continue;
+            /* only a live parameter buffer: a dead input (JP_DEAD, e.g. unused after
+             * jx_simplify) has no pointer in the lowering to copy from */
+            if (!donate[i] || taken[i] || p->buf[i].kind != JP_PARAM) continue;
             jx_type a = p->nodes[i].type, t = p->nodes[o].type;
             if (!jx_type_eq(&a, &t) || p->buf[i].last > s) continue;
             if (folded ? i != st->g.init || i == st->g.a || i == st->g.b : !mp_aligned(p, o, i, o))

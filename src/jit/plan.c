@@ -23,6 +23,7 @@
  * constant and the dot and the mul read only there becomes one GEMM with alpha = -c and
  * beta = 1 accumulating into s's buffer, which starts as w (in place when w is a donated
  * input): the SGD update costs no pass of its own. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,6 +348,10 @@ static int pl_fold_target(const jit_plan *p, const int *consumer, int d, int *w,
     if (mn->op != JX_OP_MUL || p->uses[m] != 1 ||
         !pl_scalar_const(p, mn->in[mn->in[0] == d ? 1 : 0], &c))
         return -1;
+    /* Only a finite nonzero c: BLAS skips the product when alpha == 0 (so inf/NaN in the
+     * operands would not reach s, where the interpreter gets w + 0 * inf = NaN), and an
+     * infinite/NaN alpha need not give c * d elementwise either. */
+    if (!isfinite(c) || c == 0) return -1;
     int s = consumer[m];
     const jx_node *sn = &p->nodes[s];
     if (sn->op == JX_OP_SUB && sn->in[1] == m && sn->in[0] != m) {
@@ -476,7 +481,9 @@ jit_plan *jit_plan_build(const jx_fn *f) {
         double alpha;
         if (is_gemm) {
             int s = pl_fold_target(p, consumer, i, &w, &alpha);
-            if (s >= 0 && !is_out[i] && !is_out[consumer[i]])
+            /* at most one dot per target: in s = c*x + c*y a second fold would overwrite
+             * fold[s] and x's GEMM would never be planned (y gets a plain GEMM here) */
+            if (s >= 0 && !fold[s] && !is_out[i] && !is_out[consumer[i]])
                 fold[s] = 1 + i; /* planned at s (nothing else reads i before) */
             else
                 rc = pl_plan_gemm(p, i, i, 1.0, -1);
