@@ -88,49 +88,6 @@ static int xp_parse_models(const char *s, unsigned char *sel) {
     return any ? 0 : -1;
 }
 
-/* The options of this example alone. */
-typedef struct xp_opts {
-    int repeats;
-    int n_lrs;
-    double lrs[MAX_LRS];
-    unsigned char sel[32];
-    int any_sel;
-    int no_softmax_check;
-} xp_opts;
-
-/* Takes --repeats N, --lrs L, --models M and --no-softmax-check out of argv (the rest go
- * to ex_parse). Returns the new argc, or -1 after a message. */
-static int xp_own_opts(int argc, char **argv, xp_opts *x) {
-    int n = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int takes = !strcmp(a, "--repeats") || !strcmp(a, "--lrs") || !strcmp(a, "--models");
-        if (takes && i + 1 >= argc) {
-            fprintf(stderr, "%s needs a value\n", a);
-            return -1;
-        }
-        if (!strcmp(a, "--repeats")) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || v < 1 || v > MAX_REPEATS) {
-                fprintf(stderr, "--repeats: expected 1..%d, got '%s'\n", MAX_REPEATS, argv[i]);
-                return -1;
-            }
-            x->repeats = (int)v;
-        } else if (!strcmp(a, "--lrs")) {
-            if ((x->n_lrs = xp_parse_lrs(argv[++i], x->lrs)) < 0) return -1;
-        } else if (!strcmp(a, "--models")) {
-            if (xp_parse_models(argv[++i], x->sel) < 0) return -1;
-            x->any_sel = 1;
-        } else if (!strcmp(a, "--no-softmax-check")) {
-            x->no_softmax_check = 1;
-        } else {
-            argv[n++] = argv[i];
-        }
-    }
-    return n;
-}
-
 /* Mean and population standard deviation of v[0..n-1]. */
 static void xp_stats(const double *v, int n, double *mean, double *std) {
     double s = 0, q = 0;
@@ -150,74 +107,80 @@ static void xp_print_table(xp_row *rows, int n) {
 }
 
 int main(int argc, char **argv) {
-    ex_opts o = {NULL, 10, 0, 0, 100, 0, 1, 0};
-    xp_opts x = {3, 0, {0}, {0}, 0, 0};
-    argc = xp_own_opts(argc, argv, &x);
-    if (argc < 0) return 2;
-    int rc = ex_parse(argc, argv, &o,
-                      "usage: experiments [--models a,b,c] [--lrs 0.1,0.01] [--repeats N] [options]\n"
-                      "The numpy lab's comparison: sigmoid+MSE baseline, softmax+log-loss, L2 &\n"
-                      "momentum, AdamW, Adagrad, dropout, augmentation, a deeper net; several\n"
-                      "learning rates x repeated trainings; a results table sorted by accuracy.\n"
-                      "  --models LIST  comma-separated, from: baseline softmax l2mom\n"
-                      "                 softmax_l2mom adamw adagrad dropout augment deep (default all)\n"
-                      "  --lrs LIST     learning rates for every model (default: per-model lists)\n"
-                      "  --lr X         the same as --lrs X (0: per-model lists)\n"
-                      "  --repeats N    trainings per (model, lr), seeds seed..seed+N-1 (default 3)\n"
-                      "  --no-softmax-check  skip the stable-softmax check\n"
-                      "  --smoke        2 epochs, 2 repeats, one lr per model, on 2000/500 examples");
-    if (rc) return rc == 1 ? 0 : 2;
-    if (o.lr > 0) x.n_lrs = 1, x.lrs[0] = o.lr;
-    if (o.smoke) {
-        if (o.epochs > 2) o.epochs = 2;
-        if (x.repeats > 2) x.repeats = 2;
-    }
-    rc = 1;
-    if (!x.no_softmax_check && xp_softmax_check(o.threads) < 0) return 1;
-    jx_array *xtr = NULL, *ytr = NULL, *xte = NULL, *yte = NULL;
+    ex_opts o = {.epochs = 10, .batch = 100, .lr = 0, .normalize = 1, .smoke_epochs = 2,
+                 .smoke_train = 2000, .smoke_test = 500};
+    const char *models = NULL, *lr_list = NULL;
+    int repeats = 0, softmax_check = 1;
+    const ex_opt own[] = {
+        {"--models LIST", EX_STRING, &models,
+         .help = "comma-separated, from: baseline softmax l2mom\nsoftmax_l2mom adamw adagrad "
+                 "dropout augment deep (default all)"},
+        {"--lrs LIST", EX_STRING, &lr_list,
+         .help = "learning rates for every model (default: per-model lists)"},
+        {"--repeats N", EX_INT, &repeats, .min = 1, .max = MAX_REPEATS,
+         .help = "trainings per (model, lr), seeds seed..seed+N-1\n(default 3, 2 with --smoke)"},
+        {"--no-softmax-check", EX_FLAG_OFF, &softmax_check,
+         .help = "skip the stable-softmax check"},
+        {0},
+    };
+    ex_parse(argc, argv, &o, own,
+             "usage: experiments [--models a,b,c] [--lrs 0.1,0.01] [--repeats N] [options]\n"
+             "The numpy lab's comparison: sigmoid+MSE baseline, softmax+log-loss, L2 &\n"
+             "momentum, AdamW, Adagrad, dropout, augmentation, a deeper net; several\n"
+             "learning rates x repeated trainings; a results table sorted by accuracy.\n"
+             "--lr X is the same as --lrs X (0: the per-model lists). --smoke also trains\n"
+             "2 repeats and the middle lr of each model unless --repeats / --lrs are given.");
+    int n_lrs = 0;
+    double lrs[MAX_LRS];
+    unsigned char sel[32] = {0};
+    if ((lr_list && (n_lrs = xp_parse_lrs(lr_list, lrs)) < 0) ||
+        (models && xp_parse_models(models, sel) < 0))
+        return 2;
+    if (o.lr > 0) n_lrs = 1, lrs[0] = o.lr;
+    if (!repeats) repeats = o.smoke ? 2 : 3;
+    if (softmax_check && xp_softmax_check(o.threads) < 0) return 1;
+    ex_data d = {0};
     xp_row *rows = calloc((size_t)xp_n_models * MAX_LRS, sizeof *rows);
-    int n_rows = 0;
-    if (!rows || ex_load(&o, "train", o.smoke ? 2000 : 0, 1, &xtr, &ytr) < 0 ||
-        ex_load(&o, "test", o.smoke ? 500 : 0, 1, &xte, &yte) < 0)
-        goto done;
-    if (o.batch > jx_array_dim(xtr, 0)) {
+    int n_rows = 0, rc = 1;
+    if (!rows || ex_load_mnist(&o, EX_FLAT, &d) < 0) goto done;
+    if (o.batch > jx_array_dim(d.xtr, 0)) {
         fprintf(stderr, "experiments: batch %lld is larger than the %lld training examples\n",
-                (long long)o.batch, (long long)jx_array_dim(xtr, 0));
+                (long long)o.batch, (long long)jx_array_dim(d.xtr, 0));
         jx_clear_error();
         goto done;
     }
     printf("experiments: %lld train / %lld test examples, batch %lld, %d epochs, %d repeats\n",
-           (long long)jx_array_dim(xtr, 0), (long long)jx_array_dim(xte, 0), (long long)o.batch,
-           o.epochs, x.repeats);
+           (long long)jx_array_dim(d.xtr, 0), (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
+           o.epochs, repeats);
     double t_all = ex_now();
     for (int mi = 0; mi < xp_n_models; mi++) {
         const xp_model *m = &xp_models[mi];
-        if (x.any_sel && !x.sel[mi]) continue;
-        const double *lrs = x.n_lrs ? x.lrs : m->lrs;
-        int n_lrs = x.n_lrs ? x.n_lrs : m->n_lrs;
-        if (o.smoke && !x.n_lrs) lrs += n_lrs / 2, n_lrs = 1; /* the middle one */
+        if (models && !sel[mi]) continue;
+        const double *mlrs = n_lrs ? lrs : m->lrs;
+        int n_mlrs = n_lrs ? n_lrs : m->n_lrs;
+        if (o.smoke && !n_lrs) mlrs += n_mlrs / 2, n_mlrs = 1; /* the middle one */
         xp_ctx c;
         if (xp_ctx_init(&c, m, o.threads) < 0) goto done;
         printf("\n== %s: %s\n", m->name, m->desc);
-        for (int li = 0; li < n_lrs; li++) {
+        for (int li = 0; li < n_mlrs; li++) {
             double acc[MAX_REPEATS];
-            if (xp_ctx_set_lr(&c, lrs[li]) < 0) {
+            if (xp_ctx_set_lr(&c, mlrs[li]) < 0) {
                 xp_ctx_free(&c);
                 goto done;
             }
-            for (int r = 0; r < x.repeats; r++) {
-                acc[r] = xp_train(&c, &o, o.seed + (uint32_t)r, xtr, ytr, xte, yte);
+            for (int r = 0; r < repeats; r++) {
+                acc[r] = xp_train(&c, &o, o.seed + (uint32_t)r, &d);
                 if (acc[r] < 0) {
                     xp_ctx_free(&c);
                     goto done;
                 }
             }
             xp_row *row = &rows[n_rows++];
-            row->model = m->name, row->lr = lrs[li], row->n = x.repeats;
-            xp_stats(acc, x.repeats, &row->mean, &row->std);
+            row->model = m->name, row->lr = mlrs[li], row->n = repeats;
+            xp_stats(acc, repeats, &row->mean, &row->std);
             printf("  %s lr %g: %.1f%% ± %.1f p.p. (%d training step compiled for %d repeats)\n",
-                   m->name, lrs[li], 100 * row->mean, 100 * row->std, xp_ctx_n_compiled(&c),
-                   x.repeats);
+                   m->name, mlrs[li], 100 * row->mean, 100 * row->std, xp_ctx_n_compiled(&c),
+                   repeats);
             fflush(stdout);
         }
         xp_ctx_free(&c);
@@ -226,8 +189,8 @@ int main(int argc, char **argv) {
     printf("total %.1f s\n", ex_now() - t_all);
     rc = 0;
 done:
-    if (rc && *jx_error()) fprintf(stderr, "experiments: %s\n", jx_error());
+    if (rc) ex_print_error("experiments");
     free(rows);
-    jx_array_free(xtr), jx_array_free(ytr), jx_array_free(xte), jx_array_free(yte);
+    ex_data_free(&d);
     return rc;
 }

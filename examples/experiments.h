@@ -3,9 +3,6 @@
 #ifndef JX_EXAMPLES_EXPERIMENTS_H
 #define JX_EXAMPLES_EXPERIMENTS_H
 
-#include <jx.h>
-#include <jx/optim.h>
-
 #include "common.h"
 
 enum { XP_MAXL = 3 };
@@ -35,14 +32,16 @@ typedef struct xp_ctx {
     const xp_model *m;
     jx_optim opt;
     int np, ns;            /* number of params and of optimizer state arrays */
+    jx_type types[2 * XP_MAXL + 2]; /* the params', an image's and a key's types */
     jx_fn *pred_train;     /* per-example predict (with dropout when the model has it) */
     jx_fn *pred_eval;      /* per-example predict for evaluation (no dropout) */
+    ex_optim_step loss_step; /* the step's recipe: opt, the loss */
     jx_jitfn *step;        /* (params, state, x, y[, key]) -> (params, state, loss) */
-    jx_jitfn *classify;    /* (params, x) -> argmax class */
+    jx_jitfn *eval;        /* (params, x, y) -> number of correct argmax predictions */
     int threads;
 } xp_ctx;
 
-/* Traces m's per-example predicts and its classifier. 0, or -1 with jx_error(). */
+/* Traces m's per-example predicts and its evaluation. 0, or -1 with jx_error(). */
 int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads);
 /* Makes the training step for learning rate lr (replacing the previous one); it is
  * compiled on its first run and reused by every later training. 0 or -1. */
@@ -54,8 +53,7 @@ void xp_ctx_free(xp_ctx *c);
 /* One training from fresh params drawn from seed (also the shuffling and augmentation
  * seed): o->epochs epochs of batches of o->batch. Prints one line with the test accuracy
  * after each epoch. Returns the final test accuracy, or -1 with jx_error(). */
-double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const jx_array *xtr,
-                const jx_array *ytr, const jx_array *xte, const jx_array *yte);
+double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d);
 
 /* The lab's Task 0 on the JIT: jx_softmax on [1e6, 1e6-1, ..., 1e6-9] against the exact
  * values (a naive exp/sum gives NaN), on a [10,10,32] block of 1e6 (all 1/32), and on

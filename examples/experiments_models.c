@@ -1,15 +1,13 @@
 /* The models of examples/experiments: a per-example predict vmapped inside the batch
- * loss, one jitted training step per (model, lr) built with jx_optim_train_step, the
- * training loop, and the stable-softmax check. */
-#include <jx/nn.h>
+ * loss, one jitted training step per (model, lr) built with jx_optim_train_step, one
+ * training (ex_trainer with augmentation and dropout keys), and the stable-softmax check. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "experiments.h"
 
-enum { NCLASS = 10, XP_MAXP = 2 * XP_MAXL, XP_MAXIN = 2 * XP_MAXP + 3 };
+enum { NCLASS = 10, XP_MAXP = 2 * XP_MAXL };
 
 /* The augment model's "tiny" shifts (pixels) and rotations (degrees). Fashion-MNIST items
  * fill the frame, so larger ones (2 px, 10 deg) cost ~5 points of accuracy in 5 epochs. */
@@ -69,60 +67,29 @@ static void xp_predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = m->mse ? jx_sigmoid(z) : z;
 }
 
-/* A per-example predict vmapped over B examples (params unbatched, image and key 0). */
-static jx_fn *xp_batched(const jx_fn *pred, int np, int64_t B) {
-    int axes[XP_MAXP + 2];
-    for (int i = 0; i < np; i++) axes[i] = JX_NONE;
-    axes[np] = axes[np + 1] = 0;
-    return jx_vmap(pred, axes, NULL, B);
-}
-
-typedef struct xp_loss_ctx {
-    const xp_model *m;
-    jx_fn *bpred;
-} xp_loss_ctx;
-
-/* loss(params, x[B,784], y[B][, key]): MSE of the sigmoid outputs against one-hot targets
- * (the mean over B*10 elements, as the lab's cost_derivative 2/(B*N) (a - y)), or the
- * mean softmax cross-entropy. The key is split into one key per example. */
+/* loss(params, x[B,784], y[B][, key]): the per-example predict vmapped over the batch
+ * (params unbatched), then the MSE of the sigmoid outputs against one-hot targets (the
+ * mean over B*10 elements, as the lab's cost_derivative 2/(B*N) (a - y)), or the mean
+ * softmax cross-entropy. The key is split into one key per example. */
 static void xp_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t;
-    const xp_loss_ctx *c = user;
-    int np = 2 * c->m->nl;
+    const xp_ctx *c = user;
+    int np = c->np;
     jx_val args[XP_MAXP + 2], y[1];
     for (int i = 0; i <= np; i++) args[i] = in[i];
     if (xp_has_key(c->m))
         args[np + 1] = jx_random_split(in[np + 2], (int)jx_val_type(in[np]).shape[0]);
-    jx_call(c->bpred, args, y);
+    if (ex_call_batched(t, c->pred_train, np, args, y) < 0) return;
     out[0] = c->m->mse ? jx_mse(y[0], jx_one_hot(in[np + 1], NCLASS, JX_F32))
                        : jx_mean_all(jx_softmax_cross_entropy(y[0], in[np + 1]));
 }
 
-/* step(params, state, x, y[, key]) -> (params, state, loss), traced by jx_jit_trace on
- * its first run: the loss for this batch size, through jx_optim_train_step. */
-static void xp_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+/* eval(params, x[B,784], y[B]) = the number of correct argmax predictions of the
+ * evaluation predict. */
+static void xp_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     const xp_ctx *c = user;
-    int np = c->np, ns = c->ns, nb = 2 + xp_has_key(c->m);
-    jx_type types[XP_MAXIN] = {0};
-    for (int i = 0; i < np; i++) types[i] = jx_val_type(in[i]);
-    for (int i = 0; i < nb; i++) types[np + i] = jx_val_type(in[np + ns + i]);
-    xp_loss_ctx lc = {c->m, xp_batched(c->pred_train, np, types[np].shape[0])};
-    jx_fn *loss = lc.bpred ? jx_trace(xp_loss_cb, np + nb, types, 1, &lc) : NULL;
-    jx_fn *step = loss ? jx_optim_train_step(&c->opt, loss, np) : NULL;
-    if (!step || jx_call(step, in, out) < 0) jx_trace_fail(t, jx_error());
-    jx_fn_free(step);
-    jx_fn_free(loss);
-    jx_fn_free(lc.bpred);
-}
-
-/* classify(params, x[B,784]) = argmax of the evaluation predict. */
-static void xp_classify_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const xp_ctx *c = user;
-    jx_fn *bpred = xp_batched(c->pred_eval, c->np, jx_val_type(in[c->np]).shape[0]);
     jx_val y[1];
-    if (!bpred || jx_call(bpred, in, y) < 0) jx_trace_fail(t, jx_error());
-    else out[0] = jx_argmax(y[0], 1, JX_I32);
-    jx_fn_free(bpred);
+    if (ex_call_batched(t, c->pred_eval, c->np, in, y) == 0)
+        out[0] = ex_n_correct(y[0], in[c->np + 1]);
 }
 
 /* The optimizer of m at learning rate lr. */
@@ -143,19 +110,15 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     c->m = m, c->np = 2 * m->nl, c->threads = threads;
     c->opt = xp_optim(m, 1.0);
     c->ns = jx_optim_n_state(&c->opt, c->np);
-    jx_type types[XP_MAXP + 2];
-    for (int l = 0; l < m->nl; l++) {
-        types[2 * l] = JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]);
-        types[2 * l + 1] = JX_TYPE(JX_F32, m->sizes[l + 1]);
-    }
-    types[c->np] = JX_TYPE(JX_F32, 784);
-    types[c->np + 1] = JX_TYPE(JX_U32, 2);
+    c->loss_step = (ex_optim_step){&c->opt, c->np, 2 + xp_has_key(m), xp_loss_cb, c};
+    ex_dense_types(m->nl, m->sizes, c->types);
+    c->types[c->np] = JX_TYPE(JX_F32, 784);
+    c->types[c->np + 1] = JX_TYPE(JX_U32, 2);
     xp_pred_ctx tr = {m, 1}, ev = {m, 0};
-    c->pred_train = jx_trace(xp_predict_cb, c->np + 1 + xp_has_key(m), types, 1, &tr);
-    c->pred_eval = jx_trace(xp_predict_cb, c->np + 1, types, 1, &ev);
-    jx_jit_opts jo = {NULL, threads, 0};
-    c->classify = c->pred_eval ? jx_jit_trace(xp_classify_cb, c->np + 1, 1, c, &jo) : NULL;
-    if (c->ns < 0 || !c->pred_train || !c->classify) {
+    c->pred_train = jx_trace(xp_predict_cb, c->np + 1 + xp_has_key(m), c->types, 1, &tr);
+    c->pred_eval = jx_trace(xp_predict_cb, c->np + 1, c->types, 1, &ev);
+    c->eval = c->pred_eval ? ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads) : NULL;
+    if (c->ns < 0 || !c->pred_train || !c->eval) {
         xp_ctx_free(c);
         return -1;
     }
@@ -165,11 +128,9 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
 int xp_ctx_set_lr(xp_ctx *c, double lr) {
     jx_jitfn_free(c->step);
     c->opt = xp_optim(c->m, lr);
-    unsigned char donate[XP_MAXIN] = {0};
-    for (int i = 0; i < c->np + c->ns; i++) donate[i] = 1;
-    jx_jit_opts jo = {donate, c->threads, 0};
-    int n_in = c->np + c->ns + 2 + xp_has_key(c->m);
-    c->step = jx_jit_trace(xp_step_cb, n_in, c->np + c->ns + 1, c, &jo);
+    int nps = c->np + c->ns;
+    c->step = ex_jit(ex_optim_step_cb, nps + c->loss_step.n_batch, nps + 1, nps, &c->loss_step,
+                     c->threads);
     return c->step ? 0 : -1;
 }
 
@@ -177,82 +138,70 @@ int xp_ctx_n_compiled(const xp_ctx *c) { return c->step ? jx_jitfn_n_compiled(c-
 
 void xp_ctx_free(xp_ctx *c) {
     jx_jitfn_free(c->step);
-    jx_jitfn_free(c->classify);
+    jx_jitfn_free(c->eval);
     jx_fn_free(c->pred_train);
     jx_fn_free(c->pred_eval);
     memset(c, 0, sizeof *c);
 }
 
-/* The lab's init: biases ~ normal, weights ~ normal / sqrt(fan_in). 0 or -1. */
-static int xp_init(const xp_model *m, uint32_t seed, jx_array **params) {
-    jx_key keys[XP_MAXP];
-    jx_key_split(jx_key_new(seed), 2 * m->nl, keys);
-    for (int l = 0; l < m->nl; l++) {
-        jx_type wt = JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]);
-        params[2 * l] = jx_init_normal(keys[2 * l], wt, 1.0 / sqrt((double)m->sizes[l]));
-        params[2 * l + 1] = jx_init_normal(keys[2 * l + 1], JX_TYPE(JX_F32, m->sizes[l + 1]), 1.0);
-        if (!params[2 * l] || !params[2 * l + 1]) return -1;
+/* What xp_before_step works with during one training. */
+typedef struct xp_batch_ctx {
+    const xp_model *m;
+    uint32_t seed;
+    jx_array *aug; /* the augmented batch (augment models) */
+} xp_batch_ctx;
+
+/* Before each step: replaces the batch by a randomly shifted and rotated copy (augment
+ * models), and fills the dropout key (models with a key) from (seed, step number). */
+static int xp_before_step(ex_trainer *tr, jx_array **x) {
+    const xp_batch_ctx *b = tr->user;
+    uint64_t step = (uint64_t)tr->epoch * (uint64_t)tr->steps + (uint64_t)tr->it.index;
+    if (b->aug) {
+        jx_augment_opts ao = {XP_AUG_SHIFT, XP_AUG_DEGREES};
+        if (jx_augment_batch(*x, b->aug, 28, 28, &ao, b->seed, step) < 0) return -1;
+        *x = b->aug;
+    }
+    if (tr->n_extra) {
+        jx_key k = jx_key_fold_in(jx_key_new(b->seed), (uint32_t)step);
+        memcpy(jx_array_data(tr->extra[0]), k.k, sizeof k.k);
     }
     return 0;
 }
 
-double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const jx_array *xtr,
-                const jx_array *ytr, const jx_array *xte, const jx_array *yte) {
+double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
     const xp_model *m = c->m;
-    int np = c->np, ns = c->ns, key_in = xp_has_key(m);
-    jx_array *params[XP_MAXP] = {0}, *state[2 * XP_MAXP + 1] = {0}, *loss = NULL, *aug = NULL;
-    jx_array *key = NULL;
-    jx_batch_iter it = {0};
-    int64_t n = jx_array_dim(xtr, 0), *perm = malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);
+    /* The lab's init: biases ~ normal, weights ~ normal / sqrt(fan_in). */
+    const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL_FAN_IN, 0, EX_NORMAL, 1.0};
+    jx_array *params[XP_MAXP] = {0}, *state[2 * XP_MAXP + 1] = {0}, *key = NULL;
+    xp_batch_ctx b = {m, seed, NULL};
+    ex_trainer tr = {.step = c->step, .n_params = c->np, .params = params, .n_state = c->ns,
+                     .state = state, .n_extra = xp_has_key(m), .extra = &key,
+                     .epochs = o->epochs, .shuffle = 1, .seed = seed, .progress_every = 50,
+                     .before_step = xp_before_step, .user = &b};
     double acc = -1, t0 = ex_now();
-    jx_type scalar_t = JX_SCALAR(JX_F32), xt = JX_TYPE(JX_F32, o->batch, 784),
-            kt = JX_TYPE(JX_U32, 2);
-    if (!perm || xp_init(m, seed, params) < 0 || jx_optim_init(&c->opt, np, params, state) < 0 ||
-        !(loss = jx_array_new_type(&scalar_t)) ||
-        jx_batch_iter_init(&it, xtr, ytr, o->batch, JX_BATCH_DROP_LAST) < 0 ||
-        (m->augment && !(aug = jx_array_new_type(&xt))) || (key_in && !(key = jx_array_new_type(&kt))))
+    jx_type xt = JX_TYPE(JX_F32, o->batch, 784), kt = JX_TYPE(JX_U32, 2);
+    if (ex_init_params(&init, seed, m->nl, c->types, params) < 0 ||
+        jx_optim_init(&c->opt, c->np, params, state) < 0 ||
+        (m->augment && !(b.aug = jx_array_new_type(&xt))) ||
+        (tr.n_extra && !(key = jx_array_new_type(&kt))) ||
+        ex_trainer_init(&tr, d->xtr, d->ytr, o->batch, JX_BATCH_DROP_LAST) < 0)
         goto done;
-    jx_augment_opts ao = {XP_AUG_SHIFT, XP_AUG_DEGREES};
-    int64_t steps = jx_batch_iter_count(&it);
     printf("  %s lr %g seed %u: test acc", m->name, c->opt.lr, seed);
     for (int epoch = 0; epoch < o->epochs; epoch++) {
-        double te0 = ex_now();
-        jx_shuffle(n, seed, (uint64_t)epoch, perm);
-        jx_batch_iter_reset(&it, perm);
-        while (jx_batch_iter_next(&it)) {
-            uint64_t step = (uint64_t)epoch * (uint64_t)steps + (uint64_t)it.index;
-            jx_array *in[XP_MAXIN], *out[XP_MAXIN];
-            for (int i = 0; i < np; i++) in[i] = out[i] = params[i];
-            for (int i = 0; i < ns; i++) in[np + i] = out[np + i] = state[i];
-            in[np + ns] = it.x, in[np + ns + 1] = it.y, out[np + ns] = loss;
-            if (aug) {
-                if (jx_augment_batch(it.x, aug, 28, 28, &ao, seed, step) < 0) goto done;
-                in[np + ns] = aug;
-            }
-            if (key) {
-                jx_key k = jx_key_fold_in(jx_key_new(seed), (uint32_t)step);
-                memcpy(jx_array_data(key), k.k, sizeof k.k);
-                in[np + ns + 2] = key;
-            }
-            if (jx_jitfn_run(c->step, in, out) < 0) goto done;
-            if (it.index % 50 == 0 || it.index + 1 == steps)
-                ex_progress(epoch + 1, o->epochs, it.index + 1, steps, jx_array_get(loss, 0),
-                            (double)(it.start + it.size) / (ex_now() - te0));
+        if (ex_train_epoch(&tr, epoch) < 0 ||
+            ex_evaluate(c->eval, c->np, params, d->xte, d->yte, 1000, &acc, NULL) < 0) {
+            acc = -1;
+            goto done;
         }
-        ex_progress_done();
-        acc = ex_accuracy(c->classify, np, params, xte, yte, 1000);
-        if (acc < 0) goto done;
         printf(" %.1f", 100 * acc);
         fflush(stdout);
     }
     printf(" (%.1f s)\n", ex_now() - t0);
 done:
-    if (acc < 0 && !*jx_error()) fprintf(stderr, "experiments: out of memory\n");
-    jx_batch_iter_free(&it);
-    free(perm);
-    for (int i = 0; i < np; i++) jx_array_free(params[i]);
-    for (int i = 0; i < ns; i++) jx_array_free(state[i]);
-    jx_array_free(loss), jx_array_free(aug), jx_array_free(key);
+    ex_trainer_free(&tr);
+    for (int i = 0; i < c->np; i++) jx_array_free(params[i]);
+    for (int i = 0; i < c->ns; i++) jx_array_free(state[i]);
+    jx_array_free(b.aug), jx_array_free(key);
     return acc;
 }
 

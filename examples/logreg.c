@@ -6,7 +6,8 @@
  * notebook: params ~ 0.1 * normal, a per-example predict whose output is log-probabilities
  * (pre_logits - logsumexp), vmapped over the batch; the loss -mean(sum(logp * onehot, 1));
  * plain SGD with lr 0.001, batch 128 (the last partial batch included), 30 epochs, pixels
- * scaled to [0,1] (the notebook's datasets.mnist() divides by 255), reshuffled every epoch.
+ * scaled to [0,1] (the notebook's datasets.mnist() divides by 255; --no-normalize: raw
+ * 0..255), reshuffled every epoch.
  * The update step (forward, backward, SGD) is one jitted function with the params donated.
  *
  * It writes PNG images into --png-dir (default /tmp/jx_logreg, created if missing):
@@ -17,11 +18,8 @@
  * (W - W_init: with the notebook's 0.1 * normal init and lr 0.001 the init noise
  * dominates W, the change shows what was learned); for --model tanh, features.png and
  * features_change.png, the same for the first 32 hidden units' input weights. */
-#include <jx/nn.h>
-#include <jx/optim.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -32,7 +30,6 @@ enum { MAXL = 3, NCLASS = 10 };
 typedef struct lr_model {
     int nl;               /* number of layers */
     int64_t sizes[MAXL + 1];
-    jx_optim opt;         /* plain SGD */
     jx_fn *predict;       /* per-example: (W1,b1,...,image[784]) -> logp[10] */
 } lr_model;
 
@@ -46,87 +43,24 @@ static void lr_predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = jx_sub(pre, jx_logsumexp(pre, 0));
 }
 
-/* predict vmapped over B images (params unbatched: in_axes none, images: 0). */
-static jx_fn *lr_batched(const lr_model *m, int64_t B) {
-    int axes[2 * MAXL + 1];
-    for (int i = 0; i < 2 * m->nl; i++) axes[i] = JX_NONE;
-    axes[2 * m->nl] = 0;
-    return jx_vmap(m->predict, axes, NULL, B);
-}
-
-typedef struct lr_loss_ctx {
-    const lr_model *m;
-    jx_fn *bpred;
-} lr_loss_ctx;
-
-/* loss(params, images[B,784], labels[B]) = -mean(sum(logp * onehot, axis 1)). */
+/* loss(params, images[B,784], labels[B]) = -mean(sum(logp * onehot, axis 1)), predict
+ * vmapped over the images (params unbatched: in_axes none, images: 0). */
 static void lr_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t;
-    const lr_loss_ctx *c = user;
-    int np = 2 * c->m->nl;
+    const lr_model *m = user;
+    int np = 2 * m->nl;
     jx_val logp[1];
-    jx_call(c->bpred, in, logp);
+    if (ex_call_batched(t, m->predict, np, in, logp) < 0) return;
     jx_val targets = jx_one_hot(in[np + 1], NCLASS, JX_F32);
     out[0] = jx_neg(jx_mean(jx_sum(jx_mul(logp[0], targets), 1, 0), 0, 0));
 }
 
-/* step(params, images, labels) = (params - lr * grad(loss), loss), traced per batch size
- * by jx_jit_trace through jx_optim_train_step (SGD has no state). */
-static void lr_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+/* eval(params, images[B,784], labels[B]) = the number of images whose argmax of the
+ * batched predict is the label. */
+static void lr_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     const lr_model *m = user;
-    int np = 2 * m->nl;
-    jx_type types[2 * MAXL + 2] = {0};
-    for (int i = 0; i < np + 2; i++) types[i] = jx_val_type(in[i]);
-    lr_loss_ctx c = {m, lr_batched(m, types[np].shape[0])};
-    jx_fn *loss = c.bpred ? jx_trace(lr_loss_cb, np + 2, types, 1, &c) : NULL;
-    jx_fn *step = loss ? jx_optim_train_step(&m->opt, loss, np) : NULL;
-    if (!step || jx_call(step, in, out) < 0) jx_trace_fail(t, jx_error());
-    jx_fn_free(step);
-    jx_fn_free(loss);
-    jx_fn_free(c.bpred);
-}
-
-/* classify(params, images[B,784]) = argmax of the batched predict. */
-static void lr_classify_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const lr_model *m = user;
-    jx_fn *bpred = lr_batched(m, jx_val_type(in[2 * m->nl]).shape[0]);
     jx_val logp[1];
-    if (!bpred || jx_call(bpred, in, logp) < 0) jx_trace_fail(t, jx_error());
-    else out[0] = jx_argmax(logp[0], 1, JX_I32);
-    jx_fn_free(bpred);
-}
-
-/* The notebook's init: W[m,n] and b[n] ~ 0.1 * normal, one key per array. */
-static int lr_init(const lr_model *m, uint32_t seed, jx_array **params) {
-    jx_key keys[2 * MAXL];
-    jx_key_split(jx_key_new(seed), 2 * m->nl, keys);
-    for (int l = 0; l < m->nl; l++) {
-        params[2 * l] = jx_init_normal(keys[2 * l], JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]), 0.1);
-        params[2 * l + 1] = jx_init_normal(keys[2 * l + 1], JX_TYPE(JX_F32, m->sizes[l + 1]), 0.1);
-        if (!params[2 * l] || !params[2 * l + 1]) return -1;
-    }
-    return 0;
-}
-
-/* Takes this example's own options out of argv (the rest go to ex_parse): --model NAME,
- * --png-dir DIR, --no-png. Returns the new argc, or -1 after a message. */
-static int lr_own_opts(int argc, char **argv, const char **model, const char **png_dir) {
-    int n = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--model") || !strcmp(a, "--png-dir")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s needs a value\n", a);
-                return -1;
-            }
-            *(a[2] == 'm' ? model : png_dir) = argv[++i];
-        } else if (!strcmp(a, "--no-png")) {
-            *png_dir = NULL;
-        } else {
-            argv[n++] = argv[i];
-        }
-    }
-    return n;
+    if (ex_call_batched(t, m->predict, 2 * m->nl, in, logp) == 0)
+        out[0] = ex_n_correct(logp[0], in[2 * m->nl + 1]);
 }
 
 /* mkdir -p for one level (the parent must exist). 0 or -1 with a message. */
@@ -176,20 +110,21 @@ static int lr_png_columns(const char *dir, const char *name, const jx_array *w,
 }
 
 int main(int argc, char **argv) {
-    ex_opts o = {NULL, 30, 0, 0, 128, 0.001, 1, 0};
+    ex_opts o = {.epochs = 30, .batch = 128, .lr = 0.001, .normalize = 1};
     const char *model = "logreg", *png_dir = "/tmp/jx_logreg";
-    argc = lr_own_opts(argc, argv, &model, &png_dir);
-    if (argc < 0) return 2;
-    int rc = ex_parse(argc, argv, &o,
-                      "usage: logreg [--model logreg|tanh] [--png-dir DIR | --no-png] [options]\n"
-                      "The JAX-from-scratch notebook: logistic regression [784,10] or the tanh\n"
-                      "network [784,1024,1024,10]; SGD, loss -mean(sum(logp*onehot)), vmap +\n"
-                      "grad + jit. Pixels are always scaled to [0,1] as in the notebook.\n"
-                      "  --model M      logreg (default) or tanh\n"
-                      "  --png-dir DIR  where samples.png, weights*.png (logreg) or\n"
-                      "                 features*.png (tanh) go (default /tmp/jx_logreg)\n"
-                      "  --no-png       write no images");
-    if (rc) return rc == 1 ? 0 : 2;
+    int png = 1;
+    const ex_opt own[] = {
+        {"--model M", EX_STRING, &model, .help = "logreg or tanh"},
+        {"--png-dir DIR", EX_STRING, &png_dir,
+         .help = "where samples.png, weights*.png (logreg) or\nfeatures*.png (tanh) go"},
+        {"--no-png", EX_FLAG_OFF, &png, .help = "write no images"},
+        {0},
+    };
+    ex_parse(argc, argv, &o, own,
+             "usage: logreg [--model logreg|tanh] [--png-dir DIR | --no-png] [options]\n"
+             "The JAX-from-scratch notebook: logistic regression [784,10] or the tanh\n"
+             "network [784,1024,1024,10]; SGD, loss -mean(sum(logp*onehot)), vmap +\n"
+             "grad + jit. Pixels are scaled to [0,1] as in the notebook.");
     lr_model m = {0};
     if (!strcmp(model, "logreg")) {
         m.nl = 1, m.sizes[0] = 784, m.sizes[1] = NCLASS;
@@ -199,65 +134,44 @@ int main(int argc, char **argv) {
         fprintf(stderr, "--model: unknown model '%s' (logreg or tanh)\n", model);
         return 2;
     }
-    if (o.smoke) o.epochs = o.epochs > 1 ? 1 : o.epochs;
-    m.opt = jx_sgd(o.lr);
+    if (!png) png_dir = NULL;
+    /* The notebook's init: W[m,n] and b[n] ~ 0.1 * normal, one key per array. ptypes: the
+     * params' and an image's types (predict's inputs). */
+    const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL, 0.1, EX_NORMAL, 0.1};
     int np = 2 * m.nl;
-    jx_array *xtr = NULL, *ytr = NULL, *xte = NULL, *yte = NULL, *params[2 * MAXL] = {0};
-    jx_jitfn *step = NULL, *classify = NULL;
-    jx_batch_iter it = {0};
-    int64_t *perm = NULL;
-    jx_array *loss = NULL, *w_init = NULL; /* first-layer weights before training */
-    rc = 1;
-    if (ex_load(&o, "train", o.smoke ? 2048 : 0, 1, &xtr, &ytr) < 0 ||
-        ex_load(&o, "test", o.smoke ? 512 : 0, 1, &xte, &yte) < 0 || lr_init(&m, o.seed, params) < 0)
-        goto done;
-    if (png_dir && (lr_mkdir(png_dir) < 0 || lr_png_samples(png_dir, xtr, ytr, o.normalize) < 0 ||
-                    !(w_init = jx_array_copy(params[0]))))
-        goto done;
     jx_type ptypes[2 * MAXL + 1];
-    for (int i = 0; i < np; i++) ptypes[i] = jx_array_type(params[i]);
+    ex_dense_types(m.nl, m.sizes, ptypes);
     ptypes[np] = JX_TYPE(JX_F32, 784);
-    m.predict = jx_trace(lr_predict_cb, np + 1, ptypes, 1, &m);
-    if (!m.predict) goto done;
-    unsigned char donate[2 * MAXL + 2] = {0};
-    for (int i = 0; i < np; i++) donate[i] = 1;
-    jx_jit_opts jo = {donate, o.threads, 0}, jo_eval = {NULL, o.threads, 0};
-    step = jx_jit_trace(lr_step_cb, np + 2, np + 1, &m, &jo);
-    classify = jx_jit_trace(lr_classify_cb, np + 1, 1, &m, &jo_eval);
-    int64_t n = jx_array_dim(xtr, 0);
-    perm = malloc((size_t)n * sizeof *perm);
-    jx_type scalar_t = JX_SCALAR(JX_F32);
-    loss = jx_array_new_type(&scalar_t);
-    if (!step || !classify || !perm || !loss || jx_batch_iter_init(&it, xtr, ytr, o.batch, 0) < 0)
+    jx_optim opt = jx_sgd(o.lr); /* update: params - lr * grad(loss) */
+    ex_data d = {0};
+    jx_array *params[2 * MAXL] = {0};
+    jx_array *w_init = NULL; /* first-layer weights before training */
+    jx_jitfn *step = NULL, *eval = NULL;
+    ex_optim_step sgd = {&opt, np, 2, lr_loss_cb, &m};
+    ex_trainer tr = {.n_params = np, .params = params, .epochs = o.epochs, .shuffle = 1,
+                     .seed = o.seed, .progress_every = 20};
+    int rc = 1;
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
+        ex_init_params(&init, o.seed, m.nl, ptypes, params) < 0)
         goto done;
-    int64_t steps = jx_batch_iter_count(&it);
+    if (png_dir &&
+        (lr_mkdir(png_dir) < 0 || lr_png_samples(png_dir, d.xtr, d.ytr, o.normalize) < 0 ||
+         !(w_init = jx_array_copy(params[0]))))
+        goto done;
+    if (!(m.predict = jx_trace(lr_predict_cb, np + 1, ptypes, 1, &m))) goto done;
+    tr.step = step = ex_jit(ex_optim_step_cb, np + 2, np + 1, np, &sgd, o.threads);
+    eval = ex_jit(lr_eval_cb, np + 2, 1, 0, &m, o.threads);
+    if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("logreg: model %s [", model);
     for (int l = 0; l <= m.nl; l++) printf("%s%lld", l ? "," : "", (long long)m.sizes[l]);
-    printf("], %lld train / %lld test examples, batch %lld, SGD lr %g, %s pixels\n", (long long)n,
-           (long long)jx_array_dim(xte, 0), (long long)o.batch, o.lr, o.normalize ? "[0,1]" : "raw");
+    printf("], %lld train / %lld test examples, batch %lld, SGD lr %g, %s pixels\n",
+           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,
+           ex_pixels(&o));
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        double t0 = ex_now(), sum = 0;
-        jx_shuffle(n, o.seed, (uint64_t)epoch, perm);
-        jx_batch_iter_reset(&it, perm);
-        while (jx_batch_iter_next(&it)) {
-            jx_array *in[2 * MAXL + 2], *out[2 * MAXL + 1];
-            for (int i = 0; i < np; i++) in[i] = out[i] = params[i];
-            in[np] = it.x, in[np + 1] = it.y, out[np] = loss;
-            if (jx_jitfn_run(step, in, out) < 0) goto done;
-            double l = jx_array_get(loss, 0);
-            sum += l;
-            if (it.index % 20 == 0 || it.index + 1 == steps)
-                ex_progress(epoch + 1, o.epochs, it.index + 1, steps, l,
-                            (double)(it.start + it.size) / (ex_now() - t0));
-        }
-        ex_progress_done();
-        double dt = ex_now() - t0;
-        double tr = ex_accuracy(classify, np, params, xtr, ytr, 1000);
-        double te = ex_accuracy(classify, np, params, xte, yte, 1000);
-        if (tr < 0 || te < 0) goto done;
-        printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, dt, sum / (double)steps);
-        printf("Training set accuracy %.4f\nTest set accuracy %.4f\n", tr, te);
-        fflush(stdout);
+        if (ex_train_epoch(&tr, epoch) < 0) goto done;
+        printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, tr.seconds,
+               tr.loss_sum / (double)tr.steps);
+        if (ex_report(eval, np, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
     }
     if (png_dir && m.nl == 1 &&
         (lr_png_columns(png_dir, "weights.png", params[0], NULL, NCLASS, 2, 5, 1) < 0 ||
@@ -269,15 +183,13 @@ int main(int argc, char **argv) {
         goto done;
     rc = 0;
 done:
-    if (rc && *jx_error()) fprintf(stderr, "logreg: %s\n", jx_error());
-    jx_array_free(loss);
+    if (rc) ex_print_error("logreg");
+    ex_trainer_free(&tr);
     jx_array_free(w_init);
-    jx_batch_iter_free(&it);
-    free(perm);
     jx_jitfn_free(step);
-    jx_jitfn_free(classify);
+    jx_jitfn_free(eval);
     jx_fn_free(m.predict);
     for (int i = 0; i < np; i++) jx_array_free(params[i]);
-    jx_array_free(xtr), jx_array_free(ytr), jx_array_free(xte), jx_array_free(yte);
+    ex_data_free(&d);
     return rc;
 }

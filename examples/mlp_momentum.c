@@ -10,10 +10,7 @@
  * never shuffles; the last batch has 32 examples), raw 0..255 pixels (the notebook only
  * casts them to float32; --normalize scales to [0,1]), 50 epochs, key PRNGKey(24). Each
  * epoch prints its time, the mean training loss and the test loss and accuracy. */
-#include <jx/nn.h>
-#include <jx/optim.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common.h"
 
@@ -23,7 +20,6 @@ static const int64_t sizes[4] = {784, 512, 512, 10};
 typedef struct mm {
     jx_fn *model;   /* per sample: (x[784], w1,b1,w2,b2,w3,b3) -> probs[10] */
     jx_fn *ex_loss; /* per sample: (probs[10], target[10]) -> loss scalar */
-    jx_optim opt;
 } mm;
 
 /* model_fwd(x, weights): Linear.fwd(x, w1, relu), (w2, relu), (w3, softmax). */
@@ -42,175 +38,91 @@ static void mm_ex_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = jx_div(l, jx_lit(l, NCLASS));
 }
 
-/* Per-sample losses [B] of (params..., x[B,784], labels[B]): the vmapped model, then
- * the vmapped loss on one-hot targets. Poison (with a trace error) on failure. */
-static jx_val mm_losses(jx_trace *t, const mm *m, const jx_val *in) {
-    int64_t B = jx_val_type(in[NP]).shape[0];
-    int maxes[NP + 1] = {0, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE};
-    int laxes[2] = {0, 0};
-    jx_fn *bmodel = jx_vmap(m->model, maxes, NULL, B);
-    jx_fn *bloss = jx_vmap(m->ex_loss, laxes, NULL, B);
-    jx_val args[NP + 1], probs[1], losses[1] = {{NULL, -1}};
+/* The probabilities [B,10] and per-sample losses [B] of (params..., x[B,784], labels[B]):
+ * the model vmapped with in_axes (0, None), then the loss vmapped on one-hot targets.
+ * 0, or -1 after a trace error. */
+static int mm_forward(jx_trace *t, const mm *m, const jx_val *in, jx_val *probs,
+                      jx_val *losses) {
+    int axes[NP + 1] = {0, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE};
+    jx_fn *bmodel = jx_vmap(m->model, axes, NULL, jx_val_type(in[NP]).shape[0]);
+    jx_val args[NP + 1];
     args[0] = in[NP];
     for (int i = 0; i < NP; i++) args[1 + i] = in[i];
-    if (!bmodel || !bloss || jx_call(bmodel, args, probs) < 0) {
-        losses[0] = jx_trace_fail(t, jx_error());
-    } else {
-        jx_val lin[2] = {probs[0], jx_one_hot(in[NP + 1], NCLASS, JX_F32)};
-        if (jx_call(bloss, lin, losses) < 0) losses[0] = jx_trace_fail(t, jx_error());
-    }
+    int rc = bmodel ? jx_call(bmodel, args, probs) : -1;
     jx_fn_free(bmodel);
-    jx_fn_free(bloss);
-    return losses[0];
+    if (rc < 0) {
+        jx_trace_fail(t, jx_error());
+        return -1;
+    }
+    jx_val lin[2] = {probs[0], jx_one_hot(in[NP + 1], NCLASS, JX_F32)};
+    return ex_call_batched(t, m->ex_loss, 0, lin, losses);
 }
 
 /* batched_model_loss(params..., x, labels) = mean per-sample loss. */
 static void mm_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    out[0] = jx_mean_all(mm_losses(t, user, in));
+    jx_val probs, losses;
+    if (mm_forward(t, user, in, &probs, &losses) == 0) out[0] = jx_mean_all(losses);
 }
 
-/* train_step: (params..., velocities..., x, labels) -> (new params..., new velocities...,
- * loss), traced per batch type. */
-static void mm_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const mm *m = user;
-    jx_type types[NP + 2];
-    for (int i = 0; i < NP; i++) types[i] = jx_val_type(in[i]);
-    types[NP] = jx_val_type(in[2 * NP]), types[NP + 1] = jx_val_type(in[2 * NP + 1]);
-    jx_fn *loss = jx_trace(mm_loss_cb, NP + 2, types, 1, user);
-    jx_fn *step = loss ? jx_optim_train_step(&m->opt, loss, NP) : NULL;
-    if (!step || jx_call(step, in, out) < 0) jx_trace_fail(t, jx_error());
-    jx_fn_free(step);
-    jx_fn_free(loss);
-}
-
-/* test: (params..., x, labels) -> (summed per-sample loss, number correct). */
+/* test: (params..., x, labels) -> (number correct, summed per-sample loss). */
 static void mm_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const mm *m = user;
-    int64_t B = jx_val_type(in[NP]).shape[0];
-    int maxes[NP + 1] = {0, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE};
-    jx_fn *bmodel = jx_vmap(m->model, maxes, NULL, B);
-    jx_val args[NP + 1], probs[1];
-    args[0] = in[NP];
-    for (int i = 0; i < NP; i++) args[1 + i] = in[i];
-    if (!bmodel || jx_call(bmodel, args, probs) < 0) {
-        jx_trace_fail(t, jx_error());
-    } else {
-        out[0] = jx_sum_all(mm_losses(t, m, in));
-        jx_val hit = jx_eq(jx_argmax(probs[0], 1, JX_I32), in[NP + 1]);
-        out[1] = jx_sum_all(jx_convert(hit, JX_F32));
+    jx_val probs, losses;
+    if (mm_forward(t, user, in, &probs, &losses) == 0) {
+        out[0] = ex_n_correct(probs, in[NP + 1]);
+        out[1] = jx_sum_all(losses);
     }
-    jx_fn_free(bmodel);
-}
-
-/* Mean per-sample loss and accuracy over (x, y) in batches of `batch`. 0 or -1. */
-static int mm_test(jx_jitfn *eval, jx_array **params, const jx_array *x, const jx_array *y,
-                   int64_t batch, double *loss, double *acc) {
-    jx_batch_iter it;
-    if (jx_batch_iter_init(&it, x, y, batch, 0) < 0) return -1;
-    jx_array *in[NP + 2];
-    double sum = 0, correct = 0;
-    int rc = 0;
-    for (int i = 0; i < NP; i++) in[i] = params[i];
-    while (rc == 0 && jx_batch_iter_next(&it)) {
-        jx_array *out[2] = {NULL, NULL};
-        in[NP] = it.x, in[NP + 1] = it.y;
-        if (jx_jitfn_run(eval, in, out) < 0) {
-            rc = -1;
-        } else {
-            sum += jx_array_get(out[0], 0);
-            correct += jx_array_get(out[1], 0);
-        }
-        jx_array_free(out[0]), jx_array_free(out[1]);
-    }
-    int64_t n = jx_array_dim(x, 0);
-    *loss = n ? sum / (double)n : 0;
-    *acc = n ? correct / (double)n : 0;
-    jx_batch_iter_free(&it);
-    return rc;
-}
-
-/* model_init(PRNGKey(seed)): key1..3 = split(key, 3); each Linear.init splits its key
- * into (kernel, bias) keys: kernel glorot_uniform [in,out], bias zeros. */
-static int mm_init(uint32_t seed, jx_array **params) {
-    jx_key layer[3], kb[2];
-    jx_key_split(jx_key_new(seed), 3, layer);
-    for (int l = 0; l < 3; l++) {
-        jx_key_split(layer[l], 2, kb);
-        params[2 * l] = jx_init_glorot_uniform(kb[0], JX_TYPE(JX_F32, sizes[l], sizes[l + 1]));
-        params[2 * l + 1] = jx_init_zeros(JX_TYPE(JX_F32, sizes[l + 1]));
-        if (!params[2 * l] || !params[2 * l + 1]) return -1;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv) {
-    ex_opts o = {NULL, 50, 24, 0, 64, 1e-2, 0, 0};
-    int rc = ex_parse(argc, argv, &o,
-                      "usage: mlp_momentum [options]\n"
-                      "The mlax MLP notebook: 784-512-512-10 relu/softmax, clipped categorical\n"
-                      "cross-entropy, SGD with momentum 0.6, vmap'd per-sample model and loss.");
-    if (rc) return rc == 1 ? 0 : 2;
-    if (o.smoke && o.epochs > 1) o.epochs = 1;
-    mm m = {NULL, NULL, jx_momentum(o.lr, 0.6, 0)};
-    jx_array *xtr = NULL, *ytr = NULL, *xte = NULL, *yte = NULL, *loss = NULL;
+    ex_opts o = {.epochs = 50, .seed = 24, .batch = 64, .lr = 1e-2, .normalize = 0};
+    ex_parse(argc, argv, &o, NULL,
+             "usage: mlp_momentum [options]\n"
+             "The mlax MLP notebook: 784-512-512-10 relu/softmax, clipped categorical\n"
+             "cross-entropy, SGD with momentum 0.6, vmap'd per-sample model and loss.");
+    /* model_init(PRNGKey(seed)): key1..3 = split(key, 3); each Linear.init splits its key
+     * into (kernel, bias) keys: kernel glorot_uniform [in,out], bias zeros. */
+    const ex_init init = {EX_KEY_PER_LAYER_PAIR, EX_GLOROT_UNIFORM, 0, EX_ZEROS, 0};
+    jx_type mtypes[NP + 1], ltypes[2] = {JX_TYPE(JX_F32, NCLASS), JX_TYPE(JX_F32, NCLASS)};
+    mtypes[0] = JX_TYPE(JX_F32, 784); /* model_fwd's inputs: x, then the params */
+    ex_dense_types(3, sizes, mtypes + 1);
+    jx_optim opt = jx_momentum(o.lr, 0.6, 0); /* v = 0.6 v + g; w -= lr v */
+    mm m = {NULL, NULL};
+    ex_data d = {0};
     jx_array *params[NP] = {0}, *vel[NP] = {0};
     jx_jitfn *step = NULL, *eval = NULL;
-    jx_batch_iter it = {0};
-    rc = 1;
-    if (ex_load(&o, "train", o.smoke ? 2048 : 0, 1, &xtr, &ytr) < 0 ||
-        ex_load(&o, "test", o.smoke ? 512 : 0, 1, &xte, &yte) < 0 || mm_init(o.seed, params) < 0 ||
-        jx_optim_init(&m.opt, NP, params, vel) != NP)
+    ex_optim_step sgd = {&opt, NP, 2, mm_loss_cb, &m};
+    /* The notebook batches once and never shuffles. */
+    ex_trainer tr = {.n_params = NP, .params = params, .n_state = NP, .state = vel,
+                     .epochs = o.epochs, .shuffle = 0, .progress_every = 50};
+    int rc = 1;
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
+        ex_init_params(&init, o.seed, 3, mtypes + 1, params) < 0 ||
+        jx_optim_init(&opt, NP, params, vel) != NP ||
+        !(m.model = jx_trace(mm_model_cb, NP + 1, mtypes, 1, NULL)) ||
+        !(m.ex_loss = jx_trace(mm_ex_loss_cb, 2, ltypes, 1, NULL)))
         goto done;
-    jx_type mtypes[NP + 1], ltypes[2] = {JX_TYPE(JX_F32, NCLASS), JX_TYPE(JX_F32, NCLASS)};
-    mtypes[0] = JX_TYPE(JX_F32, 784);
-    for (int i = 0; i < NP; i++) mtypes[1 + i] = jx_array_type(params[i]);
-    m.model = jx_trace(mm_model_cb, NP + 1, mtypes, 1, NULL);
-    m.ex_loss = jx_trace(mm_ex_loss_cb, 2, ltypes, 1, NULL);
-    if (!m.model || !m.ex_loss) goto done;
-    unsigned char donate[2 * NP + 2] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
-    jx_jit_opts jo = {donate, o.threads, 0}, jo_eval = {NULL, o.threads, 0};
-    step = jx_jit_trace(mm_step_cb, 2 * NP + 2, 2 * NP + 1, &m, &jo);
-    eval = jx_jit_trace(mm_eval_cb, NP + 2, 2, &m, &jo_eval);
-    jx_type scalar_t = JX_SCALAR(JX_F32);
-    loss = jx_array_new_type(&scalar_t);
-    if (!step || !eval || !loss || jx_batch_iter_init(&it, xtr, ytr, o.batch, 0) < 0) goto done;
-    int64_t steps = jx_batch_iter_count(&it), n = jx_array_dim(xtr, 0);
+    tr.step = step = ex_jit(ex_optim_step_cb, 2 * NP + 2, 2 * NP + 1, 2 * NP, &sgd, o.threads);
+    eval = ex_jit(mm_eval_cb, NP + 2, 2, 0, &m, o.threads);
+    if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("mlp_momentum: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g momentum 0.6, %s pixels\n",
-           (long long)n, (long long)jx_array_dim(xte, 0), (long long)o.batch, (long long)steps,
-           o.lr, o.normalize ? "[0,1]" : "raw 0..255");
+           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
+           (long long)tr.steps, o.lr, ex_pixels(&o));
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        double t0 = ex_now(), sum = 0;
-        jx_batch_iter_reset(&it, NULL); /* the notebook's fixed batches */
-        while (jx_batch_iter_next(&it)) {
-            jx_array *in[2 * NP + 2], *out[2 * NP + 1];
-            for (int i = 0; i < NP; i++) in[i] = out[i] = params[i];
-            for (int i = 0; i < NP; i++) in[NP + i] = out[NP + i] = vel[i];
-            in[2 * NP] = it.x, in[2 * NP + 1] = it.y, out[2 * NP] = loss;
-            if (jx_jitfn_run(step, in, out) < 0) goto done;
-            double l = jx_array_get(loss, 0);
-            sum += l;
-            if (it.index % 50 == 0 || it.index + 1 == steps)
-                ex_progress(epoch + 1, o.epochs, it.index + 1, steps, l,
-                            (double)(it.start + it.size) / (ex_now() - t0));
-        }
-        ex_progress_done();
-        double dt = ex_now() - t0, tl, ta;
-        if (mm_test(eval, params, xte, yte, o.batch, &tl, &ta) < 0) goto done;
-        printf("Epoch %d in %.2f sec, train loss %.4f\nTest set accuracy %.4f (loss %.4f)\n",
-               epoch + 1, dt, sum / (double)steps, ta, tl);
-        fflush(stdout);
+        if (ex_train_epoch(&tr, epoch) < 0) goto done;
+        printf("Epoch %d in %.2f sec, train loss %.4f\n", epoch + 1, tr.seconds,
+               tr.loss_sum / (double)tr.steps);
+        if (ex_report(eval, NP, params, &d, o.batch, EX_TEST_SET | EX_WITH_LOSS) < 0) goto done;
     }
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mlp_momentum: %s\n", jx_error());
-    jx_batch_iter_free(&it);
-    jx_array_free(loss);
+    if (rc) ex_print_error("mlp_momentum");
+    ex_trainer_free(&tr);
     jx_jitfn_free(step);
     jx_jitfn_free(eval);
     jx_fn_free(m.model);
     jx_fn_free(m.ex_loss);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]), jx_array_free(vel[i]);
-    jx_array_free(xtr), jx_array_free(ytr), jx_array_free(xte), jx_array_free(yte);
+    ex_data_free(&d);
     return rc;
 }

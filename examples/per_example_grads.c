@@ -13,13 +13,9 @@
  * For the first batch the per-example gradients are checked against gradients computed
  * one example at a time (jx_grad of the unbatched loss); the max abs difference is
  * printed. Each epoch prints its time, the mean loss, the mean per-example gradient norm
- * and the train/test accuracy. Pixels are scaled to [0,1]. */
-#include <jx/nn.h>
-#include <jx/optim.h>
+ * and the train/test accuracy. Pixels are scaled to [0,1] (--no-normalize: raw 0..255). */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "common.h"
 
@@ -27,8 +23,11 @@ enum { NP = 4, NCLASS = 10, HIDDEN = 128 };
 
 typedef struct pg {
     jx_fn *ex_loss; /* (W1,b1,W2,b2, x[784], label) -> loss scalar */
+    jx_fn *vg;      /* value_and_grad(ex_loss) w.r.t. the params */
     double clip, sigma;
     jx_optim opt;
+    int threads;
+    double nsum, nmin, nmax; /* this epoch's per-example gradient norm statistics */
 } pg;
 
 /* The MLP on x[..., 784] -> logits[..., 10]. */
@@ -42,16 +41,6 @@ static void pg_ex_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = jx_softmax_cross_entropy(pg_net(in, in[NP]), in[NP + 1]);
 }
 
-/* vmap(value_and_grad(loss)) for a batch of B: (params..., x[B,784], labels[B]) ->
- * (losses[B], g_W1[B,...], ..., g_b2[B,...]). NULL with jx_error() on failure. */
-static jx_fn *pg_batched_grads(const pg *p, int64_t B) {
-    int wrt[NP] = {0, 1, 2, 3}, axes[NP + 2] = {JX_NONE, JX_NONE, JX_NONE, JX_NONE, 0, 0};
-    jx_fn *vg = jx_value_and_grad(p->ex_loss, NP, wrt);
-    jx_fn *bvg = vg ? jx_vmap(vg, axes, NULL, B) : NULL;
-    jx_fn_free(vg);
-    return bvg;
-}
-
 /* Sum over all axes but the first: x[B,...] -> [B]. */
 static jx_val pg_sum_rows(jx_val x) {
     jx_type ty = jx_val_type(x);
@@ -61,20 +50,15 @@ static jx_val pg_sum_rows(jx_val x) {
 }
 
 /* The DP-SGD step: (params..., key u32[2], x[B,784], labels[B]) -> (new params...,
- * new key, mean loss, min / mean / max per-example gradient norm). */
+ * new key, mean loss, min / mean / max per-example gradient norm). vmap(value_and_grad)
+ * gives every example's loss and gradient r[0], r[1..NP] with a batch axis. */
 static void pg_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     const pg *p = user;
     int64_t B = jx_val_type(in[NP + 1]).shape[0];
-    jx_fn *bvg = pg_batched_grads(p, B);
     jx_val args[NP + 2], r[1 + NP];
     for (int i = 0; i < NP; i++) args[i] = in[i];
     args[NP] = in[NP + 1], args[NP + 1] = in[NP + 2];
-    if (!bvg || jx_call(bvg, args, r) < 0) {
-        jx_trace_fail(t, jx_error());
-        jx_fn_free(bvg);
-        return;
-    }
-    jx_fn_free(bvg);
+    if (ex_call_batched(t, p->vg, NP, args, r) < 0) return;
     /* Per-example norms over every param, and the clipping factors min(1, C / norm). */
     jx_val sq = pg_sum_rows(jx_square(r[1]));
     for (int i = 1; i < NP; i++) sq = jx_add(sq, pg_sum_rows(jx_square(r[1 + i])));
@@ -103,12 +87,10 @@ static void pg_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 /* (params..., x[B,784], labels[B]) -> the per-example gradients g_i[B,...] (for the
  * check against one-at-a-time gradients). */
 static void pg_grads_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    jx_fn *bvg = pg_batched_grads(user, jx_val_type(in[NP]).shape[0]);
+    const pg *p = user;
     jx_val r[1 + NP];
-    if (!bvg || jx_call(bvg, in, r) < 0) jx_trace_fail(t, jx_error());
-    else
+    if (ex_call_batched(t, p->vg, NP, in, r) == 0)
         for (int i = 0; i < NP; i++) out[i] = r[1 + i];
-    jx_fn_free(bvg);
 }
 
 /* (params..., x[784], label) -> the gradient of one example's loss. */
@@ -120,18 +102,17 @@ static void pg_grad1_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) 
     jx_fn_free(g);
 }
 
-/* classify(params..., x[B,784]) = argmax of the logits. */
-static void pg_classify_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+/* eval(params..., x[B,784], labels[B]) = the number of correct argmax predictions. */
+static void pg_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
-    out[0] = jx_argmax(pg_net(in, in[NP]), 1, JX_I32);
+    out[0] = ex_n_correct(pg_net(in, in[NP]), in[NP + 1]);
 }
 
 /* Max abs difference between the vmapped per-example gradients of batch (x, y) and
  * gradients computed for each example separately; -1 on failure. */
-static double pg_check(const pg *p, jx_array **params, jx_array *x, jx_array *y, int threads) {
-    jx_jit_opts jo = {NULL, threads, 0};
-    jx_jitfn *batched = jx_jit_trace(pg_grads_cb, NP + 2, NP, (void *)p, &jo);
-    jx_jitfn *single = jx_jit_trace(pg_grad1_cb, NP + 2, NP, (void *)p, &jo);
+static double pg_check(pg *p, jx_array **params, jx_array *x, jx_array *y) {
+    jx_jitfn *batched = ex_jit(pg_grads_cb, NP + 2, NP, 0, p, p->threads);
+    jx_jitfn *single = ex_jit(pg_grad1_cb, NP + 2, NP, 0, p, p->threads);
     jx_array *in[NP + 2], *bg[NP] = {0};
     double maxdiff = -1;
     for (int i = 0; i < NP; i++) in[i] = params[i];
@@ -165,139 +146,93 @@ done:
     return maxdiff;
 }
 
-/* Moves "--clip X" and "--sigma X" out of argv into p (the rest stays for ex_parse;
- * *argc is updated). Returns 0, or -1 after a message on a bad value. */
-static int pg_take_opts(int *argc, char **argv, pg *p) {
-    int k = 1;
-    for (int i = 1; i < *argc; i++) {
-        int is_clip = !strcmp(argv[i], "--clip"), is_sigma = !strcmp(argv[i], "--sigma");
-        if (!is_clip && !is_sigma) {
-            argv[k++] = argv[i];
-            continue;
-        }
-        char *end = NULL;
-        double v = i + 1 < *argc ? strtod(argv[i + 1], &end) : 0;
-        if (i + 1 >= *argc || end == argv[i + 1] || *end || v < 0 || (is_clip && v <= 0)) {
-            fprintf(stderr, "%s needs a %s number\n", argv[i],
-                    is_clip ? "positive" : "non-negative");
-            return -1;
-        }
-        *(is_clip ? &p->clip : &p->sigma) = v;
-        i++;
-    }
-    *argc = k;
+/* Before the first step: checks the first batch's per-example gradients (see pg_check). */
+static int pg_before_step(ex_trainer *tr, jx_array **x) {
+    if (tr->epoch > 0 || tr->it.index > 0) return 0;
+    double d = pg_check(tr->user, tr->params, *x, tr->it.y);
+    if (d < 0) return -1;
+    printf("first batch: vmap(grad) vs %lld one-at-a-time gradients: max abs difference %.3g\n",
+           (long long)tr->it.size, d);
     return 0;
 }
 
-/* Haiku-style init: TruncatedNormal(1/sqrt(fan_in)) kernels [in,out], zero biases. */
-static int pg_init(uint32_t seed, jx_array **params) {
-    const int64_t sizes[3] = {784, HIDDEN, NCLASS};
-    jx_key layer[2];
-    jx_key_split(jx_key_new(seed), 2, layer);
-    for (int l = 0; l < 2; l++) {
-        params[2 * l] = jx_init_haiku(layer[l], JX_TYPE(JX_F32, sizes[l], sizes[l + 1]));
-        params[2 * l + 1] = jx_init_zeros(JX_TYPE(JX_F32, sizes[l + 1]));
-        if (!params[2 * l] || !params[2 * l + 1]) return -1;
+/* After each step: the epoch's gradient norm statistics (aux: min, mean, max), and a line
+ * for the first steps of the first epoch. */
+static int pg_after_step(ex_trainer *tr) {
+    pg *p = tr->user;
+    double mn = jx_array_get(tr->aux[0], 0), mean = jx_array_get(tr->aux[1], 0);
+    double mx = jx_array_get(tr->aux[2], 0);
+    if (tr->it.index == 0) p->nsum = 0, p->nmin = INFINITY, p->nmax = 0;
+    p->nsum += mean, p->nmin = fmin(p->nmin, mn), p->nmax = fmax(p->nmax, mx);
+    if (tr->epoch == 0 && (tr->it.index < 3 || tr->it.index % 200 == 0)) {
+        ex_progress_done();
+        printf("  step %lld: loss %.4f, per-example grad norm min %.4f mean %.4f max %.4f\n",
+               (long long)tr->it.index, tr->loss, mn, mean, mx);
     }
     return 0;
 }
 
 int main(int argc, char **argv) {
-    pg p = {NULL, 1.0, 1.0, jx_sgd(0.1)};
-    ex_opts o = {NULL, 5, 0, 0, 64, 0.1, 1, 0};
-    if (pg_take_opts(&argc, argv, &p) < 0) return 2;
-    int rc = ex_parse(argc, argv, &o,
-                      "usage: per_example_grads [options] [--clip C] [--sigma S]\n"
-                      "DP-SGD on a 784-128-10 MLP: per-example gradients by vmap(grad), each\n"
-                      "clipped to norm C (default 1), averaged, plus Gaussian noise of stddev\n"
-                      "S * C / batch (default S = 1), then an SGD step, all in one jitted\n"
-                      "function. Pixels are always scaled to [0,1].");
-    if (rc) return rc == 1 ? 0 : 2;
-    if (o.smoke && o.epochs > 1) o.epochs = 1;
-    p.opt = jx_sgd(o.lr);
-    jx_array *xtr = NULL, *ytr = NULL, *xte = NULL, *yte = NULL, *key = NULL;
-    jx_array *params[NP] = {0}, *stats[4] = {0};
-    jx_jitfn *step = NULL, *classify = NULL;
-    jx_batch_iter it = {0};
-    int64_t *perm = NULL;
-    rc = 1;
-    if (ex_load(&o, "train", o.smoke ? 2048 : 0, 1, &xtr, &ytr) < 0 ||
-        ex_load(&o, "test", o.smoke ? 512 : 0, 1, &xte, &yte) < 0 || pg_init(o.seed, params) < 0)
-        goto done;
+    pg p = {.clip = 1.0, .sigma = 1.0};
+    ex_opts o = {.epochs = 5, .batch = 64, .lr = 0.1, .normalize = 1};
+    const ex_opt own[] = {
+        {"--clip C", EX_DOUBLE, &p.clip, .help = "clip each per-example gradient to norm C",
+         .min = 0, .max = INFINITY, .above_min = 1},
+        {"--sigma S", EX_DOUBLE, &p.sigma, .help = "noise stddev S * C / batch", .min = 0,
+         .max = INFINITY},
+        {0},
+    };
+    ex_parse(argc, argv, &o, own,
+             "usage: per_example_grads [options]\n"
+             "DP-SGD on a 784-128-10 MLP: per-example gradients by vmap(grad), each\n"
+             "clipped to norm C, averaged, plus Gaussian noise of stddev S * C / batch,\n"
+             "then an SGD step, all in one jitted function. Pixels are scaled to [0,1].");
+    p.opt = jx_sgd(o.lr), p.threads = o.threads;
+    /* Haiku-style init: TruncatedNormal(1/sqrt(fan_in)) kernels [in,out], zero biases, one
+     * key per layer. ltypes: ex_loss's inputs (params, one image, its label). */
+    const ex_init init = {EX_KEY_PER_LAYER, EX_HAIKU, 0, EX_ZEROS, 0};
+    const int64_t sizes[3] = {784, HIDDEN, NCLASS};
     jx_type ltypes[NP + 2];
-    for (int i = 0; i < NP; i++) ltypes[i] = jx_array_type(params[i]);
+    ex_dense_types(2, sizes, ltypes);
     ltypes[NP] = JX_TYPE(JX_F32, 784), ltypes[NP + 1] = JX_SCALAR(JX_I32);
-    p.ex_loss = jx_trace(pg_ex_loss_cb, NP + 2, ltypes, 1, NULL);
-    key = jx_key_array(jx_key_fold_in(jx_key_new(o.seed), 1)); /* the noise key stream */
-    jx_type scalar_t = JX_SCALAR(JX_F32);
-    for (int i = 0; i < 4; i++) stats[i] = jx_array_new_type(&scalar_t);
-    int64_t n = jx_array_dim(xtr, 0);
-    perm = malloc((size_t)n * sizeof *perm);
-    if (!p.ex_loss || !key || !stats[3] || !perm ||
-        jx_batch_iter_init(&it, xtr, ytr, o.batch, 0) < 0)
+    int wrt[NP] = {0, 1, 2, 3};
+    ex_data d = {0};
+    jx_array *params[NP] = {0}, *key = NULL;
+    jx_jitfn *step = NULL, *eval = NULL;
+    ex_trainer tr = {.n_params = NP, .params = params, .n_state = 1, .state = &key, .n_aux = 3,
+                     .epochs = o.epochs, .shuffle = 1, .seed = o.seed, .progress_every = 50,
+                     .before_step = pg_before_step, .after_step = pg_after_step, .user = &p};
+    int rc = 1;
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
+        ex_init_params(&init, o.seed, 2, ltypes, params) < 0 ||
+        !(p.ex_loss = jx_trace(pg_ex_loss_cb, NP + 2, ltypes, 1, NULL)) ||
+        !(p.vg = jx_value_and_grad(p.ex_loss, NP, wrt)))
         goto done;
-    unsigned char donate[NP + 3] = {1, 1, 1, 1, 1, 0, 0};
-    jx_jit_opts jo = {donate, o.threads, 0}, jo_eval = {NULL, o.threads, 0};
-    step = jx_jit_trace(pg_step_cb, NP + 3, NP + 5, &p, &jo);
-    classify = jx_jit_trace(pg_classify_cb, NP + 1, 1, NULL, &jo_eval);
-    if (!step || !classify) goto done;
-    int64_t steps = jx_batch_iter_count(&it);
+    key = jx_key_array(jx_key_fold_in(jx_key_new(o.seed), 1)); /* the noise key stream */
+    tr.step = step = ex_jit(pg_step_cb, NP + 3, NP + 5, NP + 1, &p, o.threads);
+    eval = ex_jit(pg_eval_cb, NP + 2, 1, 0, NULL, o.threads);
+    if (!key || !step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("per_example_grads: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g, clip C %g, noise sigma %g\n",
-           (long long)n, (long long)jx_array_dim(xte, 0), (long long)o.batch, (long long)steps,
-           o.lr, p.clip, p.sigma);
+           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
+           (long long)tr.steps, o.lr, p.clip, p.sigma);
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        double t0 = ex_now(), lsum = 0, nsum = 0, nmin = INFINITY, nmax = 0;
-        jx_shuffle(n, o.seed, (uint64_t)epoch, perm);
-        jx_batch_iter_reset(&it, perm);
-        while (jx_batch_iter_next(&it)) {
-            if (epoch == 0 && it.index == 0) {
-                double d = pg_check(&p, params, it.x, it.y, o.threads);
-                if (d < 0) goto done;
-                printf("first batch: vmap(grad) vs %lld one-at-a-time gradients: max abs "
-                       "difference %.3g\n",
-                       (long long)it.size, d);
-            }
-            jx_array *in[NP + 3], *out[NP + 5];
-            for (int i = 0; i < NP; i++) in[i] = out[i] = params[i];
-            in[NP] = out[NP] = key;
-            in[NP + 1] = it.x, in[NP + 2] = it.y;
-            for (int i = 0; i < 4; i++) out[NP + 1 + i] = stats[i];
-            if (jx_jitfn_run(step, in, out) < 0) goto done;
-            double l = jx_array_get(stats[0], 0), mn = jx_array_get(stats[1], 0);
-            double mean = jx_array_get(stats[2], 0), mx = jx_array_get(stats[3], 0);
-            lsum += l, nsum += mean, nmin = fmin(nmin, mn), nmax = fmax(nmax, mx);
-            if (epoch == 0 && (it.index < 3 || it.index % 200 == 0)) {
-                ex_progress_done();
-                printf("  step %lld: loss %.4f, per-example grad norm min %.4f mean %.4f "
-                       "max %.4f\n",
-                       (long long)it.index, l, mn, mean, mx);
-            }
-            if (it.index % 50 == 0 || it.index + 1 == steps)
-                ex_progress(epoch + 1, o.epochs, it.index + 1, steps, l,
-                            (double)(it.start + it.size) / (ex_now() - t0));
-        }
-        ex_progress_done();
-        double dt = ex_now() - t0;
-        double tr = ex_accuracy(classify, NP, params, xtr, ytr, 1000);
-        double te = ex_accuracy(classify, NP, params, xte, yte, 1000);
-        if (tr < 0 || te < 0) goto done;
+        if (ex_train_epoch(&tr, epoch) < 0) goto done;
         printf("Epoch %d in %.2f sec, mean loss %.4f, grad norms min %.4f mean %.4f max %.4f\n",
-               epoch + 1, dt, lsum / (double)steps, nmin, nsum / (double)steps, nmax);
-        printf("Training set accuracy %.4f\nTest set accuracy %.4f\n", tr, te);
-        fflush(stdout);
+               epoch + 1, tr.seconds, tr.loss_sum / (double)tr.steps, p.nmin,
+               p.nsum / (double)tr.steps, p.nmax);
+        if (ex_report(eval, NP, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
     }
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "per_example_grads: %s\n", jx_error());
-    jx_batch_iter_free(&it);
-    free(perm);
+    if (rc) ex_print_error("per_example_grads");
+    ex_trainer_free(&tr);
     jx_jitfn_free(step);
-    jx_jitfn_free(classify);
+    jx_jitfn_free(eval);
+    jx_fn_free(p.vg);
     jx_fn_free(p.ex_loss);
     jx_array_free(key);
-    for (int i = 0; i < 4; i++) jx_array_free(stats[i]);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]);
-    jx_array_free(xtr), jx_array_free(ytr), jx_array_free(xte), jx_array_free(yte);
+    ex_data_free(&d);
     return rc;
 }

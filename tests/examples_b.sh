@@ -83,12 +83,14 @@ last_test_acc() { grep -E '^Test set accuracy' "$T/out" | tail -n 1 | awk '{prin
 
 # ---- logreg ---------------------------------------------------------------------------
 if check_ok logreg_help "$B/logreg" --help; then
-    has_lines logreg_help '^usage: logreg' '--model' '--png-dir' '--smoke' && pass logreg_help
+    has_lines logreg_help '^usage: logreg' '^  --model M +logreg or tanh \(default logreg\)$' \
+        '^  --png-dir DIR ' '^  --no-png ' '^  --no-normalize ' '--smoke' && pass logreg_help
 fi
-expect_usage_err logreg_bad_arg "unknown argument '--bogus'" "$B/logreg" --bogus
-expect_usage_err logreg_bad_model "unknown model 'resnet'" "$B/logreg" --model resnet
-expect_usage_err logreg_bad_number "is not a number" "$B/logreg" --epochs many
-expect_usage_err logreg_missing_value "needs a value" "$B/logreg" --png-dir
+expect_usage_err logreg_bad_arg "unknown argument '--bogus'" "$B/logreg" --data "$T/none" --bogus
+expect_usage_err logreg_bad_model "unknown model 'resnet'" "$B/logreg" --data "$T/none" --model resnet
+expect_usage_err logreg_bad_number "is not a number" "$B/logreg" --data "$T/none" --epochs many
+expect_usage_err logreg_missing_value "^--png-dir needs a value" \
+    "$B/logreg" --data "$T/none" --png-dir
 
 # The notebook's lr 0.001 barely moves the params in the 16 smoke steps: use 0.1.
 if check_ok logreg_smoke "$B/logreg" --smoke --lr 0.1 --png-dir "$T/png"; then
@@ -129,6 +131,18 @@ if check_ok logreg_no_png "$B/logreg" --smoke --no-png; then
     fi
 fi
 
+# --no-normalize (raw pixels, the notebook's default is [0,1]) and an explicit --epochs
+# with --smoke (the 1-epoch cap applies only without it).
+if check_ok logreg_raw_epochs "$B/logreg" --smoke --no-normalize --epochs 2 --no-png; then
+    if ! has_lines logreg_raw_epochs 'raw 0\.\.255 pixels$' '^Epoch 2 in'; then
+        :
+    elif [ "$(grep -cE '^Epoch [0-9]+ in' "$T/out")" -ne 2 ]; then
+        fail logreg_raw_epochs "expected 2 epoch lines: $(grep -E '^Epoch' "$T/out")"
+    else
+        pass logreg_raw_epochs
+    fi
+fi
+
 # End to end: 1 epoch over all 60000 training images (lr 0.1 instead of the notebook's
 # 0.001, which needs 24 epochs to pass 75%).
 if check_ok logreg_e2e_fashion_mnist "$B/logreg" --epochs 1 --lr 0.1 --no-png; then
@@ -144,13 +158,18 @@ fi
 
 # ---- experiments ----------------------------------------------------------------------
 if check_ok experiments_help "$B/experiments" --help; then
-    has_lines experiments_help '^usage: experiments' '--models' '--lrs' '--repeats' \
-        '--smoke' && pass experiments_help
+    has_lines experiments_help '^usage: experiments' '^  --models LIST ' '^  --lrs LIST ' \
+        '^  --repeats N ' '^  --no-softmax-check ' '2000/500 examples' '2 epochs unless --epochs' \
+        && pass experiments_help
 fi
-expect_usage_err experiments_bad_arg "unknown argument '--bogus'" "$B/experiments" --bogus
-expect_usage_err experiments_bad_model "unknown model 'vgg'" "$B/experiments" --models softmax,vgg
-expect_usage_err experiments_bad_lrs "--lrs: expected" "$B/experiments" --lrs 0.1,fast
-expect_usage_err experiments_bad_repeats "--repeats: expected" "$B/experiments" --repeats 0
+expect_usage_err experiments_bad_arg "unknown argument '--bogus'" "$B/experiments" --data "$T/none" --bogus
+expect_usage_err experiments_bad_model "unknown model 'vgg'" \
+    "$B/experiments" --data "$T/none" --models softmax,vgg
+expect_usage_err experiments_bad_lrs "--lrs: expected" "$B/experiments" --data "$T/none" --lrs 0.1,fast
+expect_usage_err experiments_bad_repeats "^--repeats: 0 is out of range \(expected 1\.\.64\)" \
+    "$B/experiments" --data "$T/none" --repeats 0
+expect_usage_err experiments_bad_repeats_int "^--repeats: '1.5' is not an integer" \
+    "$B/experiments" --data "$T/none" --repeats 1.5
 
 models="baseline softmax l2mom softmax_l2mom adamw adagrad dropout augment deep"
 if check_ok experiments_smoke "$B/experiments" --smoke; then

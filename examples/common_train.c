@@ -1,0 +1,241 @@
+/* Shared example helpers: parameter init, tracing helpers, the training loop with its
+ * progress line, and evaluation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* ---- parameters ----------------------------------------------------------------------- */
+
+void ex_dense_types(int layers, const int64_t *sizes, jx_type *types) {
+    for (int l = 0; l < layers; l++) {
+        types[2 * l] = JX_TYPE(JX_F32, sizes[l], sizes[l + 1]);
+        types[2 * l + 1] = JX_TYPE(JX_F32, sizes[l + 1]);
+    }
+}
+
+/* A new array of type t drawn from key as kind and scale say; NULL with jx_error(). */
+static jx_array *ex_draw(ex_init_kind kind, double scale, jx_key key, jx_type t) {
+    double fan_in, fan_out;
+    switch (kind) {
+    case EX_ZEROS: return jx_init_zeros(t);
+    case EX_NORMAL: return jx_init_normal(key, t, scale);
+    case EX_NORMAL_FAN_IN:
+        jx_fans(t, &fan_in, &fan_out);
+        return jx_init_normal(key, t, 1.0 / sqrt(fan_in));
+    case EX_GLOROT_UNIFORM: return jx_init_glorot_uniform(key, t);
+    case EX_HAIKU: return jx_init_haiku(key, t);
+    }
+    return NULL;
+}
+
+int ex_init_params(const ex_init *init, uint32_t seed, int layers, const jx_type *types,
+                   jx_array **params) {
+    jx_key keys[EX_MAX_IO], pair[2];
+    if (layers < 1 || 2 * layers > EX_MAX_IO) {
+        fprintf(stderr, "ex_init_params: %d layers (1..%d)\n", layers, EX_MAX_IO / 2);
+        return -1;
+    }
+    jx_key_split(jx_key_new(seed), init->keys == EX_KEY_PER_ARRAY ? 2 * layers : layers, keys);
+    for (int l = 0; l < layers; l++) {
+        jx_key kw = keys[l], kb = keys[l];
+        if (init->keys == EX_KEY_PER_LAYER_PAIR) {
+            jx_key_split(keys[l], 2, pair);
+            kw = pair[0], kb = pair[1];
+        } else if (init->keys == EX_KEY_PER_ARRAY) {
+            kw = keys[2 * l], kb = keys[2 * l + 1];
+        }
+        params[2 * l] = ex_draw(init->w, init->w_scale, kw, types[2 * l]);
+        params[2 * l + 1] = ex_draw(init->b, init->b_scale, kb, types[2 * l + 1]);
+        if (!params[2 * l] || !params[2 * l + 1]) return -1;
+    }
+    return 0;
+}
+
+/* ---- tracing helpers ------------------------------------------------------------------ */
+
+jx_jitfn *ex_jit_at(jx_loc loc, jx_trace_cb cb, int n_in, int n_out, int n_donate, void *user,
+                    int threads) {
+    unsigned char *donate = n_donate > 0 && n_in > 0 ? calloc((size_t)n_in, 1) : NULL;
+    for (int i = 0; donate && i < n_donate && i < n_in; i++) donate[i] = 1;
+    jx_jit_opts jo = {donate, threads, 0};
+    jx_jitfn *f = jx_jit_trace_at(loc, cb, n_in, n_out, user, &jo);
+    free(donate);
+    return f;
+}
+
+int ex_call_batched_at(jx_loc loc, jx_trace *t, const jx_fn *f, int n_params,
+                       const jx_val *in, jx_val *out) {
+    int n = jx_fn_n_in(f), axes[EX_MAX_IO];
+    if (n <= n_params || n > EX_MAX_IO) {
+        jx_trace_fail_at(loc, t, "ex_call_batched: the function has no batched input");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) axes[i] = i < n_params ? JX_NONE : 0;
+    jx_fn *bf = jx_vmap(f, axes, NULL, jx_val_type(in[n_params]).shape[0]);
+    int rc = bf ? jx_call_at(loc, bf, in, out) : -1;
+    if (rc < 0) jx_trace_fail_at(loc, t, jx_error());
+    jx_fn_free(bf);
+    return rc;
+}
+
+jx_val ex_n_correct_at(jx_loc loc, jx_val scores, jx_val labels) {
+    jx_val hit = jx_eq_at(loc, jx_argmax_at(loc, scores, 1, JX_I32), labels);
+    return jx_sum_all_at(loc, jx_convert_at(loc, hit, JX_F32));
+}
+
+void ex_optim_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const ex_optim_step *s = user;
+    int np = s->n_params, ns = jx_optim_n_state(s->opt, np);
+    jx_type types[EX_MAX_IO];
+    if (ns < 0 || np + s->n_batch > EX_MAX_IO) {
+        jx_trace_fail(t, ns < 0 ? jx_error() : "ex_optim_step: too many inputs");
+        return;
+    }
+    for (int i = 0; i < np; i++) types[i] = jx_val_type(in[i]);
+    for (int i = 0; i < s->n_batch; i++) types[np + i] = jx_val_type(in[np + ns + i]);
+    jx_fn *loss = jx_trace(s->loss, np + s->n_batch, types, 1, s->user);
+    jx_fn *step = loss ? jx_optim_train_step(s->opt, loss, np) : NULL;
+    if (!step || jx_call(step, in, out) < 0) jx_trace_fail(t, jx_error());
+    jx_fn_free(step);
+    jx_fn_free(loss);
+}
+
+/* ---- progress line -------------------------------------------------------------------- */
+
+static int ex_progress_shown;
+
+/* Shows "epoch 1/8 [=====>    ] 312/469 loss 0.412 1830 ex/s" on stderr when it is a
+ * terminal. */
+static void ex_progress(int epoch, int epochs, int64_t step, int64_t steps, double loss,
+                        double ex_per_s) {
+    if (!isatty(STDERR_FILENO)) return;
+    char bar[31];
+    int fill = steps > 0 ? (int)(30 * step / steps) : 30;
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+    bar[30] = 0;
+    fprintf(stderr, "\repoch %d/%d [%s] %lld/%lld loss %.4f %.0f ex/s ", epoch, epochs, bar,
+            (long long)step, (long long)steps, loss, ex_per_s);
+    ex_progress_shown = 1;
+}
+
+void ex_progress_done(void) {
+    if (ex_progress_shown) fprintf(stderr, "\r%80s\r", "");
+    ex_progress_shown = 0;
+}
+
+/* ---- training ------------------------------------------------------------------------- */
+
+int ex_trainer_init(ex_trainer *tr, const jx_array *x, const jx_array *y, int64_t batch,
+                    unsigned flags) {
+    jx_type scalar = JX_SCALAR(JX_F32);
+    if (tr->n_params + tr->n_state + 2 + tr->n_extra > EX_MAX_IO || tr->n_aux > EX_MAX_AUX) {
+        fprintf(stderr, "ex_trainer_init: too many step inputs or outputs\n");
+        return -1;
+    }
+    tr->n = jx_array_dim(x, 0);
+    tr->perm = malloc((size_t)(tr->n > 0 ? tr->n : 1) * sizeof *tr->perm);
+    if (!tr->perm) {
+        fprintf(stderr, "ex_trainer_init: out of memory\n");
+        return -1;
+    }
+    if (!(tr->loss_out = jx_array_new_type(&scalar))) return -1;
+    for (int i = 0; i < tr->n_aux; i++)
+        if (!(tr->aux[i] = jx_array_new_type(&scalar))) return -1;
+    if (jx_batch_iter_init(&tr->it, x, y, batch, flags) < 0) return -1;
+    tr->steps = jx_batch_iter_count(&tr->it);
+    return 0;
+}
+
+/* Runs the step on the current batch of tr->it. 0 or -1. */
+static int ex_train_step(ex_trainer *tr) {
+    jx_array *in[EX_MAX_IO], *out[EX_MAX_IO], *x = tr->it.x;
+    int np = tr->n_params, nps = tr->n_params + tr->n_state;
+    for (int i = 0; i < np; i++) in[i] = out[i] = tr->params[i];
+    for (int i = np; i < nps; i++) in[i] = out[i] = tr->state[i - np];
+    if (tr->before_step && tr->before_step(tr, &x) < 0) return -1;
+    in[nps] = x, in[nps + 1] = tr->it.y;
+    for (int i = 0; i < tr->n_extra; i++) in[nps + 2 + i] = tr->extra[i];
+    out[nps] = tr->loss_out;
+    for (int i = 0; i < tr->n_aux; i++) out[nps + 1 + i] = tr->aux[i];
+    if (jx_jitfn_run(tr->step, in, out) < 0) return -1;
+    tr->loss = jx_array_get(tr->loss_out, 0);
+    tr->loss_sum += tr->loss;
+    return tr->after_step ? tr->after_step(tr) : 0;
+}
+
+int ex_train_epoch(ex_trainer *tr, int epoch) {
+    jx_batch_iter *it = &tr->it;
+    double t0 = ex_now();
+    tr->epoch = epoch, tr->loss_sum = 0;
+    if (tr->shuffle) jx_shuffle(tr->n, tr->seed, (uint64_t)epoch, tr->perm);
+    if (jx_batch_iter_reset(it, tr->shuffle ? tr->perm : NULL) < 0) return -1;
+    while (jx_batch_iter_next(it)) {
+        if (ex_train_step(tr) < 0) {
+            ex_progress_done();
+            return -1;
+        }
+        if ((tr->progress_every > 0 && it->index % tr->progress_every == 0) ||
+            it->index + 1 == tr->steps)
+            ex_progress(epoch + 1, tr->epochs, it->index + 1, tr->steps,
+                        tr->loss_is_sum ? tr->loss / (double)it->size : tr->loss,
+                        (double)(it->start + it->size) / (ex_now() - t0));
+    }
+    ex_progress_done();
+    tr->seconds = ex_now() - t0;
+    return 0;
+}
+
+void ex_trainer_free(ex_trainer *tr) {
+    jx_batch_iter_free(&tr->it);
+    free(tr->perm);
+    jx_array_free(tr->loss_out);
+    for (int i = 0; i < EX_MAX_AUX; i++) jx_array_free(tr->aux[i]);
+    tr->perm = NULL, tr->loss_out = NULL;
+    for (int i = 0; i < EX_MAX_AUX; i++) tr->aux[i] = NULL;
+}
+
+/* ---- evaluation ----------------------------------------------------------------------- */
+
+int ex_evaluate(jx_jitfn *eval, int n_params, jx_array **params, const jx_array *x,
+                const jx_array *y, int64_t batch, double *acc, double *loss) {
+    jx_batch_iter it = {0};
+    jx_array *in[EX_MAX_IO];
+    double correct = 0, sum = 0;
+    int rc = n_params + 2 <= EX_MAX_IO ? jx_batch_iter_init(&it, x, y, batch, 0) : -1;
+    for (int i = 0; rc == 0 && i < n_params; i++) in[i] = params[i];
+    while (rc == 0 && jx_batch_iter_next(&it)) {
+        jx_array *out[2] = {NULL, NULL};
+        in[n_params] = it.x, in[n_params + 1] = it.y;
+        if (jx_jitfn_run(eval, in, out) < 0) {
+            rc = -1;
+        } else {
+            correct += jx_array_get(out[0], 0);
+            if (loss) sum += jx_array_get(out[1], 0);
+        }
+        jx_array_free(out[0]), jx_array_free(out[1]);
+    }
+    int64_t n = jx_array_dim(x, 0);
+    *acc = n ? correct / (double)n : 0;
+    if (loss) *loss = n ? sum / (double)n : 0;
+    jx_batch_iter_free(&it);
+    return rc;
+}
+
+int ex_report(jx_jitfn *eval, int n_params, jx_array **params, const ex_data *d,
+              int64_t batch, unsigned what) {
+    for (int s = 0; s < 2; s++) {
+        double acc, loss;
+        if (!(what & (s ? EX_TEST_SET : EX_TRAIN_SET))) continue;
+        if (ex_evaluate(eval, n_params, params, s ? d->xte : d->xtr, s ? d->yte : d->ytr, batch,
+                        &acc, what & EX_WITH_LOSS ? &loss : NULL) < 0)
+            return -1;
+        printf("%s set accuracy %.4f", s ? "Test" : "Training", acc);
+        if (what & EX_WITH_LOSS) printf(" (loss %.4f)", loss);
+        printf("\n");
+    }
+    fflush(stdout);
+    return 0;
+}
