@@ -35,7 +35,8 @@ int main(void) {
 }
 C
 prefix_pc() { PKG_CONFIG_PATH="$pc" PKG_CONFIG_SYSROOT_DIR="$tmp/root" pkg-config "$@"; }
-if cc -std=c11 "$tmp/use.c" -o "$tmp/use" $(prefix_pc --cflags jx) \
+# shellcheck disable=SC2086  # JX_SANITIZE: the sanitizer flags of a --sanitize build
+if cc -std=c11 ${JX_SANITIZE:-} "$tmp/use.c" -o "$tmp/use" $(prefix_pc --cflags jx) \
      -L"$(prefix_pc --variable=libdir jx)" -Wl,-Bstatic -ljx -Wl,-Bdynamic \
      $(prefix_pc --libs --static jx | sed 's/-ljx//') 2>"$tmp/cc.log"; then
   echo "PASS link_against_installed_jx"
