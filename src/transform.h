@@ -28,6 +28,16 @@
 
 #include "trace.h"
 
+/* Declares a family's three rules prefix_vjp, prefix_jvp and prefix_batch (for families
+ * whose rules live in a second file, like elementwise_tx.c). */
+#define TX_RULES_DECL(prefix)                                                              \
+    int prefix##_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,  \
+                     jx_val *ct_in);                                                       \
+    int prefix##_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y,             \
+                     const jx_val *dx, jx_val *dy);                                        \
+    int prefix##_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,      \
+                       int64_t bsize, jx_val *y, int *ybd)
+
 /* A symbolic zero (cotangent or tangent): never emitted, never an operand. */
 #define TX_ZERO ((jx_val){NULL, -2})
 #define TX_NOBATCH (-1)

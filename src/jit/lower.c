@@ -275,6 +275,18 @@ static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
     for (int i = g->nb - 1; i >= 0; i--) lw_loop_end(L, &lp[i]);
 }
 
+/* Frees jit_lower's scratch arrays and the builder (the module is the caller's). */
+static void lw_free_scratch(lw *L, LLVMValueRef *ptrs, int *args, unsigned char *seen,
+                            LLVMValueRef *kfn, lw_par *kpar) {
+    free(L->base);
+    free(ptrs);
+    free(args);
+    free(seen);
+    free(kfn);
+    free(kpar);
+    LLVMDisposeBuilder(L->b);
+}
+
 /* See jit.h. */
 LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry) {
     lw Lv, *L = &Lv;
@@ -299,13 +311,7 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
     LLVMValueRef *kfn = calloc((size_t)p->n_steps + 1, sizeof *kfn);
     lw_par *kpar = calloc((size_t)p->n_steps + 1, sizeof *kpar);
     if (!L->base || !ptrs || !args || !seen || !kfn || !kpar) {
-        free(kpar);
-        free(L->base);
-        free(ptrs);
-        free(args);
-        free(seen);
-        free(kfn);
-        LLVMDisposeBuilder(L->b);
+        lw_free_scratch(L, ptrs, args, seen, kfn, kpar);
         LLVMDisposeModule(L->m);
         util_err("jit: out of memory while lowering");
         return NULL;
@@ -421,24 +427,11 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
     LLVMBuildRetVoid(L->b);
     free(kargs);
     free(knargs);
+    lw_free_scratch(L, ptrs, args, seen, kfn, kpar);
     if (rc < 0) {
-        free(L->base);
-        free(ptrs);
-        free(args);
-        free(seen);
-        free(kfn);
-        free(kpar);
-        LLVMDisposeBuilder(L->b);
         LLVMDisposeModule(L->m);
         util_err("jit: out of memory while lowering");
         return NULL;
     }
-    free(kpar);
-    free(L->base);
-    free(ptrs);
-    free(args);
-    free(seen);
-    free(kfn);
-    LLVMDisposeBuilder(L->b);
     return L->m;
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "trace.h"
+#include "transform.h"
 #include "util.h"
 
 /* Dtype sets as bit masks over jx_dtype. */
@@ -493,13 +493,8 @@ static int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
-/* The transformation rules, in elementwise_tx.c (same prototypes there). */
-int elt_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
-            jx_val *ct_in);
-int elt_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
-            jx_val *dy);
-int elt_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd, int64_t bsize,
-              jx_val *y, int *ybd);
+/* The transformation rules live in elementwise_tx.c. */
+TX_RULES_DECL(elt);
 
 const jx_family jx_family_elementwise = {.infer = elt_infer,
                                          .interp = elt_interp,

@@ -5,12 +5,7 @@
  * node is emitted through the public ops with the node's source location. */
 #include "transform.h"
 
-int elt_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
-            jx_val *ct_in);
-int elt_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
-            jx_val *dy);
-int elt_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd, int64_t bsize,
-              jx_val *y, int *ybd);
+TX_RULES_DECL(elt);
 
 /* A scalar literal v of like's dtype (broadcast by the public binary ops). */
 static jx_val elt_lit(jx_loc loc, jx_val like, double v) { return jx_lit_at(loc, like, v); }

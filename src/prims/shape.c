@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace.h"
+#include "transform.h"
 #include "util.h"
 
 /* An attribute vector as stored in a node (n may be anything if it came from text). */
@@ -390,12 +390,7 @@ static int shp_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
 }
 
 /* The transformation rules, in shape_tx.c. */
-int shp_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
-            jx_val *ct_in);
-int shp_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
-            jx_val *dy);
-int shp_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd, int64_t bsize,
-              jx_val *y, int *ybd);
+TX_RULES_DECL(shp);
 
 const jx_family jx_family_shape = {.infer = shp_infer,
                                    .interp = shp_interp,

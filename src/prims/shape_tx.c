@@ -7,12 +7,7 @@
 
 #include "transform.h"
 
-int shp_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
-            jx_val *ct_in);
-int shp_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
-            jx_val *dy);
-int shp_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd, int64_t bsize,
-              jx_val *y, int *ybd);
+TX_RULES_DECL(shp);
 
 /* The dims of ty as a list. */
 static jx_ints shpx_dims(const jx_type *ty) {
