@@ -9,6 +9,9 @@
  *   mlp_gemms_only   jx_us: the same jx step; ref_us: the reference step's 8 GEMMs alone.
  *   mlp_compile_cold jx_us: the first jx_jit of the step in this process, from a fresh
  *                    jx_fn, without the disk cache; ref_us and ratio null.
+ *   dispatch_trivial jx_us: one jx_exe_run of y = x + 1 on f32[4] with a preallocated
+ *                    output (the per-call overhead); ref_us: the same loop as a C function
+ *                    called through a function pointer.
  * Times are medians over --iters steps after a warm-up, jx and reference interleaved.
  * Before timing, both run 3 steps from the same params and batch and must agree; the
  * verdict and other notes go to stderr. Exit code: 0, 1 on a mismatch or jx error,
@@ -262,10 +265,10 @@ static int bn_check(jx_exe *e, bn_state *s) {
 /* Prints one row (ref_us < 0 prints null for ref_us and ratio). */
 static void bn_row(const char *name, int batch, int threads, double jx_us, double ref_us) {
     if (ref_us < 0)
-        printf("{\"name\":\"%s\",\"batch\":%d,\"threads\":%d,\"jx_us\":%.1f,\"ref_us\":null,"
+        printf("{\"name\":\"%s\",\"batch\":%d,\"threads\":%d,\"jx_us\":%.3f,\"ref_us\":null,"
                "\"ratio\":null}\n", name, batch, threads, jx_us);
     else
-        printf("{\"name\":\"%s\",\"batch\":%d,\"threads\":%d,\"jx_us\":%.1f,\"ref_us\":%.1f,"
+        printf("{\"name\":\"%s\",\"batch\":%d,\"threads\":%d,\"jx_us\":%.3f,\"ref_us\":%.3f,"
                "\"ratio\":%.3f}\n", name, batch, threads, jx_us, ref_us, jx_us / ref_us);
     fflush(stdout);
 }
@@ -324,6 +327,49 @@ static int bn_parse_threads(const char *s, int *th) {
         else if (*s) return -1;
     }
     return n > 0 ? n : -1;
+}
+
+/* y = x + 1 */
+static void bn_plus1(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_add(in[0], jx_lit(in[0], 1.0));
+}
+
+/* The hand-written counterpart of bn_plus1. */
+static void bn_plus1_ref(const float *x, float *y) {
+    for (int i = 0; i < 4; i++) y[i] = x[i] + 1.0f;
+}
+
+/* Median per-call microseconds of the jitted trivial function and of its C counterpart
+ * (blocks of 10000 calls). Returns 0 or -1. */
+static int bn_dispatch(double *jx_us, double *ref_us) {
+    jx_type ty = JX_TYPE(JX_F32, 4);
+    jx_fn *f = jx_trace(bn_plus1, 1, &ty, 1, NULL);
+    jx_jit_opts o = {NULL, 1, 1};
+    jx_exe *e = f ? jx_jit(f, &o) : NULL;
+    jx_array *x = jx_array_new_type(&ty), *y = jx_array_new_type(&ty);
+    void (*volatile ref)(const float *, float *) = bn_plus1_ref;
+    enum { BLOCKS = 21, CALLS = 10000 };
+    double tj[BLOCKS], tr[BLOCKS];
+    int rc = e && x && y ? 0 : -1;
+    for (int b = 0; b < BLOCKS && rc == 0; b++) {
+        double t0 = bn_now_us();
+        for (int i = 0; i < CALLS && rc == 0; i++) rc = jx_exe_run(e, &x, &y);
+        double t1 = bn_now_us();
+        for (int i = 0; i < CALLS; i++) ref(jx_array_cdata(x), jx_array_data(y));
+        double t2 = bn_now_us();
+        tj[b] = (t1 - t0) / CALLS;
+        tr[b] = (t2 - t1) / CALLS;
+    }
+    if (rc == 0) {
+        *jx_us = bn_median(tj, BLOCKS);
+        *ref_us = bn_median(tr, BLOCKS);
+    }
+    jx_array_free(x);
+    jx_array_free(y);
+    jx_exe_free(e);
+    jx_fn_free(f);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -403,6 +449,9 @@ int main(int argc, char **argv) {
         }
     }
     if (rc == 0) bn_row("mlp_compile_cold", batch, th[0], t2 - t1, -1);
+    double dj, dr;
+    if (rc == 0 && bn_dispatch(&dj, &dr) == 0) bn_row("dispatch_trivial", 1, 1, dj, dr);
+    else if (rc == 0) rc = 1, fprintf(stderr, "jxbench: %s\n", jx_error());
     bn_state_free(&s);
     jx_exe_free(e);
     jx_fn_free(f);
