@@ -110,7 +110,8 @@ void ex_parse(int argc, char **argv, ex_opts *o, const ex_opt *extra, const char
              o->smoke_epochs == 1 ? "" : "s");
     const ex_opt common[] = {
         {"--data DIR", EX_STRING, &o->data, .help = "IDX files"},
-        {"--epochs N", EX_INT, &o->epochs, .help = "passes over the training set", .max = INT_MAX},
+        {"--epochs N", EX_INT, &o->epochs, .help = "passes over the training set", .min = 1,
+         .max = INT_MAX},
         {"--seed N", EX_U32, &o->seed, .help = "PRNG seed"},
         {"--batch N", EX_I64, &o->batch, .help = "batch size", .min = 1, .max = 0x1p63},
         {"--lr X", EX_DOUBLE, &o->lr, .help = "learning rate"},

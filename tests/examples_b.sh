@@ -166,6 +166,8 @@ expect_usage_err experiments_bad_arg "unknown argument '--bogus'" "$B/experiment
 expect_usage_err experiments_bad_model "unknown model 'vgg'" \
     "$B/experiments" --data "$T/none" --models softmax,vgg
 expect_usage_err experiments_bad_lrs "--lrs: expected" "$B/experiments" --data "$T/none" --lrs 0.1,fast
+expect_usage_err experiments_zero_epochs "^--epochs: 0 is out of range \(expected >= 1\)" \
+  "$B/experiments" --data "$T/none" --epochs 0
 expect_usage_err experiments_bad_repeats "^--repeats: 0 is out of range \(expected 1\.\.64\)" \
     "$B/experiments" --data "$T/none" --repeats 0
 expect_usage_err experiments_bad_repeats_int "^--repeats: '1.5' is not an integer" \
