@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "primcheck.h"
 #include "trace.h"
 #include "jx.h"
 
@@ -51,40 +52,9 @@ static jx_array *run(jx_trace *t, jx_val out, int n, jx_array **in) {
     return res;
 }
 
-/* 1 if a has type want and its elements are near vals (relative tol); prints mismatches.
- * Frees a. */
-static int same(jx_array *a, jx_type want, const double *vals, double tol) {
-    int ok = a != NULL;
-    if (ok) {
-        jx_type at = jx_array_type(a);
-        if (!jx_type_eq(&at, &want)) {
-            char b1[128], b2[128];
-            printf("  type %s, expected %s\n", jx_type_str(&at, b1, sizeof b1),
-                   jx_type_str(&want, b2, sizeof b2));
-            ok = 0;
-        }
-    }
-    for (int64_t i = 0; ok && i < jx_array_size(a); i++) {
-        if (!check_near(jx_array_get(a, i), vals[i], tol)) {
-            printf("  element %lld = %.9g, expected %.9g\n", (long long)i, jx_array_get(a, i),
-                   vals[i]);
-            ok = 0;
-        }
-    }
-    jx_array_free(a);
-    return ok;
-}
-
 #define D(...) ((const double[]){__VA_ARGS__})
 #define S(...) JX_INTS(__VA_ARGS__)
 #define TOL 1e-6
-
-/* Counts the nodes of f with op. */
-static int count_op(const jx_fn *f, jx_op op) {
-    int c = 0;
-    for (int i = 0; i < f->n_nodes; i++) c += f->nodes[i].op == op;
-    return c;
-}
 
 /* Ends t (whose last op failed) and checks the error names op, every needle and this file. */
 static void expect_error(jx_trace *t, const char *op, const char *n1, const char *n2) {
@@ -112,7 +82,7 @@ TEST(add_scalar_matrix) {
     CHECK(count_op(f, JX_OP_BROADCAST_IN_DIM) == 3); /* the matrix is never broadcast */
     jx_array *out = NULL;
     CHECK(jx_interp(f, in, &out) == 0);
-    CHECK(same(out, JX_TYPE(JX_F32, 2, 3), D(11, 12, 13, 14, 15, 16), TOL));
+    CHECK(same_tol(out, JX_TYPE(JX_F32, 2, 3), D(11, 12, 13, 14, 15, 16), TOL));
     jx_fn_free(f);
     jx_array_free(in[0]);
     jx_array_free(in[1]);
@@ -122,7 +92,7 @@ TEST(add_column_row) {
     jx_array *in[2] = {arr(JX_F32, S(3, 1), D(10, 20, 30)), arr(JX_F32, S(1, 4), D(1, 2, 3, 4))};
     jx_trace *t = begin(2, in);
     jx_val y = jx_add(jx_trace_input(t, 0), jx_trace_input(t, 1));
-    CHECK(same(run(t, y, 2, in), JX_TYPE(JX_F32, 3, 4),
+    CHECK(same_tol(run(t, y, 2, in), JX_TYPE(JX_F32, 3, 4),
                D(11, 12, 13, 14, 21, 22, 23, 24, 31, 32, 33, 34), TOL));
 }
 
@@ -130,7 +100,7 @@ TEST(add_matrix_vector) {
     jx_array *in[2] = {arr(JX_F64, S(2, 3), D(1, 2, 3, 4, 5, 6)), arr(JX_F64, S(3), D(10, 20, 30))};
     jx_trace *t = begin(2, in);
     jx_val y = jx_sub(jx_trace_input(t, 0), jx_trace_input(t, 1));
-    CHECK(same(run(t, y, 2, in), JX_TYPE(JX_F64, 2, 3), D(-9, -18, -27, -6, -15, -24), 0));
+    CHECK(same_tol(run(t, y, 2, in), JX_TYPE(JX_F64, 2, 3), D(-9, -18, -27, -6, -15, -24), 0));
 }
 
 TEST(add_rank0) {
@@ -138,7 +108,7 @@ TEST(add_rank0) {
     jx_trace *t = begin(2, in);
     jx_val y = jx_add(jx_trace_input(t, 0), jx_trace_input(t, 1));
     CHECK(t->fn->n_nodes == 3); /* no broadcast emitted */
-    CHECK(same(run(t, y, 2, in), JX_SCALAR(JX_I32), D(4), 0));
+    CHECK(same_tol(run(t, y, 2, in), JX_SCALAR(JX_I32), D(4), 0));
 }
 
 TEST(add_empty_dims) {
@@ -147,12 +117,12 @@ TEST(add_empty_dims) {
     jx_trace *t = begin(3, in);
     jx_val a = jx_trace_input(t, 0), b = jx_trace_input(t, 1), c = jx_trace_input(t, 2);
     jx_val y = jx_add(jx_add(a, b), c); /* [0,3] + [3] + [1] -> [0,3] */
-    CHECK(same(run(t, y, 3, in), JX_TYPE(JX_F32, 0, 3), NULL, 0));
+    CHECK(same_tol(run(t, y, 3, in), JX_TYPE(JX_F32, 0, 3), NULL, 0));
 
     jx_array *in2[2] = {arr(JX_F32, S(2, 0), NULL), arr(JX_F32, S(2, 1), D(1, 2))};
     t = begin(2, in2);
     y = jx_mul(jx_trace_input(t, 1), jx_trace_input(t, 0)); /* [2,1] * [2,0] -> [2,0] */
-    CHECK(same(run(t, y, 2, in2), JX_TYPE(JX_F32, 2, 0), NULL, 0));
+    CHECK(same_tol(run(t, y, 2, in2), JX_TYPE(JX_F32, 2, 0), NULL, 0));
 }
 
 TEST(add_incompatible) {
@@ -187,20 +157,20 @@ TEST(select_broadcast) {
                        arr(JX_F32, JX_NOINTS, D(-1))};
     jx_trace *t = begin(3, in);
     jx_val y = jx_select(jx_trace_input(t, 0), jx_trace_input(t, 1), jx_trace_input(t, 2));
-    CHECK(same(run(t, y, 3, in), JX_TYPE(JX_F32, 3, 4),
+    CHECK(same_tol(run(t, y, 3, in), JX_TYPE(JX_F32, 3, 4),
                D(1, 2, 3, 4, -1, -1, -1, -1, 1, 2, 3, 4), 0));
 
     jx_array *in0[3] = {arr(JX_BOOL, JX_NOINTS, D(0)), arr(JX_F64, JX_NOINTS, D(1)),
                         arr(JX_F64, JX_NOINTS, D(2))};
     t = begin(3, in0);
     y = jx_select(jx_trace_input(t, 0), jx_trace_input(t, 1), jx_trace_input(t, 2));
-    CHECK(same(run(t, y, 3, in0), JX_SCALAR(JX_F64), D(2), 0));
+    CHECK(same_tol(run(t, y, 3, in0), JX_SCALAR(JX_F64), D(2), 0));
 
     jx_array *ine[3] = {arr(JX_BOOL, S(0, 1), NULL), arr(JX_F32, S(2), D(1, 2)),
                         arr(JX_F32, S(1, 2), D(3, 4))};
     t = begin(3, ine);
     y = jx_select(jx_trace_input(t, 0), jx_trace_input(t, 1), jx_trace_input(t, 2));
-    CHECK(same(run(t, y, 3, ine), JX_TYPE(JX_F32, 0, 2), NULL, 0));
+    CHECK(same_tol(run(t, y, 3, ine), JX_TYPE(JX_F32, 0, 2), NULL, 0));
 }
 
 TEST(select_incompatible) {
@@ -220,7 +190,7 @@ TEST(binary_ops_map_to_primitives) {
         jx_expand_dims(parts[1], 0), jx_expand_dims(parts[2], 0), jx_expand_dims(parts[3], 0),
         jx_expand_dims(parts[4], 0), jx_expand_dims(parts[5], 0), jx_expand_dims(parts[6], 0),
         jx_expand_dims(parts[7], 0)}, 0);
-    CHECK(same(run(t, all, 2, in), JX_TYPE(JX_F32, 8, 2),
+    CHECK(same_tol(run(t, all, 2, in), JX_TYPE(JX_F32, 8, 2),
                D(8, -1, 4, -5, 12, -6, 3, -1.5, 36, 9, 6, 2, 2, -3, 0, -1), TOL));
 
     jx_array *ic[2] = {arr(JX_I32, S(3), D(1, 2, 3)), arr(JX_I32, JX_NOINTS, D(2))};
@@ -230,7 +200,7 @@ TEST(binary_ops_map_to_primitives) {
     jx_val cs[6];
     for (int i = 0; i < 6; i++) cs[i] = jx_expand_dims(jx_convert(cmp[i], JX_I32), 0);
     all = jx_concatenate(6, cs, 0);
-    CHECK(same(run(t, all, 2, ic), JX_TYPE(JX_I32, 6, 3),
+    CHECK(same_tol(run(t, all, 2, ic), JX_TYPE(JX_I32, 6, 3),
                D(0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1, 1), 0));
 
     jx_array *iu[2] = {arr(JX_U32, S(2), D(12, 10)), arr(JX_U32, JX_NOINTS, D(6))};
@@ -240,7 +210,7 @@ TEST(binary_ops_map_to_primitives) {
                      jx_shift_left(a, jx_lit(a, 1)), jx_shift_right(a, jx_lit(a, 2))};
     for (int i = 0; i < 5; i++) bits[i] = jx_expand_dims(bits[i], 0);
     all = jx_concatenate(5, bits, 0);
-    CHECK(same(run(t, all, 2, iu), JX_TYPE(JX_U32, 5, 2), D(4, 2, 14, 14, 10, 12, 24, 20, 3, 2),
+    CHECK(same_tol(run(t, all, 2, iu), JX_TYPE(JX_U32, 5, 2), D(4, 2, 14, 14, 10, 12, 24, 20, 3, 2),
                0));
 }
 
@@ -253,35 +223,35 @@ TEST(lit_full_zeros_ones) {
     jx_val l = jx_lit(x, 0.25);
     CHECK(jx_val_type(l).dtype == JX_F64 && jx_val_type(l).rank == 0);
     jx_val y = jx_add(jx_add(x, l), jx_add(jx_zeros_like(x), jx_ones_like(x)));
-    CHECK(same(run(t, y, 1, in), JX_TYPE(JX_F64, 2), D(6.25, 7.25), 0));
+    CHECK(same_tol(run(t, y, 1, in), JX_TYPE(JX_F64, 2), D(6.25, 7.25), 0));
 
     jx_array *none[1] = {arr(JX_F32, JX_NOINTS, D(0))};
     t = begin(1, none);
     jx_val full = jx_full(t, JX_TYPE(JX_I32, 2, 2), 3);
-    CHECK(same(run(t, full, 1, none), JX_TYPE(JX_I32, 2, 2), D(3, 3, 3, 3), 0));
+    CHECK(same_tol(run(t, full, 1, none), JX_TYPE(JX_I32, 2, 2), D(3, 3, 3, 3), 0));
 
     jx_array *n2[1] = {arr(JX_F32, JX_NOINTS, D(0))};
     t = begin(1, n2);
     full = jx_full(t, JX_SCALAR(JX_F32), -1.5);
-    CHECK(same(run(t, full, 1, n2), JX_SCALAR(JX_F32), D(-1.5), 0));
+    CHECK(same_tol(run(t, full, 1, n2), JX_SCALAR(JX_F32), D(-1.5), 0));
 
     jx_array *n3[1] = {arr(JX_BOOL, S(0, 2), NULL)};
     t = begin(1, n3);
     full = jx_ones_like(jx_trace_input(t, 0));
-    CHECK(same(run(t, full, 1, n3), JX_TYPE(JX_BOOL, 0, 2), NULL, 0));
+    CHECK(same_tol(run(t, full, 1, n3), JX_TYPE(JX_BOOL, 0, 2), NULL, 0));
 }
 
 TEST(broadcast_to) {
     jx_array *in[1] = {arr(JX_F32, S(3, 1), D(1, 2, 3))};
     jx_trace *t = begin(1, in);
     jx_val y = jx_broadcast_to(jx_trace_input(t, 0), S(2, 3, 2));
-    CHECK(same(run(t, y, 1, in), JX_TYPE(JX_F32, 2, 3, 2), D(1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3),
+    CHECK(same_tol(run(t, y, 1, in), JX_TYPE(JX_F32, 2, 3, 2), D(1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3),
                0));
 
     jx_array *in0[1] = {arr(JX_F32, JX_NOINTS, D(4))};
     t = begin(1, in0);
     y = jx_broadcast_to(jx_trace_input(t, 0), S(2));
-    CHECK(same(run(t, y, 1, in0), JX_TYPE(JX_F32, 2), D(4, 4), 0));
+    CHECK(same_tol(run(t, y, 1, in0), JX_TYPE(JX_F32, 2), D(4, 4), 0));
 
     jx_type ts[1] = {JX_TYPE(JX_F32, 3)};
     t = jx_trace_begin(1, ts);
@@ -300,22 +270,22 @@ TEST(expand_dims_squeeze) {
         jx_array *in[1] = {arr(JX_F32, S(2, 3), D(1, 2, 3, 4, 5, 6))};
         jx_trace *t = begin(1, in);
         jx_val y = jx_expand_dims(jx_trace_input(t, 0), axes[i]);
-        CHECK(same(run(t, y, 1, in), want[i], D(1, 2, 3, 4, 5, 6), 0));
+        CHECK(same_tol(run(t, y, 1, in), want[i], D(1, 2, 3, 4, 5, 6), 0));
     }
     jx_array *in[1] = {arr(JX_F32, S(2, 1, 3), D(1, 2, 3, 4, 5, 6))};
     jx_trace *t = begin(1, in);
     jx_val y = jx_squeeze(jx_trace_input(t, 0), -2);
-    CHECK(same(run(t, y, 1, in), JX_TYPE(JX_F32, 2, 3), D(1, 2, 3, 4, 5, 6), 0));
+    CHECK(same_tol(run(t, y, 1, in), JX_TYPE(JX_F32, 2, 3), D(1, 2, 3, 4, 5, 6), 0));
 
     jx_array *in0[1] = {arr(JX_I32, S(1), D(9))};
     t = begin(1, in0);
     y = jx_squeeze(jx_trace_input(t, 0), 0);
-    CHECK(same(run(t, y, 1, in0), JX_SCALAR(JX_I32), D(9), 0));
+    CHECK(same_tol(run(t, y, 1, in0), JX_SCALAR(JX_I32), D(9), 0));
 
     jx_array *in1[1] = {arr(JX_I32, JX_NOINTS, D(9))};
     t = begin(1, in1);
     y = jx_expand_dims(jx_trace_input(t, 0), -1);
-    CHECK(same(run(t, y, 1, in1), JX_TYPE(JX_I32, 1), D(9), 0));
+    CHECK(same_tol(run(t, y, 1, in1), JX_TYPE(JX_I32, 1), D(9), 0));
 }
 
 TEST(expand_dims_squeeze_errors) {
@@ -364,7 +334,7 @@ TEST(sum_amax_mean_axis) {
         if (cases[i].kind == 0) y = jx_sum(x, cases[i].axis, cases[i].keep);
         else if (cases[i].kind == 1) y = jx_amax(x, cases[i].axis, cases[i].keep);
         else y = jx_mean(x, cases[i].axis, cases[i].keep);
-        if (!same(run(t, y, 1, in), cases[i].want, cases[i].vals, TOL))
+        if (!same_tol(run(t, y, 1, in), cases[i].want, cases[i].vals, TOL))
             CHECK_FAIL_("case %zu", i);
     }
 }
@@ -374,23 +344,23 @@ TEST(reduce_all_and_edges) {
     jx_trace *t = begin(1, in);
     jx_val x = jx_trace_input(t, 0);
     jx_val y = jx_add(jx_mul(jx_sum_all(x), jx_lit(x, 100)), jx_mean_all(x));
-    CHECK(same(run(t, y, 1, in), JX_SCALAR(JX_F64), D(1604), 0));
+    CHECK(same_tol(run(t, y, 1, in), JX_SCALAR(JX_F64), D(1604), 0));
 
     jx_array *in0[1] = {arr(JX_F32, JX_NOINTS, D(3))};
     t = begin(1, in0);
     x = jx_trace_input(t, 0);
     y = jx_add(jx_sum_all(x), jx_mean_all(x));
-    CHECK(same(run(t, y, 1, in0), JX_SCALAR(JX_F32), D(6), 0));
+    CHECK(same_tol(run(t, y, 1, in0), JX_SCALAR(JX_F32), D(6), 0));
 
     jx_array *ie[1] = {arr(JX_F32, S(2, 0), NULL)};
     t = begin(1, ie);
     x = jx_trace_input(t, 0);
     y = jx_sum(x, 1, 0);
-    CHECK(same(run(t, y, 1, ie), JX_TYPE(JX_F32, 2), D(0, 0), 0));
+    CHECK(same_tol(run(t, y, 1, ie), JX_TYPE(JX_F32, 2), D(0, 0), 0));
     jx_array *ie2[1] = {arr(JX_F32, S(2, 0), NULL)};
     t = begin(1, ie2);
     y = jx_mean(jx_trace_input(t, 0), 1, 1); /* 0/0 like numpy */
-    CHECK(same(run(t, y, 1, ie2), JX_TYPE(JX_F32, 2, 1), D(NAN, NAN), 0));
+    CHECK(same_tol(run(t, y, 1, ie2), JX_TYPE(JX_F32, 2, 1), D(NAN, NAN), 0));
 }
 
 TEST(reduction_axis_errors) {
@@ -472,7 +442,7 @@ static int check_matmul(jx_ints sa, jx_ints sb, jx_type want) {
     jx_trace *t = begin(2, in);
     jx_val y = jx_matmul(jx_trace_input(t, 0), jx_trace_input(t, 1));
     CHECK(count_op(t->fn, JX_OP_DOT_GENERAL) == 1);
-    ok = same(run(t, y, 2, in), want, o, TOL) && ok;
+    ok = same_tol(run(t, y, 2, in), want, o, TOL) && ok;
     free(a);
     free(b);
     free(o);
@@ -532,11 +502,11 @@ TEST(matvec_dot_values) {
     jx_array *in[2] = {arr(JX_F64, S(2, 3), D(1, 2, 3, 4, 5, 6)), arr(JX_F64, S(3), D(1, 0, -1))};
     jx_trace *t = begin(2, in);
     jx_val y = jx_matvec(jx_trace_input(t, 0), jx_trace_input(t, 1));
-    CHECK(same(run(t, y, 2, in), JX_TYPE(JX_F64, 2), D(-2, -2), 0));
+    CHECK(same_tol(run(t, y, 2, in), JX_TYPE(JX_F64, 2), D(-2, -2), 0));
     jx_array *iv[2] = {arr(JX_F64, S(3), D(1, 2, 3)), arr(JX_F64, S(3), D(4, 5, 6))};
     t = begin(2, iv);
     y = jx_dot(jx_trace_input(t, 0), jx_trace_input(t, 1));
-    CHECK(same(run(t, y, 2, iv), JX_SCALAR(JX_F64), D(32), 0));
+    CHECK(same_tol(run(t, y, 2, iv), JX_SCALAR(JX_F64), D(32), 0));
 }
 
 /* ---- activations --------------------------------------------------------------------- */
@@ -556,13 +526,13 @@ TEST(relu_sigmoid_square_clip) {
         want[10 + i] = v[i] * v[i];
         want[15 + i] = v[i] < -1 ? -1 : v[i] > 0.25 ? 0.25 : v[i];
     }
-    CHECK(same(run(t, y, 1, in), JX_TYPE(JX_F32, 4, 5), want, TOL));
+    CHECK(same_tol(run(t, y, 1, in), JX_TYPE(JX_F32, 4, 5), want, TOL));
 
     jx_array *ii[1] = {arr(JX_I32, S(4), D(-5, 1, 7, 100))};
     t = begin(1, ii);
     x = jx_trace_input(t, 0);
     y = jx_add(jx_clip(x, 0, 10), jx_relu(x));
-    CHECK(same(run(t, y, 1, ii), JX_TYPE(JX_I32, 4), D(0, 2, 14, 110), 0));
+    CHECK(same_tol(run(t, y, 1, ii), JX_TYPE(JX_I32, 4), D(0, 2, 14, 110), 0));
 }
 
 /* ---- logsumexp and softmax ----------------------------------------------------------- */
@@ -578,7 +548,7 @@ static int check_lse(int kind, jx_dtype dt, int rows, int n, int axis, const dou
     jx_val y = kind == LSE ? jx_logsumexp(v, axis)
                : kind == SOFTMAX ? jx_softmax(v, axis)
                                  : jx_log_softmax(v, axis);
-    return same(run(t, y, 1, in), want, vals, tol);
+    return same_tol(run(t, y, 1, in), want, vals, tol);
 }
 
 TEST(logsumexp_values) {
@@ -640,17 +610,17 @@ TEST(one_hot) {
     jx_array *in[1] = {arr(JX_I32, S(3), D(0, 2, 1))};
     jx_trace *t = begin(1, in);
     jx_val y = jx_one_hot(jx_trace_input(t, 0), 3, JX_F32);
-    CHECK(same(run(t, y, 1, in), JX_TYPE(JX_F32, 3, 3), D(1, 0, 0, 0, 0, 1, 0, 1, 0), 0));
+    CHECK(same_tol(run(t, y, 1, in), JX_TYPE(JX_F32, 3, 3), D(1, 0, 0, 0, 0, 1, 0, 1, 0), 0));
 
     jx_array *i2[1] = {arr(JX_U32, S(2, 1), D(1, 5))}; /* out of range -> zero row */
     t = begin(1, i2);
     y = jx_one_hot(jx_trace_input(t, 0), 2, JX_I32);
-    CHECK(same(run(t, y, 1, i2), JX_TYPE(JX_I32, 2, 1, 2), D(0, 1, 0, 0), 0));
+    CHECK(same_tol(run(t, y, 1, i2), JX_TYPE(JX_I32, 2, 1, 2), D(0, 1, 0, 0), 0));
 
     jx_array *i0[1] = {arr(JX_I32, JX_NOINTS, D(3))};
     t = begin(1, i0);
     y = jx_one_hot(jx_trace_input(t, 0), 4, JX_BOOL);
-    CHECK(same(run(t, y, 1, i0), JX_TYPE(JX_BOOL, 4), D(0, 0, 0, 1), 0));
+    CHECK(same_tol(run(t, y, 1, i0), JX_TYPE(JX_BOOL, 4), D(0, 0, 0, 1), 0));
 
     jx_type tf[1] = {JX_TYPE(JX_F32, 3)};
     t = jx_trace_begin(1, tf);

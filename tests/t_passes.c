@@ -1,14 +1,8 @@
 /* jx_simplify: algebraic identities, constant folding, CSE and DCE, each checked on the
  * rewritten graph and for unchanged results. */
 #include "check.h"
+#include "primcheck.h"
 #include "ir.h"
-
-/* Count of nodes with op in f. */
-static int count_op(const jx_fn *f, jx_op op) {
-    int c = 0;
-    for (int i = 0; i < f->n_nodes; i++) c += f->nodes[i].op == op;
-    return c;
-}
 
 /* Runs f and g on the same f32 input of n elements filled with 0.5*i-1; checks equality. */
 static void same_results(const jx_fn *f, const jx_fn *g) {

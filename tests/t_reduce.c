@@ -4,51 +4,9 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "primcheck.h"
 #include "ir.h"
 #include "trace.h"
-
-/* A new array of type t holding v[0..size-1]. */
-static jx_array *mk(jx_type t, const double *v) {
-    jx_array *a = jx_array_new_type(&t);
-    for (int64_t i = 0; a && i < jx_array_size(a); i++) jx_array_set(a, i, v[i]);
-    return a;
-}
-
-/* Ends t with output y, checks the function verifies, runs it on one input of type xt
- * holding xv, and returns the output (caller frees) or NULL. Consumes t. */
-static jx_array *eval1(jx_trace *t, jx_val y, jx_type xt, const double *xv) {
-    jx_fn *f = jx_trace_end(t, 1, &y);
-    if (!f) {
-        printf("  trace failed: %s\n", jx_error());
-        return NULL;
-    }
-    jx_array *in[1] = {mk(xt, xv)}, *out[1] = {NULL};
-    int rc = jx_fn_verify(f);
-    if (rc == 0) rc = jx_interp(f, in, out);
-    if (rc < 0) printf("  verify/interp failed: %s\n", jx_error());
-    jx_array_free(in[0]);
-    jx_fn_free(f);
-    return rc == 0 ? out[0] : NULL;
-}
-
-/* 1 if a has type want and elements v (exact; NaN equals NaN); prints the difference
- * otherwise. Frees a. */
-static int same(jx_array *a, jx_type want, const double *v) {
-    if (!a) return 0;
-    jx_type t = jx_array_type(a);
-    int ok = jx_type_eq(&t, &want);
-    char b1[160], b2[160];
-    if (!ok) printf("  type %s, expected %s\n", jx_type_str(&t, b1, sizeof b1),
-                    jx_type_str(&want, b2, sizeof b2));
-    for (int64_t i = 0; ok && i < jx_array_size(a); i++)
-        if (!check_near(jx_array_get(a, i), v[i], 0)) {
-            printf("  element %lld = %.17g, expected %.17g\n", (long long)i,
-                   jx_array_get(a, i), v[i]);
-            ok = 0;
-        }
-    jx_array_free(a);
-    return ok;
-}
 
 enum { SUM, MAX, MIN };
 
@@ -68,19 +26,6 @@ static jx_array *run_argmax(jx_type xt, const double *xv, int axis, jx_dtype idt
     jx_val y = jx_argmax(jx_trace_input(t, 0), axis, idt);
     return eval1(t, y, xt, xv);
 }
-
-/* Checks that y is poison and the trace error names the op, the operand type, this file
- * and the problem; then aborts the trace. */
-#define EXPECT_ERR(t, y, op, type, what)                                                \
-    do {                                                                                \
-        CHECK(jx_val_bad(y));                                                           \
-        const char *e_ = jx_trace_error(t);                                             \
-        CHECK_CONTAINS(e_, op);                                                         \
-        CHECK_CONTAINS(e_, type);                                                       \
-        CHECK_CONTAINS(e_, "t_reduce.c");                                               \
-        CHECK_CONTAINS(e_, what);                                                       \
-        jx_trace_abort(t);                                                              \
-    } while (0)
 
 #define V(...) ((const double[]){__VA_ARGS__})
 #define X23 V(1, 2, 3, 4, 5, 6)
@@ -229,13 +174,6 @@ TEST(argmax_nan_is_max) {
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
-
-/* A trace with one input of type xt; *x receives the input. */
-static jx_trace *begin1(jx_type xt, jx_val *x) {
-    jx_trace *t = jx_trace_begin(1, &xt);
-    *x = jx_trace_input(t, 0);
-    return t;
-}
 
 TEST(err_axis_out_of_range) {
     jx_val x;

@@ -1,71 +1,9 @@
 /* Shape primitives (broadcast_in_dim, reshape, transpose, slice, pad, concatenate, rev):
  * reference results against hand-computed values, and shape-rule errors. */
 #include "check.h"
+#include "primcheck.h"
 #include "ir.h"
 #include "trace.h"
-
-/* A new array of type t holding v[0..size-1]. */
-static jx_array *mk(jx_type t, const double *v) {
-    jx_array *a = jx_array_new_type(&t);
-    for (int64_t i = 0; a && i < jx_array_size(a); i++) jx_array_set(a, i, v[i]);
-    return a;
-}
-
-/* Ends t with output y, checks the function verifies, runs it on inputs of types ts with
- * values vals, and returns the output (caller frees) or NULL. Consumes t. */
-static jx_array *evaln(jx_trace *t, jx_val y, int n, const jx_type *ts,
-                       const double *const *vals) {
-    jx_fn *f = jx_trace_end(t, 1, &y);
-    if (!f) {
-        printf("  trace failed: %s\n", jx_error());
-        return NULL;
-    }
-    jx_array *in[8] = {NULL}, *out[1] = {NULL};
-    for (int i = 0; i < n; i++) in[i] = mk(ts[i], vals[i]);
-    int rc = jx_fn_verify(f);
-    if (rc == 0) rc = jx_interp(f, in, out);
-    if (rc < 0) printf("  verify/interp failed: %s\n", jx_error());
-    for (int i = 0; i < n; i++) jx_array_free(in[i]);
-    jx_fn_free(f);
-    return rc == 0 ? out[0] : NULL;
-}
-
-/* evaln with one input. */
-static jx_array *eval1(jx_trace *t, jx_val y, jx_type xt, const double *xv) {
-    return evaln(t, y, 1, &xt, &xv);
-}
-
-/* 1 if a has type want and elements v (exact; NaN equals NaN); prints the difference
- * otherwise. Frees a. */
-static int same(jx_array *a, jx_type want, const double *v) {
-    if (!a) return 0;
-    jx_type t = jx_array_type(a);
-    int ok = jx_type_eq(&t, &want);
-    char b1[160], b2[160];
-    if (!ok) printf("  type %s, expected %s\n", jx_type_str(&t, b1, sizeof b1),
-                    jx_type_str(&want, b2, sizeof b2));
-    for (int64_t i = 0; ok && i < jx_array_size(a); i++)
-        if (!check_near(jx_array_get(a, i), v[i], 0)) {
-            printf("  element %lld = %.9g, expected %.9g\n", (long long)i, jx_array_get(a, i),
-                   v[i]);
-            ok = 0;
-        }
-    jx_array_free(a);
-    return ok;
-}
-
-/* Checks that y is poison and the trace error names the op, the operand type, this file
- * and the problem; then aborts the trace. */
-#define EXPECT_ERR(t, y, op, type, what)                                                \
-    do {                                                                                \
-        CHECK(jx_val_bad(y));                                                           \
-        const char *e_ = jx_trace_error(t);                                             \
-        CHECK_CONTAINS(e_, op);                                                         \
-        CHECK_CONTAINS(e_, type);                                                       \
-        CHECK_CONTAINS(e_, "t_shape.c");                                                \
-        CHECK_CONTAINS(e_, what);                                                       \
-        jx_trace_abort(t);                                                              \
-    } while (0)
 
 #define V(...) ((const double[]){__VA_ARGS__})
 
@@ -311,13 +249,6 @@ TEST(ops_compose_nan_passes_through) {
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
-
-/* A trace with one input of type xt; *x receives the input. */
-static jx_trace *begin1(jx_type xt, jx_val *x) {
-    jx_trace *t = jx_trace_begin(1, &xt);
-    *x = jx_trace_input(t, 0);
-    return t;
-}
 
 TEST(err_broadcast_dims_not_increasing) {
     jx_val x;

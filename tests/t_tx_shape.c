@@ -10,6 +10,7 @@
  * impossible). vmap moves the same elements and sums in the same order as the loop, so it
  * is checked at 1e-12; integer outputs (argmax) exactly. Hand-computed values at 1e-12. */
 #include "txcheck.h"
+#include "primcheck.h"
 #include "ir.h"
 
 #define F64(...) JX_TYPE(JX_F64, __VA_ARGS__)
@@ -36,13 +37,6 @@ static jx_fn *traceN(jx_trace_cb cb, int n_in, const jx_type *ty) {
 static void vmap_axes1(const jx_fn *f) {
     int axes[3] = {0, 1, -1};
     for (int i = 0; i < 3; i++) txc_vmap(f, &axes[i], B, -2, 2, VTOL);
-}
-
-/* Number of nodes of f with op. */
-static int count_op(const jx_fn *f, jx_op op) {
-    int c = 0;
-    for (int i = 0; f && i < f->n_nodes; i++) c += f->nodes[i].op == op;
-    return c;
 }
 
 /* vmap(f, in_axes, out_axes) has exactly n_op nodes of op and no transpose. */
