@@ -9,49 +9,9 @@
 # (default: build). Needs the Fashion-MNIST files (JX_MNIST_DIR or Debian's location).
 set -u
 cd "$(dirname "$0")/.." || exit 1
-EX=${JX_BUILD_DIR:-build}/examples
-[ -d "$EX" ] || { echo "FAIL examples_a_setup: $EX not found (build first)"; exit 1; }
-EX=$(cd "$EX" && pwd)
+. tests/examples_lib.bash
+ex_setup examples_a mnist_mlp mnist_cnn mlp_momentum per_example_grads
 DATA=${JX_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-nfail=0
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1: $2"
-    nfail=$((nfail + 1))
-}
-
-# run_ok NAME CMD...: CMD must exit 0 with nothing on stderr; stdout is left in $T/out.
-run_ok() {
-    local name=$1
-    shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ $rc -ne 0 ]; then
-        fail "$name" "exit $rc: $(head -c 400 "$T/err")"
-        return 1
-    fi
-    if [ -s "$T/err" ]; then
-        fail "$name" "unexpected stderr: $(head -c 400 "$T/err")"
-        return 1
-    fi
-    return 0
-}
-
-# expect_lines NAME PATTERN...: every grep -E PATTERN matches a line of $T/out.
-expect_lines() {
-    local name=$1
-    shift
-    for pat in "$@"; do
-        if ! grep -qE -- "$pat" "$T/out"; then
-            fail "$name" "no line matches '$pat' in: $(head -c 600 "$T/out")"
-            return 1
-        fi
-    done
-    return 0
-}
 
 # number_after NAME PREFIX OP BOUND: the number following PREFIX on the last line that
 # contains it must satisfy (awk) number OP BOUND.
@@ -63,24 +23,6 @@ number_after() {
         return 1
     fi
     return 0
-}
-
-# expect_rc NAME RC PATTERN CMD...: CMD exits with RC and prints a stderr line matching
-# PATTERN, without a sanitizer report.
-expect_rc() {
-    local name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [ $rc -ne "$want" ]; then
-        fail "$name" "exit $rc, expected $want: $(head -c 400 "$T/err")"
-    elif grep -qE 'Sanitizer|runtime error' "$T/err"; then
-        fail "$name" "sanitizer report: $(head -c 400 "$T/err")"
-    elif ! grep -qE -- "$pat" "$T/err"; then
-        fail "$name" "stderr does not match '$pat': $(head -c 400 "$T/err")"
-    else
-        pass "$name"
-    fi
 }
 
 # common_cases NAME: --help, bad arguments and a missing data directory.

@@ -7,70 +7,8 @@
 # failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
 set -u
 cd "$(dirname "$0")/.." || exit 1
-B=${JX_BUILD_DIR:-build}/examples
-for e in logreg experiments; do
-    [ -x "$B/$e" ] || { echo "FAIL examples_b_setup: $B/$e not found (build first)"; exit 1; }
-done
-B=$(cd "$B" && pwd)
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-nfail=0
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1: $2"
-    nfail=$((nfail + 1))
-}
-
-# run NAME CMD...: runs CMD with stdout in $T/out, stderr in $T/err; returns its status.
-# A sanitizer report on stderr is a failure (reported by the caller's checks via $?=99).
-run() {
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if grep -qE 'Sanitizer|runtime error' "$T/err"; then return 99; fi
-    return $rc
-}
-
-# check_ok NAME CMD...: CMD must exit 0 without a sanitizer report. 0 if so.
-check_ok() {
-    local name=$1
-    shift
-    run "$@"
-    local rc=$?
-    if [ $rc -ne 0 ]; then
-        fail "$name" "exit $rc: $(tail -c 400 "$T/err")"
-        return 1
-    fi
-    return 0
-}
-
-# expect_usage_err NAME PATTERN CMD...: CMD must exit 2 with stderr matching PATTERN.
-expect_usage_err() {
-    local name=$1 pat=$2
-    shift 2
-    run "$@"
-    local rc=$?
-    if [ $rc -ne 2 ]; then
-        fail "$name" "exit $rc, expected 2: $(head -c 300 "$T/err")"
-    elif ! grep -qE -- "$pat" "$T/err"; then
-        fail "$name" "stderr does not match '$pat': $(head -c 300 "$T/err")"
-    else
-        pass "$name"
-    fi
-}
-
-# has_lines NAME PATTERN...: every pattern (grep -E) occurs in $T/out. 0 if so.
-has_lines() {
-    local name=$1
-    shift
-    for p in "$@"; do
-        if ! grep -qE -- "$p" "$T/out"; then
-            fail "$name" "no line matching '$p' in: $(head -c 600 "$T/out")"
-            return 1
-        fi
-    done
-    return 0
-}
+. tests/examples_lib.bash
+ex_setup examples_b logreg experiments
 
 # is_png FILE: FILE exists and starts with the PNG signature.
 is_png() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
@@ -82,20 +20,20 @@ above() { awk -v v="$2" -v l="$1" 'BEGIN { exit !(v + 0 > l + 0) }'; }
 last_test_acc() { grep -E '^Test set accuracy' "$T/out" | tail -n 1 | awk '{print $4}'; }
 
 # ---- logreg ---------------------------------------------------------------------------
-if check_ok logreg_help "$B/logreg" --help; then
-    has_lines logreg_help '^usage: logreg' '^  --model M +logreg or tanh \(default logreg\)$' \
+if check_ok logreg_help "$EX/logreg" --help; then
+    expect_lines logreg_help '^usage: logreg' '^  --model M +logreg or tanh \(default logreg\)$' \
         '^  --png-dir DIR ' '^  --no-png ' '^  --no-normalize ' '--smoke' && pass logreg_help
 fi
-expect_usage_err logreg_bad_arg "unknown argument '--bogus'" "$B/logreg" --data "$T/none" --bogus
-expect_usage_err logreg_bad_model "unknown model 'resnet'" "$B/logreg" --data "$T/none" --model resnet
-expect_usage_err logreg_bad_number "is not a number" "$B/logreg" --data "$T/none" --epochs many
-expect_usage_err logreg_missing_value "^--png-dir needs a value" \
-    "$B/logreg" --data "$T/none" --png-dir
+expect_rc logreg_bad_arg 2 "unknown argument '--bogus'" "$EX/logreg" --data "$T/none" --bogus
+expect_rc logreg_bad_model 2 "unknown model 'resnet'" "$EX/logreg" --data "$T/none" --model resnet
+expect_rc logreg_bad_number 2 "is not a number" "$EX/logreg" --data "$T/none" --epochs many
+expect_rc logreg_missing_value 2 "^--png-dir needs a value" \
+    "$EX/logreg" --data "$T/none" --png-dir
 
 # The notebook's lr 0.001 barely moves the params in the 16 smoke steps: use 0.1.
-if check_ok logreg_smoke "$B/logreg" --smoke --lr 0.1 --png-dir "$T/png"; then
+if check_ok logreg_smoke "$EX/logreg" --smoke --lr 0.1 --png-dir "$T/png"; then
     acc=$(last_test_acc)
-    if has_lines logreg_smoke '^logreg: model logreg \[784,10\]' '^Epoch 1 in' \
+    if expect_lines logreg_smoke '^logreg: model logreg \[784,10\]' '^Epoch 1 in' \
         '^Training set accuracy' '^Test set accuracy' 'wrote .*/samples.png' \
         'wrote .*/weights.png' 'wrote .*/weights_change.png'; then
         if ! above 0.2 "$acc"; then
@@ -109,9 +47,9 @@ if check_ok logreg_smoke "$B/logreg" --smoke --lr 0.1 --png-dir "$T/png"; then
     fi
 fi
 
-if check_ok logreg_tanh_smoke "$B/logreg" --model tanh --smoke --lr 0.1 --png-dir "$T/png_tanh"; then
+if check_ok logreg_tanh_smoke "$EX/logreg" --model tanh --smoke --lr 0.1 --png-dir "$T/png_tanh"; then
     acc=$(last_test_acc)
-    if has_lines logreg_tanh_smoke '^logreg: model tanh \[784,1024,1024,10\]' '^Epoch 1 in' \
+    if expect_lines logreg_tanh_smoke '^logreg: model tanh \[784,1024,1024,10\]' '^Epoch 1 in' \
         'wrote .*/features.png'; then
         if ! above 0.2 "$acc"; then
             fail logreg_tanh_smoke "test accuracy $acc is not above chance"
@@ -123,7 +61,7 @@ if check_ok logreg_tanh_smoke "$B/logreg" --model tanh --smoke --lr 0.1 --png-di
     fi
 fi
 
-if check_ok logreg_no_png "$B/logreg" --smoke --no-png; then
+if check_ok logreg_no_png "$EX/logreg" --smoke --no-png; then
     if grep -q 'wrote ' "$T/out"; then
         fail logreg_no_png "--no-png still wrote images: $(grep 'wrote ' "$T/out")"
     else
@@ -133,8 +71,8 @@ fi
 
 # --no-normalize (raw pixels, the notebook's default is [0,1]) and an explicit --epochs
 # with --smoke (the 1-epoch cap applies only without it).
-if check_ok logreg_raw_epochs "$B/logreg" --smoke --no-normalize --epochs 2 --no-png; then
-    if ! has_lines logreg_raw_epochs 'raw 0\.\.255 pixels$' '^Epoch 2 in'; then
+if check_ok logreg_raw_epochs "$EX/logreg" --smoke --no-normalize --epochs 2 --no-png; then
+    if ! expect_lines logreg_raw_epochs 'raw 0\.\.255 pixels$' '^Epoch 2 in'; then
         :
     elif [ "$(grep -cE '^Epoch [0-9]+ in' "$T/out")" -ne 2 ]; then
         fail logreg_raw_epochs "expected 2 epoch lines: $(grep -E '^Epoch' "$T/out")"
@@ -145,9 +83,9 @@ fi
 
 # End to end: 1 epoch over all 60000 training images (lr 0.1 instead of the notebook's
 # 0.001, which needs 24 epochs to pass 75%).
-if check_ok logreg_e2e_fashion_mnist "$B/logreg" --epochs 1 --lr 0.1 --no-png; then
+if check_ok logreg_e2e_fashion_mnist "$EX/logreg" --epochs 1 --lr 0.1 --no-png; then
     acc=$(last_test_acc)
-    if has_lines logreg_e2e_fashion_mnist '60000 train / 10000 test examples'; then
+    if expect_lines logreg_e2e_fashion_mnist '60000 train / 10000 test examples'; then
         if above 0.75 "$acc"; then
             pass logreg_e2e_fashion_mnist
         else
@@ -157,25 +95,25 @@ if check_ok logreg_e2e_fashion_mnist "$B/logreg" --epochs 1 --lr 0.1 --no-png; t
 fi
 
 # ---- experiments ----------------------------------------------------------------------
-if check_ok experiments_help "$B/experiments" --help; then
-    has_lines experiments_help '^usage: experiments' '^  --models LIST ' '^  --lrs LIST ' \
+if check_ok experiments_help "$EX/experiments" --help; then
+    expect_lines experiments_help '^usage: experiments' '^  --models LIST ' '^  --lrs LIST ' \
         '^  --repeats N ' '^  --no-softmax-check ' '2000/500 examples' '2 epochs unless --epochs' \
         && pass experiments_help
 fi
-expect_usage_err experiments_bad_arg "unknown argument '--bogus'" "$B/experiments" --data "$T/none" --bogus
-expect_usage_err experiments_bad_model "unknown model 'vgg'" \
-    "$B/experiments" --data "$T/none" --models softmax,vgg
-expect_usage_err experiments_bad_lrs "--lrs: expected" "$B/experiments" --data "$T/none" --lrs 0.1,fast
-expect_usage_err experiments_zero_epochs "^--epochs: 0 is out of range \(expected >= 1\)" \
-  "$B/experiments" --data "$T/none" --epochs 0
-expect_usage_err experiments_bad_repeats "^--repeats: 0 is out of range \(expected 1\.\.64\)" \
-    "$B/experiments" --data "$T/none" --repeats 0
-expect_usage_err experiments_bad_repeats_int "^--repeats: '1.5' is not an integer" \
-    "$B/experiments" --data "$T/none" --repeats 1.5
+expect_rc experiments_bad_arg 2 "unknown argument '--bogus'" "$EX/experiments" --data "$T/none" --bogus
+expect_rc experiments_bad_model 2 "unknown model 'vgg'" \
+    "$EX/experiments" --data "$T/none" --models softmax,vgg
+expect_rc experiments_bad_lrs 2 "--lrs: expected" "$EX/experiments" --data "$T/none" --lrs 0.1,fast
+expect_rc experiments_zero_epochs 2 "^--epochs: 0 is out of range \(expected >= 1\)" \
+  "$EX/experiments" --data "$T/none" --epochs 0
+expect_rc experiments_bad_repeats 2 "^--repeats: 0 is out of range \(expected 1\.\.64\)" \
+    "$EX/experiments" --data "$T/none" --repeats 0
+expect_rc experiments_bad_repeats_int 2 "^--repeats: '1.5' is not an integer" \
+    "$EX/experiments" --data "$T/none" --repeats 1.5
 
 models="baseline softmax l2mom softmax_l2mom adamw adagrad dropout augment deep"
-if check_ok experiments_smoke "$B/experiments" --smoke; then
-    if has_lines experiments_smoke '^stable softmax: OK' '10 of 10 not finite' \
+if check_ok experiments_smoke "$EX/experiments" --smoke; then
+    if expect_lines experiments_smoke '^stable softmax: OK' '10 of 10 not finite' \
         '^model +lr +accuracy'; then
         ok=1
         # One table row per model, each with 2 repeats; every step compiled once.
@@ -203,7 +141,7 @@ if check_ok experiments_smoke "$B/experiments" --smoke; then
     fi
 fi
 
-if check_ok experiments_subset "$B/experiments" --smoke --models softmax,deep --lrs 0.5,1 \
+if check_ok experiments_subset "$EX/experiments" --smoke --models softmax,deep --lrs 0.5,1 \
     --repeats 2 --no-softmax-check; then
     rows=$(grep -cE '^(softmax|deep) +(0\.5|1) ' "$T/out")
     if grep -q 'stable softmax' "$T/out"; then
