@@ -57,35 +57,35 @@ jx_jitfn *jx_jit_trace_at(jx_loc loc, jx_trace_cb f, int n_in, int n_out, void *
     return jf;
 }
 
-/* The cached executable for the types of in, compiling it on a miss; NULL on error. */
+/* 1 if the arrays in[0..n) have exactly the types t[0..n). */
+static int jitfn_matches(const jx_type *t, jx_array *const *in, int n) {
+    for (int i = 0; i < n; i++) {
+        jx_type have = jx_array_type(in[i]);
+        if (!jx_type_eq(&have, &t[i])) return 0;
+    }
+    return 1;
+}
+
+/* The cached executable for the types of in, tracing and compiling it on a miss; NULL on
+ * error. A hit allocates nothing (this is the per-call path). */
 static jx_exe *jitfn_lookup(jx_jitfn *jf, jx_array *const *in) {
+    for (int i = 0; i < jf->n_in; i++)
+        if (!in[i]) {
+            util_err("jit_trace: input %d is NULL", i);
+            return NULL;
+        }
+    for (int e = 0; e < jf->n_entries; e++)
+        if (jitfn_matches(jf->entries[e].types, in, jf->n_in)) return jf->entries[e].exe;
+    if (jf->n_entries == JITFN_MAX_ENTRIES) {
+        util_err("jit_trace: more than %d input signatures", JITFN_MAX_ENTRIES);
+        return NULL;
+    }
     jx_type *types = malloc(((size_t)jf->n_in + 1) * sizeof *types);
     if (!types) {
         util_err("jit_trace: out of memory");
         return NULL;
     }
-    for (int i = 0; i < jf->n_in; i++) {
-        if (!in[i]) {
-            free(types);
-            util_err("jit_trace: input %d is NULL", i);
-            return NULL;
-        }
-        types[i] = jx_array_type(in[i]);
-    }
-    for (int e = 0; e < jf->n_entries; e++) {
-        int same = 1;
-        for (int i = 0; i < jf->n_in && same; i++)
-            same = jx_type_eq(&types[i], &jf->entries[e].types[i]);
-        if (same) {
-            free(types);
-            return jf->entries[e].exe;
-        }
-    }
-    if (jf->n_entries == JITFN_MAX_ENTRIES) {
-        free(types);
-        util_err("jit_trace: more than %d input signatures", JITFN_MAX_ENTRIES);
-        return NULL;
-    }
+    for (int i = 0; i < jf->n_in; i++) types[i] = jx_array_type(in[i]);
     jx_fn *fn = jx_trace_at(jf->loc, jf->f, jf->n_in, types, jf->n_out, jf->user);
     jx_exe *exe = fn ? jx_jit(fn, &jf->opts) : NULL;
     jx_fn_free(fn);
