@@ -54,10 +54,12 @@ static LLVMValueRef dabs(lw *L, LLVMValueRef x) {
     return lw_intrin(L, "llvm.fabs", L->f64, 1, &x);
 }
 
-/* Horner evaluation of c[0] x^(n-1) + ... + c[n-1]. */
+/* Horner evaluation of c[0] x^(n-1) + ... + c[n-1] in x's float type (f32 or f64; the
+ * coefficients are rounded to it). */
 static LLVMValueRef poly(lw *L, LLVMValueRef x, const double *c, int n) {
-    LLVMValueRef r = D(L, c[0]);
-    for (int i = 1; i < n; i++) r = fadd(L, fmul(L, r, x), D(L, c[i]));
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef r = LLVMConstReal(ty, c[0]);
+    for (int i = 1; i < n; i++) r = fadd(L, fmul(L, r, x), LLVMConstReal(ty, c[i]));
     return r;
 }
 
@@ -238,13 +240,6 @@ static LLVMValueRef I32(lw *L, int c) {
     return LLVMConstInt(L->i32, (unsigned long long)(uint32_t)c, 0);
 }
 
-/* Horner evaluation in f32 of c[0] x^(n-1) + ... + c[n-1]. */
-static LLVMValueRef polyf(lw *L, LLVMValueRef x, const double *c, int n) {
-    LLVMValueRef r = F(L, c[0]);
-    for (int i = 1; i < n; i++) r = fadd(L, fmul(L, r, x), F(L, c[i]));
-    return r;
-}
-
 /* 2^k for an i32 k in [-126, 127] as a float. */
 static LLVMValueRef pow2f(lw *L, LLVMValueRef k) {
     LLVMValueRef e = LLVMBuildShl(L->b, LLVMBuildAdd(L->b, k, I32(L, 127), ""), I32(L, 23), "");
@@ -265,7 +260,7 @@ static LLVMValueRef f_exp(lw *L, LLVMValueRef x) {
     LLVMValueRef r = fsub(L, xc, fmul(L, n, F(L, 0.693359375)));
     r = fsub(L, r, fmul(L, n, F(L, -2.12194440e-4)));
     LLVMValueRef z = fmul(L, r, r);
-    LLVMValueRef y = fadd(L, fadd(L, fmul(L, polyf(L, r, p, 6), z), r), F(L, 1));
+    LLVMValueRef y = fadd(L, fadd(L, fmul(L, poly(L, r, p, 6), z), r), F(L, 1));
     LLVMValueRef ni = LLVMBuildFPToSI(L->b, n, L->i32, "");
     LLVMValueRef n1 = LLVMBuildAShr(L->b, ni, I32(L, 1), "");
     LLVMValueRef n2 = LLVMBuildSub(L->b, ni, n1, "");
@@ -295,7 +290,7 @@ static LLVMValueRef f_log(lw *L, LLVMValueRef x) {
     e = sel(L, big, LLVMBuildAdd(B, e, I32(L, 1), ""), e);
     LLVMValueRef f = fsub(L, m, F(L, 1)), z = fmul(L, f, f);
     LLVMValueRef ef = LLVMBuildSIToFP(B, e, L->f32, "");
-    LLVMValueRef y = fmul(L, fmul(L, polyf(L, f, p, 9), f), z);
+    LLVMValueRef y = fmul(L, fmul(L, poly(L, f, p, 9), f), z);
     y = fadd(L, y, fmul(L, ef, F(L, -2.12194440e-4)));
     y = fsub(L, y, fmul(L, z, F(L, 0.5)));
     LLVMValueRef res = fadd(L, fadd(L, f, y), fmul(L, ef, F(L, 0.693359375)));
@@ -325,7 +320,7 @@ static LLVMValueRef f_tanh(lw *L, LLVMValueRef x) {
                                 1.33314422036E-1, -3.33332819422E-1};
     LLVMValueRef a = lw_intrin(L, "llvm.fabs", L->f32, 1, &x);
     LLVMValueRef z = fmul(L, x, x);
-    LLVMValueRef small = fadd(L, fmul(L, fmul(L, polyf(L, z, p, 5), z), x), x);
+    LLVMValueRef small = fadd(L, fmul(L, fmul(L, poly(L, z, p, 5), z), x), x);
     LLVMValueRef e = f_exp(L, fmul(L, a, F(L, 2)));
     LLVMValueRef t = fsub(L, F(L, 1), fdiv(L, F(L, 2), fadd(L, e, F(L, 1))));
     LLVMValueRef args[2] = {t, x};
