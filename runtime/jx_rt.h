@@ -12,12 +12,21 @@
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, for dtype 0 (f32) or 1 (f64);
  * trans_* != 0 transposes. K == 0 sets C to beta * C (zero when beta == 0); M or N == 0
- * does nothing. Dimensions must fit in the BLAS integer type. OpenBLAS runs it on
- * nthreads threads (one for small products), its own thread setting restored after,
- * while the jx pool's idle workers sleep. */
+ * does nothing. OpenBLAS runs it on nthreads threads (one for small products) while the
+ * jx pool's idle workers sleep; concurrent calls are safe, and OpenBLAS's own thread
+ * setting is restored when no jx GEMM is running (see rt_blas.c). Dimensions beyond the
+ * BLAS integer type (which jx_jit rejects) are computed by jx_rt_gemm_loop. */
 void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
                 int64_t k, double alpha, const void *a, int64_t lda, const void *b,
                 int64_t ldb, double beta, void *c, int64_t ldc, int32_t nthreads);
+/* The same product (K >= 0, M, N >= 0) by a plain triple loop summing in double, for
+ * dimensions OpenBLAS cannot take. No threads. */
+void jx_rt_gemm_loop(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+                     int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                     int64_t ldb, double beta, void *c, int64_t ldc);
+/* The largest dimension or leading dimension OpenBLAS's blasint holds (2^31 - 1 for the
+ * usual 32-bit build). */
+int64_t jx_rt_blas_int_max(void);
 
 /* Runs fn(ctx, lo, hi) over disjoint ranges covering [0, n) on up to nthreads threads
  * (the caller and pool workers; chunks are whole multiples of grain except the last) and

@@ -1,0 +1,4 @@
+/* Concurrency tests (being written). */
+#include "check.h"
+
+TEST_MAIN()
