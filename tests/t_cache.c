@@ -1,141 +1,12 @@
-/* The compile cache (src/jit/cache.c): in-memory sharing of compiled code, the on-disk
- * object cache (including a second process that must not compile), damaged cache files,
- * the off switches. Compiles are counted with jit_cache_get_stats, never timed. Every
- * jitted result is compared with jx_interp (tolerance 1e-5: GEMM and reduction order). */
-#include <dirent.h>
-#include <fcntl.h>
+/* The compile cache (src/jit/cache.c): in-memory sharing of compiled code, the key (what
+ * is in it, what is not: the thread count), the on-disk object cache (including a second
+ * process that must not compile), trimming, the off switches. Damaged and non-regular
+ * cache files, unusable directories and concurrent processes are in t_cache_faults.c.
+ * Compiles are counted with jit_cache_get_stats, never timed. Every jitted result is
+ * compared with jx_interp. */
 #include <pthread.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "check.h"
-#include "jit/cache.h"
-
-/* ---- helpers -------------------------------------------------------------------------- */
-
-/* The test function: a GEMM, a bias, a constant row scaled by k and a reduction; m sets
- * the shapes. loc adds a source-location comment (which must not change the key). */
-static jx_fn *make_fn(int m, double k, const char *loc) {
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{ lambda ; w:f32[%d,3] x:f32[3,5] b:f32[%d]. let\n"
-             "    y:f32[%d,5] = dot_general[lhs_contract=(1) rhs_contract=(0) lhs_batch=() "
-             "rhs_batch=()] w x    # %s\n"
-             "    bb:f32[%d,5] = broadcast_in_dim[shape=(%d,5) broadcast_dimensions=(0)] b\n"
-             "    z:f32[%d,5] = add y bb\n"
-             "    c:f32[5] = constant[value=[%g,%g,%g,%g,%g]]\n"
-             "    cc:f32[%d,5] = broadcast_in_dim[shape=(%d,5) broadcast_dimensions=(1)] c\n"
-             "    t:f32[%d,5] = tanh z\n"
-             "    u:f32[%d,5] = mul t cc\n"
-             "    s:f32[%d] = reduce_sum[axes=(1)] u\n"
-             "  in (s, z) }\n",
-             m, m, m, loc, m, m, m, k, k + 1, k + 2, k + 3, k + 4, m, m, m, m, m);
-    jx_fn *f = jx_fn_parse(text);
-    if (!f) CHECK_FAIL_("parse: %s", jx_error());
-    return f;
-}
-
-/* Runs e and the interpreter on the same deterministic inputs; 1 if all outputs agree. */
-static int runs_right(jx_exe *e, const jx_fn *f) {
-    jx_array *in[3] = {0}, *got[2] = {0}, *want[2] = {0};
-    int ok = e != NULL;
-    for (int i = 0; i < 3; i++) {
-        jx_type t = jx_fn_in_type(f, i);
-        in[i] = jx_array_new_type(&t);
-        for (int64_t j = 0; j < jx_array_size(in[i]); j++)
-            jx_array_set(in[i], j, 0.25 * (double)((j * 7 + i * 3) % 11) - 1.0);
-    }
-    if (ok && jx_exe_run(e, in, got) < 0) {
-        CHECK_FAIL_("jx_exe_run: %s", jx_error());
-        ok = 0;
-    }
-    if (ok && jx_interp(f, in, want) < 0) {
-        CHECK_FAIL_("jx_interp: %s", jx_error());
-        ok = 0;
-    }
-    for (int o = 0; ok && o < 2; o++)
-        for (int64_t j = 0; j < jx_array_size(want[o]); j++)
-            if (!check_near(jx_array_get(got[o], j), jx_array_get(want[o], j), 1e-5)) {
-                CHECK_FAIL_("output %d element %lld: jit %g, interp %g", o, (long long)j,
-                            jx_array_get(got[o], j), jx_array_get(want[o], j));
-                ok = 0;
-                break;
-            }
-    for (int i = 0; i < 3; i++) jx_array_free(in[i]);
-    for (int o = 0; o < 2; o++) {
-        jx_array_free(got[o]);
-        jx_array_free(want[o]);
-    }
-    return ok;
-}
-
-static jit_cache_stats st0;
-
-/* Starts counting (see since()). */
-static void mark(void) {
-    jit_cache_get_stats(&st0);
-}
-
-/* The counters since the last mark(). */
-static jit_cache_stats since(void) {
-    jit_cache_stats s;
-    jit_cache_get_stats(&s);
-    s.compiles -= st0.compiles;
-    s.mem_hits -= st0.mem_hits;
-    s.disk_hits -= st0.disk_hits;
-    s.disk_writes -= st0.disk_writes;
-    s.disk_rejects -= st0.disk_rejects;
-    return s;
-}
-
-static char cache_dir[64];
-
-/* Points JX_CACHE_DIR at a fresh empty directory, with both caches on. */
-static void fresh_dir(void) {
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/jx_t_cache_XXXXXX");
-    if (!mkdtemp(cache_dir)) CHECK_FAIL_("mkdtemp failed");
-    setenv("JX_CACHE_DIR", cache_dir, 1);
-    unsetenv("JX_CACHE");
-}
-
-/* Number of entries in the cache directory (removing them when clear != 0). */
-static int dir_files(int clear) {
-    DIR *d = opendir(cache_dir);
-    int n = 0;
-    if (!d) return 0;
-    for (struct dirent *de; (de = readdir(d));) {
-        if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, ".."))) continue;
-        n++;
-        if (clear) {
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", cache_dir, de->d_name);
-            unlink(p);
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-/* Removes the cache directory and its files. */
-static void drop_dir(void) {
-    dir_files(1);
-    rmdir(cache_dir);
-    unsetenv("JX_CACHE_DIR");
-}
-
-/* Size of a file, or -1 if absent. */
-static long long file_size(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-/* Writes len bytes to path (replacing it). */
-static void put_file(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len) CHECK_FAIL_("cannot write %s", path);
-    if (f) fclose(f);
-}
+#include "cachecheck.h"
 
 /* ---- in memory ------------------------------------------------------------------------ */
 
@@ -197,6 +68,66 @@ TEST(jx_environment_is_part_of_the_key) {
     jx_exe_free(e1);
     jx_exe_free(e2);
     jx_exe_free(e3);
+    jx_fn_free(f);
+    drop_dir();
+}
+
+/* The thread count is an argument of the compiled code at each call (exe.c), never a
+ * constant in it: executables with different thread counts, from jx_jit_opts or from
+ * JX_NUM_THREADS, share one compiled code and one disk entry. */
+TEST(thread_count_is_not_part_of_the_key) {
+    fresh_dir();
+    jx_fn *f = make_fn(4, 1, "a.c:1");
+    jx_jit_opts one = {.n_threads = 1}, three = {.n_threads = 3};
+    char p1[4300], p3[4300], pe1[4300], pe3[4300];
+    CHECK(jit_cache_path(f, &one, p1, sizeof p1) == 0);
+    CHECK(jit_cache_path(f, &three, p3, sizeof p3) == 0);
+    mark();
+    jx_exe *e[4] = {jx_jit(f, &one), jx_jit(f, &three)};
+    const char *saved = getenv("JX_NUM_THREADS");
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", saved ? saved : "");
+    setenv("JX_NUM_THREADS", "1", 1);
+    CHECK(jit_cache_path(f, NULL, pe1, sizeof pe1) == 0);
+    e[2] = jx_jit(f, NULL);
+    setenv("JX_NUM_THREADS", "3", 1);
+    CHECK(jit_cache_path(f, NULL, pe3, sizeof pe3) == 0);
+    e[3] = jx_jit(f, NULL);
+    if (saved) setenv("JX_NUM_THREADS", keep, 1);
+    else unsetenv("JX_NUM_THREADS");
+    jit_cache_stats s = since();
+    CHECK(s.compiles == 1);
+    CHECK(s.mem_hits == 3);
+    CHECK(!strcmp(p1, p3) && !strcmp(p1, pe1) && !strcmp(p1, pe3));
+    for (int i = 0; i < 4; i++) {
+        CHECK(runs_right(e[i], f));
+        jx_exe_free(e[i]);
+    }
+    jx_fn_free(f);
+    drop_dir();
+}
+
+/* A kernel big enough to run on the thread pool (over 2^18 elements) gives the same
+ * results from one shared code with 1 and 4 threads. */
+TEST(shared_code_runs_right_with_any_thread_count) {
+    fresh_dir();
+    jx_fn *f = jx_fn_parse("{ lambda ; x:f32[512,640] y:f32[640]. let\n"
+                           "    yy:f32[512,640] = broadcast_in_dim[shape=(512,640) "
+                           "broadcast_dimensions=(1)] y\n"
+                           "    t:f32[512,640] = tanh x\n"
+                           "    u:f32[512,640] = mul t yy\n"
+                           "    s:f32[512] = reduce_sum[axes=(1)] u\n"
+                           "  in (u, s) }\n");
+    CHECK(f != NULL);
+    jx_jit_opts one = {.n_threads = 1}, four = {.n_threads = 4};
+    mark();
+    jx_exe *e1 = f ? jx_jit(f, &one) : NULL, *e4 = f ? jx_jit(f, &four) : NULL;
+    jit_cache_stats s = since();
+    CHECK(s.compiles == 1 && s.mem_hits == 1);
+    CHECK(f && runs_right(e1, f));
+    CHECK(f && runs_right(e4, f));
+    jx_exe_free(e1);
+    jx_exe_free(e4);
     jx_fn_free(f);
     drop_dir();
 }
@@ -281,11 +212,8 @@ TEST(disk_hit_in_the_same_process) {
     drop_dir();
 }
 
-/* Set in the child process started by disk_hit_in_a_child_process. */
-#define CHILD_ENV "T_CACHE_CHILD"
-
 /* In a child (CHILD_ENV set): the jit of the parent's function must be a disk hit. */
-TEST(disk_child_probe) {
+TEST(child_disk_hit) {
     if (!getenv(CHILD_ENV)) return;
     jx_fn *f = make_fn(7, 5, "child.c:1");
     mark();
@@ -302,119 +230,15 @@ TEST(disk_hit_in_a_child_process) {
     if (getenv(CHILD_ENV)) return;
     fresh_dir();
     jx_fn *f = make_fn(7, 5, "parent.c:1");
-    char path[4300], self[4096], cmd[4300 + 64], line[256];
+    char path[4300];
     CHECK(jit_cache_path(f, NULL, path, sizeof path) == 0);
     mark();
     jx_exe *e = jx_jit(f, NULL);
     CHECK(since().compiles == 1);
     CHECK(file_size(path) > 72);
     jx_exe_free(e);
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    CHECK(n > 0);
-    if (n > 0) {
-        self[n] = 0;
-        snprintf(cmd, sizeof cmd, "'%s' disk_child_probe 2>&1", self);
-        setenv(CHILD_ENV, "1", 1);
-        FILE *p = popen(cmd, "r");
-        unsetenv(CHILD_ENV);
-        int passed = 0;
-        char last[256] = "";
-        while (p && fgets(line, sizeof line, p)) {
-            passed |= !strncmp(line, "PASS disk_child_probe", 21);
-            snprintf(last, sizeof last, "%s", line);
-        }
-        int status = p ? pclose(p) : -1;
-        CHECK(p != NULL);
-        if (!passed || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            CHECK_FAIL_("child process: status %d, last line: %s", status, last);
-    }
+    child_run("child_disk_hit", NULL, NULL, NULL, NULL);
     jx_fn_free(f);
-    drop_dir();
-}
-
-/* Damages the cache file of f in one of several ways and checks the next jit recompiles,
- * runs right, and leaves a good file behind (a third jit is a disk hit). */
-static void damage_case(int how) {
-    fresh_dir();
-    jx_fn *f = make_fn(4, 1, "a.c:1"), *other = make_fn(3, 1, "a.c:1");
-    char path[4300], opath[4300];
-    CHECK(jit_cache_path(f, NULL, path, sizeof path) == 0);
-    CHECK(jit_cache_path(other, NULL, opath, sizeof opath) == 0);
-    jx_exe_free(jx_jit(f, NULL));
-    jx_exe_free(jx_jit(other, NULL));
-    long long size = file_size(path);
-    CHECK(size > 72);
-    FILE *fp = fopen(path, "rb");
-    char *buf = calloc((size_t)(size > 0 ? size : 1), 1);
-    if (fp && buf && fread(buf, 1, (size_t)size, fp) != (size_t)size) CHECK_FAIL_("short read");
-    if (fp) fclose(fp);
-    switch (how) {
-    case 0: put_file(path, buf, (size_t)size / 2); break;            /* truncated */
-    case 1: put_file(path, "", 0); break;                             /* empty */
-    case 2: put_file(path, "garbage, not an object", 22); break;      /* garbage */
-    case 3: buf[size - 1] ^= 0x5a; put_file(path, buf, (size_t)size); break; /* bit flip */
-    case 4: buf[9] ^= 1; put_file(path, buf, (size_t)size); break;   /* format version */
-    default: {                                                        /* another key's file */
-        FILE *o = fopen(opath, "rb");
-        char other_buf[1 << 16];
-        size_t on = o ? fread(other_buf, 1, sizeof other_buf, o) : 0;
-        if (o) fclose(o);
-        put_file(path, other_buf, on);
-    }
-    }
-    free(buf);
-    mark();
-    jx_exe *e = jx_jit(f, NULL);
-    jit_cache_stats s = since();
-    CHECK(e != NULL);
-    CHECK(s.disk_rejects == 1 && s.compiles == 1 && s.disk_hits == 0 && s.disk_writes == 1);
-    CHECK(runs_right(e, f));
-    jx_exe_free(e);
-    mark();
-    e = jx_jit(f, NULL);
-    s = since();
-    CHECK(s.disk_hits == 1 && s.compiles == 0);
-    CHECK(runs_right(e, f));
-    jx_exe_free(e);
-    jx_fn_free(f);
-    jx_fn_free(other);
-    drop_dir();
-}
-
-TEST(damaged_file_truncated) {
-    damage_case(0);
-}
-TEST(damaged_file_empty) {
-    damage_case(1);
-}
-TEST(damaged_file_garbage) {
-    damage_case(2);
-}
-TEST(damaged_file_object_bit_flip) {
-    damage_case(3);
-}
-TEST(damaged_file_format_version) {
-    damage_case(4);
-}
-TEST(damaged_file_from_another_key) {
-    damage_case(5);
-}
-
-TEST(unwritable_cache_dir_still_compiles) {
-    fresh_dir();
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s/file", cache_dir);
-    put_file(sub, "x", 1);
-    setenv("JX_CACHE_DIR", sub, 1); /* a regular file where the directory should be */
-    jx_fn *f = make_fn(4, 1, "a.c:1");
-    mark();
-    jx_exe *e = jx_jit(f, NULL);
-    jit_cache_stats s = since();
-    CHECK(e != NULL && s.compiles == 1 && s.disk_writes == 0);
-    CHECK(runs_right(e, f));
-    jx_exe_free(e);
-    jx_fn_free(f);
-    setenv("JX_CACHE_DIR", cache_dir, 1);
     drop_dir();
 }
 

@@ -132,11 +132,12 @@ static void jc_fn(jc_hash *h, const jx_fn *f) {
     }
 }
 
-/* Variables that do not change the generated code (everything else named JX_* might). */
+/* Variables that do not change the generated code (everything else named JX_* might).
+ * JX_NUM_THREADS sets the thread count, which compiled code takes at each call. */
 static int jc_env_ignored(const char *kv) {
     static const char *const skip[] = {"JX_CACHE",      "JX_CACHE_DIR",   "JX_CACHE_MAX_MB",
                                        "JX_DUMP",       "JX_JIT_TIMING", "JX_JIT_CPUTIME",
-                                       "JX_DEBUG_IR"};
+                                       "JX_DEBUG_IR",   "JX_NUM_THREADS"};
     size_t len = strcspn(kv, "=");
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (strlen(skip[i]) == len && !strncmp(kv, skip[i], len)) return 1;
@@ -264,7 +265,7 @@ int jc_key(const jx_fn *f, const jx_jit_opts *opts, unsigned char key[16]) {
     jc_hash h = jc_host_hash;
     jc_fn(&h, f);
     for (int i = 0; i < f->n_in; i++) jc_word(&h, opts && opts->donate && opts->donate[i]);
-    /* the thread count is passed at each call: compiled code does not depend on it */
+    /* not the thread count: it is an argument of the entry at each call (exe.c) */
     if (jc_env(&h) < 0) return util_err("jx_jit: out of memory");
     jc_digest(&h, key);
     return 0;

@@ -3,15 +3,18 @@
  * does not run LLVM again.
  *
  * Key (128-bit): the function's structure (ops, operands, types, attributes, full constant
- * bytes; not source locations), the donation mask, n_threads, every JX_* environment
- * variable that may steer code generation, the CPU name and features, the target triple,
- * the LLVM version, the build id of the binary holding libjx and the cache format version.
- * A disk entry also records a hash of the plan it was compiled for and a checksum of the
- * object; a mismatch or a damaged file counts as a miss (recompile, overwrite).
+ * bytes; not source locations), the donation mask, every JX_* environment variable that
+ * may steer code generation, the CPU name and features, the target triple, the LLVM
+ * version, the build id of the binary holding libjx and the cache format version. Not the
+ * thread count (jx_jit_opts.n_threads, JX_NUM_THREADS): compiled code receives it as an
+ * argument at each call, so executables with different thread counts share one code.
+ * A disk entry also records a hash of the plan it was compiled for and a 128-bit hash of
+ * the object; a mismatch, a damaged file or anything but a regular file counts as a miss
+ * (recompile, overwrite). See cache_disk.c for the file layout and the atomic writes.
  *
  * Environment: JX_CACHE=0 turns both caches off; JX_CACHE_DIR sets the directory (default
- * $XDG_CACHE_HOME/jx, else ~/.cache/jx); jx_jit_opts.no_disk_cache turns the disk cache off
- * for one compile. */
+ * $XDG_CACHE_HOME/jx, else ~/.cache/jx; one warning per process on stderr when it cannot
+ * be written); jx_jit_opts.no_disk_cache turns the disk cache off for one compile. */
 #ifndef JX_JIT_CACHE_H
 #define JX_JIT_CACHE_H
 
@@ -87,9 +90,11 @@ int jc_env_zero(const char *name);
 /* The disk cache directory for opts into buf; 0, or -1 if the disk cache is off. */
 int jcd_dir(const jx_jit_opts *opts, char *buf, size_t len);
 /* Links the object stored in dir for c (planned, keyed) under its entry name, setting
- * c->entry and c->tracker. 1: loaded; 0: no file; -1: a damaged or mismatched file. */
+ * c->entry and c->tracker. 1: loaded; 0: no file; -1: a damaged or mismatched file, or
+ * something else than a regular file (never followed if a link, never blocks). */
 int jcd_load(jit_code *c, const char *dir, const char *name);
-/* Stores the object o of c in dir (atomically; failures ignored). 1 if written. */
+/* Stores the object o of c in dir (a temporary file renamed into place; the first failure
+ * of a process is reported on stderr, then compiling goes on). 1 if written. */
 int jcd_store(const jit_code *c, const char *dir, const char *name, const jit_obj *o);
 
 #endif

@@ -1,13 +1,20 @@
 /* The on-disk half of the compile cache (see cache.h): one file per key,
- * <dir>/<32 hex>.jxo, written to a temporary file and renamed (atomic for concurrent
- * processes). Layout (native byte order; the key pins the host):
+ * <dir>/<32 hex>.jxo, written to a unique temporary file (<entry>.XXXXXX.tmp) and renamed,
+ * so that readers, concurrent writers included, only ever see complete entries; a writer
+ * that dies leaves its temporary, which jit_cache_trim removes after an hour.
+ * Layout (native byte order; the key pins the host):
  *   0  magic "JXOBJ\r\n\032"   8  u32 format   12 u32 name length
  *   16 key[16]   32 plan hash[16]   48 object hash[16]   64 u64 object length
  *   72 entry name, then the object file.
- * A file is used only if every field checks out (the plan hash guards the memory layout
- * the object was compiled for); anything else is a miss, and the recompile overwrites it.
- * A hit refreshes the file's modification time, which jit_cache_trim uses as its LRU
- * order. The directory is created 0700: it holds code that will be executed. */
+ * Every byte is checked before use: the header fields must match the request (the plan
+ * hash guards the memory layout the object was compiled for), the file's size must be
+ * the header's, the name must match and the object must hash to the header's 128-bit hash.
+ * Anything else, and anything that is not a regular file (opened without following a
+ * link, without blocking on a FIFO), is a miss; the recompile then replaces it. A hit
+ * refreshes the file's modification time, which jit_cache_trim uses as its LRU order. The
+ * directory is created 0700: it holds code that will be executed. A directory that cannot
+ * be written (read-only, or a file) is reported once per process on stderr. */
+#define _GNU_SOURCE /* mkostemps */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,11 +64,15 @@ int jit_cache_path(const jx_fn *f, const jx_jit_opts *opts, char *buf, size_t le
     return 0;
 }
 
-/* Creates dir and its missing parents (mode 0700). 0 or -1. */
+/* Creates dir and its missing parents (mode 0700). 0, or -1 with errno (ENOTDIR: dir
+ * exists but is not a directory). */
 static int jcd_mkdirs(const char *dir) {
     char p[4096];
     size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof p) return -1;
+    if (n == 0 || n >= sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     memcpy(p, dir, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (p[i] != '/' && p[i] != 0) continue;
@@ -71,7 +82,23 @@ static int jcd_mkdirs(const char *dir) {
         p[i] = c;
     }
     struct stat st;
-    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+    if (stat(dir, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
+    return S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Warns once per process on stderr that the disk cache cannot be written: what failed,
+ * on which path, and why (err). Compiling goes on without the disk cache. */
+static void jcd_warn(const char *what, const char *path, int err) {
+    static int warned;
+    pthread_mutex_lock(&jcd_mu);
+    if (!warned)
+        fprintf(stderr,
+                "jx: warning: compile cache: cannot %s %s: %s; compiled code is not cached on "
+                "disk (JX_CACHE_DIR sets the directory, JX_CACHE=0 turns the cache off)\n",
+                what, path, strerror(err));
+    warned = 1;
+    pthread_mutex_unlock(&jcd_mu);
 }
 
 /* Hash of a plan's text (the memory layout an object depends on); -1 on OOM. */
@@ -92,65 +119,82 @@ static void jcd_obj_hash(const void *obj, size_t len, unsigned char out[16]) {
     jc_digest(&h, out);
 }
 
-/* Reads all of path (under 1 GiB) into a malloc'd buffer. NULL with *absent = 1 if there
- * is no such file, or *absent = 0 if it cannot be read. */
-static unsigned char *jcd_read(const char *path, size_t *len, int *absent) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    *absent = fd < 0 && errno == ENOENT;
-    if (fd < 0) return NULL;
+/* Opens path for reading if it is a regular file of a plausible size (a header, under
+ * 1 GiB), without following a symbolic link or blocking on a FIFO. The descriptor, with
+ * *size set; or -1 with *absent = 1 if nothing is there, else *absent = 0. */
+static int jcd_open(const char *path, off_t *size, int *absent) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    *absent = fd < 0 && (errno == ENOENT || errno == ENOTDIR);
+    if (fd < 0) return -1;
     struct stat st;
-    unsigned char *buf = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 && st.st_size < (1 << 30))
-        buf = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < JCD_HDR ||
+        st.st_size >= (off_t)1 << 30) {
+        close(fd);
+        return -1;
     }
-    close(fd);
-    *len = got;
-    return buf;
+    *size = st.st_size;
+    return fd;
+}
+
+/* Reads exactly len bytes from fd into buf; 0, or -1 (error or end of file). */
+static int jcd_read_all(int fd, void *buf, size_t len) {
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t r = read(fd, p, len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* 1 if hdr is the header of c's entry named with nlen bytes in a file of size bytes
+ * (setting *olen, the object's length), else 0. */
+static int jcd_header_ok(const unsigned char *hdr, const jit_code *c, size_t nlen, off_t size,
+                         uint64_t *olen) {
+    unsigned char ph[16];
+    uint32_t fmt, hn;
+    memcpy(&fmt, hdr + 8, 4);
+    memcpy(&hn, hdr + 12, 4);
+    memcpy(olen, hdr + 64, 8);
+    return !memcmp(hdr, jcd_magic, 8) && fmt == JC_FORMAT && hn == nlen &&
+           (uint64_t)size >= JCD_HDR + nlen && *olen == (uint64_t)size - JCD_HDR - nlen &&
+           !memcmp(hdr + 16, c->key, 16) && jcd_plan_hash(c->plan, ph) == 0 && !memcmp(hdr + 32, ph, 16);
 }
 
 /* See cache.h. */
 int jcd_load(jit_code *c, const char *dir, const char *name) {
     char path[4200];
-    unsigned char ph[16], h[16];
-    size_t len = 0;
+    unsigned char hdr[JCD_HDR], h[16], *rest = NULL;
+    size_t nlen = strlen(name);
+    uint64_t olen = 0;
+    off_t size = 0;
     int absent;
     if (jcd_file(dir, c->key, path, sizeof path) < 0) return 0;
-    unsigned char *buf = jcd_read(path, &len, &absent);
-    if (!buf) return absent ? 0 : -1;
-    uint32_t fmt, nlen;
-    uint64_t olen;
-    int ok = len >= JCD_HDR && !memcmp(buf, jcd_magic, 8) && jcd_plan_hash(c->plan, ph) == 0;
+    int fd = jcd_open(path, &size, &absent);
+    if (fd < 0) return absent ? 0 : -1;
+    int ok = jcd_read_all(fd, hdr, JCD_HDR) == 0 && jcd_header_ok(hdr, c, nlen, size, &olen) &&
+             (rest = malloc(nlen + (size_t)olen + 1)) != NULL &&
+             jcd_read_all(fd, rest, nlen + (size_t)olen) == 0 && !memcmp(rest, name, nlen);
     if (ok) {
-        memcpy(&fmt, buf + 8, 4);
-        memcpy(&nlen, buf + 12, 4);
-        memcpy(&olen, buf + 64, 8);
-        ok = fmt == JC_FORMAT && nlen == strlen(name) && len - JCD_HDR >= nlen &&
-             olen == len - JCD_HDR - nlen && !memcmp(buf + 16, c->key, 16) &&
-             !memcmp(buf + 32, ph, 16) && !memcmp(buf + JCD_HDR, name, nlen);
+        jcd_obj_hash(rest + nlen, (size_t)olen, h);
+        ok = !memcmp(hdr + 48, h, 16);
     }
-    if (ok) {
-        jcd_obj_hash(buf + JCD_HDR + nlen, (size_t)olen, h);
-        ok = !memcmp(buf + 48, h, 16);
-    }
-    if (ok)
-        ok = orc_load(buf + JCD_HDR + nlen, (size_t)olen, name, &c->entry, &c->tracker) == 0;
-    free(buf);
-    if (ok) utimensat(AT_FDCWD, path, NULL, 0); /* recently used */
+    if (ok) ok = orc_load(rest + nlen, (size_t)olen, name, &c->entry, &c->tracker) == 0;
+    if (ok) futimens(fd, NULL); /* recently used (fails quietly in a read-only directory) */
+    close(fd);
+    free(rest);
     return ok ? 1 : -1;
 }
 
-/* Writes all of buf to fd; 0 or -1. */
+/* Writes all of buf to fd; 0 or -1 with errno. */
 static int jcd_write_all(int fd, const void *buf, size_t len) {
     const unsigned char *p = buf;
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR) continue;
+        if (w == 0) errno = EIO;
         if (w <= 0) return -1;
         p += w;
         len -= (size_t)w;
@@ -166,35 +210,56 @@ static double jcd_max_mb(void) {
     return v && end != v && mb > 0 ? mb : 512;
 }
 
-/* See cache.h. */
-int jcd_store(const jit_code *c, const char *dir, const char *name, const jit_obj *o) {
-    static unsigned long long seq;
-    char path[4200], tmp[4300];
-    unsigned char hdr[JCD_HDR];
+/* The header of c's entry named name holding o into hdr; 0 or -1 (out of memory). */
+static int jcd_header(const jit_code *c, const char *name, const jit_obj *o,
+                      unsigned char hdr[JCD_HDR]) {
     uint32_t fmt = JC_FORMAT, nlen = (uint32_t)strlen(name);
     uint64_t olen = o->len;
-    if (jcd_file(dir, c->key, path, sizeof path) < 0 || jcd_mkdirs(dir) < 0) return 0;
     memcpy(hdr, jcd_magic, 8);
     memcpy(hdr + 8, &fmt, 4);
     memcpy(hdr + 12, &nlen, 4);
     memcpy(hdr + 16, c->key, 16);
-    if (jcd_plan_hash(c->plan, hdr + 32) < 0) return 0;
     jcd_obj_hash(o->data, o->len, hdr + 48);
     memcpy(hdr + 64, &olen, 8);
-    pthread_mutex_lock(&jcd_mu);
-    unsigned long long s = seq++;
-    pthread_mutex_unlock(&jcd_mu);
-    int n = snprintf(tmp, sizeof tmp, "%s.%ld.%llu.tmp", path, (long)getpid(), s);
-    if (n < 0 || (size_t)n >= sizeof tmp) return 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return 0;
-    int bad = jcd_write_all(fd, hdr, sizeof hdr) || jcd_write_all(fd, name, nlen) ||
-              jcd_write_all(fd, o->data, o->len);
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
+    return jcd_plan_hash(c->plan, hdr + 32);
+}
+
+/* See cache.h. */
+int jcd_store(const jit_code *c, const char *dir, const char *name, const jit_obj *o) {
+    static unsigned long long stores;
+    char path[4200], tmp[4300];
+    unsigned char hdr[JCD_HDR];
+    if (jcd_file(dir, c->key, path, sizeof path) < 0) return 0;
+    if (jcd_mkdirs(dir) < 0) {
+        jcd_warn("use the directory", dir, errno);
         return 0;
     }
+    int n = snprintf(tmp, sizeof tmp, "%s.XXXXXX.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp || jcd_header(c, name, o, hdr) < 0) return 0;
+    int fd = mkostemps(tmp, 4, O_CLOEXEC); /* a fresh name, even after a dead writer's */
+    if (fd < 0) {
+        jcd_warn("create a file in", dir, errno);
+        return 0;
+    }
+    int bad = jcd_write_all(fd, hdr, sizeof hdr) || jcd_write_all(fd, name, strlen(name)) ||
+              jcd_write_all(fd, o->data, o->len);
+    int err = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    if (!bad && rename(tmp, path) != 0) {
+        bad = 2;
+        err = errno;
+    }
+    if (bad) {
+        unlink(tmp);
+        jcd_warn(bad == 2 ? "replace" : "write", bad == 2 ? path : tmp, err);
+        return 0;
+    }
+    pthread_mutex_lock(&jcd_mu);
+    unsigned long long s = stores++;
+    pthread_mutex_unlock(&jcd_mu);
     if (s % 32 == 0) jit_cache_trim(dir, jcd_max_mb());
     return 1;
 }
