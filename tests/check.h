@@ -18,17 +18,32 @@ struct check_case {
     check_fn fn;
 };
 
-#define CHECK_MAX_CASES 512
-extern struct check_case check_cases[CHECK_MAX_CASES];
-extern int check_ncases;
+/* The registered cases (a growing array: registration never drops a case). */
+extern struct check_case *check_cases;
+extern int check_ncases, check_cap;
 extern int check_failed_now;
+
+/* Appends a case to check_cases, growing it; exits with a FAIL line if memory runs out
+ * (a case must never be dropped silently). */
+static inline void check_register(const char *name, check_fn fn) {
+    if (check_ncases == check_cap) {
+        int cap = check_cap ? 2 * check_cap : 64;
+        struct check_case *c = realloc(check_cases, (size_t)cap * sizeof *c);
+        if (!c) {
+            printf("FAIL %s: out of memory while registering test cases\n", name);
+            exit(1);
+        }
+        check_cases = c;
+        check_cap = cap;
+    }
+    check_cases[check_ncases++] = (struct check_case){name, fn};
+}
 
 /* Registers a case before main runs (GCC/Clang constructor). */
 #define TEST(name)                                                                      \
     static void test_##name(void);                                                      \
     __attribute__((constructor)) static void reg_##name(void) {                         \
-        if (check_ncases < CHECK_MAX_CASES)                                             \
-            check_cases[check_ncases++] = (struct check_case){#name, test_##name};     \
+        check_register(#name, test_##name);                                             \
     }                                                                                   \
     static void test_##name(void)
 
@@ -71,8 +86,8 @@ static inline int check_near(double a, double b, double tol) {
 }
 
 #define TEST_MAIN()                                                                     \
-    struct check_case check_cases[CHECK_MAX_CASES];                                     \
-    int check_ncases, check_failed_now;                                                 \
+    struct check_case *check_cases;                                                     \
+    int check_ncases, check_cap, check_failed_now;                                      \
     const char *check_current;                                                          \
     int main(int argc, char **argv) {                                                   \
         int pass = 0, fail = 0;                                                         \

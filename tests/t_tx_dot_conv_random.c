@@ -48,9 +48,10 @@ static int tdc_attr_is(const jx_node *n, int k, jx_ints v) {
     return 1;
 }
 
-/* Prints the error if f is NULL; returns f. */
+/* Fails the case with jx_error() if f is NULL (a transformation that should have
+ * succeeded); returns f. */
 static jx_fn *tdc_ok(jx_fn *f) {
-    if (!f) printf("  %s\n", jx_error());
+    if (!f) CHECK_FAIL_("unexpected NULL function: %s", jx_error());
     return f;
 }
 
