@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "jit/jit.h"
 #include "jitcheck.h"
 
 /* ---- executables with different thread counts ------------------------------------------ */
@@ -115,6 +116,62 @@ TEST(two_executables_different_thread_counts) {
     }
     openblas_set_num_threads(user);
 done:
+    jx_exe_free(e[0]);
+    jx_exe_free(e[1]);
+    jx_exe_free(ref);
+    jx_fn_free(f);
+}
+
+/* Big kernels the runtime pool splits: elementwise, a row reduction and a column
+ * reduction over x f32[PR, PC]. */
+enum { PR = 512, PC = 520, PITERS = 20 }; /* 266240 elements: above the 2^18 split */
+static void big_loops(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_mul(jx_exp(in[0]), jx_tanh(in[0]));
+    out[1] = jx_log_softmax(in[0], 1);
+    out[2] = jx_reduce_sum(jx_logistic(in[0]), JX_INTS(0));
+}
+
+/* One thread's work on the pool test: PITERS calls compared bit for bit. */
+static void *pool_thread(void *arg) {
+    net_job *j = arg;
+    for (int it = 0; it < PITERS; it++) {
+        jx_array *out[3] = {NULL, NULL, NULL};
+        int bad = jx_exe_run(j->e, j->in, out) < 0;
+        for (int o = 0; o < 3 && !bad; o++) bad = !same_bits(out[o], j->want[o]);
+        j->bad += bad;
+        free_all(out, 3);
+    }
+    return NULL;
+}
+
+/* Executables on 2 and 3 threads share the one runtime pool from four threads at once
+ * (one caller gets the pool, the others run their loops serially): every result equals
+ * the one-thread executable's bit for bit (each element and each row or column sum is
+ * computed by one thread, whatever the split). */
+TEST(thread_pool_shared_by_concurrent_callers) {
+    jx_type tx = JX_TYPE(JX_F32, PR, PC);
+    jx_fn *f = jx_trace(big_loops, 1, &tx, 3, NULL);
+    jx_exe *ref = jit_compile_keep(f, &(jx_jit_opts){NULL, 1, 1});
+    char *ll = jit_exe_llvm(ref, 0);
+    CHECK(ll && strstr(ll, "jx_rt_parallel") != NULL); /* the loops are split */
+    free(ll);
+    jx_exe *e[2] = {jx_jit(f, &(jx_jit_opts){NULL, 2, 1}), jx_jit(f, &(jx_jit_opts){NULL, 3, 1})};
+    CHECK(ref && e[0] && e[1]);
+    jx_array *x = rand_array(tx, -3, 3, 0), *want[3] = {NULL, NULL, NULL};
+    CHECK(ref && jx_exe_run(ref, &x, want) == 0);
+    net_job job[4];
+    pthread_t th[4];
+    for (int k = 0; k < 4 && e[0] && e[1] && want[0]; k++) {
+        job[k] = (net_job){e[k % 2], &x, want, 0};
+        CHECK(pthread_create(&th[k], NULL, pool_thread, &job[k]) == 0);
+    }
+    for (int k = 0; k < 4 && e[0] && e[1] && want[0]; k++) {
+        pthread_join(th[k], NULL);
+        CHECK(job[k].bad == 0);
+    }
+    free_all(want, 3);
+    jx_array_free(x);
     jx_exe_free(e[0]);
     jx_exe_free(e[1]);
     jx_exe_free(ref);
