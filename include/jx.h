@@ -375,8 +375,19 @@ typedef struct jx_jit_opts {
 /* Compiles f to native code (opts may be NULL). NULL with jx_error() on failure. */
 jx_exe *jx_jit(const jx_fn *f, const jx_jit_opts *opts);
 /* Runs e. in[i] must match the function's input types. For each output, if out[i] is a
- * non-NULL array of the right type it is written in place (and may alias a donated
- * input); otherwise a new array is stored there (caller frees). Returns 0 or -1. */
+ * non-NULL array of the right type it is written in place; otherwise a new array is
+ * stored there (caller frees): the donated input's own array (retained) when the output
+ * was computed in place in it, else a fresh one. Returns 0 or -1 (jx_error()).
+ * Aliasing: any arrays may share memory, wholly or partly, and the results are as if
+ * every input were read before any output is written, with two exceptions. A donated
+ * input that shares memory with another input or with a caller's output is not updated
+ * in place: its output gets a fresh array. A caller's output that shares memory with an
+ * input (other than being exactly its donated input) is computed into a temporary and
+ * copied into place at the end, overwriting that input's memory. Two caller outputs that
+ * share memory are an error naming both (there is no right answer). Only aliased calls
+ * pay for this (an overlap check without allocation on every call). Calls are
+ * thread-safe, also on one executable; arrays written by one call must not be used by
+ * another running at the same time. */
 int jx_exe_run(jx_exe *e, jx_array *const *in, jx_array **out);
 void jx_exe_free(jx_exe *e);
 
