@@ -4,10 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "passes.h"
 #include "transform.h"
 #include "util.h"
 
 #define SIMP_FOLD_MAX 16 /* fold constant expressions with at most this many elements */
+
+/* Table slots examined by simp_cse on this thread (see passes.h). */
+static _Thread_local uint64_t simp_probes;
+
+/* See passes.h. */
+uint64_t simp_cse_probes(void) { return simp_probes; }
 
 typedef struct simp {
     jx_trace *t;
@@ -76,12 +83,19 @@ static int simp_same(const jx_node *a, const jx_node *b) {
     return 1;
 }
 
-/* The id of an earlier node equal to new node id (which is then dead), or id itself. */
+/* The id of an earlier node equal to new node id (which is then dead), or id itself.
+ * Only nodes appended for the current equation may be passed: a rewrite that returns an
+ * older node (an input, or an earlier equation's canonical node) must not be looked up
+ * again, or every such return would add an entry to one probe chain (inputs never
+ * compare equal), making CSE quadratic. */
 static int32_t simp_cse(simp *s, int32_t id) {
     const jx_node *n = simp_node(s, id);
     size_t i = simp_hash(n) & (s->cap - 1);
-    for (; s->table[i] >= 0; i = (i + 1) & (s->cap - 1))
+    for (; s->table[i] >= 0; i = (i + 1) & (s->cap - 1)) {
+        simp_probes++;
         if (simp_same(simp_node(s, s->table[i]), n)) return s->table[i];
+    }
+    simp_probes++;
     s->table[i] = id;
     return id;
 }
@@ -206,13 +220,15 @@ static jx_fn *simp_replay(const jx_fn *f, const unsigned char *live, int simplif
         const jx_node *n = &f->nodes[i];
         jx_val x[64];
         for (int k = 0; k < n->nin && k < 64; k++) x[k] = trace_val(s.t, map[n->in[k]]);
+        int32_t first_new = s.t->fn->n_nodes; /* nodes from here on are this equation's */
         jx_val y = simplify ? simp_rewrite(&s, n, x) : (jx_val){NULL, -1};
         if (jx_val_bad(y)) y = tx_replay(s.t, n, x);
         if (jx_val_bad(y)) {
             jx_trace_abort(s.t);
             goto done;
         }
-        map[i] = simplify ? simp_cse(&s, y.id) : y.id;
+        /* a rewrite may return an existing node (x*1 -> x): already canonical */
+        map[i] = simplify && y.id >= first_new ? simp_cse(&s, y.id) : y.id;
     }
     for (int j = 0; j < f->n_out; j++) outs[j] = trace_val(s.t, map[f->outs[j]]);
     g = jx_trace_end(s.t, f->n_out, outs);
