@@ -339,7 +339,9 @@ jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x);
  * the outputs' types; integer outputs' cotangents are ignored. */
 jx_fn *jx_vjp(const jx_fn *f, const unsigned char *wrt);
 /* Gradient of output 0 (a float scalar) with respect to inputs wrt[0..n_wrt-1]
- * (n_wrt == 0: input 0): g(x...) = (dy/dx_wrt...). Other outputs are auxiliary. */
+ * (n_wrt == 0: input 0): g(x...) = (dy/dx_wrt[0], dy/dx_wrt[1], ...), one output per list
+ * entry in list order, like JAX's argnums: an index listed twice gets its gradient twice.
+ * Other outputs of f are auxiliary. */
 jx_fn *jx_grad(const jx_fn *f, int n_wrt, const int *wrt);
 /* Like jx_grad but g(x...) = (y, aux..., dy/dx_wrt...): JAX's has_aux form. */
 jx_fn *jx_value_and_grad(const jx_fn *f, int n_wrt, const int *wrt);

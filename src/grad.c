@@ -55,9 +55,11 @@ static int grad_backward(jx_trace *t, const jx_fn *f, const int32_t *map,
     return 0;
 }
 
-/* Builds the vjp/grad/value_and_grad function of f (see jx.h for the layouts). */
-static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, grad_mode mode,
-                         const char *what) {
+/* Builds the vjp/grad/value_and_grad function of f (see jx.h for the layouts): wrt is
+ * the per-input mask of differentiated inputs; the gradient outputs are the cotangents of
+ * inputs sel[0..n_sel-1] in that order (an input may be listed more than once). */
+static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, int n_sel, const int *sel,
+                         grad_mode mode, const char *what) {
     if (!f) {
         util_err("%s: NULL function", what);
         return NULL;
@@ -76,7 +78,7 @@ static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, grad_mode mod
     int32_t *map = malloc((size_t)(f->n_nodes + 1) * sizeof *map);
     unsigned char *needs = malloc((size_t)f->n_nodes + 1);
     jx_val *ct = malloc((size_t)(f->n_nodes + 1) * sizeof *ct);
-    jx_val *outs = malloc((size_t)(f->n_out + f->n_in + 1) * sizeof *outs);
+    jx_val *outs = malloc(((size_t)f->n_out + (size_t)n_sel + 1) * sizeof *outs);
     jx_trace *t = NULL;
     jx_fn *g = NULL;
     if (!in_t || !map || !needs || !ct || !outs) {
@@ -103,9 +105,10 @@ static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, grad_mode mod
     int no = 0;
     if (mode != GRAD_GRAD)
         for (int j = 0; j < f->n_out; j++) outs[no++] = trace_val(t, map[f->outs[j]]);
-    for (int i = 0; i < f->n_in; i++) {
-        if (!wrt[i]) continue;
-        outs[no++] = tx_is_zero(ct[i]) ? tx_zeros(loc, t, &f->nodes[i].type) : ct[i];
+    for (int k = 0; k < n_sel; k++) {
+        int i = sel[k];
+        if (tx_is_zero(ct[i])) ct[i] = tx_zeros(loc, t, &f->nodes[i].type);
+        outs[no++] = ct[i];
     }
     g = tx_finish(t, no, outs);
     goto done;
@@ -120,22 +123,27 @@ done:
     return g;
 }
 
-/* Turns an index list into a per-input mask; checks range and float dtype. */
-static unsigned char *grad_wrt_mask(const jx_fn *f, int n_wrt, const int *wrt, const char *what) {
+/* Turns an index list (JAX's argnums: n_wrt == 0 means input 0; an index may repeat)
+ * into a per-input mask; checks count, range and float dtype. *n_sel and *sel receive the
+ * list to take gradients for, in order. NULL with jx_error() on a bad list. */
+static unsigned char *grad_wrt_mask(const jx_fn *f, int n_wrt, const int *wrt, int *n_sel,
+                                    const int **sel, const char *what) {
+    static const int input0 = 0;
     if (!f) {
         util_err("%s: NULL function", what);
         return NULL;
     }
-    unsigned char *m = calloc((size_t)f->n_in + 1, 1);
-    if (!m) return NULL;
-    int def = 0;
     if (n_wrt == 0) {
         n_wrt = 1;
-        wrt = &def;
+        wrt = &input0;
     }
-    if (n_wrt < 0 || !wrt) {
-        free(m);
-        util_err("%s: bad wrt list", what);
+    if (n_wrt < 0 || n_wrt > (1 << 20) || !wrt) {
+        util_err("%s: bad wrt list (count %d%s)", what, n_wrt, wrt ? "" : ", NULL indices");
+        return NULL;
+    }
+    unsigned char *m = calloc((size_t)f->n_in + 1, 1);
+    if (!m) {
+        util_err("%s: out of memory", what);
         return NULL;
     }
     for (int k = 0; k < n_wrt; k++) {
@@ -154,36 +162,50 @@ static unsigned char *grad_wrt_mask(const jx_fn *f, int n_wrt, const int *wrt, c
         }
         m[i] = 1;
     }
+    *n_sel = n_wrt;
+    *sel = wrt;
     return m;
 }
 
-/* See jx.h. */
+/* See jx.h: one cotangent per selected input, in input order. */
 jx_fn *jx_vjp(const jx_fn *f, const unsigned char *wrt) {
     if (!f) {
         util_err("vjp: NULL function");
         return NULL;
     }
     unsigned char *m = calloc((size_t)f->n_in + 1, 1);
-    if (!m) return NULL;
-    for (int i = 0; i < f->n_in; i++)
-        m[i] = wrt ? wrt[i] != 0 : tx_is_float(f->nodes[i].type.dtype);
-    jx_fn *g = grad_build(f, m, GRAD_VJP, "vjp");
+    int *sel = malloc(((size_t)f->n_in + 1) * sizeof *sel), n_sel = 0;
+    jx_fn *g = NULL;
+    if (!m || !sel) {
+        util_err("vjp: out of memory");
+    } else {
+        for (int i = 0; i < f->n_in; i++) {
+            m[i] = wrt ? wrt[i] != 0 : tx_is_float(f->nodes[i].type.dtype);
+            if (m[i]) sel[n_sel++] = i;
+        }
+        g = grad_build(f, m, n_sel, sel, GRAD_VJP, "vjp");
+    }
     free(m);
+    free(sel);
     return g;
 }
 
-/* See jx.h. */
+/* See jx.h: gradients in the order of wrt, repeated indices honoured. */
 jx_fn *jx_grad(const jx_fn *f, int n_wrt, const int *wrt) {
-    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, "grad");
-    jx_fn *g = m ? grad_build(f, m, GRAD_GRAD, "grad") : NULL;
+    int n_sel = 0;
+    const int *sel = NULL;
+    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, &n_sel, &sel, "grad");
+    jx_fn *g = m ? grad_build(f, m, n_sel, sel, GRAD_GRAD, "grad") : NULL;
     free(m);
     return g;
 }
 
-/* See jx.h. */
+/* See jx.h: (y, aux..., gradients in the order of wrt). */
 jx_fn *jx_value_and_grad(const jx_fn *f, int n_wrt, const int *wrt) {
-    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, "value_and_grad");
-    jx_fn *g = m ? grad_build(f, m, GRAD_VALUE_AND_GRAD, "value_and_grad") : NULL;
+    int n_sel = 0;
+    const int *sel = NULL;
+    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, &n_sel, &sel, "value_and_grad");
+    jx_fn *g = m ? grad_build(f, m, n_sel, sel, GRAD_VALUE_AND_GRAD, "value_and_grad") : NULL;
     free(m);
     return g;
 }
