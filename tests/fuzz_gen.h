@@ -347,8 +347,10 @@ static void fz_prog_free(fz_prog *p) {
 }
 
 /* Builds the program of `seed` into *p. Returns 0, or -1 with p->error set (a generator
- * bug or a disagreement with a shape rule). */
-static int fz_build(uint64_t seed, fz_prog *p) {
+ * bug or a disagreement with a shape rule). With tx != 0 (the transformation fuzzer,
+ * tests/fuzz_tx.h) inputs and constants hold no NaN/inf/-0 and no program gets the large dims;
+ * tx == 0 gives the same programs as before the flag existed. */
+static int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
     memset(p, 0, sizeof *p);
     p->seed = seed;
     fz_gen *g = calloc(1, sizeof *g);
@@ -358,9 +360,10 @@ static int fz_build(uint64_t seed, fz_prog *p) {
     }
     g->s = seed * 0x9e3779b97f4a7c15ULL + 12345;
     g->p = p;
+    g->tx = tx;
     static const int64_t dims[10] = {1, 2, 3, 4, 5, 6, 7, 8, 3, 16};
     static const int64_t big[6] = {17, 32, 33, 64, 100, 128};
-    int is_big = fz_chance(g, 0.08); /* large loops: vector bodies, remainders, threads */
+    int is_big = fz_chance(g, 0.08) && !tx; /* large loops: vector bodies, remainders, threads */
     g->cap = is_big ? 65536 : 2048;
     for (int k = 0; k < 4; k++)
         g->palette[k] = is_big && k < 2 ? big[fz_below(g, 6)] : dims[fz_below(g, 10)];
@@ -372,7 +375,7 @@ static int fz_build(uint64_t seed, fz_prog *p) {
     for (int i = 0; i < p->n_in; i++) {
         types[i] = fz_rand_type(g, fz_rand_dtype(g), ranks[fz_below(g, 9)]);
         if (i > 0 && fz_chance(g, 0.3)) types[i] = types[i - 1]; /* donation candidates */
-        p->in[i] = fz_rand_array(g, types[i], fz_chance(g, 0.25), &meta[i]);
+        p->in[i] = fz_rand_array(g, types[i], fz_chance(g, 0.25) && !tx, &meta[i]);
     }
     g->t = jx_trace_begin(p->n_in, types);
     for (int i = 0; i < p->n_in; i++) {
@@ -416,6 +419,11 @@ static int fz_build(uint64_t seed, fz_prog *p) {
         return -1;
     }
     return 0;
+}
+
+/* The program of `seed` for the JIT/simplify/text fuzzer (see fz_build_mode). */
+static inline int fz_build(uint64_t seed, fz_prog *p) {
+    return fz_build_mode(seed, p, 0);
 }
 
 #endif

@@ -1,0 +1,347 @@
+/* The differential fuzzer of the transformations, part 4: the derivative checks of a
+ * stage (see tests/fuzz_txcheck.h for what they compare). */
+#ifndef JX_FUZZ_TXAD_H
+#define JX_FUZZ_TXAD_H
+
+#include "fuzz_txcmp.h"
+
+/* What the derivative checks of one stage share: h (in the precision checked), its jvp
+ * and full vjp, a point x, directions t (per input) and ct (per output), and the values
+ * P = h(x), PJ = jvp(h)(x, t), PV = vjp(h)(x, ct). */
+typedef struct ft_ad {
+    const jx_fn *h;
+    jx_fn *J, *V;
+    int f64, n_in, n_out;
+    jx_array *x[FT_MAX_ARGS], *t[FT_MAX_ARGS], *ct[FT_MAX_ARGS];
+    jx_array *P[FT_MAX_ARGS], *PJ[2 * FT_MAX_ARGS], *PV[2 * FT_MAX_ARGS];
+    int ctpos[FT_MAX_ARGS]; /* PV index of input i's cotangent, -1 if not a float input */
+} ft_ad;
+
+/* Interprets f on the concatenation of a[0..na-1] and b[0..nb-1]. */
+static int ft_interp2(const jx_fn *f, jx_array **a, int na, jx_array **b, int nb, jx_array **out) {
+    jx_array *in[2 * FT_MAX_ARGS];
+    for (int i = 0; i < na; i++) in[i] = a[i];
+    for (int i = 0; i < nb; i++) in[na + i] = b[i];
+    return ft_interp(f, in, out);
+}
+
+/* sum_e a[e] * b[e] over two float arrays of one size; *mag += sum |a b|. */
+static double ft_dot(const jx_array *a, const jx_array *b, double *mag) {
+    double s = 0;
+    for (int64_t e = 0, n = jx_array_size(a); e < n; e++) {
+        double p = jx_array_get(a, e) * jx_array_get(b, e);
+        s += p, *mag += fabs(p);
+    }
+    return s;
+}
+
+/* h(x0 + e t) into out. */
+static int ft_eval_shifted(ft_ad *a, jx_array **x0, double e, jx_array **out) {
+    jx_array *xs[FT_MAX_ARGS];
+    for (int i = 0; i < a->n_in; i++) {
+        xs[i] = jx_array_copy(x0[i]);
+        for (int64_t q = 0; ft_isf(jx_array_dtype(xs[i])) && q < jx_array_size(xs[i]); q++)
+            jx_array_set(xs[i], q, jx_array_get(x0[i], q) + e * jx_array_get(a->t[i], q));
+    }
+    int rc = ft_interp(a->h, xs, out);
+    ft_free_all(a->n_in, xs);
+    return rc;
+}
+
+/* Primal outputs of jvp and vjp against h's, and the dot-product test. */
+static void ft_check_dot(ft_ctx *x, ft_ad *a) {
+    x->st->run[FTC_PRIMAL]++;
+    if (ft_same(x, FTC_PRIMAL, a->n_out, a->PJ, a->P, FT_TIGHT, NULL, "primal outputs of jvp(h) vs h"))
+        ft_same(x, FTC_PRIMAL, a->n_out, a->PV, a->P, FT_TIGHT, NULL, "primal outputs of vjp(h) vs h");
+    double lhs = 0, rhs = 0, mag = 0;
+    for (int j = 0; j < a->n_out; j++)
+        if (ft_isf(jx_array_dtype(a->P[j]))) lhs += ft_dot(a->ct[j], a->PJ[a->n_out + j], &mag);
+    for (int i = 0; i < a->n_in; i++)
+        if (a->ctpos[i] >= 0) rhs += ft_dot(a->PV[a->ctpos[i]], a->t[i], &mag);
+    if (!isfinite(lhs) || !isfinite(rhs) || !isfinite(mag) || mag == 0) {
+        x->st->skipped[FTC_DOT]++;
+        x->st->dot_zero += mag == 0;
+        return;
+    }
+    double nct = 0, nt = 0; /* floor: Jacobian entries below 1e-13 (f64) are rounding noise */
+    for (int j = 0; j < a->n_out; j++)
+        if (ft_isf(jx_array_dtype(a->P[j]))) nct += ft_dot(a->ct[j], a->ct[j], &(double){0});
+    for (int i = 0; i < a->n_in; i++)
+        if (a->ctpos[i] >= 0) nt += ft_dot(a->t[i], a->t[i], &(double){0});
+    double allowed = (a->f64 ? 1e-9 : 1e-3) * mag + (a->f64 ? 1e-13 : 1e-5) * sqrt(nct * nt);
+    x->st->run[FTC_DOT]++;
+    x->st->elems[FTC_DOT]++;
+    if (fabs(lhs - rhs) > allowed)
+        ft_fail(x, FTC_DOT, "<ct, jvp t> = %.17g but <vjp ct, t> = %.17g (allowed %.3g, sum of |terms| %.3g)",
+                lhs, rhs, allowed, mag);
+    else if (fabs(lhs - rhs) / allowed > x->st->worst[FTC_DOT]) x->st->worst[FTC_DOT] = fabs(lhs - rhs) / allowed;
+}
+
+/* 1 if finite differences cannot check h's derivative: h holds an op whose derivative
+ * is zero by decree though its value moves with its operand (stop_gradient, a bitcast
+ * back to float), or a staircase or sawtooth of floats (floor, rem, conversion to an
+ * integer): of a large or fast-moving value its steps are far finer than any step size,
+ * and differences at every step size see the slope of the staircase's envelope, not
+ * the zero (floor) or unit (rem) slope of its treads. */
+static int ft_has_cut(const jx_fn *h) {
+    for (int i = h->n_in; i < h->n_nodes; i++) {
+        const jx_node *nd = &h->nodes[i];
+        int fin = nd->nin > 0 && ft_isf(h->nodes[nd->in[0]].type.dtype);
+        if (nd->op == JX_OP_STOP_GRADIENT || nd->op == JX_OP_BITCAST ||
+            (fin && (nd->op == JX_OP_REM || nd->op == JX_OP_FLOOR ||
+                     (nd->op == JX_OP_CONVERT && !ft_isf(nd->type.dtype)))))
+            return 1;
+    }
+    return 0;
+}
+
+/* Derivatives of one output: jvp's T against central differences at steps e1 > e2 (d1,
+ * d2) and one-sided ones at e2 (fwd, bwd) of h, whose value is P. Returns 1 if they
+ * agree, 0 if not, -1 if the element is skipped (not finite, or h is not smooth there:
+ * the step sizes or the two sides disagree, or the central difference at a much smaller
+ * step, d3, disagrees: a sawtooth finer than the steps, e.g. rem by a tiny divisor,
+ * gives step-independent differences). *allowed gets the tolerance. */
+static int ft_fd_elem(double T, double P, double d1, double d2, double d3, double fwd, double bwd,
+                      double *allowed) {
+    if (!isfinite(P) || !isfinite(T) || !isfinite(d1) || !isfinite(d2) || !isfinite(d3) ||
+        !isfinite(fwd) || !isfinite(bwd))
+        return -1;
+    double sc = fabs(d1) + fabs(d2) + 1e-8 * (1 + fabs(P));
+    if (fabs(d1 - d2) > 1e-3 * sc || fabs(fwd - bwd) > 1e-2 * sc || fabs(d3 - d2) > 1e-2 * sc + 1e-7 * fabs(P))
+        return -1;
+    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(T) + fabs(d2)) + 1e-9 * (1 + fabs(P));
+    return fabs(T - d2) <= *allowed;
+}
+
+/* jvp(h)(x', t) against central differences of h along t at x' (f64 only), where x' is x
+ * moved by a random relative 1e-3: ties (max(b, b), min(x, max(x)), relu(0)) make the
+ * chain rule pick one of several valid derivatives where the composite is smooth, so
+ * the check looks at a generic point. */
+static void ft_check_fd(ft_ctx *x, ft_ad *a) {
+    if (ft_has_cut(a->h)) {
+        x->st->skipped[FTC_FD]++;
+        return;
+    }
+    const double e1 = 1e-5, e2 = 5e-6, e3 = 1e-8;
+    jx_array *xg[FT_MAX_ARGS], *P[FT_MAX_ARGS] = {0}, *PJ[2 * FT_MAX_ARGS] = {0};
+    jx_array *p1[FT_MAX_ARGS] = {0}, *m1[FT_MAX_ARGS] = {0}, *p2[FT_MAX_ARGS] = {0}, *m2[FT_MAX_ARGS] = {0};
+    jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0};
+    for (int i = 0; i < a->n_in; i++) {
+        xg[i] = jx_array_copy(a->x[i]);
+        for (int64_t q = 0; ft_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {
+            double v = jx_array_get(xg[i], q);
+            jx_array_set(xg[i], q, v + 1e-3 * (fabs(v) + 1e-2) * (2 * fz_unif(x->c->g) - 1));
+        }
+    }
+    int ok = ft_interp(a->h, xg, P) == 0 && ft_interp2(a->J, xg, a->n_in, a->t, a->n_in, PJ) == 0 &&
+             ft_eval_shifted(a, xg, e1, p1) == 0 && ft_eval_shifted(a, xg, -e1, m1) == 0 &&
+             ft_eval_shifted(a, xg, e2, p2) == 0 && ft_eval_shifted(a, xg, -e2, m2) == 0 &&
+             ft_eval_shifted(a, xg, e3, p3) == 0 && ft_eval_shifted(a, xg, -e3, m3) == 0;
+    x->st->run[FTC_FD] += ok;
+    x->st->skipped[FTC_FD] += !ok;
+    for (int j = 0; ok && j < a->n_out; j++) {
+        if (!ft_isf(jx_array_dtype(P[j]))) continue;
+        for (int64_t q = 0, n = jx_array_size(P[j]); q < n; q++) {
+            double Pq = jx_array_get(P[j], q), T = jx_array_get(PJ[a->n_out + j], q), allowed = 0;
+            double f1p = jx_array_get(p1[j], q), f1m = jx_array_get(m1[j], q);
+            double f2p = jx_array_get(p2[j], q), f2m = jx_array_get(m2[j], q);
+            double d1 = (f1p - f1m) / (2 * e1), d2 = (f2p - f2m) / (2 * e2);
+            double d3 = (jx_array_get(p3[j], q) - jx_array_get(m3[j], q)) / (2 * e3);
+            int r = ft_fd_elem(T, Pq, d1, d2, d3, (f2p - Pq) / e2, (Pq - f2m) / e2, &allowed);
+            x->st->fd_unsmooth += r < 0;
+            if (r < 0) continue;
+            x->st->elems[FTC_FD]++;
+            if (!r) {
+                ft_fail(x, FTC_FD, "output %d element %lld: jvp gives %.17g, finite differences %.17g "
+                        "(step %g: %.17g, step %g: %.17g; allowed %.3g; h = %.17g)", j, (long long)q, T, d2,
+                        e1, d1, e3, d3, allowed, Pq);
+                ok = 0;
+                if (getenv("FTDBG")) {
+                    for (int i = 0; i < a->n_in; i++) {
+                        printf("x'%d:", i);
+                        for (int64_t u = 0; u < jx_array_size(xg[i]); u++) printf(" %.17g", jx_array_get(xg[i], u));
+                        printf("\nt%d:", i);
+                        for (int64_t u = 0; u < jx_array_size(a->t[i]); u++) printf(" %.17g", jx_array_get(a->t[i], u));
+                        printf("\n");
+                    }
+                }
+                break;
+            }
+            if (fabs(T - d2) / allowed > x->st->worst[FTC_FD]) x->st->worst[FTC_FD] = fabs(T - d2) / allowed;
+        }
+    }
+    ft_free_all(a->n_in, xg);
+    ft_free_all(a->n_out, P);
+    ft_free_all(2 * a->n_out, PJ);
+    ft_free_all(a->n_out, p1);
+    ft_free_all(a->n_out, m1);
+    ft_free_all(a->n_out, p2);
+    ft_free_all(a->n_out, m2);
+    ft_free_all(a->n_out, p3);
+    ft_free_all(a->n_out, m3);
+}
+
+/* Traced body: output 0 of the function `user`. */
+static void ft_first_body(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const jx_fn *h = user;
+    jx_val y[FT_MAX_ARGS];
+    out[0] = jx_call(h, in, y) < 0 ? jx_trace_fail(t, jx_error()) : y[0];
+}
+
+/* grad and value_and_grad against vjp of h's output 0 alone with the cotangent 1 (a full
+ * vjp with zero cotangents for the other outputs may hold 0 * inf = NaN where grad has
+ * none); vjp with a wrt subset against the full vjp with the same cotangents. */
+static void ft_check_grad(ft_ctx *x, ft_ad *a, const ft_stage *s, const jx_fn *G) {
+    jx_array *ct0[1] = {0}, *R[2 * FT_MAX_ARGS] = {0}, *got[2 * FT_MAX_ARGS] = {0}, *want[2 * FT_MAX_ARGS];
+    int vjp = s->kind == FT_VJP, nw = 0, nr = a->n_out + ft_float_inputs(a->h, NULL), rpos = 0;
+    jx_fn *V0 = NULL;
+    if (!vjp) {
+        jx_type in_t[FT_MAX_ARGS], y0 = ft_out_type(a->h, 0);
+        for (int i = 0; i < a->n_in; i++) in_t[i] = a->h->nodes[i].type;
+        jx_fn *h0 = jx_trace(ft_first_body, a->n_in, in_t, 1, (void *)a->h);
+        V0 = h0 ? jx_vjp(h0, NULL) : NULL;
+        jx_fn_free(h0);
+        ct0[0] = jx_array_new_type(&y0);
+        jx_array_fill(ct0[0], 1);
+        nr = 1 + ft_float_inputs(a->h, NULL), rpos = 1 - a->n_out;
+    }
+    if (!vjp && !V0) ft_fail(x, FTC_BUILD, "vjp of output 0 of h failed: %s", jx_error());
+    else if (!vjp && ft_interp2(V0, a->x, a->n_in, ct0, 1, R) < 0)
+        ft_fail(x, FTC_CONSIST, "interp of vjp(h output 0) failed: %s", jx_error());
+    else if (ft_interp2(G, a->x, a->n_in, a->ct, vjp ? a->n_out : 0, got) < 0)
+        ft_fail(x, FTC_CONSIST, "interp of %s(h) failed: %s", ft_kind_names[s->kind], jx_error());
+    else {
+        jx_array **ref = vjp ? a->PV : R;
+        if (s->kind != FT_GRAD)
+            for (int j = 0; j < a->n_out; j++) want[nw++] = a->P[j];
+        for (int i = 0; i < a->n_in; i++)
+            if (s->mask[i]) want[nw++] = ref[a->ctpos[i] + rpos];
+        x->st->run[FTC_CONSIST]++;
+        char label[96];
+        snprintf(label, sizeof label, "%s(h) vs vjp(h)", ft_kind_names[s->kind]);
+        if (nw != G->n_out) ft_fail(x, FTC_CONSIST, "%s: %d outputs, expected %d", label, G->n_out, nw);
+        else ft_same(x, FTC_CONSIST, nw, got, want, FT_TIGHT, NULL, label);
+    }
+    ft_free_all(G->n_out, got);
+    ft_free_all(nr, R);
+    ft_free_all(1, ct0);
+    jx_fn_free(V0);
+}
+
+/* jacfwd/jacrev of h wrt input w, contracted with t[w], against jvp(h)(x, t[w] only). */
+static void ft_check_jac(ft_ctx *x, ft_ad *a, const ft_stage *s, const jx_fn *G) {
+    int w = s->wrt[0];
+    jx_array *tw[FT_MAX_ARGS], *PJw[2 * FT_MAX_ARGS], *Jm[1];
+    for (int i = 0; i < a->n_in; i++) {
+        jx_type ty = jx_array_type(a->x[i]);
+        tw[i] = i == w ? jx_array_retain(a->t[i]) : jx_array_new_type(&ty);
+    }
+    if (ft_interp2(a->J, a->x, a->n_in, tw, a->n_in, PJw) < 0) {
+        ft_fail(x, FTC_CONSIST, "interp of jvp(h) failed: %s", jx_error());
+    } else {
+        if (ft_interp(G, a->x, Jm) < 0) {
+            ft_fail(x, FTC_CONSIST, "interp of %s(h) failed: %s", ft_kind_names[s->kind], jx_error());
+        } else {
+            const jx_array *T = PJw[a->n_out];
+            int64_t no = jx_array_size(T), ni = jx_array_size(a->t[w]);
+            x->st->run[FTC_CONSIST]++;
+            if (jx_array_size(Jm[0]) != no * ni) {
+                ft_fail(x, FTC_CONSIST, "%s: %lld elements, expected %lld x %lld",
+                        ft_kind_names[s->kind], (long long)jx_array_size(Jm[0]), (long long)no, (long long)ni);
+                no = 0;
+            }
+            for (int64_t o = 0, bad = 0; o < no && !bad; o++) {
+                double sum = 0, mag = 0;
+                for (int64_t i = 0; i < ni; i++) {
+                    double p = jx_array_get(Jm[0], o * ni + i) * jx_array_get(a->t[w], i);
+                    sum += p, mag += fabs(p);
+                }
+                double want = jx_array_get(T, o), nt = ft_dot(a->t[w], a->t[w], &(double){0});
+                double allowed = (a->f64 ? 1e-9 : 1e-3) * (mag + fabs(want)) + (a->f64 ? 1e-13 : 1e-5) * sqrt(nt);
+                if (!isfinite(sum) || !isfinite(want)) continue; /* inf * 0 may be NaN in one only */
+                x->st->elems[FTC_CONSIST]++;
+                if ((bad = fabs(sum - want) > allowed))
+                    ft_fail(x, FTC_CONSIST, "%s(h) contracted with t: element %lld is %.17g, jvp gives %.17g",
+                            ft_kind_names[s->kind], (long long)o, sum, want);
+            }
+            ft_free_all(1, Jm);
+        }
+        ft_free_all(2 * a->n_out, PJw);
+    }
+    ft_free_all(a->n_in, tw);
+}
+
+/* Sets up a (jvp, vjp, point, directions, values) for the previous stage of k; 0 if
+ * that failed (recorded as a failure of the transformation). */
+static int ft_ad_init(ft_ctx *x, ft_ad *a, int k) {
+    ft_case *c = x->c;
+    const jx_fn *h0 = c->st[k - 1].fn;
+    jx_fn *h64 = ft_retype(h0, "f32", "f64");
+    if (!h64) x->st->retype_failed++;
+    a->h = h64 ? h64 : h0, a->f64 = h64 != NULL, a->n_in = h0->n_in, a->n_out = h0->n_out;
+    a->J = jx_jvp(a->h);
+    a->V = a->J ? jx_vjp(a->h, NULL) : NULL;
+    if (!a->V) {
+        ft_fail(x, FTC_BUILD, "%s of stage %d failed: %s", a->J ? "vjp" : "jvp", k - 1, jx_error());
+        return 0;
+    }
+    jx_array *raw[FT_MAX_ARGS];
+    ft_inputs(c, k - 1, 1, raw);
+    ft_inputs_for(a->h, a->n_in, raw, a->x);
+    ft_free_all(a->n_in, raw);
+    for (int i = 0, pos = a->n_out; i < a->n_in; i++) {
+        jx_type ty = jx_array_type(a->x[i]);
+        a->t[i] = ft_direction(c->g, &ty); /* scaled by |x| + 0.01: relative steps */
+        for (int64_t q = 0; ft_isf(ty.dtype) && q < jx_array_size(a->t[i]); q++) {
+            double v = fabs(jx_array_get(a->x[i], q));
+            jx_array_set(a->t[i], q, jx_array_get(a->t[i], q) * ((isfinite(v) ? v : 0) + 1e-2));
+        }
+        a->ctpos[i] = ft_isf(ty.dtype) ? pos++ : -1;
+    }
+    for (int j = 0; j < a->n_out; j++) {
+        jx_type ty = ft_out_type(a->h, j);
+        a->ct[j] = ft_direction(c->g, &ty);
+    }
+    if (ft_interp(a->h, a->x, a->P) < 0 || ft_interp2(a->J, a->x, a->n_in, a->t, a->n_in, a->PJ) < 0 ||
+        ft_interp2(a->V, a->x, a->n_in, a->ct, a->n_out, a->PV) < 0) {
+        ft_fail(x, FTC_BUILD, "interp of stage %d, its jvp or its vjp failed: %s", k - 1, jx_error());
+        return 0;
+    }
+    return 1;
+}
+
+/* Frees what ft_ad_init made. */
+static void ft_ad_free(ft_ad *a, const jx_fn *h0) {
+    if (a->h != h0) jx_fn_free((jx_fn *)a->h);
+    jx_fn_free(a->J);
+    jx_fn_free(a->V);
+    ft_free_all(a->n_in, a->x);
+    ft_free_all(a->n_in, a->t);
+    ft_free_all(a->n_out, a->ct);
+    ft_free_all(a->n_out, a->P);
+    ft_free_all(2 * a->n_out, a->PJ);
+    ft_free_all(a->n_out + a->n_in, a->PV);
+}
+
+/* The derivative checks of stage k (a jvp, vjp, grad, value_and_grad or jacobian). */
+static void ft_check_ad(ft_ctx *x, int k) {
+    ft_ad a;
+    memset(&a, 0, sizeof a);
+    const ft_stage *s = &x->c->st[k];
+    x->stage = k;
+    if (ft_ad_init(x, &a, k)) {
+        ft_check_dot(x, &a);
+        if (a.f64) ft_check_fd(x, &a);
+        else x->st->skipped[FTC_FD]++;
+        if (s->kind != FT_JVP) {
+            jx_fn *G = ft_apply(s, a.h);
+            if (!G) ft_fail(x, FTC_BUILD, "%s of stage %d (f64 form) failed: %s", ft_kind_names[s->kind], k - 1, jx_error());
+            else if (s->kind == FT_JACFWD || s->kind == FT_JACREV) ft_check_jac(x, &a, s, G);
+            else ft_check_grad(x, &a, s, G);
+            jx_fn_free(G);
+        }
+    }
+    ft_ad_free(&a, x->c->st[k - 1].fn);
+}
+
+#endif

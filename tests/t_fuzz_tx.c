@@ -1,0 +1,190 @@
+/* The differential fuzzer of the transformations (tests/fuzz_tx*.h): a short run, and
+ * tests that its comparisons and checks do fail on wrong results.
+ *
+ * Environment (argv[1] is the harness's case-name filter):
+ *   JX_FUZZ_SEED      first seed (default 1); case k uses seed JX_FUZZ_SEED + k
+ *   JX_FUZZ_TX_COUNT  number of cases of fuzz_tx_smoke (default 100: about 2 s)
+ *   JX_FUZZ_VERBOSE   print each seed and its chain before running it
+ *   JX_FUZZ_DUMP      a directory: failing cases are written there (see fuzz_txrun.h)
+ * Longer runs and single seeds: build/tools/jxfuzz-tx (./tools/fuzz-tx). */
+#include "check.h"
+#include "fuzz_txrun.h"
+
+static uint64_t ftt_seed0(void) {
+    const char *s = getenv("JX_FUZZ_SEED");
+    return s && *s ? strtoull(s, NULL, 10) : 1;
+}
+
+/* The comparison must see each kind of difference. */
+TEST(fuzz_tx_compare_selftest) {
+    jx_array *a = jx_array_from(JX_F64, 1, (int64_t[]){4}, (double[]){1, NAN, -0.0, 100});
+    jx_array *b = jx_array_copy(a);
+    char why[400];
+    ft_tol exact = ft_tol_for(JX_F64, FT_EXACT), loose = ft_tol_for(JX_F64, FT_LOOSE);
+    ft_tol bits = ft_tol_for(JX_F64, FT_BITS);
+    CHECK(ft_diff(a, b, &bits, NULL, NULL, why, sizeof why) == -1);
+    jx_array_set(b, 2, 0.0);
+    CHECK(ft_diff(a, b, &exact, NULL, NULL, why, sizeof why) == -1); /* -0 == +0 */
+    CHECK(ft_diff(a, b, &bits, NULL, NULL, why, sizeof why) == 2);
+    jx_array_set(b, 3, 100 * (1 + 1e-12));
+    CHECK(ft_diff(a, b, &exact, NULL, NULL, why, sizeof why) == 3);
+    CHECK(ft_diff(a, b, &loose, NULL, NULL, why, sizeof why) == -1);
+    jx_array_set(b, 0, 1 + 1e-8);
+    CHECK(ft_diff(a, b, &loose, NULL, NULL, why, sizeof why) == 0);
+    CHECK_CONTAINS(why, "element 0 of f64[4]");
+    double slack[4] = {1e-7, 0, 0, 0};
+    loose.slack = slack;
+    CHECK(ft_diff(a, b, &loose, NULL, NULL, why, sizeof why) == -1); /* the error estimate */
+    slack[0] = INFINITY;
+    jx_array_set(b, 0, 5);
+    CHECK(ft_diff(a, b, &loose, NULL, NULL, why, sizeof why) == -1); /* unknown: not compared */
+    jx_array_set(b, 1, 1);
+    CHECK(ft_diff(a, b, &loose, NULL, NULL, why, sizeof why) == 1); /* NaN vs 1 */
+    jx_array_free(b);
+    b = jx_array_from(JX_I32, 1, (int64_t[]){4}, (int32_t[]){1, 2, 3, 4});
+    CHECK(ft_diff(a, b, &loose, NULL, NULL, why, sizeof why) == 0);
+    CHECK_CONTAINS(why, "type f64[4], expected i32[4]");
+    jx_array_free(a);
+    jx_array_free(b);
+}
+
+/* h(x) = sin(x) * x on f64[3], and a function that is not its derivative's partner. */
+static void ftt_h(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    double s = user ? *(const double *)user : 1;
+    out[0] = jx_mul(jx_mul(jx_sin(in[0]), in[0]), jx_lit(in[0], s));
+}
+
+/* A one-stage case on h (kind, fn of the stage): stage 0 is h with input x. */
+static void ftt_case(ft_case *c, jx_fn *h, jx_array *x, int kind, jx_fn *fn) {
+    memset(c, 0, sizeof *c);
+    c->g = calloc(1, sizeof *c->g);
+    c->g->s = 42;
+    c->prog.fn = h, c->prog.n_in = 1, c->prog.in[0] = x;
+    c->st[0] = (ft_stage){.kind = FT_BASE, .fn = h};
+    c->st[1] = (ft_stage){.kind = kind, .fn = fn, .bsize = 2, .default_out_axes = 1};
+    c->st[1].in_axes[0] = 0, c->st[1].wrt[0] = 0, c->st[1].n_wrt = 1, c->st[1].mask[0] = 1;
+    c->n = 2;
+}
+
+/* The checks fail on a wrong jvp (dot product, finite differences), a wrong vmap and a
+ * wrong grad, and pass on the right ones. */
+TEST(fuzz_tx_checks_selftest) {
+    jx_type ty = JX_TYPE(JX_F64, 3);
+    double two = 2;
+    jx_fn *h = jx_trace(ftt_h, 1, &ty, 1, NULL), *h2 = jx_trace(ftt_h, 1, &ty, 1, &two);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        ft_stats st;
+        memset(&st, 0, sizeof st);
+        ft_case c;
+        ft_ctx x;
+        /* jvp: a->J of 2h instead of h */
+        ftt_case(&c, h, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_JVP, jx_jvp(h));
+        memset(&x, 0, sizeof x);
+        x.c = &c, x.st = &st;
+        ft_ad a;
+        memset(&a, 0, sizeof a);
+        CHECK(ft_ad_init(&x, &a, 1));
+        if (wrong) {
+            jx_fn_free(a.J);
+            a.J = jx_jvp(h2);
+            ft_free_all(2, a.PJ);
+            CHECK(ft_interp2(a.J, a.x, 1, a.t, 1, a.PJ) == 0);
+        }
+        ft_check_dot(&x, &a);
+        CHECK(st.failed[FTC_DOT] == wrong);
+        ft_check_fd(&x, &a);
+        CHECK(st.failed[FTC_FD] == wrong && st.elems[FTC_FD] > 0);
+        ft_ad_free(&a, h);
+        c.prog.fn = NULL; /* h is not the case's */
+        ft_case_free(&c);
+        /* vmap: of 2h instead of h */
+        ftt_case(&c, h, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_VMAP,
+                 jx_vmap(wrong ? h2 : h, (int[]){0}, NULL, 2));
+        memset(&x, 0, sizeof x);
+        x.c = &c, x.st = &st;
+        ft_check_vmap(&x, 1);
+        CHECK(st.failed[FTC_VMAP] == wrong && st.run[FTC_VMAP] == 1);
+        c.prog.fn = NULL;
+        ft_case_free(&c);
+        /* grad of sum(h) against the vjp of sum(2h) */
+        jx_fn *sh = ft_apply(&(ft_stage){.kind = FT_SUM}, h), *sh2 = ft_apply(&(ft_stage){.kind = FT_SUM}, h2);
+        ftt_case(&c, sh, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_GRAD,
+                 jx_grad(sh, 1, (int[]){0}));
+        memset(&x, 0, sizeof x);
+        x.c = &c, x.st = &st;
+        memset(&a, 0, sizeof a);
+        CHECK(ft_ad_init(&x, &a, 1));
+        jx_fn *G = jx_grad(wrong ? sh2 : sh, 1, (int[]){0});
+        ft_check_grad(&x, &a, &c.st[1], G);
+        CHECK(st.failed[FTC_CONSIST] == wrong && st.run[FTC_CONSIST] == 1);
+        jx_fn_free(G);
+        ft_ad_free(&a, sh);
+        ft_case_free(&c); /* frees sh as the case's program */
+        jx_fn_free(sh2);
+    }
+    jx_fn_free(h);
+    jx_fn_free(h2);
+}
+
+/* The jit comparison fails on a result off by a relative 1e-7 (an f64 function without
+ * sums: its error estimate is a few ulps), and passes on the right one. */
+TEST(fuzz_tx_jit_selftest) {
+    jx_type ty = JX_TYPE(JX_F64, 3);
+    jx_fn *h = jx_trace(ftt_h, 1, &ty, 1, NULL);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        ft_stats st;
+        memset(&st, 0, sizeof st);
+        ft_case c;
+        ft_ctx x;
+        ftt_case(&c, h, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_JVP, jx_jvp(h));
+        memset(&x, 0, sizeof x);
+        x.c = &c, x.st = &st;
+        jx_array *want[1], *got[1];
+        CHECK(ft_interp(h, c.prog.in, want) == 0);
+        got[0] = jx_array_copy(want[0]);
+        if (wrong) jx_array_set(got[0], 1, jx_array_get(want[0], 1) * (1 + 1e-7));
+        ft_jit_compare(&x, h, c.prog.in, want, got);
+        CHECK(st.failed[FTC_JIT] == wrong && st.elems[FTC_JIT] == (wrong ? 2 : 3));
+        if (wrong) CHECK_CONTAINS(x.what, "element 1 of f64[3]");
+        ft_check_jit(&x, h, c.prog.in, want); /* the real JIT agrees */
+        CHECK(st.run[FTC_JIT] == 1 && st.failed[FTC_JIT] == wrong);
+        ft_free_all(1, want);
+        ft_free_all(1, got);
+        c.prog.fn = NULL;
+        ft_case_free(&c);
+    }
+    jx_fn_free(h);
+}
+
+/* Chains of every kind and depth are built, and no transformation fails on them. */
+TEST(fuzz_tx_chains) {
+    ft_stats st;
+    memset(&st, 0, sizeof st);
+    uint64_t s0 = ftt_seed0();
+    for (int k = 0; k < 300; k++) {
+        ft_case c;
+        int rc = ft_build(s0 + (uint64_t)k, &c);
+        if (rc < 0) CHECK_FAIL_("seed %llu: %s", (unsigned long long)(s0 + (uint64_t)k), c.error);
+        if (rc == 0) ft_count(&c, &st);
+        ft_case_free(&c);
+    }
+    for (int k = 1; k < FT_NKINDS; k++)
+        if (st.stages[k] == 0) CHECK_FAIL_("no chain used %s", ft_kind_names[k]);
+    CHECK(st.depth[1] > 0 && st.depth[2] > 0 && st.depth[3] > 0);
+}
+
+/* A short run of every check on random programs and chains. */
+TEST(fuzz_tx_smoke) {
+    const char *s = getenv("JX_FUZZ_TX_COUNT");
+    int n = s && *s ? atoi(s) : 100, nreports = 0, bad = 0;
+    ft_opts o = {getenv("JX_FUZZ_DUMP"), 1, getenv("JX_FUZZ_VERBOSE") != NULL, 3};
+    ft_stats st;
+    memset(&st, 0, sizeof st);
+    uint64_t s0 = ftt_seed0();
+    for (int k = 0; k < n; k++) bad += ft_run_case(s0 + (uint64_t)k, &st, &o, &nreports) > 0;
+    ft_stats_print(&st, stdout);
+    if (bad) CHECK_FAIL_("%d of %d cases failed", bad, n);
+    CHECK(st.run[FTC_JIT] > 0 && st.run[FTC_DOT] > 0 && st.elems[FTC_FD] > 0 && st.run[FTC_VMAP] > 0);
+}
+
+TEST_MAIN()
