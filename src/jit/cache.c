@@ -154,7 +154,9 @@ static int jc_env(jc_hash *h) {
     size_t n = 0, k = 0;
     for (char **e = environ; e && *e; e++) n++;
     const char **v = malloc((n + 1) * sizeof *v);
-    if (!v) return -1;
+    if (!v)
+        return util_err("jx_jit: out of memory allocating the list of %zu environment variables "
+                        "for the cache key (%zu bytes)", n, (n + 1) * sizeof *v);
     for (char **e = environ; e && *e; e++)
         if (!strncmp(*e, "JX_", 3) && !jc_env_ignored(*e)) v[k++] = *e;
     qsort(v, k, sizeof *v, jc_strcmp);
@@ -266,7 +268,7 @@ int jc_key(const jx_fn *f, const jx_jit_opts *opts, unsigned char key[16]) {
     jc_fn(&h, f);
     for (int i = 0; i < f->n_in; i++) jc_word(&h, opts && opts->donate && opts->donate[i]);
     /* not the thread count: it is an argument of the entry at each call (exe.c) */
-    if (jc_env(&h) < 0) return util_err("jx_jit: out of memory");
+    if (jc_env(&h) < 0) return -1;
     jc_digest(&h, key);
     return 0;
 }
@@ -339,7 +341,9 @@ static int jc_plan(jit_code *c, const jx_fn *f, const jx_jit_opts *opts) {
     if (!(c->plan = jit_plan_build(c->fn))) return -1;
     if (jit_memplan(c->plan, opts ? opts->donate : NULL) < 0) return -1;
     c->consts = calloc((size_t)c->plan->n_consts + 1, sizeof *c->consts);
-    if (!c->consts) return util_err("jx_jit: out of memory");
+    if (!c->consts)
+        return util_err("jx_jit: out of memory allocating the table of %d constants (%zu bytes)",
+                        c->plan->n_consts, ((size_t)c->plan->n_consts + 1) * sizeof *c->consts);
     for (int i = 0; i < c->plan->n_consts; i++) c->consts[i] = jx_array_data(c->plan->consts[i]);
     return 0;
 }
@@ -389,7 +393,7 @@ jit_code *jit_code_get(const jx_fn *f, const jx_jit_opts *opts, jit_texts *texts
     double t0 = jc_ms();
     jit_code *c = calloc(1, sizeof *c);
     if (!c) {
-        util_err("jx_jit: out of memory");
+        util_err("jx_jit: out of memory allocating the compiled-code record (%zu bytes)", sizeof *c);
         return NULL;
     }
     c->refs = 1;

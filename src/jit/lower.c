@@ -313,7 +313,10 @@ LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry)
     if (!L->base || !ptrs || !args || !seen || !kfn || !kpar) {
         lw_free_scratch(L, ptrs, args, seen, kfn, kpar);
         LLVMDisposeModule(L->m);
-        util_err("jit: out of memory while lowering");
+        util_err("jit: out of memory allocating the lowering tables of %d nodes and %d steps "
+                 "(%zu bytes)", n, p->n_steps,
+                 ((size_t)n + 1) * (2 * sizeof(LLVMValueRef) + sizeof(int) + 1) +
+                     ((size_t)p->n_steps + 1) * (sizeof *kfn + sizeof *kpar));
         return NULL;
     }
     /* the entry: void entry(void **in, void **out, char *arena, void **consts,

@@ -97,7 +97,9 @@ static int mp_can_join(const jit_plan *p, int g0, int t) {
 /* Picks donors (see the header comment); buffer liveness is per step here. */
 static int mp_donate(jit_plan *p, const unsigned char *donate) {
     unsigned char *taken = calloc((size_t)p->n_in + 1, 1);
-    if (!taken) return util_err("jit: out of memory while planning memory");
+    if (!taken)
+        return util_err("jit: out of memory allocating the donor table of %d inputs (%d bytes)",
+                        p->n_in, p->n_in + 1);
     for (int j = 0; j < p->n_out && donate; j++) {
         int o = p->outs[j];
         p->donor[j] = -1;
@@ -164,7 +166,9 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
     if (!gend || !live) {
         free(gend);
         free(live);
-        return util_err("jit: out of memory while planning memory");
+        return util_err("jit: out of memory allocating the liveness tables of %d steps and %d "
+                        "nodes (%zu bytes)", p->n_steps, p->n_nodes,
+                        ((size_t)p->n_steps + 1) * sizeof *gend + ((size_t)p->n_nodes + 1) * sizeof *live);
     }
     for (int s = p->n_steps - 1; s >= 0; s--)
         gend[s] = s + 1 < p->n_steps && p->steps[s + 1].group == p->steps[s].group ? gend[s + 1] : s;

@@ -191,7 +191,7 @@ int orc_load(const void *data, size_t len, const char *name, jit_entry_fn *entry
              void **tracker) {
     if (orc_ready() < 0) return -1;
     LLVMMemoryBufferRef obj = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, len, name);
-    if (!obj) return util_err("jit: out of memory");
+    if (!obj) return util_err("jit: out of memory copying a %zu-byte object file", len);
     return orc_link(obj, name, entry, tracker);
 }
 
@@ -286,7 +286,8 @@ int orc_compile(const jit_plan *p, const char *entry_name, jit_entry_fn *entry, 
         obj_copy->data = malloc(obj_copy->len ? obj_copy->len : 1);
         if (!obj_copy->data) {
             LLVMDisposeMemoryBuffer(obj);
-            return util_err("jit: out of memory");
+            return util_err("jit: out of memory copying the %zu-byte object file for the disk "
+                            "cache", obj_copy->len);
         }
         memcpy(obj_copy->data, LLVMGetBufferStart(obj), obj_copy->len);
     }
