@@ -50,7 +50,7 @@ check_target() {
     local seeds=(tests/fuzz/corpus/"$t"/*)
     n_seed=${#seeds[@]}
     if ! "$bin" -timeout=10 "${seeds[@]}" >"$T/$t.log" 2>&1; then
-        echo "FAIL fuzz_$t: a seed input fails: $(grep -m1 '^Running: ' "$T/$t.log" |
+        echo "FAIL fuzz_$t: a seed input fails: $(grep '^Running: ' "$T/$t.log" |
             tail -1) $(why "$T/$t.log")"
         return 1
     fi
