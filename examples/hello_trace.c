@@ -1,6 +1,7 @@
 /* hello_trace: trace the notebook MLP's per-example predict, print its IR, check the text
  * round trip, and run it on the reference interpreter.
- *   hello_trace [--help] [--seed N] */
+ *   hello_trace [--help] [--seed N] [--smoke]
+ * (--smoke is accepted like every example's; this one is always that small.) */
 #include <jx.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,12 @@ int main(int argc, char **argv) {
     unsigned long long seed = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
-            printf("usage: hello_trace [--seed N]\n");
+            printf("usage: hello_trace [--seed N] [--smoke]\n");
             return 0;
         } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             seed = strtoull(argv[++i], NULL, 10);
+        } else if (!strcmp(argv[i], "--smoke")) {
+            continue; /* already a smoke run */
         } else {
             fprintf(stderr, "hello_trace: unknown argument '%s'\n", argv[i]);
             return 2;

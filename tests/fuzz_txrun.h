@@ -21,6 +21,7 @@ typedef struct ft_opts {
     int jit;          /* compile the function under test */
     int verbose;      /* print each seed and chain before running it */
     int max_reports;  /* failures reported in full (the rest: one line) */
+    int write_all;    /* write every case into dump, not only failing ones */
 } ft_opts;
 
 /* Writes f as IR text to path; 0 or -1. */
@@ -146,6 +147,7 @@ static int ft_run_case(uint64_t seed, ft_stats *st, const ft_opts *o, int *nrepo
             else if (c.st[k].kind != FT_SUM) ft_check_ad(&x, k);
         }
     }
+    if (!x.nfail && o->write_all && o->dump && c.n > 0) ft_dump(&c, o->dump, "none (written with --write)");
     if (x.nfail) {
         char chain[1024];
         ft_chain_str(&c, chain, sizeof chain);

@@ -177,7 +177,7 @@ TEST(fuzz_tx_chains) {
 TEST(fuzz_tx_smoke) {
     const char *s = getenv("JX_FUZZ_TX_COUNT");
     int n = s && *s ? atoi(s) : 100, nreports = 0, bad = 0;
-    ft_opts o = {getenv("JX_FUZZ_DUMP"), 1, getenv("JX_FUZZ_VERBOSE") != NULL, 3};
+    ft_opts o = {getenv("JX_FUZZ_DUMP"), 1, getenv("JX_FUZZ_VERBOSE") != NULL, 3, 0};
     ft_stats st;
     memset(&st, 0, sizeof st);
     uint64_t s0 = ftt_seed0();

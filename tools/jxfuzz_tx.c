@@ -1,24 +1,28 @@
 /* jxfuzz-tx: the differential fuzzer of the transformations (tests/fuzz_tx*.h), for long
  * runs and for rerunning one seed.
  *
- *   jxfuzz-tx [--seconds S] [--count N] [--seed FIRST] [--dump DIR] [--no-jit] [--verbose]
+ *   jxfuzz-tx [--seconds S] [--count N] [--seed FIRST] [--dump DIR] [--write] [--no-jit]
+ *             [--verbose]
  *
  * Runs cases FIRST, FIRST+1, ... (default 1) until N cases (default: unbounded with
  * --seconds, else 200) or S seconds have run; `--seed K` alone reruns case K and reports
  * it in full. Each case: a random program (tests/fuzz_gen.h), a chain of 1-3 random
  * transformations, and the checks of tests/fuzz_txcheck.h. Failures print the seed, the
  * chain and what differs, and are written into DIR (default fuzz-tx-failures) as .jx
- * files, .npy inputs and a jxc script. Ends with a summary; exits 1 if a case failed. */
+ * files, .npy inputs and a jxc script (--write: every case). Ends with a summary; exits 1
+ * if a case failed, 2 on a usage error. */
 #include <time.h>
 
 #include "fuzz_txrun.h"
 
 static const char jft_usage[] =
-    "usage: jxfuzz-tx [--seconds S] [--count N] [--seed FIRST] [--dump DIR] [--no-jit] [--verbose]\n"
+    "usage: jxfuzz-tx [--seconds S] [--count N] [--seed FIRST] [--dump DIR] [--write] [--no-jit]\n"
+    "                 [--verbose]\n"
     "  --seconds S  stop starting cases after S seconds\n"
     "  --count N    run N cases (default 200 without --seconds; 1 with --seed alone)\n"
     "  --seed K     the first case (default 1)\n"
     "  --dump DIR   where failing cases are written (default fuzz-tx-failures)\n"
+    "  --write      write every case there, failing or not\n"
     "  --no-jit     skip the compile of the function under test (faster; no jit check)\n"
     "  --verbose    print each seed and its chain before running it\n";
 
@@ -38,7 +42,7 @@ static double jft_num(const char *s) {
 
 int main(int argc, char **argv) {
     double seconds = -1, count = -1, seed = -1;
-    ft_opts o = {"fuzz-tx-failures", 1, 0, 10};
+    ft_opts o = {"fuzz-tx-failures", 1, 0, 10, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--seconds") && (seconds = jft_num(v)) >= 0) i++;
@@ -46,6 +50,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--seed") && (seed = jft_num(v)) >= 0) i++;
         else if (!strcmp(a, "--dump") && v) o.dump = argv[++i];
         else if (!strcmp(a, "--no-jit")) o.jit = 0;
+        else if (!strcmp(a, "--write")) o.write_all = 1;
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return fputs(jft_usage, stdout), 0;
         else return fprintf(stderr, "jxfuzz-tx: bad argument '%s'\n%s", a, jft_usage), 2;
