@@ -115,13 +115,29 @@ void jx_array_fill(jx_array *a, double v);
 double jx_array_get(const jx_array *a, int64_t i);
 void jx_array_set(jx_array *a, int64_t i, double v);
 
-/* .npy files (format 1.0-3.0, little-endian, C order) for the five dtypes.
- * Load returns NULL with a message on malformed files; save returns 0 or -1. */
+/* .npy files (format 1.0-3.0) for the five dtypes. Load reads the header as numpy does
+ * (any dtype spelling numpy accepts for them, e.g. '<f4', 'f4', 'float32', '?', '|b1';
+ * big-endian data is byte-swapped, Fortran-order data copied to C order) and returns NULL
+ * with a message naming the file on what numpy rejects, on other dtypes, truncated data
+ * or an array over the load limit. Save writes format 1.0, little-endian, C order;
+ * returns 0 or -1. */
 jx_array *jx_npy_load(const char *path);
 int jx_npy_save(const char *path, const jx_array *a);
 /* The same on memory buffers. Save returns a malloc'd buffer and its size. */
 jx_array *jx_npy_parse(const void *buf, size_t len);
 void *jx_npy_dump(const jx_array *a, size_t *len);
+
+/* The load limit: the largest array, in bytes of the result, that the loaders
+ * (jx_npy_load/jx_npy_parse, and jx_idx_load/jx_idx_parse/jx_mnist_load of jx/data.h)
+ * create. A file whose header declares more fails with a message naming the file, the
+ * size and the limit, before anything that large is allocated or read (a small gzip'd
+ * file cannot inflate into gigabytes). The default, 1 GiB, holds the Fashion-MNIST
+ * training images as f32 (188 MB) five times over. jx_set_load_limit sets it for the
+ * whole process (0 restores the default) and returns the previous value; both calls are
+ * thread-safe. */
+#define JX_LOAD_LIMIT_DEFAULT ((size_t)1 << 30)
+size_t jx_set_load_limit(size_t bytes);
+size_t jx_load_limit(void);
 
 /* ---- IR functions and tracing ------------------------------------------------------ */
 
@@ -158,7 +174,12 @@ jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg);
 const char *jx_trace_error(const jx_trace *t);
 /* The type of a traced value (dtype JX_NDTYPES, rank 0 for poison). */
 jx_type jx_val_type(jx_val v);
-/* 1 if v is poison (an earlier op failed). */
+/* 1 if v is not a value of a live trace: poison (an earlier op failed), uninitialised
+ * (zeroed), or a value of a trace that has ended. An op given such a value records its
+ * own error (naming the op, the operand and the source line) unless it is poison from an
+ * error already recorded; an op that finds no trace at all records it on the innermost
+ * trace this thread has open. Not detected: a value of an ended trace whose memory a
+ * newer trace reuses. */
 int jx_val_bad(jx_val v);
 
 /* Inlines fn into the current trace: outs[i] = fn(args...)[i]. Returns 0 or -1. */

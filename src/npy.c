@@ -1,213 +1,48 @@
 /* .npy reading and writing for the five jx dtypes.
  *
  * Format (numpy.lib.format): magic "\x93NUMPY", major and minor version bytes, a
- * little-endian header length (u16 for 1.0, u32 for 2.0 and 3.0), then an ASCII (3.0:
- * UTF-8) Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
- * padded with spaces and ending in '\n', then the raw C-order data. We read 1.0-3.0 and
- * write 1.0 with the data at a multiple of 64 bytes, as numpy does. Every malformed input
- * gives NULL and a message "<function>: <source>: <problem>"; nothing is leaked. */
+ * little-endian header length (u16 for 1.0, u32 for 2.0 and 3.0), then a header: a Python
+ * dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
+ * spaces and ending in '\n' (Latin-1 for 1.0/2.0, UTF-8 for 3.0), then the raw C-order
+ * data (Fortran order if fortran_order is True). The header is read as numpy reads it
+ * (npy_header.c, npy_descr.c); big-endian data is byte-swapped and Fortran-order data
+ * copied into C order. We write 1.0 with the data at a multiple of 64 bytes, as numpy does.
+ * Every malformed input gives NULL and a message "<function>: <source>: <problem>";
+ * nothing is leaked. Reading is bounded: numpy's header limit, and the load limit
+ * (jx_set_load_limit) on the array, checked before anything of that size is allocated;
+ * a file (or pipe) is read only as far as the header says. */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "jx.h"
+#include "npy.h"
 #include "util.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_ALIGN 64
+/* Longest prefix: magic, version, 4-byte header length. */
+#define NPY_PRE_MAX 12
 
-/* The descr string of each dtype, indexed by jx_dtype. */
+/* The descr string jx writes for each dtype, indexed by jx_dtype. */
 static const char *const npy_descr[JX_NDTYPES] = {"<f4", "<f8", "<i4", "<u4", "|b1"};
 
-/* Cursor over the header dict text; fn and src name the caller and the input in
- * messages. */
-typedef struct npy_lex {
-    const char *start, *p, *end;
-    const char *fn, *src;
-} npy_lex;
+/* The loaders' limit on the bytes of one array (see jx.h). */
+static _Atomic size_t npy_load_limit = JX_LOAD_LIMIT_DEFAULT;
 
-/* Skips spaces, tabs, CR and LF. */
-static void npy_ws(npy_lex *lx) {
-    while (lx->p < lx->end &&
-           (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\n' || *lx->p == '\r'))
-        lx->p++;
+/* Sets the load limit (0: the default); returns the previous one. */
+size_t jx_set_load_limit(size_t bytes) {
+    return atomic_exchange(&npy_load_limit, bytes ? bytes : JX_LOAD_LIMIT_DEFAULT);
 }
 
-/* Consumes character c (after whitespace) or fails with a message saying what was
- * expected. Returns 0 or -1. */
-static int npy_expect(npy_lex *lx, char c, const char *what) {
-    npy_ws(lx);
-    if (lx->p < lx->end && *lx->p == c) {
-        lx->p++;
-        return 0;
-    }
-    if (lx->p >= lx->end)
-        return util_err("%s: %s: bad header: expected %s but the header ends", lx->fn,
-                        lx->src, what);
-    return util_err("%s: %s: bad header: expected %s at header offset %td, found '%c'",
-                    lx->fn, lx->src, what, lx->p - lx->start, *lx->p);
-}
-
-/* Consumes c if it is next (after whitespace); returns 1 if it was. */
-static int npy_accept(npy_lex *lx, char c) {
-    npy_ws(lx);
-    if (lx->p < lx->end && *lx->p == c) {
-        lx->p++;
-        return 1;
-    }
-    return 0;
-}
-
-/* Reads a quoted Python string ('...' or "...", no escapes) into out (NUL-terminated,
- * truncated to cap-1; longer strings fail). Returns 0 or -1. */
-static int npy_string(npy_lex *lx, char *out, size_t cap, const char *what) {
-    npy_ws(lx);
-    if (lx->p >= lx->end || (*lx->p != '\'' && *lx->p != '"'))
-        return util_err("%s: %s: bad header: expected a quoted string for %s", lx->fn,
-                        lx->src, what);
-    char q = *lx->p++;
-    size_t n = 0;
-    while (lx->p < lx->end && *lx->p != q) {
-        if (*lx->p == '\\' || *lx->p == '\n')
-            return util_err("%s: %s: bad header: unsupported character in string for %s",
-                            lx->fn, lx->src, what);
-        if (n + 1 >= cap)
-            return util_err("%s: %s: bad header: string for %s is too long", lx->fn,
-                            lx->src, what);
-        out[n++] = *lx->p++;
-    }
-    if (lx->p >= lx->end)
-        return util_err("%s: %s: bad header: unterminated string for %s", lx->fn, lx->src,
-                        what);
-    lx->p++;
-    out[n] = 0;
-    return 0;
-}
-
-/* Reads a bare word of letters and underscores (True, False) into out. Returns 0 or -1. */
-static int npy_word(npy_lex *lx, char *out, size_t cap) {
-    npy_ws(lx);
-    size_t n = 0;
-    while (lx->p < lx->end && n + 1 < cap &&
-           ((*lx->p >= 'A' && *lx->p <= 'Z') || (*lx->p >= 'a' && *lx->p <= 'z') ||
-            *lx->p == '_'))
-        out[n++] = *lx->p++;
-    out[n] = 0;
-    return n ? 0 : -1;
-}
-
-/* Reads a non-negative decimal integer (an optional Python 2 'L' suffix is allowed) for
- * axis `axis`. Fails on a sign, no digits or a value over INT64_MAX. Returns 0 or -1. */
-static int npy_dim(npy_lex *lx, int axis, int64_t *v) {
-    npy_ws(lx);
-    if (lx->p < lx->end && *lx->p == '-')
-        return util_err("%s: %s: bad shape: negative dimension at axis %d", lx->fn, lx->src,
-                        axis);
-    if (lx->p >= lx->end || *lx->p < '0' || *lx->p > '9')
-        return util_err("%s: %s: bad shape: expected an integer at axis %d", lx->fn,
-                        lx->src, axis);
-    int64_t x = 0;
-    while (lx->p < lx->end && *lx->p >= '0' && *lx->p <= '9') {
-        int d = *lx->p++ - '0';
-        if (x > (INT64_MAX - d) / 10)
-            return util_err("%s: %s: bad shape: dimension at axis %d is too large", lx->fn,
-                            lx->src, axis);
-        x = x * 10 + d;
-    }
-    if (lx->p < lx->end && (*lx->p == 'L' || *lx->p == 'l')) lx->p++;
-    *v = x;
-    return 0;
-}
-
-/* Reads a shape tuple: (), (3,), (2, 3), (2, 3,). At most JX_MAX_RANK dims. */
-static int npy_shape(npy_lex *lx, int *rank, int64_t *shape) {
-    if (npy_expect(lx, '(', "'(' to start the shape tuple") < 0) return -1;
-    int n = 0;
-    if (npy_accept(lx, ')')) {
-        *rank = 0;
-        return 0;
-    }
-    for (;;) {
-        int64_t d = 0;
-        if (n == JX_MAX_RANK)
-            return util_err("%s: %s: bad shape: more than %d dimensions", lx->fn, lx->src,
-                            JX_MAX_RANK);
-        if (npy_dim(lx, n, &d) < 0) return -1;
-        shape[n++] = d;
-        if (npy_accept(lx, ')')) {
-            if (n == 1)
-                return util_err("%s: %s: bad shape: a one-element tuple needs a trailing "
-                                "comma, as in (3,)", lx->fn, lx->src);
-            break;
-        }
-        if (npy_expect(lx, ',', "',' or ')' in the shape tuple") < 0) return -1;
-        if (npy_accept(lx, ')')) break;
-    }
-    *rank = n;
-    return 0;
-}
-
-/* The parsed header dict. */
-typedef struct npy_header {
-    jx_dtype dt;
-    int rank;
-    int64_t shape[JX_MAX_RANK];
-} npy_header;
-
-/* Parses the header dict text [p, end) into h. Keys may come in any order; each of
- * 'descr', 'fortran_order' and 'shape' must appear exactly once and no other key may. */
-static int npy_dict(npy_lex *lx, npy_header *h) {
-    int have_descr = 0, have_fortran = 0, have_shape = 0;
-    if (npy_expect(lx, '{', "'{' to start the header dict") < 0) return -1;
-    while (!npy_accept(lx, '}')) {
-        char key[32], val[32];
-        if (npy_string(lx, key, sizeof key, "a dict key") < 0) return -1;
-        if (npy_expect(lx, ':', "':' after a dict key") < 0) return -1;
-        if (!strcmp(key, "descr")) {
-            if (have_descr++)
-                return util_err("%s: %s: bad header: duplicate key 'descr'", lx->fn, lx->src);
-            if (npy_string(lx, val, sizeof val, "'descr'") < 0) return -1;
-            int dt = -1;
-            for (int i = 0; i < JX_NDTYPES; i++)
-                if (!strcmp(val, npy_descr[i])) dt = i;
-            if (dt < 0)
-                return util_err("%s: %s: unsupported descr '%s' (supported: '<f4', '<f8', "
-                                "'<i4', '<u4', '|b1')", lx->fn, lx->src, val);
-            h->dt = (jx_dtype)dt;
-        } else if (!strcmp(key, "fortran_order")) {
-            if (have_fortran++)
-                return util_err("%s: %s: bad header: duplicate key 'fortran_order'", lx->fn,
-                                lx->src);
-            if (npy_word(lx, val, sizeof val) < 0 ||
-                (strcmp(val, "True") && strcmp(val, "False")))
-                return util_err("%s: %s: bad header: 'fortran_order' must be True or False",
-                                lx->fn, lx->src);
-            if (!strcmp(val, "True"))
-                return util_err("%s: %s: fortran_order True is not supported (only C-order "
-                                "arrays)", lx->fn, lx->src);
-        } else if (!strcmp(key, "shape")) {
-            if (have_shape++)
-                return util_err("%s: %s: bad header: duplicate key 'shape'", lx->fn, lx->src);
-            if (npy_shape(lx, &h->rank, h->shape) < 0) return -1;
-        } else {
-            return util_err("%s: %s: bad header: unexpected key '%s'", lx->fn, lx->src, key);
-        }
-        if (npy_accept(lx, '}')) break;
-        if (npy_expect(lx, ',', "',' or '}' after a dict value") < 0) return -1;
-    }
-    if (!have_descr || !have_fortran || !have_shape)
-        return util_err("%s: %s: bad header: missing key '%s'", lx->fn, lx->src,
-                        !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
-    npy_ws(lx);
-    if (lx->p != lx->end)
-        return util_err("%s: %s: bad header: unexpected text after the dict", lx->fn,
-                        lx->src);
-    return 0;
-}
+/* The current load limit. */
+size_t jx_load_limit(void) { return atomic_load(&npy_load_limit); }
 
 /* 1 if this machine stores integers little-endian. */
 static int npy_host_le(void) {
@@ -229,6 +64,85 @@ static void npy_swap(void *data, int64_t n, size_t es) {
         }
 }
 
+/* Reads the prefix b[0..len) (len may be short): magic, version, header length. Sets
+ * *major, *pre (prefix size) and *hlen (header bytes). Returns 0 or -1 with a message. */
+static int npy_prefix(const unsigned char *b, size_t len, const char *fn, const char *src,
+                      int *major, size_t *pre, size_t *hlen) {
+    size_t m = len < NPY_MAGIC_LEN ? len : NPY_MAGIC_LEN;
+    if (m && memcmp(b, NPY_MAGIC, m))
+        return util_err("%s: %s: bad magic (not an .npy file)", fn, src);
+    if (len < NPY_MAGIC_LEN + 2)
+        return util_err("%s: %s: truncated: %zu bytes, too short for the magic and version",
+                        fn, src, len);
+    *major = b[6];
+    if ((*major != 1 && *major != 2 && *major != 3) || b[7] != 0)
+        return util_err("%s: %s: unsupported format version %d.%d (supported: 1.0, 2.0, 3.0)",
+                        fn, src, b[6], b[7]);
+    *pre = *major == 1 ? 10 : 12;
+    if (len < *pre)
+        return util_err("%s: %s: truncated: %zu bytes, no room for the header length", fn,
+                        src, len);
+    *hlen = *major == 1 ? (size_t)b[8] | (size_t)b[9] << 8
+                        : (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 |
+                              (size_t)b[11] << 24;
+    /* numpy refuses headers over NPY_MAX_HEADER characters; UTF-8 takes up to 4 bytes. */
+    size_t max = *major == 3 ? 4 * (size_t)NPY_MAX_HEADER : NPY_MAX_HEADER;
+    if (*hlen > max)
+        return util_err("%s: %s: header length %zu exceeds numpy's limit of %d characters "
+                        "(max_header_size)", fn, src, *hlen, NPY_MAX_HEADER);
+    return 0;
+}
+
+/* The data size of header h: element count *n and bytes *need, checked against the load
+ * limit. Returns 0 or -1 with a message. */
+static int npy_size(const npy_header *h, const char *fn, const char *src, int64_t *n,
+                    size_t *need) {
+    size_t es = jx_dtype_size(h->dt), limit = jx_load_limit();
+    *n = util_numel(h->rank, h->shape);
+    if (*n < 0 || (uint64_t)*n > (uint64_t)(SIZE_MAX / 2) / es)
+        return util_err("%s: %s: bad shape: element count overflows", fn, src);
+    *need = (size_t)*n * es;
+    if (*need > limit)
+        return util_err("%s: %s: the array needs %zu bytes, over the load limit of %zu bytes "
+                        "(raise it with jx_set_load_limit)", fn, src, *need, limit);
+    return 0;
+}
+
+/* A C-order copy of a, whose data is in Fortran order (a is freed). NULL on OOM. */
+static jx_array *npy_c_order(jx_array *a) {
+    int r = jx_array_rank(a);
+    const int64_t *s = jx_array_shape(a);
+    size_t es = jx_dtype_size(jx_array_dtype(a));
+    int64_t n = jx_array_size(a), fs[JX_MAX_RANK], idx[JX_MAX_RANK] = {0}, off = 0;
+    jx_array *b = jx_array_new(jx_array_dtype(a), r, s);
+    const unsigned char *src = jx_array_cdata(a);
+    unsigned char *dst = b ? jx_array_data(b) : NULL;
+    for (int k = 0; k < r; k++) fs[k] = k ? fs[k - 1] * s[k - 1] : 1;
+    for (int64_t i = 0; dst && i < n; i++) { /* C order over b, Fortran offset into a */
+        memcpy(dst + (size_t)i * es, src + (size_t)off * es, es);
+        for (int k = r - 1; k >= 0; k--) {
+            off += fs[k];
+            if (++idx[k] < s[k]) break;
+            off -= fs[k] * s[k];
+            idx[k] = 0;
+        }
+    }
+    jx_array_free(a);
+    return b;
+}
+
+/* Turns freshly read data into jx's form: byte order, bool bytes as 0/1, C order.
+ * Returns the array (another one after a Fortran-order copy), NULL on OOM. */
+static jx_array *npy_fix(jx_array *a, const npy_header *h) {
+    int64_t n = jx_array_size(a);
+    if (h->big_endian == npy_host_le()) npy_swap(jx_array_data(a), n, jx_dtype_size(h->dt));
+    if (h->dt == JX_BOOL) {
+        uint8_t *p = jx_array_data(a);
+        for (int64_t i = 0; i < n; i++) p[i] = p[i] != 0;
+    }
+    return h->fortran && h->rank > 1 ? npy_c_order(a) : a;
+}
+
 /* Parses an .npy image; fn and src name the caller and the input in messages. */
 static jx_array *npy_parse_named(const void *buf, size_t len, const char *fn,
                                  const char *src) {
@@ -237,64 +151,27 @@ static jx_array *npy_parse_named(const void *buf, size_t len, const char *fn,
         util_err("%s: %s: NULL buffer", fn, src);
         return NULL;
     }
-    size_t m = len < NPY_MAGIC_LEN ? len : NPY_MAGIC_LEN;
-    if (m && memcmp(b, NPY_MAGIC, m)) {
-        util_err("%s: %s: bad magic (not an .npy file)", fn, src);
-        return NULL;
-    }
-    if (len < NPY_MAGIC_LEN + 2) {
-        util_err("%s: %s: truncated: %zu bytes, too short for the magic and version", fn,
-                 src, len);
-        return NULL;
-    }
-    int major = b[6], minor = b[7];
-    if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-        util_err("%s: %s: unsupported format version %d.%d (supported: 1.0, 2.0, 3.0)", fn,
-                 src, major, minor);
-        return NULL;
-    }
-    size_t pre = major == 1 ? 10 : 12;
-    if (len < pre) {
-        util_err("%s: %s: truncated: %zu bytes, no room for the header length", fn, src, len);
-        return NULL;
-    }
-    size_t hlen = major == 1 ? (size_t)b[8] | (size_t)b[9] << 8
-                             : (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 |
-                                   (size_t)b[11] << 24;
+    int major = 0;
+    size_t pre = 0, hlen = 0, need = 0;
+    if (npy_prefix(b, len, fn, src, &major, &pre, &hlen) < 0) return NULL;
     if (hlen > len - pre) {
         util_err("%s: %s: header length %zu runs past the end of the data (%zu bytes after "
                  "the prefix)", fn, src, hlen, len - pre);
         return NULL;
     }
-    npy_header h = {JX_NDTYPES, 0, {0}};
-    const char *hp = (const char *)b + pre;
-    npy_lex lx = {hp, hp, hp + hlen, fn, src};
-    if (memchr(lx.p, 0, hlen)) {
-        util_err("%s: %s: bad header: contains a NUL byte", fn, src);
+    npy_header h;
+    int64_t n = 0;
+    if (npy_header_parse((const char *)b + pre, hlen, major, fn, src, &h) < 0 ||
+        npy_size(&h, fn, src, &n, &need) < 0)
         return NULL;
-    }
-    if (npy_dict(&lx, &h) < 0) return NULL;
-    int64_t n = util_numel(h.rank, h.shape);
-    size_t es = jx_dtype_size(h.dt);
     size_t avail = len - pre - hlen;
-    if (n < 0 || (uint64_t)n > (uint64_t)(SIZE_MAX / 2) / es) {
-        util_err("%s: %s: bad shape: element count overflows", fn, src);
-        return NULL;
-    }
-    size_t need = (size_t)n * es;
     if (avail < need) {
         util_err("%s: %s: data too short: shape needs %zu bytes but only %zu are present",
                  fn, src, need, avail);
         return NULL;
     }
     jx_array *a = jx_array_from(h.dt, h.rank, h.shape, b + pre + hlen);
-    if (!a) return NULL;
-    if (!npy_host_le()) npy_swap(jx_array_data(a), n, es);
-    if (h.dt == JX_BOOL) {
-        uint8_t *p = jx_array_data(a);
-        for (int64_t i = 0; i < n; i++) p[i] = p[i] != 0;
-    }
-    return a;
+    return a ? npy_fix(a, &h) : NULL;
 }
 
 /* Parses an .npy image held in memory; NULL with a message on malformed input. */
@@ -343,37 +220,98 @@ void *jx_npy_dump(const jx_array *a, size_t *len) {
     return out;
 }
 
-/* Reads the whole file into a malloc'd buffer; NULL with "fn: path: strerror" on error. */
-static unsigned char *npy_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        util_err("jx_npy_load: %s: %s", path, strerror(errno));
-        return NULL;
+/* Reads up to len bytes of f into buf; returns the count, or -1 with a message on a
+ * read error. */
+static int64_t npy_fread(FILE *f, void *buf, size_t len, const char *src) {
+    size_t got = len ? fread(buf, 1, len, f) : 0;
+    if (got < len && ferror(f)) {
+        util_err("jx_npy_load: %s: read error: %s", src, strerror(errno));
+        return -1;
     }
-    size_t cap = 4096, n = 0;
-    unsigned char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            util_err("jx_npy_load: %s: out of memory", path);
-            fclose(f);
+    return (int64_t)got;
+}
+
+/* Reads the data of header h (need bytes after pre + hlen) from f into a new array. For
+ * a regular file the size is checked first; a pipe or device is read as far as the data
+ * goes, into a buffer that grows with what arrives. */
+static jx_array *npy_load_data(FILE *f, const struct stat *st, const npy_header *h,
+                               size_t off, size_t need, const char *src) {
+    if (S_ISREG(st->st_mode)) {
+        size_t avail = (uint64_t)st->st_size > off ? (size_t)st->st_size - off : 0;
+        if (avail < need) {
+            util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %zu "
+                     "are present", src, need, avail);
             return NULL;
         }
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        unsigned char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
+        jx_array *a = jx_array_new(h->dt, h->rank, h->shape);
+        int64_t got = a ? npy_fread(f, jx_array_data(a), need, src) : -1;
+        if (got >= 0 && (size_t)got < need)
+            util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %lld "
+                     "are present", src, need, (long long)got);
+        if (got < 0 || (size_t)got < need) {
+            jx_array_free(a);
+            return NULL;
+        }
+        return a;
     }
-    if (ferror(f)) {
-        util_err("jx_npy_load: %s: read error: %s", path, strerror(errno));
+    size_t cap = need < (1u << 20) ? need + 1 : (1u << 20), got = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf && got < need) {
+        if (got == cap) {
+            size_t nc = cap > need / 2 ? need : cap * 2;
+            unsigned char *nb = realloc(buf, nc);
+            if (!nb) break;
+            buf = nb;
+            cap = nc;
+        }
+        int64_t r = npy_fread(f, buf + got, cap - got < need - got ? cap - got : need - got, src);
+        if (r <= 0) {
+            if (r == 0) util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but "
+                                 "only %zu are present", src, need, got);
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    if (!buf || got < need) {
         free(buf);
-        fclose(f);
+        util_err("jx_npy_load: %s: out of memory reading %zu bytes", src, need);
         return NULL;
     }
-    fclose(f);
-    *len = n;
-    return buf;
+    jx_array *a = jx_array_from(h->dt, h->rank, h->shape, buf);
+    free(buf);
+    return a;
+}
+
+/* Reads the prefix and header of f and then the data (see npy_load_data). */
+static jx_array *npy_load_file(FILE *f, const struct stat *st, const char *path) {
+    const char *fn = "jx_npy_load";
+    unsigned char pre_buf[NPY_PRE_MAX];
+    int64_t r = npy_fread(f, pre_buf, NPY_MAGIC_LEN + 2, path);
+    if (r < 0) return NULL;
+    size_t plen = (size_t)r, pre = 0, hlen = 0, need = 0;
+    int major = 0;
+    if (plen == NPY_MAGIC_LEN + 2) { /* the length field: 2 bytes for 1.0, else 4 */
+        r = npy_fread(f, pre_buf + plen, pre_buf[6] == 1 ? 2 : 4, path);
+        if (r < 0) return NULL;
+        plen += (size_t)r;
+    }
+    if (npy_prefix(pre_buf, plen, fn, path, &major, &pre, &hlen) < 0) return NULL;
+    char *text = malloc(hlen + 1);
+    r = text ? npy_fread(f, text, hlen, path) : -1;
+    if (!text) util_err("%s: %s: out of memory", fn, path);
+    if (r >= 0 && (size_t)r < hlen)
+        util_err("%s: %s: header length %zu runs past the end of the data (%lld bytes after "
+                 "the prefix)", fn, path, hlen, (long long)r);
+    npy_header h;
+    int64_t n = 0;
+    int ok = r >= 0 && (size_t)r == hlen &&
+             npy_header_parse(text, hlen, major, fn, path, &h) == 0 &&
+             npy_size(&h, fn, path, &n, &need) == 0;
+    free(text);
+    if (!ok) return NULL;
+    jx_array *a = npy_load_data(f, st, &h, pre + hlen, need, path);
+    return a ? npy_fix(a, &h) : NULL;
 }
 
 /* Loads an .npy file; NULL with a message naming the path on I/O errors or malformed
@@ -383,11 +321,17 @@ jx_array *jx_npy_load(const char *path) {
         util_err("jx_npy_load: NULL path");
         return NULL;
     }
-    size_t len = 0;
-    unsigned char *buf = npy_read_file(path, &len);
-    if (!buf) return NULL;
-    jx_array *a = npy_parse_named(buf, len, "jx_npy_load", path);
-    free(buf);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        util_err("jx_npy_load: %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    jx_array *a = NULL;
+    if (fstat(fileno(f), &st) != 0) util_err("jx_npy_load: %s: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode)) util_err("jx_npy_load: %s: is a directory", path);
+    else a = npy_load_file(f, &st, path);
+    fclose(f);
     return a;
 }
 

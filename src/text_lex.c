@@ -55,7 +55,17 @@ int txt_grow(void **buf, size_t *cap, size_t need, size_t sz) {
     return 0;
 }
 
-/* Skips whitespace, counting lines. */
+/* 1 if only blanks (space, tab, CR) precede the current position on its line. */
+static int txt_at_line_start(const txt_lex *L) {
+    size_t k = L->p.off;
+    while (k > L->p.bol && (L->src[k - 1] == ' ' || L->src[k - 1] == '\t' || L->src[k - 1] == '\r'))
+        k--;
+    return k == L->p.bol;
+}
+
+/* Skips whitespace and whole-line comments (a '#' preceded on its line only by blanks,
+ * up to the end of the line), counting lines. A '#' after a token on the same line is
+ * left for txt_comment (a location) or for the caller to report. */
 void txt_skip_ws(txt_lex *L) {
     for (;;) {
         char c = L->src[L->p.off];
@@ -65,6 +75,8 @@ void txt_skip_ws(txt_lex *L) {
             L->p.bol = L->p.off;
         } else if (c == ' ' || c == '\t' || c == '\r') {
             L->p.off++;
+        } else if (c == '#' && txt_at_line_start(L)) {
+            L->p.off += strcspn(L->src + L->p.off, "\n");
         } else {
             return;
         }
@@ -87,6 +99,9 @@ const char *txt_what(const txt_lex *L, char *buf) {
         size_t n = 1;
         while (n < 41 && (txt_is_ident(s[n]) || s[n] == '.')) n++;
         snprintf(buf, TXT_WHAT_MAX, "'%.*s%s'", (int)(n > 40 ? 40 : n), s, n > 40 ? "..." : "");
+    } else if (c == '#') {
+        return "'#' (a comment must start its own line; after an equation on the same "
+               "line only a '# file:line' location may follow)";
     } else if (c >= 32 && c < 127) {
         snprintf(buf, TXT_WHAT_MAX, "'%c'", c);
     } else {

@@ -402,7 +402,17 @@ expect_err err_npy_garbage 1 'garbage\.npy.*bad magic' "$JXC" run f.jx a.npy gar
 expect_err err_npy_short_header 1 'short\.npy.*(truncated|header)' "$JXC" run f.jx short.npy a.npy
 expect_err err_npy_short_data 1 'trunc_data\.npy.*data too short' \
     "$JXC" run f.jx a.npy trunc_data.npy
-expect_err err_npy_fortran 1 'fortran\.npy.*fortran_order' "$JXC" run f.jx fortran.npy a.npy
+# numpy reads fortran_order True and big-endian data: so does jxc (same values as C-order,
+# little-endian files holding 1, 2, 3).
+npy le123.npy '<f4' '(3,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40'
+npy be123.npy '>f4' '(3,)' '\x3f\x80\x00\x00\x40\x00\x00\x00\x40\x40\x00\x00'
+if run_ok npy_fortran_be "$JXC" run f.jx le123.npy a.npy && cp out.txt want.txt &&
+    run_ok npy_fortran_be "$JXC" run f.jx fortran.npy a.npy && cmp -s out.txt want.txt &&
+    run_ok npy_fortran_be "$JXC" run f.jx be123.npy a.npy && cmp -s out.txt want.txt; then
+    pass npy_fortran_be
+elif [ -s want.txt ]; then
+    fail npy_fortran_be "outputs differ: $(head -c 200 out.txt) vs $(head -c 200 want.txt)"
+fi
 expect_err err_npy_dtype 1 "complex\.npy.*unsupported descr '<c8'" \
     "$JXC" run f.jx a.npy complex.npy
 expect_err err_too_few_inputs 1 'f\.jx takes 2 input\(s\), got 1' "$JXC" run f.jx a.npy

@@ -528,10 +528,12 @@ TEST(npy_versions_and_dict_forms) {
         "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }",
         "{'shape': (2,3), 'fortran_order': False, 'descr': '<i4'}",
         "{ \"descr\" : \"<i4\" ,\"fortran_order\":False,\"shape\":( 2 , 3 , ) , }",
-        "{'fortran_order': False, 'shape': (2L, 3L), 'descr': '<i4',}",
+        "{'fortran_order': False, 'shape': (2L, 3L), 'descr': '<i4',}", /* 1.0, 2.0 only */
+        "{'descr': 'i4', 'descr': 'int32', 'fortran_order': False, 'shape': ((2), +3)}",
     };
     for (int major = 1; major <= 3; major++)
-        for (int f = 0; f < 4; f++) {
+        for (int f = 0; f < 5; f++) {
+            if (f == 3 && major == 3) continue; /* numpy drops 'L' only before 3.0 */
             size_t len;
             unsigned char *b = make_npy(major, forms[f], 0, d6, sizeof d6, &len);
             jx_array *a = jx_npy_parse(b, len);
@@ -575,12 +577,8 @@ TEST(npy_malformed_catalog) {
     const struct bad_case cases[] = {
         {"bad descr f2", 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 4,
          "unsupported descr '<f2'"},
-        {"big-endian", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8,
-         "unsupported descr '>f4'"},
         {"u1 rejected", 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }", 2,
          "unsupported descr '|u1'"},
-        {"fortran", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16,
-         "fortran_order True"},
         {"fortran junk", 1, "{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", 8,
          "must be True or False"},
         {"negative dim", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }", 64,
@@ -588,8 +586,12 @@ TEST(npy_malformed_catalog) {
         {"missing shape", 1, "{'descr': '<f4', 'fortran_order': False, }", 64,
          "missing key 'shape'"},
         {"missing descr", 1, "{'fortran_order': False, 'shape': (1,)}", 8, "missing key 'descr'"},
-        {"duplicate key", 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}",
-         8, "duplicate key 'descr'"},
+        {"L in 3.0", 3, "{'descr': '<f4', 'fortran_order': False, 'shape': (2L,), }", 8,
+         "invalid number literal"},
+        {"leading zero", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (02,), }", 8,
+         "leading zeros"},
+        {"lower-case l", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2l,), }", 8,
+         "invalid number literal"},
         {"unknown key", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), 'x': 1}", 8,
          "unexpected key 'x'"},
         {"data too short", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 47,
@@ -611,15 +613,17 @@ TEST(npy_malformed_catalog) {
          "overflow"},
         {"huge but short", 1,
          "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }", 8,
+         "over the load limit of 1073741824 bytes"},
+        {"short", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (100,), }", 8,
          "data too short"},
         {"shape not tuple", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': 3, }", 8,
-         "'(' to start the shape"},
+         "'shape' must be a tuple of ints"},
         {"shape (3) not tuple", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3), }",
          12, "trailing comma"},
         {"shape float", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2.5,), }", 12,
          "in the shape tuple"},
         {"descr not string", 1, "{'descr': 4, 'fortran_order': False, 'shape': (), }", 8,
-         "quoted string for 'descr'"},
+         "unsupported descr: not a quoted string"},
     };
     int n = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n; i++) {
@@ -668,15 +672,24 @@ TEST(npy_malformed_prefix) {
     CHECK_CONTAINS(jx_error(), "version 1.1");
     /* Header length beyond the buffer. */
     memcpy(b, good, len);
-    b[8] = 0xff;
+    b[8] = 0x00;
+    b[9] = 0x20;
+    CHECK(jx_npy_parse(b, len) == NULL);
+    CHECK_CONTAINS(jx_error(), "header length 8192 runs past the end");
+    /* Longer than numpy's max_header_size. */
     b[9] = 0x7f;
     CHECK(jx_npy_parse(b, len) == NULL);
-    CHECK_CONTAINS(jx_error(), "header length 32767 runs past the end");
+    CHECK_CONTAINS(jx_error(), "header length 32512 exceeds numpy's limit of 10000");
     /* Same in a 2.0 image with a 4-byte length near 2^32. */
     size_t len2;
     unsigned char *v2 = make_npy(2, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 0,
                                  "\0\0\0\0", 4, &len2);
     v2[11] = 0xff;
+    CHECK(jx_npy_parse(v2, len2) == NULL);
+    CHECK_CONTAINS(jx_error(), "exceeds numpy's limit");
+    v2[11] = 0;
+    v2[9] = 0x40; /* 16448 bytes: within the limit for a 3.0 (UTF-8) header */
+    v2[6] = 3;
     CHECK(jx_npy_parse(v2, len2) == NULL);
     CHECK_CONTAINS(jx_error(), "runs past the end");
     free(v2);
@@ -736,9 +749,9 @@ TEST(npy_file_errors) {
     CHECK(jx_npy_load(path) == NULL);
     CHECK_CONTAINS(jx_error(), path);
     CHECK_CONTAINS(jx_error(), "bad magic");
-    /* fortran_order True in a file. */
+    /* A dtype jx does not have, in a file. */
     size_t len;
-    unsigned char *b = make_npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", 0,
+    unsigned char *b = make_npy(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 0,
                                 "\0\0\0\0", 4, &len);
     f = fopen(path, "wb");
     if (f) {
@@ -748,7 +761,7 @@ TEST(npy_file_errors) {
     free(b);
     CHECK(jx_npy_load(path) == NULL);
     CHECK_CONTAINS(jx_error(), path);
-    CHECK_CONTAINS(jx_error(), "fortran_order True");
+    CHECK_CONTAINS(jx_error(), "unsupported descr '<f2'");
     remove(path);
     /* A directory is not a file. */
     CHECK(jx_npy_load("/tmp") == NULL);
@@ -836,14 +849,16 @@ TEST(npy_numpy_compat) {
     jx_array *z = jx_npy_load(p2);
     CHECK(z && jx_array_size(z) == 0 && jx_array_dim(z, 0) == 3 && jx_array_dtype(z) == JX_I32);
     jx_array_free(z);
-    /* numpy's Fortran-order files are refused with a clear message. */
+    /* numpy's Fortran-order files come back in C order. */
     snprintf(cmd, sizeof cmd,
-             "%s -c \"import numpy as np; np.save('%s', np.asfortranarray(np.ones((2, 3), "
-             "np.float32)))\"",
+             "%s -c \"import numpy as np; np.save('%s', np.asfortranarray(np.arange(6, "
+             "dtype=np.float32).reshape(2, 3)))\"",
              py, p2);
     CHECK(system(cmd) == 0);
-    CHECK(jx_npy_load(p2) == NULL);
-    CHECK_CONTAINS(jx_error(), "fortran_order True");
+    jx_array *fo = jx_npy_load(p2);
+    CHECK(fo && jx_array_rank(fo) == 2 && jx_array_dim(fo, 0) == 2 && jx_array_dim(fo, 1) == 3);
+    for (int i = 0; fo && i < 6; i++) CHECK(jx_array_get(fo, i) == i);
+    jx_array_free(fo);
     /* numpy's own bytes for f32[2,3] equal the hand-built image and jx's dump. */
     snprintf(cmd, sizeof cmd,
              "%s -c \"import numpy as np; np.save('%s', np.arange(6, dtype='<f4').reshape(2, 3))\"",

@@ -1,0 +1,42 @@
+/* Internal interface between the .npy container code (npy.c) and the header dict parser
+ * (npy_header.c). */
+#ifndef JX_NPY_H
+#define JX_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jx.h"
+
+/* numpy's read limit for the header dict (numpy.lib.format._MAX_HEADER_SIZE): longer
+ * headers are refused as unsafe to evaluate. Counted in characters after decoding, as
+ * numpy does (UTF-8 for format 3.0, Latin-1 for 1.0 and 2.0). */
+#define NPY_MAX_HEADER 10000
+
+/* What the header says: dtype, whether the data is big-endian (swap on a little-endian
+ * host), whether it is in Fortran (column-major) order, and the shape. */
+typedef struct npy_header {
+    jx_dtype dt;
+    int big_endian;
+    int fortran;
+    int rank;
+    int64_t shape[JX_MAX_RANK];
+} npy_header;
+
+/* Parses the header dict text[0..len) of a format `major`.0 file the way numpy does:
+ * ast.literal_eval of a Python literal (after dropping Python 2 'L' suffixes for 1.0 and
+ * 2.0), which must be a dict with exactly the keys 'descr', 'fortran_order' and 'shape'
+ * (a repeated key: the last value counts); shape a tuple of ints, fortran_order a bool,
+ * descr a dtype string numpy accepts. Rejects, besides, what jx cannot hold: dtypes
+ * other than f32/f64/i32/u32/bool, negative dims, rank > 8. Returns 0,
+ * or -1 with "fn: src: ..." in jx_error(). */
+int npy_header_parse(const char *text, size_t len, int major, const char *fn,
+                     const char *src, npy_header *h);
+
+/* Maps a numpy dtype string (any spelling numpy.dtype accepts for the five jx dtypes:
+ * '<f4', 'f4', '=f4', '|f4', 'f', 'float32', 'single', '?', 'b1', 'bool', 'i', 'I', ...,
+ * and '>f4' etc. as big-endian) to *dt and *big. Returns 0, or -1 if numpy rejects the
+ * string or means another dtype (no message). */
+int npy_descr_lookup(const char *s, size_t n, jx_dtype *dt, int *big);
+
+#endif
