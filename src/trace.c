@@ -1,4 +1,11 @@
-/* Tracing: recording ops into an IR function, sticky errors, and inlining calls. */
+/* Tracing: recording ops into an IR function, sticky errors, and inlining calls.
+ *
+ * Values are checked before use: a jx_val is a (trace, node) pair the user can get wrong
+ * (a zeroed struct, a value kept after its trace ended, one from another trace). A
+ * registry of live traces tells those apart without dereferencing a stale pointer, and
+ * gives every error the op that saw it first (the first error wins). Not detected: a
+ * stale value whose trace's memory was reused by a newer trace. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +13,81 @@
 #include "util.h"
 
 static const jx_val trace_poison_none = {NULL, -1};
+
+/* The registry: live traces, newest first. trace_reg_epoch counts unregistrations, so a
+ * thread's cache of traces it found live stays valid while the epoch is unchanged. */
+static pthread_mutex_t trace_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static jx_trace *trace_reg_head;
+static atomic_ulong trace_reg_epoch;
+#define TRACE_CACHE 4
+static _Thread_local const jx_trace *trace_cache[TRACE_CACHE];
+static _Thread_local unsigned long trace_cache_epoch;
+static _Thread_local unsigned trace_cache_next;
+
+/* Adds t to the registry (owned by the calling thread). */
+static void trace_register(jx_trace *t) {
+    t->owner = pthread_self();
+    pthread_mutex_lock(&trace_reg_mu);
+    t->reg_prev = NULL;
+    t->reg_next = trace_reg_head;
+    if (trace_reg_head) trace_reg_head->reg_prev = t;
+    trace_reg_head = t;
+    pthread_mutex_unlock(&trace_reg_mu);
+}
+
+/* Removes t from the registry (before it is freed). */
+static void trace_unregister(jx_trace *t) {
+    pthread_mutex_lock(&trace_reg_mu);
+    if (t->reg_prev) t->reg_prev->reg_next = t->reg_next;
+    else trace_reg_head = t->reg_next;
+    if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
+    atomic_fetch_add(&trace_reg_epoch, 1);
+    pthread_mutex_unlock(&trace_reg_mu);
+}
+
+/* See trace.h. A few recently confirmed traces are cached per thread. */
+int trace_live(const jx_trace *t) {
+    if (!t) return 0;
+    unsigned long e = atomic_load(&trace_reg_epoch);
+    if (e == trace_cache_epoch) {
+        for (int i = 0; i < TRACE_CACHE; i++)
+            if (trace_cache[i] == t) return 1;
+    } else {
+        memset(trace_cache, 0, sizeof trace_cache);
+        trace_cache_epoch = e;
+    }
+    int live = 0;
+    pthread_mutex_lock(&trace_reg_mu);
+    for (const jx_trace *p = trace_reg_head; p && !live; p = p->reg_next) live = p == t;
+    pthread_mutex_unlock(&trace_reg_mu);
+    if (live) trace_cache[trace_cache_next++ % TRACE_CACHE] = t;
+    return live;
+}
+
+/* The innermost (most recently begun) live trace of the calling thread, or NULL. */
+static jx_trace *trace_current(void) {
+    pthread_t self = pthread_self();
+    pthread_mutex_lock(&trace_reg_mu);
+    jx_trace *p = trace_reg_head;
+    while (p && !pthread_equal(p->owner, self)) p = p->reg_next;
+    pthread_mutex_unlock(&trace_reg_mu);
+    return p;
+}
+
+/* What is wrong with v as a value of trace t (NULL if nothing): a short phrase for error
+ * messages. A poison value of t is fine once t has recorded an error (it propagates). */
+static const char *trace_val_problem(const jx_trace *t, jx_val v) {
+    if (!v.t)
+        return v.id == -2 ? "is a symbolic zero, not a traced value"
+                          : "is not a traced value (not traced by any trace: an uninitialised "
+                            "or zeroed jx_val, or the result of an op that found no trace)";
+    if (!trace_live(v.t))
+        return "belongs to a trace that has ended or was never begun (a stale jx_val)";
+    if (v.t != t) return "belongs to a different trace";
+    if (v.id < 0) return t->err[0] ? NULL : "is a poison value but no error was recorded";
+    if (v.id >= t->fn->n_nodes) return "refers to a missing node";
+    return NULL;
+}
 
 /* Starts a trace with inputs of the given types; NULL (jx_error set) on bad types. */
 jx_trace *jx_trace_begin(int n_in, const jx_type *in_types) {
@@ -18,27 +100,33 @@ jx_trace *jx_trace_begin(int n_in, const jx_type *in_types) {
         return NULL;
     }
     t->fn = f;
+    trace_register(t);
     return t;
 }
 
 /* Input i of t as a value (poison, with an error recorded, when i is out of range). */
 jx_val jx_trace_input(jx_trace *t, int i) {
-    if (!t) return trace_poison_none;
+    if (!trace_live(t))
+        return trace_fail(NULL, (jx_loc){0}, "trace_input",
+                          t ? "the trace has ended or was never begun" : "NULL trace");
     if (i < 0 || i >= t->fn->n_in)
         return trace_fail(t, (jx_loc){0}, "trace_input", "input %d out of range (%d inputs)", i,
                           t->fn->n_in);
     return trace_val(t, i);
 }
 
-/* Discards t and its partial function (NULL is ignored). */
+/* Discards t and its partial function (NULL, or a trace that is not live, is ignored). */
 void jx_trace_abort(jx_trace *t) {
-    if (!t) return;
+    if (!trace_live(t)) return;
+    trace_unregister(t);
     jx_fn_free(t->fn);
     free(t);
 }
 
-/* The first error on t, or NULL. */
-const char *jx_trace_error(const jx_trace *t) { return t && t->err[0] ? t->err : NULL; }
+/* The first error on t, or NULL (also for a trace that is not live). */
+const char *jx_trace_error(const jx_trace *t) {
+    return trace_live(t) && t->err[0] ? t->err : NULL;
+}
 
 /* Finishes t with the given outputs, consuming t. NULL (jx_error set) if any op failed or
  * an output is not a value of t. */
@@ -47,13 +135,17 @@ jx_fn *jx_trace_end(jx_trace *t, int n_out, const jx_val *outs) {
         if (!jx_error()[0]) util_err("trace_end: NULL trace");
         return NULL;
     }
+    if (!trace_live(t)) {
+        util_err("trace_end: the trace has already ended or was never begun");
+        return NULL;
+    }
     if (!t->err[0]) {
-        if (n_out < 0 || (n_out > 0 && !outs))
-            trace_fail(t, (jx_loc){0}, "trace_end", "bad output list (%d outputs)", n_out);
+        if (n_out < 0 || n_out > (1 << 20) || (n_out > 0 && !outs))
+            trace_fail(t, (jx_loc){0}, "trace_end", "bad output list (%d outputs%s)", n_out,
+                       n_out > 0 && !outs ? ", NULL array" : "");
         for (int i = 0; i < n_out && !t->err[0]; i++) {
-            if (outs[i].t != t || outs[i].id < 0 || outs[i].id >= t->fn->n_nodes)
-                trace_fail(t, (jx_loc){0}, "trace_end",
-                           "output %d was not set to a value of this trace", i);
+            const char *why = trace_val_problem(t, outs[i]);
+            if (why) trace_fail(t, (jx_loc){0}, "trace_end", "output %d %s", i, why);
         }
     }
     if (t->err[0]) {
@@ -71,6 +163,7 @@ jx_fn *jx_trace_end(jx_trace *t, int n_out, const jx_val *outs) {
     for (int i = 0; i < n_out; i++) idp[i] = outs[i].id;
     int rc = ir_fn_set_outputs(f, n_out, idp);
     if (idp != ids) free(idp);
+    trace_unregister(t);
     free(t);
     if (rc < 0) {
         jx_fn_free(f);
@@ -101,32 +194,48 @@ jx_fn *jx_trace_at(jx_loc loc, jx_trace_cb f, int n_in, const jx_type *in_types,
     for (int i = 0; i < n_in; i++) in[i] = trace_val(t, i);
     for (int i = 0; i < n_out; i++) out[i] = trace_poison_none;
     f(t, in, out, user);
-    for (int i = 0; i < n_out && !t->err[0]; i++)
-        if (out[i].t == NULL && out[i].id < 0)
+    jx_fn *fn = NULL;
+    if (!trace_live(t)) {
+        util_err("%s:%d: trace: the traced function ended or aborted its own trace",
+                 loc.file ? loc.file : "?", loc.line);
+        goto done;
+    }
+    /* an op's own error (recorded on t) wins over what it did to the outputs */
+    for (int i = 0; i < n_out && !t->err[0]; i++) {
+        const char *why = trace_val_problem(t, out[i]);
+        if (out[i].t == NULL && out[i].id == -1)
             trace_fail(t, loc, "trace", "output %d was not set by the traced function", i);
-    jx_fn *fn = jx_trace_end(t, n_out, out);
+        else if (why)
+            trace_fail(t, loc, "trace", "output %d %s", i, why);
+    }
+    fn = jx_trace_end(t, n_out, out);
+done:
     free(in);
     free(out);
     return fn;
 }
 
-/* Type of a value; dtype JX_NDTYPES for poison. */
+/* Type of a value; dtype JX_NDTYPES for poison or a value of no live trace. */
 jx_type jx_val_type(jx_val v) {
     jx_type bad = {JX_NDTYPES, 0, {0}};
-    if (!v.t || v.id < 0 || v.id >= v.t->fn->n_nodes) return bad;
+    if (jx_val_bad(v)) return bad;
     return v.t->fn->nodes[v.id].type;
 }
 
-/* 1 if v is not a valid value. */
-int jx_val_bad(jx_val v) { return !v.t || v.id < 0 || v.id >= v.t->fn->n_nodes; }
-
-/* Records a user error (see jx.h). */
-jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg) {
-    return trace_fail(t, loc, "trace", "%s", msg ? msg : "failed");
+/* 1 if v is not a valid value of a live trace. */
+int jx_val_bad(jx_val v) {
+    return v.id < 0 || !trace_live(v.t) || v.id >= v.t->fn->n_nodes;
 }
 
-/* Records the first error on t and on jx_error(); returns poison. */
+/* Records a user error (see jx.h); a t that is not live counts as NULL. */
+jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg) {
+    return trace_fail(trace_live(t) ? t : NULL, loc, "trace", "%s", msg ? msg : "failed");
+}
+
+/* Records the first error on t (or on the thread's innermost live trace when t is NULL)
+ * and on jx_error(); returns poison. */
 jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...) {
+    if (!t) t = trace_current();
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
@@ -142,10 +251,10 @@ jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
     return (jx_val){t, -1};
 }
 
-/* The trace of the first operand that has one. */
+/* The trace of the first operand that belongs to a live trace. */
 jx_trace *trace_of(int n, const jx_val *v) {
     for (int i = 0; i < n; i++)
-        if (v[i].t) return v[i].t;
+        if (trace_live(v[i].t)) return v[i].t;
     return NULL;
 }
 
@@ -155,42 +264,67 @@ const jx_type *trace_type(const jx_trace *t, int32_t id) { return &t->fn->nodes[
 /* Handle for node id of t. */
 jx_val trace_val(jx_trace *t, int32_t id) { return (jx_val){t, id}; }
 
-/* Emits one primitive after checking operands and running its shape rule (see trace.h). */
-jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
-                  const jx_attrs *at, const jx_type *hint) {
-    if ((int)op < 0 || op >= JX_NOPS) {
-        util_err("emit: bad primitive %d", (int)op);
-        return (jx_val){t, -1};
+/* Finds the trace of an op's operands (t if given) and checks every operand against it.
+ * Returns the trace with ids/types filled, or NULL with *res set: poison that propagates
+ * silently (an operand already poisoned by a recorded error) or after recording this op's
+ * error (on the trace, on both traces for a mix, or on the thread's innermost trace). */
+static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin,
+                                const jx_val *in, int32_t *ids, jx_type *types, jx_val *res) {
+    if (t && !trace_live(t)) {
+        *res = trace_fail(NULL, loc, op, "its trace has ended or was never begun");
+        return NULL;
     }
-    const jx_prim_info *p = prim_info(op);
     if (!t) t = trace_of(nin, in);
     if (!t) {
-        if (nin == 0) {
-            util_err("%s:%d: %s: NULL trace", loc.file ? loc.file : "?", loc.line, p->name);
-            return trace_poison_none;
-        }
-        util_err("%s:%d: %s: operands are not traced values (uninitialised jx_val?)",
-                 loc.file ? loc.file : "?", loc.line, p->name);
-        return trace_poison_none;
+        const char *why = nin ? trace_val_problem(NULL, in[0]) : "NULL trace";
+        *res = nin ? trace_fail(NULL, loc, op, "operand 0 %s", why)
+                   : trace_fail(NULL, loc, op, "%s", why);
+        return NULL;
     }
-    if (nin < 0 || nin > 64 || (nin > 0 && !in))
-        return trace_fail(t, loc, p->name, "bad operand count %d", nin);
-    if (p->arity >= 0 ? nin != p->arity : nin < 1)
-        return trace_fail(t, loc, p->name, "takes %d operands, got %d", p->arity, nin);
-    int32_t ids[64];
-    jx_type types[64];
     for (int k = 0; k < nin; k++) {
-        if (in[k].t && in[k].t != t)
-            return trace_fail(t, loc, p->name, "operand %d belongs to a different trace", k);
-        if (!in[k].t || in[k].id < 0) {
-            if (in[k].t || t->err[0]) return (jx_val){t, -1};
-            return trace_fail(t, loc, p->name, "operand %d is not a traced value", k);
+        const char *why = trace_val_problem(t, in[k]);
+        if (!why && in[k].id < 0) { /* poison after a recorded error: pass it on */
+            *res = (jx_val){t, -1};
+            return NULL;
         }
-        if (in[k].id >= t->fn->n_nodes)
-            return trace_fail(t, loc, p->name, "operand %d refers to a missing node", k);
+        if (why && in[k].t != t && trace_live(in[k].t)) { /* a mix: both traces fail */
+            int j = 0;
+            while (in[j].t != t) j++;
+            trace_fail(in[k].t, loc, op, "operands %d and %d belong to different traces", j, k);
+            *res = trace_fail(t, loc, op, "operands %d and %d belong to different traces", j, k);
+            return NULL;
+        }
+        if (why) {
+            *res = trace_fail(t, loc, op, "operand %d %s", k, why);
+            return NULL;
+        }
         ids[k] = in[k].id;
         types[k] = t->fn->nodes[in[k].id].type;
     }
+    return t;
+}
+
+/* Emits one primitive after checking operands and running its shape rule (see trace.h). */
+jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
+                  const jx_attrs *at, const jx_type *hint) {
+    if ((int)op < 0 || op >= JX_NOPS)
+        return trace_fail(trace_live(t) ? t : NULL, loc, "emit", "bad primitive %d", (int)op);
+    const jx_prim_info *p = prim_info(op);
+    /* the count is checked before any operand is read */
+    if (nin < 0 || nin > TRACE_MAX_OPERANDS)
+        return trace_fail(trace_live(t) ? t : NULL, loc, p->name,
+                          "bad operand count %d (at most %d)", nin, TRACE_MAX_OPERANDS);
+    if (nin > 0 && !in)
+        return trace_fail(trace_live(t) ? t : NULL, loc, p->name,
+                          "NULL operand list (%d operands)", nin);
+    int32_t ids[TRACE_MAX_OPERANDS];
+    jx_type types[TRACE_MAX_OPERANDS];
+    jx_val res;
+    t = trace_operands(loc, t, p->name, nin, in, ids, types, &res);
+    if (!t) return res;
+    if (p->arity >= 0 ? nin != p->arity : nin < 1)
+        return p->arity >= 0 ? trace_fail(t, loc, p->name, "takes %d operands, got %d", p->arity, nin)
+                             : trace_fail(t, loc, p->name, "takes at least 1 operand, got 0");
     jx_attrs none;
     memset(&none, 0, sizeof none);
     if (!at) at = &none;
@@ -227,20 +361,29 @@ int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map) {
 
 /* Inlines fn into the trace of args (see jx.h). */
 int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs) {
-    if (!fn || (!args && fn->n_in) || (!outs && fn->n_out))
-        return util_err("%s:%d: call: NULL function, arguments or outputs",
-                        loc.file ? loc.file : "?", loc.line);
-    jx_trace *t = trace_of(fn->n_in, args);
-    for (int i = 0; i < fn->n_out; i++) outs[i] = (jx_val){t, -1};
-    if (!t) {
-        if (fn->n_in == 0) return util_err("call: a function without inputs needs a trace");
-        return util_err("%s:%d: call: arguments are not traced values",
-                        loc.file ? loc.file : "?", loc.line);
+    if (!fn) { /* typically a transformation that failed: keep its message */
+        char prev[768];
+        snprintf(prev, sizeof prev, "%s", jx_error());
+        trace_fail(NULL, loc, "call", "NULL function%s%s", prev[0] ? "; last error: " : "", prev);
+        return -1;
     }
+    if ((!args && fn->n_in) || (!outs && fn->n_out)) {
+        trace_fail(NULL, loc, "call", "NULL %s", !outs && fn->n_out ? "outputs" : "arguments");
+        return -1;
+    }
+    jx_trace *t = trace_of(fn->n_in, args);
+    jx_val poison = {t, -1};
+    if (!t)
+        poison = fn->n_in ? trace_fail(NULL, loc, "call", "argument 0 %s",
+                                       trace_val_problem(NULL, args[0]))
+                          : trace_fail(NULL, loc, "call", "a function without inputs needs a trace");
+    for (int i = 0; i < fn->n_out; i++) outs[i] = poison;
+    if (!t) return -1;
     for (int i = 0; i < fn->n_in; i++) {
-        if (jx_val_bad(args[i]) || args[i].t != t) {
-            if (args[i].t == t && t->err[0]) return -1;
-            trace_fail(t, loc, "call", "argument %d is not a value of this trace", i);
+        const char *why = trace_val_problem(t, args[i]);
+        if (!why && args[i].id < 0) return -1; /* poison after a recorded error */
+        if (why) {
+            trace_fail(t, loc, "call", "argument %d %s", i, why);
             return -1;
         }
         const jx_type *have = trace_type(t, args[i].id), *want = &fn->nodes[i].type;

@@ -3,11 +3,21 @@
 #ifndef JX_TRACE_H
 #define JX_TRACE_H
 
+#include <pthread.h>
+
 #include "ir.h"
+
+/* Operands of one primitive: at most this many. */
+#define TRACE_MAX_OPERANDS 64
 
 struct jx_trace {
     jx_fn *fn;
     char err[1024]; /* first error; err[0] == 0 while none */
+    /* the registry of live traces (begun, not yet ended or aborted), newest first: it
+     * tells a value of a live trace from a stale or uninitialised one, and finds the
+     * innermost open trace of a thread for errors of ops that have no trace */
+    jx_trace *reg_prev, *reg_next;
+    pthread_t owner; /* the thread that began the trace */
 };
 
 /* Emits one primitive. t may be NULL, in which case it is taken from the operands.
@@ -19,12 +29,18 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
                   const jx_attrs *at, const jx_type *hint);
 
 /* Records a sticky error "file:line: op: message" on t (first one wins) and on
- * jx_error(). Returns a poison value of t for convenience. */
+ * jx_error(). t == NULL (an op that found no trace: uninitialised operands, a NULL trace,
+ * a bad operand count) records it on the innermost live trace that this thread began, if
+ * any, so the op's own error wins over a later "output not set". Returns a poison value
+ * of that trace. */
 jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The trace of the first non-poison operand with a trace, or NULL. */
+/* The trace of the first operand that belongs to a live trace, or NULL. */
 jx_trace *trace_of(int n, const jx_val *v);
+
+/* 1 if t is a live trace (begun and not yet ended or aborted). */
+int trace_live(const jx_trace *t);
 
 /* The type of node id in t (no checks). */
 const jx_type *trace_type(const jx_trace *t, int32_t id);
