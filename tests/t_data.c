@@ -204,11 +204,15 @@ TEST(idx_absurd_dims) {
     uint32_t big[3] = {60000, 60000, 60000};
     len = make_idx(b, MAGIC3, 3, big, 4);
     expect_bad(b, len, "absurd dims");
-    /* Plausible but unbacked: 1e9 bytes claimed, 4 present. Must fail as truncated
-     * without allocating the claimed size. */
+    /* 1e9 bytes claimed (4e9 as f32): over the load limit, refused before reading. */
     uint32_t lie[3] = {1000000, 100, 10};
     len = make_idx(b, MAGIC3, 3, lie, 4);
-    expect_bad(b, len, "truncated data: 4 of 1000000000 bytes");
+    expect_bad(b, len, "over the load limit");
+    /* Plausible but unbacked: 1e6 bytes claimed, 4 present. Must fail as truncated
+     * without allocating the claimed size. */
+    uint32_t lie2[3] = {1000, 100, 10};
+    len = make_idx(b, MAGIC3, 3, lie2, 4);
+    expect_bad(b, len, "truncated data: 4 of 1000000 bytes");
     /* a zero dim with absurd others is an empty array, not an error */
     uint32_t z[3] = {0, 0xFFFFFFFFu, 0xFFFFFFFFu};
     len = make_idx(b, MAGIC3, 3, z, 0);

@@ -22,13 +22,19 @@ extern "C" {
 #define JX_IDX_F32 2u       /* rank-1 files too become f32 (default: i32) */
 
 /* Loads an IDX file of unsigned bytes (dtype 0x08), gzip-compressed or plain (detected
- * from the content). Rank-1 files (labels, magic 0x00000801) become i32 [N]; files of
- * rank >= 2 (images, magic 0x00000803 is [N,H,W]) become f32 with the raw values 0..255.
- * NULL with a message naming the path on a missing file, a bad magic, another IDX dtype,
- * a rank above JX_MAX_RANK, absurd dims, a truncated file or trailing data. */
+ * from the content: gzip starts with 1f 8b). Rank-1 files (labels, magic 0x00000801)
+ * become i32 [N]; files of rank >= 2 (images, magic 0x00000803 is [N,H,W]) become f32
+ * with the raw values 0..255. NULL with a message naming the path on a missing file, a
+ * bad magic, another IDX dtype, a rank above JX_MAX_RANK, absurd dims, an array over the
+ * load limit (jx_set_load_limit in jx.h; checked before the data is read), a truncated
+ * file or trailing data; for gzip, also on a stream that ends early (e.g. a cut-off
+ * CRC/length trailer), a wrong CRC or length, or bytes after the last gzip member
+ * (concatenated members are read, as gzip does). */
 jx_array *jx_idx_load(const char *path);
 /* The same with JX_IDX_* flags. */
 jx_array *jx_idx_load_flags(const char *path, unsigned flags);
+/* The same on an image in memory (gzip'd or plain); messages name "<buffer>". */
+jx_array *jx_idx_parse(const void *data, size_t len, unsigned flags);
 /* Writes a u8 IDX file (gzip'd if gz, else plain) whose values are a's elements
  * converted to bytes (rounded, clamped to 0..255); rank 1..JX_MAX_RANK. 0 or -1. */
 int jx_idx_save(const char *path, const jx_array *a, int gz);

@@ -1,19 +1,37 @@
 /* IDX files (the MNIST format): a big-endian header 00 00 <dtype> <rank>, rank u32 dims,
- * then the data. Read through zlib's gz* functions, which read gzip and plain files
- * alike. Only the unsigned-byte dtype (0x08) is supported. The data is read into a
- * buffer that grows with what the file really holds, so a header claiming absurd dims
- * fails as a truncated file instead of allocating the claimed size. */
+ * then the data. Only the unsigned-byte dtype (0x08) is supported. A file or buffer is
+ * gzip data when it starts with 1f 8b (inflated with zlib, member after member as gzip(1)
+ * does; a stream that ends early, a bad CRC or length, or bytes after the last member
+ * fail) and plain IDX otherwise. The declared size is checked against the load limit
+ * (jx_set_load_limit) and, for plain data of known size, against what is there, before
+ * anything that large is allocated; the data goes into a buffer that grows with what
+ * really arrives. Every message names the file ("<buffer>" for jx_idx_parse). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "jx/data.h"
 #include "util.h"
 
 #define IDX_CHUNK (1u << 20)
+#define IDX_IN_CHUNK (1u << 16)
 /* Largest element count accepted (16 GiB of f32): beyond it the dims are "absurd". */
 #define IDX_MAX_ELEMS ((int64_t)1 << 32)
+
+/* Where the bytes come from (a file or memory) and, for gzip data, the inflater. */
+typedef struct idx_src {
+    const char *name;
+    FILE *f;
+    const unsigned char *mem;
+    size_t mem_len, mem_pos;
+    int64_t size; /* raw size if known (memory, regular file), else -1 */
+    int gz, zinit, member_done;
+    z_stream zs;
+    unsigned char in[IDX_IN_CHUNK];
+} idx_src;
 
 /* The name of an IDX dtype byte, for messages. */
 static const char *idx_dtype_name(int code) {
@@ -28,30 +46,117 @@ static const char *idx_dtype_name(int code) {
     }
 }
 
-/* Reads exactly len bytes from f into buf. Returns len, fewer at end of file, or -1 on a
- * read error (message set, naming path). */
-static int64_t idx_read(gzFile f, const char *path, void *buf, size_t len) {
+/* Reads up to n raw bytes; returns the count (0 at the end) or -1 on a read error. */
+static int64_t idx_raw(idx_src *S, unsigned char *buf, size_t n) {
+    if (!S->f) {
+        size_t k = S->mem_len - S->mem_pos < n ? S->mem_len - S->mem_pos : n;
+        if (k) memcpy(buf, S->mem + S->mem_pos, k);
+        S->mem_pos += k;
+        return (int64_t)k;
+    }
+    size_t k = fread(buf, 1, n, S->f);
+    if (k < n && ferror(S->f))
+        return util_err("idx: %s: read error: %s", S->name, strerror(errno));
+    return (int64_t)k;
+}
+
+/* Tops the inflater's input up to at least `want` bytes (fewer at the end of the
+ * input). Returns 0 or -1. */
+static int idx_fill(idx_src *S, size_t want) {
+    if (S->zs.avail_in >= want) return 0;
+    if (S->zs.avail_in) memmove(S->in, S->zs.next_in, S->zs.avail_in);
+    S->zs.next_in = S->in;
+    while (S->zs.avail_in < want) {
+        int64_t r = idx_raw(S, S->in + S->zs.avail_in, sizeof S->in - S->zs.avail_in);
+        if (r < 0) return -1;
+        if (r == 0) break;
+        S->zs.avail_in += (uInt)r;
+    }
+    return 0;
+}
+
+/* Inflates up to n bytes into buf; returns the count (less than n only at the end of the
+ * last gzip member) or -1 with a message. Checks what zlib checks (CRC-32 and length of
+ * each member) and that nothing but further members follows. */
+static int64_t idx_inflate(idx_src *S, unsigned char *buf, size_t n) {
+    S->zs.next_out = buf;
+    S->zs.avail_out = (uInt)n;
+    while (S->zs.avail_out) {
+        if (S->member_done) { /* another member, the end, or garbage */
+            if (idx_fill(S, 2) < 0) return -1;
+            if (!S->zs.avail_in) break;
+            if (S->zs.avail_in < 2 || S->zs.next_in[0] != 0x1f || S->zs.next_in[1] != 0x8b)
+                return util_err("idx: %s: trailing garbage after the gzip data", S->name);
+            if (inflateReset(&S->zs) != Z_OK)
+                return util_err("idx: %s: zlib: cannot reset the inflater", S->name);
+            S->member_done = 0;
+        }
+        if (idx_fill(S, 1) < 0) return -1;
+        if (!S->zs.avail_in)
+            return util_err("idx: %s: truncated gzip data (the stream ends before its "
+                            "end-of-data mark, CRC and length)", S->name);
+        int rc = inflate(&S->zs, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END) S->member_done = 1;
+        else if (rc == Z_MEM_ERROR) return util_err("idx: %s: out of memory in zlib", S->name);
+        else if (rc != Z_OK && rc != Z_BUF_ERROR)
+            return util_err("idx: %s: corrupt gzip data: %s", S->name,
+                            S->zs.msg ? S->zs.msg : "zlib error");
+    }
+    return (int64_t)(n - S->zs.avail_out);
+}
+
+/* Reads up to n bytes of plain data: first those idx_start looked at, then the rest. */
+static int64_t idx_plain(idx_src *S, unsigned char *buf, size_t n) {
+    size_t k = S->zs.avail_in < n ? S->zs.avail_in : n;
+    if (k) memcpy(buf, S->zs.next_in, k);
+    S->zs.next_in += k;
+    S->zs.avail_in -= (uInt)k;
+    if (k == n) return (int64_t)k;
+    int64_t r = idx_raw(S, buf + k, n - k);
+    return r < 0 ? -1 : (int64_t)k + r;
+}
+
+/* Reads up to len decoded bytes into buf: returns len, fewer at the end of the data, or
+ * -1 with a message naming the source. */
+static int64_t idx_read(idx_src *S, void *buf, size_t len) {
     size_t got = 0;
     while (got < len) {
         size_t want = len - got < IDX_CHUNK ? len - got : IDX_CHUNK;
-        int r = gzread(f, (char *)buf + got, (unsigned)want);
-        if (r < 0) {
-            int code;
-            const char *m = gzerror(f, &code);
-            util_err("idx: %s: read error: %s", path, m ? m : "unknown");
-            return -1;
-        }
+        int64_t r = S->gz ? idx_inflate(S, (unsigned char *)buf + got, want)
+                          : idx_plain(S, (unsigned char *)buf + got, want);
+        if (r < 0) return -1;
         if (r == 0) break;
         got += (size_t)r;
     }
     return (int64_t)got;
 }
 
-/* Reads the header of f into *type's rank/shape (dtype left to the caller) and returns 0,
- * or -1 with a message naming path. */
-static int idx_header(gzFile f, const char *path, jx_type *type, int64_t *numel) {
+/* Starts reading: gzip if the data starts with 1f 8b. Returns 0 or -1. */
+static int idx_start(idx_src *S) {
+    if (idx_fill(S, 2) < 0) return -1; /* zs.next_in/avail_in hold the first bytes */
+    S->gz = S->zs.avail_in >= 2 && S->in[0] == 0x1f && S->in[1] == 0x8b;
+    if (S->gz) {
+        if (inflateInit2(&S->zs, 15 + 16) != Z_OK) /* gzip wrapper only */
+            return util_err("idx: %s: zlib: cannot start the inflater", S->name);
+        S->zinit = 1;
+    }
+    return 0;
+}
+
+/* Formats dims as "[d0,d1,...]" into s (16 * JX_MAX_RANK + 2 bytes). */
+static void idx_dims_str(const jx_type *t, char *s, size_t cap) {
+    size_t k = (size_t)snprintf(s, cap, "[");
+    for (int i = 0; i < t->rank && k < cap; i++)
+        k += (size_t)snprintf(s + k, cap - k, "%s%lld", i ? "," : "", (long long)t->shape[i]);
+    if (k < cap) snprintf(s + k, cap - k, "]");
+}
+
+/* Reads the header into *type's rank/shape (dtype left to the caller) and *numel.
+ * Returns 0, or -1 with a message naming the source. */
+static int idx_header(idx_src *S, jx_type *type, int64_t *numel) {
     unsigned char h[4], d[4 * JX_MAX_RANK];
-    int64_t r = idx_read(f, path, h, 4);
+    const char *path = S->name;
+    int64_t r = idx_read(S, h, 4);
     if (r < 0) return -1;
     if (r < 4) return util_err("idx: %s: truncated header (%lld of 4 magic bytes)", path,
                                (long long)r);
@@ -66,7 +171,7 @@ static int idx_header(gzFile f, const char *path, jx_type *type, int64_t *numel)
     if (h[3] < 1 || h[3] > JX_MAX_RANK)
         return util_err("idx: %s: rank %d out of range 1..%d", path, h[3], JX_MAX_RANK);
     int rank = h[3];
-    r = idx_read(f, path, d, 4 * (size_t)rank);
+    r = idx_read(S, d, 4 * (size_t)rank);
     if (r < 0) return -1;
     if (r < 4 * rank)
         return util_err("idx: %s: truncated header (%lld of %d dimension bytes)", path,
@@ -82,26 +187,42 @@ static int idx_header(gzFile f, const char *path, jx_type *type, int64_t *numel)
         else n *= v;
     }
     if (n > IDX_MAX_ELEMS) {
-        char s[16 * JX_MAX_RANK + 2] = "[";
-        for (int i = 0; i < rank; i++) {
-            size_t k = strlen(s);
-            snprintf(s + k, sizeof s - k, "%s%lld", i ? "," : "", (long long)type->shape[i]);
-        }
-        strcat(s, "]");
+        char s[16 * JX_MAX_RANK + 2];
+        idx_dims_str(type, s, sizeof s);
         return util_err("idx: %s: absurd dims %s (more than 2^32 elements)", path, s);
     }
     *numel = n;
     return 0;
 }
 
-/* Reads n data bytes of path into a malloc'd buffer grown as data arrives, then checks
- * that nothing follows. Returns the buffer (NULL and a message on error). For n = 0
- * returns a 1-byte buffer. */
-static unsigned char *idx_data(gzFile f, const char *path, int64_t n) {
+/* Checks the declared size before any data is read: the result (4 bytes an element)
+ * against the load limit, and plain data of known size against what is there. */
+static int idx_check_size(const idx_src *S, const jx_type *t, int64_t n) {
+    size_t limit = jx_load_limit();
+    if ((uint64_t)n > limit / 4) {
+        char s[16 * JX_MAX_RANK + 2];
+        idx_dims_str(t, s, sizeof s);
+        return util_err("idx: %s: dims %s make an array of %llu bytes, over the load limit "
+                        "of %zu bytes (raise it with jx_set_load_limit)", S->name, s,
+                        (unsigned long long)n * 4, limit);
+    }
+    int64_t avail = S->size - 4 - 4 * (int64_t)t->rank;
+    if (!S->gz && S->size >= 0 && avail < n)
+        return util_err("idx: %s: truncated data: %lld of %lld bytes", S->name,
+                        (long long)avail, (long long)n);
+    if (!S->gz && S->size >= 0 && avail > n)
+        return util_err("idx: %s: trailing data after %lld bytes", S->name, (long long)n);
+    return 0;
+}
+
+/* Reads n data bytes into a malloc'd buffer grown as data arrives, then checks that
+ * nothing follows (for gzip: that the stream ends properly). Returns the buffer (NULL
+ * and a message on error). For n = 0 returns a 1-byte buffer. */
+static unsigned char *idx_data(idx_src *S, int64_t n) {
     size_t cap = n < IDX_CHUNK ? (size_t)n + 1 : IDX_CHUNK, got = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) {
-        util_err("idx: %s: out of memory", path);
+        util_err("idx: %s: out of memory", S->name);
         return NULL;
     }
     while (got < (size_t)n) {
@@ -110,53 +231,41 @@ static unsigned char *idx_data(gzFile f, const char *path, int64_t n) {
             unsigned char *nb = realloc(buf, nc);
             if (!nb) {
                 free(buf);
-                util_err("idx: %s: out of memory for %lld bytes", path, (long long)n);
+                util_err("idx: %s: out of memory for %lld bytes", S->name, (long long)n);
                 return NULL;
             }
             buf = nb;
             cap = nc;
         }
         size_t want = cap - got < (size_t)n - got ? cap - got : (size_t)n - got;
-        int64_t r = idx_read(f, path, buf + got, want);
-        if (r < 0) {
+        int64_t r = idx_read(S, buf + got, want);
+        if (r >= 0 && (size_t)r < want)
+            util_err("idx: %s: truncated data: %zu of %lld bytes", S->name, got + (size_t)r,
+                     (long long)n);
+        if (r < 0 || (size_t)r < want) {
             free(buf);
             return NULL;
         }
         got += (size_t)r;
-        if ((size_t)r < want) {
-            free(buf);
-            util_err("idx: %s: truncated data: %zu of %lld bytes", path, got, (long long)n);
-            return NULL;
-        }
     }
     unsigned char extra;
-    int64_t r = idx_read(f, path, &extra, 1);
+    int64_t r = idx_read(S, &extra, 1);
     if (r != 0) {
         free(buf);
-        if (r > 0) util_err("idx: %s: trailing data after %lld bytes", path, (long long)n);
+        if (r > 0) util_err("idx: %s: trailing data after %lld bytes", S->name, (long long)n);
         return NULL;
     }
     return buf;
 }
 
-/* Loads path (see jx/data.h). */
-jx_array *jx_idx_load_flags(const char *path, unsigned flags) {
-    if (!path) {
-        util_err("idx: NULL path");
-        return NULL;
-    }
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        util_err("idx: cannot open %s: %s", path, errno ? strerror(errno) : "out of memory");
-        return NULL;
-    }
-    gzbuffer(f, 1u << 17);
+/* Loads the IDX data of S (see jx/data.h for flags and results). */
+static jx_array *idx_load_src(idx_src *S, unsigned flags) {
     jx_type t = {0};
     int64_t n = 0;
     unsigned char *buf = NULL;
-    if (idx_header(f, path, &t, &n) == 0) buf = idx_data(f, path, n);
-    gzclose(f);
+    if (idx_start(S) == 0 && idx_header(S, &t, &n) == 0 && idx_check_size(S, &t, n) == 0)
+        buf = idx_data(S, n);
+    if (S->zinit) inflateEnd(&S->zs);
     if (!buf) return NULL;
     int as_int = t.rank == 1 && !(flags & JX_IDX_F32);
     t.dtype = as_int ? JX_I32 : JX_F32;
@@ -165,7 +274,7 @@ jx_array *jx_idx_load_flags(const char *path, unsigned flags) {
         free(buf);
         char msg[512];
         snprintf(msg, sizeof msg, "%s", jx_error());
-        util_err("idx: %s: %s", path, msg);
+        util_err("idx: %s: %s", S->name, msg);
         return NULL;
     }
     if (as_int) {
@@ -180,8 +289,51 @@ jx_array *jx_idx_load_flags(const char *path, unsigned flags) {
     return a;
 }
 
+/* Loads path (see jx/data.h). */
+jx_array *jx_idx_load_flags(const char *path, unsigned flags) {
+    if (!path) {
+        util_err("idx: NULL path");
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        util_err("idx: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    idx_src *S = calloc(1, sizeof *S);
+    jx_array *a = NULL;
+    if (!S) util_err("idx: %s: out of memory", path);
+    else if (fstat(fileno(f), &st) != 0) util_err("idx: %s: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode)) util_err("idx: %s: is a directory", path);
+    else {
+        *S = (idx_src){.name = path, .f = f, .size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1};
+        a = idx_load_src(S, flags);
+    }
+    free(S);
+    fclose(f);
+    return a;
+}
+
 /* Loads path with default flags (labels i32, images raw f32). */
 jx_array *jx_idx_load(const char *path) { return jx_idx_load_flags(path, 0); }
+
+/* Loads an IDX image held in memory (see jx/data.h). */
+jx_array *jx_idx_parse(const void *data, size_t len, unsigned flags) {
+    if (!data && len) {
+        util_err("idx: <buffer>: NULL buffer");
+        return NULL;
+    }
+    idx_src *S = calloc(1, sizeof *S);
+    if (!S) {
+        util_err("idx: <buffer>: out of memory");
+        return NULL;
+    }
+    *S = (idx_src){.name = "<buffer>", .mem = data, .mem_len = len, .size = (int64_t)len};
+    jx_array *a = idx_load_src(S, flags);
+    free(S);
+    return a;
+}
 
 /* Converts element i of a to a byte (rounded, clamped; NaN -> 0). */
 static unsigned char idx_byte(const jx_array *a, int64_t i) {
