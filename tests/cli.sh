@@ -7,6 +7,7 @@
 # failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
 set -u
 cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
 JXC=${JX_BUILD_DIR:-build}/tools/jxc
 [ -x "$JXC" ] || { echo "FAIL cli_setup: $JXC not found (build first)"; exit 1; }
 JXC=$(cd "$(dirname "$JXC")" && pwd)/jxc
@@ -56,6 +57,24 @@ expect_err() {
     else
         pass "$name"
     fi
+}
+
+# run_same NAME CMD...: every shell command CMD must succeed (as run_ok) with the same
+# stdout.
+run_same() {
+    local name=$1 c first=1
+    shift
+    for c in "$@"; do
+        run_ok "$name" sh -c "$c" || return 1
+        if [ $first -eq 1 ]; then
+            cp out.txt same.txt
+            first=0
+        elif ! cmp -s out.txt same.txt; then
+            fail "$name" "'$c' printed $(head -c 200 out.txt), not $(head -c 200 same.txt)"
+            return 1
+        fi
+    done
+    pass "$name"
 }
 
 # npy FILE DESCR SHAPE DATA: writes a version 1.0 .npy by hand; DATA is printf escapes.
@@ -406,13 +425,8 @@ expect_err err_npy_short_data 1 'trunc_data\.npy.*data too short' \
 # little-endian files holding 1, 2, 3).
 npy le123.npy '<f4' '(3,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40'
 npy be123.npy '>f4' '(3,)' '\x3f\x80\x00\x00\x40\x00\x00\x00\x40\x40\x00\x00'
-if run_ok npy_fortran_be "$JXC" run f.jx le123.npy a.npy && cp out.txt want.txt &&
-    run_ok npy_fortran_be "$JXC" run f.jx fortran.npy a.npy && cmp -s out.txt want.txt &&
-    run_ok npy_fortran_be "$JXC" run f.jx be123.npy a.npy && cmp -s out.txt want.txt; then
-    pass npy_fortran_be
-elif [ -s want.txt ]; then
-    fail npy_fortran_be "outputs differ: $(head -c 200 out.txt) vs $(head -c 200 want.txt)"
-fi
+run_same npy_fortran_be "'$JXC' run f.jx le123.npy a.npy" "'$JXC' run f.jx fortran.npy a.npy" \
+    "'$JXC' run f.jx be123.npy a.npy"
 expect_err err_npy_dtype 1 "complex\.npy.*unsupported descr '<c8'" \
     "$JXC" run f.jx a.npy complex.npy
 expect_err err_too_few_inputs 1 'f\.jx takes 2 input\(s\), got 1' "$JXC" run f.jx a.npy
@@ -446,6 +460,28 @@ expect_err err_fuse_donate_range 1 '--donate index 5 out of range \(f\.jx has 2 
 expect_err err_llvm_missing_file 1 'cannot open missing\.jx' "$JXC" llvm missing.jx
 expect_err err_opt_bad_ir 1 'badprim\.jx: line 2' "$JXC" opt badprim.jx
 expect_err err_run_native_shape_rule 1 'badshape\.jx: line 2' "$JXC" run badshape.jx a.npy a.npy
+
+# ---- bounded readers: devices, pipes, sizes, comments --------------------------------
+# (each of these read until memory ran out, or trusted a declared size, before)
+expect_err read_dev_zero_ir 1 '/dev/zero: contains a NUL byte' "$JXC" print /dev/zero
+expect_err read_endless_ir 1 '<stdin>: larger than the 64 MiB limit for IR text' \
+    sh -c "yes | '$JXC' print -"
+expect_err read_dev_zero_npy 1 '/dev/zero: bad magic' "$JXC" run f.jx /dev/zero a.npy
+{ printf '\x93NUMPY\x02\x00\x60\xea\x00\x00'; head -c 60000 /dev/zero | tr '\0' ' '; } >bighdr.npy
+expect_err read_npy_header_limit 1 "bighdr\.npy: header length 60000 exceeds numpy's limit" \
+    "$JXC" run f.jx bighdr.npy a.npy
+npy claims400mb.npy '<f4' '(100000000,)' '\x00\x00\x80\x3f'
+expect_err read_npy_declared_size 1 'claims400mb\.npy: data too short: shape needs 400000000 bytes but only 4' \
+    "$JXC" run f.jx claims400mb.npy a.npy
+npy claims2gb.npy '<f4' '(600000000,)' '\x00\x00\x80\x3f'
+expect_err read_npy_load_limit 1 '/dev/stdin: the array needs 2400000000 bytes, over the load limit' \
+    sh -c "cat claims2gb.npy | '$JXC' run f.jx /dev/stdin a.npy"
+run_same read_npy_pipe "'$JXC' run f.jx a.npy a.npy" "cat a.npy | '$JXC' run f.jx /dev/stdin a.npy"
+# a FileCheck test file is itself valid input (whole-line # comments)
+if run_ok print_filecheck_file "$JXC" print "$ROOT/tests/filecheck/simplify_add_zero.jx" &&
+    grep -q 'lambda' out.txt; then
+    pass print_filecheck_file
+fi
 
 # ---- usage errors: exit 2 ------------------------------------------------------------
 expect_err usage_no_args 2 'usage: jxc' "$JXC"

@@ -75,44 +75,56 @@ static int jxc_usage_err(const char *msg) {
     return 2;
 }
 
+/* The largest IR text jxc reads (far above any real function: a 784x512 f32 constant
+ * prints in about 10 MB). */
+#define JXC_MAX_TEXT ((size_t)64 << 20)
+
 /* Reads all of path ('-' is stdin) into a malloc'd NUL-terminated string; NULL with a
- * message on stderr on failure or if the file holds a NUL byte. */
+ * message on stderr on failure, if the file holds a NUL byte, or if it is larger than
+ * JXC_MAX_TEXT. Pipes and devices are read in chunks up to that bound, never trusting a
+ * size: `jxc print /dev/zero` stops at its first NUL, an endless text at the bound. */
 static char *jxc_read(const char *path) {
+    const char *shown = strcmp(path, "-") ? path : "<stdin>";
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "jxc: cannot open %s: %s\n", path, strerror(errno));
         return NULL;
     }
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    while (buf) {
+    size_t len = 0, cap = 0;
+    char *buf = NULL;
+    const char *why = NULL;
+    for (;;) {
         if (len + 1 >= cap) {
-            char *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
+            size_t nc = cap ? 2 * cap : 65536;
+            if (nc > JXC_MAX_TEXT + 2) nc = JXC_MAX_TEXT + 2;
+            char *nb = realloc(buf, nc);
             if (!nb) {
-                free(buf);
-                buf = NULL;
+                why = "out of memory";
                 break;
             }
             buf = nb;
-            cap *= 2;
+            cap = nc;
         }
         size_t n = fread(buf + len, 1, cap - 1 - len, f);
+        if (memchr(buf + len, 0, n)) {
+            why = "contains a NUL byte (not IR text)";
+            break;
+        }
         len += n;
+        if (len > JXC_MAX_TEXT) {
+            why = "larger than the 64 MiB limit for IR text";
+            break;
+        }
         if (n == 0) break;
     }
-    int bad = ferror(f);
+    if (!why && ferror(f)) why = strerror(errno);
     if (f != stdin) fclose(f);
-    if (!buf || bad) {
+    if (why) {
         free(buf);
-        fprintf(stderr, "jxc: cannot read %s\n", path);
+        fprintf(stderr, "jxc: %s: %s\n", shown, why);
         return NULL;
     }
     buf[len] = 0;
-    if (strlen(buf) != len) {
-        free(buf);
-        fprintf(stderr, "jxc: %s contains a NUL byte\n", path);
-        return NULL;
-    }
     return buf;
 }
 
