@@ -161,9 +161,9 @@ static int ft_interp(const jx_fn *f, jx_array **in, jx_array **out) {
 }
 
 /* The error estimate of y (a result of the function under test) from the same result
- * computed in another precision (ref): per element scale * |y - ref| when both are
- * finite, 0 when both are the same non-finite value, infinity otherwise (unknown). A
- * malloc'd array, or NULL when ref is NULL. */
+ * computed with rounding noise (ref): per element scale * |y - ref| when both are finite,
+ * 0 when both are the same non-finite value, infinity otherwise (unknown). A malloc'd
+ * array, or NULL when ref is NULL. */
 static double *ft_slack(const jx_array *y, const jx_array *ref, double scale) {
     if (!ref || jx_array_size(ref) != jx_array_size(y)) return NULL;
     int64_t n = jx_array_size(y);
@@ -202,20 +202,14 @@ static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *
     jx_val b = y;
     if (nd->op == JX_OP_REDUCE_SUM || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_CONV_PATCHES_T) {
         jx_val ax[2];
-        int64_t in_n = 1, k;
-        for (int i = 0; i < nd->nin; i++) {
-            ax[i] = jx_abs(x[i]);
-            jx_type ti = jx_val_type(x[i]);
-            in_n *= jx_type_size(&ti);
-        }
+        for (int i = 0; i < nd->nin; i++) ax[i] = jx_abs(x[i]);
         b = tx_replay(t, nd, ax);
-        k = nd->op == JX_OP_CONV_PATCHES_T ? 16 : in_n / (jx_type_size(&nd->type) > 0 ? jx_type_size(&nd->type) : 1);
-        if (nd->op == JX_OP_DOT_GENERAL) { /* the contraction length */
-            jx_ints lc = ir_attr_ints(nd, 0);
-            jx_type ta = jx_val_type(x[0]);
-            k = 1;
-            for (int i = 0; i < lc.n; i++) k *= ta.shape[lc.v[i]];
-        }
+        jx_type t0 = jx_val_type(x[0]);
+        jx_ints at = ir_attr_ints(nd, 0); /* axes, lhs_contract or window */
+        int64_t k = 1; /* terms per result: reduced elements, contraction length, overlaps */
+        if (nd->op == JX_OP_CONV_PATCHES_T) k = at.v[0] * at.v[1];
+        else
+            for (int i = 0; i < at.n; i++) k *= t0.shape[at.v[i]];
         c = 2 * eps * (double)(k > 1 ? k : 1);
     }
     jx_array *d = jx_array_new_type(&nd->type);
