@@ -30,6 +30,12 @@ typedef enum jx_dtype { JX_F32, JX_F64, JX_I32, JX_U32, JX_BOOL, JX_NDTYPES } jx
 
 #define JX_MAX_RANK 8
 
+/* The largest type jx accepts anywhere (a traced input, any op's result, an IR text
+ * annotation): its byte size, with zero dims counted as 1, is at most JX_MAX_BYTES
+ * (2^60 bytes). Larger types are rejected where they are made, naming the op and the
+ * shapes, so every size, stride and product of dims fits in int64 with room to spare. */
+#define JX_MAX_BYTES ((int64_t)1 << 60)
+
 /* A static array type: dtype and shape. */
 typedef struct jx_type {
     jx_dtype dtype;

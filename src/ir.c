@@ -13,19 +13,9 @@ jx_fn *ir_fn_new(int n_in, const jx_type *in_types) {
         return NULL;
     }
     for (int i = 0; i < n_in; i++) {
-        const jx_type *t = &in_types[i];
-        char ts[160];
-        if ((unsigned)t->dtype >= JX_NDTYPES) {
-            util_err("trace: input %d has an invalid dtype %d", i, (int)t->dtype);
-            return NULL;
-        }
-        if (t->rank < 0 || t->rank > JX_MAX_RANK) {
-            util_err("trace: input %d has rank %d, outside 0..%d", i, t->rank, JX_MAX_RANK);
-            return NULL;
-        }
-        if (util_numel(t->rank, t->shape) < 0) {
-            util_err("trace: input %d has type %s: a negative dim or more than 2^62 elements",
-                     i, jx_type_str(t, ts, sizeof ts));
+        char why[400], ts[160];
+        if (ir_type_check(&in_types[i], why, sizeof why) < 0) {
+            util_err("trace: input %d (%s) %s", i, jx_type_str(&in_types[i], ts, sizeof ts), why);
             return NULL;
         }
     }
@@ -180,6 +170,8 @@ int jx_fn_verify(const jx_fn *f) {
         char err[512] = "";
         if (p->family->infer(n->op, n->nin, in, &n->at, &n->type, &out, err, sizeof err) < 0)
             return util_err("verify: node %d (%s): %s", i, p->name, err);
+        if (ir_type_check(&out, err, sizeof err) < 0)
+            return util_err("verify: node %d (%s): result %s", i, p->name, err);
         if (!jx_type_eq(&out, &n->type)) {
             char a[160], b[160];
             return util_err("verify: node %d (%s) has type %s but its rule gives %s", i, p->name,

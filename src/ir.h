@@ -60,6 +60,13 @@ jx_ints ir_attr_ints(const jx_node *n, int k);
  * given jx_ints, so copy before they go out of scope (ir_fn_append does). */
 jx_attrs ir_attrs(const jx_ints *a0, const jx_ints *a1, const jx_ints *a2, const jx_ints *a3);
 
+/* Checks that t may appear in a function: a valid dtype and rank, no negative dim, and
+ * a byte size of at most JX_MAX_BYTES with zero dims counted as 1. Every input type and
+ * every op's result type is checked, so later stages (interpreter, planner, lowering)
+ * can compute sizes, strides and products of dims without overflow. Returns 0, or -1
+ * with a phrase saying what is wrong ("is too large: ...") in why. */
+int ir_type_check(const jx_type *t, char *why, size_t len);
+
 /* Formats a type list "f32[2,3], i32[]" for error messages. */
 void ir_types_str(int n, const jx_type *t, char *buf, size_t len);
 

@@ -341,6 +341,13 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
             return trace_fail(t, loc, p->name, "%s (operands: %s)", err, ts);
         return trace_fail(t, loc, p->name, "%s", err);
     }
+    /* the one place every result type passes: sizes are checked here, once */
+    if (ir_type_check(&out, err, sizeof err) < 0) {
+        char ts[600], os[160];
+        ir_types_str(nin, types, ts, sizeof ts);
+        return trace_fail(t, loc, p->name, "result %s %s%s%s%s", jx_type_str(&out, os, sizeof os),
+                          err, nin ? " (operands: " : "", ts, nin ? ")" : "");
+    }
     int32_t id = ir_fn_append(t->fn, op, nin, ids, &out, at, loc);
     if (id < 0) return trace_fail(t, loc, p->name, "%s", jx_error());
     return (jx_val){t, id};

@@ -58,6 +58,26 @@ int64_t util_numel(int rank, const int64_t *shape) {
     return n;
 }
 
+/* See ir.h: dtype, rank, dims >= 0, and the extent (dims with zeros counted as 1) times
+ * the dtype size at most JX_MAX_BYTES, so every sub-product of dims, every stride and
+ * every byte size of the type fits in int64 with room to add a few. */
+int ir_type_check(const jx_type *t, char *why, size_t len) {
+    if ((unsigned)t->dtype >= JX_NDTYPES)
+        return util_errbuf(why, len, "has an invalid dtype %d", (int)t->dtype);
+    if (t->rank < 0 || t->rank > JX_MAX_RANK)
+        return util_errbuf(why, len, "has rank %d, outside 0..%d", t->rank, JX_MAX_RANK);
+    int64_t limit = JX_MAX_BYTES / (int64_t)jx_dtype_size(t->dtype), extent = 1;
+    for (int i = 0; i < t->rank; i++) {
+        int64_t d = t->shape[i];
+        if (d < 0) return util_errbuf(why, len, "has a negative dimension %lld", (long long)d);
+        if (d > 1 && extent > limit / d)
+            return util_errbuf(why, len, "is too large: more than the maximum of 2^60 bytes "
+                                         "(JX_MAX_BYTES, zero dims counted as 1)");
+        if (d > 1) extent *= d;
+    }
+    return 0;
+}
+
 /* Row-major element strides of a shape. */
 void util_strides(int rank, const int64_t *shape, int64_t *strides) {
     int64_t s = 1;

@@ -36,9 +36,10 @@ static int vmap_in_types(const jx_fn *f, const int *in_axes, int64_t bsize, jx_t
         for (int d = 0, s = 0; d < ty.rank + 1; d++)
             in_t[i].shape[d] = d == na ? bsize : ty.shape[s++];
         bd[i] = na;
-        if (jx_type_size(&in_t[i]) < 0)
-            return util_err("vmap: input %d of type %s batched %lld times has too many elements",
-                            i, jx_type_str(&ty, ts, sizeof ts), (long long)bsize);
+        char why[200];
+        if (ir_type_check(&in_t[i], why, sizeof why) < 0)
+            return util_err("vmap: input %d of type %s batched %lld times %s", i,
+                            jx_type_str(&ty, ts, sizeof ts), (long long)bsize, why);
     }
     return 0;
 }

@@ -193,6 +193,16 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
                 }
             if (!moved) break;
         }
+        /* off <= top <= JX_MAX_BYTES and size <= JX_MAX_BYTES + 63: the sum fits */
+        if (off + size > JX_MAX_BYTES) {
+            free(live);
+            free(gend);
+            char ts[160];
+            return util_err("jit: the arena would exceed the maximum of 2^60 bytes: buffer %%%d "
+                            "(%s, %lld bytes) at offset %lld",
+                            n, jx_type_str(&p->nodes[n].type, ts, sizeof ts),
+                            (long long)b->bytes, (long long)off);
+        }
         b->offset = off;
         int last = b->last > s ? gend[b->last] : gend[s];
         live[nlive++] = (mp_block){off, size, last};

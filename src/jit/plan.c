@@ -531,6 +531,8 @@ jit_plan *jit_plan_build(const jx_fn *f) {
         jit_plan_free(p);
         return NULL;
     }
+    /* every type of a traced function has at most JX_MAX_BYTES bytes (ir_type_check runs
+     * on each input and op result), so this product and the view strides cannot overflow */
     for (int i = 0; i < p->n_nodes; i++) {
         jx_type t = p->nodes[i].type;
         p->buf[i].bytes = jx_type_size(&t) * (int64_t)jx_dtype_size(t.dtype);
