@@ -58,7 +58,8 @@ static inline int txt_is(txt_str a, const char *lit) {
     return a.len == strlen(lit) && memcmp(a.s, lit, a.len) == 0;
 }
 
-/* Skips spaces, tabs, carriage returns and newlines. */
+/* Skips spaces, tabs, carriage returns, newlines and whole-line '#' comments (a '#'
+ * preceded on its line only by blanks). */
 void txt_skip_ws(txt_lex *L);
 /* Skips whitespace and returns the position reached. */
 txt_pos txt_here(txt_lex *L);

@@ -8,6 +8,9 @@
  *   attrs := attr_name '=' '(' [int (',' int)*] ')' ...   (all, in prims.def order)
  *          | 'value' '=' '[' [value (',' value)*] ']'        (constant only)
  *
+ * A line whose first non-blank character is '#' is a comment, skipped like whitespace
+ * anywhere (so a FileCheck test file with its RUN/CHECK lines is valid input); a '#' after
+ * tokens on a line is only allowed after an equation, as its '# file:line' location.
  * Tokens (identifiers, integers, types, values, location comments) are read by
  * text_lex.c; this file holds the grammar, the name table and the calls into the tracer.
  */
