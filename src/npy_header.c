@@ -47,7 +47,8 @@ static int ph_paren(ph *P, pv *v) {
     }
     ph_tuple_add(v, &e);
     for (;;) {
-        if (P->p >= P->end || *P->p != ',') return npy_ph_fail(P, "expected ',' or ')' in a tuple");
+        if (P->p >= P->end || *P->p != ',')
+            return npy_ph_fail(P, "expected ',' or ')' in a tuple");
         P->p++;
         if (npy_ph_skip(P) < 0) return -1;
         if (P->p < P->end && *P->p == ')') break;
@@ -79,8 +80,10 @@ static void ph_dict_put(ph_dict *D, const pv *k, const pv *e) {
         }
     if (D->bad_key) return;
     D->bad_key = 1;
-    if (k->kind == PV_STR && k->str_ok) snprintf(D->bad, sizeof D->bad, "'%.*s'", (int)k->len, k->s);
-    else snprintf(D->bad, sizeof D->bad, "%s", k->kind == PV_STR ? "a string" : "a non-string");
+    if (k->kind == PV_STR && k->str_ok)
+        snprintf(D->bad, sizeof D->bad, "'%.*s'", (int)k->len, k->s);
+    else
+        snprintf(D->bad, sizeof D->bad, "%s", k->kind == PV_STR ? "a string" : "a non-string");
 }
 
 /* Reads the elements of a list ('[' ... ']', closer ']') or of a set or dict after its
@@ -98,12 +101,14 @@ static int ph_items(ph *P, pv *v, char closer, int is_dict, ph_dict *D) {
         }
         if (npy_ph_skip(P) < 0) return -1;
         if (is_dict) {
-            if (P->p >= P->end || *P->p != ':') return npy_ph_fail(P, "expected ':' after a dict key");
+            if (P->p >= P->end || *P->p != ':')
+                return npy_ph_fail(P, "expected ':' after a dict key");
             P->p++;
             if (ph_expr(P, &e) < 0 || npy_ph_skip(P) < 0) return -1;
             if (D) ph_dict_put(D, &k, &e);
         }
-        if (closer == '}' && !k.hashable) return npy_ph_fail(P, "unhashable dict key or set element");
+        if (closer == '}' && !k.hashable)
+            return npy_ph_fail(P, "unhashable dict key or set element");
         if (P->p < P->end && *P->p == closer) break;
         if (P->p >= P->end || *P->p != ',')
             return npy_ph_fail(P, P->p >= P->end ? "the header ends inside the dict"
@@ -280,7 +285,8 @@ static int ph_trail(ph *P) {
                 return npy_ph_fail(P, "a last line of blanks after the dict (an indentation)");
             if (P->major <= 2 && P->hidden) {
                 const char *q = P->pl;
-                while (q < P->end && (*q == ' ' || (*q >= '\t' && *q <= '\r') || (*q >= 0x1c && *q <= 0x1f)))
+                while (q < P->end &&
+                       (*q == ' ' || (*q >= '\t' && *q <= '\r') || (*q >= 0x1c && *q <= 0x1f)))
                     q++;
                 if (*q != '#')
                     return npy_ph_fail(P, "numpy's Python 2 filter fails on a dict after a lone "
@@ -307,10 +313,17 @@ static int ph_text_ok(ph *P) {
     if (memchr(P->s, 0, len)) return npy_ph_fail(P, "contains a NUL byte");
     for (size_t i = 0; i < len; chars++) {
         unsigned c = u[i];
-        size_t n = P->major < 3 || c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        size_t n = P->major < 3 || c < 0x80    ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0; /* strict UTF-8, as Python decodes */
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
         for (size_t k = 1; n > 1 && k < n; k++)
-            if (i + k >= len || u[i + k] < (k == 1 ? lo : 0x80) || u[i + k] > (k == 1 ? hi : 0xBF)) n = 0;
+            if (i + k >= len || u[i + k] < (k == 1 ? lo : 0x80) ||
+                u[i + k] > (k == 1 ? hi : 0xBF))
+                n = 0;
         if (!n) {
             P->p = P->s + i;
             return npy_ph_fail(P, "invalid UTF-8 (format 3.0 headers are UTF-8)");
@@ -328,7 +341,8 @@ static int ph_check(const ph *P, const ph_dict *D, npy_header *h) {
     const pv *d = &D->val[0], *f = &D->val[1], *s = &D->val[2];
     const char *fn = P->fn, *src = P->src;
     for (int i = 0; i < 3; i++)
-        if (!D->have[i]) return util_err("%s: %s: bad header: missing key '%s'", fn, src, ph_keys[i]);
+        if (!D->have[i])
+            return util_err("%s: %s: bad header: missing key '%s'", fn, src, ph_keys[i]);
     if (D->bad_key) return util_err("%s: %s: bad header: unexpected key %s", fn, src, D->bad);
     if (s->kind != PV_TUPLE || !s->all_int)
         return util_err("%s: %s: bad header: 'shape' must be a tuple of ints such as (2, 3) "
@@ -336,7 +350,8 @@ static int ph_check(const ph *P, const ph_dict *D, npy_header *h) {
                         s->kind == PV_TUPLE ? ", found another value in the shape tuple" : "");
     if (f->kind != PV_BOOL)
         return util_err("%s: %s: bad header: 'fortran_order' must be True or False", fn, src);
-    if (d->kind != PV_STR || !d->str_ok || npy_descr_lookup(d->s, d->len, &h->dt, &h->big_endian) < 0) {
+    if (d->kind != PV_STR || !d->str_ok ||
+        npy_descr_lookup(d->s, d->len, &h->dt, &h->big_endian) < 0) {
         if (d->kind == PV_STR && d->str_ok)
             return util_err("%s: %s: unsupported descr '%.*s' (jx reads numpy's float32, "
                             "float64, int32, uint32 and bool: '<f4', '<f8', '<i4', '<u4', "

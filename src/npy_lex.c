@@ -64,12 +64,19 @@ static void ph_put(pv *v, unsigned c) {
     else v->s[v->len++] = (char)c;
 }
 
+/* The value of hex digit c, or -1. */
+static int ph_hexval(char c) {
+    if (ph_digit(c)) return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* Reads n hex digits (exactly) after an escape; -1 if they are not there. */
 static long ph_hex(ph *P, int n) {
     long x = 0;
     for (int k = 0; k < n; k++, P->p++) {
         char c = P->p < P->end ? *P->p : 0;
-        int d = ph_digit(c) ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        int d = ph_hexval(c);
         if (d < 0) return -1;
         x = x * 16 + d;
     }
@@ -137,8 +144,10 @@ static int ph_escape(ph *P, pv *v, int bytes) {
         return 0;
     }
     if (d == 'N' && !bytes) {
-        const char *close = P->p < P->end && *P->p == '{' ? memchr(P->p, '}', (size_t)(P->end - P->p)) : NULL;
-        if (!close || close == P->p + 1) return npy_ph_fail(P, "malformed \\N{...} escape in a string");
+        const char *close = NULL;
+        if (P->p < P->end && *P->p == '{') close = memchr(P->p, '}', (size_t)(P->end - P->p));
+        if (!close || close == P->p + 1)
+            return npy_ph_fail(P, "malformed \\N{...} escape in a string");
         int c = ph_char_name(P->p + 1, (size_t)(close - P->p - 1));
         P->p = close + 1;
         if (c >= 0) ph_put(v, (unsigned)c);
@@ -184,7 +193,8 @@ int npy_ph_prefix(const char *s, size_t n) {
     char a = n > 0 ? (char)(s[0] | 0x20) : 0, b = n > 1 ? (char)(s[1] | 0x20) : 0;
     if (n == 0) return 1;
     if (n == 1) return a == 'r' || a == 'u' || a == 'b' || a == 'f';
-    if (n == 2) return (a == 'r' && (b == 'b' || b == 'f')) || (b == 'r' && (a == 'b' || a == 'f'));
+    if (n == 2)
+        return (a == 'r' && (b == 'b' || b == 'f')) || (b == 'r' && (a == 'b' || a == 'f'));
     return 0;
 }
 
@@ -212,7 +222,9 @@ int npy_ph_strings(ph *P, pv *v) {
         if (npy_ph_skip(P) < 0) return -1;
         const char *q = P->p;
         while (q < P->end && ph_ident(*q)) q++;
-        if (q >= P->end || (*q != '\'' && *q != '"') || !npy_ph_prefix(P->p, (size_t)(q - P->p))) {
+        int more = q < P->end && (*q == '\'' || *q == '"') &&
+                   npy_ph_prefix(P->p, (size_t)(q - P->p));
+        if (!more) {
             P->p = save;
             return 0;
         }
@@ -227,7 +239,7 @@ static int ph_digits(ph *P, int base, int lead_us, uint64_t *x, int *big) {
         const char *at = P->p;
         if (P->p < P->end && *P->p == '_' && (n || lead_us)) P->p++;
         char c = P->p < P->end ? *P->p : 0;
-        int d = ph_digit(c) ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : 99;
+        int d = ph_hexval(c) < 0 ? 99 : ph_hexval(c);
         if (d >= base) {
             if (P->p != at) return -1; /* an underscore not followed by a digit */
             return n ? 0 : -1;
@@ -254,7 +266,8 @@ static int ph_number_end(ph *P) {
         while (P->p < P->end) {
             if (*P->p == ' ' || *P->p == '\t' || *P->p == '\f') {
                 P->p++;
-            } else if (*P->p == '\\' && P->end - P->p > 1 && (P->p[1] == '\n' || P->p[1] == '\r')) {
+            } else if (*P->p == '\\' && P->end - P->p > 1 &&
+                       (P->p[1] == '\n' || P->p[1] == '\r')) {
                 P->p++;
                 npy_ph_newline(P);
             } else {
@@ -275,7 +288,8 @@ static int ph_number_end(ph *P) {
 int npy_ph_number(ph *P, pv *v) {
     const char *s = P->p;
     uint64_t x = 0, junk = 0;
-    int big = 0, fl = 0, r = 0, decimal = !(*s == '0' && P->end - s > 1 && strchr("xXoObB", s[1]));
+    int big = 0, fl = 0, r = 0;
+    int decimal = !(*s == '0' && P->end - s > 1 && strchr("xXoObB", s[1]));
     v->konst = v->hashable = 1;
     if (!decimal) {
         int base = (s[1] | 0x20) == 'x' ? 16 : (s[1] | 0x20) == 'o' ? 8 : 2;

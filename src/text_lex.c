@@ -58,8 +58,7 @@ int txt_grow(void **buf, size_t *cap, size_t need, size_t sz) {
 /* 1 if only blanks (space, tab, CR) precede the current position on its line. */
 static int txt_at_line_start(const txt_lex *L) {
     size_t k = L->p.off;
-    while (k > L->p.bol && (L->src[k - 1] == ' ' || L->src[k - 1] == '\t' || L->src[k - 1] == '\r'))
-        k--;
+    for (char c; k > L->p.bol && ((c = L->src[k - 1]) == ' ' || c == '\t' || c == '\r');) k--;
     return k == L->p.bol;
 }
 

@@ -179,7 +179,8 @@ static const char *const commas[] = {
 
 /* Adds every mutation of every base header. */
 static void add_mutations(imgs *I) {
-    static const char subs[] = "0123479LlxjeEbTFNfu_()[]{},:'\"\\#.+-<>|=?! \t\n\r\f\v\x80\xc3\xff";
+    static const char subs[] = "0123479LlxjeEbTFNfu_()[]{},:'\"\\#.+-<>|=?! "
+                               "\t\n\r\f\v\x80\xc3\xff";
     char h[256];
     for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
         const char *base = bases[b].h;
@@ -232,14 +233,16 @@ static void add_curated(imgs *I) {
 }
 
 /* numpy's verdict on each image (hex per line on argv[1]): "err", "unsup" (read, but not
- * as a jx dtype: another kind or size, structured, a subarray; or more than 8 dims), or "ok DTYPE RANK DIMS... HEX" with the data
+ * as a jx dtype: another kind or size, structured, a subarray; or more than 8 dims), or
+ * "ok DTYPE RANK DIMS... HEX" with the data
  * in C order, little-endian, bools as 0/1. Warnings are errors, so deprecated spellings
  * count as refused. */
 static const char oracle_py[] =
     "import io, sys, warnings\n"
     "import numpy as np\n"
     "warnings.simplefilter('error')\n"
-    "names = {('f', 4): 'f32', ('f', 8): 'f64', ('i', 4): 'i32', ('u', 4): 'u32', ('b', 1): 'bool'}\n"
+    "names = {('f', 4): 'f32', ('f', 8): 'f64', ('i', 4): 'i32', ('u', 4): 'u32',\n"
+    "         ('b', 1): 'bool'}\n"
     "def header_dtype(b):  # a subarray dtype such as (2,)f4 adds dims to the shape\n"
     "    f = io.BytesIO(b)\n"
     "    return np.lib.format._read_array_header(f, np.lib.format.read_magic(f))[2]\n"
@@ -257,7 +260,8 @@ static const char oracle_py[] =
     "        out.append('unsup'); continue\n"
     "    c = np.ascontiguousarray(a)\n"
     "    c = (c != 0).astype(np.uint8) if name == 'bool' else c.astype(d.newbyteorder('<'))\n"
-    "    out.append(' '.join(['ok', name, str(a.ndim)] + [str(x) for x in a.shape] + [c.tobytes().hex() or '-']))\n"
+    "    out.append(' '.join(['ok', name, str(a.ndim)] + [str(x) for x in a.shape] +\n"
+    "                        [c.tobytes().hex() or '-']))\n"
     "print('\\n'.join(out))\n";
 
 /* Prints header bytes with C escapes (for failure messages). */

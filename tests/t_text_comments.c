@@ -49,7 +49,8 @@ TEST(whole_line_comments_anywhere) {
                     "  in (d) }\r\n");
     /* A comment line in the middle of an equation's operands or type. */
     parses_to_plain("{ lambda ; a:f32[2] b:f32[2]. let\n"
-                    "    c:f32[\n# two\n2] = add a\n    # the second operand\n  b    # model.c:3\n"
+                    "    c:f32[\n# two\n2] = add a\n    # the second operand\n"
+                    "  b    # model.c:3\n"
                     "    d:f32[2] = neg c\n"
                     "  in (\n# out\n d) }\n");
 }

@@ -307,7 +307,8 @@ jx_array *jx_idx_load_flags(const char *path, unsigned flags) {
     else if (fstat(fileno(f), &st) != 0) util_err("idx: %s: %s", path, strerror(errno));
     else if (S_ISDIR(st.st_mode)) util_err("idx: %s: is a directory", path);
     else {
-        *S = (idx_src){.name = path, .f = f, .size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1};
+        int64_t size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+        *S = (idx_src){.name = path, .f = f, .size = size};
         a = idx_load_src(S, flags);
     }
     free(S);
