@@ -257,9 +257,12 @@ static void ft_deriv_outputs(const jx_fn *h, unsigned char *dep) {
     for (int i = 0; d && i < h->n_nodes; i++) {
         const jx_node *nd = &h->nodes[i];
         if (!ft_isf(nd->type.dtype)) continue;
-        if (i < h->n_in) d[i] = 1;
+        if (i < h->n_in) {
+            d[i] = 1;
+            continue;
+        }
         if (nd->op == JX_OP_STOP_GRADIENT || (prim_info(nd->op)->flags & JXF_NOGRAD)) continue;
-        for (int k = 0; k < nd->nin && i >= h->n_in; k++) d[i] |= d[nd->in[k]];
+        for (int k = 0; k < nd->nin; k++) d[i] |= d[nd->in[k]];
     }
     for (int j = 0; j < h->n_out; j++) dep[j] = d && d[h->outs[j]];
     free(d);
@@ -336,7 +339,7 @@ static int ft_push(ft_case *c, ft_stage *s) {
         c->st[c->n++] = *s;
         return 1;
     }
-    char d[512] = "";
+    char d[256] = "";
     ft_stage_str(s, h->n_in, h->n_out, d, sizeof d);
     snprintf(c->error, sizeof c->error, "%s of stage %d %s: %s", d, c->n - 1,
              s->fn ? "does not verify" : "failed", jx_error());
