@@ -133,7 +133,7 @@ jx_val jx_select_at(jx_loc loc, jx_val pred, jx_val a, jx_val b) {
 
 /* A rank-0 constant v of like's dtype on like's trace (poison if like is). */
 jx_val jx_lit_at(jx_loc loc, jx_val like, double v) {
-    if (jx_val_bad(like)) return like;
+    if (jx_val_bad(like)) return trace_bad_arg(loc, "lit", 0, like);
     return jx_scalar_at(loc, like.t, jx_val_type(like).dtype, v);
 }
 
@@ -148,13 +148,13 @@ jx_val jx_full_at(jx_loc loc, jx_trace *t, jx_type type, double v) {
 
 /* Zeros of x's type. */
 jx_val jx_zeros_like_at(jx_loc loc, jx_val x) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "zeros_like", 0, x);
     return jx_full_at(loc, x.t, jx_val_type(x), 0.0);
 }
 
 /* Ones of x's type. */
 jx_val jx_ones_like_at(jx_loc loc, jx_val x) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "ones_like", 0, x);
     return jx_full_at(loc, x.t, jx_val_type(x), 1.0);
 }
 
@@ -163,7 +163,7 @@ jx_val jx_ones_like_at(jx_loc loc, jx_val x) {
 /* x broadcast NumPy-style to shape (x's dims aligned with the trailing dims of shape, each
  * equal or 1); x itself when already of that shape. */
 jx_val jx_broadcast_to_at(jx_loc loc, jx_val x, jx_ints shape) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "broadcast_to", 0, x);
     jx_type xt = jx_val_type(x), to;
     char b[NP_TBUF];
     if (shape.n < 0 || shape.n > JX_MAX_RANK)
@@ -189,7 +189,7 @@ jx_val jx_broadcast_to_at(jx_loc loc, jx_val x, jx_ints shape) {
 
 /* x with a new dim of size 1 inserted at axis (in [-rank-1, rank]), by reshape. */
 jx_val jx_expand_dims_at(jx_loc loc, jx_val x, int axis) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "expand_dims", 0, x);
     jx_type xt = jx_val_type(x);
     char b[NP_TBUF];
     int ax = np_norm_axis(axis, xt.rank + 1);
@@ -207,7 +207,7 @@ jx_val jx_expand_dims_at(jx_loc loc, jx_val x, int axis) {
 
 /* x without its size-1 dim at axis (in [-rank, rank)), by reshape. */
 jx_val jx_squeeze_at(jx_loc loc, jx_val x, int axis) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "squeeze", 0, x);
     jx_type xt = jx_val_type(x);
     char b[NP_TBUF];
     int ax = np_norm_axis(axis, xt.rank);
@@ -233,7 +233,7 @@ typedef jx_val (*np_reduce_fn)(jx_loc loc, jx_val x, jx_ints axes);
  * size-1 dim at the axis. */
 static jx_val np_reduce_axis(jx_loc loc, const char *name, np_reduce_fn f, jx_val x, int axis,
                              int keepdims, int *ax_out) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, name, 0, x);
     jx_type xt = jx_val_type(x);
     char b[NP_TBUF];
     int ax = np_norm_axis(axis, xt.rank);
@@ -269,7 +269,7 @@ jx_val jx_mean_at(jx_loc loc, jx_val x, int axis, int keepdims) {
 
 /* Sum of every element, as a rank-0 value (x itself when already rank 0). */
 jx_val jx_sum_all_at(jx_loc loc, jx_val x) {
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "sum_all", 0, x);
     jx_type xt = jx_val_type(x);
     if (xt.rank == 0) return x;
     jx_ints axes = JX_NOINTS;
@@ -295,8 +295,8 @@ jx_val jx_mean_all_at(jx_loc loc, jx_val x) {
  * along as free dims (one GEMM); otherwise both operands are broadcast to the common
  * batch shape and contracted with batch dims. */
 static jx_val np_matmul(jx_loc loc, const char *name, jx_val a, jx_val b) {
-    if (jx_val_bad(a)) return a;
-    if (jx_val_bad(b)) return b;
+    if (jx_val_bad(a)) return trace_bad_arg(loc, name, 0, a);
+    if (jx_val_bad(b)) return trace_bad_arg(loc, name, 1, b);
     jx_type at = jx_val_type(a), bt = jx_val_type(b);
     char ba[NP_TBUF], bb[NP_TBUF];
     jx_type_str(&at, ba, sizeof ba);
@@ -341,8 +341,8 @@ jx_val jx_matmul_at(jx_loc loc, jx_val a, jx_val b) { return np_matmul(loc, "mat
 
 /* a[...,m,k] @ x[k] -> [...,m]. */
 jx_val jx_matvec_at(jx_loc loc, jx_val a, jx_val x) {
-    if (jx_val_bad(a)) return a;
-    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(a)) return trace_bad_arg(loc, "matvec", 0, a);
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "matvec", 1, x);
     jx_type at = jx_val_type(a), xt = jx_val_type(x);
     if (at.rank < 2 || xt.rank != 1) {
         char ba[NP_TBUF], bx[NP_TBUF];
@@ -354,8 +354,8 @@ jx_val jx_matvec_at(jx_loc loc, jx_val a, jx_val x) {
 
 /* Inner product of two vectors of equal length -> rank 0. */
 jx_val jx_dot_at(jx_loc loc, jx_val a, jx_val b) {
-    if (jx_val_bad(a)) return a;
-    if (jx_val_bad(b)) return b;
+    if (jx_val_bad(a)) return trace_bad_arg(loc, "dot", 0, a);
+    if (jx_val_bad(b)) return trace_bad_arg(loc, "dot", 1, b);
     jx_type at = jx_val_type(a), bt = jx_val_type(b);
     if (at.rank != 1 || bt.rank != 1) {
         char ba[NP_TBUF], bb[NP_TBUF];
@@ -392,7 +392,10 @@ static jx_val np_unreduce(jx_loc loc, jx_val m, const jx_type *xt, int ax) {
 static int np_shift_by_max(jx_loc loc, const char *name, jx_val x, int axis, int *ax,
                            jx_val *m, jx_val *shifted) {
     *m = *shifted = x;
-    if (jx_val_bad(x)) return -1;
+    if (jx_val_bad(x)) {
+        *m = *shifted = trace_bad_arg(loc, name, 0, x);
+        return -1;
+    }
     jx_type xt = jx_val_type(x);
     char b[NP_TBUF];
     if (xt.dtype != JX_F32 && xt.dtype != JX_F64) {
@@ -451,7 +454,7 @@ jx_val jx_log_softmax_at(jx_loc loc, jx_val x, int axis) {
 /* One-hot of integer labels[...] -> dt[..., n]: eq(iota along the new last axis, labels
  * broadcast) converted to dt. Labels outside [0, n) give all-zero rows. */
 jx_val jx_one_hot_at(jx_loc loc, jx_val labels, int n, jx_dtype dt) {
-    if (jx_val_bad(labels)) return labels;
+    if (jx_val_bad(labels)) return trace_bad_arg(loc, "one_hot", 0, labels);
     jx_type lt = jx_val_type(labels);
     char b[NP_TBUF];
     if (lt.dtype != JX_I32 && lt.dtype != JX_U32)

@@ -251,6 +251,14 @@ jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
     return (jx_val){t, -1};
 }
 
+/* See trace.h. */
+jx_val trace_bad_arg(jx_loc loc, const char *op, int k, jx_val x) {
+    jx_trace *t = trace_live(x.t) ? x.t : NULL;
+    const char *why = trace_val_problem(t, x);
+    if (!why) return t && x.id >= 0 ? x : (jx_val){t, -1}; /* propagating poison */
+    return trace_fail(t, loc, op, "operand %d %s", k, why);
+}
+
 /* The trace of the first operand that belongs to a live trace. */
 jx_trace *trace_of(int n, const jx_val *v) {
     for (int i = 0; i < n; i++)

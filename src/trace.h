@@ -36,6 +36,13 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
 jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* For helpers that pass an invalid operand through instead of emitting an op
+ * (if (jx_val_bad(x)) return trace_bad_arg(loc, "sum", 0, x);): returns x unchanged when
+ * it is poison from an error already recorded on its trace; otherwise (a zeroed, stale or
+ * hand-made value) records "op: operand k <what is wrong>" at loc, so the helper's own
+ * error wins, and returns poison. */
+jx_val trace_bad_arg(jx_loc loc, const char *op, int k, jx_val x);
+
 /* The trace of the first operand that belongs to a live trace, or NULL. */
 jx_trace *trace_of(int n, const jx_val *v);
 

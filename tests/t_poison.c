@@ -126,6 +126,39 @@ ITEST(unset_output_is_still_reported) {
     HAS(jx_error(), "output 0 was not set by the traced function");
 }
 
+/* The jax.numpy-like helpers that pass poison through name themselves too. */
+static void ps_helpers(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t;
+    jx_val z = {0};
+    int which = *(const int *)u;
+    switch (which) {
+    case 0: ps_line = __LINE__, out[0] = jx_sum_all(z); break;
+    case 1: ps_line = __LINE__, out[0] = jx_matmul(jx_reshape(in[0], JX_INTS(1, 3)), z); break;
+    case 2: ps_line = __LINE__, out[0] = jx_softmax(ps_other, 0); break;
+    case 3: ps_line = __LINE__, out[0] = jx_add(in[0], jx_lit(z, 1.0)); break;
+    default: ps_line = __LINE__, out[0] = jx_mean(jx_one_hot(z, 3, JX_F32), 0, 0); break;
+    }
+}
+ITEST(helpers_name_themselves) {
+    static const char *const ops[5] = {"sum_all", "matmul", "softmax", "lit", "one_hot"};
+    static const char *const what[5] = {"operand 0 is not a traced value",
+                                        "operand 1 is not a traced value",
+                                        "operand 0 belongs to a trace that has ended",
+                                        "operand 0 is not a traced value",
+                                        "operand 0 is not a traced value"};
+    jx_trace *o = jx_trace_begin(1, &ps_ty);
+    ps_other = jx_trace_input(o, 0);
+    jx_trace_abort(o);
+    for (int i = 0; i < 5; i++) {
+        jx_fn *f = jx_trace(ps_helpers, 1, &ps_ty, 1, &i);
+        CHECK(f == NULL);
+        char where[64];
+        snprintf(where, sizeof where, "t_poison.c:%d: %s: ", ps_line, ops[i]);
+        HAS(jx_error(), where, what[i]);
+        jx_fn_free(f);
+    }
+}
+
 /* An op with no trace on another thread must not fail this thread's trace. */
 static void *ps_thread(void *arg) {
     (void)arg;
