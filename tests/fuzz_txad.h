@@ -95,21 +95,29 @@ static int ft_has_cut(const jx_fn *h) {
     return 0;
 }
 
+/* The step sizes of the finite differences (relative: directions scale with |x|). */
+#define FT_FD_E1 1e-5
+#define FT_FD_E2 5e-6
+#define FT_FD_E3 1e-8
+
 /* Derivatives of one output: jvp's T against central differences at steps e1 > e2 (d1,
- * d2) and one-sided ones at e2 (fwd, bwd) of h, whose value is P. Returns 1 if they
+ * d2) and one-sided ones at e2 (fwd, bwd) of h, whose value is P, known up to rounding
+ * noise of size `noise` (what rounding errors of a few ulps in its approximate ops move
+ * it by: a difference quotient cannot resolve less than noise / step). Returns 1 if they
  * agree, 0 if not, -1 if the element is skipped (not finite, or h is not smooth there:
  * the step sizes or the two sides disagree, or the central difference at a much smaller
  * step, d3, disagrees: a sawtooth finer than the steps, e.g. rem by a tiny divisor,
  * gives step-independent differences). *allowed gets the tolerance. */
 static int ft_fd_elem(double T, double P, double d1, double d2, double d3, double fwd, double bwd,
-                      double *allowed) {
+                      double noise, double *allowed) {
     if (!isfinite(P) || !isfinite(T) || !isfinite(d1) || !isfinite(d2) || !isfinite(d3) ||
-        !isfinite(fwd) || !isfinite(bwd))
+        !isfinite(fwd) || !isfinite(bwd) || !isfinite(noise))
         return -1;
     double sc = fabs(d1) + fabs(d2) + 1e-8 * (1 + fabs(P));
-    if (fabs(d1 - d2) > 1e-3 * sc || fabs(fwd - bwd) > 1e-2 * sc || fabs(d3 - d2) > 1e-2 * sc + 1e-7 * fabs(P))
+    if (fabs(d1 - d2) > 1e-3 * sc || fabs(fwd - bwd) > 1e-2 * sc ||
+        fabs(d3 - d2) > 1e-2 * sc + 1e-7 * fabs(P) + 8 * noise / FT_FD_E3)
         return -1;
-    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(T) + fabs(d2)) + 1e-9 * (1 + fabs(P));
+    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(T) + fabs(d2)) + 1e-9 * (1 + fabs(P)) + 8 * noise / FT_FD_E2;
     return fabs(T - d2) <= *allowed;
 }
 
@@ -122,10 +130,11 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
         x->st->skipped[FTC_FD]++;
         return;
     }
-    const double e1 = 1e-5, e2 = 5e-6, e3 = 1e-8;
+    const double e1 = FT_FD_E1, e2 = FT_FD_E2, e3 = FT_FD_E3;
     jx_array *xg[FT_MAX_ARGS], *P[FT_MAX_ARGS] = {0}, *PJ[2 * FT_MAX_ARGS] = {0};
     jx_array *p1[FT_MAX_ARGS] = {0}, *m1[FT_MAX_ARGS] = {0}, *p2[FT_MAX_ARGS] = {0}, *m2[FT_MAX_ARGS] = {0};
-    jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0};
+    jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0}, *PN[FT_MAX_ARGS] = {0};
+    jx_fn *N = ft_noisy(a->h, x->c->g);
     for (int i = 0; i < a->n_in; i++) {
         xg[i] = jx_array_copy(a->x[i]);
         for (int64_t q = 0; ft_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {
@@ -136,7 +145,8 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     int ok = ft_interp(a->h, xg, P) == 0 && ft_interp2(a->J, xg, a->n_in, a->t, a->n_in, PJ) == 0 &&
              ft_eval_shifted(a, xg, e1, p1) == 0 && ft_eval_shifted(a, xg, -e1, m1) == 0 &&
              ft_eval_shifted(a, xg, e2, p2) == 0 && ft_eval_shifted(a, xg, -e2, m2) == 0 &&
-             ft_eval_shifted(a, xg, e3, p3) == 0 && ft_eval_shifted(a, xg, -e3, m3) == 0;
+             ft_eval_shifted(a, xg, e3, p3) == 0 && ft_eval_shifted(a, xg, -e3, m3) == 0 &&
+             N && ft_interp(N, xg, PN) == 0;
     x->st->run[FTC_FD] += ok;
     x->st->skipped[FTC_FD] += !ok;
     for (int j = 0; ok && j < a->n_out; j++) {
@@ -147,7 +157,8 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
             double f2p = jx_array_get(p2[j], q), f2m = jx_array_get(m2[j], q);
             double d1 = (f1p - f1m) / (2 * e1), d2 = (f2p - f2m) / (2 * e2);
             double d3 = (jx_array_get(p3[j], q) - jx_array_get(m3[j], q)) / (2 * e3);
-            int r = ft_fd_elem(T, Pq, d1, d2, d3, (f2p - Pq) / e2, (Pq - f2m) / e2, &allowed);
+            double noise = fabs(jx_array_get(PN[j], q) - Pq);
+            int r = ft_fd_elem(T, Pq, d1, d2, d3, (f2p - Pq) / e2, (Pq - f2m) / e2, noise, &allowed);
             x->st->fd_unsmooth += r < 0;
             if (r < 0) continue;
             x->st->elems[FTC_FD]++;
@@ -179,6 +190,8 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     ft_free_all(a->n_out, m2);
     ft_free_all(a->n_out, p3);
     ft_free_all(a->n_out, m3);
+    ft_free_all(a->n_out, PN);
+    jx_fn_free(N);
 }
 
 /* Traced body: output 0 of the function `user`. */
