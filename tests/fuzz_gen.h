@@ -348,8 +348,9 @@ static void fz_prog_free(fz_prog *p) {
 
 /* Builds the program of `seed` into *p. Returns 0, or -1 with p->error set (a generator
  * bug or a disagreement with a shape rule). With tx != 0 (the transformation fuzzer,
- * tests/fuzz_tx.h) inputs and constants hold no NaN/inf/-0 and no program gets the large dims;
- * tx == 0 gives the same programs as before the flag existed. */
+ * tests/fuzz_tx.h) inputs and constants hold no NaN/inf/-0 and half as many programs get the
+ * large dims, up to 16384 elements a value; tx == 0 gives the same programs as before the
+ * flag existed. */
 static int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
     memset(p, 0, sizeof *p);
     p->seed = seed;
@@ -363,8 +364,9 @@ static int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
     g->tx = tx;
     static const int64_t dims[10] = {1, 2, 3, 4, 5, 6, 7, 8, 3, 16};
     static const int64_t big[6] = {17, 32, 33, 64, 100, 128};
-    int is_big = fz_chance(g, 0.08) && !tx; /* large loops: vector bodies, remainders, threads */
-    g->cap = is_big ? 65536 : 2048;
+    /* large loops: vector bodies, remainders, threads (tx: half as often, smaller) */
+    int is_big = fz_chance(g, 0.08) && (!tx || fz_chance(g, 0.5));
+    g->cap = is_big ? (tx ? 16384 : 65536) : 2048;
     for (int k = 0; k < 4; k++)
         g->palette[k] = is_big && k < 2 ? big[fz_below(g, 6)] : dims[fz_below(g, 10)];
     if (fz_chance(g, 0.12)) g->palette[fz_below(g, 4)] = 0;
