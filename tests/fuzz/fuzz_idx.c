@@ -1,7 +1,8 @@
 /* libFuzzer target: the IDX reader (src/data/idx.c) on the raw input bytes, which may be
  * a plain IDX file or a gzip'd one (the reader detects gzip from the content). The checks
- * (see fuzz_idx.h): both flag sets agree, a loaded array saves and loads back unchanged,
- * every rejection has a message; sanitizer reports and leaks are crashes too.
+ * (see fuzz_idx.h): both flag sets and the memory reader agree, a loaded array saves
+ * and loads back unchanged, every rejection has a message; sanitizer reports and leaks
+ * are crashes too.
  * Seeds: tests/fuzz/corpus/idx (plain and gzip'd files). */
 #include "fuzz_idx.h"
 

@@ -49,6 +49,14 @@ jx_array *fz_idx_check(const void *data, size_t size) {
     if (!b) fz_need_error("jx_idx_load_flags(F32|NORMALIZE)");
     jx_clear_error();
     if (!a != !b) fz_fail("idx: the flags change whether the file is accepted");
+    jx_array *m = jx_idx_parse(data, size, 0);
+    if (!m) fz_need_error("jx_idx_parse");
+    jx_clear_error();
+    if (!a != !m)
+        fz_fail("idx: jx_idx_load %s but jx_idx_parse %s the same bytes",
+                a ? "accepts" : "rejects", m ? "accepts" : "rejects");
+    if (a && !fz_array_same(a, m)) fz_fail("idx: jx_idx_load and jx_idx_parse differ");
+    jx_array_free(m);
     if (a) {
         fz_idx_same_values(a, b);
         fz_idx_resave(a, 0);
