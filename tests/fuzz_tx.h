@@ -34,8 +34,9 @@ static const int ft_kind_weight[FT_NKINDS] = {0, 4, 4, 4, 2, 5, 1, 1, 0};
 typedef struct ft_stage {
     int kind;
     jx_fn *fn;                  /* owned (stage 0: the program's, owned by prog) */
-    int n_wrt, wrt[FT_MAX_ARGS]; /* grad, value_and_grad; jacfwd/jacrev: wrt[0] */
+    int n_wrt, wrt[FT_MAX_ARGS]; /* grad, value_and_grad (any order, repeats); jac*: wrt[0] */
     unsigned char mask[FT_MAX_ARGS]; /* vjp: the inputs differentiated */
+    int default_wrt;            /* grad/value_and_grad: n_wrt = 0 (input 0); vjp: NULL mask */
     int in_axes[FT_MAX_ARGS], out_axes[FT_MAX_ARGS], default_out_axes;
     int64_t bsize;              /* vmap */
     int sum_out;                /* sum: the output summed */
@@ -127,9 +128,9 @@ static void ft_sum_body(jx_trace *t, const jx_val *in, jx_val *out, void *user) 
 static jx_fn *ft_apply(const ft_stage *s, const jx_fn *h) {
     switch (s->kind) {
     case FT_JVP: return jx_jvp(h);
-    case FT_VJP: return jx_vjp(h, s->mask);
-    case FT_GRAD: return jx_grad(h, s->n_wrt, s->wrt);
-    case FT_VAG: return jx_value_and_grad(h, s->n_wrt, s->wrt);
+    case FT_VJP: return jx_vjp(h, s->default_wrt ? NULL : s->mask);
+    case FT_GRAD: return jx_grad(h, s->default_wrt ? 0 : s->n_wrt, s->wrt);
+    case FT_VAG: return jx_value_and_grad(h, s->default_wrt ? 0 : s->n_wrt, s->wrt);
     case FT_VMAP:
         return jx_vmap(h, s->in_axes, s->default_out_axes ? NULL : s->out_axes, s->bsize);
     case FT_JACFWD: return jx_jacfwd(h, s->wrt[0]);
@@ -151,7 +152,9 @@ static void ft_stage_str(const ft_stage *s, int n_in, int n_out, char *buf, size
     k += (size_t)snprintf(buf + k, len - k, "%s", ft_kind_names[s->kind]);
     char b[256] = "";
     size_t m = 0;
-    if (s->kind == FT_GRAD || s->kind == FT_VAG) {
+    if (s->default_wrt) {
+        snprintf(b, sizeof b, "[wrt=default]");
+    } else if (s->kind == FT_GRAD || s->kind == FT_VAG) {
         for (int i = 0; i < s->n_wrt && m < sizeof b; i++)
             m += (size_t)snprintf(b + m, sizeof b - m, "%s%d", i ? "," : "[wrt=", s->wrt[i]);
         snprintf(b + m, sizeof b - m, "]");
@@ -170,8 +173,10 @@ static void ft_stage_str(const ft_stage *s, int n_in, int n_out, char *buf, size
             else m += (size_t)snprintf(b + m, sizeof b - m, "%s%d", i ? "," : "", s->in_axes[i]);
         }
         if (m < sizeof b) m += (size_t)snprintf(b + m, sizeof b - m, " out=");
-        for (int j = 0; j < n_out && m < sizeof b && !s->default_out_axes; j++)
-            m += (size_t)snprintf(b + m, sizeof b - m, "%s%d", j ? "," : "", s->out_axes[j]);
+        for (int j = 0; j < n_out && m < sizeof b && !s->default_out_axes; j++) {
+            if (s->out_axes[j] == JX_NONE) m += (size_t)snprintf(b + m, sizeof b - m, "%snone", j ? "," : "");
+            else m += (size_t)snprintf(b + m, sizeof b - m, "%s%d", j ? "," : "", s->out_axes[j]);
+        }
         if (s->default_out_axes && m < sizeof b) m += (size_t)snprintf(b + m, sizeof b - m, "default");
         if (m < sizeof b) snprintf(b + m, sizeof b - m, "]");
     }
@@ -191,15 +196,41 @@ static void ft_chain_str(const ft_case *c, char *buf, size_t len) {
 
 /* ---- choosing a stage ------------------------------------------------------------------ */
 
-/* A random wrt list (1..n of the float inputs, in increasing order) into s. */
+/* A random wrt list into s: 1..n of the float inputs, mostly in increasing order, now and
+ * then shuffled or with an entry repeated (grad and value_and_grad give one gradient per
+ * entry, like JAX's argnums); now and then the default (grad: input 0; vjp: NULL, every
+ * float input). The mask marks the inputs listed. */
 static void ft_pick_wrt(fz_gen *g, const jx_fn *h, ft_stage *s) {
     int fl[FT_MAX_ARGS], nf = ft_float_inputs(h, fl);
     s->n_wrt = 0;
+    s->default_wrt = fz_chance(g, 0.15) && (s->kind == FT_VJP || ft_isf(h->nodes[0].type.dtype));
     for (int i = 0; i < nf; i++)
-        if (fz_chance(g, 0.5)) s->wrt[s->n_wrt++] = fl[i];
+        if (s->default_wrt ? s->kind == FT_VJP || fl[i] == 0 : fz_chance(g, 0.5)) s->wrt[s->n_wrt++] = fl[i];
     if (s->n_wrt == 0) s->wrt[s->n_wrt++] = fl[fz_below(g, nf)];
+    int shuffle = !s->default_wrt && fz_chance(g, 0.2);
+    for (int i = s->n_wrt - 1; i > 0 && shuffle; i--) {
+        int j = (int)fz_below(g, i + 1), t = s->wrt[i];
+        s->wrt[i] = s->wrt[j], s->wrt[j] = t;
+    }
+    if (!s->default_wrt && s->kind != FT_VJP && fz_chance(g, 0.15) && s->n_wrt < FT_MAX_ARGS / 2) {
+        int again = s->wrt[fz_below(g, s->n_wrt)]; /* a repeated entry */
+        s->wrt[s->n_wrt++] = again;
+    }
     memset(s->mask, 0, sizeof s->mask);
     for (int i = 0; i < s->n_wrt; i++) s->mask[s->wrt[i]] = 1;
+}
+
+/* Marks in bat[j] the outputs of h that vmap with in_axes batches (those computed from a
+ * batched input); the others may get out_axes none. */
+static void ft_batched_outputs(const jx_fn *h, const int *in_axes, unsigned char *bat) {
+    unsigned char *d = calloc((size_t)h->n_nodes + 1, 1);
+    for (int i = 0; d && i < h->n_nodes; i++) {
+        const jx_node *nd = &h->nodes[i];
+        if (i < h->n_in) d[i] = in_axes[i] != JX_NONE;
+        for (int k = 0; i >= h->n_in && k < nd->nin; k++) d[i] |= d[nd->in[k]];
+    }
+    for (int j = 0; j < h->n_out; j++) bat[j] = !d || d[h->outs[j]];
+    free(d);
 }
 
 /* The parameters of a vmap of h into s; 0 if the batched function would be too large. */
@@ -218,16 +249,19 @@ static int ft_pick_vmap(fz_gen *g, const jx_fn *h, ft_stage *s) {
         if (fz_chance(g, 0.2)) s->in_axes[i] -= r; /* the same axis counted from the end */
         any = 1;
     }
-    if (!any) {
+    if (!any && fz_chance(g, 0.9)) { /* all none now and then: every output broadcast */
         if (h->nodes[0].type.rank + 1 > JX_MAX_RANK) return 0;
         s->in_axes[0] = 0;
     }
+    unsigned char bat[FT_MAX_ARGS];
+    ft_batched_outputs(h, s->in_axes, bat);
     s->default_out_axes = fz_chance(g, 0.4);
     for (int j = 0; j < h->n_out; j++) {
         int r = ft_out_type(h, j).rank + 1;
         if (r > JX_MAX_RANK) return 0;
         s->out_axes[j] = (int)fz_below(g, r);
         if (fz_chance(g, 0.2)) s->out_axes[j] -= r;
+        if (!bat[j] && fz_chance(g, 0.35)) s->out_axes[j] = JX_NONE;
     }
     return 1;
 }

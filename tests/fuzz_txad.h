@@ -101,23 +101,25 @@ static int ft_has_cut(const jx_fn *h) {
 #define FT_FD_E3 1e-8
 
 /* Derivatives of one output: jvp's T against central differences at steps e1 > e2 (d1,
- * d2) and one-sided ones at e2 (fwd, bwd) of h, whose value is P, known up to rounding
- * noise of size `noise` (what rounding errors of a few ulps in its approximate ops move
- * it by: a difference quotient cannot resolve less than noise / step). Returns 1 if they
+ * d2) and one-sided ones at e2 (fwd, bwd) of h, whose value is P. P is known up to
+ * rounding noise of size `noise` (what rounding errors move it by: a difference quotient
+ * cannot resolve less than noise / step), and T up to `tnoise` (the jvp's own rounding:
+ * the derivative of a difference that cancels, e.g. x / c / x - 1 / c, is rounding
+ * error of the size of its terms). Returns 1 if they
  * agree, 0 if not, -1 if the element is skipped (not finite, or h is not smooth there:
  * the step sizes or the two sides disagree, or the central difference at a much smaller
  * step, d3, disagrees: a sawtooth finer than the steps, e.g. rem by a tiny divisor,
  * gives step-independent differences). *allowed gets the tolerance. */
 static int ft_fd_elem(double T, double P, double d1, double d2, double d3, double fwd, double bwd,
-                      double noise, double *allowed) {
+                      double noise, double tnoise, double *allowed) {
     if (!isfinite(P) || !isfinite(T) || !isfinite(d1) || !isfinite(d2) || !isfinite(d3) ||
-        !isfinite(fwd) || !isfinite(bwd) || !isfinite(noise))
+        !isfinite(fwd) || !isfinite(bwd) || !isfinite(noise) || !isfinite(tnoise))
         return -1;
     double sc = fabs(d1) + fabs(d2) + 1e-8 * (1 + fabs(P));
     if (fabs(d1 - d2) > 1e-3 * sc || fabs(fwd - bwd) > 1e-2 * sc ||
         fabs(d3 - d2) > 1e-2 * sc + 1e-7 * fabs(P) + 8 * noise / FT_FD_E3)
         return -1;
-    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(T) + fabs(d2)) + 1e-9 * (1 + fabs(P)) + 8 * noise / FT_FD_E2;
+    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(T) + fabs(d2)) + 1e-9 * (1 + fabs(P)) + 8 * noise / FT_FD_E2 + 8 * tnoise;
     return fabs(T - d2) <= *allowed;
 }
 
@@ -133,8 +135,8 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     const double e1 = FT_FD_E1, e2 = FT_FD_E2, e3 = FT_FD_E3;
     jx_array *xg[FT_MAX_ARGS], *P[FT_MAX_ARGS] = {0}, *PJ[2 * FT_MAX_ARGS] = {0};
     jx_array *p1[FT_MAX_ARGS] = {0}, *m1[FT_MAX_ARGS] = {0}, *p2[FT_MAX_ARGS] = {0}, *m2[FT_MAX_ARGS] = {0};
-    jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0}, *PN[FT_MAX_ARGS] = {0};
-    jx_fn *N = ft_noisy(a->h, x->c->g);
+    jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0}, *PN[FT_MAX_ARGS] = {0}, *PJN[2 * FT_MAX_ARGS] = {0};
+    jx_fn *N = ft_noisy(a->h, x->c->g, 1), *NJ = ft_noisy(a->J, x->c->g, 1);
     for (int i = 0; i < a->n_in; i++) {
         xg[i] = jx_array_copy(a->x[i]);
         for (int64_t q = 0; ft_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {
@@ -146,7 +148,7 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
              ft_eval_shifted(a, xg, e1, p1) == 0 && ft_eval_shifted(a, xg, -e1, m1) == 0 &&
              ft_eval_shifted(a, xg, e2, p2) == 0 && ft_eval_shifted(a, xg, -e2, m2) == 0 &&
              ft_eval_shifted(a, xg, e3, p3) == 0 && ft_eval_shifted(a, xg, -e3, m3) == 0 &&
-             N && ft_interp(N, xg, PN) == 0;
+             N && ft_interp(N, xg, PN) == 0 && NJ && ft_interp2(NJ, xg, a->n_in, a->t, a->n_in, PJN) == 0;
     x->st->run[FTC_FD] += ok;
     x->st->skipped[FTC_FD] += !ok;
     for (int j = 0; ok && j < a->n_out; j++) {
@@ -157,8 +159,8 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
             double f2p = jx_array_get(p2[j], q), f2m = jx_array_get(m2[j], q);
             double d1 = (f1p - f1m) / (2 * e1), d2 = (f2p - f2m) / (2 * e2);
             double d3 = (jx_array_get(p3[j], q) - jx_array_get(m3[j], q)) / (2 * e3);
-            double noise = fabs(jx_array_get(PN[j], q) - Pq);
-            int r = ft_fd_elem(T, Pq, d1, d2, d3, (f2p - Pq) / e2, (Pq - f2m) / e2, noise, &allowed);
+            double noise = fabs(jx_array_get(PN[j], q) - Pq), tnoise = fabs(jx_array_get(PJN[a->n_out + j], q) - T);
+            int r = ft_fd_elem(T, Pq, d1, d2, d3, (f2p - Pq) / e2, (Pq - f2m) / e2, noise, tnoise, &allowed);
             x->st->fd_unsmooth += r < 0;
             if (r < 0) continue;
             x->st->elems[FTC_FD]++;
@@ -191,7 +193,9 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     ft_free_all(a->n_out, p3);
     ft_free_all(a->n_out, m3);
     ft_free_all(a->n_out, PN);
+    ft_free_all(2 * a->n_out, PJN);
     jx_fn_free(N);
+    jx_fn_free(NJ);
 }
 
 /* Traced body: output 0 of the function `user`. */
@@ -227,8 +231,10 @@ static void ft_check_grad(ft_ctx *x, ft_ad *a, const ft_stage *s, const jx_fn *G
         jx_array **ref = vjp ? a->PV : R;
         if (s->kind != FT_GRAD)
             for (int j = 0; j < a->n_out; j++) want[nw++] = a->P[j];
-        for (int i = 0; i < a->n_in; i++)
+        for (int i = 0; vjp && i < a->n_in; i++) /* vjp: one cotangent per input in the mask */
             if (s->mask[i]) want[nw++] = ref[a->ctpos[i] + rpos];
+        for (int k = 0; !vjp && k < s->n_wrt; k++) /* grad: one gradient per wrt entry */
+            want[nw++] = ref[a->ctpos[s->wrt[k]] + rpos];
         x->st->run[FTC_CONSIST]++;
         char label[96];
         snprintf(label, sizeof label, "%s(h) vs vjp(h)", ft_kind_names[s->kind]);

@@ -53,7 +53,7 @@ static int ft_jit_slack(ft_ctx *x, const jx_fn *F, jx_array **in, jx_array **wan
     unsigned char dep[FT_MAX_ARGS];
     ft_f32_approx_outputs(F, dep);
     for (int rep = 0; rep < 2; rep++) {
-        jx_fn *N = ft_noisy(F, x->c->g);
+        jx_fn *N = ft_noisy(F, x->c->g, 0);
         jx_array *yn[FT_MAX_ARGS];
         if (!N || ft_interp(N, in, yn) < 0) {
             jx_fn_free(N);
@@ -202,9 +202,9 @@ static void ft_check_vmap(ft_ctx *x, int k) {
                 ft_fail(x, FTC_VMAP, "interp of the unbatched function failed: %s", jx_error());
                 break;
             }
-            for (int j = 0; j < h->n_out; j++) {
-                int r = ft_out_type(h, j).rank + 1;
-                col[j] = ft_unstack(Y[j], s->default_out_axes ? 0 : ft_axis(s->out_axes[j], r), q);
+            for (int j = 0; j < h->n_out; j++) { /* out_axes none: the unbatched output itself */
+                int r = ft_out_type(h, j).rank + 1, ax = s->default_out_axes ? 0 : s->out_axes[j];
+                col[j] = ax == JX_NONE ? jx_array_retain(Y[j]) : ft_unstack(Y[j], ft_axis(ax, r), q);
             }
             char label[64];
             snprintf(label, sizeof label, "vmapped, example %lld of %lld vs unbatched", (long long)q,

@@ -199,6 +199,7 @@ static int ft_approx_op(jx_op op) {
 static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *x, jx_val y) {
     jx_dtype dt = nd->type.dtype;
     double eps = dt == JX_F32 ? 0x1p-24 : 0x1p-53, c = dt == JX_F32 ? 4 * eps : 32 * eps;
+    if (!ft_approx_op(nd->op)) c = 2 * eps; /* a correctly rounded op */
     jx_val b = y;
     if (nd->op == JX_OP_REDUCE_SUM || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_CONV_PATCHES_T) {
         jx_val ax[2];
@@ -220,10 +221,12 @@ static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *
     return r;
 }
 
-/* f with rounding noise after each approximate float op (see ft_noise): interpreted, it
- * shows how far rounding differences of the size the JIT may make move each result. NULL
- * if f cannot be rebuilt so. */
-static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g) {
+/* f with rounding noise after each approximate float op (see ft_noise), and with `all`
+ * after every float op (2 eps relative: what rounding itself may move a value by):
+ * interpreted, it shows how far rounding differences of the size the JIT may make
+ * (approximate ops) or any rounding (all) move each result. NULL if f cannot be rebuilt
+ * so. */
+static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int all) {
     jx_type in_t[FT_MAX_ARGS];
     for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
     jx_trace *t = jx_trace_begin(f->n_in, in_t);
@@ -236,7 +239,8 @@ static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g) {
         }
         for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]];
         v[i] = tx_replay(t, nd, x);
-        if (ft_isf(nd->type.dtype) && ft_approx_op(nd->op) && !jx_val_bad(v[i]))
+        if (ft_isf(nd->type.dtype) && (all || ft_approx_op(nd->op)) &&
+            !(prim_info(nd->op)->flags & JXF_LEAF) && !jx_val_bad(v[i]))
             v[i] = ft_noise(t, g, nd, x, v[i]);
     }
     for (int j = 0; v && j < f->n_out; j++) outs[j] = v[f->outs[j]];

@@ -46,9 +46,14 @@ static void ft_script_stage(FILE *sh, const ft_case *c, int k, const char *pre) 
         return;
     }
     fprintf(sh, "$JXC %s \"$D/%s_s%d.jx\"", cmd[s->kind], pre, k - 1);
-    if (s->kind == FT_GRAD || s->kind == FT_VAG || s->kind == FT_VJP) {
+    if (s->kind == FT_VJP && !s->default_wrt) {
         for (int i = 0, n = 0; i < h->n_in && m < sizeof list; i++)
             if (s->mask[i]) m += (size_t)snprintf(list + m, sizeof list - m, "%s%d", n++ ? "," : "", i);
+        fprintf(sh, " --wrt %s", list);
+    }
+    if ((s->kind == FT_GRAD || s->kind == FT_VAG) && !s->default_wrt) {
+        for (int e = 0; e < s->n_wrt && m < sizeof list; e++)
+            m += (size_t)snprintf(list + m, sizeof list - m, "%s%d", e ? "," : "", s->wrt[e]);
         fprintf(sh, " --wrt %s", list);
     }
     if (s->kind == FT_VMAP) {
@@ -57,8 +62,10 @@ static void ft_script_stage(FILE *sh, const ft_case *c, int k, const char *pre) 
             if (s->in_axes[i] == JX_NONE) fprintf(sh, "%snone", i ? "," : "");
             else fprintf(sh, "%s%d", i ? "," : "", s->in_axes[i]);
         }
-        for (int j = 0; j < h->n_out && !s->default_out_axes; j++)
-            fprintf(sh, "%s%d", j ? "," : " --out-axes ", s->out_axes[j]);
+        for (int j = 0; j < h->n_out && !s->default_out_axes; j++) {
+            if (s->out_axes[j] == JX_NONE) fprintf(sh, "%snone", j ? "," : " --out-axes ");
+            else fprintf(sh, "%s%d", j ? "," : " --out-axes ", s->out_axes[j]);
+        }
     }
     fprintf(sh, " > \"$D/%s_s%d.jx\"\n", pre, k);
 }
