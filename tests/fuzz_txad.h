@@ -136,7 +136,7 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     jx_array *xg[FT_MAX_ARGS], *P[FT_MAX_ARGS] = {0}, *PJ[2 * FT_MAX_ARGS] = {0};
     jx_array *p1[FT_MAX_ARGS] = {0}, *m1[FT_MAX_ARGS] = {0}, *p2[FT_MAX_ARGS] = {0}, *m2[FT_MAX_ARGS] = {0};
     jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0}, *PN[FT_MAX_ARGS] = {0}, *PJN[2 * FT_MAX_ARGS] = {0};
-    jx_fn *N = ft_noisy(a->h, x->c->g, 1), *NJ = ft_noisy(a->J, x->c->g, 1);
+    jx_fn *N = ft_noisy(a->h, x->c->g, FT_NOISE_ALL), *NJ = ft_noisy(a->J, x->c->g, FT_NOISE_ALL);
     for (int i = 0; i < a->n_in; i++) {
         xg[i] = jx_array_copy(a->x[i]);
         for (int64_t q = 0; ft_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {

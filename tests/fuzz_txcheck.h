@@ -4,8 +4,9 @@
  *   jit_vs_interp    jx_jit + jx_exe_run against jx_interp. Tolerance per element: 8
  *                    times the largest difference that rounding noise of the size the two
  *                    paths may differ by (a few ulps after each transcendental, n eps
- *                    sum|x| after each sum of n terms, GEMM and conv_patches_t) makes when
- *                    interpreted (ft_noisy, two samples), plus 1e-4 |y| + 1e-5 max|y|
+ *                    sum|x| after each sum of n terms, GEMM and conv_patches_t, 2 eps after
+ *                    each op computed from those) makes when interpreted (ft_noisy, two
+ *                    samples), plus 1e-4 |y| + 1e-5 max|y|
  *                    (f32) / 1e-10 |y| + 1e-11 max|y| (f64). Elements where the noise
  *                    turns a finite result into inf/NaN or back are not compared;
  *   simplify         jx_interp(jx_simplify(F)) equals jx_interp(F) (-0 == +0);
@@ -53,7 +54,7 @@ static int ft_jit_slack(ft_ctx *x, const jx_fn *F, jx_array **in, jx_array **wan
     unsigned char dep[FT_MAX_ARGS];
     ft_f32_approx_outputs(F, dep);
     for (int rep = 0; rep < 2; rep++) {
-        jx_fn *N = ft_noisy(F, x->c->g, 0);
+        jx_fn *N = ft_noisy(F, x->c->g, FT_NOISE_DOWNSTREAM);
         jx_array *yn[FT_MAX_ARGS];
         if (!N || ft_interp(N, in, yn) < 0) {
             jx_fn_free(N);

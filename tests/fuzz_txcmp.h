@@ -221,31 +221,39 @@ static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *
     return r;
 }
 
-/* f with rounding noise after each approximate float op (see ft_noise), and with `all`
- * after every float op (2 eps relative: what rounding itself may move a value by):
- * interpreted, it shows how far rounding differences of the size the JIT may make
- * (approximate ops) or any rounding (all) move each result. NULL if f cannot be rebuilt
- * so. */
-static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int all) {
+/* Where ft_noisy puts noise: after the approximate ops and every float op computed from
+ * one (the ops whose rounding may differ between the JIT and the interpreter, and those
+ * where such a difference can change how a later op rounds: x * y / z - x * (y / z) is
+ * pure rounding error whose value changes with any ulp of y); or after every float op. */
+enum { FT_NOISE_DOWNSTREAM, FT_NOISE_ALL };
+
+/* f with rounding noise (ft_noise) after the float ops `where` selects: approximate
+ * ones get a few ulps (or n eps sum|x| for accumulations), correctly rounded ones 2 eps
+ * relative. Interpreted, it shows how far rounding differences move each result. NULL if
+ * f cannot be rebuilt so. */
+static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
     jx_type in_t[FT_MAX_ARGS];
     for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
     jx_trace *t = jx_trace_begin(f->n_in, in_t);
     jx_val *v = malloc((size_t)(f->n_nodes + 1) * sizeof *v), outs[FT_MAX_ARGS], x[64];
-    for (int i = 0; v && i < f->n_nodes; i++) {
+    unsigned char *taint = calloc((size_t)f->n_nodes + 1, 1); /* computed from an approximate op */
+    for (int i = 0; v && taint && i < f->n_nodes; i++) {
         const jx_node *nd = &f->nodes[i];
         if (i < f->n_in) {
             v[i] = jx_trace_input(t, i);
             continue;
         }
-        for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]];
+        taint[i] = ft_isf(nd->type.dtype) && ft_approx_op(nd->op);
+        for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]], taint[i] |= taint[nd->in[k]];
         v[i] = tx_replay(t, nd, x);
-        if (ft_isf(nd->type.dtype) && (all || ft_approx_op(nd->op)) &&
+        if (ft_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) &&
             !(prim_info(nd->op)->flags & JXF_LEAF) && !jx_val_bad(v[i]))
             v[i] = ft_noise(t, g, nd, x, v[i]);
     }
-    for (int j = 0; v && j < f->n_out; j++) outs[j] = v[f->outs[j]];
-    jx_fn *r = v ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);
+    for (int j = 0; v && taint && j < f->n_out; j++) outs[j] = v[f->outs[j]];
+    jx_fn *r = v && taint ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);
     free(v);
+    free(taint);
     jx_clear_error();
     return r;
 }
