@@ -1,5 +1,5 @@
-/* The test harness itself (run by tests/harness.sh): more cases than the old fixed table held (512) must all be
- * registered and run. 600 generated cases each count themselves; a destructor checks,
+/* The test harness itself (run by tests/harness.sh): more cases than the old fixed
+ * table held (512) must all be registered and run. 600 generated cases each count themselves; a destructor checks,
  * after main has run every case, that all 601 cases of this file were registered (an
  * older check.h dropped cases beyond 512 silently, so the binary passed with fewer). */
 #include "check.h"
