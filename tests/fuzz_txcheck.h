@@ -5,7 +5,7 @@
  *                    times the largest difference that rounding noise of the size the two
  *                    paths may differ by (a few ulps after each transcendental, n eps
  *                    sum|x| after each sum of n terms, GEMM and conv_patches_t, 2 eps after
- *                    each op computed from those) makes when interpreted (ft_noisy, two
+ *                    each op computed from those) makes when interpreted (ft_noisy, four
  *                    samples), plus 1e-4 |y| + 1e-5 max|y|
  *                    (f32) / 1e-10 |y| + 1e-11 max|y| (f64). Elements where the noise
  *                    turns a finite result into inf/NaN or back are not compared;
@@ -46,14 +46,19 @@ static void ft_f32_approx_outputs(const jx_fn *F, unsigned char *dep) {
     free(d);
 }
 
-/* The error estimate of want[] (F's outputs on in[]): 8 times the larger difference two
- * noisy copies of F (ft_noisy) make, per element, plus 8 f32 ulps of f64 elements computed
- * from approximate f32 values, into slack[] (malloc'd; NULL entries for non-float
- * outputs). 0 if F could not be rebuilt with noise. */
+/* Noisy copies of F per jit check: a cancelling difference may come out exactly 0 in
+ * one copy (as in the interpreter) but not in the JIT; with 4 copies the chance that all
+ * hide it is small. */
+#define FT_NOISE_SAMPLES 4
+
+/* The error estimate of want[] (F's outputs on in[]): 8 times the largest difference
+ * FT_NOISE_SAMPLES noisy copies of F (ft_noisy) make, per element, plus 8 f32 ulps of
+ * f64 elements computed from approximate f32 values, into slack[] (malloc'd; NULL
+ * entries for non-float outputs). 0 if F could not be rebuilt with noise. */
 static int ft_jit_slack(ft_ctx *x, const jx_fn *F, jx_array **in, jx_array **want, double **slack) {
     unsigned char dep[FT_MAX_ARGS];
     ft_f32_approx_outputs(F, dep);
-    for (int rep = 0; rep < 2; rep++) {
+    for (int rep = 0; rep < FT_NOISE_SAMPLES; rep++) {
         jx_fn *N = ft_noisy(F, x->c->g, FT_NOISE_DOWNSTREAM);
         jx_array *yn[FT_MAX_ARGS];
         if (!N || ft_interp(N, in, yn) < 0) {
