@@ -392,9 +392,18 @@ static int ft_build(uint64_t seed, ft_case *c) {
     c->g = calloc(1, sizeof *c->g);
     if (!c->g) return snprintf(c->error, sizeof c->error, "out of memory"), -1;
     c->g->s = seed * 0xd1342543de82ef95ULL + 777;
-    if (fz_build_mode(seed, &c->prog, 1) < 0) {
-        snprintf(c->error, sizeof c->error, "%s", c->prog.error);
-        return -1;
+    /* mostly a program with an output that depends on a float input (else every
+     * derivative is 0): up to 4 programs, from seed and 3 variants of it */
+    int want_dep = fz_chance(c->g, 0.75);
+    for (uint64_t v = 0; v < 4; v++) {
+        if (v) fz_prog_free(&c->prog);
+        if (fz_build_mode(seed ^ (v << 48), &c->prog, 1) < 0) {
+            snprintf(c->error, sizeof c->error, "%s", c->prog.error);
+            return -1;
+        }
+        unsigned char dep[FZ_MAX_OUT];
+        ft_deriv_outputs(c->prog.fn, dep);
+        if (!want_dep || memchr(dep, 1, (size_t)c->prog.n_out)) break;
     }
     c->st[0] = (ft_stage){.kind = FT_BASE, .fn = c->prog.fn};
     c->n = 1;
