@@ -6,7 +6,7 @@
 
 #include <stdarg.h>
 
-#include "fuzz_tx.h"
+#include "fuzz_txin.h"
 #include "transform.h"
 
 /* The checks. */
