@@ -156,6 +156,30 @@ TEST(fuzz_tx_jit_selftest) {
     jx_fn_free(h);
 }
 
+/* f(u) = exp(pad([58.95, 45.38, 39.81], u, lo -1, hi -1, interior 1)) = exp([u, 45.38, u]). */
+static void ftt_pad(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val bm = jx_constant(t, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){58.95, 45.38, 39.81}));
+    out[0] = jx_exp(jx_pad(bm, in[0], JX_INTS(-1), JX_INTS(-1), JX_INTS(1)));
+}
+
+/* Found by the fuzzer (seed 214924, dot-product test): pad's vjp took the padding value's
+ * cotangent as sum(ct) - sum(ct at the operand's places), which cancels to 0 when the
+ * operand's cotangents dominate (here exp(45.38) against exp(2)): vjp gave 0 where
+ * d/du sum f = 2 exp(u). */
+TEST(fuzz_tx_found_pad_vjp) {
+    jx_type ty = JX_SCALAR(JX_F64);
+    jx_fn *f = jx_trace(ftt_pad, 1, &ty, 1, NULL), *v = f ? jx_vjp(f, NULL) : NULL;
+    CHECK(v != NULL);
+    jx_array *in[2] = {jx_array_scalar(JX_F64, 2.0), jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){1, 1, 1})};
+    jx_array *out[2] = {0};
+    CHECK(v && jx_interp(v, in, out) == 0);
+    if (out[1]) CHECK_NEAR(jx_array_get(out[1], 0), 2 * exp(2.0), 1e-12);
+    ft_free_all(2, in);
+    ft_free_all(2, out);
+    jx_fn_free(v);
+    jx_fn_free(f);
+}
+
 /* Chains of every kind and depth are built, and no transformation fails on them. */
 TEST(fuzz_tx_chains) {
     ft_stats st;

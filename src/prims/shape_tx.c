@@ -73,7 +73,8 @@ static jx_val shpx_slice_vjp(jx_trace *t, const jx_node *n, const jx_type *xt, j
 }
 
 /* Transpose of pad (as in JAX): undo low/high (negative ones become zero fill), then take
- * every (interior+1)-th element; the padding value gets the sum of everything else. */
+ * every (interior+1)-th element; the padding value gets the sum of everything else
+ * (summed over the padded places, not as a difference of totals as JAX does). */
 static int shpx_pad_vjp(jx_trace *t, const jx_node *n, const jx_type *xt, jx_val ct,
                         jx_val *ct_in) {
     jx_loc loc = n->loc;
@@ -99,7 +100,15 @@ static int shpx_pad_vjp(jx_trace *t, const jx_node *n, const jx_type *xt, jx_val
     jx_ints all = {xt->rank, {0}};
     for (int i = 0; i < xt->rank; i++) all.v[i] = i;
     if (jx_val_bad(u)) return -1;
-    ct_in[1] = jx_sub_at(loc, jx_reduce_sum_at(loc, ct, all), jx_reduce_sum_at(loc, u, all));
+    /* the padding value's cotangent: the sum of ct over the padded places, picked by a
+     * mask (pad of an all-false operand with true); sum(ct) - sum(u) would cancel to 0
+     * when the operand's cotangents are far larger */
+    jx_type bt = {JX_BOOL, xt->rank, {0}};
+    for (int i = 0; i < xt->rank; i++) bt.shape[i] = xt->shape[i];
+    jx_val mask = jx_pad_at(loc, jx_full_at(loc, t, bt, 0), jx_scalar_at(loc, t, JX_BOOL, 1),
+                            lo, hi, in);
+    ct_in[1] = jx_reduce_sum_at(loc, jx_select_at(loc, mask, ct, jx_zeros_like_at(loc, ct)),
+                                all);
     return shpx_rc(ct_in[1]);
 }
 
