@@ -7,57 +7,8 @@
 # failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
 set -u
 cd "$(dirname "$0")/.." || exit 1
-ROOT=$(pwd)
-JXC=${JX_BUILD_DIR:-build}/tools/jxc
-[ -x "$JXC" ] || { echo "FAIL cli_setup: $JXC not found (build first)"; exit 1; }
-JXC=$(cd "$(dirname "$JXC")" && pwd)/jxc
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-export JX_CACHE_DIR="$T/cache"
-unset JX_CACHE JX_DUMP JX_JIT_TIMING
-nfail=0
-
-pass() { echo "PASS $1"; }
-fail() {
-    echo "FAIL $1: $2"
-    nfail=$((nfail + 1))
-}
-
-# run_ok NAME CMD...: CMD must exit 0 with nothing on stderr; stdout is left in out.txt.
-run_ok() {
-    local name=$1
-    shift
-    "$@" >out.txt 2>err.txt
-    local rc=$?
-    if [ $rc -ne 0 ]; then
-        fail "$name" "exit $rc: $(head -c 400 err.txt)"
-        return 1
-    fi
-    if [ -s err.txt ]; then
-        fail "$name" "unexpected stderr: $(head -c 400 err.txt)"
-        return 1
-    fi
-    return 0
-}
-
-# expect_err NAME RC PATTERN CMD...: CMD must exit with RC, print a stderr line matching
-# PATTERN (grep -E), and not die from a signal or a sanitizer report.
-expect_err() {
-    local name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local rc=$?
-    if [ $rc -ne "$want" ]; then
-        fail "$name" "exit $rc, expected $want: $(head -c 400 err.txt)"
-    elif grep -qE 'Sanitizer|runtime error' err.txt; then
-        fail "$name" "sanitizer report: $(head -c 400 err.txt)"
-    elif ! grep -qE -- "$pat" err.txt; then
-        fail "$name" "stderr does not match '$pat': $(head -c 400 err.txt)"
-    else
-        pass "$name"
-    fi
-}
+. tests/testlib.bash
+jxc_setup cli
 
 # run_same NAME CMD...: every shell command CMD must succeed (as run_ok) with the same
 # stdout.
@@ -75,19 +26,6 @@ run_same() {
         fi
     done
     pass "$name"
-}
-
-# npy FILE DESCR SHAPE DATA: writes a version 1.0 .npy by hand; DATA is printf escapes.
-npy() {
-    local dict="{'descr': '$2', 'fortran_order': False, 'shape': $3, }"
-    local hl=$(((${#dict} + 1 + 10 + 63) / 64 * 64 - 10))
-    local pad=$((hl - ${#dict} - 1))
-    {
-        printf '\x93NUMPY\x01\x00'
-        printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
-        printf '%s%*s\n' "$dict" "$pad" ''
-        printf "$4"
-    } >"$1"
 }
 
 # const FILE TYPE VALUES: writes FILE.npy holding a constant, through jxc itself.
@@ -400,26 +338,26 @@ npy complex.npy '<c8' '(1,)' '\x00\x00\x00\x00\x00\x00\x00\x00'
 npy a4.npy '<f4' '(4,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40'
 mkdir -p adir
 
-expect_err err_missing_file_print 1 'cannot open missing\.jx' "$JXC" print missing.jx
-expect_err err_missing_file_run 1 'cannot open missing\.jx' "$JXC" run missing.jx
-expect_err err_missing_file_dot 1 'cannot open missing\.jx' "$JXC" dot missing.jx
-expect_err err_missing_file_grad 1 'cannot open missing\.jx' "$JXC" grad missing.jx
-expect_err err_directory 1 'adir' "$JXC" print adir
-expect_err err_bad_primitive 1 "badprim\.jx: line 2, column .*unknown primitive 'frobnicate'" \
+expect_rc err_missing_file_print 1 'cannot open missing\.jx' "$JXC" print missing.jx
+expect_rc err_missing_file_run 1 'cannot open missing\.jx' "$JXC" run missing.jx
+expect_rc err_missing_file_dot 1 'cannot open missing\.jx' "$JXC" dot missing.jx
+expect_rc err_missing_file_grad 1 'cannot open missing\.jx' "$JXC" grad missing.jx
+expect_rc err_directory 1 'adir' "$JXC" print adir
+expect_rc err_bad_primitive 1 "badprim\.jx: line 2, column .*unknown primitive 'frobnicate'" \
     "$JXC" print badprim.jx
-expect_err err_declared_type 1 'badtype\.jx: line 2.*declared type f32\[4\]' \
+expect_rc err_declared_type 1 'badtype\.jx: line 2.*declared type f32\[4\]' \
     "$JXC" print badtype.jx
-expect_err err_shape_rule 1 'badshape\.jx: line 2.*add.*f32\[3\], f32\[2\]' \
+expect_rc err_shape_rule 1 'badshape\.jx: line 2.*add.*f32\[3\], f32\[2\]' \
     "$JXC" run badshape.jx a.npy a.npy
-expect_err err_truncated_ir 1 'truncated\.jx: line [0-9]+, column [0-9]+: ' \
+expect_rc err_truncated_ir 1 'truncated\.jx: line [0-9]+, column [0-9]+: ' \
     "$JXC" print truncated.jx
-expect_err err_empty_ir 1 "empty\.jx: line 1, column 1: expected '\{'" "$JXC" dot empty.jx
-expect_err err_nul_byte 1 'NUL byte' "$JXC" print nul.jx
-expect_err err_bad_ir_stdin 1 '<stdin>: line 1' sh -c "echo 'garbage' | '$JXC' grad -"
-expect_err err_npy_missing 1 'nothere\.npy' "$JXC" run f.jx a.npy nothere.npy
-expect_err err_npy_garbage 1 'garbage\.npy.*bad magic' "$JXC" run f.jx a.npy garbage.npy
-expect_err err_npy_short_header 1 'short\.npy.*(truncated|header)' "$JXC" run f.jx short.npy a.npy
-expect_err err_npy_short_data 1 'trunc_data\.npy.*data too short' \
+expect_rc err_empty_ir 1 "empty\.jx: line 1, column 1: expected '\{'" "$JXC" dot empty.jx
+expect_rc err_nul_byte 1 'NUL byte' "$JXC" print nul.jx
+expect_rc err_bad_ir_stdin 1 '<stdin>: line 1' sh -c "echo 'garbage' | '$JXC' grad -"
+expect_rc err_npy_missing 1 'nothere\.npy' "$JXC" run f.jx a.npy nothere.npy
+expect_rc err_npy_garbage 1 'garbage\.npy.*bad magic' "$JXC" run f.jx a.npy garbage.npy
+expect_rc err_npy_short_header 1 'short\.npy.*(truncated|header)' "$JXC" run f.jx short.npy a.npy
+expect_rc err_npy_short_data 1 'trunc_data\.npy.*data too short' \
     "$JXC" run f.jx a.npy trunc_data.npy
 # numpy reads fortran_order True and big-endian data: so does jxc (same values as C-order,
 # little-endian files holding 1, 2, 3).
@@ -427,54 +365,54 @@ npy le123.npy '<f4' '(3,)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40'
 npy be123.npy '>f4' '(3,)' '\x3f\x80\x00\x00\x40\x00\x00\x00\x40\x40\x00\x00'
 run_same npy_fortran_be "'$JXC' run f.jx le123.npy a.npy" "'$JXC' run f.jx fortran.npy a.npy" \
     "'$JXC' run f.jx be123.npy a.npy"
-expect_err err_npy_dtype 1 "complex\.npy.*unsupported descr '<c8'" \
+expect_rc err_npy_dtype 1 "complex\.npy.*unsupported descr '<c8'" \
     "$JXC" run f.jx a.npy complex.npy
-expect_err err_too_few_inputs 1 'f\.jx takes 2 input\(s\), got 1' "$JXC" run f.jx a.npy
-expect_err err_too_many_inputs 1 'f\.jx takes 2 input\(s\), got 3' \
+expect_rc err_too_few_inputs 1 'f\.jx takes 2 input\(s\), got 1' "$JXC" run f.jx a.npy
+expect_rc err_too_many_inputs 1 'f\.jx takes 2 input\(s\), got 3' \
     "$JXC" run f.jx a.npy a.npy a.npy
-expect_err err_input_dtype 1 'input 1 \(ia\.npy\) has type i32\[3\], f\.jx expects f32\[3\]' \
+expect_rc err_input_dtype 1 'input 1 \(ia\.npy\) has type i32\[3\], f\.jx expects f32\[3\]' \
     "$JXC" run f.jx a.npy ia.npy
-expect_err err_input_shape 1 'input 0 \(a4\.npy\) has type f32\[4\], f\.jx expects f32\[3\]' \
+expect_rc err_input_shape 1 'input 0 \(a4\.npy\) has type f32\[4\], f\.jx expects f32\[3\]' \
     "$JXC" run f.jx a4.npy a.npy
-expect_err err_output_count 1 'f\.jx has 2 output\(s\), got 1 -o' \
+expect_rc err_output_count 1 'f\.jx has 2 output\(s\), got 1 -o' \
     "$JXC" run f.jx a.npy b.npy -o only.npy
-expect_err err_output_unwritable 1 'nodir/o\.npy' \
+expect_rc err_output_unwritable 1 'nodir/o\.npy' \
     "$JXC" run ex.jx a.npy -o nodir/o.npy
-expect_err err_grad_wrt_range 1 'grad: wrt index 5 out of range' "$JXC" grad loss.jx --wrt 5
-expect_err err_grad_int_input 1 'only float inputs' "$JXC" grad ints.jx
-expect_err err_grad_not_scalar 1 'output 0 must be a float scalar, got f32\[3\]' \
+expect_rc err_grad_wrt_range 1 'grad: wrt index 5 out of range' "$JXC" grad loss.jx --wrt 5
+expect_rc err_grad_int_input 1 'only float inputs' "$JXC" grad ints.jx
+expect_rc err_grad_not_scalar 1 'output 0 must be a float scalar, got f32\[3\]' \
     "$JXC" grad ex.jx
-expect_err err_vjp_wrt_range 1 '--wrt index 2 out of range' "$JXC" vjp f.jx --wrt 2
-expect_err err_vmap_in_axes_count 1 '--in-axes has 3 value\(s\) but f\.jx has 2 input' \
+expect_rc err_vjp_wrt_range 1 '--wrt index 2 out of range' "$JXC" vjp f.jx --wrt 2
+expect_rc err_vmap_in_axes_count 1 '--in-axes has 3 value\(s\) but f\.jx has 2 input' \
     "$JXC" vmap f.jx --size 2 --in-axes 0,0,0
-expect_err err_vmap_out_axes_count 1 '--out-axes has 3 value\(s\) but f\.jx has 2 output' \
+expect_rc err_vmap_out_axes_count 1 '--out-axes has 3 value\(s\) but f\.jx has 2 output' \
     "$JXC" vmap f.jx --size 2 --out-axes 0,0,0
-expect_err err_vmap_axis_range 1 'in_axes\[0\] = 2 out of range for input type f32\[3\]' \
+expect_rc err_vmap_axis_range 1 'in_axes\[0\] = 2 out of range for input type f32\[3\]' \
     "$JXC" vmap ex.jx --size 2 --in-axes 2
-expect_err err_vmap_out_none 1 'output 0 is batched but out_axes\[0\] is none' \
+expect_rc err_vmap_out_none 1 'output 0 is batched but out_axes\[0\] is none' \
     "$JXC" vmap ex.jx --size 2 --out-axes none
-expect_err err_vmap_huge_size 1 'batch size 9999999999999999 out of range' \
+expect_rc err_vmap_huge_size 1 'batch size 9999999999999999 out of range' \
     "$JXC" vmap ex.jx --size 9999999999999999
-expect_err err_fuse_donate_range 1 '--donate index 5 out of range \(f\.jx has 2 inputs\)' \
+expect_rc err_fuse_donate_range 1 '--donate index 5 out of range \(f\.jx has 2 inputs\)' \
     "$JXC" fuse f.jx --donate 5
-expect_err err_llvm_missing_file 1 'cannot open missing\.jx' "$JXC" llvm missing.jx
-expect_err err_opt_bad_ir 1 'badprim\.jx: line 2' "$JXC" opt badprim.jx
-expect_err err_run_native_shape_rule 1 'badshape\.jx: line 2' "$JXC" run badshape.jx a.npy a.npy
+expect_rc err_llvm_missing_file 1 'cannot open missing\.jx' "$JXC" llvm missing.jx
+expect_rc err_opt_bad_ir 1 'badprim\.jx: line 2' "$JXC" opt badprim.jx
+expect_rc err_run_native_shape_rule 1 'badshape\.jx: line 2' "$JXC" run badshape.jx a.npy a.npy
 
 # ---- bounded readers: devices, pipes, sizes, comments --------------------------------
 # (each of these read until memory ran out, or trusted a declared size, before)
-expect_err read_dev_zero_ir 1 '/dev/zero: contains a NUL byte' "$JXC" print /dev/zero
-expect_err read_endless_ir 1 '<stdin>: larger than the 64 MiB limit for IR text' \
+expect_rc read_dev_zero_ir 1 '/dev/zero: contains a NUL byte' "$JXC" print /dev/zero
+expect_rc read_endless_ir 1 '<stdin>: larger than the 64 MiB limit for IR text' \
     sh -c "yes | '$JXC' print -"
-expect_err read_dev_zero_npy 1 '/dev/zero: bad magic' "$JXC" run f.jx /dev/zero a.npy
+expect_rc read_dev_zero_npy 1 '/dev/zero: bad magic' "$JXC" run f.jx /dev/zero a.npy
 { printf '\x93NUMPY\x02\x00\x60\xea\x00\x00'; head -c 60000 /dev/zero | tr '\0' ' '; } >bighdr.npy
-expect_err read_npy_header_limit 1 "bighdr\.npy: header length 60000 exceeds numpy's limit" \
+expect_rc read_npy_header_limit 1 "bighdr\.npy: header length 60000 exceeds numpy's limit" \
     "$JXC" run f.jx bighdr.npy a.npy
 npy claims400mb.npy '<f4' '(100000000,)' '\x00\x00\x80\x3f'
-expect_err read_npy_declared_size 1 'claims400mb\.npy: data too short: shape needs 400000000 bytes but only 4' \
+expect_rc read_npy_declared_size 1 'claims400mb\.npy: data too short: shape needs 400000000 bytes but only 4' \
     "$JXC" run f.jx claims400mb.npy a.npy
 npy claims2gb.npy '<f4' '(600000000,)' '\x00\x00\x80\x3f'
-expect_err read_npy_load_limit 1 '/dev/stdin: the array needs 2400000000 bytes, over the load limit' \
+expect_rc read_npy_load_limit 1 '/dev/stdin: the array needs 2400000000 bytes, over the load limit' \
     sh -c "cat claims2gb.npy | '$JXC' run f.jx /dev/stdin a.npy"
 run_same read_npy_pipe "'$JXC' run f.jx a.npy a.npy" "cat a.npy | '$JXC' run f.jx /dev/stdin a.npy"
 # a FileCheck test file is itself valid input (whole-line # comments)
@@ -484,30 +422,30 @@ if run_ok print_filecheck_file "$JXC" print "$ROOT/tests/filecheck/simplify_add_
 fi
 
 # ---- usage errors: exit 2 ------------------------------------------------------------
-expect_err usage_no_args 2 'usage: jxc' "$JXC"
-expect_err usage_unknown_command 2 "unknown command 'frob'" "$JXC" frob f.jx
-expect_err usage_print_no_file 2 'usage: jxc' "$JXC" print
-expect_err usage_print_two_files 2 'usage: jxc' "$JXC" print f.jx f.jx
-expect_err usage_run_no_file 2 'run needs an IR file' "$JXC" run
-expect_err usage_run_o_no_value 2 '-o needs a file name' "$JXC" run f.jx a.npy b.npy -o
-expect_err usage_run_unknown_option 2 'unknown option --fast' "$JXC" run --fast f.jx
-expect_err usage_grad_no_file 2 'grad needs an IR file' "$JXC" grad
-expect_err usage_grad_bad_wrt 2 "bad value 'x' for --wrt" "$JXC" grad loss.jx --wrt x
-expect_err usage_grad_empty_wrt_item 2 "bad value '0,,1' for --wrt" "$JXC" grad loss.jx --wrt 0,,1
-expect_err usage_grad_wrt_no_value 2 '--wrt needs a value' "$JXC" grad loss.jx --wrt
-expect_err usage_grad_two_files 2 'grad takes one IR file' "$JXC" grad loss.jx f.jx
-expect_err usage_jvp_option 2 'jvp does not take the option --wrt' "$JXC" jvp f.jx --wrt 0
-expect_err usage_vmap_no_size 2 'vmap needs --size' "$JXC" vmap f.jx
-expect_err usage_vmap_bad_size 2 "bad value '-3' for --size" "$JXC" vmap f.jx --size -3
-expect_err usage_vmap_bad_axes 2 "bad value 'zero' for --in-axes" \
+expect_rc usage_no_args 2 'usage: jxc' "$JXC"
+expect_rc usage_unknown_command 2 "unknown command 'frob'" "$JXC" frob f.jx
+expect_rc usage_print_no_file 2 'usage: jxc' "$JXC" print
+expect_rc usage_print_two_files 2 'usage: jxc' "$JXC" print f.jx f.jx
+expect_rc usage_run_no_file 2 'run needs an IR file' "$JXC" run
+expect_rc usage_run_o_no_value 2 '-o needs a file name' "$JXC" run f.jx a.npy b.npy -o
+expect_rc usage_run_unknown_option 2 'unknown option --fast' "$JXC" run --fast f.jx
+expect_rc usage_grad_no_file 2 'grad needs an IR file' "$JXC" grad
+expect_rc usage_grad_bad_wrt 2 "bad value 'x' for --wrt" "$JXC" grad loss.jx --wrt x
+expect_rc usage_grad_empty_wrt_item 2 "bad value '0,,1' for --wrt" "$JXC" grad loss.jx --wrt 0,,1
+expect_rc usage_grad_wrt_no_value 2 '--wrt needs a value' "$JXC" grad loss.jx --wrt
+expect_rc usage_grad_two_files 2 'grad takes one IR file' "$JXC" grad loss.jx f.jx
+expect_rc usage_jvp_option 2 'jvp does not take the option --wrt' "$JXC" jvp f.jx --wrt 0
+expect_rc usage_vmap_no_size 2 'vmap needs --size' "$JXC" vmap f.jx
+expect_rc usage_vmap_bad_size 2 "bad value '-3' for --size" "$JXC" vmap f.jx --size -3
+expect_rc usage_vmap_bad_axes 2 "bad value 'zero' for --in-axes" \
     "$JXC" vmap f.jx --size 2 --in-axes zero
-expect_err usage_opt_no_file 2 'opt needs an IR file' "$JXC" opt
-expect_err usage_opt_donate 2 'opt does not take the option --donate' "$JXC" opt f.jx --donate 0
-expect_err usage_fuse_two_files 2 'fuse takes one IR file' "$JXC" fuse f.jx g.jx
-expect_err usage_asm_after 2 'asm does not take the option --after' "$JXC" asm f.jx --after
-expect_err usage_llvm_unknown_option 2 'llvm does not take the option --fast' "$JXC" llvm f.jx --fast
-expect_err usage_fuse_donate_no_value 2 '--donate needs a value' "$JXC" fuse f.jx --donate
-expect_err usage_fuse_donate_bad 2 "bad value 'x' for --donate" "$JXC" fuse f.jx --donate x
+expect_rc usage_opt_no_file 2 'opt needs an IR file' "$JXC" opt
+expect_rc usage_opt_donate 2 'opt does not take the option --donate' "$JXC" opt f.jx --donate 0
+expect_rc usage_fuse_two_files 2 'fuse takes one IR file' "$JXC" fuse f.jx g.jx
+expect_rc usage_asm_after 2 'asm does not take the option --after' "$JXC" asm f.jx --after
+expect_rc usage_llvm_unknown_option 2 'llvm does not take the option --fast' "$JXC" llvm f.jx --fast
+expect_rc usage_fuse_donate_no_value 2 '--donate needs a value' "$JXC" fuse f.jx --donate
+expect_rc usage_fuse_donate_bad 2 "bad value 'x' for --donate" "$JXC" fuse f.jx --donate x
 if "$JXC" --help >out.txt 2>err.txt && grep -q 'value-and-grad' out.txt; then
     pass usage_help
 else

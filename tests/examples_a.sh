@@ -9,7 +9,7 @@
 # (default: build). Needs the Fashion-MNIST files (JX_MNIST_DIR or Debian's location).
 set -u
 cd "$(dirname "$0")/.." || exit 1
-. tests/examples_lib.bash
+. tests/testlib.bash
 ex_setup examples_a mnist_mlp mnist_cnn mlp_momentum per_example_grads
 DATA=${JX_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 
@@ -17,7 +17,7 @@ DATA=${JX_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 # contains it must satisfy (awk) number OP BOUND.
 number_after() {
     local name=$1 prefix=$2 op=$3 bound=$4 v
-    v=$(grep -F -- "$prefix" "$T/out" | tail -n 1 | sed -E "s/.*$prefix *([-+0-9.eE]+).*/\\1/")
+    v=$(grep -F -- "$prefix" "$T/out.txt" | tail -n 1 | sed -E "s/.*$prefix *([-+0-9.eE]+).*/\\1/")
     if [ -z "$v" ] || ! awk -v v="$v" -v b="$bound" "BEGIN { exit !(v $op b) }"; then
         fail "$name" "'$prefix' value '$v' is not $op $bound"
         return 1
@@ -49,8 +49,8 @@ common_cases() {
     expect_rc "${ex}_no_data" 1 "$T/none" "$EX/$ex" --smoke --data "$T/none"
 }
 
-# count_lines PATTERN: the number of lines of $T/out matching grep -E PATTERN.
-count_lines() { grep -cE -- "$1" "$T/out"; }
+# count_lines PATTERN: the number of lines of $T/out.txt matching grep -E PATTERN.
+count_lines() { grep -cE -- "$1" "$T/out.txt"; }
 
 if [ ! -f "$DATA/train-images-idx3-ubyte.gz" ] && [ ! -f "$DATA/train-images-idx3-ubyte" ]; then
     echo "FAIL examples_a_data: no Fashion-MNIST in $DATA (set JX_MNIST_DIR)"

@@ -7,7 +7,7 @@
 # failure. Run by ./tools/test with JX_BUILD_DIR set (default: build).
 set -u
 cd "$(dirname "$0")/.." || exit 1
-. tests/examples_lib.bash
+. tests/testlib.bash
 ex_setup examples_b logreg experiments
 
 # is_png FILE: FILE exists and starts with the PNG signature.
@@ -16,8 +16,8 @@ is_png() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89
 # above LIMIT VALUE: VALUE > LIMIT (decimals).
 above() { awk -v v="$2" -v l="$1" 'BEGIN { exit !(v + 0 > l + 0) }'; }
 
-# last_test_acc: the last "Test set accuracy X" value in $T/out.
-last_test_acc() { grep -E '^Test set accuracy' "$T/out" | tail -n 1 | awk '{print $4}'; }
+# last_test_acc: the last "Test set accuracy X" value in $T/out.txt.
+last_test_acc() { grep -E '^Test set accuracy' "$T/out.txt" | tail -n 1 | awk '{print $4}'; }
 
 # ---- logreg ---------------------------------------------------------------------------
 if check_ok logreg_help "$EX/logreg" --help; then
@@ -62,8 +62,8 @@ if check_ok logreg_tanh_smoke "$EX/logreg" --model tanh --smoke --lr 0.1 --png-d
 fi
 
 if check_ok logreg_no_png "$EX/logreg" --smoke --no-png; then
-    if grep -q 'wrote ' "$T/out"; then
-        fail logreg_no_png "--no-png still wrote images: $(grep 'wrote ' "$T/out")"
+    if grep -q 'wrote ' "$T/out.txt"; then
+        fail logreg_no_png "--no-png still wrote images: $(grep 'wrote ' "$T/out.txt")"
     else
         pass logreg_no_png
     fi
@@ -74,8 +74,8 @@ fi
 if check_ok logreg_raw_epochs "$EX/logreg" --smoke --no-normalize --epochs 2 --no-png; then
     if ! expect_lines logreg_raw_epochs 'raw 0\.\.255 pixels$' '^Epoch 2 in'; then
         :
-    elif [ "$(grep -cE '^Epoch [0-9]+ in' "$T/out")" -ne 2 ]; then
-        fail logreg_raw_epochs "expected 2 epoch lines: $(grep -E '^Epoch' "$T/out")"
+    elif [ "$(grep -cE '^Epoch [0-9]+ in' "$T/out.txt")" -ne 2 ]; then
+        fail logreg_raw_epochs "expected 2 epoch lines: $(grep -E '^Epoch' "$T/out.txt")"
     else
         pass logreg_raw_epochs
     fi
@@ -118,18 +118,18 @@ if check_ok experiments_smoke "$EX/experiments" --smoke; then
         ok=1
         # One table row per model, each with 2 repeats; every step compiled once.
         for m in $models; do
-            if ! grep -qE "^$m +[0-9.e+-]+ +[0-9.]+% ± [0-9.]+ p\.p\. \(n=2\)" "$T/out"; then
+            if ! grep -qE "^$m +[0-9.e+-]+ +[0-9.]+% ± [0-9.]+ p\.p\. \(n=2\)" "$T/out.txt"; then
                 fail experiments_smoke "no table row for $m"
                 ok=0
             fi
         done
-        n_compiled=$(grep -c '(1 training step compiled for 2 repeats)' "$T/out")
+        n_compiled=$(grep -c '(1 training step compiled for 2 repeats)' "$T/out.txt")
         if [ "$n_compiled" -ne 9 ]; then
             fail experiments_smoke "expected 9 configurations compiled once, got $n_compiled"
             ok=0
         fi
         # The table is sorted by mean accuracy and its best row beats chance.
-        accs=$(grep -E '% ± ' "$T/out" | grep -E '^[a-z_]+ +[0-9]' | sed -E 's/.* ([0-9.]+)% ±.*/\1/')
+        accs=$(grep -E '% ± ' "$T/out.txt" | grep -E '^[a-z_]+ +[0-9]' | sed -E 's/.* ([0-9.]+)% ±.*/\1/')
         if [ "$accs" != "$(echo "$accs" | sort -gr)" ]; then
             fail experiments_smoke "table not sorted by accuracy: $accs"
             ok=0
@@ -143,12 +143,12 @@ fi
 
 if check_ok experiments_subset "$EX/experiments" --smoke --models softmax,deep --lrs 0.5,1 \
     --repeats 2 --no-softmax-check; then
-    rows=$(grep -cE '^(softmax|deep) +(0\.5|1) ' "$T/out")
-    if grep -q 'stable softmax' "$T/out"; then
+    rows=$(grep -cE '^(softmax|deep) +(0\.5|1) ' "$T/out.txt")
+    if grep -q 'stable softmax' "$T/out.txt"; then
         fail experiments_subset "--no-softmax-check still ran the check"
     elif [ "$rows" -ne 4 ]; then
         fail experiments_subset "expected 4 table rows (2 models x 2 lrs), got $rows"
-    elif grep -qE '^(baseline|adamw) ' "$T/out"; then
+    elif grep -qE '^(baseline|adamw) ' "$T/out.txt"; then
         fail experiments_subset "models outside --models were trained"
     else
         pass experiments_subset
