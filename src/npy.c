@@ -317,20 +317,10 @@ static jx_array *npy_load_file(FILE *f, const struct stat *st, const char *path)
 /* Loads an .npy file; NULL with a message naming the path on I/O errors or malformed
  * content. */
 jx_array *jx_npy_load(const char *path) {
-    if (!path) {
-        util_err("jx_npy_load: NULL path");
-        return NULL;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        util_err("jx_npy_load: %s: %s", path, strerror(errno));
-        return NULL;
-    }
     struct stat st;
-    jx_array *a = NULL;
-    if (fstat(fileno(f), &st) != 0) util_err("jx_npy_load: %s: %s", path, strerror(errno));
-    else if (S_ISDIR(st.st_mode)) util_err("jx_npy_load: %s: is a directory", path);
-    else a = npy_load_file(f, &st, path);
+    FILE *f = util_open_read("jx_npy_load", path, &st);
+    if (!f) return NULL;
+    jx_array *a = npy_load_file(f, &st, path);
     fclose(f);
     return a;
 }

@@ -5,6 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+struct stat;
 
 #include "jx.h"
 
@@ -20,5 +23,9 @@ int64_t util_numel(int rank, const int64_t *shape);
 
 /* Row-major strides (in elements) of a shape. */
 void util_strides(int rank, const int64_t *shape, int64_t *strides);
+
+/* Opens path for binary reading and fstats it into *st; NULL with "who: ..." in
+ * jx_error() for a NULL path, an open or stat failure, or a directory. */
+FILE *util_open_read(const char *who, const char *path, struct stat *st);
 
 #endif

@@ -291,22 +291,14 @@ static jx_array *idx_load_src(idx_src *S, unsigned flags) {
 
 /* Loads path (see jx/data.h). */
 jx_array *jx_idx_load_flags(const char *path, unsigned flags) {
-    if (!path) {
-        util_err("idx: NULL path");
-        return NULL;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        util_err("idx: cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
     struct stat st;
+    FILE *f = util_open_read("idx", path, &st);
+    if (!f) return NULL;
     idx_src *S = calloc(1, sizeof *S);
     jx_array *a = NULL;
-    if (!S) util_err("idx: %s: out of memory", path);
-    else if (fstat(fileno(f), &st) != 0) util_err("idx: %s: %s", path, strerror(errno));
-    else if (S_ISDIR(st.st_mode)) util_err("idx: %s: is a directory", path);
-    else {
+    if (!S) {
+        util_err("idx: %s: out of memory", path);
+    } else {
         int64_t size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
         *S = (idx_src){.name = path, .f = f, .size = size};
         a = idx_load_src(S, flags);
