@@ -158,7 +158,9 @@ TEST(fuzz_tx_jit_selftest) {
 
 /* f(u) = exp(pad([58.95, 45.38, 39.81], u, lo -1, hi -1, interior 1)) = exp([u, 45.38, u]). */
 static void ftt_pad(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    jx_val bm = jx_constant(t, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){58.95, 45.38, 39.81}));
+    jx_array *c = jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){58.95, 45.38, 39.81});
+    jx_val bm = jx_constant(t, c); /* retains c */
+    jx_array_free(c);
     out[0] = jx_exp(jx_pad(bm, in[0], JX_INTS(-1), JX_INTS(-1), JX_INTS(1)));
 }
 
