@@ -71,6 +71,14 @@ static int ft_float_inputs(const jx_fn *h, int *idx) {
         }
     return n;
 }
+/* The largest rank of any value of h (vmap adds one to each). */
+static int ft_max_rank(const jx_fn *h) {
+    int m = 0;
+    for (int i = 0; i < h->n_nodes; i++)
+        if (h->nodes[i].type.rank > m) m = h->nodes[i].type.rank;
+    return m;
+}
+
 /* The largest element count of any value of h. */
 static int64_t ft_max_size(const jx_fn *h) {
     int64_t m = 1;
@@ -242,7 +250,7 @@ static void ft_batched_outputs(const jx_fn *h, const int *in_axes, unsigned char
 static int ft_pick_vmap(fz_gen *g, const jx_fn *h, ft_stage *s) {
     static const int64_t sizes[8] = {1, 2, 2, 3, 3, 2, 1, 0};
     s->bsize = sizes[fz_below(g, 8)];
-    if (ft_max_size(h) * s->bsize > 20000) return 0;
+    if (ft_max_size(h) * s->bsize > 20000 || ft_max_rank(h) + 1 > JX_MAX_RANK) return 0;
     int any = 0;
     for (int i = 0; i < h->n_in; i++) {
         int r = h->nodes[i].type.rank + 1;
@@ -279,7 +287,7 @@ static int ft_pick_jac(fz_gen *g, const jx_fn *h, ft_stage *s) {
     s->wrt[0] = fl[fz_below(g, nf)], s->n_wrt = 1;
     jx_type xt = h->nodes[s->wrt[0]].type;
     int64_t nb = jx_type_size(s->kind == FT_JACFWD ? &xt : &yt);
-    return xt.rank + yt.rank <= JX_MAX_RANK - 1 && nb <= 48 &&
+    return xt.rank + yt.rank <= JX_MAX_RANK - 1 && ft_max_rank(h) + 1 <= JX_MAX_RANK && nb <= 48 &&
            nb * ft_max_size(h) <= 60000 && jx_type_size(&xt) * jx_type_size(&yt) <= 4096;
 }
 

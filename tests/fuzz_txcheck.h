@@ -6,7 +6,8 @@
  *                    paths may differ by (a few ulps after each transcendental, n eps
  *                    sum|x| after each sum of n terms, GEMM and conv_patches_t, 2 eps after
  *                    each op computed from those) makes when interpreted (ft_noisy, four
- *                    samples), plus 1e-4 |y| + 1e-5 max|y|
+ *                    samples), plus 8 times the interpreter's own error (against F in
+ *                    f64), plus 1e-4 |y| + 1e-5 max|y|
  *                    (f32) / 1e-10 |y| + 1e-11 max|y| (f64). Elements where the noise
  *                    turns a finite result into inf/NaN or back are not compared;
  *   simplify         jx_interp(jx_simplify(F)) equals jx_interp(F) (-0 == +0);
@@ -51,10 +52,33 @@ static void ft_f32_approx_outputs(const jx_fn *F, unsigned char *dep) {
  * hide it is small. */
 #define FT_NOISE_SAMPLES 4
 
+/* Adds to slack[j] 8 |want - F's f64 form on in[]| per f32 element (and f64 elements of
+ * mixed functions): the interpreter's own rounding error. An element whose error is half
+ * its size or more holds no correct digit (a third derivative that is 0 but comes out
+ * 1e-6 in f32): the JIT's value is noise of its own, and the element is not compared
+ * (its slack becomes infinite, counted as unknown). Elements where either is not finite
+ * are left alone. */
+static void ft_jit_slack64(const jx_fn *F, jx_array **in, jx_array **want, double **slack) {
+    jx_fn *f64 = ft_retype(F, "f32", "f64");
+    jx_array *cv[FT_MAX_ARGS], *y[FT_MAX_ARGS] = {0};
+    if (!f64) return;
+    ft_inputs_for(f64, F->n_in, in, cv);
+    if (ft_interp(f64, cv, y) == 0)
+        for (int j = 0; j < F->n_out; j++)
+            for (int64_t e = 0; slack[j] && e < jx_array_size(want[j]); e++) {
+                double w = jx_array_get(want[j], e), d = fabs(w - jx_array_get(y[j], e));
+                if (isfinite(d)) slack[j][e] += d > 0 && d >= 0.5 * fabs(w) ? INFINITY : 8 * d;
+            }
+    ft_free_all(F->n_in, cv);
+    ft_free_all(F->n_out, y);
+    jx_fn_free(f64);
+}
+
 /* The error estimate of want[] (F's outputs on in[]): 8 times the largest difference
  * FT_NOISE_SAMPLES noisy copies of F (ft_noisy) make, per element, plus 8 f32 ulps of
- * f64 elements computed from approximate f32 values, into slack[] (malloc'd; NULL
- * entries for non-float outputs). 0 if F could not be rebuilt with noise. */
+ * f64 elements computed from approximate f32 values, plus ft_jit_slack64's term, into
+ * slack[] (malloc'd; NULL entries for non-float outputs). 0 if F could not be rebuilt
+ * with noise. */
 static int ft_jit_slack(ft_ctx *x, const jx_fn *F, jx_array **in, jx_array **want, double **slack) {
     unsigned char dep[FT_MAX_ARGS];
     ft_f32_approx_outputs(F, dep);
@@ -78,6 +102,7 @@ static int ft_jit_slack(ft_ctx *x, const jx_fn *F, jx_array **in, jx_array **wan
     for (int j = 0; j < F->n_out; j++)
         for (int64_t e = 0; dep[j] && jx_array_dtype(want[j]) == JX_F64 && e < jx_array_size(want[j]); e++)
             slack[j][e] += 8 * 0x1p-24 * fabs(jx_array_get(want[j], e));
+    ft_jit_slack64(F, in, want, slack);
     return 1;
 }
 

@@ -221,15 +221,27 @@ static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *
     return r;
 }
 
+/* 1 if node nd of f rounds its result (arithmetic, transcendentals, accumulations, a
+ * conversion f64 -> f32); data movement (reshape, transpose, slice, pad, select, ...),
+ * neg/abs, max/min and max/min reductions are exact and get no noise: noise there
+ * would split values that are equal by construction (x == max(x) in max's derivative). */
+static int ft_rounding_op(const jx_fn *f, const jx_node *nd) {
+    switch (nd->op) {
+    case JX_OP_ADD: case JX_OP_SUB: case JX_OP_MUL: case JX_OP_DIV: case JX_OP_SQRT: return 1;
+    case JX_OP_CONVERT: return nd->type.dtype == JX_F32 && f->nodes[nd->in[0]].type.dtype == JX_F64;
+    default: return ft_approx_op(nd->op);
+    }
+}
+
 /* Where ft_noisy puts noise: after the approximate ops and every float op computed from
  * one (the ops whose rounding may differ between the JIT and the interpreter, and those
  * where such a difference can change how a later op rounds: x * y / z - x * (y / z) is
  * pure rounding error whose value changes with any ulp of y); or after every float op. */
 enum { FT_NOISE_DOWNSTREAM, FT_NOISE_ALL };
 
-/* f with rounding noise (ft_noise) after the float ops `where` selects: approximate
- * ones get a few ulps (or n eps sum|x| for accumulations), correctly rounded ones 2 eps
- * relative. Interpreted, it shows how far rounding differences move each result. NULL if
+/* f with rounding noise (ft_noise) after the float ops that round (ft_rounding_op) and
+ * `where` selects: approximate ones get a few ulps (or n eps sum|x| for accumulations),
+ * correctly rounded ones 2 eps relative. Interpreted, it shows how far rounding differences move each result. NULL if
  * f cannot be rebuilt so. */
 static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
     jx_type in_t[FT_MAX_ARGS];
@@ -246,8 +258,8 @@ static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
         taint[i] = ft_isf(nd->type.dtype) && ft_approx_op(nd->op);
         for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]], taint[i] |= taint[nd->in[k]];
         v[i] = tx_replay(t, nd, x);
-        if (ft_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) &&
-            !(prim_info(nd->op)->flags & JXF_LEAF) && !jx_val_bad(v[i]))
+        if (ft_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) && ft_rounding_op(f, nd) &&
+            !jx_val_bad(v[i]))
             v[i] = ft_noise(t, g, nd, x, v[i]);
     }
     for (int j = 0; v && taint && j < f->n_out; j++) outs[j] = v[f->outs[j]];
