@@ -195,92 +195,109 @@ int orc_load(const void *data, size_t len, const char *name, jit_entry_fn *entry
     return orc_link(obj, name, entry, tracker);
 }
 
-/* See jit.h. */
-int orc_compile(const jit_plan *p, const char *entry_name, jit_entry_fn *entry, void **tracker,
-                jit_texts *texts, jit_obj *obj_copy) {
-    double t0 = orc_ms();
-    if (orc_ready() < 0) return -1;
-    double t1 = orc_ms();
-    char name[64], err[512] = "";
-    pthread_mutex_lock(&orc_mu);
-    if (entry_name) snprintf(name, sizeof name, "%s", entry_name);
-    else snprintf(name, sizeof name, "jx_entry_%llu", ++orc_counter);
-    pthread_mutex_unlock(&orc_mu);
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMContextRef cx = LLVMOrcThreadSafeContextGetContext(tsc);
-    LLVMModuleRef m = jit_lower(p, cx, name);
-    if (!m) {
-        LLVMOrcDisposeThreadSafeContext(tsc);
-        return -1;
-    }
-    LLVMSetTarget(m, LLVMOrcLLJITGetTripleString(orc_jit));
-    LLVMSetDataLayout(m, LLVMOrcLLJITGetDataLayoutStr(orc_jit));
+/* Verifies m; 0, or -1 with jx_error() (printing the module to stderr with JX_DEBUG_IR). */
+static int orc_verify(LLVMModuleRef m) {
     char *vmsg = NULL;
+    int rc = 0;
     if (LLVMVerifyModule(m, LLVMReturnStatusAction, &vmsg)) {
         if (getenv("JX_DEBUG_IR")) {
             char *s = LLVMPrintModuleToString(m);
             fprintf(stderr, "%s\n", s);
             LLVMDisposeMessage(s);
         }
-        util_err("jit: internal error: invalid LLVM IR: %.400s", vmsg ? vmsg : "");
-        LLVMDisposeMessage(vmsg);
-        LLVMDisposeModule(m);
-        LLVMOrcDisposeThreadSafeContext(tsc);
-        return -1;
+        rc = util_err("jit: internal error: invalid LLVM IR: %.400s", vmsg ? vmsg : "");
     }
     LLVMDisposeMessage(vmsg);
-    if (texts) texts->llvm_before = orc_take(LLVMPrintModuleToString(m));
-    LLVMTargetMachineRef tm = orc_make_tm(err, sizeof err);
-    if (!tm) {
-        LLVMDisposeModule(m);
-        LLVMOrcDisposeThreadSafeContext(tsc);
-        return util_err("jit: %s", err);
-    }
+    return rc;
+}
+
+/* Runs the optimization pipeline (orc_passes, or JX_PASSES) on m for tm, recording the
+ * start and end times in t[0], t[1]. 0, or -1 with jx_error(). */
+static int orc_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, double t[2]) {
+    char err[512];
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
     LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
     const char *passes = getenv("JX_PASSES");
-    double t2 = orc_ms();
+    t[0] = orc_ms();
     LLVMErrorRef e = LLVMRunPasses(m, passes && *passes ? passes : orc_passes, tm, po);
-    double t3 = orc_ms();
+    t[1] = orc_ms();
     LLVMDisposePassBuilderOptions(po);
-    if (e) {
-        orc_errmsg(e, err, sizeof err);
-        LLVMDisposeTargetMachine(tm);
-        LLVMDisposeModule(m);
-        LLVMOrcDisposeThreadSafeContext(tsc);
-        return util_err("jit: optimization failed: %s", err);
-    }
-    if (texts) {
-        texts->llvm_after = orc_take(LLVMPrintModuleToString(m));
-        LLVMModuleRef clone = LLVMCloneModule(m);
-        LLVMMemoryBufferRef mb = NULL;
-        char *emsg = NULL;
-        if (!LLVMTargetMachineEmitToMemoryBuffer(tm, clone, LLVMAssemblyFile, &emsg, &mb)) {
-            size_t len = LLVMGetBufferSize(mb);
-            texts->asm_text = malloc(len + 1);
-            if (texts->asm_text) {
-                memcpy(texts->asm_text, LLVMGetBufferStart(mb), len);
-                texts->asm_text[len] = 0;
-            }
-            LLVMDisposeMemoryBuffer(mb);
-        }
-        LLVMDisposeMessage(emsg);
-        LLVMDisposeModule(clone);
-    }
-    LLVMMemoryBufferRef obj = NULL;
+    if (!e) return 0;
+    orc_errmsg(e, err, sizeof err);
+    return util_err("jit: optimization failed: %s", err);
+}
+
+/* Fills texts->llvm_after and texts->asm_text from the optimized m (a clone is emitted
+ * as assembly; m is untouched). A text that cannot be made stays NULL. */
+static void orc_texts_after(LLVMModuleRef m, LLVMTargetMachineRef tm, jit_texts *texts) {
+    texts->llvm_after = orc_take(LLVMPrintModuleToString(m));
+    LLVMModuleRef clone = LLVMCloneModule(m);
+    LLVMMemoryBufferRef mb = NULL;
     char *emsg = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &emsg, &obj)) {
+    if (!LLVMTargetMachineEmitToMemoryBuffer(tm, clone, LLVMAssemblyFile, &emsg, &mb)) {
+        size_t len = LLVMGetBufferSize(mb);
+        texts->asm_text = malloc(len + 1);
+        if (texts->asm_text) {
+            memcpy(texts->asm_text, LLVMGetBufferStart(mb), len);
+            texts->asm_text[len] = 0;
+        }
+        LLVMDisposeMemoryBuffer(mb);
+    }
+    LLVMDisposeMessage(emsg);
+    LLVMDisposeModule(clone);
+}
+
+/* Lowers p into a module whose entry is `name`, verifies and optimizes it, fills texts
+ * (when non-NULL) and emits the object file into *obj (the caller's). t[0..2] get the
+ * times at which optimization started, ended, and code generation ended. 0, or -1 with
+ * jx_error(); every LLVM object made here except *obj is disposed of on either path. */
+static int orc_emit(const jit_plan *p, const char *name, jit_texts *texts,
+                    LLVMMemoryBufferRef *obj, double t[3]) {
+    char err[512] = "", *emsg = NULL;
+    int rc = -1;
+    LLVMTargetMachineRef tm = NULL;
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef m = jit_lower(p, LLVMOrcThreadSafeContextGetContext(tsc), name);
+    if (!m) goto done;
+    LLVMSetTarget(m, LLVMOrcLLJITGetTripleString(orc_jit));
+    LLVMSetDataLayout(m, LLVMOrcLLJITGetDataLayoutStr(orc_jit));
+    if (orc_verify(m) < 0) goto done;
+    if (texts) texts->llvm_before = orc_take(LLVMPrintModuleToString(m));
+    if (!(tm = orc_make_tm(err, sizeof err))) {
+        util_err("jit: %s", err);
+        goto done;
+    }
+    if (orc_optimize(m, tm, t) < 0) goto done;
+    if (texts) orc_texts_after(m, tm, texts);
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &emsg, obj)) {
         snprintf(err, sizeof err, "%s", emsg ? emsg : "unknown error");
         LLVMDisposeMessage(emsg);
-        LLVMDisposeTargetMachine(tm);
-        LLVMDisposeModule(m);
-        LLVMOrcDisposeThreadSafeContext(tsc);
-        return util_err("jit: code generation failed: %s", err);
+        util_err("jit: code generation failed: %s", err);
+        goto done;
     }
-    LLVMDisposeTargetMachine(tm);
-    LLVMDisposeModule(m);
+    rc = 0;
+done:
+    t[2] = orc_ms();
+    if (tm) LLVMDisposeTargetMachine(tm);
+    if (m) LLVMDisposeModule(m);
     LLVMOrcDisposeThreadSafeContext(tsc);
+    return rc;
+}
+
+/* See jit.h. */
+int orc_compile(const jit_plan *p, const char *entry_name, jit_entry_fn *entry, void **tracker,
+                jit_texts *texts, jit_obj *obj_copy) {
+    double t0 = orc_ms();
+    if (orc_ready() < 0) return -1;
+    double t1 = orc_ms(), t[3];
+    char name[64];
+    pthread_mutex_lock(&orc_mu);
+    if (entry_name) snprintf(name, sizeof name, "%s", entry_name);
+    else snprintf(name, sizeof name, "jx_entry_%llu", ++orc_counter);
+    pthread_mutex_unlock(&orc_mu);
+    LLVMMemoryBufferRef obj = NULL;
+    if (orc_emit(p, name, texts, &obj, t) < 0) return -1;
     if (obj_copy) {
         obj_copy->len = LLVMGetBufferSize(obj);
         obj_copy->data = malloc(obj_copy->len ? obj_copy->len : 1);
@@ -291,7 +308,6 @@ int orc_compile(const jit_plan *p, const char *entry_name, jit_entry_fn *entry, 
         }
         memcpy(obj_copy->data, LLVMGetBufferStart(obj), obj_copy->len);
     }
-    double t4 = orc_ms();
     if (orc_link(obj, name, entry, tracker) < 0) {
         if (obj_copy) {
             free(obj_copy->data);
@@ -301,7 +317,7 @@ int orc_compile(const jit_plan *p, const char *entry_name, jit_entry_fn *entry, 
     }
     if (getenv("JX_JIT_TIMING"))
         fprintf(stderr, "jx jit: init %.1f ms, lower+verify %.1f ms, opt %.1f ms, codegen %.1f ms, "
-                "link %.1f ms\n", t1 - t0, t2 - t1, t3 - t2, t4 - t3, orc_ms() - t4);
+                "link %.1f ms\n", t1 - t0, t[0] - t1, t[1] - t[0], t[2] - t[1], orc_ms() - t[2]);
     return 0;
 }
 
