@@ -7,7 +7,7 @@
 #include "util.h"
 
 /* Writes s with '"' and '\' escaped for a DOT string (s may be NULL). */
-static void dot_escape(const char *s, FILE *out) {
+static void gv_escape(const char *s, FILE *out) {
     for (; s && *s; s++) {
         if (*s == '"' || *s == '\\') fputc('\\', out);
         if (*s == '\n') fputs("\\n", out);
@@ -16,7 +16,7 @@ static void dot_escape(const char *s, FILE *out) {
 }
 
 /* Writes the DOT node of node i. */
-static void dot_node(const jx_fn *f, const int32_t *num, int32_t i, FILE *out) {
+static void gv_node(const jx_fn *f, const int32_t *num, int32_t i, FILE *out) {
     const jx_node *n = &f->nodes[i];
     char name[TXT_NAME_MAX], ty[256], val[TXT_VALUE_MAX];
     jx_type_str(&n->type, ty, sizeof ty);
@@ -35,7 +35,7 @@ static void dot_node(const jx_fn *f, const int32_t *num, int32_t i, FILE *out) {
     fprintf(out, "  n%d [label=\"%s\\n%s\\n%s\"", (int)i, name, prim, ty);
     if (n->loc.file) {
         fputs(", tooltip=\"", out);
-        dot_escape(n->loc.file, out);
+        gv_escape(n->loc.file, out);
         fprintf(out, ":%d\"", n->loc.line);
     }
     fputs("];\n", out);
@@ -52,7 +52,7 @@ void jx_fn_dot(const jx_fn *f, FILE *out) {
     fputs("digraph jx {\n  node [shape=box, fontname=\"monospace\"];\n", out);
     for (int32_t i = 0; i < f->n_nodes; i++) {
         const jx_node *n = &f->nodes[i];
-        dot_node(f, num, i, out);
+        gv_node(f, num, i, out);
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && n->in[k] < f->n_nodes)
                 fprintf(out, "  n%d -> n%d;\n", (int)n->in[k], (int)i);
