@@ -1,4 +1,5 @@
-/* Shared state of the LLVM lowering files (lower.c, lower_elt.c, lower_math.c). */
+/* Shared state of the LLVM lowering files (lower.c, lower_index.c, lower_kernel.c,
+ * lower_ops.c, lower_elt.c, lower_math.c). */
 #ifndef JX_JIT_LOWER_H
 #define JX_JIT_LOWER_H
 
@@ -11,15 +12,16 @@ typedef struct lw {
     LLVMContextRef cx;
     LLVMModuleRef m;
     LLVMBuilderRef b;
-    LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, vd;
+    LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, void_type;
     LLVMValueRef fn;          /* the function being emitted */
     LLVMBasicBlockRef alloca_bb; /* its entry block, for allocas */
     LLVMValueRef *base;       /* per node: buffer pointer in the current function */
-    /* merged kernels: root dims are grouped into ng runs of adjacent dims (grp[k] is
-     * the group of root dim k), each looped over by one induction variable gv[g] */
-    int ng;
-    int grp[JX_MAX_RANK];
-    LLVMValueRef gv[JX_MAX_RANK];
+    /* merged kernels: root dims are grouped into n_groups runs of adjacent dims
+     * (dim_group[k] is the group of root dim k), each looped over by one induction
+     * variable group_iv[g] */
+    int n_groups;
+    int dim_group[JX_MAX_RANK];
+    LLVMValueRef group_iv[JX_MAX_RANK];
     /* loop metadata for the current kernel's loops (NULL: none): small kernels keep
      * scalar loops, whose code is a fraction of the vectorized version's */
     LLVMValueRef loop_md;
@@ -30,16 +32,17 @@ typedef struct lw {
 
 /* An element index: multi-index over `shape` and/or linear index (each computed lazily
  * and cached; callers copy an index before entering a branch so cached values always
- * dominate their uses). In merged mode (mg) the index is the kernel's group index L->gv
- * and map[d] names the root dim that dim d of this node runs along. */
+ * dominate their uses). */
 typedef struct lw_ix {
     int rank;
     int64_t shape[JX_MAX_RANK];
-    LLVMValueRef v[JX_MAX_RANK];
-    LLVMValueRef lin;
-    int multi;
-    int mg;
-    int map[JX_MAX_RANK];
+    LLVMValueRef v[JX_MAX_RANK]; /* the multi-index, valid when multi is set */
+    LLVMValueRef lin;            /* the linear index, or NULL until computed */
+    int multi;                   /* 1 once v holds the multi-index */
+    /* merged: the index is the kernel's group index L->group_iv, and dim d of this node
+     * runs along root dim root_dim[d] */
+    int merged;
+    int root_dim[JX_MAX_RANK];
 } lw_ix;
 
 /* A counted loop: header block, exit block and induction variable (i64). */
@@ -49,7 +52,7 @@ typedef struct lw_loop {
 } lw_loop;
 
 /* i64 constant. */
-LLVMValueRef lw_k(lw *L, int64_t c);
+LLVMValueRef lw_i64(lw *L, int64_t c);
 /* An index over type t with nothing computed yet. */
 lw_ix lw_ix_new(const jx_type *t);
 /* The linear index of ix (computed from the multi-index if needed). */
@@ -76,7 +79,7 @@ LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix);
  * that jx_rt_parallel calls (NULL: the kernel is not split). */
 typedef struct lw_par {
     int64_t extent, grain;
-    LLVMValueRef tramp;
+    LLVMValueRef trampoline;
 } lw_par;
 /* Emits the function k<g0> running kernel steps [g0, g1] (one step, or a loop group) and
  * fills its pointer arguments' nodes: args[0..g1-g0] the members' outputs, then the
@@ -104,7 +107,7 @@ LLVMValueRef lw_concat(lw *L, const jx_node *nd, lw_ix *ix);
 /* Register type of a dtype (bool is i1; in memory it is i8). */
 LLVMTypeRef lw_type(lw *L, jx_dtype dt);
 /* Memory type of a dtype. */
-LLVMTypeRef lw_mtype(lw *L, jx_dtype dt);
+LLVMTypeRef lw_mem_type(lw *L, jx_dtype dt);
 /* Calls intrinsic `name` overloaded on type t (nargs arguments of type t). */
 LLVMValueRef lw_intrin(lw *L, const char *name, LLVMTypeRef t, int nargs, LLVMValueRef *args);
 /* Calls intrinsic `name` overloaded on (ret, arg) types with one argument. */

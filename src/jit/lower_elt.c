@@ -18,7 +18,7 @@ LLVMTypeRef lw_type(lw *L, jx_dtype dt) {
 }
 
 /* See lower.h. */
-LLVMTypeRef lw_mtype(lw *L, jx_dtype dt) {
+LLVMTypeRef lw_mem_type(lw *L, jx_dtype dt) {
     return dt == JX_BOOL ? L->i8 : lw_type(L, dt);
 }
 

@@ -100,12 +100,13 @@ static void lw_merge_scan(const jit_plan *p, int n, int root, const int *map,
     }
 }
 
-/* The loop nest of kernel steps [g0, g1] (one shape): flat, or ng loops over the groups
- * of dims (grp[k]: dim k's group, gsz[g]: extent of group g); no loop for rank 0. */
+/* The loop nest of kernel steps [g0, g1] (one shape): flat, or n_groups loops over the
+ * groups of dims (dim_group[k]: dim k's group, group_size[g]: extent of group g); no loop
+ * for rank 0. */
 typedef struct lw_nest {
-    int flat, ng;
-    int grp[JX_MAX_RANK];
-    int64_t gsz[JX_MAX_RANK];
+    int flat, n_groups;
+    int dim_group[JX_MAX_RANK];
+    int64_t group_size[JX_MAX_RANK];
 } lw_nest;
 
 /* Fills ns for kernel steps [g0, g1]. */
@@ -113,11 +114,11 @@ static void lw_nest_of(const jit_plan *p, int g0, int g1, lw_nest *ns) {
     const jx_type *t = &p->nodes[p->steps[g0].node].type;
     int multi = 0, ok[JX_MAX_RANK], map[JX_MAX_RANK];
     for (int s = g0; s <= g1; s++) multi |= lw_needs_multi(p, p->steps[s].node, p->steps[s].node);
-    ns->ng = 0;
+    ns->n_groups = 0;
     ns->flat = !multi && t->rank > 0;
     if (ns->flat) {
-        ns->ng = 1;
-        ns->gsz[0] = jx_type_size(t);
+        ns->n_groups = 1;
+        ns->group_size[0] = jx_type_size(t);
         return;
     }
     for (int k = 0; k < t->rank; k++) {
@@ -127,9 +128,9 @@ static void lw_nest_of(const jit_plan *p, int g0, int g1, lw_nest *ns) {
     for (int s = g0; s <= g1; s++)
         lw_merge_scan(p, p->steps[s].node, p->steps[s].node, map, t, ok);
     for (int k = 0; k < t->rank; k++) {
-        if (k == 0 || !ok[k - 1]) ns->gsz[ns->ng++] = 1;
-        ns->grp[k] = ns->ng - 1;
-        ns->gsz[ns->ng - 1] *= t->shape[k];
+        if (k == 0 || !ok[k - 1]) ns->group_size[ns->n_groups++] = 1;
+        ns->dim_group[k] = ns->n_groups - 1;
+        ns->group_size[ns->n_groups - 1] *= t->shape[k];
     }
 }
 
@@ -172,8 +173,8 @@ static void lw_outer_body(lw *L, const jp_step *st, LLVMValueRef dst) {
     }
     LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
     LLVMValueRef ol = lw_lin(L, &oi);
-    LLVMValueRef ptr = LLVMBuildInBoundsGEP2(L->b, lw_mtype(L, dt), dst, &ol, 1, "");
-    LLVMValueRef a = LLVMBuildLoad2(L->b, lw_mtype(L, dt), ptr, "");
+    LLVMValueRef ptr = LLVMBuildInBoundsGEP2(L->b, lw_mem_type(L, dt), dst, &ol, 1, "");
+    LLVMValueRef a = LLVMBuildLoad2(L->b, lw_mem_type(L, dt), ptr, "");
     if (dt == JX_BOOL) a = LLVMBuildICmp(L->b, LLVMIntNE, a, LLVMConstInt(L->i8, 0, 0), "");
     lw_store(L, dst, dt, ol, lw_red_combine(L, nd->op, dt, a, v));
     for (int k = xt->rank - 1; k >= 0; k--) lw_loop_end(L, &lp[k]);
@@ -192,23 +193,23 @@ static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
     lw_nest_of(p, g0, g1, &ns);
     lw_ix ix = lw_ix_new(&t);
     lw_loop lp[JX_MAX_RANK];
-    LLVMValueRef lo = L->par_lo ? L->par_lo : lw_k(L, 0);
+    LLVMValueRef lo = L->par_lo ? L->par_lo : lw_i64(L, 0);
     if (t.rank == 0) {
-        ix.lin = lw_k(L, 0);
+        ix.lin = lw_i64(L, 0);
         ix.multi = 1;
     } else if (ns.flat) {
-        lp[0] = lw_loop_range(L, lo, L->par_hi ? L->par_hi : lw_k(L, ns.gsz[0]));
+        lp[0] = lw_loop_range(L, lo, L->par_hi ? L->par_hi : lw_i64(L, ns.group_size[0]));
         ix.lin = lp[0].iv;
     } else {
-        L->ng = ns.ng;
-        memcpy(L->grp, ns.grp, sizeof L->grp);
-        for (int g = 0; g < ns.ng; g++) {
-            LLVMValueRef hi = g == 0 && L->par_hi ? L->par_hi : lw_k(L, ns.gsz[g]);
-            lp[g] = lw_loop_range(L, g == 0 ? lo : lw_k(L, 0), hi);
-            L->gv[g] = lp[g].iv;
+        L->n_groups = ns.n_groups;
+        memcpy(L->dim_group, ns.dim_group, sizeof L->dim_group);
+        for (int g = 0; g < ns.n_groups; g++) {
+            LLVMValueRef hi = g == 0 && L->par_hi ? L->par_hi : lw_i64(L, ns.group_size[g]);
+            lp[g] = lw_loop_range(L, g == 0 ? lo : lw_i64(L, 0), hi);
+            L->group_iv[g] = lp[g].iv;
         }
-        for (int k = 0; k < t.rank; k++) ix.map[k] = k;
-        ix.mg = 1;
+        for (int k = 0; k < t.rank; k++) ix.root_dim[k] = k;
+        ix.merged = 1;
     }
     LLVMValueRef lin = lw_lin(L, &ix);
     for (int s = g0; s <= g1; s++) { /* each member at this index, in step order */
@@ -216,7 +217,7 @@ static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
         int root = p->steps[s].node;
         lw_store(L, dst[s - g0], p->nodes[root].type.dtype, lin, lw_compute(L, root, &mi));
     }
-    for (int g = t.rank == 0 ? 0 : ns.ng; g > 0; g--) lw_loop_end(L, &lp[g - 1]);
+    for (int g = t.rank == 0 ? 0 : ns.n_groups; g > 0; g--) lw_loop_end(L, &lp[g - 1]);
 }
 
 /* See lower.h. */
@@ -232,7 +233,7 @@ void lw_copy_if_distinct(lw *L, LLVMValueRef dst, LLVMValueRef src, int64_t byte
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, L->fn, "copied");
     LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntNE, dst, src, ""), cp, join);
     LLVMPositionBuilderAtEnd(L->b, cp);
-    LLVMBuildMemCpy(L->b, dst, 1, src, 1, lw_k(L, bytes));
+    LLVMBuildMemCpy(L->b, dst, 1, src, 1, lw_i64(L, bytes));
     LLVMBuildBr(L->b, join);
     LLVMPositionBuilderAtEnd(L->b, join);
 }
@@ -242,13 +243,13 @@ static LLVMValueRef lw_trampoline(lw *L, int s, LLVMValueRef fn, LLVMTypeRef ft,
     LLVMTypeRef tt[3] = {L->ptr, L->i64, L->i64};
     char name[32];
     snprintf(name, sizeof name, "k%dp", s);
-    LLVMValueRef tf = LLVMAddFunction(L->m, name, LLVMFunctionType(L->vd, tt, 3, 0));
+    LLVMValueRef tf = LLVMAddFunction(L->m, name, LLVMFunctionType(L->void_type, tt, 3, 0));
     LLVMSetLinkage(tf, LLVMInternalLinkage);
     LLVMPositionBuilderAtEnd(L->b, LLVMAppendBasicBlockInContext(L->cx, tf, "entry"));
     LLVMValueRef *av = malloc(((size_t)nargs + 2) * sizeof *av);
     if (!av) return NULL;
     for (int i = 0; i < nargs; i++) {
-        LLVMValueRef idx = lw_k(L, i);
+        LLVMValueRef idx = lw_i64(L, i);
         LLVMValueRef slot = LLVMBuildInBoundsGEP2(L->b, L->ptr, LLVMGetParam(tf, 0), &idx, 1, "");
         av[i] = LLVMBuildLoad2(L->b, L->ptr, slot, "");
     }
@@ -286,10 +287,10 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     const jx_type *rt = &p->nodes[p->steps[g0].node].type;
     lw_nest ns;
     lw_nest_of(p, g0, g1, &ns);
-    par->tramp = NULL;
+    par->trampoline = NULL;
     par->extent = 0;
-    par->grain = ns.flat || ns.ng == 1 ? 64 : 1;
-    if (work >= LW_PARALLEL && !p->steps[g0].outer && rt->rank > 0) par->extent = ns.gsz[0];
+    par->grain = ns.flat || ns.n_groups == 1 ? 64 : 1;
+    if (work >= LW_PARALLEL && !p->steps[g0].outer && rt->rank > 0) par->extent = ns.group_size[0];
     int split = par->extent > 1, np = *nargs + (split ? 2 : 0);
     LLVMTypeRef *pt = malloc((size_t)np * sizeof *pt);
     LLVMValueRef *dst = malloc((size_t)nm * sizeof *dst);
@@ -301,7 +302,7 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     for (int i = 0; i < np; i++) pt[i] = i < *nargs ? L->ptr : L->i64;
     char name[32];
     snprintf(name, sizeof name, "k%d", g0);
-    LLVMTypeRef kt = LLVMFunctionType(L->vd, pt, (unsigned)np, 0);
+    LLVMTypeRef kt = LLVMFunctionType(L->void_type, pt, (unsigned)np, 0);
     LLVMValueRef fn = LLVMAddFunction(L->m, name, kt);
     free(pt);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -332,6 +333,6 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     L->par_lo = L->par_hi = NULL;
     LLVMBuildRetVoid(L->b);
     free(dst);
-    if (split && !(par->tramp = lw_trampoline(L, g0, fn, kt, *nargs))) return NULL;
+    if (split && !(par->trampoline = lw_trampoline(L, g0, fn, kt, *nargs))) return NULL;
     return fn;
 }

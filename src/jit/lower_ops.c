@@ -75,7 +75,7 @@ LLVMValueRef lw_argmax(lw *L, const jx_node *nd, lw_ix *ix) {
     lw_multi(L, ix);
     LLVMValueRef bv = lw_alloca(L, lw_type(L, xd)), bi = lw_alloca(L, L->i64);
     LLVMBuildStore(L->b, lw_const(L, xd, 0), bv);
-    LLVMBuildStore(L->b, lw_k(L, 0), bi);
+    LLVMBuildStore(L->b, lw_i64(L, 0), bi);
     lw_ix xi = lw_ix_new(xt);
     xi.multi = 1;
     lw_loop lp = lw_loop_begin(L, xt->shape[axis]);
@@ -90,7 +90,7 @@ LLVMValueRef lw_argmax(lw *L, const jx_node *nd, lw_ix *ix) {
     } else {
         take = LLVMBuildICmp(L->b, xd == JX_I32 ? LLVMIntSGT : LLVMIntUGT, v, best, "");
     }
-    take = LLVMBuildOr(L->b, take, LLVMBuildICmp(L->b, LLVMIntEQ, lp.iv, lw_k(L, 0), ""), "");
+    take = LLVMBuildOr(L->b, take, LLVMBuildICmp(L->b, LLVMIntEQ, lp.iv, lw_i64(L, 0), ""), "");
     LLVMBuildStore(L->b, LLVMBuildSelect(L->b, take, v, best, ""), bv);
     LLVMValueRef oi = LLVMBuildLoad2(L->b, L->i64, bi, "");
     LLVMBuildStore(L->b, LLVMBuildSelect(L->b, take, lp.iv, oi, ""), bi);
@@ -152,25 +152,25 @@ LLVMValueRef lw_patches(lw *L, const jx_node *nd, lw_ix *ix) {
     lw_multi(L, ix);
     LLVMBuilderRef B = L->b;
     LLVMValueRef f = ix->v[3];
-    LLVMValueRef kh_i = LLVMBuildUDiv(B, f, lw_k(L, kw * c), "");
-    LLVMValueRef rem = LLVMBuildURem(B, f, lw_k(L, kw * c), "");
-    LLVMValueRef kw_i = LLVMBuildUDiv(B, rem, lw_k(L, c), ""), c_i = LLVMBuildURem(B, rem, lw_k(L, c), "");
-    LLVMValueRef y = LLVMBuildAdd(B, LLVMBuildMul(B, ix->v[1], lw_k(L, a[2]), ""),
-                                  LLVMBuildSub(B, kh_i, lw_k(L, a[4]), ""), "");
-    LLVMValueRef x = LLVMBuildAdd(B, LLVMBuildMul(B, ix->v[2], lw_k(L, a[3]), ""),
-                                  LLVMBuildSub(B, kw_i, lw_k(L, a[5]), ""), "");
+    LLVMValueRef kh_i = LLVMBuildUDiv(B, f, lw_i64(L, kw * c), "");
+    LLVMValueRef rem = LLVMBuildURem(B, f, lw_i64(L, kw * c), "");
+    LLVMValueRef kw_i = LLVMBuildUDiv(B, rem, lw_i64(L, c), ""), c_i = LLVMBuildURem(B, rem, lw_i64(L, c), "");
+    LLVMValueRef y = LLVMBuildAdd(B, LLVMBuildMul(B, ix->v[1], lw_i64(L, a[2]), ""),
+                                  LLVMBuildSub(B, kh_i, lw_i64(L, a[4]), ""), "");
+    LLVMValueRef x = LLVMBuildAdd(B, LLVMBuildMul(B, ix->v[2], lw_i64(L, a[3]), ""),
+                                  LLVMBuildSub(B, kw_i, lw_i64(L, a[5]), ""), "");
     LLVMValueRef in = LLVMBuildAnd(
         B,
-        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, y, lw_k(L, 0), ""),
-                     LLVMBuildICmp(B, LLVMIntSLT, y, lw_k(L, xt->shape[1]), ""), ""),
-        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, x, lw_k(L, 0), ""),
-                     LLVMBuildICmp(B, LLVMIntSLT, x, lw_k(L, xt->shape[2]), ""), ""),
+        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, y, lw_i64(L, 0), ""),
+                     LLVMBuildICmp(B, LLVMIntSLT, y, lw_i64(L, xt->shape[1]), ""), ""),
+        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, x, lw_i64(L, 0), ""),
+                     LLVMBuildICmp(B, LLVMIntSLT, x, lw_i64(L, xt->shape[2]), ""), ""),
         "");
     lw_ix xi = lw_ix_new(xt);
     xi.multi = 1;
     xi.v[0] = ix->v[0];
-    xi.v[1] = LLVMBuildSelect(B, in, y, lw_k(L, 0), "");
-    xi.v[2] = LLVMBuildSelect(B, in, x, lw_k(L, 0), "");
+    xi.v[1] = LLVMBuildSelect(B, in, y, lw_i64(L, 0), "");
+    xi.v[2] = LLVMBuildSelect(B, in, x, lw_i64(L, 0), "");
     xi.v[3] = c_i;
     LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
     return LLVMBuildSelect(B, in, v, lw_const(L, dt, 0), "");
@@ -190,15 +190,15 @@ LLVMValueRef lw_patches_t(lw *L, const jx_node *nd, lw_ix *ix) {
     LLVMBuildStore(B, lw_const(L, dt, 0), acc);
     lw_loop lh = lw_loop_begin(L, a[0]);
     lw_loop lwl = lw_loop_begin(L, a[1]);
-    LLVMValueRef yy = LLVMBuildSub(B, LLVMBuildAdd(B, ix->v[1], lw_k(L, a[4]), ""), lh.iv, "");
-    LLVMValueRef xx = LLVMBuildSub(B, LLVMBuildAdd(B, ix->v[2], lw_k(L, a[5]), ""), lwl.iv, "");
-    LLVMValueRef oy = LLVMBuildSDiv(B, yy, lw_k(L, a[2]), ""), ox = LLVMBuildSDiv(B, xx, lw_k(L, a[3]), "");
-    LLVMValueRef ok = LLVMBuildICmp(B, LLVMIntSGE, yy, lw_k(L, 0), "");
-    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSGE, xx, lw_k(L, 0), ""), "");
-    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, yy, lw_k(L, a[2]), ""), lw_k(L, 0), ""), "");
-    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, xx, lw_k(L, a[3]), ""), lw_k(L, 0), ""), "");
-    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, oy, lw_k(L, pt->shape[1]), ""), "");
-    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, ox, lw_k(L, pt->shape[2]), ""), "");
+    LLVMValueRef yy = LLVMBuildSub(B, LLVMBuildAdd(B, ix->v[1], lw_i64(L, a[4]), ""), lh.iv, "");
+    LLVMValueRef xx = LLVMBuildSub(B, LLVMBuildAdd(B, ix->v[2], lw_i64(L, a[5]), ""), lwl.iv, "");
+    LLVMValueRef oy = LLVMBuildSDiv(B, yy, lw_i64(L, a[2]), ""), ox = LLVMBuildSDiv(B, xx, lw_i64(L, a[3]), "");
+    LLVMValueRef ok = LLVMBuildICmp(B, LLVMIntSGE, yy, lw_i64(L, 0), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSGE, xx, lw_i64(L, 0), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, yy, lw_i64(L, a[2]), ""), lw_i64(L, 0), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, xx, lw_i64(L, a[3]), ""), lw_i64(L, 0), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, oy, lw_i64(L, pt->shape[1]), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, ox, lw_i64(L, pt->shape[2]), ""), "");
     LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(L->cx, L->fn, "tap");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, L->fn, "join");
     LLVMBuildCondBr(B, ok, then, join);
@@ -208,7 +208,7 @@ LLVMValueRef lw_patches_t(lw *L, const jx_node *nd, lw_ix *ix) {
     pi.v[0] = ix->v[0];
     pi.v[1] = oy;
     pi.v[2] = ox;
-    LLVMValueRef f = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lh.iv, lw_k(L, a[1]), ""), lwl.iv, ""), lw_k(L, c), ""), ix->v[3], "");
+    LLVMValueRef f = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lh.iv, lw_i64(L, a[1]), ""), lwl.iv, ""), lw_i64(L, c), ""), ix->v[3], "");
     pi.v[3] = f;
     LLVMValueRef v = lw_eval(L, nd->in[0], &pi);
     LLVMValueRef s = lw_elt_binary(L, JX_OP_ADD, dt, LLVMBuildLoad2(B, lw_type(L, dt), acc, ""), v);
@@ -230,7 +230,7 @@ LLVMValueRef lw_threefry(lw *L, const jx_node *nd, lw_ix *ix) {
     for (int w = 0; w < 2; w++) {
         lw_ix ki = lw_ix_new(kt), xi = lw_ix_new(xt);
         ki.multi = xi.multi = 1;
-        for (int d = 0; d < xt->rank; d++) xi.v[d] = d == 0 ? lw_k(L, w) : ix->v[d];
+        for (int d = 0; d < xt->rank; d++) xi.v[d] = d == 0 ? lw_i64(L, w) : ix->v[d];
         /* key u32[2] (shared) or x's type (per-pair keys) */
         for (int d = 0; d < kt->rank; d++) ki.v[d] = xi.v[d];
         k[w] = lw_eval(L, nd->in[0], &ki);
@@ -249,7 +249,7 @@ LLVMValueRef lw_threefry(lw *L, const jx_node *nd, lw_ix *ix) {
         x0 = LLVMBuildAdd(B, x0, k[inj % 3], "");
         x1 = LLVMBuildAdd(B, x1, LLVMBuildAdd(B, k[(inj + 1) % 3], LLVMConstInt(L->i32, inj, 0), ""), "");
     }
-    LLVMValueRef first = LLVMBuildICmp(B, LLVMIntEQ, ix->v[0], lw_k(L, 0), "");
+    LLVMValueRef first = LLVMBuildICmp(B, LLVMIntEQ, ix->v[0], lw_i64(L, 0), "");
     return LLVMBuildSelect(B, first, x0, x1, "");
 }
 
@@ -258,7 +258,7 @@ LLVMValueRef lw_pad(lw *L, const jx_node *nd, lw_ix *ix) {
     LLVMBuilderRef B = L->b;
     const jx_type *xt = &L->p->nodes[nd->in[0]].type;
     lw_ix none = lw_ix_new(&L->p->nodes[nd->in[1]].type);
-    none.lin = lw_k(L, 0);
+    none.lin = lw_i64(L, 0);
     LLVMValueRef pv = lw_eval(L, nd->in[1], &none);
     if (jx_type_size(xt) == 0) return pv;
     jx_ints lo = ir_attr_ints(nd, 0), in = ir_attr_ints(nd, 2);
@@ -268,15 +268,15 @@ LLVMValueRef lw_pad(lw *L, const jx_node *nd, lw_ix *ix) {
     LLVMValueRef ok = LLVMConstInt(L->i1, 1, 0);
     LLVMValueRef q[JX_MAX_RANK];
     for (int k = 0; k < xt->rank; k++) {
-        LLVMValueRef p = LLVMBuildSub(B, ix->v[k], lw_k(L, lo.v[k]), "");
+        LLVMValueRef p = LLVMBuildSub(B, ix->v[k], lw_i64(L, lo.v[k]), "");
         int64_t s = in.v[k] + 1;
-        q[k] = s == 1 ? p : LLVMBuildSDiv(B, p, lw_k(L, s), "");
-        ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSGE, p, lw_k(L, 0), ""), "");
-        ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, q[k], lw_k(L, xt->shape[k]), ""), "");
+        q[k] = s == 1 ? p : LLVMBuildSDiv(B, p, lw_i64(L, s), "");
+        ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSGE, p, lw_i64(L, 0), ""), "");
+        ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, q[k], lw_i64(L, xt->shape[k]), ""), "");
         if (s != 1)
-            ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, p, lw_k(L, s), ""), lw_k(L, 0), ""), "");
+            ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, p, lw_i64(L, s), ""), lw_i64(L, 0), ""), "");
     }
-    for (int k = 0; k < xt->rank; k++) xi.v[k] = LLVMBuildSelect(B, ok, q[k], lw_k(L, 0), "");
+    for (int k = 0; k < xt->rank; k++) xi.v[k] = LLVMBuildSelect(B, ok, q[k], lw_i64(L, 0), "");
     LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
     return LLVMBuildSelect(B, ok, v, pv, "");
 }
@@ -301,13 +301,13 @@ LLVMValueRef lw_concat(lw *L, const jx_node *nd, lw_ix *ix) {
         if (k != last) {
             LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(L->cx, L->fn, "part");
             next = LLVMAppendBasicBlockInContext(L->cx, L->fn, "next");
-            LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, ix->v[d], lw_k(L, off + sz), ""), then, next);
+            LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, ix->v[d], lw_i64(L, off + sz), ""), then, next);
             LLVMPositionBuilderAtEnd(B, then);
         }
         lw_ix xi = lw_ix_new(xt);
         xi.multi = 1;
         for (int j = 0; j < xt->rank; j++) xi.v[j] = ix->v[j];
-        xi.v[d] = LLVMBuildSub(B, ix->v[d], lw_k(L, off), "");
+        xi.v[d] = LLVMBuildSub(B, ix->v[d], lw_i64(L, off), "");
         LLVMBuildStore(B, lw_eval(L, nd->in[k], &xi), res);
         LLVMBuildBr(B, merge);
         if (next) LLVMPositionBuilderAtEnd(B, next);
