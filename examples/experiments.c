@@ -106,6 +106,39 @@ static void xp_print_table(xp_row *rows, int n) {
                100 * rows[i].mean, 100 * rows[i].std, rows[i].n);
 }
 
+/* Trains model m `repeats` times at each of the n_lrs learning rates lrs (one compiled
+ * training step for all), printing a line per rate and appending a row to rows[*n_rows].
+ * 0, or -1 with jx_error(). */
+static int xp_run_model(const xp_model *m, const double *lrs, int n_lrs, int repeats,
+                        const ex_opts *o, const ex_data *d, xp_row *rows, int *n_rows) {
+    xp_ctx c;
+    if (xp_ctx_init(&c, m, o->threads) < 0) return -1;
+    printf("\n== %s: %s\n", m->name, m->desc);
+    for (int li = 0; li < n_lrs; li++) {
+        double acc[MAX_REPEATS];
+        if (xp_ctx_set_lr(&c, lrs[li]) < 0) {
+            xp_ctx_free(&c);
+            return -1;
+        }
+        for (int r = 0; r < repeats; r++) {
+            acc[r] = xp_train(&c, o, o->seed + (uint32_t)r, d);
+            if (acc[r] < 0) {
+                xp_ctx_free(&c);
+                return -1;
+            }
+        }
+        xp_row *row = &rows[(*n_rows)++];
+        row->model = m->name, row->lr = lrs[li], row->n = repeats;
+        xp_stats(acc, repeats, &row->mean, &row->std);
+        printf("  %s lr %g: %.1f%% ± %.1f p.p. (%d training step compiled for %d repeats)\n",
+               m->name, lrs[li], 100 * row->mean, 100 * row->std, xp_ctx_n_compiled(&c),
+               repeats);
+        fflush(stdout);
+    }
+    xp_ctx_free(&c);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     ex_opts o = {.epochs = 10, .batch = 100, .lr = 0, .normalize = 1, .smoke_epochs = 2,
                  .smoke_train = 2000, .smoke_test = 500};
@@ -159,31 +192,7 @@ int main(int argc, char **argv) {
         const double *mlrs = n_lrs ? lrs : m->lrs;
         int n_mlrs = n_lrs ? n_lrs : m->n_lrs;
         if (o.smoke && !n_lrs) mlrs += n_mlrs / 2, n_mlrs = 1; /* the middle one */
-        xp_ctx c;
-        if (xp_ctx_init(&c, m, o.threads) < 0) goto done;
-        printf("\n== %s: %s\n", m->name, m->desc);
-        for (int li = 0; li < n_mlrs; li++) {
-            double acc[MAX_REPEATS];
-            if (xp_ctx_set_lr(&c, mlrs[li]) < 0) {
-                xp_ctx_free(&c);
-                goto done;
-            }
-            for (int r = 0; r < repeats; r++) {
-                acc[r] = xp_train(&c, &o, o.seed + (uint32_t)r, &d);
-                if (acc[r] < 0) {
-                    xp_ctx_free(&c);
-                    goto done;
-                }
-            }
-            xp_row *row = &rows[n_rows++];
-            row->model = m->name, row->lr = mlrs[li], row->n = repeats;
-            xp_stats(acc, repeats, &row->mean, &row->std);
-            printf("  %s lr %g: %.1f%% ± %.1f p.p. (%d training step compiled for %d repeats)\n",
-                   m->name, mlrs[li], 100 * row->mean, 100 * row->std, xp_ctx_n_compiled(&c),
-                   repeats);
-            fflush(stdout);
-        }
-        xp_ctx_free(&c);
+        if (xp_run_model(m, mlrs, n_mlrs, repeats, &o, &d, rows, &n_rows) < 0) goto done;
     }
     xp_print_table(rows, n_rows);
     printf("total %.1f s\n", ex_now() - t_all);

@@ -109,6 +109,36 @@ static int lr_png_columns(const char *dir, const char *name, const jx_array *w,
     return rc;
 }
 
+/* Sets m's layer sizes for the model named name (logreg or tanh); 0, or -1 with a
+ * message on stderr. */
+static int lr_set_model(const char *name, lr_model *m) {
+    if (!strcmp(name, "logreg")) {
+        m->nl = 1, m->sizes[0] = 784, m->sizes[1] = NCLASS;
+    } else if (!strcmp(name, "tanh")) {
+        m->nl = 3, m->sizes[0] = 784, m->sizes[1] = 1024, m->sizes[2] = 1024,
+        m->sizes[3] = NCLASS;
+    } else {
+        fprintf(stderr, "--model: unknown model '%s' (logreg or tanh)\n", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the trained first-layer weights w and their change from w_init as images into
+ * dir: one per class for logreg, the first 32 features for the tanh network. 0 or -1. */
+static int lr_png_trained(const char *dir, const lr_model *m, const jx_array *w,
+                          const jx_array *w_init) {
+    if (m->nl == 1)
+        return lr_png_columns(dir, "weights.png", w, NULL, NCLASS, 2, 5, 1) < 0 ||
+                       lr_png_columns(dir, "weights_change.png", w, w_init, NCLASS, 2, 5, 1) < 0
+                   ? -1
+                   : 0;
+    return lr_png_columns(dir, "features.png", w, NULL, 32, 4, 8, 0) < 0 ||
+                   lr_png_columns(dir, "features_change.png", w, w_init, 32, 4, 8, 0) < 0
+               ? -1
+               : 0;
+}
+
 int main(int argc, char **argv) {
     ex_opts o = {.epochs = 30, .batch = 128, .lr = 0.001, .normalize = 1};
     const char *model = "logreg", *png_dir = "/tmp/jx_logreg";
@@ -126,14 +156,7 @@ int main(int argc, char **argv) {
              "network [784,1024,1024,10]; SGD, loss -mean(sum(logp*onehot)), vmap +\n"
              "grad + jit. Pixels are scaled to [0,1] as in the notebook.");
     lr_model m = {0};
-    if (!strcmp(model, "logreg")) {
-        m.nl = 1, m.sizes[0] = 784, m.sizes[1] = NCLASS;
-    } else if (!strcmp(model, "tanh")) {
-        m.nl = 3, m.sizes[0] = 784, m.sizes[1] = 1024, m.sizes[2] = 1024, m.sizes[3] = NCLASS;
-    } else {
-        fprintf(stderr, "--model: unknown model '%s' (logreg or tanh)\n", model);
-        return 2;
-    }
+    if (lr_set_model(model, &m) < 0) return 2;
     if (!png) png_dir = NULL;
     /* The notebook's init: W[m,n] and b[n] ~ 0.1 * normal, one key per array. ptypes: the
      * params' and an image's types (predict's inputs). */
@@ -173,14 +196,7 @@ int main(int argc, char **argv) {
                tr.loss_sum / (double)tr.steps);
         if (ex_report(eval, np, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
     }
-    if (png_dir && m.nl == 1 &&
-        (lr_png_columns(png_dir, "weights.png", params[0], NULL, NCLASS, 2, 5, 1) < 0 ||
-         lr_png_columns(png_dir, "weights_change.png", params[0], w_init, NCLASS, 2, 5, 1) < 0))
-        goto done;
-    if (png_dir && m.nl > 1 &&
-        (lr_png_columns(png_dir, "features.png", params[0], NULL, 32, 4, 8, 0) < 0 ||
-         lr_png_columns(png_dir, "features_change.png", params[0], w_init, 32, 4, 8, 0) < 0))
-        goto done;
+    if (png_dir && lr_png_trained(png_dir, &m, params[0], w_init) < 0) goto done;
     rc = 0;
 done:
     if (rc) ex_print_error("logreg");

@@ -372,32 +372,77 @@ static int bn_dispatch(double *jx_us, double *ref_us) {
     return rc;
 }
 
-int main(int argc, char **argv) {
-    int iters = 200, batch = 128, th[BN_MAX_THREADS] = {1, 2}, nth = 2;
+/* Parses jxbench's arguments into *iters, *batch and th[0..*nth). 0; 1 after printing the
+ * usage for --help; -1 after printing it to stderr for a bad argument. */
+static int bn_parse_args(int argc, char **argv, int *iters, int *batch, int *th, int *nth) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(bn_usage, stdout);
-            return 0;
+            return 1;
         } else if (!strcmp(a, "--iters") && v) {
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 10000000) goto usage;
-            iters = (int)n;
+            *iters = (int)n;
             i++;
         } else if (!strcmp(a, "--batch") && v) {
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 1000000) goto usage;
-            batch = (int)n;
+            *batch = (int)n;
             i++;
         } else if (!strcmp(a, "--threads") && v) {
-            if ((nth = bn_parse_threads(v, th)) < 0) goto usage;
+            if ((*nth = bn_parse_threads(v, th)) < 0) goto usage;
             i++;
         } else {
             fprintf(stderr, "jxbench: bad argument '%s'\n", a);
             goto usage;
         }
     }
+    return 0;
+usage:
+    fputs(bn_usage, stderr);
+    return -1;
+}
+
+/* A second compile of a fresh step in this process, timed on stderr: the share of
+ * one-time LLVM setup in the first. */
+static void bn_second_compile(int batch, int threads) {
+    jx_fn *f2 = bn_step_fn(batch);
+    double t3 = bn_now_us();
+    jx_exe *e2 = f2 ? bn_jit(f2, threads, 1) : NULL;
+    fprintf(stderr, "jxbench: second jx_jit in this process (fresh jx_fn, no disk cache) "
+            "%.1f ms\n", (bn_now_us() - t3) * 1e-3);
+    jx_exe_free(e2);
+    jx_fn_free(f2);
+}
+
+/* Times the step at each thread count th[0..nth) (recompiling *e, compiled for th[0], for
+ * the others). 0, or 1 with a message on stderr. */
+static int bn_time_threads(const jx_fn *f, jx_exe **e, bn_state *s, const int *th, int nth,
+                           int iters) {
+    for (int k = 0; k < nth; k++) {
+        openblas_set_num_threads(th[k]);
+        if (k > 0) {
+            jx_exe_free(*e);
+            *e = bn_jit(f, th[k], 0);
+            if (!*e) {
+                fprintf(stderr, "jxbench: %s\n", jx_error());
+                return 1;
+            }
+        }
+        if (bn_time(*e, s, th[k], iters) < 0) {
+            fprintf(stderr, "jxbench: %s\n", jx_error());
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int iters = 200, batch = 128, th[BN_MAX_THREADS] = {1, 2}, nth = 2;
+    int parsed = bn_parse_args(argc, argv, &iters, &batch, th, &nth);
+    if (parsed != 0) return parsed < 0 ? 2 : 0;
     /* cold compile: the first jx_jit in the process, from a freshly traced step */
     double t0 = bn_now_us();
     jx_fn *f = bn_step_fn(batch);
@@ -423,31 +468,8 @@ int main(int argc, char **argv) {
     }
     rc = bn_check(e, &s);
     if (rc < 0) fprintf(stderr, "jxbench: %s\n", jx_error());
-    if (rc == 0) { /* a second compile, for the share of one-time LLVM setup in the first */
-        jx_fn *f2 = bn_step_fn(batch);
-        double t3 = bn_now_us();
-        jx_exe *e2 = f2 ? bn_jit(f2, th[0], 1) : NULL;
-        fprintf(stderr, "jxbench: second jx_jit in this process (fresh jx_fn, no disk cache) "
-                "%.1f ms\n", (bn_now_us() - t3) * 1e-3);
-        jx_exe_free(e2);
-        jx_fn_free(f2);
-    }
-    for (int k = 0; k < nth && rc == 0; k++) {
-        openblas_set_num_threads(th[k]);
-        if (k > 0) {
-            jx_exe_free(e);
-            e = bn_jit(f, th[k], 0);
-            if (!e) {
-                fprintf(stderr, "jxbench: %s\n", jx_error());
-                rc = 1;
-                break;
-            }
-        }
-        if (bn_time(e, &s, th[k], iters) < 0) {
-            fprintf(stderr, "jxbench: %s\n", jx_error());
-            rc = 1;
-        }
-    }
+    if (rc == 0) bn_second_compile(batch, th[0]);
+    if (rc == 0) rc = bn_time_threads(f, &e, &s, th, nth, iters);
     if (rc == 0) bn_row("mlp_compile_cold", batch, th[0], t2 - t1, -1);
     double dj, dr;
     if (rc == 0 && bn_dispatch(&dj, &dr) == 0) bn_row("dispatch_trivial", 1, 1, dj, dr);
@@ -456,7 +478,4 @@ int main(int argc, char **argv) {
     jx_exe_free(e);
     jx_fn_free(f);
     return rc ? 1 : 0;
-usage:
-    fputs(bn_usage, stderr);
-    return 2;
 }
