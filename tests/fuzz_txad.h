@@ -140,32 +140,70 @@ static int ft_has_cut(const jx_fn *h) {
     return 0;
 }
 
-/* The step sizes of the finite differences (relative: directions scale with |x|). */
-#define FT_FD_E1 1e-5
-#define FT_FD_E2 5e-6
-#define FT_FD_E3 1e-8
+/* The step sizes of the finite differences (relative: directions scale with |x|): two
+ * large ones compared with the jvp, and smaller ones that must agree with them. */
+#define FT_FD_NSTEP 5
+static const double ft_fd_step[FT_FD_NSTEP] = {1e-5, 5e-6, 1e-6, 1e-7, 1e-8};
 
-/* Derivatives of one output: jvp's T against central differences at steps e1 > e2 (d1,
- * d2) and one-sided ones at e2 (fwd, bwd) of h, whose value is P. P is known up to
- * rounding noise of size `noise` (what rounding errors move it by: a difference quotient
- * cannot resolve less than noise / step), and T up to `tnoise` (the jvp's own rounding:
- * the derivative of a difference that cancels, e.g. x / c / x - 1 / c, is rounding
- * error of the size of its terms). Returns 1 if they
- * agree, 0 if not, -1 if the element is skipped (not finite, or h is not smooth there:
- * the step sizes or the two sides disagree, or the central difference at a much smaller
- * step, d3, disagrees: a kink closer than e2 but farther than e3, or a sawtooth finer
- * than the steps, give step-independent differences at e1 and e2). *allowed gets the tolerance. */
-static int ft_fd_elem(double T, double P, double d1, double d2, double d3, double fwd, double bwd,
-                      double noise, double tnoise, double *allowed) {
-    if (!isfinite(P) || !isfinite(T) || !isfinite(d1) || !isfinite(d2) || !isfinite(d3) ||
-        !isfinite(fwd) || !isfinite(bwd) || !isfinite(noise) || !isfinite(tnoise))
-        return -1;
-    double sc = fabs(d1) + fabs(d2) + 1e-8 * (1 + fabs(P));
-    if (fabs(d1 - d2) > 1e-3 * sc || fabs(fwd - bwd) > 1e-2 * sc ||
-        fabs(d3 - d2) > 1e-4 * sc + 1e-7 * fabs(P) + 8 * noise / FT_FD_E3)
-        return -1;
-    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(T) + fabs(d2)) + 1e-9 * (1 + fabs(P)) + 8 * noise / FT_FD_E2 + 8 * tnoise;
-    return fabs(T - d2) <= *allowed;
+/* One output element's differences: central ones d[k] at ft_fd_step[k], one-sided ones
+ * at step 1 (fwd, bwd), the value P of h and its rounding noise (what rounding errors
+ * move it by: a difference quotient cannot resolve less than noise / step), the jvp's T
+ * and its rounding noise tnoise (the derivative of a difference that cancels, e.g.
+ * x / c / x - 1 / c, is rounding error of the size of its terms). */
+typedef struct ft_fd {
+    double d[FT_FD_NSTEP], fwd, bwd, P, noise, T, tnoise;
+} ft_fd;
+
+/* Compares f.T with f.d[1]. Returns 1 if they agree, 0 if not, -1 if the element is
+ * skipped: not finite, or h is not smooth there (d[0] and d[1] disagree, or the two
+ * sides, or a smaller step disagrees beyond its noise: a kink closer than the large
+ * steps, or a sawtooth finer than them, gives differences that do not change with the
+ * large steps). *allowed gets the tolerance. */
+static int ft_fd_elem(const ft_fd *f, double *allowed) {
+    int finite = isfinite(f->P) && isfinite(f->T) && isfinite(f->fwd) && isfinite(f->bwd) &&
+                 isfinite(f->noise) && isfinite(f->tnoise);
+    for (int k = 0; k < FT_FD_NSTEP; k++) finite &= isfinite(f->d[k]);
+    if (!finite) return -1;
+    double d1 = f->d[0], d2 = f->d[1], sc = fabs(d1) + fabs(d2) + 1e-8 * (1 + fabs(f->P));
+    if (fabs(d1 - d2) > 1e-3 * sc || fabs(f->fwd - f->bwd) > 1e-2 * sc) return -1;
+    for (int k = 2; k < FT_FD_NSTEP; k++)
+        if (fabs(f->d[k] - d2) > 1e-4 * sc + 1e-7 * fabs(f->P) + 8 * f->noise / ft_fd_step[k]) return -1;
+    *allowed = 16 * fabs(d1 - d2) + 1e-6 * (fabs(f->T) + fabs(d2)) + 1e-9 * (1 + fabs(f->P)) +
+               8 * f->noise / ft_fd_step[1] + 8 * f->tnoise;
+    return fabs(f->T - d2) <= *allowed;
+}
+
+/* The values FD needs at a point xg: h and jvp(h) there, their noisy copies, and h at
+ * xg +- step * t for each step. */
+typedef struct ft_fd_vals {
+    jx_array *P[FT_MAX_ARGS], *PJ[2 * FT_MAX_ARGS], *PN[FT_MAX_ARGS], *PJN[2 * FT_MAX_ARGS];
+    jx_array *plus[FT_FD_NSTEP][FT_MAX_ARGS], *minus[FT_FD_NSTEP][FT_MAX_ARGS];
+} ft_fd_vals;
+
+/* Fills v at xg; 0 if an interpretation failed. */
+static int ft_fd_eval(ft_ctx *x, ft_ad *a, jx_array **xg, ft_fd_vals *v) {
+    jx_fn *N = ft_noisy(a->h, x->c->g, FT_NOISE_ALL), *NJ = ft_noisy(a->J, x->c->g, FT_NOISE_ALL);
+    int ok = N && NJ && ft_interp(a->h, xg, v->P) == 0 &&
+             ft_interp2(a->J, xg, a->n_in, a->t, a->n_in, v->PJ) == 0 && ft_interp(N, xg, v->PN) == 0 &&
+             ft_interp2(NJ, xg, a->n_in, a->t, a->n_in, v->PJN) == 0;
+    for (int k = 0; ok && k < FT_FD_NSTEP; k++)
+        ok = ft_eval_shifted(a, xg, ft_fd_step[k], v->plus[k]) == 0 &&
+             ft_eval_shifted(a, xg, -ft_fd_step[k], v->minus[k]) == 0;
+    jx_fn_free(N);
+    jx_fn_free(NJ);
+    return ok;
+}
+
+/* Frees what ft_fd_eval made. */
+static void ft_fd_vals_free(const ft_ad *a, ft_fd_vals *v) {
+    ft_free_all(a->n_out, v->P);
+    ft_free_all(2 * a->n_out, v->PJ);
+    ft_free_all(a->n_out, v->PN);
+    ft_free_all(2 * a->n_out, v->PJN);
+    for (int k = 0; k < FT_FD_NSTEP; k++) {
+        ft_free_all(a->n_out, v->plus[k]);
+        ft_free_all(a->n_out, v->minus[k]);
+    }
 }
 
 /* jvp(h)(x', t) against central differences of h along t at x' (f64 only), where x' is x
@@ -177,70 +215,47 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
         x->st->skipped[FTC_FD]++;
         return;
     }
-    const double e1 = FT_FD_E1, e2 = FT_FD_E2, e3 = FT_FD_E3;
-    jx_array *xg[FT_MAX_ARGS], *P[FT_MAX_ARGS] = {0}, *PJ[2 * FT_MAX_ARGS] = {0};
-    jx_array *p1[FT_MAX_ARGS] = {0}, *m1[FT_MAX_ARGS] = {0}, *p2[FT_MAX_ARGS] = {0}, *m2[FT_MAX_ARGS] = {0};
-    jx_array *p3[FT_MAX_ARGS] = {0}, *m3[FT_MAX_ARGS] = {0}, *PN[FT_MAX_ARGS] = {0}, *PJN[2 * FT_MAX_ARGS] = {0};
-    jx_fn *N = ft_noisy(a->h, x->c->g, FT_NOISE_ALL), *NJ = ft_noisy(a->J, x->c->g, FT_NOISE_ALL);
+    jx_array *xg[FT_MAX_ARGS];
+    ft_fd_vals v;
+    memset(&v, 0, sizeof v);
     for (int i = 0; i < a->n_in; i++) {
         xg[i] = jx_array_copy(a->x[i]);
         for (int64_t q = 0; ft_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {
-            double v = jx_array_get(xg[i], q);
-            jx_array_set(xg[i], q, v + 1e-3 * (fabs(v) + 1e-2) * (2 * fz_unif(x->c->g) - 1));
+            double e = jx_array_get(xg[i], q);
+            jx_array_set(xg[i], q, e + 1e-3 * (fabs(e) + 1e-2) * (2 * fz_unif(x->c->g) - 1));
         }
     }
-    int ok = ft_interp(a->h, xg, P) == 0 && ft_interp2(a->J, xg, a->n_in, a->t, a->n_in, PJ) == 0 &&
-             ft_eval_shifted(a, xg, e1, p1) == 0 && ft_eval_shifted(a, xg, -e1, m1) == 0 &&
-             ft_eval_shifted(a, xg, e2, p2) == 0 && ft_eval_shifted(a, xg, -e2, m2) == 0 &&
-             ft_eval_shifted(a, xg, e3, p3) == 0 && ft_eval_shifted(a, xg, -e3, m3) == 0 &&
-             N && ft_interp(N, xg, PN) == 0 && NJ && ft_interp2(NJ, xg, a->n_in, a->t, a->n_in, PJN) == 0;
+    int ok = ft_fd_eval(x, a, xg, &v);
     x->st->run[FTC_FD] += ok;
     x->st->skipped[FTC_FD] += !ok;
     for (int j = 0; ok && j < a->n_out; j++) {
-        if (!ft_isf(jx_array_dtype(P[j]))) continue;
-        for (int64_t q = 0, n = jx_array_size(P[j]); q < n; q++) {
-            double Pq = jx_array_get(P[j], q), T = jx_array_get(PJ[a->n_out + j], q), allowed = 0;
-            double f1p = jx_array_get(p1[j], q), f1m = jx_array_get(m1[j], q);
-            double f2p = jx_array_get(p2[j], q), f2m = jx_array_get(m2[j], q);
-            double d1 = (f1p - f1m) / (2 * e1), d2 = (f2p - f2m) / (2 * e2);
-            double d3 = (jx_array_get(p3[j], q) - jx_array_get(m3[j], q)) / (2 * e3);
-            double noise = fabs(jx_array_get(PN[j], q) - Pq), tnoise = fabs(jx_array_get(PJN[a->n_out + j], q) - T);
-            int r = ft_fd_elem(T, Pq, d1, d2, d3, (f2p - Pq) / e2, (Pq - f2m) / e2, noise, tnoise, &allowed);
+        if (!ft_isf(jx_array_dtype(v.P[j]))) continue;
+        for (int64_t q = 0, n = jx_array_size(v.P[j]); q < n && ok; q++) {
+            ft_fd f;
+            double allowed = 0, e2 = ft_fd_step[1];
+            f.P = jx_array_get(v.P[j], q), f.T = jx_array_get(v.PJ[a->n_out + j], q);
+            f.noise = fabs(jx_array_get(v.PN[j], q) - f.P);
+            f.tnoise = fabs(jx_array_get(v.PJN[a->n_out + j], q) - f.T);
+            for (int k = 0; k < FT_FD_NSTEP; k++)
+                f.d[k] = (jx_array_get(v.plus[k][j], q) - jx_array_get(v.minus[k][j], q)) / (2 * ft_fd_step[k]);
+            f.fwd = (jx_array_get(v.plus[1][j], q) - f.P) / e2, f.bwd = (f.P - jx_array_get(v.minus[1][j], q)) / e2;
+            int r = ft_fd_elem(&f, &allowed);
             x->st->fd_unsmooth += r < 0;
             if (r < 0) continue;
             x->st->elems[FTC_FD]++;
             if (!r) {
                 ft_fail(x, FTC_FD, "output %d element %lld: jvp gives %.17g, finite differences %.17g "
-                        "(step %g: %.17g, step %g: %.17g; allowed %.3g; h = %.17g)", j, (long long)q, T, d2,
-                        e1, d1, e3, d3, allowed, Pq);
+                        "(step %g: %.17g, step %g: %.17g; allowed %.3g; h = %.17g)", j, (long long)q, f.T,
+                        f.d[1], ft_fd_step[0], f.d[0], ft_fd_step[FT_FD_NSTEP - 1], f.d[FT_FD_NSTEP - 1],
+                        allowed, f.P);
                 ok = 0;
-                if (getenv("FTDBG")) {
-                    for (int i = 0; i < a->n_in; i++) {
-                        printf("x'%d:", i);
-                        for (int64_t u = 0; u < jx_array_size(xg[i]); u++) printf(" %.17g", jx_array_get(xg[i], u));
-                        printf("\nt%d:", i);
-                        for (int64_t u = 0; u < jx_array_size(a->t[i]); u++) printf(" %.17g", jx_array_get(a->t[i], u));
-                        printf("\n");
-                    }
-                }
-                break;
+            } else if (fabs(f.T - f.d[1]) / allowed > x->st->worst[FTC_FD]) {
+                x->st->worst[FTC_FD] = fabs(f.T - f.d[1]) / allowed;
             }
-            if (fabs(T - d2) / allowed > x->st->worst[FTC_FD]) x->st->worst[FTC_FD] = fabs(T - d2) / allowed;
         }
     }
     ft_free_all(a->n_in, xg);
-    ft_free_all(a->n_out, P);
-    ft_free_all(2 * a->n_out, PJ);
-    ft_free_all(a->n_out, p1);
-    ft_free_all(a->n_out, m1);
-    ft_free_all(a->n_out, p2);
-    ft_free_all(a->n_out, m2);
-    ft_free_all(a->n_out, p3);
-    ft_free_all(a->n_out, m3);
-    ft_free_all(a->n_out, PN);
-    ft_free_all(2 * a->n_out, PJN);
-    jx_fn_free(N);
-    jx_fn_free(NJ);
+    ft_fd_vals_free(a, &v);
 }
 
 /* Traced body: output 0 of the function `user`. */
