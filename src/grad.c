@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay.h"
 #include "transform.h"
 #include "util.h"
 
@@ -26,31 +27,63 @@ static void grad_mark(const jx_fn *f, const unsigned char *wrt, unsigned char *n
     }
 }
 
-/* The backward walk: ct[] holds output cotangents on entry, input cotangents on exit. */
-static int grad_backward(jx_trace *t, const jx_fn *f, const int32_t *map,
-                         const unsigned char *needs, jx_val *ct) {
-    for (int i = f->n_nodes - 1; i >= f->n_in; i--) {
-        const jx_node *n = &f->nodes[i];
-        if (!needs[i] || tx_is_zero(ct[i])) continue;
-        const jx_prim_info *p = prim_info(n->op);
-        if (!p->family->vjp) {
-            trace_fail(t, n->loc, "grad", "differentiation rule for '%s' not implemented",
-                       p->name);
-            return -1;
-        }
-        jx_val x[64], ct_in[64];
-        for (int k = 0; k < n->nin && k < 64; k++) {
-            x[k] = trace_val(t, map[n->in[k]]);
-            ct_in[k] = TX_ZERO;
-        }
-        if (p->family->vjp(t, n, x, trace_val(t, map[i]), ct[i], ct_in) < 0) return -1;
-        for (int k = 0; k < n->nin; k++) {
-            int32_t o = n->in[k];
-            if (!needs[o] || tx_is_zero(ct_in[k])) continue;
-            if (jx_val_bad(ct_in[k])) return -1;
-            ct[o] = tx_add(n->loc, ct[o], ct_in[k]);
-        }
-        if (jx_trace_error(t)) return -1;
+/* The reverse-mode state: per node of f, whether it needs a cotangent and its
+ * cotangent so far; the mode and the inputs whose cotangents are returned. */
+typedef struct grad_ctx {
+    const unsigned char *wrt;
+    unsigned char *needs;
+    jx_val *ct;
+    grad_mode mode;
+    int n_sel;
+    const int *sel;
+} grad_ctx;
+
+/* The vjp rule of one node (backward walk): adds the cotangents of its operands. */
+static int grad_node_vjp(replay *r, int i, const jx_val *x, jx_val *y) {
+    grad_ctx *c = r->ctx;
+    const jx_node *n = &r->f->nodes[i];
+    if (!c->needs[i] || tx_is_zero(c->ct[i])) return 0;
+    const jx_prim_info *p = prim_info(n->op);
+    if (!p->family->vjp) {
+        trace_fail(r->t, n->loc, "grad", "differentiation rule for '%s' not implemented",
+                   p->name);
+        return -1;
+    }
+    jx_val ct_in[JX_MAX_OPERANDS];
+    for (int k = 0; k < n->nin; k++) ct_in[k] = TX_ZERO;
+    if (p->family->vjp(r->t, n, x, *y, c->ct[i], ct_in) < 0) return -1;
+    for (int k = 0; k < n->nin; k++) {
+        int32_t o = n->in[k];
+        if (!c->needs[o] || tx_is_zero(ct_in[k])) continue;
+        if (jx_val_bad(ct_in[k])) return -1;
+        c->ct[o] = tx_add(n->loc, c->ct[o], ct_in[k]);
+    }
+    return 0;
+}
+
+/* After the forward replay: seeds the output cotangents, walks backwards, and collects
+ * the outputs (primal outputs unless grad, then the selected inputs' cotangents). */
+static int grad_end(replay *r, jx_val *outs) {
+    grad_ctx *c = r->ctx;
+    const jx_fn *f = r->f;
+    jx_val *ct = c->ct;
+    grad_mark(f, c->wrt, c->needs);
+    for (int i = 0; i < f->n_nodes; i++) ct[i] = TX_ZERO;
+    if (c->mode == GRAD_VJP) {
+        for (int j = 0; j < f->n_out; j++)
+            if (c->needs[f->outs[j]])
+                ct[f->outs[j]] = tx_add(r->loc, ct[f->outs[j]], trace_val(r->t, f->n_in + j));
+    } else if (c->needs[f->outs[0]]) {
+        ct[f->outs[0]] = jx_scalar_at(r->loc, r->t, f->nodes[f->outs[0]].type.dtype, 1.0);
+    }
+    if (replay_walk(r, 1, grad_node_vjp) < 0) return -1;
+    int no = 0;
+    if (c->mode != GRAD_GRAD)
+        for (int j = 0; j < f->n_out; j++) outs[no++] = trace_val(r->t, r->map[f->outs[j]]);
+    for (int k = 0; k < c->n_sel; k++) {
+        int i = c->sel[k];
+        if (tx_is_zero(ct[i])) ct[i] = tx_zeros(r->loc, r->t, &f->nodes[i].type);
+        outs[no++] = ct[i];
     }
     return 0;
 }
@@ -75,51 +108,22 @@ static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, int n_sel, co
         }
     }
     jx_type *in_t = malloc((size_t)(f->n_in + n_ct + 1) * sizeof *in_t);
-    int32_t *map = malloc((size_t)(f->n_nodes + 1) * sizeof *map);
-    unsigned char *needs = malloc((size_t)f->n_nodes + 1);
-    jx_val *ct = malloc((size_t)(f->n_nodes + 1) * sizeof *ct);
-    jx_val *outs = malloc(((size_t)f->n_out + (size_t)n_sel + 1) * sizeof *outs);
-    jx_trace *t = NULL;
+    grad_ctx c = {wrt, malloc((size_t)f->n_nodes + 1),
+                  malloc((size_t)(f->n_nodes + 1) * sizeof *c.ct), mode, n_sel, sel};
     jx_fn *g = NULL;
-    if (!in_t || !map || !needs || !ct || !outs) {
+    if (!in_t || !c.needs || !c.ct) {
         util_err("%s: out of memory", what);
-        goto done;
+    } else {
+        for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
+        for (int j = 0; j < n_ct; j++) in_t[f->n_in + j] = f->nodes[f->outs[j]].type;
+        replay_spec spec = {.what = what, .n_in = f->n_in + n_ct, .in_types = in_t,
+                            .n_out = (mode != GRAD_GRAD ? f->n_out : 0) + n_sel,
+                            .end = grad_end, .finish = tx_finish};
+        g = replay_fn(f, &spec, &c);
     }
-    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
-    for (int j = 0; j < n_ct; j++) in_t[f->n_in + j] = f->nodes[f->outs[j]].type;
-    t = jx_trace_begin(f->n_in + n_ct, in_t);
-    if (!t) goto done;
-    for (int i = 0; i < f->n_in; i++) map[i] = i;
-    jx_loc loc = {what, 0};
-    if (trace_inline(t, loc, f, map) < 0) goto fail;
-    grad_mark(f, wrt, needs);
-    for (int i = 0; i < f->n_nodes; i++) ct[i] = TX_ZERO;
-    if (mode == GRAD_VJP) {
-        for (int j = 0; j < f->n_out; j++)
-            if (needs[f->outs[j]])
-                ct[f->outs[j]] = tx_add(loc, ct[f->outs[j]], trace_val(t, f->n_in + j));
-    } else if (needs[f->outs[0]]) {
-        ct[f->outs[0]] = jx_scalar_at(loc, t, f->nodes[f->outs[0]].type.dtype, 1.0);
-    }
-    if (grad_backward(t, f, map, needs, ct) < 0) goto fail;
-    int no = 0;
-    if (mode != GRAD_GRAD)
-        for (int j = 0; j < f->n_out; j++) outs[no++] = trace_val(t, map[f->outs[j]]);
-    for (int k = 0; k < n_sel; k++) {
-        int i = sel[k];
-        if (tx_is_zero(ct[i])) ct[i] = tx_zeros(loc, t, &f->nodes[i].type);
-        outs[no++] = ct[i];
-    }
-    g = tx_finish(t, no, outs);
-    goto done;
-fail:
-    tx_abort(t);
-done:
     free(in_t);
-    free(map);
-    free(needs);
-    free(ct);
-    free(outs);
+    free(c.needs);
+    free(c.ct);
     return g;
 }
 

@@ -49,8 +49,8 @@ int jx_interp(const jx_fn *f, jx_array *const *in, jx_array **out) {
             continue;
         }
         const jx_prim_info *p = prim_info(nd->op);
-        jx_array *ins[64];
-        for (int k = 0; k < nd->nin && k < 64; k++) ins[k] = val[nd->in[k]];
+        jx_array *ins[JX_MAX_OPERANDS];
+        for (int k = 0; k < nd->nin && k < JX_MAX_OPERANDS; k++) ins[k] = val[nd->in[k]];
         val[i] = jx_array_new_type(&nd->type);
         if (!val[i]) {
             char ts[160];

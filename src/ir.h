@@ -19,6 +19,8 @@ void *ir_arena_alloc(jx_arena *a, size_t n);
 const char *ir_arena_strdup(jx_arena *a, const char *s);
 
 #define JX_MAX_ATTRS 4
+/* Operands of one primitive: at most this many (the tracer, parser and verifier check it). */
+#define JX_MAX_OPERANDS 64
 
 /* Attributes of one node: up to four named integer vectors (names from prims.def) and,
  * for constants, the value. */

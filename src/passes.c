@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "passes.h"
+#include "replay.h"
 #include "transform.h"
 #include "util.h"
 
@@ -20,6 +21,7 @@ typedef struct simp {
     jx_trace *t;
     int32_t *table; /* CSE hash table of new ids, -1 empty */
     size_t cap;
+    int simplify; /* 0: copy only (DCE's replay) */
 } simp;
 
 static const jx_node *simp_node(const simp *s, int32_t id) { return &s->t->fn->nodes[id]; }
@@ -103,9 +105,9 @@ static int32_t simp_cse(simp *s, int32_t id) {
 /* Evaluates a node whose operands are all constants into a new constant node. */
 static jx_val simp_fold(simp *s, const jx_node *n, const jx_val *x) {
     const jx_prim_info *p = prim_info(n->op);
-    jx_array *ins[64], *out = jx_array_new_type(&n->type);
+    jx_array *ins[JX_MAX_OPERANDS], *out = jx_array_new_type(&n->type);
     jx_node tmp = *n;
-    int32_t ids[64];
+    int32_t ids[JX_MAX_OPERANDS];
     for (int k = 0; k < n->nin; k++) {
         ids[k] = x[k].id;
         ins[k] = simp_node(s, x[k].id)->at.value;
@@ -188,7 +190,7 @@ static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
         break;
     }
     /* fold small all-constant expressions, but keep splats (broadcasts of a scalar) */
-    int all_const = n->nin > 0 && n->nin <= 64 && n->op != JX_OP_BROADCAST_IN_DIM;
+    int all_const = n->nin > 0 && n->nin <= JX_MAX_OPERANDS && n->op != JX_OP_BROADCAST_IN_DIM;
     for (int k = 0; k < n->nin && all_const; k++)
         all_const = simp_node(s, x[k].id)->op == JX_OP_CONSTANT;
     int64_t size = jx_type_size(&n->type);
@@ -196,46 +198,40 @@ static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
     return none;
 }
 
+/* The simplifier's rule for one node: its rewrite (when simplifying) or the node as it
+ * is, then CSE of what the equation appended. */
+static int simp_node_rule(replay *r, int i, const jx_val *x, jx_val *y) {
+    simp *s = r->ctx;
+    const jx_node *n = &r->f->nodes[i];
+    int32_t first_new = s->t->fn->n_nodes; /* nodes from here on are this equation's */
+    *y = s->simplify ? simp_rewrite(s, n, x) : (jx_val){NULL, -1};
+    if (jx_val_bad(*y)) *y = tx_replay(s->t, n, x);
+    if (jx_val_bad(*y)) return -1;
+    /* a rewrite may return an existing node (x*1 -> x): already canonical */
+    if (s->simplify && y->id >= first_new) y->id = simp_cse(s, y->id);
+    return 0;
+}
+
+/* Binds the rule's state to the new trace. */
+static int simp_start(replay *r) {
+    ((simp *)r->ctx)->t = r->t;
+    return 0;
+}
+
 /* Replays f into a new function, skipping nodes not in live (NULL: all), simplifying
  * when simplify is set. */
 static jx_fn *simp_replay(const jx_fn *f, const unsigned char *live, int simplify) {
-    jx_type *in_t = malloc((size_t)(f->n_in + 1) * sizeof *in_t);
-    int32_t *map = malloc((size_t)(f->n_nodes + 1) * sizeof *map);
-    jx_val *outs = malloc((size_t)(f->n_out + 1) * sizeof *outs);
-    simp s = {NULL, NULL, 64};
+    simp s = {NULL, NULL, 64, simplify};
     while (s.cap < 2 * (size_t)f->n_nodes) s.cap *= 2;
     s.table = malloc(s.cap * sizeof *s.table);
-    jx_fn *g = NULL;
-    if (!in_t || !map || !outs || !s.table) {
+    if (!s.table) {
         util_err("simplify: out of memory");
-        goto done;
+        return NULL;
     }
     for (size_t i = 0; i < s.cap; i++) s.table[i] = -1;
-    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
-    s.t = jx_trace_begin(f->n_in, in_t);
-    if (!s.t) goto done;
-    for (int i = 0; i < f->n_in; i++) map[i] = i;
-    for (int i = f->n_in; i < f->n_nodes; i++) {
-        if (live && !live[i]) continue;
-        const jx_node *n = &f->nodes[i];
-        jx_val x[64];
-        for (int k = 0; k < n->nin && k < 64; k++) x[k] = trace_val(s.t, map[n->in[k]]);
-        int32_t first_new = s.t->fn->n_nodes; /* nodes from here on are this equation's */
-        jx_val y = simplify ? simp_rewrite(&s, n, x) : (jx_val){NULL, -1};
-        if (jx_val_bad(y)) y = tx_replay(s.t, n, x);
-        if (jx_val_bad(y)) {
-            jx_trace_abort(s.t);
-            goto done;
-        }
-        /* a rewrite may return an existing node (x*1 -> x): already canonical */
-        map[i] = simplify && y.id >= first_new ? simp_cse(&s, y.id) : y.id;
-    }
-    for (int j = 0; j < f->n_out; j++) outs[j] = trace_val(s.t, map[f->outs[j]]);
-    g = jx_trace_end(s.t, f->n_out, outs);
-done:
-    free(in_t);
-    free(map);
-    free(outs);
+    replay_spec spec = {.what = "simplify", .n_out = f->n_out, .live = live,
+                        .start = simp_start, .rule = simp_node_rule};
+    jx_fn *g = replay_fn(f, &spec, &s);
     free(s.table);
     return g;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay.h"
 #include "trace.h"
 #include "util.h"
 
@@ -319,14 +320,14 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
         return trace_fail(trace_live(t) ? t : NULL, loc, "emit", "bad primitive %d", (int)op);
     const jx_prim_info *p = prim_info(op);
     /* the count is checked before any operand is read */
-    if (nin < 0 || nin > TRACE_MAX_OPERANDS)
+    if (nin < 0 || nin > JX_MAX_OPERANDS)
         return trace_fail(trace_live(t) ? t : NULL, loc, p->name,
-                          "bad operand count %d (at most %d)", nin, TRACE_MAX_OPERANDS);
+                          "bad operand count %d (at most %d)", nin, JX_MAX_OPERANDS);
     if (nin > 0 && !in)
         return trace_fail(trace_live(t) ? t : NULL, loc, p->name,
                           "NULL operand list (%d operands)", nin);
-    int32_t ids[TRACE_MAX_OPERANDS];
-    jx_type types[TRACE_MAX_OPERANDS];
+    int32_t ids[JX_MAX_OPERANDS];
+    jx_type types[JX_MAX_OPERANDS];
     jx_val res;
     t = trace_operands(loc, t, p->name, nin, in, ids, types, &res);
     if (!t) return res;
@@ -361,17 +362,11 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     return (jx_val){t, id};
 }
 
-/* Re-emits fn's equations into t through map (see trace.h). */
+/* Re-emits fn's equations into t through map (see trace.h): the replay driver's default
+ * rule, one node at a time. */
 int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map) {
-    for (int i = fn->n_in; i < fn->n_nodes; i++) {
-        const jx_node *n = &fn->nodes[i];
-        jx_val ins[64];
-        for (int k = 0; k < n->nin && k < 64; k++) ins[k] = trace_val(t, map[n->in[k]]);
-        jx_val v = trace_emit(n->loc.file ? n->loc : loc, t, n->op, n->nin, ins, &n->at, &n->type);
-        if (v.id < 0) return -1;
-        map[i] = v.id;
-    }
-    return 0;
+    replay r = {fn, t, map, NULL, loc, NULL};
+    return replay_walk(&r, 0, NULL);
 }
 
 /* Inlines fn into the trace of args (see jx.h). */

@@ -7,9 +7,6 @@
 
 #include "ir.h"
 
-/* Operands of one primitive: at most this many. */
-#define TRACE_MAX_OPERANDS 64
-
 struct jx_trace {
     jx_fn *fn;
     char err[1024]; /* first error; err[0] == 0 while none */

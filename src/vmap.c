@@ -3,6 +3,7 @@
  * through their family's batch rule, which emits the batched primitive directly. */
 #include <stdlib.h>
 
+#include "replay.h"
 #include "transform.h"
 #include "util.h"
 
@@ -44,6 +45,65 @@ static int vmap_in_types(const jx_fn *f, const int *in_axes, int64_t bsize, jx_t
     return 0;
 }
 
+/* The batch axis of every node of f (TX_NOBATCH if unbatched) and the batch size. */
+typedef struct vmap_ctx {
+    int *bd;
+    int64_t bsize;
+    const int *out_axes;
+} vmap_ctx;
+
+/* The batching rule of one node: replayed as it is when no operand is batched. */
+static int vmap_node(replay *r, int i, const jx_val *x, jx_val *y) {
+    vmap_ctx *c = r->ctx;
+    const jx_node *nd = &r->f->nodes[i];
+    const jx_prim_info *p = prim_info(nd->op);
+    int xbd[JX_MAX_OPERANDS], any = 0;
+    for (int k = 0; k < nd->nin; k++) {
+        xbd[k] = c->bd[nd->in[k]];
+        any |= xbd[k] != TX_NOBATCH;
+    }
+    c->bd[i] = TX_NOBATCH;
+    if (!any) {
+        *y = tx_replay(r->t, nd, x);
+        return 0;
+    }
+    if (!p->family->batch) {
+        trace_fail(r->t, nd->loc, "vmap", "batching rule for '%s' not implemented", p->name);
+        return -1;
+    }
+    return p->family->batch(r->t, nd, x, xbd, c->bsize, y, &c->bd[i]);
+}
+
+/* The outputs with their batch axes moved to out_axes (or checked unbatched for none). */
+static int vmap_end(replay *r, jx_val *outs) {
+    vmap_ctx *c = r->ctx;
+    const jx_fn *f = r->f;
+    for (int j = 0; j < f->n_out; j++) {
+        int32_t o = f->outs[j];
+        const jx_node *nd = &f->nodes[o];
+        jx_val y = trace_val(r->t, r->map[o]);
+        int a = c->out_axes ? c->out_axes[j] : 0;
+        if (a == JX_NONE) {
+            if (c->bd[o] != TX_NOBATCH) {
+                trace_fail(r->t, nd->loc, "vmap", "output %d is batched but out_axes[%d] is none",
+                           j, j);
+                return -1;
+            }
+            outs[j] = y;
+            continue;
+        }
+        int na = vmap_axis(a, nd->type.rank + 1);
+        if (na < 0 || nd->type.rank + 1 > JX_MAX_RANK) {
+            trace_fail(r->t, nd->loc, "vmap", "out_axes[%d] = %d out of range for output rank %d",
+                       j, a, nd->type.rank);
+            return -1;
+        }
+        y = tx_batch_front(nd->loc, y, c->bd[o], c->bsize);
+        outs[j] = tx_moveaxis(nd->loc, y, 0, na);
+    }
+    return 0;
+}
+
 /* See jx.h. */
 jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t batch_size) {
     if (!f) {
@@ -54,74 +114,18 @@ jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t 
         util_err("vmap: batch size %lld out of range", (long long)batch_size);
         return NULL;
     }
-    int n = f->n_nodes;
     jx_type *in_t = malloc((size_t)(f->n_in + 1) * sizeof *in_t);
-    int32_t *map = malloc((size_t)(n + 1) * sizeof *map);
-    int *bd = malloc((size_t)(n + 1) * sizeof *bd);
-    jx_val *outs = malloc((size_t)(f->n_out + 1) * sizeof *outs);
-    jx_trace *t = NULL;
+    vmap_ctx c = {malloc((size_t)(f->n_nodes + 1) * sizeof *c.bd), batch_size, out_axes};
     jx_fn *g = NULL;
-    if (!in_t || !map || !bd || !outs) {
+    if (!in_t || !c.bd) {
         util_err("vmap: out of memory");
-        goto done;
+    } else if (vmap_in_types(f, in_axes, batch_size, in_t, c.bd) == 0) {
+        replay_spec spec = {.what = "vmap", .n_in = f->n_in, .in_types = in_t,
+                            .n_out = f->n_out, .rule = vmap_node, .end = vmap_end,
+                            .finish = tx_finish};
+        g = replay_fn(f, &spec, &c);
     }
-    if (vmap_in_types(f, in_axes, batch_size, in_t, bd) < 0) goto done;
-    t = jx_trace_begin(f->n_in, in_t);
-    if (!t) goto done;
-    for (int i = 0; i < f->n_in; i++) map[i] = i;
-    for (int i = f->n_in; i < n; i++) {
-        const jx_node *nd = &f->nodes[i];
-        const jx_prim_info *p = prim_info(nd->op);
-        jx_val x[64];
-        int xbd[64], any = 0;
-        for (int k = 0; k < nd->nin && k < 64; k++) {
-            x[k] = trace_val(t, map[nd->in[k]]);
-            xbd[k] = bd[nd->in[k]];
-            any |= xbd[k] != TX_NOBATCH;
-        }
-        jx_val y;
-        bd[i] = TX_NOBATCH;
-        if (!any) {
-            y = tx_replay(t, nd, x);
-        } else if (!p->family->batch) {
-            trace_fail(t, nd->loc, "vmap", "batching rule for '%s' not implemented", p->name);
-            goto fail;
-        } else if (p->family->batch(t, nd, x, xbd, batch_size, &y, &bd[i]) < 0) {
-            goto fail;
-        }
-        if (jx_val_bad(y)) goto fail;
-        map[i] = y.id;
-    }
-    for (int j = 0; j < f->n_out; j++) {
-        int32_t o = f->outs[j];
-        const jx_node *nd = &f->nodes[o];
-        jx_val y = trace_val(t, map[o]);
-        int a = out_axes ? out_axes[j] : 0;
-        if (a == JX_NONE) {
-            if (bd[o] != TX_NOBATCH) {
-                trace_fail(t, nd->loc, "vmap", "output %d is batched but out_axes[%d] is none", j, j);
-                goto fail;
-            }
-            outs[j] = y;
-            continue;
-        }
-        int na = vmap_axis(a, nd->type.rank + 1);
-        if (na < 0 || nd->type.rank + 1 > JX_MAX_RANK) {
-            trace_fail(t, nd->loc, "vmap", "out_axes[%d] = %d out of range for output rank %d", j,
-                       a, nd->type.rank);
-            goto fail;
-        }
-        y = tx_batch_front(nd->loc, y, bd[o], batch_size);
-        outs[j] = tx_moveaxis(nd->loc, y, 0, na);
-    }
-    g = tx_finish(t, f->n_out, outs);
-    goto done;
-fail:
-    tx_abort(t);
-done:
     free(in_t);
-    free(map);
-    free(bd);
-    free(outs);
+    free(c.bd);
     return g;
 }
