@@ -1,6 +1,6 @@
-/* Helpers for tests/t_errors.c, the catalog of bad input: cases isolated in child
- * processes (a crash fails one case instead of ending the binary), message checks, and
- * one-line error cases ERR1/ERR2. Include after check.h. */
+/* Helpers for tests/t_errors.c and t_errors_values.c, the catalog of bad input: cases
+ * isolated in child processes (a crash fails one case instead of ending the binary),
+ * message checks, and one-line error cases ERR1/ERR2. Include after check.h. */
 #ifndef JX_ERRCHECK_H
 #define JX_ERRCHECK_H
 

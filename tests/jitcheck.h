@@ -1,6 +1,6 @@
-/* Helpers of the JIT tests (t_jit.c, t_jit_fast.c): deterministic random arrays, array
- * comparison with a tolerance, and "compile, run, compare with the interpreter". Each test
- * file includes this once (the helpers are static). */
+/* Helpers of the JIT tests (t_jit.c, t_jit_programs.c, t_jit_fast.c): deterministic
+ * random arrays, array comparison with a tolerance, and "compile, run, compare with the
+ * interpreter". Each test file includes this once (the helpers are static). */
 #ifndef JX_JITCHECK_H
 #define JX_JITCHECK_H
 
