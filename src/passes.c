@@ -1,6 +1,8 @@
 /* Graph cleanup: jx_simplify = algebraic simplification + constant folding + CSE, then
  * DCE. Rewrites happen while replaying f into a new trace, so every result is checked by
- * the shape rules again. */
+ * the shape rules again. The registry of named passes (jxc opt --passes, jxc passes,
+ * jit_prepare) is at the end. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,4 +265,63 @@ jx_fn *jx_simplify(const jx_fn *f) {
     jx_fn *b = simp_dce(a);
     jx_fn_free(a);
     return b;
+}
+
+/* ---- the pass registry ----------------------------------------------------------------- */
+
+static const pass_info pass_table[] = {
+    {"simplify", "algebraic identities (x+0, x*1, neg neg, ...), small constant folding, CSE, "
+                 "then dce", jx_simplify},
+    {"dce", "drop the nodes no output depends on", simp_dce},
+    {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
+                  "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},
+};
+
+/* See passes.h. */
+const pass_info *pass_list(int *n) {
+    *n = (int)(sizeof pass_table / sizeof pass_table[0]);
+    return pass_table;
+}
+
+/* See passes.h. */
+const pass_info *pass_find(const char *name, size_t len) {
+    for (size_t i = 0; i < sizeof pass_table / sizeof pass_table[0]; i++)
+        if (strlen(pass_table[i].name) == len && !strncmp(pass_table[i].name, name, len))
+            return &pass_table[i];
+    return NULL;
+}
+
+/* Checks that every name in the comma-separated list is a pass. 0 or -1 with jx_error(). */
+static int pass_check_list(const char *names) {
+    for (const char *p = names; *p;) {
+        size_t len = strcspn(p, ",");
+        if (!pass_find(p, len)) {
+            char known[256] = "";
+            for (size_t i = 0; i < sizeof pass_table / sizeof pass_table[0]; i++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                         i ? ", " : "", pass_table[i].name);
+            return util_err("passes: unknown pass '%.*s' (known: %s)", (int)len, p, known);
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* See passes.h. */
+jx_fn *pass_run_list(const jx_fn *f, const char *names) {
+    if (!f || !names) {
+        util_err("passes: NULL %s", f ? "pass list" : "function");
+        return NULL;
+    }
+    if (pass_check_list(names) < 0) return NULL;
+    if (!*names) return simp_replay(f, NULL, 0); /* a copy */
+    jx_fn *cur = NULL;
+    for (const char *p = names; *p;) {
+        size_t len = strcspn(p, ",");
+        jx_fn *next = pass_find(p, len)->run(cur ? cur : f);
+        jx_fn_free(cur);
+        if (!(cur = next)) return NULL;
+        p += len + (p[len] == ',');
+    }
+    return cur;
 }

@@ -5,7 +5,9 @@
  *                                                run on .npy inputs (native code, or the
  *                                                reference interpreter with --interp)
  *   jxc dot F.jx                                 Graphviz DOT of the graph
- *   jxc opt F.jx                                 the IR after the JIT's IR passes
+ *   jxc opt F.jx [--passes P,Q,..]               the IR after the JIT's IR passes (or
+ *                                                the named ones, in order)
+ *   jxc passes                                   list the IR passes
  *   jxc fuse F.jx [--donate I,..]                the JIT's plan: kernels, GEMMs, buffers
  *   jxc llvm F.jx [--after] [--donate I,..]      LLVM IR before (or after) O3
  *   jxc asm F.jx [--donate I,..]                 the host assembly
@@ -27,12 +29,14 @@
 #include "jit/cache.h"
 #include "jit/jit.h"
 #include "jxc.h"
+#include "passes.h"
 
 static const char jxc_usage[] =
     "usage: jxc print F.jx\n"
     "       jxc run [--interp] F.jx [IN.npy ...] [-o OUT.npy ...]\n"
     "       jxc dot F.jx\n"
-    "       jxc opt F.jx\n"
+    "       jxc opt F.jx [--passes P,Q,...]\n"
+    "       jxc passes\n"
     "       jxc fuse F.jx [--donate I,J,...]\n"
     "       jxc llvm F.jx [--after] [--donate I,J,...]\n"
     "       jxc asm F.jx [--donate I,J,...]\n"
@@ -49,8 +53,9 @@ static const char jxc_usage[] =
     "          otherwise print them; native code (jx_jit), or the reference interpreter\n"
     "          with --interp\n"
     "  dot     write the graph as Graphviz DOT\n"
-    "  opt     print the IR the JIT compiles (after its IR passes: simplification,\n"
-    "          constant folding, CSE, DCE)\n"
+    "  opt     print the IR the JIT compiles (after its IR passes: simplify, gemm-fold);\n"
+    "          --passes runs the named passes in order instead ('none': no pass)\n"
+    "  passes  list the IR passes and the JIT's pipeline\n"
     "  fuse    print the JIT's plan: loop kernels with their fused nodes, library calls\n"
     "          (GEMMs), copies, and every buffer with its place (arena offset, input,\n"
     "          output, constant)\n"
@@ -215,7 +220,7 @@ static int jxc_put(char *text, const char *what) {
  * the LLVM IR before or after O3, or the assembly. */
 static int jxc_inspect(const char *cmd, int argc, char **argv) {
     int opt = !strcmp(cmd, "opt"), llvm = !strcmp(cmd, "llvm"), after = 0;
-    const char *src = NULL;
+    const char *src = NULL, *passes = PASS_JIT_PIPELINE;
     jxc_list donate = {-1, NULL};
     jx_fn *f = NULL, *g = NULL;
     jx_exe *e = NULL;
@@ -225,6 +230,13 @@ static int jxc_inspect(const char *cmd, int argc, char **argv) {
         const char *a = argv[i];
         if (llvm && !strcmp(a, "--after")) {
             after = 1;
+        } else if (opt && !strncmp(a, "--passes", 8) && (a[8] == 0 || a[8] == '=')) {
+            passes = a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
+            if (!passes) {
+                fprintf(stderr, "jxc: --passes needs a value (see jxc passes)\n");
+                goto done;
+            }
+            if (!strcmp(passes, "none")) passes = "";
         } else if (!opt && !strncmp(a, "--donate", 8) && (a[8] == 0 || a[8] == '=')) {
             const char *val = a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
             if (!val) {
@@ -250,7 +262,7 @@ static int jxc_inspect(const char *cmd, int argc, char **argv) {
     if (!(f = jxc_load(src))) goto done;
     const char *shown = strcmp(src, "-") ? src : "<stdin>";
     if (opt) {
-        if (!(g = jit_prepare(f))) {
+        if (!(g = pass_run_list(f, passes))) {
             fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
             goto done;
         }
@@ -290,6 +302,19 @@ done:
     return rc;
 }
 
+/* jxc passes: prints the JIT's pipeline and every IR pass with its summary. */
+static int jxc_passes(void) {
+    int n;
+    const pass_info *ps = pass_list(&n);
+    printf("the JIT runs: %s\n", PASS_JIT_PIPELINE);
+    for (int i = 0; i < n; i++) printf("  %-10s %s\n", ps[i].name, ps[i].summary);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "jxc: cannot write the output\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return jxc_usage_err(NULL);
     const char *cmd = argv[1];
@@ -298,6 +323,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "run")) return jxc_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "passes")) return argc == 2 ? jxc_passes() : jxc_usage_err("passes takes no arguments");
     if (!strcmp(cmd, "opt") || !strcmp(cmd, "fuse") || !strcmp(cmd, "llvm") || !strcmp(cmd, "asm"))
         return jxc_inspect(cmd, argc - 2, argv + 2);
     const jxc_tx *tx = jxc_tx_find(cmd);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "jit/cache.h"
+#include "passes.h"
 #include "jx_rt.h"
 #include "util.h"
 
@@ -332,7 +333,7 @@ static jit_code *jc_acquire(jit_code *fresh) {
 
 /* See cache.h. */
 jx_fn *jit_prepare(const jx_fn *f) {
-    return jx_simplify(f);
+    return pass_run_list(f, PASS_JIT_PIPELINE);
 }
 
 /* Prepares f and plans c (function, plan, memory, constants). 0 or -1 with jx_error(). */

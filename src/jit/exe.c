@@ -53,11 +53,12 @@ void jx_exe_free(jx_exe *e) {
     free(e);
 }
 
-/* The dot_general behind GEMM step s: the step's root or the first dot_general fused
- * under it (the root may be w - lr * dot). */
+/* The dot_general or gemm behind GEMM step s: the step's root or the first one fused
+ * under it. */
 static const jx_node *exe_gemm_dot(const jit_plan *p, int n, int depth) {
     const jx_node *x = &p->nodes[n];
-    if (x->op == JX_OP_DOT_GENERAL || depth == 0) return x->op == JX_OP_DOT_GENERAL ? x : NULL;
+    int dot = x->op == JX_OP_DOT_GENERAL || x->op == JX_OP_GEMM;
+    if (dot || depth == 0) return dot ? x : NULL;
     for (int i = 0; i < x->nin; i++) {
         const jx_node *d = exe_gemm_dot(p, x->in[i], depth - 1);
         if (d) return d;

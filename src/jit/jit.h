@@ -9,7 +9,7 @@
 
 #include "ir.h"
 
-/* ---- plan (plan.c) ------------------------------------------------------------------ */
+/* ---- plan (plan.c, plan_gemm.c) ------------------------------------------------------------ */
 
 /* Where a node's value lives. FUSED nodes have no buffer: they are recomputed inside each
  * consumer's loop nest. IMM: a rank-0 constant emitted as an immediate. */
@@ -26,7 +26,8 @@ typedef struct jp_buf {
 /* One cblas_?gemm per batch element: C[b] = alpha op(A[b]) op(B[b]) + beta C[b],
  * row-major. With init >= 0, C first holds a copy of node init's buffer (skipped when
  * they are the same memory, as for a donated input updated in place) and beta is 1:
- * that is how w - lr * dot(a, b) becomes one GEMM. */
+ * that is how a gemm node (w - lr * dot(a, b) after the gemm-fold pass) becomes one
+ * GEMM. */
 typedef struct jp_gemm {
     int a, b;                  /* operand buffer nodes (possibly viewed through transposes) */
     int init;                  /* node whose value C starts from, or -1 (beta = 0) */
@@ -77,6 +78,13 @@ void jit_plan_free(jit_plan *p);
 char *jit_plan_str(const jit_plan *p);
 /* 1 if node n of p is elementwise (JXF_ELT). */
 int jit_is_elt(const jit_plan *p, int n);
+/* Appends step s to p (plan.c); returns its index or -1 on OOM. */
+int jit_plan_add_step(jit_plan *p, jp_step s);
+/* Plans the float dot_general or gemm node d (plan_gemm.c) as a GEMM step (adding
+ * canonical copies of its operands first when their layouts cannot be folded) writing
+ * node target's buffer as alpha * dot(a, b), plus node init's value if init >= 0.
+ * Returns 0 or -1 with jx_error(). */
+int jit_plan_gemm(jit_plan *p, int d, int target, double alpha, int init);
 
 /* ---- memory (memplan.c) -------------------------------------------------------------- */
 

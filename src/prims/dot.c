@@ -1,4 +1,5 @@
-/* The dot family: dot_general with XLA semantics.
+/* The dot family: dot_general with XLA semantics, and gemm (c + alpha * dot_general, the
+ * gemm-fold pass's output; jx_family_gemm).
  *
  * Attributes (prims.def order): lhs_contract, rhs_contract, lhs_batch, rhs_batch.
  * Output dims are the batch dims (in lhs_batch order), then the lhs free dims, then the
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "passes.h"
 #include "trace.h"
 #include "transform.h"
 #include "util.h"
@@ -361,4 +363,70 @@ jx_val jx_dot_general_at(jx_loc loc, jx_val a, jx_val b, jx_ints lhs_contract,
     jx_val ins[2] = {a, b};
     jx_attrs at = ir_attrs(&lhs_contract, &rhs_contract, &lhs_batch, &rhs_batch);
     return trace_emit(loc, NULL, JX_OP_DOT_GENERAL, 2, ins, &at, NULL);
+}
+
+/* ---- gemm(a, b, c, alpha) = c + alpha * dot_general(a, b) ---------------------------- */
+
+/* Shape rule of gemm: a and b as for dot_general (float only), c of the dot's type and
+ * alpha a rank-0 scalar of the same dtype; the output has the dot's type. */
+static int gemm_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
+                      const jx_type *hint, jx_type *out, char *err, size_t errlen) {
+    if (nin != 4) {
+        snprintf(err, errlen, "expects 4 operands (a, b, c, alpha), got %d", nin);
+        return -1;
+    }
+    if (dot_infer(op, 2, in, at, hint, out, err, errlen) < 0) return -1;
+    if (out->dtype != JX_F32 && out->dtype != JX_F64) {
+        snprintf(err, errlen, "dtype %s is not a float (need f32 or f64)",
+                 jx_dtype_name(out->dtype));
+        return -1;
+    }
+    char want[160], got[160];
+    if (!jx_type_eq(&in[2], out)) {
+        snprintf(err, errlen, "the accumulator c has type %s, but dot_general(a, b) has %s",
+                 jx_type_str(&in[2], got, sizeof got), jx_type_str(out, want, sizeof want));
+        return -1;
+    }
+    if (in[3].rank != 0 || in[3].dtype != out->dtype) {
+        snprintf(err, errlen, "alpha must be a %s[] scalar, got %s", jx_dtype_name(out->dtype),
+                 jx_type_str(&in[3], got, sizeof got));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reference gemm: the dot_general interpreter's result d (rounded to the dtype), then
+ * c + (alpha * d) with each operation rounded to the dtype, as the unfused ops would. */
+static int gemm_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
+    if (dot_interp(n, in, out) < 0) return -1;
+    int64_t size = jx_array_size(out);
+    double alpha = jx_array_get(in[3], 0);
+    if (n->type.dtype == JX_F32) {
+        float *o = jx_array_data(out), a = (float)alpha;
+        const float *c = jx_array_cdata(in[2]);
+        for (int64_t i = 0; i < size; i++) {
+            float p = a * o[i];
+            o[i] = c[i] + p;
+        }
+    } else {
+        double *o = jx_array_data(out);
+        const double *c = jx_array_cdata(in[2]);
+        for (int64_t i = 0; i < size; i++) {
+            double p = alpha * o[i];
+            o[i] = c[i] + p;
+        }
+    }
+    return 0;
+}
+
+/* No transformation rules: gemm exists only after the JIT's passes ("rule not
+ * implemented" names it if a hand-written gemm is transformed). */
+const jx_family jx_family_gemm = {.infer = gemm_infer, .interp = gemm_interp};
+
+/* See passes.h. */
+jx_val dot_gemm_at(jx_loc loc, jx_val a, jx_val b, jx_val c, jx_val alpha, jx_ints lhs_contract,
+                   jx_ints rhs_contract, jx_ints lhs_batch, jx_ints rhs_batch) {
+    jx_val ins[4] = {a, b, c, alpha};
+    jx_attrs at = ir_attrs(&lhs_contract, &rhs_contract, &lhs_batch, &rhs_batch);
+    return trace_emit(loc, NULL, JX_OP_GEMM, 4, ins, &at, NULL);
 }
