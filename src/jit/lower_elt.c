@@ -52,7 +52,7 @@ LLVMValueRef lw_const(lw *L, jx_dtype dt, double v) {
 }
 
 /* 1 if dt is f32 or f64. */
-static int lw_isf(jx_dtype dt) {
+static int lw_is_float(jx_dtype dt) {
     return dt == JX_F32 || dt == JX_F64;
 }
 
@@ -64,7 +64,7 @@ static LLVMValueRef lw_isnan(lw *L, LLVMValueRef x) {
 /* See lower.h. */
 LLVMValueRef lw_maxmin(lw *L, int is_max, jx_dtype dt, LLVMValueRef a, LLVMValueRef b) {
     LLVMBuilderRef B = L->b;
-    if (lw_isf(dt)) {
+    if (lw_is_float(dt)) {
         LLVMValueRef c = LLVMBuildFCmp(B, is_max ? LLVMRealOGT : LLVMRealOLT, a, b, "");
         LLVMValueRef r = LLVMBuildSelect(B, c, a, b, "");
         r = LLVMBuildSelect(B, lw_isnan(L, b), b, r, "");
@@ -80,7 +80,7 @@ LLVMValueRef lw_maxmin(lw *L, int is_max, jx_dtype dt, LLVMValueRef a, LLVMValue
 LLVMValueRef lw_elt_unary(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x) {
     LLVMBuilderRef B = L->b;
     LLVMTypeRef t = lw_type(L, dt);
-    int f = lw_isf(dt);
+    int f = lw_is_float(dt);
     switch (op) {
     case JX_OP_NEG: return f ? LLVMBuildFNeg(B, x, "") : LLVMBuildNeg(B, x, "");
     case JX_OP_ABS:
@@ -142,7 +142,7 @@ static LLVMValueRef lw_idiv(lw *L, int rem, jx_dtype dt, LLVMValueRef a, LLVMVal
 /* See lower.h. */
 LLVMValueRef lw_elt_binary(lw *L, jx_op op, jx_dtype dt, LLVMValueRef a, LLVMValueRef b) {
     LLVMBuilderRef B = L->b;
-    int f = lw_isf(dt);
+    int f = lw_is_float(dt);
     if (op >= JX_OP_EQ && op <= JX_OP_GE) {
         static const LLVMRealPredicate fp[6] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT,
                                                 LLVMRealOLE, LLVMRealOGT, LLVMRealOGE};
@@ -184,18 +184,18 @@ LLVMValueRef lw_convert(lw *L, jx_dtype from, jx_dtype to, LLVMValueRef x) {
     LLVMTypeRef tt = lw_type(L, to);
     if (from == to) return x;
     if (to == JX_BOOL) {
-        if (lw_isf(from)) return LLVMBuildFCmp(B, LLVMRealUNE, x, lw_const(L, from, 0), "");
+        if (lw_is_float(from)) return LLVMBuildFCmp(B, LLVMRealUNE, x, lw_const(L, from, 0), "");
         return LLVMBuildICmp(B, LLVMIntNE, x, lw_const(L, from, 0), "");
     }
     if (from == JX_BOOL) {
-        if (lw_isf(to)) return LLVMBuildUIToFP(B, x, tt, "");
+        if (lw_is_float(to)) return LLVMBuildUIToFP(B, x, tt, "");
         return LLVMBuildZExt(B, x, tt, "");
     }
-    if (lw_isf(from) && lw_isf(to))
+    if (lw_is_float(from) && lw_is_float(to))
         return to == JX_F64 ? LLVMBuildFPExt(B, x, tt, "") : LLVMBuildFPTrunc(B, x, tt, "");
-    if (lw_isf(to))
+    if (lw_is_float(to))
         return from == JX_I32 ? LLVMBuildSIToFP(B, x, tt, "") : LLVMBuildUIToFP(B, x, tt, "");
-    if (lw_isf(from))
+    if (lw_is_float(from))
         return lw_intrin2(L, to == JX_I32 ? "llvm.fptosi.sat" : "llvm.fptoui.sat", tt,
                           lw_type(L, from), x);
     return x; /* i32 <-> u32: same bits */

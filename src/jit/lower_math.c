@@ -5,7 +5,7 @@
  * polynomials there (error ~1e-10 before the final rounding, within 1 ulp of the
  * correctly rounded value), f64 results full-length ones (a few ulp). f32 exp, log,
  * log1p, expm1, tanh and logistic are native f32 code (full vector width; Cephes
- * single-precision polynomials, 1-3 ulp), described at the f_* functions below.
+ * single-precision polynomials, 1-3 ulp), described at the f32_* functions below.
  *  exp:   Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Taylor series, 2^n by two
  *         exponent-field multiplies (so n may reach the subnormal range).
  *  log:   x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1).
@@ -70,7 +70,7 @@ static LLVMValueRef pow2i(lw *L, LLVMValueRef k) {
 }
 
 /* exp of a double; `full` selects f64 accuracy. */
-static LLVMValueRef m_exp(lw *L, LLVMValueRef x, int full) {
+static LLVMValueRef f64_exp(lw *L, LLVMValueRef x, int full) {
     LLVMValueRef nan = fcmp(L, LLVMRealUNO, x, x);
     LLVMValueRef xc = sel(L, fcmp(L, LLVMRealOGT, x, D(L, 709.8)), D(L, 709.8), x);
     xc = sel(L, fcmp(L, LLVMRealOLT, xc, D(L, -745.2)), D(L, -745.2), xc);
@@ -97,7 +97,7 @@ static LLVMValueRef m_exp(lw *L, LLVMValueRef x, int full) {
 }
 
 /* log of a double. */
-static LLVMValueRef m_log(lw *L, LLVMValueRef x, int full) {
+static LLVMValueRef f64_log(lw *L, LLVMValueRef x, int full) {
     LLVMBuilderRef B = L->b;
     LLVMValueRef small = fcmp(L, LLVMRealOLT, x, D(L, 2.2250738585072014e-308));
     LLVMValueRef xs = sel(L, small, fmul(L, x, D(L, 18014398509481984.0 /* 2^54 */)), x);
@@ -127,40 +127,40 @@ static LLVMValueRef m_log(lw *L, LLVMValueRef x, int full) {
 }
 
 /* log1p of a double. */
-static LLVMValueRef m_log1p(lw *L, LLVMValueRef x, int full) {
+static LLVMValueRef f64_log1p(lw *L, LLVMValueRef x, int full) {
     LLVMValueRef u = fadd(L, D(L, 1), x), d = fsub(L, u, D(L, 1));
-    LLVMValueRef r = fmul(L, m_log(L, u, full), fdiv(L, x, d));
+    LLVMValueRef r = fmul(L, f64_log(L, u, full), fdiv(L, x, d));
     r = sel(L, fcmp(L, LLVMRealOEQ, d, D(L, 0)), x, r);
     return sel(L, fcmp(L, LLVMRealOEQ, x, D(L, INFINITY)), x, r);
 }
 
 /* expm1 of a double. */
-static LLVMValueRef m_expm1(lw *L, LLVMValueRef x, int full) {
-    LLVMValueRef u = m_exp(L, x, full), d = fsub(L, u, D(L, 1));
-    LLVMValueRef r = fmul(L, d, fdiv(L, x, m_log(L, u, full))); /* no overflow near 709 */
+static LLVMValueRef f64_expm1(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef u = f64_exp(L, x, full), d = fsub(L, u, D(L, 1));
+    LLVMValueRef r = fmul(L, d, fdiv(L, x, f64_log(L, u, full))); /* no overflow near 709 */
     r = sel(L, fcmp(L, LLVMRealOEQ, d, D(L, -1)), D(L, -1), r);
     r = sel(L, fcmp(L, LLVMRealOEQ, u, D(L, 1)), x, r);
     return sel(L, fcmp(L, LLVMRealOEQ, u, D(L, INFINITY)), u, r);
 }
 
 /* tanh of a double. */
-static LLVMValueRef m_tanh(lw *L, LLVMValueRef x, int full) {
+static LLVMValueRef f64_tanh(lw *L, LLVMValueRef x, int full) {
     LLVMValueRef a = dabs(L, x);
-    LLVMValueRef e = m_expm1(L, fmul(L, a, D(L, -2)), full);
+    LLVMValueRef e = f64_expm1(L, fmul(L, a, D(L, -2)), full);
     LLVMValueRef t = fdiv(L, LLVMBuildFNeg(L->b, e, ""), fadd(L, D(L, 2), e));
     LLVMValueRef args[2] = {t, x};
     return lw_intrin(L, "llvm.copysign", L->f64, 2, args);
 }
 
 /* logistic of a double: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) otherwise. */
-static LLVMValueRef m_logistic(lw *L, LLVMValueRef x, int full) {
-    LLVMValueRef e = m_exp(L, LLVMBuildFNeg(L->b, dabs(L, x), ""), full);
+static LLVMValueRef f64_logistic(lw *L, LLVMValueRef x, int full) {
+    LLVMValueRef e = f64_exp(L, LLVMBuildFNeg(L->b, dabs(L, x), ""), full);
     LLVMValueRef den = fadd(L, D(L, 1), e);
     return sel(L, fcmp(L, LLVMRealOGE, x, D(L, 0)), fdiv(L, D(L, 1), den), fdiv(L, e, den));
 }
 
 /* sin (is_cos = 0) or cos of a double (Cephes sin.c). */
-static LLVMValueRef m_sincos(lw *L, LLVMValueRef x, int is_cos) {
+static LLVMValueRef f64_sincos(lw *L, LLVMValueRef x, int is_cos) {
     static const double sincof[6] = {1.58962301576546568060E-10, -2.50507477628578072866E-8,
                                      2.75573136213857245213E-6, -1.98412698295895385996E-4,
                                      8.33333333332211858878E-3, -1.66666666666666307295E-1};
@@ -204,10 +204,10 @@ static LLVMValueRef m_sincos(lw *L, LLVMValueRef x, int is_cos) {
 }
 
 /* pow of doubles with the C99 special cases. */
-static LLVMValueRef m_pow(lw *L, LLVMValueRef x, LLVMValueRef y, int full) {
+static LLVMValueRef f64_pow(lw *L, LLVMValueRef x, LLVMValueRef y, int full) {
     LLVMBuilderRef B = L->b;
     LLVMValueRef ax = dabs(L, x);
-    LLVMValueRef mag = m_exp(L, fmul(L, y, m_log(L, ax, 1)), full);
+    LLVMValueRef mag = f64_exp(L, fmul(L, y, f64_log(L, ax, 1)), full);
     LLVMValueRef yint = fcmp(L, LLVMRealOEQ, dfloor(L, y), y);
     LLVMValueRef h = fmul(L, y, D(L, 0.5));
     LLVMValueRef odd = LLVMBuildAnd(B, yint, fcmp(L, LLVMRealONE, dfloor(L, h), h), "");
@@ -248,7 +248,7 @@ static LLVMValueRef pow2f(lw *L, LLVMValueRef k) {
 
 /* expf: x = n ln2 + r (two-part ln2), e^r = 1 + r + r^2 P(r) (degree 5, |r| <= ln2/2,
  * about 1 ulp), times 2^n in two steps so that results may be subnormal. */
-static LLVMValueRef f_exp(lw *L, LLVMValueRef x) {
+static LLVMValueRef f32_exp(lw *L, LLVMValueRef x) {
     static const double p[6] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
                                 4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
     LLVMValueRef nan = fcmp(L, LLVMRealUNO, x, x);
@@ -272,7 +272,7 @@ static LLVMValueRef f_exp(lw *L, LLVMValueRef x) {
 
 /* logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = f - f^2/2 + f^3 P(f) with f = m - 1
  * (degree 8, about 1 ulp), plus e ln2 in two parts; subnormals are scaled first. */
-static LLVMValueRef f_log(lw *L, LLVMValueRef x) {
+static LLVMValueRef f32_log(lw *L, LLVMValueRef x) {
     static const double p[9] = {7.0376836292E-2,  -1.1514610310E-1, 1.1676998740E-1,
                                 -1.2420140846E-1, 1.4249322787E-1,  -1.6668057665E-1,
                                 2.0000714765E-1,  -2.4999993993E-1, 3.3333331174E-1};
@@ -300,28 +300,28 @@ static LLVMValueRef f_log(lw *L, LLVMValueRef x) {
 }
 
 /* log1pf and expm1f: the same tricks as in double, on the f32 exp and log. */
-static LLVMValueRef f_log1p(lw *L, LLVMValueRef x) {
+static LLVMValueRef f32_log1p(lw *L, LLVMValueRef x) {
     LLVMValueRef u = fadd(L, F(L, 1), x), d = fsub(L, u, F(L, 1));
-    LLVMValueRef r = fmul(L, f_log(L, u), fdiv(L, x, d));
+    LLVMValueRef r = fmul(L, f32_log(L, u), fdiv(L, x, d));
     r = sel(L, fcmp(L, LLVMRealOEQ, d, F(L, 0)), x, r);
     return sel(L, fcmp(L, LLVMRealOEQ, x, F(L, INFINITY)), x, r);
 }
-static LLVMValueRef f_expm1(lw *L, LLVMValueRef x) {
-    LLVMValueRef u = f_exp(L, x), d = fsub(L, u, F(L, 1));
-    LLVMValueRef r = fmul(L, d, fdiv(L, x, f_log(L, u)));
+static LLVMValueRef f32_expm1(lw *L, LLVMValueRef x) {
+    LLVMValueRef u = f32_exp(L, x), d = fsub(L, u, F(L, 1));
+    LLVMValueRef r = fmul(L, d, fdiv(L, x, f32_log(L, u)));
     r = sel(L, fcmp(L, LLVMRealOEQ, d, F(L, -1)), F(L, -1), r);
     r = sel(L, fcmp(L, LLVMRealOEQ, u, F(L, 1)), x, r);
     return sel(L, fcmp(L, LLVMRealOEQ, u, F(L, INFINITY)), u, r);
 }
 
 /* tanhf: odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1) with x's sign above. */
-static LLVMValueRef f_tanh(lw *L, LLVMValueRef x) {
+static LLVMValueRef f32_tanh(lw *L, LLVMValueRef x) {
     static const double p[5] = {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2,
                                 1.33314422036E-1, -3.33332819422E-1};
     LLVMValueRef a = lw_intrin(L, "llvm.fabs", L->f32, 1, &x);
     LLVMValueRef z = fmul(L, x, x);
     LLVMValueRef small = fadd(L, fmul(L, fmul(L, poly(L, z, p, 5), z), x), x);
-    LLVMValueRef e = f_exp(L, fmul(L, a, F(L, 2)));
+    LLVMValueRef e = f32_exp(L, fmul(L, a, F(L, 2)));
     LLVMValueRef t = fsub(L, F(L, 1), fdiv(L, F(L, 2), fadd(L, e, F(L, 1))));
     LLVMValueRef args[2] = {t, x};
     LLVMValueRef big = lw_intrin(L, "llvm.copysign", L->f32, 2, args);
@@ -329,8 +329,8 @@ static LLVMValueRef f_tanh(lw *L, LLVMValueRef x) {
 }
 
 /* logistic in f32 (the interpreter's two-sided formula). */
-static LLVMValueRef f_logistic(lw *L, LLVMValueRef x) {
-    LLVMValueRef e = f_exp(L, LLVMBuildFNeg(L->b, lw_intrin(L, "llvm.fabs", L->f32, 1, &x), ""));
+static LLVMValueRef f32_logistic(lw *L, LLVMValueRef x) {
+    LLVMValueRef e = f32_exp(L, LLVMBuildFNeg(L->b, lw_intrin(L, "llvm.fabs", L->f32, 1, &x), ""));
     LLVMValueRef den = fadd(L, F(L, 1), e);
     return sel(L, fcmp(L, LLVMRealOGE, x, F(L, 0)), fdiv(L, F(L, 1), den), fdiv(L, e, den));
 }
@@ -340,25 +340,25 @@ LLVMValueRef lw_math(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x) {
     int full = dt == JX_F64;
     if (!full) {
         switch (op) {
-        case JX_OP_EXP: return f_exp(L, x);
-        case JX_OP_LOG: return f_log(L, x);
-        case JX_OP_LOG1P: return f_log1p(L, x);
-        case JX_OP_EXPM1: return f_expm1(L, x);
-        case JX_OP_TANH: return f_tanh(L, x);
-        case JX_OP_LOGISTIC: return f_logistic(L, x);
+        case JX_OP_EXP: return f32_exp(L, x);
+        case JX_OP_LOG: return f32_log(L, x);
+        case JX_OP_LOG1P: return f32_log1p(L, x);
+        case JX_OP_EXPM1: return f32_expm1(L, x);
+        case JX_OP_TANH: return f32_tanh(L, x);
+        case JX_OP_LOGISTIC: return f32_logistic(L, x);
         default: break; /* sin, cos: in double, rounded */
         }
     }
     LLVMValueRef d = full ? x : LLVMBuildFPExt(L->b, x, L->f64, ""), r;
     switch (op) {
-    case JX_OP_EXP: r = m_exp(L, d, full); break;
-    case JX_OP_LOG: r = m_log(L, d, full); break;
-    case JX_OP_LOG1P: r = m_log1p(L, d, full); break;
-    case JX_OP_EXPM1: r = m_expm1(L, d, full); break;
-    case JX_OP_TANH: r = m_tanh(L, d, full); break;
-    case JX_OP_LOGISTIC: r = m_logistic(L, d, full); break;
-    case JX_OP_SIN: r = m_sincos(L, d, 0); break;
-    case JX_OP_COS: r = m_sincos(L, d, 1); break;
+    case JX_OP_EXP: r = f64_exp(L, d, full); break;
+    case JX_OP_LOG: r = f64_log(L, d, full); break;
+    case JX_OP_LOG1P: r = f64_log1p(L, d, full); break;
+    case JX_OP_EXPM1: r = f64_expm1(L, d, full); break;
+    case JX_OP_TANH: r = f64_tanh(L, d, full); break;
+    case JX_OP_LOGISTIC: r = f64_logistic(L, d, full); break;
+    case JX_OP_SIN: r = f64_sincos(L, d, 0); break;
+    case JX_OP_COS: r = f64_sincos(L, d, 1); break;
     default: return NULL;
     }
     return full ? r : LLVMBuildFPTrunc(L->b, r, L->f32, "");
@@ -371,6 +371,6 @@ LLVMValueRef lw_pow(lw *L, jx_dtype dt, LLVMValueRef a, LLVMValueRef b) {
         a = LLVMBuildFPExt(L->b, a, L->f64, "");
         b = LLVMBuildFPExt(L->b, b, L->f64, "");
     }
-    LLVMValueRef r = m_pow(L, a, b, full);
+    LLVMValueRef r = f64_pow(L, a, b, full);
     return full ? r : LLVMBuildFPTrunc(L->b, r, L->f32, "");
 }
