@@ -57,8 +57,6 @@ jx_val tx_replay(jx_trace *t, const jx_node *n, const jx_val *in);
 /* Ends a transformation's trace with its outputs and returns the simplified function
  * (NULL with jx_error set if tracing failed). Consumes t. */
 jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs);
-/* Discards a failed transformation's trace, keeping its first error in jx_error(). */
-void tx_abort(jx_trace *t);
 /* 1 if dt is a float dtype. */
 int tx_is_float(jx_dtype dt);
 

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "transform.h"
-#include "util.h"
 
 /* a + b, where a symbolic zero on either side yields the other. */
 jx_val tx_add(jx_loc loc, jx_val a, jx_val b) {
@@ -34,12 +33,6 @@ jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs) {
     jx_fn *g = raw ? jx_simplify(raw) : NULL;
     jx_fn_free(raw);
     return g;
-}
-
-/* See transform.h. */
-void tx_abort(jx_trace *t) {
-    if (t && jx_trace_error(t)) util_err("%s", jx_trace_error(t));
-    jx_trace_abort(t);
 }
 
 /* 1 for f32 and f64. */
