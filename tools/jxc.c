@@ -214,6 +214,26 @@ static int jxc_put(char *text, const char *what) {
     return 0;
 }
 
+/* The donation mask (n_in + 1 bytes, malloc'd) of the --donate list for a function
+ * with n_in inputs (shown: its file's name); NULL with a message on stderr. */
+static unsigned char *jxc_donate_mask(const jxc_list *donate, int n_in, const char *shown) {
+    unsigned char *mask = calloc((size_t)n_in + 1, 1);
+    if (!mask) {
+        fprintf(stderr, "jxc: out of memory\n");
+        return NULL;
+    }
+    for (int k = 0; k < donate->n; k++) {
+        if (donate->v[k] < 0 || donate->v[k] >= n_in) {
+            fprintf(stderr, "jxc: --donate index %d out of range (%s has %d inputs)\n",
+                    donate->v[k], shown, n_in);
+            free(mask);
+            return NULL;
+        }
+        mask[donate->v[k]] = 1;
+    }
+    return mask;
+}
+
 /* jxc opt|fuse|llvm|asm F.jx [--after] [--donate I,..]: prints one stage of the JIT for
  * F.jx; argv holds the arguments after the command. opt runs only the IR passes; the
  * others compile exactly as jx_jit does (outside the compile cache) and print the plan,
@@ -269,21 +289,7 @@ static int jxc_inspect(const char *cmd, int argc, char **argv) {
         rc = jxc_put(jx_fn_to_string(g), "IR");
         goto done;
     }
-    int n_in = jx_fn_n_in(f);
-    if (donate.n >= 0) {
-        if (!(mask = calloc((size_t)n_in + 1, 1))) {
-            fprintf(stderr, "jxc: out of memory\n");
-            goto done;
-        }
-        for (int k = 0; k < donate.n; k++) {
-            if (donate.v[k] < 0 || donate.v[k] >= n_in) {
-                fprintf(stderr, "jxc: --donate index %d out of range (%s has %d inputs)\n",
-                        donate.v[k], shown, n_in);
-                goto done;
-            }
-            mask[donate.v[k]] = 1;
-        }
-    }
+    if (donate.n >= 0 && !(mask = jxc_donate_mask(&donate, jx_fn_n_in(f), shown))) goto done;
     jx_jit_opts o = {.donate = mask};
     if (!(e = jit_compile_keep(f, &o))) {
         fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());
