@@ -23,8 +23,11 @@ typedef struct simp {
     jx_trace *t;
     int32_t *table; /* CSE hash table of new ids, -1 empty */
     size_t cap;
-    int simplify; /* 0: copy only (DCE's replay) */
+    int simplify; /* SIMP_* rule groups to apply (0: copy only, as DCE's replay) */
 } simp;
+
+/* The simplifier's rule groups, each also a pass of its own (see the registry). */
+enum { SIMP_IDENTITIES = 1, SIMP_CONST_FOLD = 2, SIMP_CSE = 4, SIMP_ALL = 7 };
 
 static const jx_node *simp_node(const simp *s, int32_t id) { return &s->t->fn->nodes[id]; }
 
@@ -121,8 +124,10 @@ static jx_val simp_fold(simp *s, const jx_node *n, const jx_val *x) {
     return r;
 }
 
-/* The simplified form of n on new operands x, or an invalid value to emit n as is. */
-static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
+/* The algebraic identities (x+0, x*1, x/1, neg neg, no-op convert/reshape/broadcast/
+ * reduce/transpose, composed broadcasts/reshapes/transposes, select of equal branches):
+ * the simpler form of n on new operands x, or an invalid value. */
+static jx_val simp_identity(simp *s, const jx_node *n, const jx_val *x) {
     jx_val none = {NULL, -1};
     const jx_type *t0 = n->nin ? trace_type(s->t, x[0].id) : NULL;
     int same0 = t0 && jx_type_eq(t0, &n->type);
@@ -191,13 +196,29 @@ static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
     default:
         break;
     }
-    /* fold small all-constant expressions, but keep splats (broadcasts of a scalar) */
+    return none;
+}
+
+/* Constant folding: n on new operands x evaluated into a constant when they are all
+ * constants and n is small (but not a splat, a broadcast of a scalar), or an invalid
+ * value. */
+static jx_val simp_const_fold(simp *s, const jx_node *n, const jx_val *x) {
+    jx_val none = {NULL, -1};
     int all_const = n->nin > 0 && n->nin <= JX_MAX_OPERANDS && n->op != JX_OP_BROADCAST_IN_DIM;
     for (int k = 0; k < n->nin && all_const; k++)
         all_const = simp_node(s, x[k].id)->op == JX_OP_CONSTANT;
     int64_t size = jx_type_size(&n->type);
     if (all_const && size >= 0 && size <= SIMP_FOLD_MAX) return simp_fold(s, n, x);
     return none;
+}
+
+/* The simplified form of n on new operands x under s's rule groups, or an invalid value
+ * to emit n as is. */
+static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
+    jx_val y = {NULL, -1};
+    if (s->simplify & SIMP_IDENTITIES) y = simp_identity(s, n, x);
+    if (jx_val_bad(y) && (s->simplify & SIMP_CONST_FOLD)) y = simp_const_fold(s, n, x);
+    return y;
 }
 
 /* The simplifier's rule for one node: its rewrite (when simplifying) or the node as it
@@ -210,7 +231,7 @@ static int simp_node_rule(replay *r, int i, const jx_val *x, jx_val *y) {
     if (jx_val_bad(*y)) *y = tx_replay(s->t, n, x);
     if (jx_val_bad(*y)) return -1;
     /* a rewrite may return an existing node (x*1 -> x): already canonical */
-    if (s->simplify && y->id >= first_new) y->id = simp_cse(s, y->id);
+    if ((s->simplify & SIMP_CSE) && y->id >= first_new) y->id = simp_cse(s, y->id);
     return 0;
 }
 
@@ -260,7 +281,7 @@ jx_fn *jx_simplify(const jx_fn *f) {
         util_err("simplify: NULL function");
         return NULL;
     }
-    jx_fn *a = simp_replay(f, NULL, 1);
+    jx_fn *a = simp_replay(f, NULL, SIMP_ALL);
     if (!a) return NULL;
     jx_fn *b = simp_dce(a);
     jx_fn_free(a);
@@ -269,9 +290,25 @@ jx_fn *jx_simplify(const jx_fn *f) {
 
 /* ---- the pass registry ----------------------------------------------------------------- */
 
+/* The identities pass: simp_identity at every node (no folding, CSE or DCE). */
+static jx_fn *simp_identities_pass(const jx_fn *f) { return simp_replay(f, NULL, SIMP_IDENTITIES); }
+
+/* The const-fold pass: simp_const_fold at every node. */
+static jx_fn *simp_const_fold_pass(const jx_fn *f) { return simp_replay(f, NULL, SIMP_CONST_FOLD); }
+
+/* The cse pass: merges nodes computing the same value. */
+static jx_fn *simp_cse_pass(const jx_fn *f) { return simp_replay(f, NULL, SIMP_CSE); }
+
 static const pass_info pass_table[] = {
-    {"simplify", "algebraic identities (x+0, x*1, neg neg, ...), small constant folding, CSE, "
-                 "then dce", jx_simplify},
+    {"simplify", "identities, const-fold and cse in one walk, then dce (jx_simplify)",
+     jx_simplify},
+    {"identities", "x+0, x-0, x*1, x/1, neg(neg x), no-op convert/reshape/broadcast/transpose/"
+                   "reduce_sum, composed broadcasts/reshapes/transposes, select(p, x, x)",
+     simp_identities_pass},
+    {"const-fold", "evaluate nodes of at most 16 elements whose operands are all constants "
+                   "(not splats)", simp_const_fold_pass},
+    {"cse", "merge nodes that compute the same value (same op, operands, attributes)",
+     simp_cse_pass},
     {"dce", "drop the nodes no output depends on", simp_dce},
     {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
                   "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},

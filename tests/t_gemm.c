@@ -147,4 +147,19 @@ TEST(gemm_has_no_transformation_rules) {
     jx_fn_free(f);
 }
 
+TEST(pass_list_names) {
+    jx_fn *f = parse(fold_src);
+    if (!f) return;
+    jx_fn *g = pass_run_list(f, "identities,bogus");
+    CHECK(g == NULL);
+    if (!g) CHECK_CONTAINS(jx_error(), "unknown pass 'bogus' (known: simplify, identities");
+    jx_fn_free(g);
+    g = pass_run_list(f, PASS_JIT_PIPELINE); /* the JIT's pipeline folds both updates */
+    char *text = g ? jx_fn_to_string(g) : NULL;
+    CHECK(text && !strstr(text, "dot_general") && strstr(text, "gemm["));
+    free(text);
+    jx_fn_free(g);
+    jx_fn_free(f);
+}
+
 TEST_MAIN()
