@@ -1,6 +1,6 @@
 /* Fusion: partitions a jx_fn into steps.
  *
- * Every primitive except float dot_general is "gather form": element o of its output is
+ * Every primitive except float dot_general and gemm is "gather form": element o of its output is
  * a pure function of operand elements at indices computed from o (reductions, argmax,
  * integer dot and conv_patches_t with an inner loop). So a loop kernel is a root node
  * with a buffer plus the tree of FUSED nodes under it, recomputed at whatever index the
@@ -16,14 +16,13 @@
  *    elements gets a buffer and its own kernel, which streams over the operand's rows
  *    (fused into its consumer, its inner loop would stride across rows);
  *  - everything else is fused into its single consumer.
- * Float dot_general becomes one cblas GEMM per batch element; transposes and reshapes
- * of its operands fold into the trans flags and leading dimensions when the strides
- * allow, otherwise a synthetic transpose kernel copies the operand to a canonical
+ * Float dot_general becomes one cblas GEMM per batch element (plan_gemm.c); transposes
+ * and reshapes of its operands fold into the trans flags and leading dimensions when the
+ * strides allow, otherwise a synthetic transpose kernel copies the operand to a canonical
  * layout first. A gemm node (c + alpha * dot, made by the gemm-fold pass, see
  * pass_gemm_fold.c) becomes one GEMM with that alpha (a constant) and beta = 1
  * accumulating into its buffer, which starts as c's (in place when c is a donated input),
  * so c always gets a buffer. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
