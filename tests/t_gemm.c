@@ -147,6 +147,45 @@ TEST(gemm_has_no_transformation_rules) {
     jx_fn_free(f);
 }
 
+/* s = w (-|+) c * dot(op(x), op(y)) in one of four forms (sub, add, add reversed, mul
+ * reversed), op a transpose or not, over dtype dt. */
+static void random_update(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const int *cfg = user; /* form, trans, dtype f64 */
+    jx_dtype dt = cfg[2] ? JX_F64 : JX_F32;
+    jx_val x = cfg[1] ? jx_transpose(in[1], JX_INTS(1, 0)) : in[1];
+    jx_val d = jx_dot_general(x, in[2], JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
+    jx_val c = jx_broadcast_in_dim(jx_scalar(t, dt, 0.37), JX_INTS(3, 5), JX_NOINTS);
+    jx_val m = cfg[0] == 3 ? jx_mul(d, c) : jx_mul(c, d);
+    out[0] = cfg[0] == 1 ? jx_add(in[0], m) : cfg[0] == 2 ? jx_add(m, in[0]) : jx_sub(in[0], m);
+}
+
+TEST(gemm_fold_random_forms) {
+    for (int form = 0; form < 4; form++)
+        for (int tr = 0; tr < 2; tr++)
+            for (int f64 = 0; f64 < 2; f64++) {
+                int cfg[3] = {form, tr, f64};
+                jx_dtype dt = f64 ? JX_F64 : JX_F32;
+                jx_type ts[3] = {JX_TYPE(dt, 3, 5), tr ? JX_TYPE(dt, 3, 4) : JX_TYPE(dt, 4, 3),
+                                 JX_TYPE(dt, 4, 5)};
+                jx_fn *f = jx_trace(random_update, 3, ts, 1, cfg);
+                jx_fn *g = f ? pass_gemm_fold(f) : NULL;
+                char *text = g ? jx_fn_to_string(g) : NULL;
+                if (!text || strstr(text, "dot_general") || !strstr(text, "gemm["))
+                    CHECK_FAIL_("form %d trans %d f64 %d: not folded:\n%s", form, tr, f64,
+                                text ? text : jx_error());
+                jx_array *want = NULL, *got = NULL;
+                CHECK(f && run_interp(f, 3, &want) == 0);
+                CHECK(g && run_interp(g, 3, &got) == 0);
+                if (want && got)
+                    CHECK(!memcmp(jx_array_cdata(want), jx_array_cdata(got), jx_array_nbytes(want)));
+                jx_array_free(want);
+                jx_array_free(got);
+                free(text);
+                jx_fn_free(g);
+                jx_fn_free(f);
+            }
+}
+
 TEST(pass_list_names) {
     jx_fn *f = parse(fold_src);
     if (!f) return;

@@ -40,7 +40,7 @@ jit_code *jit_code_get(const jx_fn *f, const jx_jit_opts *opts, jit_texts *texts
 /* Drops one reference; the last one removes the code. NULL is ignored. */
 void jit_code_release(jit_code *c);
 
-/* The IR-level passes the JIT runs before planning (today: jx_simplify). A new function,
+/* The IR-level passes the JIT runs before planning (PASS_JIT_PIPELINE). A new function,
  * or NULL with jx_error(). */
 jx_fn *jit_prepare(const jx_fn *f);
 
