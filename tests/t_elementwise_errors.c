@@ -6,42 +6,7 @@
 #include "check.h"
 #include "trace.h"
 
-#define I32MIN (-2147483648.0)
-#define I32MAX 2147483647.0
-#define U32MAX 4294967295.0
-
-/* The public unary wrappers by op. */
-static jx_val (*const unary_fns[JX_NOPS])(jx_loc, jx_val) = {
-    [JX_OP_NEG] = jx_neg_at,         [JX_OP_ABS] = jx_abs_at,
-    [JX_OP_SIGN] = jx_sign_at,       [JX_OP_EXP] = jx_exp_at,
-    [JX_OP_LOG] = jx_log_at,         [JX_OP_LOG1P] = jx_log1p_at,
-    [JX_OP_EXPM1] = jx_expm1_at,     [JX_OP_TANH] = jx_tanh_at,
-    [JX_OP_LOGISTIC] = jx_logistic_at, [JX_OP_SQRT] = jx_sqrt_at,
-    [JX_OP_RSQRT] = jx_rsqrt_at,     [JX_OP_SIN] = jx_sin_at,
-    [JX_OP_COS] = jx_cos_at,         [JX_OP_FLOOR] = jx_floor_at,
-    [JX_OP_NOT] = jx_not_at,         [JX_OP_STOP_GRADIENT] = jx_stop_gradient_at,
-};
-
-/* Emits op on x[0..arity-1]: unary ops through their public wrapper, convert/bitcast
- * to dtype aux, binary ops and select straight through the emitter. */
-static jx_val build(const jx_val *x, jx_op op, int aux) {
-    if (op == JX_OP_CONVERT) return jx_convert(x[0], (jx_dtype)aux);
-    if (op == JX_OP_BITCAST) return jx_bitcast(x[0], (jx_dtype)aux);
-    if (prim_info(op)->arity == 1) return unary_fns[op](JX_HERE, x[0]);
-    return trace_emit(JX_HERE, NULL, op, prim_info(op)->arity, x, NULL, NULL);
-}
-
-#define D(...) ((const double[]){__VA_ARGS__})
-#define N_(...) ((int)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double)))
-/* UN(op, dtype, inputs, expected): unary op keeping the dtype. */
-#define UN(op, dt, A, W) check_op(__LINE__, JX_OP_##op, 0, dt, dt, N_ A, D A, NULL, NULL, D W)
-/* BIN(op, dtype, out dtype, a, b, expected). */
-#define BIN(op, dt, odt, A, B, W) \
-    check_op(__LINE__, JX_OP_##op, 0, dt, odt, N_ A, D A, D B, NULL, D W)
-/* CONV(op, from, to, inputs, expected): convert or bitcast. */
-#define CONV(op, from, to, A, W) \
-    check_op(__LINE__, JX_OP_##op, to, from, to, N_ A, D A, NULL, NULL, D W)
-
+#include "elt_util.h"
 
 /* ---- shape-rule errors ------------------------------------------------------------------ */
 
