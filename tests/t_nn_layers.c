@@ -13,23 +13,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* A new array of type ty holding the doubles v. */
-static jx_array *arr(jx_type ty, const double *v) {
-    jx_array *a = jx_array_new_type(&ty);
-    for (int64_t i = 0; i < jx_array_size(a); i++) jx_array_set(a, i, v[i]);
-    return a;
-}
-
-/* Checks every element of a against want[] with tolerance tol. */
-static void check_arr(const jx_array *a, const double *want, int64_t n, double tol) {
-    CHECK(a != NULL);
-    if (!a) return;
-    CHECK(jx_array_size(a) == n);
-    for (int64_t i = 0; i < n && i < jx_array_size(a); i++) CHECK_NEAR(jx_array_get(a, i), want[i], tol);
-}
-
-/* Traces a 0-input function that returns one value built by build(t, user) and runs it. */
-typedef jx_val (*build_fn)(jx_trace *t, void *user);
+#include "nn_util.h"
 
 /* Mean and variance of a's elements. */
 static void stats(const jx_array *a, double *mean, double *var) {
@@ -43,7 +27,6 @@ static void stats(const jx_array *a, double *mean, double *var) {
     }
     *var = s2 / (double)n;
 }
-
 
 /* ---- host initializers -------------------------------------------------------------- */
 

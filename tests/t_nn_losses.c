@@ -12,38 +12,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* Ends t with outs, verifies and interprets it on in into out. 0 or -1 (printed). */
-static int run(jx_trace *t, int n_out, const jx_val *outs, jx_array *const *in, jx_array **out) {
-    jx_fn *f = jx_trace_end(t, n_out, outs);
-    if (!f) {
-        printf("  trace failed: %s\n", jx_error());
-        return -1;
-    }
-    int rc = jx_fn_verify(f);
-    if (rc == 0) rc = jx_interp(f, in, out);
-    if (rc < 0) printf("  verify/interp failed: %s\n", jx_error());
-    jx_fn_free(f);
-    return rc;
-}
-
-/* A new array of type ty holding the doubles v. */
-static jx_array *arr(jx_type ty, const double *v) {
-    jx_array *a = jx_array_new_type(&ty);
-    for (int64_t i = 0; i < jx_array_size(a); i++) jx_array_set(a, i, v[i]);
-    return a;
-}
-
-/* Checks every element of a against want[] with tolerance tol. */
-static void check_arr(const jx_array *a, const double *want, int64_t n, double tol) {
-    CHECK(a != NULL);
-    if (!a) return;
-    CHECK(jx_array_size(a) == n);
-    for (int64_t i = 0; i < n && i < jx_array_size(a); i++) CHECK_NEAR(jx_array_get(a, i), want[i], tol);
-}
-
-/* Traces a 0-input function that returns one value built by build(t, user) and runs it. */
-typedef jx_val (*build_fn)(jx_trace *t, void *user);
-
+#include "nn_util.h"
 
 /* ---- losses ------------------------------------------------------------------------- */
 
