@@ -14,22 +14,7 @@
 #include "check.h"
 #include "errcheck.h"
 
-#define P40 ((int64_t)1 << 40)
-#define P31 ((int64_t)1 << 31)
-
-#define F32(...) JX_TYPE(JX_F32, __VA_ARGS__)
-#define R8 F32(1, 1, 1, 1, 1, 1, 1, 1)
-
-/* f(x) = sum(x * x) on f32[3]: a small function for the driver cases. */
-static void err_sumsq(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    out[0] = jx_sum_all(jx_mul(in[0], in[0]));
-}
-/* err_sumsq traced on f32[3] (caller frees). */
-static jx_fn *err_fn(void) {
-    jx_type ty = F32(3);
-    return jx_trace(err_sumsq, 1, &ty, 1, NULL);
-}
+#include "err_util.h"
 
 /* f() = 1.0: a function without inputs, for cases needing no inputs. */
 static void err_one(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
