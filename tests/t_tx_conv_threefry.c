@@ -7,46 +7,9 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* Number of nodes of f with op op. */
-static int tdc_count(const jx_fn *f, jx_op op) {
-    int c = 0;
-    for (int i = 0; f && i < f->n_nodes; i++) c += f->nodes[i].op == op;
-    return c;
-}
-
-/* The first node of f with op op, or NULL. */
-static const jx_node *tdc_find(const jx_fn *f, jx_op op) {
-    for (int i = 0; f && i < f->n_nodes; i++)
-        if (f->nodes[i].op == op) return &f->nodes[i];
-    return NULL;
-}
-
-/* Fails the case with jx_error() if f is NULL (a transformation that should have
- * succeeded); returns f. */
-static jx_fn *tdc_ok(jx_fn *f) {
-    if (!f) CHECK_FAIL_("unexpected NULL function: %s", jx_error());
-    return f;
-}
-
-/* A dot_general configuration: operand types and the four axis lists. */
-typedef struct tdc_dot {
-    const char *name;
-    jx_type a, b;
-    jx_ints lc, rc, lb, rb;
-} tdc_dot;
+#include "tdc_util.h"
 
 #define TDC_NDOTS 11
-
-/* The in_axes choices for an operand of per-example rank r: 0, 1 (if r >= 1), -1, none. */
-static int tdc_axes(int r, int *ax) {
-    int n = 0;
-    ax[n++] = 0;
-    if (r >= 1) ax[n++] = 1;
-    ax[n++] = -1;
-    ax[n++] = JX_NONE;
-    return n;
-}
-
 
 /* ---- conv_patches / conv_patches_t -------------------------------------------------- */
 

@@ -14,12 +14,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* Number of nodes of f with op op. */
-static int tdc_count(const jx_fn *f, jx_op op) {
-    int c = 0;
-    for (int i = 0; f && i < f->n_nodes; i++) c += f->nodes[i].op == op;
-    return c;
-}
+#include "tdc_util.h"
 
 /* Number of nodes with op op (a transpose, a broadcast) applied directly to input `in` of
  * f (any input if in < 0). */
@@ -32,13 +27,6 @@ static int tdc_moves_of_input(const jx_fn *f, jx_op op, int in) {
     return c;
 }
 
-/* The first node of f with op op, or NULL. */
-static const jx_node *tdc_find(const jx_fn *f, jx_op op) {
-    for (int i = 0; f && i < f->n_nodes; i++)
-        if (f->nodes[i].op == op) return &f->nodes[i];
-    return NULL;
-}
-
 /* 1 if attribute k of n equals the list v. */
 static int tdc_attr_is(const jx_node *n, int k, jx_ints v) {
     jx_ints a = ir_attr_ints(n, k);
@@ -47,20 +35,6 @@ static int tdc_attr_is(const jx_node *n, int k, jx_ints v) {
         if (a.v[i] != v.v[i]) return 0;
     return 1;
 }
-
-/* Fails the case with jx_error() if f is NULL (a transformation that should have
- * succeeded); returns f. */
-static jx_fn *tdc_ok(jx_fn *f) {
-    if (!f) CHECK_FAIL_("unexpected NULL function: %s", jx_error());
-    return f;
-}
-
-/* A dot_general configuration: operand types and the four axis lists. */
-typedef struct tdc_dot {
-    const char *name;
-    jx_type a, b;
-    jx_ints lc, rc, lb, rb;
-} tdc_dot;
 
 /* Traces f(a, b) = dot_general(a, b) for configuration d with dtype dt. */
 static jx_fn *tdc_dot_fn(const tdc_dot *d, jx_dtype dt) {
@@ -103,16 +77,6 @@ static void tdc_init_dots(void) {
     };
 #undef F
     memcpy(tdc_dots, d, sizeof d);
-}
-
-/* The in_axes choices for an operand of per-example rank r: 0, 1 (if r >= 1), -1, none. */
-static int tdc_axes(int r, int *ax) {
-    int n = 0;
-    ax[n++] = 0;
-    if (r >= 1) ax[n++] = 1;
-    ax[n++] = -1;
-    ax[n++] = JX_NONE;
-    return n;
 }
 
 /* txc_vmap of a two-input f for every pair of in_axes choices; returns the count. */
