@@ -40,6 +40,20 @@ static void check_arr(const jx_array *a, const double *want, int64_t n, double t
     for (int64_t i = 0; i < n && i < jx_array_size(a); i++) CHECK_NEAR(jx_array_get(a, i), want[i], tol);
 }
 
+/* Mean and variance of a's elements. */
+__attribute__((unused))
+static void stats(const jx_array *a, double *mean, double *var) {
+    int64_t n = jx_array_size(a);
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) s += jx_array_get(a, i);
+    *mean = s / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = jx_array_get(a, i) - *mean;
+        s2 += d * d;
+    }
+    *var = s2 / (double)n;
+}
+
 /* A builder of one value in a trace (run0 and friends). */
 typedef jx_val (*build_fn)(jx_trace *t, void *user);
 

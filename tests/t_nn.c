@@ -25,19 +25,6 @@ static jx_array *run0(build_fn build, void *user) {
     return out;
 }
 
-/* Mean and variance of a's elements. */
-static void stats(const jx_array *a, double *mean, double *var) {
-    int64_t n = jx_array_size(a);
-    double s = 0, s2 = 0;
-    for (int64_t i = 0; i < n; i++) s += jx_array_get(a, i);
-    *mean = s / (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double d = jx_array_get(a, i) - *mean;
-        s2 += d * d;
-    }
-    *var = s2 / (double)n;
-}
-
 /* JAX's random bits for key (k0,k1) and n words, via the scalar threefry. */
 static uint32_t ref_bit(uint32_t k0, uint32_t k1, int64_t n, int64_t i) {
     int64_t m = (n + 1) / 2, j = i < m ? i : i - m;

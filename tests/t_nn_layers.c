@@ -15,19 +15,6 @@
 
 #include "nn_util.h"
 
-/* Mean and variance of a's elements. */
-static void stats(const jx_array *a, double *mean, double *var) {
-    int64_t n = jx_array_size(a);
-    double s = 0, s2 = 0;
-    for (int64_t i = 0; i < n; i++) s += jx_array_get(a, i);
-    *mean = s / (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double d = jx_array_get(a, i) - *mean;
-        s2 += d * d;
-    }
-    *var = s2 / (double)n;
-}
-
 /* ---- host initializers -------------------------------------------------------------- */
 
 TEST(init_normal_and_truncated) {
