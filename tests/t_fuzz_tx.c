@@ -182,6 +182,38 @@ TEST(fuzz_tx_found_pad_vjp) {
     jx_fn_free(f);
 }
 
+/* max(abs(x), 0) and min(0, abs(x)) on f64 and f32, jitted. */
+static void ftt_maxabs(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val a = jx_abs(in[0]), z = jx_lit(in[0], 0);
+    out[0] = jx_max(a, z);
+    out[1] = jx_min(z, jx_neg(a));
+}
+
+/* Found by the fuzzer (seed 802968, jit vs interp): LLVM 19's InstCombine folds the
+ * JIT's NaN-propagating max(fabs(x), 0) (select(isnan a, a, select(a > 0, a, 0))) into
+ * select(x u> 0, fabs(x), 0), which is 0 for every negative x. */
+TEST(fuzz_tx_found_max_abs) {
+    for (int d = 0; d < 2; d++) {
+        jx_dtype dt = d ? JX_F32 : JX_F64;
+        jx_type ty = JX_TYPE(dt, 5);
+        jx_fn *f = jx_trace(ftt_maxabs, 1, &ty, 2, NULL);
+        jx_jit_opts o = {NULL, 1, 1};
+        jx_exe *e = f ? jx_jit(f, &o) : NULL;
+        jx_array *x = jx_array_new_type(&ty), *out[2] = {0};
+        const double v[5] = {-2, -0.5, 0, 3, NAN};
+        for (int i = 0; i < 5; i++) jx_array_set(x, i, v[i]);
+        CHECK(e && jx_exe_run(e, &x, out) == 0);
+        for (int i = 0; i < 5 && out[0] && out[1]; i++) {
+            CHECK_NEAR(jx_array_get(out[0], i), fabs(v[i]), 0);
+            CHECK_NEAR(jx_array_get(out[1], i), isnan(v[i]) ? NAN : -fabs(v[i]), 0);
+        }
+        ft_free_all(2, out);
+        jx_array_free(x);
+        jx_exe_free(e);
+        jx_fn_free(f);
+    }
+}
+
 /* Chains of every kind and depth are built, and no transformation fails on them. */
 TEST(fuzz_tx_chains) {
     ft_stats st;

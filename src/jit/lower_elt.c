@@ -65,10 +65,13 @@ static LLVMValueRef lw_isnan(lw *L, LLVMValueRef x) {
 LLVMValueRef lw_maxmin(lw *L, int is_max, jx_dtype dt, LLVMValueRef a, LLVMValueRef b) {
     LLVMBuilderRef B = L->b;
     if (lw_is_float(dt)) {
+        /* a > b (ordered) ? a : (a is NaN ? a : b): a NaN operand wins, a first, as in
+         * the interpreter. Not isnan(a) ? a : (isnan(b) ? b : (a > b ? a : b)), the same
+         * function, which LLVM 19.1's InstCombine miscompiles for a = fabs(x), b = 0
+         * into x u> 0 ? fabs(x) : 0 (0 for every negative x). */
         LLVMValueRef c = LLVMBuildFCmp(B, is_max ? LLVMRealOGT : LLVMRealOLT, a, b, "");
-        LLVMValueRef r = LLVMBuildSelect(B, c, a, b, "");
-        r = LLVMBuildSelect(B, lw_isnan(L, b), b, r, "");
-        return LLVMBuildSelect(B, lw_isnan(L, a), a, r, "");
+        LLVMValueRef r = LLVMBuildSelect(B, lw_isnan(L, a), a, b, "");
+        return LLVMBuildSelect(B, c, a, r, "");
     }
     LLVMIntPredicate pr;
     if (dt == JX_I32) pr = is_max ? LLVMIntSGT : LLVMIntSLT;
