@@ -154,11 +154,14 @@ typedef struct ft_fd {
     double d[FT_FD_NSTEP], fwd, bwd, P, noise, T, tnoise;
 } ft_fd;
 
-/* Compares f.T with f.d[1]. Returns 1 if they agree, 0 if not, -1 if the element is
- * skipped: not finite, or h is not smooth there (d[0] and d[1] disagree, or the two
- * sides, or a smaller step disagrees beyond its noise: a kink closer than the large
- * steps, or a sawtooth finer than them, gives differences that do not change with the
- * large steps). *allowed gets the tolerance. */
+/* Compares f.T with the differences. Each step k has its own error allowance: its
+ * truncation error (16 |d[0] - d[1]| scaled by (step k / step 1)^2), its rounding error
+ * (8 noise / step k), the jvp's rounding (8 tnoise) and 1e-6 relative. Returns 1 if T
+ * agrees with the difference at some step, 0 if it agrees with none while the steps
+ * agree with each other (then h is smooth there and the jvp is wrong), -1 if the element
+ * is skipped: not finite, or the steps or the two sides disagree (a kink between the
+ * steps, or a sawtooth finer than them). *allowed gets the tolerance at step 1 (or at
+ * the step that agreed). */
 static int ft_fd_elem(const ft_fd *f, double *allowed) {
     int finite = isfinite(f->P) && isfinite(f->T) && isfinite(f->fwd) && isfinite(f->bwd) &&
                  isfinite(f->noise) && isfinite(f->tnoise);
@@ -166,11 +169,21 @@ static int ft_fd_elem(const ft_fd *f, double *allowed) {
     if (!finite) return -1;
     double d1 = f->d[0], d2 = f->d[1], sc = fabs(d1) + fabs(d2) + 1e-8 * (1 + fabs(f->P));
     if (fabs(d1 - d2) > 1e-3 * sc || fabs(f->fwd - f->bwd) > 1e-2 * sc) return -1;
-    double base = 16 * fabs(d1 - d2) + 1e-6 * sc + 1e-9 * (1 + fabs(f->P));
-    for (int k = 2; k < FT_FD_NSTEP; k++) /* as strict as the comparison with T below */
-        if (fabs(f->d[k] - d2) > base + 8 * f->noise / ft_fd_step[k]) return -1;
-    *allowed = base + 1e-6 * fabs(f->T) + 8 * f->noise / ft_fd_step[1] + 8 * f->tnoise;
-    return fabs(f->T - d2) <= *allowed;
+    double err[FT_FD_NSTEP];
+    for (int k = 0; k < FT_FD_NSTEP; k++) {
+        double r = ft_fd_step[k] / ft_fd_step[1];
+        err[k] = 16 * fabs(d1 - d2) * r * r + 1e-6 * (sc + fabs(f->T)) + 1e-9 * (1 + fabs(f->P)) +
+                 8 * f->noise / ft_fd_step[k] + 8 * f->tnoise;
+    }
+    *allowed = err[1];
+    for (int k = 1; k < FT_FD_NSTEP; k++)
+        if (fabs(f->T - f->d[k]) <= err[k]) {
+            *allowed = err[k] * fabs(f->T - d2) / fmax(fabs(f->T - f->d[k]), 1e-300); /* for worst */
+            return 1;
+        }
+    for (int k = 2; k < FT_FD_NSTEP; k++)
+        if (fabs(f->d[k] - d2) > err[k] + err[1]) return -1;
+    return 0;
 }
 
 /* The values FD needs at a point xg: h and jvp(h) there, their noisy copies, and h at
