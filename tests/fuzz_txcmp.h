@@ -56,12 +56,12 @@ static void ft_fail(ft_ctx *x, int chk, const char *fmt, ...) {
 /* ---- comparison ----------------------------------------------------------------------- */
 
 /* How close two arrays must be. A float element passes when both are NaN, both are the
- * same infinity, or |got - want| <= slack[i] + rtol |want| + ntol max|want| (max over the
- * array's finite elements); an element whose slack is not finite is not compared (its
- * error estimate is unknown). bits: the same bits (NaN matches any NaN). Integers and
+ * same infinity, or |got - want| <= slack[i] + rtol |want| + ntol max|want| + atol (max
+ * over the array's finite elements); an element whose slack is not finite is not
+ * compared (its error estimate is unknown). bits: the same bits (NaN matches any NaN). Integers and
  * bools must be equal. */
 typedef struct ft_tol {
-    double rtol, ntol;
+    double rtol, ntol, atol;
     const double *slack; /* per element, or NULL */
     int bits;
     long *unknown, *differ; /* counters (may be NULL): elements not compared; compared
@@ -105,7 +105,7 @@ static int64_t ft_diff(const jx_array *got, const jx_array *want, const ft_tol *
                 if (tol->unknown) (*tol->unknown)++;
                 continue;
             }
-            allowed = s + tol->rtol * fabs(y) + tol->ntol * big;
+            allowed = s + tol->rtol * fabs(y) + tol->ntol * big + tol->atol;
             ok = fabs(x - y) <= allowed;
             if (n) (*n)++;
             if (tol->differ && x != y) (*tol->differ)++;
@@ -128,10 +128,11 @@ enum { FT_EXACT, FT_TIGHT, FT_LOOSE, FT_BITS };
 
 /* The tolerance of mode for results of dtype dt. */
 static ft_tol ft_tol_for(jx_dtype dt, int mode) {
-    ft_tol t = {0, 0, NULL, mode == FT_BITS, NULL, NULL};
+    ft_tol t = {0, 0, 0, NULL, mode == FT_BITS, NULL, NULL};
     int f32 = dt == JX_F32;
     if (mode == FT_TIGHT) t.rtol = f32 ? 1e-5 : 1e-12, t.ntol = f32 ? 1e-6 : 1e-13;
     if (mode == FT_LOOSE) t.rtol = f32 ? 1e-4 : 1e-10, t.ntol = f32 ? 1e-5 : 1e-11;
+    if (mode == FT_LOOSE) t.atol = 16 * (f32 ? 0x1p-149 : 0x1p-1074); /* subnormals' spacing */
     return t;
 }
 
