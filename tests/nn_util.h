@@ -1,5 +1,5 @@
-/* Shared helpers of the jx/nn.h tests (t_nn*.c): trace-end + verify + interpret, arrays
- * from literals and elementwise checks. Helpers are static and marked unused. */
+/* Shared helpers of the jx/nn.h tests (t_nn*.c): elementwise checks and statistics (with
+ * interp_util.h's tst_run and tst_from). Helpers are static and marked unused. */
 #ifndef JX_TESTS_NN_UTIL_H
 #define JX_TESTS_NN_UTIL_H
 
@@ -7,29 +7,7 @@
 #include <stdio.h>
 
 #include "check.h"
-
-/* Ends t with outs, verifies and interprets it on in into out. 0 or -1 (printed). */
-__attribute__((unused))
-static int run(jx_trace *t, int n_out, const jx_val *outs, jx_array *const *in, jx_array **out) {
-    jx_fn *f = jx_trace_end(t, n_out, outs);
-    if (!f) {
-        printf("  trace failed: %s\n", jx_error());
-        return -1;
-    }
-    int rc = jx_fn_verify(f);
-    if (rc == 0) rc = jx_interp(f, in, out);
-    if (rc < 0) printf("  verify/interp failed: %s\n", jx_error());
-    jx_fn_free(f);
-    return rc;
-}
-
-/* A new array of type ty holding the doubles v. */
-__attribute__((unused))
-static jx_array *arr(jx_type ty, const double *v) {
-    jx_array *a = jx_array_new_type(&ty);
-    for (int64_t i = 0; i < jx_array_size(a); i++) jx_array_set(a, i, v[i]);
-    return a;
-}
+#include "interp_util.h"
 
 /* Checks every element of a against want[] with tolerance tol. */
 __attribute__((unused))

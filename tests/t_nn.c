@@ -21,7 +21,7 @@ static jx_array *run0(build_fn build, void *user) {
     jx_trace *t = jx_trace_begin(0, NULL);
     jx_val v = build(t, user);
     jx_array *out = NULL;
-    if (run(t, 1, &v, NULL, &out) < 0) return NULL;
+    if (tst_run(t, 1, &v, NULL, &out) < 0) return NULL;
     return out;
 }
 
@@ -103,7 +103,7 @@ TEST(random_subkey_and_fold_in) {
     jx_val outs[2] = {jx_random_fold_in(kv, jx_scalar(t, JX_U32, 5)),
                       jx_random_fold_in(kv, jx_scalar(t, JX_I32, -1))};
     jx_array *o[2] = {0};
-    CHECK(run(t, 2, outs, NULL, o) == 0);
+    CHECK(tst_run(t, 2, outs, NULL, o) == 0);
     uint32_t v[2] = {0, 5};
     rng_threefry2x32(0, 42, v);
     jx_key h = jx_key_fold_in(k, 5), h2 = jx_key_fold_in(k, 0xFFFFFFFFu);
@@ -279,7 +279,7 @@ static void f_erf(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
 static void run_erf(jx_dtype dt, const double *x, const double *y, int64_t n, jx_array **o) {
     jx_type ty = {dt, 1, {n}};
     jx_fn *f = jx_trace(f_erf, 2, (jx_type[]){ty, ty}, 2, NULL);
-    jx_array *in[2] = {arr(ty, x), arr(ty, y)};
+    jx_array *in[2] = {tst_from(ty, x), tst_from(ty, y)};
     o[0] = o[1] = NULL;
     CHECK(f && jx_interp(f, in, o) == 0);
     jx_fn_free(f);
@@ -351,7 +351,7 @@ TEST(erf_grad) {
         f = jx_trace(f_sum_erf_inv, 1, &t3, 1, NULL);
         jx_fn *g = f ? jx_grad(f, 0, NULL) : NULL;
         double xv[3] = {0, 0.5, -0.3}, inv[3] = {0, 0.4769362762044699, -0.2724627147267544};
-        jx_array *xa = arr(t3, xv), *ga = NULL;
+        jx_array *xa = tst_from(t3, xv), *ga = NULL;
         CHECK(g && jx_interp(g, &xa, &ga) == 0);
         for (int i = 0; ga && i < 3; i++)
             CHECK_NEAR(jx_array_get(ga, i), 0.886226925452758 * exp(inv[i] * inv[i]), k ? 1e-12 : 1e-5);

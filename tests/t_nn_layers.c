@@ -100,7 +100,7 @@ TEST(linear_values_and_grad) {
     jx_type ts[3] = {JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_F32, 3, 2), JX_TYPE(JX_F32, 2)};
     jx_fn *f = jx_trace(f_linear, 3, ts, 1, NULL);
     double x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, 0, 1, 1, 1}, b[2] = {10, 20};
-    jx_array *in[3] = {arr(ts[0], x), arr(ts[1], w), arr(ts[2], b)}, *o = NULL;
+    jx_array *in[3] = {tst_from(ts[0], x), tst_from(ts[1], w), tst_from(ts[2], b)}, *o = NULL;
     CHECK(f && jx_interp(f, in, &o) == 0);
     double want[4] = {14, 25, 20, 31};
     check_arr(o, want, 4, 0);
@@ -177,7 +177,7 @@ TEST(conv2d_values) {
     /* hand-computed: 3x3 image 1..9, 2x2 ones kernel */
     jx_type ts[2] = {JX_TYPE(JX_F32, 1, 3, 3, 1), JX_TYPE(JX_F32, 2, 2, 1, 1)};
     double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1};
-    jx_array *in[2] = {arr(ts[0], x), arr(ts[1], w)}, *o = NULL;
+    jx_array *in[2] = {tst_from(ts[0], x), tst_from(ts[1], w)}, *o = NULL;
     conv_args cv = {1, 1, JX_VALID, 0}, cs = {1, 1, JX_SAME, 0};
     jx_fn *f = jx_trace(f_conv, 2, ts, 1, &cv);
     CHECK(f && jx_interp(f, in, &o) == 0);
@@ -283,7 +283,7 @@ TEST(pool_values) {
     double x[16] = {1, 5, 2, 0, 3, 4, 8, 1, 0, 0, -1, -2, 9, 0, -3, -4};
     pool_args p = {2, 2, 2, 2, JX_VALID, 0};
     jx_fn *f = jx_trace(f_pool, 1, &t4, 1, &p);
-    jx_array *in = arr(t4, x), *o = NULL;
+    jx_array *in = tst_from(t4, x), *o = NULL;
     CHECK(f && jx_interp(f, &in, &o) == 0);
     double want[4] = {5, 8, 9, -1};
     check_arr(o, want, 4, 0);
@@ -364,7 +364,7 @@ TEST(activations) {
     double x[5] = {-30, -1.5, 0.25, 2, 40};
     jx_type ty = JX_TYPE(JX_F64, 5);
     jx_fn *f = jx_trace(f_acts, 1, &ty, 7, NULL);
-    jx_array *in = arr(ty, x), *o[7] = {0};
+    jx_array *in = tst_from(ty, x), *o[7] = {0};
     CHECK(f && jx_interp(f, &in, o) == 0);
     for (int i = 0; o[0] && i < 5; i++) {
         double v = x[i], sg = 1 / (1 + exp(-v));

@@ -27,7 +27,7 @@ TEST(softmax_cross_entropy_notebook) {
     jx_type ts[2] = {JX_TYPE(JX_F32, 2, 3), JX_TYPE(JX_I32, 2)};
     jx_fn *f = jx_trace(f_ce, 2, ts, 3, NULL);
     double x[6] = {0, 0, 0, 1, -1e8, -1e7}, y[2] = {1, 0};
-    jx_array *in[2] = {arr(ts[0], x), arr(ts[1], y)}, *o[3] = {0};
+    jx_array *in[2] = {tst_from(ts[0], x), tst_from(ts[1], y)}, *o[3] = {0};
     CHECK(f && jx_interp(f, in, o) == 0);
     double want[2] = {log(3.0), 0};
     check_arr(o[0], want, 2, 1e-6);
@@ -39,11 +39,11 @@ TEST(softmax_cross_entropy_notebook) {
     /* -inf logits of other classes stay finite with integer labels */
     jx_trace *t = jx_trace_begin(0, NULL);
     double lv[3] = {-INFINITY, 0.0, -INFINITY};
-    jx_array *la = arr(JX_TYPE(JX_F32, 3), lv);
+    jx_array *la = tst_from(JX_TYPE(JX_F32, 3), lv);
     jx_val r = jx_softmax_cross_entropy(jx_constant(t, la), jx_scalar(t, JX_I32, 1));
     jx_array_free(la);
     jx_array *ro = NULL;
-    CHECK(run(t, 1, &r, NULL, &ro) == 0);
+    CHECK(tst_run(t, 1, &r, NULL, &ro) == 0);
     if (ro) CHECK(jx_array_get(ro, 0) == 0);
     jx_array_free(ro);
 }
@@ -66,12 +66,12 @@ TEST(loss_grads) {
 TEST(categorical_ce_mse_values) {
     jx_trace *t = jx_trace_begin(0, NULL);
     double p[6] = {1, 0, 0, 0.2, 0.3, 0.5}, y[6] = {0, 1, 0, 0, 0, 1};
-    jx_array *pa = arr(JX_TYPE(JX_F32, 2, 3), p), *ya = arr(JX_TYPE(JX_F32, 2, 3), y);
+    jx_array *pa = tst_from(JX_TYPE(JX_F32, 2, 3), p), *ya = tst_from(JX_TYPE(JX_F32, 2, 3), y);
     jx_val pv = jx_constant(t, pa), yv = jx_constant(t, ya);
     jx_val outs[3] = {jx_categorical_cross_entropy(pv, yv, 1e-7), jx_mse(pv, yv),
                       jx_categorical_cross_entropy(pv, yv, 0)};
     jx_array *o[3] = {0};
-    CHECK(run(t, 3, outs, NULL, o) == 0);
+    CHECK(tst_run(t, 3, outs, NULL, o) == 0);
     double want[2] = {-log(1e-7), -log(0.5)};
     check_arr(o[0], want, 2, 1e-5);
     if (o[1]) CHECK_NEAR(jx_array_get(o[1], 0), (1 + 1 + 0.04 + 0.09 + 0.25) / 6, 1e-6);
@@ -84,12 +84,12 @@ TEST(categorical_ce_mse_values) {
 TEST(accuracy_values) {
     jx_trace *t = jx_trace_begin(0, NULL);
     double l[6] = {1, 2, 3, 0, 0, 1}, y[3] = {1, 1, 1}, oh[6] = {0, 1, 0, 1, 1, 0};
-    jx_array *la = arr(JX_TYPE(JX_F32, 3, 2), l), *ya = arr(JX_TYPE(JX_I32, 3), y);
-    jx_array *oa = arr(JX_TYPE(JX_F32, 3, 2), oh);
+    jx_array *la = tst_from(JX_TYPE(JX_F32, 3, 2), l), *ya = tst_from(JX_TYPE(JX_I32, 3), y);
+    jx_array *oa = tst_from(JX_TYPE(JX_F32, 3, 2), oh);
     jx_val lv = jx_constant(t, la);
     jx_val outs[2] = {jx_accuracy(lv, jx_constant(t, ya)), jx_accuracy(lv, jx_constant(t, oa))};
     jx_array *o[2] = {0};
-    CHECK(run(t, 2, outs, NULL, o) == 0);
+    CHECK(tst_run(t, 2, outs, NULL, o) == 0);
     if (o[0]) CHECK_NEAR(jx_array_get(o[0], 0), 2.0 / 3, 1e-7);
     if (o[1]) CHECK_NEAR(jx_array_get(o[1], 0), 1.0 / 3, 1e-7);
     if (o[0]) CHECK(jx_array_dtype(o[0]) == JX_F32 && jx_array_rank(o[0]) == 0);
@@ -128,7 +128,7 @@ TEST(dropout) {
                       jx_dropout(k, x, 1.0, 1)};
     CHECK(outs[1].id == x.id); /* eval mode is the identity */
     jx_array *in = jx_init_constant(JX_TYPE(JX_F32, 100, 100), 3.0), *o[3] = {0};
-    CHECK(run(t, 3, outs, &in, o) == 0);
+    CHECK(tst_run(t, 3, outs, &in, o) == 0);
     if (o[0]) {
         int64_t kept = 0, ok = 1;
         for (int64_t i = 0; i < 10000; i++) {
