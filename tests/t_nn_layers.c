@@ -143,19 +143,25 @@ static void f_conv(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
     out[0] = jx_conv2d(in[0], in[1], c->bias ? in[2] : JX_NOVAL, JX_INTS(c->sh, c->sw), c->pad);
 }
 
+/* TF padding of one spatial axis of size n under a window k with stride s: the output
+ * size into *out; returns the padding before the first element. */
+static int64_t ref_window(int64_t n, int64_t k, int64_t s, jx_padding pad, int64_t *out) {
+    if (pad != JX_SAME) {
+        *out = (n - k) / s + 1;
+        return 0;
+    }
+    *out = (n + s - 1) / s;
+    int64_t total = (*out - 1) * s + k - n;
+    return total > 0 ? total / 2 : 0;
+}
+
 /* Naive NHWC/HWIO convolution with TF padding into y (size N*OH*OW*O). */
 static void ref_conv(const jx_array *x, const jx_array *w, const jx_array *b, const conv_args *c,
                      int64_t *oh, int64_t *ow, double *y) {
     int64_t N = jx_array_dim(x, 0), H = jx_array_dim(x, 1), W = jx_array_dim(x, 2),
             C = jx_array_dim(x, 3), KH = jx_array_dim(w, 0), KW = jx_array_dim(w, 1),
-            O = jx_array_dim(w, 3), plh = 0, plw = 0;
-    if (c->pad == JX_SAME) {
-        *oh = (H + c->sh - 1) / c->sh, *ow = (W + c->sw - 1) / c->sw;
-        int64_t th = (*oh - 1) * c->sh + KH - H, tw = (*ow - 1) * c->sw + KW - W;
-        plh = th > 0 ? th / 2 : 0, plw = tw > 0 ? tw / 2 : 0;
-    } else {
-        *oh = (H - KH) / c->sh + 1, *ow = (W - KW) / c->sw + 1;
-    }
+            O = jx_array_dim(w, 3);
+    int64_t plh = ref_window(H, KH, c->sh, c->pad, oh), plw = ref_window(W, KW, c->sw, c->pad, ow);
     for (int64_t n = 0; n < N; n++)
         for (int64_t i = 0; i < *oh; i++)
             for (int64_t j = 0; j < *ow; j++)
@@ -251,14 +257,9 @@ static void f_pool(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
 /* Naive pooling of x[N,H,W,C] into y. */
 static void ref_pool(const jx_array *x, const pool_args *p, int64_t *oh, int64_t *ow, double *y) {
     int64_t N = jx_array_dim(x, 0), H = jx_array_dim(x, 1), W = jx_array_dim(x, 2),
-            C = jx_array_dim(x, 3), plh = 0, plw = 0;
-    if (p->pad == JX_SAME) {
-        *oh = (H + p->sh - 1) / p->sh, *ow = (W + p->sw - 1) / p->sw;
-        int64_t th = (*oh - 1) * p->sh + p->kh - H, tw = (*ow - 1) * p->sw + p->kw - W;
-        plh = th > 0 ? th / 2 : 0, plw = tw > 0 ? tw / 2 : 0;
-    } else {
-        *oh = (H - p->kh) / p->sh + 1, *ow = (W - p->kw) / p->sw + 1;
-    }
+            C = jx_array_dim(x, 3);
+    int64_t plh = ref_window(H, p->kh, p->sh, p->pad, oh),
+            plw = ref_window(W, p->kw, p->sw, p->pad, ow);
     for (int64_t n = 0; n < N; n++)
         for (int64_t i = 0; i < *oh; i++)
             for (int64_t j = 0; j < *ow; j++)
