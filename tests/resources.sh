@@ -14,20 +14,13 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=$(cd "${JX_BUILD_DIR:-build}" 2>/dev/null && pwd) || { echo "FAIL resources_setup: no build dir"; exit 1; }
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-export JX_CACHE_DIR="$T/cache"
-unset JX_CACHE JX_DUMP JX_JIT_TIMING
-nfail=0
-fail() {
-    echo "FAIL $1: $2"
-    nfail=$((nfail + 1))
-}
+. tests/testlib.bash
+tl_scratch
 
 # soak_short
 if out=$("$B/tools/jxsoak" --cycles 2000 --warmup 500 --compile-every 50 --functions 20 \
          --tolerance-kb 1024 --quiet 2>&1); then
-    echo "PASS soak_short"
+    pass soak_short
     echo "  $out"
 else
     fail soak_short "$out"
@@ -53,7 +46,7 @@ else
     elif ! grep -q "All heap blocks were freed\|definitely lost: 0 bytes" "$T/vg.log"; then
         fail valgrind_hello_trace "leak summary: $(grep -A5 'LEAK SUMMARY' "$T/vg.log")"
     else
-        echo "PASS valgrind_hello_trace"
+        pass valgrind_hello_trace
     fi
 fi
 
@@ -69,7 +62,7 @@ elif [ "$(grep -c '^out ' "$T/sh.out")" -lt 2 ] || ! grep -q "vmap.*--size.*none
      ! grep -q "value-and-grad.*--wrt 1,2,1" "$T/w/fuzztx_27.sh"; then
     fail fuzz_tx_repro "not the expected chain (did the generator change? pick another seed): $(grep '^# chain' "$T/w/fuzztx_27.sh")"
 else
-    echo "PASS fuzz_tx_repro"
+    pass fuzz_tx_repro
 fi
 
 [ $nfail -eq 0 ]
