@@ -58,14 +58,11 @@ typedef struct ft_case {
 
 /* ---- small facts about functions --------------------------------------------------- */
 
-static inline int ft_isf(jx_dtype dt) {
-    return dt == JX_F32 || dt == JX_F64;
-}
 /* The float inputs of h into idx (may be NULL); their number. */
 static int ft_float_inputs(const jx_fn *h, int *idx) {
     int n = 0;
     for (int i = 0; i < h->n_in; i++)
-        if (ft_isf(h->nodes[i].type.dtype)) {
+        if (fz_isf(h->nodes[i].type.dtype)) {
             if (idx) idx[n] = i;
             n++;
         }
@@ -216,7 +213,7 @@ static void ft_chain_str(const ft_case *c, char *buf, size_t len) {
 static void ft_pick_wrt(fz_gen *g, const jx_fn *h, ft_stage *s) {
     int fl[FT_MAX_ARGS], nf = ft_float_inputs(h, fl);
     s->n_wrt = 0;
-    s->default_wrt = fz_chance(g, 0.15) && (s->kind == FT_VJP || ft_isf(h->nodes[0].type.dtype));
+    s->default_wrt = fz_chance(g, 0.15) && (s->kind == FT_VJP || fz_isf(h->nodes[0].type.dtype));
     for (int i = 0; i < nf; i++)
         if (s->default_wrt ? s->kind == FT_VJP || fl[i] == 0 : fz_chance(g, 0.5)) s->wrt[s->n_wrt++] = fl[i];
     if (s->n_wrt == 0) s->wrt[s->n_wrt++] = fl[fz_below(g, nf)];
@@ -283,7 +280,7 @@ static int ft_pick_vmap(fz_gen *g, const jx_fn *h, ft_stage *s) {
 static int ft_pick_jac(fz_gen *g, const jx_fn *h, ft_stage *s) {
     int fl[FT_MAX_ARGS], nf = ft_float_inputs(h, fl);
     jx_type yt = ft_out_type(h, 0);
-    if (nf == 0 || !ft_isf(yt.dtype)) return 0;
+    if (nf == 0 || !fz_isf(yt.dtype)) return 0;
     s->wrt[0] = fl[fz_below(g, nf)], s->n_wrt = 1;
     jx_type xt = h->nodes[s->wrt[0]].type;
     int64_t nb = jx_type_size(s->kind == FT_JACFWD ? &xt : &yt);
@@ -294,7 +291,7 @@ static int ft_pick_jac(fz_gen *g, const jx_fn *h, ft_stage *s) {
 /* 1 if h's output 0 is a float scalar. */
 static int ft_scalar_out0(const jx_fn *h) {
     jx_type y = ft_out_type(h, 0);
-    return y.rank == 0 && ft_isf(y.dtype);
+    return y.rank == 0 && fz_isf(y.dtype);
 }
 
 /* Marks in dep[j] the outputs of h that depend on a float input through differentiable
@@ -303,7 +300,7 @@ static void ft_deriv_outputs(const jx_fn *h, unsigned char *dep) {
     unsigned char *d = calloc((size_t)h->n_nodes + 1, 1);
     for (int i = 0; d && i < h->n_nodes; i++) {
         const jx_node *nd = &h->nodes[i];
-        if (!ft_isf(nd->type.dtype)) continue;
+        if (!fz_isf(nd->type.dtype)) continue;
         if (i < h->n_in) {
             d[i] = 1;
             continue;
@@ -324,7 +321,7 @@ static int ft_pick_sum(fz_gen *g, const jx_fn *h, ft_stage *s) {
     ft_deriv_outputs(h, dep);
     for (int pass = 0; pass < 2 && n == 0; pass++)
         for (int j = 0; j < h->n_out; j++)
-            if (ft_isf(ft_out_type(h, j).dtype) && (pass || dep[j])) c[n++] = j;
+            if (fz_isf(ft_out_type(h, j).dtype) && (pass || dep[j])) c[n++] = j;
     if (n == 0 || h->n_out + 1 > FT_MAX_ARGS) return 0;
     memset(s, 0, sizeof *s);
     s->kind = FT_SUM;
@@ -362,7 +359,7 @@ static int ft_pick(fz_gen *g, const jx_fn *h, ft_stage *s, int *need_sum) {
             break;
         case FT_VMAP: ok = ft_pick_vmap(g, h, s); break;
         default: /* jacobians: of h, or of its sum adapter (a scalar output) */
-            *need_sum = !ft_isf(ft_out_type(h, 0).dtype) || fz_chance(g, 0.2) || move;
+            *need_sum = !fz_isf(ft_out_type(h, 0).dtype) || fz_chance(g, 0.2) || move;
             ok = *need_sum ? nf > 0 : ft_pick_jac(g, h, s);
         }
         if (ok) return 1;

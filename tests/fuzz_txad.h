@@ -40,7 +40,7 @@ static int ft_eval_shifted(ft_ad *a, jx_array **x0, double e, jx_array **out) {
     jx_array *xs[FT_MAX_ARGS];
     for (int i = 0; i < a->n_in; i++) {
         xs[i] = jx_array_copy(x0[i]);
-        for (int64_t q = 0; ft_isf(jx_array_dtype(xs[i])) && q < jx_array_size(xs[i]); q++)
+        for (int64_t q = 0; fz_isf(jx_array_dtype(xs[i])) && q < jx_array_size(xs[i]); q++)
             jx_array_set(xs[i], q, jx_array_get(x0[i], q) + e * jx_array_get(a->t[i], q));
     }
     int rc = ft_interp(a->h, xs, out);
@@ -54,7 +54,7 @@ static void ft_dot_sides(const ft_ad *a, jx_array **PJ, jx_array **PV, double *l
                          double *mag) {
     *lhs = *rhs = *mag = 0;
     for (int j = 0; j < a->n_out; j++)
-        if (ft_isf(jx_array_dtype(a->P[j]))) *lhs += ft_dot(a->ct[j], PJ[a->n_out + j], mag);
+        if (fz_isf(jx_array_dtype(a->P[j]))) *lhs += ft_dot(a->ct[j], PJ[a->n_out + j], mag);
     for (int i = 0; i < a->n_in; i++)
         if (a->ctpos[i] >= 0) *rhs += ft_dot(PV[a->ctpos[i]], a->t[i], mag);
 }
@@ -105,7 +105,7 @@ static void ft_check_dot(ft_ctx *x, ft_ad *a) {
     }
     double noise = nl + nr;
     for (int j = 0; j < a->n_out; j++)
-        if (ft_isf(jx_array_dtype(a->P[j]))) nct += ft_dot(a->ct[j], a->ct[j], &(double){0});
+        if (fz_isf(jx_array_dtype(a->P[j]))) nct += ft_dot(a->ct[j], a->ct[j], &(double){0});
     for (int i = 0; i < a->n_in; i++)
         if (a->ctpos[i] >= 0) nt += ft_dot(a->t[i], a->t[i], &(double){0});
     noise = fmin(8 * noise, 1e-2 * fmax(fabs(lhs), fabs(rhs)));
@@ -131,10 +131,10 @@ static void ft_check_dot(ft_ctx *x, ft_ad *a) {
 static int ft_has_cut(const jx_fn *h) {
     for (int i = h->n_in; i < h->n_nodes; i++) {
         const jx_node *nd = &h->nodes[i];
-        int fin = nd->nin > 0 && ft_isf(h->nodes[nd->in[0]].type.dtype);
+        int fin = nd->nin > 0 && fz_isf(h->nodes[nd->in[0]].type.dtype);
         if (nd->op == JX_OP_STOP_GRADIENT || nd->op == JX_OP_BITCAST ||
             (fin && (nd->op == JX_OP_REM || nd->op == JX_OP_FLOOR ||
-                     (nd->op == JX_OP_CONVERT && !ft_isf(nd->type.dtype)))))
+                     (nd->op == JX_OP_CONVERT && !fz_isf(nd->type.dtype)))))
             return 1;
     }
     return 0;
@@ -233,7 +233,7 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     memset(&v, 0, sizeof v);
     for (int i = 0; i < a->n_in; i++) {
         xg[i] = jx_array_copy(a->x[i]);
-        for (int64_t q = 0; ft_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {
+        for (int64_t q = 0; fz_isf(jx_array_dtype(xg[i])) && q < jx_array_size(xg[i]); q++) {
             double e = jx_array_get(xg[i], q);
             jx_array_set(xg[i], q, e + 1e-3 * (fabs(e) + 1e-2) * (2 * fz_unif(x->c->g) - 1));
         }
@@ -242,7 +242,7 @@ static void ft_check_fd(ft_ctx *x, ft_ad *a) {
     x->st->run[FTC_FD] += ok;
     x->st->skipped[FTC_FD] += !ok;
     for (int j = 0; ok && j < a->n_out; j++) {
-        if (!ft_isf(jx_array_dtype(v.P[j]))) continue;
+        if (!fz_isf(jx_array_dtype(v.P[j]))) continue;
         for (int64_t q = 0, n = jx_array_size(v.P[j]); q < n && ok; q++) {
             ft_fd f;
             double allowed = 0, e2 = ft_fd_step[1];
@@ -394,11 +394,11 @@ static int ft_ad_init(ft_ctx *x, ft_ad *a, int k) {
     for (int i = 0, pos = a->n_out; i < a->n_in; i++) {
         jx_type ty = jx_array_type(a->x[i]);
         a->t[i] = ft_direction(c->g, &ty); /* scaled by |x| + 0.01: relative steps */
-        for (int64_t q = 0; ft_isf(ty.dtype) && q < jx_array_size(a->t[i]); q++) {
+        for (int64_t q = 0; fz_isf(ty.dtype) && q < jx_array_size(a->t[i]); q++) {
             double v = fabs(jx_array_get(a->x[i], q));
             jx_array_set(a->t[i], q, jx_array_get(a->t[i], q) * ((isfinite(v) ? v : 0) + 1e-2));
         }
-        a->ctpos[i] = ft_isf(ty.dtype) ? pos++ : -1;
+        a->ctpos[i] = fz_isf(ty.dtype) ? pos++ : -1;
     }
     for (int j = 0; j < a->n_out; j++) {
         jx_type ty = ft_out_type(a->h, j);

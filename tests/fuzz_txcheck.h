@@ -90,7 +90,7 @@ static int ft_jit_slack(ft_ctx *x, const jx_fn *F, jx_array **in, jx_array **wan
             return 0;
         }
         for (int j = 0; j < F->n_out; j++) {
-            double *sj = ft_isf(jx_array_dtype(want[j])) ? ft_slack(want[j], yn[j], 8) : NULL;
+            double *sj = fz_isf(jx_array_dtype(want[j])) ? ft_slack(want[j], yn[j], 8) : NULL;
             for (int64_t e = 0; sj && rep && e < jx_array_size(want[j]); e++)
                 if (!(sj[e] <= slack[j][e])) slack[j][e] = sj[e];
             if (!rep) slack[j] = sj;

@@ -85,14 +85,14 @@ static int64_t ft_diff(const jx_array *got, const jx_array *want, const ft_tol *
     size_t es = jx_dtype_size(b.dtype);
     const char *p = jx_array_cdata(got), *q = jx_array_cdata(want);
     double big = 0;
-    for (int64_t i = 0; ft_isf(b.dtype) && i < cnt; i++) {
+    for (int64_t i = 0; fz_isf(b.dtype) && i < cnt; i++) {
         double w = jx_array_get(want, i);
         if (isfinite(w) && fabs(w) > big) big = fabs(w);
     }
     for (int64_t i = 0; i < cnt; i++) {
         double x = jx_array_get(got, i), y = jx_array_get(want, i), allowed = 0;
         int ok;
-        if (!ft_isf(b.dtype) || tol->bits) {
+        if (!fz_isf(b.dtype) || tol->bits) {
             ok = memcmp(p + (size_t)i * es, q + (size_t)i * es, es) == 0 || (isnan(x) && isnan(y));
             if (b.dtype == JX_BOOL) ok = (x != 0) == (y != 0);
         } else if (isnan(x) || isnan(y)) {
@@ -141,7 +141,7 @@ static ft_tol ft_tol_for(jx_dtype dt, int mode) {
 /* a with its float elements converted to dtype dt (f32 or f64); other arrays retained. */
 static jx_array *ft_array_as(jx_array *a, jx_dtype dt) {
     jx_dtype d = jx_array_dtype(a);
-    if (!ft_isf(d) || d == dt) return jx_array_retain(a);
+    if (!fz_isf(d) || d == dt) return jx_array_retain(a);
     jx_array *r = jx_array_new(dt, jx_array_rank(a), jx_array_shape(a));
     for (int64_t i = 0, n = jx_array_size(a); i < n; i++) jx_array_set(r, i, jx_array_get(a, i));
     return r;
@@ -256,10 +256,10 @@ static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
             v[i] = jx_trace_input(t, i);
             continue;
         }
-        taint[i] = ft_isf(nd->type.dtype) && ft_approx_op(nd->op);
+        taint[i] = fz_isf(nd->type.dtype) && ft_approx_op(nd->op);
         for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]], taint[i] |= taint[nd->in[k]];
         v[i] = tx_replay(t, nd, x);
-        if (ft_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) && ft_rounding_op(f, nd) &&
+        if (fz_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) && ft_rounding_op(f, nd) &&
             !jx_val_bad(v[i]))
             v[i] = ft_noise(t, g, nd, x, v[i]);
     }

@@ -23,7 +23,7 @@ static jx_array *ft_resample(fz_gen *g, const jx_array *a) {
 /* A tangent or cotangent of type t: floats uniform in [-1, 1], zeros otherwise. */
 static jx_array *ft_direction(fz_gen *g, const jx_type *t) {
     jx_array *a = jx_array_new_type(t);
-    if (a && ft_isf(t->dtype))
+    if (a && fz_isf(t->dtype))
         for (int64_t i = 0, n = jx_array_size(a); i < n; i++) jx_array_set(a, i, 2 * fz_unif(g) - 1);
     return a;
 }
