@@ -1,5 +1,5 @@
 /* Shared helpers of the IR text tests (t_text*.c): deterministic inputs, bitwise output
- * comparison, print -> parse -> print round trips, and the golden function of the exact-text
+ * comparison, print -> parse -> print round trips, parse -> print exactly, and the golden function of the exact-text
  * tests. Every helper is static and marked unused so each binary takes what it needs. */
 #ifndef JX_TESTS_TEXT_UTIL_H
 #define JX_TESTS_TEXT_UTIL_H
@@ -88,6 +88,18 @@ static char *tx_round_trip(const jx_fn *f) {
     free(s2);
     jx_fn_free(g);
     return s1;
+}
+
+/* Parses text, which must print back exactly as given (a failed check otherwise). Returns
+ * the function (caller frees) or NULL. */
+__attribute__((unused))
+static jx_fn *tx_parse_exact(const char *text) {
+    jx_fn *f = jx_fn_parse(text);
+    if (!f) CHECK_FAIL_("%s\n%s", jx_error(), text);
+    char *s = f ? jx_fn_to_string(f) : NULL;
+    if (s && strcmp(s, text)) CHECK_FAIL_("got:\n%s", s);
+    free(s);
+    return f;
 }
 
 /* The golden function of the exact-text tests: located ops, a scalar product, a
