@@ -8,16 +8,8 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "data_util.h"
 #include "jx/data.h"
-
-/* A per-process temporary path for name (static buffer: use before the next call). */
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "/tmp/jx_t_data_%ld_%s", (long)getpid(), name);
-    return buf[k];
-}
 
 /* Writes bytes to path, gzip-compressed if gz. Returns 0 on success. */
 static int write_bytes(const char *path, const void *data, size_t len, int gz) {
@@ -256,11 +248,6 @@ TEST(idx_bad_files) {
     CHECK(a == NULL);
     CHECK_CONTAINS(jx_error(), p);
     remove(p);
-}
-
-/* 1 if the Debian Fashion-MNIST files are installed. */
-static int have_mnist(void) {
-    return access(JX_MNIST_DEFAULT_DIR "/t10k-images-idx3-ubyte.gz", R_OK) == 0;
 }
 
 TEST(mnist_test_split) {

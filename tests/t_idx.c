@@ -12,16 +12,8 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "data_util.h"
 #include "jx/data.h"
-
-/* A per-process temporary path for name (static buffer: use before the next call). */
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "/tmp/jx_t_idx_%ld_%s", (long)getpid(), name);
-    return buf[k];
-}
 
 /* Writes len bytes to path; 0 on success. */
 static int write_file(const char *path, const void *data, size_t len) {
