@@ -54,16 +54,20 @@ static void ftt_h(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     out[0] = jx_mul(jx_mul(jx_sin(in[0]), in[0]), jx_lit(in[0], s));
 }
 
-/* A one-stage case on h (kind, fn of the stage): stage 0 is h with input x. */
-static void ftt_case(ft_case *c, jx_fn *h, jx_array *x, int kind, jx_fn *fn) {
+/* A one-stage case on h (kind, fn of the stage): stage 0 is h with input [0.5, -1.25, 2];
+ * *x is a fresh context of the case counting into st. */
+static void ftt_case(ft_case *c, ft_ctx *x, ft_stats *st, jx_fn *h, int kind, jx_fn *fn) {
     memset(c, 0, sizeof *c);
     c->g = calloc(1, sizeof *c->g);
     c->g->s = 42;
-    c->prog.fn = h, c->prog.n_in = 1, c->prog.in[0] = x;
+    c->prog.fn = h, c->prog.n_in = 1;
+    c->prog.in[0] = jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2});
     c->st[0] = (ft_stage){.kind = FT_BASE, .fn = h};
     c->st[1] = (ft_stage){.kind = kind, .fn = fn, .bsize = 2, .default_out_axes = 1};
     c->st[1].in_axes[0] = 0, c->st[1].wrt[0] = 0, c->st[1].n_wrt = 1, c->st[1].mask[0] = 1;
     c->n = 2;
+    memset(x, 0, sizeof *x);
+    x->c = c, x->st = st;
 }
 
 /* The checks fail on a wrong jvp (dot product, finite differences), a wrong vmap and a
@@ -78,9 +82,7 @@ TEST(fuzz_tx_checks_selftest) {
         ft_case c;
         ft_ctx x;
         /* jvp: a->J of 2h instead of h */
-        ftt_case(&c, h, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_JVP, jx_jvp(h));
-        memset(&x, 0, sizeof x);
-        x.c = &c, x.st = &st;
+        ftt_case(&c, &x, &st, h, FT_JVP, jx_jvp(h));
         ft_ad a;
         memset(&a, 0, sizeof a);
         CHECK(ft_ad_init(&x, &a, 1));
@@ -98,20 +100,14 @@ TEST(fuzz_tx_checks_selftest) {
         c.prog.fn = NULL; /* h is not the case's */
         ft_case_free(&c);
         /* vmap: of 2h instead of h */
-        ftt_case(&c, h, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_VMAP,
-                 jx_vmap(wrong ? h2 : h, (int[]){0}, NULL, 2));
-        memset(&x, 0, sizeof x);
-        x.c = &c, x.st = &st;
+        ftt_case(&c, &x, &st, h, FT_VMAP, jx_vmap(wrong ? h2 : h, (int[]){0}, NULL, 2));
         ft_check_vmap(&x, 1);
         CHECK(st.failed[FTC_VMAP] == wrong && st.run[FTC_VMAP] == 1);
         c.prog.fn = NULL;
         ft_case_free(&c);
         /* grad of sum(h) against the vjp of sum(2h) */
         jx_fn *sh = ft_apply(&(ft_stage){.kind = FT_SUM}, h), *sh2 = ft_apply(&(ft_stage){.kind = FT_SUM}, h2);
-        ftt_case(&c, sh, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_GRAD,
-                 jx_grad(sh, 1, (int[]){0}));
-        memset(&x, 0, sizeof x);
-        x.c = &c, x.st = &st;
+        ftt_case(&c, &x, &st, sh, FT_GRAD, jx_grad(sh, 1, (int[]){0}));
         memset(&a, 0, sizeof a);
         CHECK(ft_ad_init(&x, &a, 1));
         jx_fn *G = jx_grad(wrong ? sh2 : sh, 1, (int[]){0});
@@ -136,9 +132,7 @@ TEST(fuzz_tx_jit_selftest) {
         memset(&st, 0, sizeof st);
         ft_case c;
         ft_ctx x;
-        ftt_case(&c, h, jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){0.5, -1.25, 2}), FT_JVP, jx_jvp(h));
-        memset(&x, 0, sizeof x);
-        x.c = &c, x.st = &st;
+        ftt_case(&c, &x, &st, h, FT_JVP, jx_jvp(h));
         jx_array *want[1], *got[1];
         CHECK(ft_interp(h, c.prog.in, want) == 0);
         got[0] = jx_array_copy(want[0]);
