@@ -34,45 +34,37 @@ static void cse_distinct(jx_trace *t, const jx_val *in, jx_val *out, void *user)
 
 static const jx_type cse_ty = {JX_F32, 1, {4}};
 
-TEST(mul_by_ones_returning_the_input_is_linear) {
-    jx_fn *f = jx_trace(cse_mul_ones, 1, &cse_ty, 1, NULL);
+/* Traces cb on cse_ty and applies tx to it, checking tx examined at most per_eqn * CSE_N
+ * CSE slots. Returns tx's result (caller frees) or NULL. */
+static jx_fn *cse_probed(jx_trace_cb cb, jx_fn *(*tx)(const jx_fn *), uint64_t per_eqn) {
+    jx_fn *f = jx_trace(cb, 1, &cse_ty, 1, NULL);
     CHECK(f != NULL);
     uint64_t p0 = simp_cse_probes();
-    jx_fn *g = f ? jx_simplify(f) : NULL;
+    jx_fn *g = f ? tx(f) : NULL;
     uint64_t probes = simp_cse_probes() - p0;
     CHECK(g != NULL);
-    CHECK(probes <= 4 * (uint64_t)CSE_N);
-    if (probes > 4 * (uint64_t)CSE_N) printf("  %llu probes\n", (unsigned long long)probes);
+    CHECK(probes <= per_eqn * (uint64_t)CSE_N);
+    if (probes > per_eqn * (uint64_t)CSE_N) printf("  %llu probes\n", (unsigned long long)probes);
+    jx_fn_free(f);
+    return g;
+}
+
+TEST(mul_by_ones_returning_the_input_is_linear) {
+    jx_fn *g = cse_probed(cse_mul_ones, jx_simplify, 4);
     CHECK(jx_fn_n_eqns(g) == 0); /* the output is the input itself */
     jx_fn_free(g);
-    jx_fn_free(f);
 }
 
 TEST(jvp_of_neg_chain_is_linear) {
-    jx_fn *f = jx_trace(cse_neg_chain, 1, &cse_ty, 1, NULL);
-    CHECK(f != NULL);
-    uint64_t p0 = simp_cse_probes();
-    jx_fn *d = f ? jx_jvp(f) : NULL; /* jvp simplifies its result */
-    uint64_t probes = simp_cse_probes() - p0;
-    CHECK(d != NULL);
-    CHECK(probes <= 8 * (uint64_t)CSE_N);
-    if (probes > 8 * (uint64_t)CSE_N) printf("  %llu probes\n", (unsigned long long)probes);
+    jx_fn *d = cse_probed(cse_neg_chain, jx_jvp, 8); /* jvp simplifies its result */
     CHECK(jx_fn_n_eqns(d) == 0); /* (x, t) -> (x, t) */
     jx_fn_free(d);
-    jx_fn_free(f);
 }
 
 TEST(distinct_chain_is_linear) {
-    jx_fn *f = jx_trace(cse_distinct, 1, &cse_ty, 1, NULL);
-    CHECK(f != NULL);
-    uint64_t p0 = simp_cse_probes();
-    jx_fn *g = f ? jx_simplify(f) : NULL;
-    uint64_t probes = simp_cse_probes() - p0;
-    CHECK(g != NULL);
-    CHECK(probes <= 8 * (uint64_t)CSE_N);
+    jx_fn *g = cse_probed(cse_distinct, jx_simplify, 8);
     CHECK(g && jx_fn_n_eqns(g) >= CSE_N); /* nothing to merge */
     jx_fn_free(g);
-    jx_fn_free(f);
 }
 
 /* f(a) = exp(a*1) + exp(a): after x*1 -> x both exps are the same node. */
