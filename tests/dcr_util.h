@@ -1,5 +1,5 @@
 /* Shared helpers of the dot/conv/random tests (t_dot_conv_random.c, t_conv_threefry.c):
- * deterministic pseudo-random arrays (literal arrays and trace-end + verify + interpret
+ * deterministic pseudo-random arrays and type checks (literal arrays and trace-end + verify + interpret
  * are interp_util.h's tst_from and tst_run). Helpers are static and marked unused. */
 #ifndef JX_TESTS_DCR_UTIL_H
 #define JX_TESTS_DCR_UTIL_H
@@ -30,6 +30,13 @@ static jx_array *tst_random(jx_type t) {
         jx_array_set(a, i, t.dtype == JX_F32 || t.dtype == JX_F64 ? v : floor(v * 8));
     }
     return a;
+}
+
+/* 1 if array a (may be NULL) has type t. */
+__attribute__((unused))
+static int tst_has_type(const jx_array *a, jx_type t) {
+    jx_type at = jx_array_type(a);
+    return a && jx_type_eq(&at, &t);
 }
 
 #endif

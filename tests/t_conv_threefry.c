@@ -11,12 +11,6 @@
 
 #include "dcr_util.h"
 
-/* 1 if array a has type t. */
-static int tst_has_type(const jx_array *a, jx_type t) {
-    jx_type at = jx_array_type(a);
-    return a && jx_type_eq(&at, &t);
-}
-
 /* ---- conv_patches ------------------------------------------------------------------- */
 
 /* Traces patches = conv_patches(x) for x of type tx and runs it. */

@@ -22,12 +22,6 @@ static jx_array *tst_dot(jx_type ta, jx_type tb, jx_array *a, jx_array *b, jx_in
     return out;
 }
 
-/* 1 if array a has type t. */
-static int tst_has_type(const jx_array *a, jx_type t) {
-    jx_type at = jx_array_type(a);
-    return a && jx_type_eq(&at, &t);
-}
-
 /* ---- dot_general -------------------------------------------------------------------- */
 
 TEST(dot_matmul) {
