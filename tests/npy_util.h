@@ -1,5 +1,5 @@
-/* Shared helpers of the .npy tests (t_array_npy.c, t_array_npy_files.c): dtypes, temp
- * paths and hand-built .npy images. Helpers are static and marked unused. */
+/* Shared helpers of the .npy tests (t_array_npy.c, t_array_npy_files.c, t_npy.c): dtypes, temp
+ * paths, hand-built .npy images and the numpy oracle. Helpers are static and marked unused. */
 #ifndef JX_TESTS_NPY_UTIL_H
 #define JX_TESTS_NPY_UTIL_H
 
@@ -18,6 +18,19 @@ static const jx_dtype all_dtypes[] __attribute__((unused)) = {JX_F32, JX_F64, JX
 __attribute__((unused))
 static void tmp_path(char *buf, size_t len, const char *tag) {
     snprintf(buf, len, "/tmp/jx_t_array_%ld_%s.npy", (long)getpid(), tag);
+}
+
+/* A python3 command that can import numpy ("python3" on PATH, else the system one), or
+ * NULL if there is none. */
+__attribute__((unused))
+static const char *numpy_python(void) {
+    static const char *cands[] = {"python3", "/usr/bin/python3"};
+    char cmd[256];
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1", cands[i]);
+        if (system(cmd) == 0) return cands[i];
+    }
+    return NULL;
 }
 
 /* The .npy bytes numpy writes for np.arange(6, dtype='<f4').reshape(2, 3). */

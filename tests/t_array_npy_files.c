@@ -138,18 +138,6 @@ TEST(npy_file_errors) {
     CHECK_CONTAINS(jx_error(), "jx_npy_load: /tmp");
 }
 
-/* A python3 command that can import numpy ("python3" on PATH, else the system one), or
- * NULL if there is none. */
-static const char *numpy_python(void) {
-    static const char *cands[] = {"python3", "/usr/bin/python3"};
-    char cmd[256];
-    for (int i = 0; i < 2; i++) {
-        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1", cands[i]);
-        if (system(cmd) == 0) return cands[i];
-    }
-    return NULL;
-}
-
 /* Without numpy: the exact bytes numpy writes for f32[2,3] parse, and a file saved by
  * jx holds exactly those bytes. */
 static void compat_without_numpy(void) {

@@ -12,22 +12,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "npy_util.h"
 
-/* A temporary path unique to this process. */
-static void tmp_path(char *buf, size_t cap, const char *tag) {
+/* A temporary path unique to this process (in $TMPDIR, any extension). */
+static void tmp_file(char *buf, size_t cap, const char *tag) {
     const char *dir = getenv("TMPDIR");
     snprintf(buf, cap, "%s/jx_t_npy_%ld_%s", dir && *dir ? dir : "/tmp", (long)getpid(), tag);
-}
-
-/* A python3 that can import numpy (on PATH, else the system one), or NULL. */
-static const char *numpy_python(void) {
-    static const char *cands[] = {"python3", "/usr/bin/python3"};
-    for (int i = 0; i < 2; i++) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1", cands[i]);
-        if (system(cmd) == 0) return cands[i];
-    }
-    return NULL;
 }
 
 /* A growable list of images. */
@@ -321,9 +311,9 @@ TEST(npy_headers_agree_with_numpy) {
     add_mutations(&I);
     add_curated(&I);
     char in[256], out[256], script[256], cmd[1024];
-    tmp_path(in, sizeof in, "in.txt");
-    tmp_path(out, sizeof out, "out.txt");
-    tmp_path(script, sizeof script, "oracle.py");
+    tmp_file(in, sizeof in, "in.txt");
+    tmp_file(out, sizeof out, "out.txt");
+    tmp_file(script, sizeof script, "oracle.py");
     FILE *f = fopen(in, "w"), *s = fopen(script, "w");
     CHECK(f && s);
     if (!f || !s) return;
