@@ -11,14 +11,13 @@
 
 typedef enum { GRAD_VJP, GRAD_GRAD, GRAD_VALUE_AND_GRAD } grad_mode;
 
-/* Marks the nodes that carry a derivative with respect to the wrt inputs. */
-static void grad_mark(const jx_fn *f, const unsigned char *wrt, unsigned char *needs) {
-    for (int i = 0; i < f->n_nodes; i++) {
+/* Marks the nodes that carry a derivative with respect to the float inputs among
+ * sel[0..n_sel-1]. */
+static void grad_mark(const jx_fn *f, int n_sel, const int *sel, unsigned char *needs) {
+    memset(needs, 0, (size_t)f->n_in);
+    for (int k = 0; k < n_sel; k++) needs[sel[k]] = tx_is_float(f->nodes[sel[k]].type.dtype);
+    for (int i = f->n_in; i < f->n_nodes; i++) {
         const jx_node *n = &f->nodes[i];
-        if (i < f->n_in) {
-            needs[i] = wrt[i] && tx_is_float(n->type.dtype);
-            continue;
-        }
         needs[i] = 0;
         unsigned fl = prim_info(n->op)->flags;
         if ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT || !tx_is_float(n->type.dtype))
@@ -30,7 +29,6 @@ static void grad_mark(const jx_fn *f, const unsigned char *wrt, unsigned char *n
 /* The reverse-mode state: per node of f, whether it needs a cotangent and its
  * cotangent so far; the mode and the inputs whose cotangents are returned. */
 typedef struct grad_ctx {
-    const unsigned char *wrt;
     unsigned char *needs;
     jx_val *ct;
     grad_mode mode;
@@ -67,7 +65,7 @@ static int grad_end(replay *r, jx_val *outs) {
     grad_ctx *c = r->ctx;
     const jx_fn *f = r->f;
     jx_val *ct = c->ct;
-    grad_mark(f, c->wrt, c->needs);
+    grad_mark(f, c->n_sel, c->sel, c->needs);
     for (int i = 0; i < f->n_nodes; i++) ct[i] = TX_ZERO;
     if (c->mode == GRAD_VJP) {
         for (int j = 0; j < f->n_out; j++)
@@ -88,11 +86,11 @@ static int grad_end(replay *r, jx_val *outs) {
     return 0;
 }
 
-/* Builds the vjp/grad/value_and_grad function of f (see jx.h for the layouts): wrt is
- * the per-input mask of differentiated inputs; the gradient outputs are the cotangents of
- * inputs sel[0..n_sel-1] in that order (an input may be listed more than once). */
-static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, int n_sel, const int *sel,
-                         grad_mode mode, const char *what) {
+/* Builds the vjp/grad/value_and_grad function of f (see jx.h for the layouts): the
+ * differentiated inputs and the gradient outputs are the cotangents of inputs
+ * sel[0..n_sel-1], in that order (an input may be listed more than once). */
+static jx_fn *grad_build(const jx_fn *f, int n_sel, const int *sel, grad_mode mode,
+                         const char *what) {
     if (!f) {
         util_err("%s: NULL function", what);
         return NULL;
@@ -108,7 +106,7 @@ static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, int n_sel, co
         }
     }
     jx_type *in_t = malloc((size_t)(f->n_in + n_ct + 1) * sizeof *in_t);
-    grad_ctx c = {wrt, malloc((size_t)f->n_nodes + 1),
+    grad_ctx c = {malloc((size_t)f->n_nodes + 1),
                   malloc((size_t)(f->n_nodes + 1) * sizeof *c.ct), mode, n_sel, sel};
     jx_fn *g = NULL;
     if (!in_t || !c.needs || !c.ct) {
@@ -127,11 +125,11 @@ static jx_fn *grad_build(const jx_fn *f, const unsigned char *wrt, int n_sel, co
     return g;
 }
 
-/* Turns an index list (JAX's argnums: n_wrt == 0 means input 0; an index may repeat)
- * into a per-input mask; checks count, range and float dtype. *n_sel and *sel receive the
- * list to take gradients for, in order. NULL with jx_error() on a bad list. */
-static unsigned char *grad_wrt_mask(const jx_fn *f, int n_wrt, const int *wrt, int *n_sel,
-                                    const int **sel, const char *what) {
+/* The grad/value_and_grad function of f for the index list wrt (JAX's argnums: n_wrt == 0
+ * means input 0; an index may repeat); checks count, range and float dtype. NULL with
+ * jx_error() on a bad list. */
+static jx_fn *grad_list(const jx_fn *f, int n_wrt, const int *wrt, grad_mode mode,
+                        const char *what) {
     static const int input0 = 0;
     if (!f) {
         util_err("%s: NULL function", what);
@@ -145,30 +143,20 @@ static unsigned char *grad_wrt_mask(const jx_fn *f, int n_wrt, const int *wrt, i
         util_err("%s: bad wrt list (count %d%s)", what, n_wrt, wrt ? "" : ", NULL indices");
         return NULL;
     }
-    unsigned char *m = calloc((size_t)f->n_in + 1, 1);
-    if (!m) {
-        util_err("%s: out of memory", what);
-        return NULL;
-    }
     for (int k = 0; k < n_wrt; k++) {
         int i = wrt[k];
         if (i < 0 || i >= f->n_in) {
-            free(m);
             util_err("%s: wrt index %d out of range (%d inputs)", what, i, f->n_in);
             return NULL;
         }
         if (!tx_is_float(f->nodes[i].type.dtype)) {
             char ts[160];
-            free(m);
             util_err("%s: input %d has type %s; only float inputs can be differentiated", what,
                      i, jx_type_str(&f->nodes[i].type, ts, sizeof ts));
             return NULL;
         }
-        m[i] = 1;
     }
-    *n_sel = n_wrt;
-    *sel = wrt;
-    return m;
+    return grad_build(f, n_wrt, wrt, mode, what);
 }
 
 /* See jx.h: one cotangent per selected input, in input order. */
@@ -177,39 +165,24 @@ jx_fn *jx_vjp(const jx_fn *f, const unsigned char *wrt) {
         util_err("vjp: NULL function");
         return NULL;
     }
-    unsigned char *m = calloc((size_t)f->n_in + 1, 1);
     int *sel = malloc(((size_t)f->n_in + 1) * sizeof *sel), n_sel = 0;
-    jx_fn *g = NULL;
-    if (!m || !sel) {
+    if (!sel) {
         util_err("vjp: out of memory");
-    } else {
-        for (int i = 0; i < f->n_in; i++) {
-            m[i] = wrt ? wrt[i] != 0 : tx_is_float(f->nodes[i].type.dtype);
-            if (m[i]) sel[n_sel++] = i;
-        }
-        g = grad_build(f, m, n_sel, sel, GRAD_VJP, "vjp");
+        return NULL;
     }
-    free(m);
+    for (int i = 0; i < f->n_in; i++)
+        if (wrt ? wrt[i] != 0 : tx_is_float(f->nodes[i].type.dtype)) sel[n_sel++] = i;
+    jx_fn *g = grad_build(f, n_sel, sel, GRAD_VJP, "vjp");
     free(sel);
     return g;
 }
 
 /* See jx.h: gradients in the order of wrt, repeated indices honoured. */
 jx_fn *jx_grad(const jx_fn *f, int n_wrt, const int *wrt) {
-    int n_sel = 0;
-    const int *sel = NULL;
-    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, &n_sel, &sel, "grad");
-    jx_fn *g = m ? grad_build(f, m, n_sel, sel, GRAD_GRAD, "grad") : NULL;
-    free(m);
-    return g;
+    return grad_list(f, n_wrt, wrt, GRAD_GRAD, "grad");
 }
 
 /* See jx.h: (y, aux..., gradients in the order of wrt). */
 jx_fn *jx_value_and_grad(const jx_fn *f, int n_wrt, const int *wrt) {
-    int n_sel = 0;
-    const int *sel = NULL;
-    unsigned char *m = grad_wrt_mask(f, n_wrt, wrt, &n_sel, &sel, "value_and_grad");
-    jx_fn *g = m ? grad_build(f, m, n_sel, sel, GRAD_VALUE_AND_GRAD, "value_and_grad") : NULL;
-    free(m);
-    return g;
+    return grad_list(f, n_wrt, wrt, GRAD_VALUE_AND_GRAD, "value_and_grad");
 }
