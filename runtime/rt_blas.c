@@ -30,7 +30,7 @@
  * kernel in the same order whatever the count (t_concurrency checks this bit for bit).
  *
  * Dimensions beyond OpenBLAS's 32-bit blasint are rejected when jx_jit plans the GEMM
- * (exe.c); should one reach the runtime anyway it is computed by a plain loop rather
+ * (plan_gemm.c); should one reach the runtime anyway it is computed by a plain loop rather
  * than truncated. */
 #include <cblas.h>
 #include <limits.h>

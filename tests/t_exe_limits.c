@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include "../runtime/jx_rt.h"
+#include "jit/cache.h"
 #include "jitcheck.h"
 
 /* The 256 TB arena below must fail as NULL, not abort, under the sanitizers too. */
@@ -33,8 +34,12 @@ TEST(gemm_dims_beyond_blasint_rejected_by_jit) {
         jx_type ts[2] = {cases[c].a, cases[c].b};
         jx_fn *f = jx_trace(matmul, 2, ts, 1, NULL);
         CHECK(f != NULL);
+        jit_cache_stats before, after;
+        jit_cache_get_stats(&before);
         jx_exe *e = f ? jx_jit(f, &(jx_jit_opts){NULL, 1, 1}) : NULL;
+        jit_cache_get_stats(&after);
         CHECK(e == NULL);
+        CHECK(after.compiles == before.compiles); /* refused by the planner, not compiled */
         if (!e && f) {
             char sa[64], sb[64], both[160];
             snprintf(both, sizeof both, "dot_general of %s and %s", jx_type_str(&ts[0], sa, sizeof sa),

@@ -1,7 +1,6 @@
 /* Executables: jx_jit (verify, then compiled code from cache.c: simplify, plan, memory
- * plan, lower, compile, or a cache hit; then a check that every GEMM fits OpenBLAS's
- * integer type), jx_exe_free, JX_DUMP and the inspection accessors. jx_exe_run and the
- * arena stack are in exe_run.c.
+ * plan, lower, compile, or a cache hit), jx_exe_free, JX_DUMP and the inspection
+ * accessors. jx_exe_run and the arena stack are in exe_run.c.
  *
  * Two executables built from equal functions and options share one jit_code (the plan,
  * constants and machine code are read-only); each keeps its own arenas.
@@ -13,7 +12,6 @@
  * preallocated outputs a call therefore does no malloc. The thread count (opts, else
  * JX_NUM_THREADS, else the cores) is passed to the compiled code at each call: its big
  * loops run on the runtime pool and its GEMMs on as many OpenBLAS threads. */
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,46 +51,6 @@ void jx_exe_free(jx_exe *e) {
     free(e);
 }
 
-/* The dot_general or gemm behind GEMM step s: the step's root or the first one fused
- * under it. */
-static const jx_node *exe_gemm_dot(const jit_plan *p, int n, int depth) {
-    const jx_node *x = &p->nodes[n];
-    int dot = x->op == JX_OP_DOT_GENERAL || x->op == JX_OP_GEMM;
-    if (dot || depth == 0) return dot ? x : NULL;
-    for (int i = 0; i < x->nin; i++) {
-        const jx_node *d = exe_gemm_dot(p, x->in[i], depth - 1);
-        if (d) return d;
-    }
-    return NULL;
-}
-
-/* Checks that every GEMM's dimensions and leading dimensions fit OpenBLAS's integer
- * type. 0, or -1 with an error naming the dot_general, its operand types and place. */
-static int exe_check_gemms(const jit_plan *p) {
-    static const char *names[6] = {"M", "N", "K", "lda", "ldb", "ldc"};
-    int64_t lim = jx_rt_blas_int_max();
-    for (int s = 0; s < p->n_steps; s++) {
-        const jp_step *st = &p->steps[s];
-        if (st->kind != JS_GEMM) continue;
-        const jp_gemm *g = &st->g;
-        const int64_t dims[6] = {g->m, g->n, g->k, g->lda, g->ldb, g->ldc};
-        for (int d = 0; d < 6; d++) {
-            if (dims[d] <= lim) continue;
-            const jx_node *dot = exe_gemm_dot(p, st->node, 4);
-            const jx_node *at = dot ? dot : &p->nodes[st->node];
-            jx_type ta = dot ? p->nodes[dot->in[0]].type : p->nodes[g->a].type;
-            jx_type tb = dot ? p->nodes[dot->in[1]].type : p->nodes[g->b].type;
-            char sa[160], sb[160];
-            return util_err("%s:%d: jx_jit: dot_general of %s and %s needs a GEMM with %s = "
-                            "%" PRId64 ", more than OpenBLAS's integer limit %" PRId64,
-                            at->loc.file ? at->loc.file : "?", at->loc.line,
-                            jx_type_str(&ta, sa, sizeof sa), jx_type_str(&tb, sb, sizeof sb),
-                            names[d], dims[d], lim);
-        }
-    }
-    return 0;
-}
-
 /* Compiles f; keep != 0 keeps every stage's text. */
 static jx_exe *exe_compile(const jx_fn *f, const jx_jit_opts *opts, int keep) {
     static pthread_mutex_t id_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -129,7 +87,6 @@ static jx_exe *exe_compile(const jx_fn *f, const jx_jit_opts *opts, int keep) {
     e->n_threads = jx_rt_threads(opts ? opts->n_threads : 0);
     e->consts = e->code->consts;
     e->arena_bytes = (size_t)e->plan->arena_bytes;
-    if (exe_check_gemms(e->plan) < 0) goto fail;
     if (keep) {
         e->plan_text = jit_plan_str(e->plan);
         e->fn_text = jx_fn_to_string(f);

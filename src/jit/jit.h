@@ -82,9 +82,10 @@ int jit_is_elt(const jit_plan *p, int n);
 int jit_plan_add_step(jit_plan *p, jp_step s);
 /* Plans the float dot_general or gemm node d (plan_gemm.c) as a GEMM step (adding
  * canonical copies of its operands first when their layouts cannot be folded) writing
- * node target's buffer as alpha * dot(a, b), plus node init's value if init >= 0.
- * Returns 0 or -1 with jx_error(). */
-int jit_plan_gemm(jit_plan *p, int d, int target, double alpha, int init);
+ * d's buffer as alpha * dot(a, b), plus node init's value if init >= 0. Returns 0, or
+ * -1 with jx_error() (out of memory, or a dimension beyond OpenBLAS's integer type,
+ * naming the dot_general, its operand types and its line). */
+int jit_plan_gemm(jit_plan *p, int d, double alpha, int init);
 
 /* ---- memory (memplan.c) -------------------------------------------------------------- */
 

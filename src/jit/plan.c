@@ -213,7 +213,7 @@ static int pl_gemm_node(jit_plan *p, int i) {
     if (!pl_scalar_const(p, nd->in[3], &alpha))
         return util_err("jit: gemm at %s:%d: alpha must be a constant (a traced alpha is not "
                         "lowered yet)", nd->loc.file ? nd->loc.file : "?", nd->loc.line);
-    return jit_plan_gemm(p, i, i, alpha, nd->in[2]);
+    return jit_plan_gemm(p, i, alpha, nd->in[2]);
 }
 
 /* Assigns node i's buffer and appends its step if it has one. Returns 0 or -1. */
@@ -228,7 +228,7 @@ static int pl_node(jit_plan *p, pl_ctx *c, int i) {
     p->buf[i].kind = JP_ARENA;
     if (nd->op == JX_OP_GEMM) return pl_gemm_node(p, i);
     if (nd->op == JX_OP_DOT_GENERAL && (nd->type.dtype == JX_F32 || nd->type.dtype == JX_F64))
-        return jit_plan_gemm(p, i, i, 1.0, -1);
+        return jit_plan_gemm(p, i, 1.0, -1);
     int outer = pl_outer_reduction(p, nd);
     return jit_plan_add_step(p, (jp_step){JS_KERNEL, i, outer, -1, {0}, 0}) < 0 ? -1 : 0;
 }

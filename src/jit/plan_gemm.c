@@ -1,10 +1,14 @@
 /* GEMM planning: maps a float dot_general (or gemm) node onto one cblas GEMM per batch
  * element. Transposes and contiguous reshapes of the operands fold into the trans flags
  * and leading dimensions when the strides allow; otherwise a synthetic transpose kernel
- * copies the operand to a canonical layout first (see plan.c for the fusion rules). */
+ * copies the operand to a canonical layout first (see plan.c for the fusion rules). A
+ * GEMM with a dimension beyond OpenBLAS's integer type is refused here, before any code
+ * is compiled or cached. */
+#include <inttypes.h>
 #include <string.h>
 
 #include "jit/jit.h"
+#include "jx_rt.h"
 #include "util.h"
 
 /* Reserves n int64 slots of attribute storage; NULL on OOM. */
@@ -206,8 +210,27 @@ static int pl_canonical_copy(jit_plan *p, const jx_node *d, int side) {
     return id;
 }
 
+/* Checks that g's dimensions and leading dimensions fit OpenBLAS's integer type. 0, or
+ * -1 with an error naming dot node d, its operand types and its place. */
+static int pl_gemm_fits_blas(const jit_plan *p, const jx_node *d, const jp_gemm *g) {
+    static const char *names[6] = {"M", "N", "K", "lda", "ldb", "ldc"};
+    const int64_t dims[6] = {g->m, g->n, g->k, g->lda, g->ldb, g->ldc};
+    int64_t lim = jx_rt_blas_int_max();
+    for (int i = 0; i < 6; i++) {
+        if (dims[i] <= lim) continue;
+        char sa[160], sb[160];
+        return util_err("%s:%d: jx_jit: dot_general of %s and %s needs a GEMM with %s = "
+                        "%" PRId64 ", more than OpenBLAS's integer limit %" PRId64,
+                        d->loc.file ? d->loc.file : "?", d->loc.line,
+                        jx_type_str(&p->nodes[d->in[0]].type, sa, sizeof sa),
+                        jx_type_str(&p->nodes[d->in[1]].type, sb, sizeof sb), names[i], dims[i],
+                        lim);
+    }
+    return 0;
+}
+
 /* See jit.h. */
-int jit_plan_gemm(jit_plan *p, int d, int target, double alpha, int init) {
+int jit_plan_gemm(jit_plan *p, int d, double alpha, int init) {
     const jx_node *nd = &p->nodes[d];
     jp_gemm g;
     memset(&g, 0, sizeof g);
@@ -259,7 +282,8 @@ int jit_plan_gemm(jit_plan *p, int d, int target, double alpha, int init) {
             return util_err("jit: dot_general at %s:%d: cannot map to GEMM",
                             dd.loc.file ? dd.loc.file : "?", dd.loc.line);
     }
+    if (pl_gemm_fits_blas(p, nd, &g) < 0) return -1;
     g.alpha = alpha;
     g.init = init;
-    return jit_plan_add_step(p, (jp_step){JS_GEMM, target, 0, -1, g, 0}) < 0 ? -1 : 0;
+    return jit_plan_add_step(p, (jp_step){JS_GEMM, d, 0, -1, g, 0}) < 0 ? -1 : 0;
 }
