@@ -228,15 +228,15 @@ int jx_val_bad(jx_val v) {
     return v.id < 0 || !trace_live(v.t) || v.id >= v.t->fn->n_nodes;
 }
 
-/* Records a user error (see jx.h); a t that is not live counts as NULL. */
+/* Records a user error (see jx.h); a t that is not live counts as NULL (trace_fail). */
 jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg) {
-    return trace_fail(trace_live(t) ? t : NULL, loc, "trace", "%s", msg ? msg : "failed");
+    return trace_fail(t, loc, "trace", "%s", msg ? msg : "failed");
 }
 
-/* Records the first error on t (or on the thread's innermost live trace when t is NULL)
- * and on jx_error(); returns poison. */
+/* Records the first error on t (or on the thread's innermost live trace when t is NULL
+ * or not live) and on jx_error(); returns poison. */
 jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...) {
-    if (!t) t = trace_current();
+    if (!trace_live(t)) t = trace_current();
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
@@ -317,15 +317,14 @@ static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin
 jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
                   const jx_attrs *at, const jx_type *hint) {
     if ((int)op < 0 || op >= JX_NOPS)
-        return trace_fail(trace_live(t) ? t : NULL, loc, "emit", "bad primitive %d", (int)op);
+        return trace_fail(t, loc, "emit", "bad primitive %d", (int)op);
     const jx_prim_info *p = prim_info(op);
     /* the count is checked before any operand is read */
     if (nin < 0 || nin > JX_MAX_OPERANDS)
-        return trace_fail(trace_live(t) ? t : NULL, loc, p->name,
-                          "bad operand count %d (at most %d)", nin, JX_MAX_OPERANDS);
+        return trace_fail(t, loc, p->name, "bad operand count %d (at most %d)", nin,
+                          JX_MAX_OPERANDS);
     if (nin > 0 && !in)
-        return trace_fail(trace_live(t) ? t : NULL, loc, p->name,
-                          "NULL operand list (%d operands)", nin);
+        return trace_fail(t, loc, p->name, "NULL operand list (%d operands)", nin);
     int32_t ids[JX_MAX_OPERANDS];
     jx_type types[JX_MAX_OPERANDS];
     jx_val res;

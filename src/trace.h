@@ -26,10 +26,10 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
                   const jx_attrs *at, const jx_type *hint);
 
 /* Records a sticky error "file:line: op: message" on t (first one wins) and on
- * jx_error(). t == NULL (an op that found no trace: uninitialised operands, a NULL trace,
- * a bad operand count) records it on the innermost live trace that this thread began, if
- * any, so the op's own error wins over a later "output not set". Returns a poison value
- * of that trace. */
+ * jx_error(). t == NULL or not live (an op that found no trace: uninitialised operands, a
+ * NULL or ended trace, a bad operand count) records it on the innermost live trace that
+ * this thread began, if any, so the op's own error wins over a later "output not set".
+ * Returns a poison value of that trace. */
 jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
