@@ -60,8 +60,8 @@ static int gf_count(const jx_fn *f, gf_uses *u) {
     return 0;
 }
 
-/* 1 if node id of f is a rank-0 constant or a broadcast of one; its value in *v. */
-static int gf_scalar_const(const jx_fn *f, int32_t id, double *v) {
+/* See passes.h. */
+int pass_scalar_const(const jx_fn *f, int32_t id, double *v) {
     const jx_node *n = &f->nodes[id];
     if (n->op == JX_OP_BROADCAST_IN_DIM) n = &f->nodes[n->in[0]];
     if (n->op != JX_OP_CONSTANT || n->type.rank != 0 || !n->at.value) return 0;
@@ -69,10 +69,10 @@ static int gf_scalar_const(const jx_fn *f, int32_t id, double *v) {
     return 1;
 }
 
-/* 1 for the ops that only move elements (the planner recomputes them from a buffer). */
-static int gf_index_op(jx_op op) {
+/* See passes.h. */
+int pass_index_op(jx_op op) {
     return op == JX_OP_BROADCAST_IN_DIM || op == JX_OP_RESHAPE || op == JX_OP_TRANSPOSE ||
-           op == JX_OP_SLICE || op == JX_OP_REV || op == JX_OP_IOTA;
+           op == JX_OP_SLICE || op == JX_OP_REV;
 }
 
 /* 1 if node w of f has a buffer of its own in any plan (see the header comment). */
@@ -81,7 +81,7 @@ static int gf_has_buffer(const jx_fn *f, const gf_uses *u, int32_t w) {
     if (w < f->n_in || u->out[w]) return 1;
     if (n->op == JX_OP_CONSTANT) return n->type.rank > 0;
     if (n->op == JX_OP_DOT_GENERAL || n->op == JX_OP_GEMM) return 1;
-    return u->uses[w] > 1 && !gf_index_op(n->op);
+    return u->uses[w] > 1 && !pass_index_op(n->op) && n->op != JX_OP_IOTA;
 }
 
 /* 1 if node x of f is w seen through transposes and reshapes. */
@@ -103,7 +103,7 @@ static int32_t gf_target(const jx_fn *f, const gf_uses *u, int32_t d, int32_t *w
     const jx_node *mn = &f->nodes[m];
     double c;
     if (mn->op != JX_OP_MUL || u->uses[m] != 1 || u->out[m] || mn->in[0] == mn->in[1] ||
-        !gf_scalar_const(f, mn->in[mn->in[0] == d ? 1 : 0], &c) || !isfinite(c) || c == 0)
+        !pass_scalar_const(f, mn->in[mn->in[0] == d ? 1 : 0], &c) || !isfinite(c) || c == 0)
         return -1;
     int32_t s = u->consumer[m];
     const jx_node *sn = &f->nodes[s];

@@ -27,18 +27,13 @@
 #include <string.h>
 
 #include "jit/jit.h"
+#include "passes.h"
 #include "util.h"
 
 /* 1 if n is elementwise. */
 int jit_is_elt(const jit_plan *p, int n) {
     jx_op op = p->nodes[n].op;
     return op >= 0 && (prim_info(op)->flags & JXF_ELT);
-}
-
-/* 1 for ops that only move elements by index (cheap to recompute over a buffer). */
-static int pl_index_op(jx_op op) {
-    return op == JX_OP_BROADCAST_IN_DIM || op == JX_OP_RESHAPE || op == JX_OP_TRANSPOSE ||
-           op == JX_OP_SLICE || op == JX_OP_REV;
 }
 
 /* 1 if consumer c reads operand slot k more than once per operand element. */
@@ -66,15 +61,6 @@ int jit_plan_add_step(jit_plan *p, jp_step s) {
     s.group = p->n_steps;
     p->steps[p->n_steps] = s;
     return p->n_steps++;
-}
-
-/* 1 if node c is a rank-0 constant or a broadcast of one; stores its value in *v. */
-static int pl_scalar_const(const jit_plan *p, int c, double *v) {
-    const jx_node *nd = &p->nodes[c];
-    if (nd->op == JX_OP_BROADCAST_IN_DIM) nd = &p->nodes[nd->in[0]];
-    if (nd->op != JX_OP_CONSTANT || nd->type.rank != 0) return 0;
-    *v = jx_array_get(nd->at.value, 0);
-    return 1;
 }
 
 /* 1 if reduction node nd keeps its operand's last axis and reduces some other one (its
@@ -195,7 +181,7 @@ static int pl_materialize(const jit_plan *p, pl_ctx *c, int i) {
     const jx_fn *f = c->f;
     const jx_node *nd = &f->nodes[i];
     c->index_only[i] = nd->op == JX_OP_IOTA ||
-                       (pl_index_op(nd->op) &&
+                       (pass_index_op(nd->op) &&
                         (p->buf[nd->in[0]].kind != JP_FUSED || c->index_only[nd->in[0]]));
     if (c->is_out[i] || c->needs_buf[i] || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_GEMM)
         return 1;
@@ -210,7 +196,7 @@ static int pl_materialize(const jit_plan *p, pl_ctx *c, int i) {
 static int pl_gemm_node(jit_plan *p, int i) {
     const jx_node *nd = &p->nodes[i];
     double alpha;
-    if (!pl_scalar_const(p, nd->in[3], &alpha))
+    if (!pass_scalar_const(p->fn, nd->in[3], &alpha))
         return util_err("jit: gemm at %s:%d: alpha must be a constant (a traced alpha is not "
                         "lowered yet)", nd->loc.file ? nd->loc.file : "?", nd->loc.line);
     return jit_plan_gemm(p, i, alpha, nd->in[2]);
