@@ -220,22 +220,30 @@ void *jx_npy_dump(const jx_array *a, size_t *len) {
     return out;
 }
 
-/* Reads up to len bytes of f into buf; returns the count, or -1 with a message on a
- * read error. */
-static int64_t npy_fread(FILE *f, void *buf, size_t len, const char *src) {
-    size_t got = len ? fread(buf, 1, len, f) : 0;
-    if (got < len && ferror(f)) {
-        util_err("jx_npy_load: %s: read error: %s", src, strerror(errno));
+/* An open .npy file; src names it in messages. */
+typedef struct npy_in {
+    FILE *f;
+    const char *src;
+} npy_in;
+
+/* Reads up to len bytes of the npy_in ctx into buf; returns the count, or -1 with a
+ * message on a read error (a util_read_fn). */
+static int64_t npy_fread(void *ctx, void *buf, size_t len) {
+    npy_in *in = ctx;
+    size_t got = len ? fread(buf, 1, len, in->f) : 0;
+    if (got < len && ferror(in->f)) {
+        util_err("jx_npy_load: %s: read error: %s", in->src, strerror(errno));
         return -1;
     }
     return (int64_t)got;
 }
 
-/* Reads the data of header h (need bytes after pre + hlen) from f into a new array. For
- * a regular file the size is checked first; a pipe or device is read as far as the data
- * goes, into a buffer that grows with what arrives. */
-static jx_array *npy_load_data(FILE *f, const struct stat *st, const npy_header *h,
-                               size_t off, size_t need, const char *src) {
+/* Reads the data of header h (need bytes after the first off) from in into a new array.
+ * For a regular file the size is checked first; a pipe or device is read as far as the
+ * data goes (util_read_grown). */
+static jx_array *npy_load_data(npy_in *in, const struct stat *st, const npy_header *h,
+                               size_t off, size_t need) {
+    const char *src = in->src;
     if (S_ISREG(st->st_mode)) {
         size_t avail = (uint64_t)st->st_size > off ? (size_t)st->st_size - off : 0;
         if (avail < need) {
@@ -244,7 +252,7 @@ static jx_array *npy_load_data(FILE *f, const struct stat *st, const npy_header 
             return NULL;
         }
         jx_array *a = jx_array_new(h->dt, h->rank, h->shape);
-        int64_t got = a ? npy_fread(f, jx_array_data(a), need, src) : -1;
+        int64_t got = a ? npy_fread(in, jx_array_data(a), need) : -1;
         if (got >= 0 && (size_t)got < need)
             util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %lld "
                      "are present", src, need, (long long)got);
@@ -254,30 +262,13 @@ static jx_array *npy_load_data(FILE *f, const struct stat *st, const npy_header 
         }
         return a;
     }
-    size_t cap = need < (1u << 20) ? need + 1 : (1u << 20), got = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf && got < need) {
-        if (got == cap) {
-            size_t nc = cap > need / 2 ? need : cap * 2;
-            unsigned char *nb = realloc(buf, nc);
-            if (!nb) break;
-            buf = nb;
-            cap = nc;
-        }
-        int64_t r = npy_fread(f, buf + got, cap - got < need - got ? cap - got : need - got, src);
-        if (r <= 0) {
-            if (r == 0) util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but "
-                                 "only %zu are present", src, need, got);
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)r;
-    }
-    if (!buf || got < need) {
-        free(buf);
-        util_err("jx_npy_load: %s: out of memory reading %zu bytes", src, need);
-        return NULL;
-    }
+    unsigned char *buf;
+    size_t got;
+    int r = util_read_grown(npy_fread, in, need, "jx_npy_load", src, &buf, &got);
+    if (r > 0)
+        util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %zu are "
+                 "present", src, need, got);
+    if (r) return NULL;
     jx_array *a = jx_array_from(h->dt, h->rank, h->shape, buf);
     free(buf);
     return a;
@@ -286,19 +277,20 @@ static jx_array *npy_load_data(FILE *f, const struct stat *st, const npy_header 
 /* Reads the prefix and header of f and then the data (see npy_load_data). */
 static jx_array *npy_load_file(FILE *f, const struct stat *st, const char *path) {
     const char *fn = "jx_npy_load";
+    npy_in in = {f, path};
     unsigned char pre_buf[NPY_PRE_MAX];
-    int64_t r = npy_fread(f, pre_buf, NPY_MAGIC_LEN + 2, path);
+    int64_t r = npy_fread(&in, pre_buf, NPY_MAGIC_LEN + 2);
     if (r < 0) return NULL;
     size_t plen = (size_t)r, pre = 0, hlen = 0, need = 0;
     int major = 0;
     if (plen == NPY_MAGIC_LEN + 2) { /* the length field: 2 bytes for 1.0, else 4 */
-        r = npy_fread(f, pre_buf + plen, pre_buf[6] == 1 ? 2 : 4, path);
+        r = npy_fread(&in, pre_buf + plen, pre_buf[6] == 1 ? 2 : 4);
         if (r < 0) return NULL;
         plen += (size_t)r;
     }
     if (npy_prefix(pre_buf, plen, fn, path, &major, &pre, &hlen) < 0) return NULL;
     char *text = malloc(hlen + 1);
-    r = text ? npy_fread(f, text, hlen, path) : -1;
+    r = text ? npy_fread(&in, text, hlen) : -1;
     if (!text) util_err("%s: %s: out of memory", fn, path);
     if (r >= 0 && (size_t)r < hlen)
         util_err("%s: %s: header length %zu runs past the end of the data (%lld bytes after "
@@ -310,7 +302,7 @@ static jx_array *npy_load_file(FILE *f, const struct stat *st, const char *path)
              npy_size(&h, fn, path, &n, &need) == 0;
     free(text);
     if (!ok) return NULL;
-    jx_array *a = npy_load_data(f, st, &h, pre + hlen, need, path);
+    jx_array *a = npy_load_data(&in, st, &h, pre + hlen, need);
     return a ? npy_fix(a, &h) : NULL;
 }
 

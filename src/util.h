@@ -28,4 +28,16 @@ void util_strides(int rank, const int64_t *shape, int64_t *strides);
  * jx_error() for a NULL path, an open or stat failure, or a directory. */
 FILE *util_open_read(const char *who, const char *path, struct stat *st);
 
+/* A source of bytes for util_read_grown: reads up to len bytes into buf and returns the
+ * count (fewer than len only at the end of the input), or -1 with a message. */
+typedef int64_t (*util_read_fn)(void *ctx, void *buf, size_t len);
+
+/* Reads n bytes from rd into a malloc'd buffer (at least 1 byte) that grows as the data
+ * arrives (from 1 MiB, doubling), so a size a header claims but the input does not hold
+ * is never allocated whole. Returns 0 with *out holding all n bytes (the caller frees
+ * it); 1 if the input ends first, after *got bytes (no message, no buffer); -1 on a read
+ * error (rd's message) or out of memory ("who: src: out of memory reading n bytes"). */
+int util_read_grown(util_read_fn rd, void *ctx, size_t n, const char *who, const char *src,
+                    unsigned char **out, size_t *got);
+
 #endif

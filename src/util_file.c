@@ -1,9 +1,14 @@
-/* Opening the files a reader loads: one place for the checks every loader needs. */
+/* Opening and reading the files a loader loads: one place for the checks every loader
+ * needs. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "util.h"
+
+/* The first buffer size of util_read_grown for large inputs. */
+#define UTIL_READ_CHUNK ((size_t)1 << 20)
 
 /* See util.h. */
 FILE *util_open_read(const char *who, const char *path, struct stat *st) {
@@ -21,4 +26,35 @@ FILE *util_open_read(const char *who, const char *path, struct stat *st) {
     else return f;
     fclose(f);
     return NULL;
+}
+
+/* See util.h. */
+int util_read_grown(util_read_fn rd, void *ctx, size_t n, const char *who, const char *src,
+                    unsigned char **out, size_t *got) {
+    size_t cap = n < UTIL_READ_CHUNK ? n + 1 : UTIL_READ_CHUNK;
+    unsigned char *buf = malloc(cap);
+    *out = NULL;
+    *got = 0;
+    while (buf && *got < n) {
+        if (*got == cap) {
+            size_t nc = cap > n / 2 ? n : cap * 2;
+            unsigned char *nb = realloc(buf, nc);
+            if (!nb) break;
+            buf = nb;
+            cap = nc;
+        }
+        size_t want = cap - *got < n - *got ? cap - *got : n - *got;
+        int64_t r = rd(ctx, buf + *got, want);
+        if (r >= 0) *got += (size_t)r;
+        if (r < 0 || (size_t)r < want) {
+            free(buf);
+            return r < 0 ? -1 : 1;
+        }
+    }
+    if (!buf || *got < n) {
+        free(buf);
+        return util_err("%s: %s: out of memory reading %zu bytes", who, src, n);
+    }
+    *out = buf;
+    return 0;
 }

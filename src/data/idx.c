@@ -215,44 +215,23 @@ static int idx_check_size(const idx_src *S, const jx_type *t, int64_t n) {
     return 0;
 }
 
-/* Reads n data bytes into a malloc'd buffer grown as data arrives, then checks that
- * nothing follows (for gzip: that the stream ends properly). Returns the buffer (NULL
- * and a message on error). For n = 0 returns a 1-byte buffer. */
+/* util_read_fn over an idx_src (idx_read). */
+static int64_t idx_read_fn(void *S, void *buf, size_t len) { return idx_read(S, buf, len); }
+
+/* Reads the n data bytes (util_read_grown), then checks that nothing follows (for gzip:
+ * that the stream ends properly). Returns the malloc'd buffer (at least 1 byte), or NULL
+ * with a message. */
 static unsigned char *idx_data(idx_src *S, int64_t n) {
-    size_t cap = n < IDX_CHUNK ? (size_t)n + 1 : IDX_CHUNK, got = 0;
-    unsigned char *buf = malloc(cap);
-    if (!buf) {
-        util_err("idx: %s: out of memory", S->name);
-        return NULL;
-    }
-    while (got < (size_t)n) {
-        if (got == cap) {
-            size_t nc = cap * 2 > (size_t)n ? (size_t)n : cap * 2;
-            unsigned char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(buf);
-                util_err("idx: %s: out of memory for %lld bytes", S->name, (long long)n);
-                return NULL;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t want = cap - got < (size_t)n - got ? cap - got : (size_t)n - got;
-        int64_t r = idx_read(S, buf + got, want);
-        if (r >= 0 && (size_t)r < want)
-            util_err("idx: %s: truncated data: %zu of %lld bytes", S->name, got + (size_t)r,
-                     (long long)n);
-        if (r < 0 || (size_t)r < want) {
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)r;
-    }
-    unsigned char extra;
-    int64_t r = idx_read(S, &extra, 1);
-    if (r != 0) {
+    unsigned char *buf, extra;
+    size_t got;
+    int r = util_read_grown(idx_read_fn, S, (size_t)n, "idx", S->name, &buf, &got);
+    if (r > 0)
+        util_err("idx: %s: truncated data: %zu of %lld bytes", S->name, got, (long long)n);
+    if (r) return NULL;
+    int64_t k = idx_read(S, &extra, 1);
+    if (k != 0) {
         free(buf);
-        if (r > 0) util_err("idx: %s: trailing data after %lld bytes", S->name, (long long)n);
+        if (k > 0) util_err("idx: %s: trailing data after %lld bytes", S->name, (long long)n);
         return NULL;
     }
     return buf;
