@@ -13,7 +13,6 @@
  * a file (or pipe) is read only as far as the header says. */
 #include <errno.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +31,6 @@
 
 /* The descr string jx writes for each dtype, indexed by jx_dtype. */
 static const char *const npy_descr[JX_NDTYPES] = {"<f4", "<f8", "<i4", "<u4", "|b1"};
-
-/* The loaders' limit on the bytes of one array (see jx.h). */
-static _Atomic size_t npy_load_limit = JX_LOAD_LIMIT_DEFAULT;
-
-/* Sets the load limit (0: the default); returns the previous one. */
-size_t jx_set_load_limit(size_t bytes) {
-    return atomic_exchange(&npy_load_limit, bytes ? bytes : JX_LOAD_LIMIT_DEFAULT);
-}
-
-/* The current load limit. */
-size_t jx_load_limit(void) { return atomic_load(&npy_load_limit); }
 
 /* 1 if this machine stores integers little-endian. */
 static int npy_host_le(void) {

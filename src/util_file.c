@@ -1,6 +1,7 @@
 /* Opening and reading the files a loader loads: one place for the checks every loader
- * needs. */
+ * needs (the load limit, the open checks, bounded reading). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,17 @@
 
 /* The first buffer size of util_read_grown for large inputs. */
 #define UTIL_READ_CHUNK ((size_t)1 << 20)
+
+/* The loaders' limit on the bytes of one array (see jx.h). */
+static _Atomic size_t util_load_limit = JX_LOAD_LIMIT_DEFAULT;
+
+/* Sets the load limit (0: the default); returns the previous one. */
+size_t jx_set_load_limit(size_t bytes) {
+    return atomic_exchange(&util_load_limit, bytes ? bytes : JX_LOAD_LIMIT_DEFAULT);
+}
+
+/* The current load limit. */
+size_t jx_load_limit(void) { return atomic_load(&util_load_limit); }
 
 /* See util.h. */
 FILE *util_open_read(const char *who, const char *path, struct stat *st) {
