@@ -75,16 +75,18 @@ static jx_trace *trace_current(void) {
     return p;
 }
 
-/* What is wrong with v as a value of trace t (NULL if nothing): a short phrase for error
- * messages. A poison value of t is fine once t has recorded an error (it propagates). */
+/* What is wrong with v as a value of trace t (NULL or live; NULL if nothing): a short
+ * phrase for error messages. A poison value of t is fine once t has recorded an error (it
+ * propagates). A value of t itself needs no registry lookup. */
 static const char *trace_val_problem(const jx_trace *t, jx_val v) {
     if (!v.t)
         return v.id == -2 ? "is a symbolic zero, not a traced value"
                           : "is not a traced value (not traced by any trace: an uninitialised "
                             "or zeroed jx_val, or the result of an op that found no trace)";
-    if (!trace_live(v.t))
-        return "belongs to a trace that has ended or was never begun (a stale jx_val)";
-    if (v.t != t) return "belongs to a different trace";
+    if (v.t != t)
+        return trace_live(v.t) ? "belongs to a different trace"
+                               : "belongs to a trace that has ended or was never begun (a "
+                                 "stale jx_val)";
     if (v.id < 0) return t->err[0] ? NULL : "is a poison value but no error was recorded";
     if (v.id >= t->fn->n_nodes) return "refers to a missing node";
     return NULL;
