@@ -32,14 +32,6 @@
 /* The descr string jx writes for each dtype, indexed by jx_dtype. */
 static const char *const npy_descr[JX_NDTYPES] = {"<f4", "<f8", "<i4", "<u4", "|b1"};
 
-/* 1 if this machine stores integers little-endian. */
-static int npy_host_le(void) {
-    uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 /* Reverses the bytes of each of n elements of size es in place (no-op for es == 1). */
 static void npy_swap(void *data, int64_t n, size_t es) {
     unsigned char *p = data;

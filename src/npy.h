@@ -1,5 +1,5 @@
 /* Internal interface between the .npy container code (npy.c) and the header dict parser
- * (npy_header.c). */
+ * (npy_header.c, npy_descr.c). */
 #ifndef JX_NPY_H
 #define JX_NPY_H
 
@@ -22,6 +22,18 @@ typedef struct npy_header {
     int rank;
     int64_t shape[JX_MAX_RANK];
 } npy_header;
+
+/* 1 if this machine stores integers little-endian. */
+static inline int npy_host_le(void) {
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+/* Python's \s on ASCII text (what str.strip and re's \s skip): C's spaces and the
+ * separators 0x1c-0x1f. */
+static inline int npy_py_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
 
 /* Parses the header dict text[0..len) of a format `major`.0 file the way numpy does:
  * ast.literal_eval of a Python literal (after dropping Python 2 'L' suffixes for 1.0 and

@@ -16,21 +16,11 @@
 
 #include "npy.h"
 
-/* 1 if this machine stores integers little-endian. */
-static int descr_host_le(void) {
-    uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 /* numpy's byte-order characters. */
 static int descr_is_order(char c) { return c == '<' || c == '>' || c == '|' || c == '='; }
 static int descr_is_digit(char c) { return c >= '0' && c <= '9'; }
 /* What C isspace() accepts in the C locale (numpy's strtol skips these). */
 static int descr_c_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-/* Python's \s on ASCII text: the C spaces and the separators 0x1c-0x1f. */
-static int descr_py_space(char c) { return descr_c_space(c) || (c >= 0x1c && c <= 0x1f); }
 
 /* The dtype of a one-character type code, or -1: a letter, or (numpy takes these too)
  * the character whose value is numpy's type number (NPY_BOOL 0, NPY_INT 5, NPY_UINT 6,
@@ -153,14 +143,14 @@ static int descr_comma(const char *s, size_t n, jx_dtype *dt, int *big) {
         p++;
     size_t dn = (size_t)(p - d0);
     const char *q = p;
-    while (q < end && descr_py_space(*q)) q++;
+    while (q < end && npy_py_space(*q)) q++;
     if (q < end) { /* not just padding: a separator, then nothing (one field) */
         if (*q != ',') return -1;
-        for (q++; q < end && descr_py_space(*q); q++) {}
+        for (q++; q < end && npy_py_space(*q); q++) {}
         if (q < end) return -1;
     }
     if (r1 > r0 && !descr_empty_repeat(r0, r1)) return -1;
-    char native = descr_host_le() ? '<' : '>', o = o1 ? o1 : o2;
+    char native = npy_host_le() ? '<' : '>', o = o1 ? o1 : o2;
     if (o1 && o2) {
         char m1 = o1 == '=' ? native : o1, m2 = o2 == '=' ? native : o2;
         if (m1 != m2) return -1;
@@ -190,7 +180,7 @@ static int descr_plain(const char *s, size_t n, int comma_ok, jx_dtype *dt, int 
     if (d < 0 && p == s) d = descr_name(s, n);
     if (d < 0) return -1;
     *dt = (jx_dtype)d;
-    *big = d != JX_BOOL && (order == '>' || (order == '=' && !descr_host_le()));
+    *big = d != JX_BOOL && (order == '>' || (order == '=' && !npy_host_le()));
     return 0;
 }
 

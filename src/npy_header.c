@@ -285,9 +285,7 @@ static int ph_trail(ph *P) {
                 return npy_ph_fail(P, "a last line of blanks after the dict (an indentation)");
             if (P->major <= 2 && P->hidden) {
                 const char *q = P->pl;
-                while (q < P->end &&
-                       (*q == ' ' || (*q >= '\t' && *q <= '\r') || (*q >= 0x1c && *q <= 0x1f)))
-                    q++;
+                while (q < P->end && npy_py_space(*q)) q++;
                 if (*q != '#')
                     return npy_ph_fail(P, "numpy's Python 2 filter fails on a dict after a lone "
                                           "'\\r' on the last line");
