@@ -221,6 +221,18 @@ static int ph_expr(ph *P, pv *v) {
     return 0;
 }
 
+/* Skips spaces, tabs and form feeds at the start of a line; sets *blanks to their count
+ * and returns the indentation Python's tokenizer sees (a '\f' resets it to 0). */
+static int ph_blanks(ph *P, int *blanks) {
+    int col = 0;
+    for (*blanks = 0; P->p < P->end; P->p++, ++*blanks) {
+        if (*P->p == ' ' || *P->p == '\t') col++;
+        else if (*P->p == '\f') col = 0;
+        else break;
+    }
+    return col;
+}
+
 /* Python's rules before the dict: literal_eval strips leading spaces and tabs; then blank
  * and comment lines may come ('\n', '\r' and "\r\n" end lines), and the '{' line must
  * not be indented ('\f' resets the count). Format 1.0/2.0 text first goes through numpy's
@@ -233,12 +245,7 @@ static int ph_lead(ph *P) {
     while (P->p < P->end && (*P->p == ' ' || *P->p == '\t')) P->p++;
     P->pl = P->s;
     for (;;) {
-        int col = 0, blanks = 0;
-        for (; P->p < P->end; P->p++, blanks++) {
-            if (*P->p == ' ' || *P->p == '\t') col++;
-            else if (*P->p == '\f') col = 0;
-            else break;
-        }
+        int blanks, col = ph_blanks(P, &blanks);
         if (P->p < P->end && *P->p == '#') {
             npy_ph_comment(P);
             P->hidden = 1;
@@ -271,12 +278,7 @@ static int ph_lead(ph *P) {
 static int ph_trail(ph *P) {
     int old = P->major <= 2 && !P->hidden;
     for (int first = 1, lone_cr = 0;; first = 0) {
-        int col = 0, blanks = 0;
-        for (; P->p < P->end; P->p++, blanks++) {
-            if (*P->p == ' ' || *P->p == '\t') col++;
-            else if (*P->p == '\f') col = 0;
-            else break;
-        }
+        int blanks, col = ph_blanks(P, &blanks);
         int comment = P->p < P->end && *P->p == '#';
         if (comment) npy_ph_comment(P);
         if (P->p >= P->end) {
