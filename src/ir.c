@@ -158,7 +158,8 @@ int jx_fn_verify(const jx_fn *f) {
         const jx_prim_info *p = prim_info(n->op);
         if (p->arity >= 0 ? n->nin != p->arity : n->nin < 1)
             return util_err("verify: node %d (%s) has %d operands", i, p->name, n->nin);
-        if (n->nin > JX_MAX_OPERANDS) return util_err("verify: node %d (%s) has too many operands", i, p->name);
+        if (n->nin > JX_MAX_OPERANDS)
+            return util_err("verify: node %d (%s) has too many operands", i, p->name);
         jx_type in[JX_MAX_OPERANDS];
         for (int k = 0; k < n->nin; k++) {
             if (n->in[k] < 0 || n->in[k] >= i)

@@ -333,8 +333,9 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     t = trace_operands(loc, t, p->name, nin, in, ids, types, &res);
     if (!t) return res;
     if (p->arity >= 0 ? nin != p->arity : nin < 1)
-        return p->arity >= 0 ? trace_fail(t, loc, p->name, "takes %d operands, got %d", p->arity, nin)
-                             : trace_fail(t, loc, p->name, "takes at least 1 operand, got 0");
+        return p->arity >= 0
+                   ? trace_fail(t, loc, p->name, "takes %d operands, got %d", p->arity, nin)
+                   : trace_fail(t, loc, p->name, "takes at least 1 operand, got 0");
     jx_attrs none;
     memset(&none, 0, sizeof none);
     if (!at) at = &none;
@@ -384,10 +385,10 @@ int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs) {
     }
     jx_trace *t = trace_of(fn->n_in, args);
     jx_val poison = {t, -1};
-    if (!t)
-        poison = fn->n_in ? trace_fail(NULL, loc, "call", "argument 0 %s",
-                                       trace_val_problem(NULL, args[0]))
-                          : trace_fail(NULL, loc, "call", "a function without inputs needs a trace");
+    if (!t && fn->n_in)
+        poison = trace_fail(NULL, loc, "call", "argument 0 %s", trace_val_problem(NULL, args[0]));
+    else if (!t)
+        poison = trace_fail(NULL, loc, "call", "a function without inputs needs a trace");
     for (int i = 0; i < fn->n_out; i++) outs[i] = poison;
     if (!t) return -1;
     for (int i = 0; i < fn->n_in; i++) {

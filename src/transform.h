@@ -1,8 +1,9 @@
 /* The interface between the transformation drivers (grad.c, jvp.c, vmap.c, each a set of
- * hooks for the graph-replay driver in replay.c) and the per-family rules in src/prims/. Rules emit ordinary primitives into the driver's trace
- * (through trace_emit or the public jx_*_at ops, passing n->loc so every emitted node
- * carries the user's source line), so transformed functions are ordinary jx_fns and
- * transformations compose: grad(grad(f)), vmap(grad(f)), jvp(grad(f)).
+ * hooks for the graph-replay driver in replay.c) and the per-family rules in src/prims/.
+ * Rules emit ordinary primitives into the driver's trace (through trace_emit or the public
+ * jx_*_at ops, passing n->loc so every emitted node carries the user's source line), so
+ * transformed functions are ordinary jx_fns and transformations compose: grad(grad(f)),
+ * vmap(grad(f)), jvp(grad(f)).
  *
  * Rule contracts (fields of jx_family, see prim.h):
  *
