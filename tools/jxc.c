@@ -214,22 +214,22 @@ static int jxc_put(char *text, const char *what) {
     return 0;
 }
 
-/* The donation mask (n_in + 1 bytes, malloc'd) of the --donate list for a function
+/* The input mask (n_in + 1 bytes, malloc'd) of the list l of option opt for a function
  * with n_in inputs (shown: its file's name); NULL with a message on stderr. */
-static unsigned char *jxc_donate_mask(const jxc_list *donate, int n_in, const char *shown) {
+unsigned char *jxc_mask(const char *opt, const jxc_list *l, int n_in, const char *shown) {
     unsigned char *mask = calloc((size_t)n_in + 1, 1);
     if (!mask) {
         fprintf(stderr, "jxc: out of memory\n");
         return NULL;
     }
-    for (int k = 0; k < donate->n; k++) {
-        if (donate->v[k] < 0 || donate->v[k] >= n_in) {
-            fprintf(stderr, "jxc: --donate index %d out of range (%s has %d inputs)\n",
-                    donate->v[k], shown, n_in);
+    for (int k = 0; k < l->n; k++) {
+        if (l->v[k] < 0 || l->v[k] >= n_in) {
+            fprintf(stderr, "jxc: %s index %d out of range (%s has %d inputs)\n", opt, l->v[k],
+                    shown, n_in);
             free(mask);
             return NULL;
         }
-        mask[donate->v[k]] = 1;
+        mask[l->v[k]] = 1;
     }
     return mask;
 }
@@ -289,7 +289,7 @@ static int jxc_inspect(const char *cmd, int argc, char **argv) {
         rc = jxc_put(jx_fn_to_string(g), "IR");
         goto done;
     }
-    if (donate.n >= 0 && !(mask = jxc_donate_mask(&donate, jx_fn_n_in(f), shown))) goto done;
+    if (donate.n >= 0 && !(mask = jxc_mask("--donate", &donate, jx_fn_n_in(f), shown))) goto done;
     jx_jit_opts o = {.donate = mask};
     if (!(e = jit_compile_keep(f, &o))) {
         fprintf(stderr, "jxc: %s: %s\n", shown, jx_error());

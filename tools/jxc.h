@@ -28,6 +28,11 @@ int jxc_int(const char *s, long long lo, long long hi, long long *v);
  * Returns 0, or prints a usage complaint for option opt and returns -1. */
 int jxc_parse_list(const char *opt, const char *s, int allow_none, jxc_list *out);
 
+/* The input mask (n_in + 1 bytes, malloc'd) of the list l of option opt (--donate,
+ * --wrt) for a function with n_in inputs (shown: its file's name); NULL with a message
+ * on stderr for an index out of range. */
+unsigned char *jxc_mask(const char *opt, const jxc_list *l, int n_in, const char *shown);
+
 /* jxc run: argv holds the arguments after "run". Returns the exit code. */
 int jxc_run(int argc, char **argv);
 

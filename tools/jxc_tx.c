@@ -76,18 +76,9 @@ static jx_fn *jxc_apply(const jxc_tx *tx, const jx_fn *f, const char *src, const
         return jx_value_and_grad(f, n_wrt, wrt->v);
     case JXC_VJP: {
         if (wrt->n < 0) return jx_vjp(f, NULL);
-        unsigned char *mask = calloc((size_t)n_in + 1, 1);
-        if (!mask) break;
-        for (int k = 0; k < wrt->n; k++) {
-            if (wrt->v[k] < 0 || wrt->v[k] >= n_in) {
-                fprintf(stderr, "jxc: --wrt index %d out of range (%s has %d inputs)\n",
-                        wrt->v[k], src, n_in);
-                *printed = 1;
-                free(mask);
-                return NULL;
-            }
-            mask[wrt->v[k]] = 1;
-        }
+        unsigned char *mask = jxc_mask("--wrt", wrt, n_in, src);
+        *printed = !mask;
+        if (!mask) return NULL;
         g = jx_vjp(f, mask);
         free(mask);
         return g;
