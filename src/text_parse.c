@@ -327,7 +327,8 @@ static int txt_eqn(txt_parser *P) {
         rc = txt_fail(L, &pp, "%s takes %s%d operand%s, got %zu", pi->name,
                       pi->arity < 0 ? "at least " : "", pi->arity < 0 ? 1 : pi->arity,
                       pi->arity == 1 || pi->arity < 0 ? "" : "s", P->natoms);
-    if (rc == 0 && P->natoms > JX_MAX_OPERANDS) rc = txt_fail(L, &pp, "too many operands (at most %d)", JX_MAX_OPERANDS);
+    if (rc == 0 && P->natoms > JX_MAX_OPERANDS)
+        rc = txt_fail(L, &pp, "too many operands (at most %d)", JX_MAX_OPERANDS);
     jx_val ins[JX_MAX_OPERANDS], v = {NULL, -1};
     if (rc == 0) rc = txt_emit_atoms(P, &pp, loc, ins);
     if (rc == 0) {

@@ -329,7 +329,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "run")) return jxc_run(argc - 2, argv + 2);
-    if (!strcmp(cmd, "passes")) return argc == 2 ? jxc_passes() : jxc_usage_err("passes takes no arguments");
+    if (!strcmp(cmd, "passes"))
+        return argc == 2 ? jxc_passes() : jxc_usage_err("passes takes no arguments");
     if (!strcmp(cmd, "opt") || !strcmp(cmd, "fuse") || !strcmp(cmd, "llvm") || !strcmp(cmd, "asm"))
         return jxc_inspect(cmd, argc - 2, argv + 2);
     const jxc_tx *tx = jxc_tx_find(cmd);
