@@ -44,18 +44,8 @@ static int gf_count(const jx_fn *f, gf_uses *u) {
         free(live);
         return util_err("gemm-fold: out of memory counting the uses of %d nodes", f->n_nodes);
     }
-    for (int j = 0; j < f->n_out; j++) {
-        live[f->outs[j]] = u->out[f->outs[j]] = 1;
-        u->uses[f->outs[j]]++;
-    }
-    for (int i = f->n_nodes - 1; i >= f->n_in; i--)
-        if (live[i])
-            for (int k = 0; k < f->nodes[i].nin; k++) {
-                int32_t o = f->nodes[i].in[k];
-                live[o] = 1;
-                u->uses[o]++;
-                u->consumer[o] = i; /* some reader: the only one when uses is 1 */
-            }
+    for (int j = 0; j < f->n_out; j++) u->out[f->outs[j]] = 1;
+    pass_mark_live(f, live, u->uses, u->consumer);
     free(live);
     return 0;
 }
@@ -170,7 +160,7 @@ jx_fn *pass_gemm_fold(const jx_fn *f) {
     /* the folded dots and products are dead now: dce drops them */
     replay_spec spec = {.what = "gemm-fold", .n_out = f->n_out, .rule = gf_rule};
     g = replay_fn(f, &spec, fold);
-    if (g) r = nfold ? pass_find("dce", 3)->run(g) : g;
+    if (g) r = nfold ? pass_dce(g) : g;
     if (r != g) jx_fn_free(g);
 done:
     free(fold);

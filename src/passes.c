@@ -260,16 +260,30 @@ static jx_fn *simp_replay(const jx_fn *f, const unsigned char *live, int simplif
 }
 
 /* Dead code elimination: a copy of f without nodes that no output depends on. */
-static jx_fn *simp_dce(const jx_fn *f) {
+/* See passes.h. */
+void pass_mark_live(const jx_fn *f, unsigned char *live, int *uses, int *consumer) {
+    for (int j = 0; j < f->n_out; j++) {
+        live[f->outs[j]] = 1;
+        if (uses) uses[f->outs[j]]++;
+    }
+    for (int i = f->n_nodes - 1; i >= f->n_in; i--)
+        if (live[i])
+            for (int k = 0; k < f->nodes[i].nin; k++) {
+                int32_t o = f->nodes[i].in[k];
+                live[o] = 1;
+                if (uses) uses[o]++;
+                if (consumer) consumer[o] = i;
+            }
+}
+
+/* See passes.h. */
+jx_fn *pass_dce(const jx_fn *f) {
     unsigned char *live = calloc((size_t)f->n_nodes + 1, 1);
     if (!live) {
         util_err("simplify: out of memory");
         return NULL;
     }
-    for (int j = 0; j < f->n_out; j++) live[f->outs[j]] = 1;
-    for (int i = f->n_nodes - 1; i >= f->n_in; i--)
-        if (live[i])
-            for (int k = 0; k < f->nodes[i].nin; k++) live[f->nodes[i].in[k]] = 1;
+    pass_mark_live(f, live, NULL, NULL);
     jx_fn *g = simp_replay(f, live, 0);
     free(live);
     return g;
@@ -283,7 +297,7 @@ jx_fn *jx_simplify(const jx_fn *f) {
     }
     jx_fn *a = simp_replay(f, NULL, SIMP_ALL);
     if (!a) return NULL;
-    jx_fn *b = simp_dce(a);
+    jx_fn *b = pass_dce(a);
     jx_fn_free(a);
     return b;
 }
@@ -309,7 +323,7 @@ static const pass_info pass_table[] = {
                    "(not splats)", simp_const_fold_pass},
     {"cse", "merge nodes that compute the same value (same op, operands, attributes)",
      simp_cse_pass},
-    {"dce", "drop the nodes no output depends on", simp_dce},
+    {"dce", "drop the nodes no output depends on", pass_dce},
     {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
                   "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},
 };

@@ -26,6 +26,13 @@ const pass_info *pass_find(const char *name, size_t len);
  * A new function, or NULL with jx_error() (an unknown name lists the known ones). */
 jx_fn *pass_run_list(const jx_fn *f, const char *names);
 
+/* Marks in live[] (zeroed, n_nodes + 1 entries) the nodes of f reachable from its
+ * outputs. When uses is given, counts each node's reads by live nodes plus its output
+ * slots; when consumer is given, records the last live node reading each node. */
+void pass_mark_live(const jx_fn *f, unsigned char *live, int *uses, int *consumer);
+/* The dce pass: f without the nodes its outputs do not reach. NULL with jx_error(). */
+jx_fn *pass_dce(const jx_fn *f);
+
 /* gemm-fold (pass_gemm_fold.c): w - c * dot(a, b) (also dot * c, and + for add), with c
  * a finite nonzero scalar constant, the dot and the product read only there, becomes
  * gemm(a, b, w, -c). A new function, or NULL with jx_error(). */
