@@ -4,8 +4,9 @@
  * numpy.load and to jx_npy_parse, which must agree on each: both refuse, or both read the
  * same dtype, shape and values (jx also refuses what numpy reads into a dtype jx does not
  * have or more than 8 dims). numpy is required (python3-numpy, installed by tools/deps);
- * without it the oracle case fails. Also: big-endian and Fortran-order data, the load
- * limit, and files that are pipes or devices. */
+ * without it the oracle case fails. Big-endian and Fortran-order files are among the
+ * headers compared (values included); the load limit and .npy files that are pipes or
+ * devices are tested through jxc in tests/cli.sh. */
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
