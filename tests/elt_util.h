@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "trace.h"
+#include "core/trace.h"
 
 static const double NaN __attribute__((unused)) = NAN;
 static const double Inf __attribute__((unused)) = INFINITY;

@@ -24,7 +24,7 @@
 #define JX_FUZZ_TX_H
 
 #include "fuzz_gen.h"
-#include "ir.h"
+#include "core/ir.h"
 
 #define FT_MAX_STAGES 8 /* the program, up to 3 transformations, their sum adapters */
 #define FT_MAX_ARGS 64  /* inputs or outputs of a transformed function */

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 
 #include "fuzz_txin.h"
-#include "transform.h"
+#include "transform/transform.h"
 
 /* The checks. */
 enum {

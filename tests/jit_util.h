@@ -4,7 +4,7 @@
 #define JX_TESTS_JIT_UTIL_H
 
 #include "jitcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 
 /* Traces a one-input function of type t, whose body is given by a statement on x. */
 #define UNARY_FN(f, t, expr)                                                            \

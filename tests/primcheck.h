@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "ir.h"
+#include "core/ir.h"
 
 /* A new array of type t holding v[0..size-1]. */
 static inline jx_array *mk(jx_type t, const double *v) {

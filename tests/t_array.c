@@ -1,4 +1,4 @@
-/* Host arrays (src/array.c): creation, conversion, refcounts, wrapping, alignment and
+/* Host arrays (src/core/array.c): creation, conversion, refcounts, wrapping, alignment and
  * error messages. Their .npy I/O is tested in t_array_npy.c and t_array_npy_files.c. */
 #include <pthread.h>
 #include <stdint.h>

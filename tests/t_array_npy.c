@@ -1,4 +1,4 @@
-/* .npy I/O of host arrays (src/npy.c): round trips through buffers and files, the
+/* .npy I/O of host arrays (src/lib/npy.c): round trips through buffers and files, the
  * exact bytes numpy writes, header versions and dict forms, and a catalog of malformed
  * .npy images. */
 #include <pthread.h>

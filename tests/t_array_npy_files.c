@@ -1,4 +1,4 @@
-/* .npy I/O of host arrays (src/npy.c): malformed prefixes, file errors, and
+/* .npy I/O of host arrays (src/lib/npy.c): malformed prefixes, file errors, and
  * interoperability with numpy when it exists. */
 #include <pthread.h>
 #include <stdint.h>

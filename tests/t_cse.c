@@ -4,7 +4,7 @@
  * chain on every return (inputs never compare equal), so N such equations cost N^2/2
  * probes: 2*10^8 at N = 20000. */
 #include "check.h"
-#include "passes.h"
+#include "transform/passes.h"
 
 #define CSE_N 20000
 

@@ -1,4 +1,4 @@
-/* Minibatches (src/data/batch.c): epoch coverage, drop/pad of the last batch, and their
+/* Minibatches (src/lib/data/batch.c): epoch coverage, drop/pad of the last batch, and their
  * errors. */
 #include <png.h>
 #include <stdint.h>

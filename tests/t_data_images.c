@@ -1,4 +1,4 @@
-/* Image data (src/data/augment.c, src/data/png.c): shift/rotate augmentation of
+/* Image data (src/lib/data/augment.c, src/lib/data/png.c): shift/rotate augmentation of
  * single images and batches, and PNG grids of images and MNIST samples. */
 #include <png.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "trace.h"
+#include "core/trace.h"
 
 #include "elt_util.h"
 

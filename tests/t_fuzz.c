@@ -48,7 +48,7 @@
 
 #include "check.h"
 #include "fuzz_gen.h"
-#include "ir.h"
+#include "core/ir.h"
 
 /* Run parameters from the environment. */
 static uint64_t fz_seed0(void) {

@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "jitcheck.h"
-#include "passes.h"
+#include "transform/passes.h"
 
 /* Parses text (CHECKs it parses). */
 static jx_fn *parse(const char *text) {

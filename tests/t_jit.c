@@ -16,7 +16,7 @@
 
 #include "check.h"
 #include "jitcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 #include "jit_util.h"
 
 /* ---- every elementwise primitive, every dtype its rule accepts ------------------------- */

@@ -14,7 +14,7 @@
 #include "check.h"
 #include "jit/jit.h"
 #include "jitcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 
 int jx_rt_threads(int requested); /* runtime/jx_rt.h */
 

@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "jitcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 
 #include "jit_util.h"
 

@@ -1,4 +1,4 @@
-/* Tests of the jax.numpy-like layer (src/numpy.c), part 1: NumPy broadcasting of the
+/* Tests of the jax.numpy-like layer (src/lib/numpy.c), part 1: NumPy broadcasting of the
  * binary ops and select, creation and reshape helpers, reductions and their error
  * messages (matmul, softmax, one_hot and locations are in t_numpy_matmul_softmax.c).
  * Every case traces, runs on the reference interpreter and compares against
@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "primcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 #include "jx.h"
 
 #include "np_util.h"

@@ -1,4 +1,4 @@
-/* The numpy-like helpers (src/numpy.c), part 2: matrix products, activations,
+/* The numpy-like helpers (src/lib/numpy.c), part 2: matrix products, activations,
  * logsumexp and softmax, one_hot, and the user's source line and poison through helpers. */
 #include <math.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "check.h"
 #include "primcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 #include "jx.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */

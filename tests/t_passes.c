@@ -2,7 +2,7 @@
  * rewritten graph and for unchanged results. */
 #include "check.h"
 #include "primcheck.h"
-#include "ir.h"
+#include "core/ir.h"
 
 /* Runs f and g on the same f32 input of n elements filled with 0.5*i-1; checks equality. */
 static void same_results(const jx_fn *f, const jx_fn *g) {

@@ -5,8 +5,8 @@
 
 #include "check.h"
 #include "primcheck.h"
-#include "ir.h"
-#include "trace.h"
+#include "core/ir.h"
+#include "core/trace.h"
 
 enum { SUM, MAX, MIN };
 

@@ -1,10 +1,10 @@
-/* The graph-replay driver (src/replay.c) shared by grad, jvp, vmap, inlining and the
+/* The graph-replay driver (src/core/replay.c) shared by grad, jvp, vmap, inlining and the
  * simplifier: visiting order (forward, backward, live mask), where a walk stops (a failing
  * rule, a rule that records an error or yields no value, but not an error already on the
  * trace), the operand cap, and replay_fn's hooks and error path. */
 #include "check.h"
-#include "replay.h"
-#include "transform.h"
+#include "core/replay.h"
+#include "transform/transform.h"
 
 /* f(a) = add(sin a, sin a), with a dead node neg a (node 2) in between. */
 static const char *rp_text = "{ lambda ; a:f32[3]. let\n"

@@ -2,8 +2,8 @@
  * reference results against hand-computed values, and shape-rule errors. */
 #include "check.h"
 #include "primcheck.h"
-#include "ir.h"
-#include "trace.h"
+#include "core/ir.h"
+#include "core/trace.h"
 
 #define V(...) ((const double[]){__VA_ARGS__})
 

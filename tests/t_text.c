@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "ir.h"
-#include "passes.h"
+#include "core/ir.h"
+#include "transform/passes.h"
 
 #define F32(...) JX_TYPE(JX_F32, __VA_ARGS__)
 #define U32(...) JX_TYPE(JX_U32, __VA_ARGS__)

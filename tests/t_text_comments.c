@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "ir.h"
+#include "core/ir.h"
 
 /* The canonical print of the function the commented texts below describe. */
 static const char *const plain =

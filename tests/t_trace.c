@@ -1,7 +1,7 @@
 /* Tracing: recording, sticky errors with source lines, jx_call, the verifier, interp
  * argument checks. */
 #include "check.h"
-#include "ir.h"
+#include "core/ir.h"
 
 static void sq_plus(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t;

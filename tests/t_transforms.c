@@ -4,7 +4,7 @@
  * Tolerances: f64 throughout; finite differences with h = 1e-6 agree to ~1e-7 relative,
  * checked at 1e-5; closed forms are checked at 1e-10. */
 #include "txcheck.h"
-#include "ir.h"
+#include "core/ir.h"
 
 /* ---- a small MLP: per-example predict and the batched loss ---- */
 enum { NI = 5, NH = 4, NO = 3, NB = 6 };

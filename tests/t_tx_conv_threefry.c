@@ -2,7 +2,7 @@
  * threefry2x32: derivatives, batching along every axis without transposes, empty batches,
  * and keys/counters staying one op. */
 #include "txcheck.h"
-#include "ir.h"
+#include "core/ir.h"
 #include "prims/threefry.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */

@@ -9,7 +9,7 @@
  * vmap results are compared at 1e-12 (f64: the batched op adds the same products in the
  * same order as the per-example op, so they agree to rounding) and exactly for integers. */
 #include "txcheck.h"
-#include "ir.h"
+#include "core/ir.h"
 #include "prims/threefry.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */

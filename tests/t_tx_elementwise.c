@@ -10,7 +10,7 @@
  * 1e-6. Exact special-point values are checked to 1e-12; vmap to 1e-12 (the batched graph
  * computes the same f64 operations in the same order; integers and bools exactly). */
 #include "txcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 
 #include "tx_elt_util.h"
 

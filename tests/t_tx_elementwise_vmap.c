@@ -2,7 +2,7 @@
  * vmap of grad, and the shape of batched graphs (no needless transposes, the majority
  * axis, axes carried through unary ops); transforms verify and keep locations. */
 #include "txcheck.h"
-#include "trace.h"
+#include "core/trace.h"
 
 #include "tx_elt_util.h"
 

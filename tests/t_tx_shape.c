@@ -11,7 +11,7 @@
  * is checked at 1e-12; integer outputs (argmax) exactly. Hand-computed values at 1e-12. */
 #include "txcheck.h"
 #include "primcheck.h"
-#include "ir.h"
+#include "core/ir.h"
 
 #define F64(...) JX_TYPE(JX_F64, __VA_ARGS__)
 enum { B = 3 }; /* batch size of the vmap checks */

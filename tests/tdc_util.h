@@ -4,7 +4,7 @@
 #ifndef JX_TESTS_TDC_UTIL_H
 #define JX_TESTS_TDC_UTIL_H
 
-#include "ir.h"
+#include "core/ir.h"
 #include "txcheck.h"
 
 /* Number of nodes of f with op op. */

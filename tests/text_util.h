@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "ir.h"
+#include "core/ir.h"
 
 /* Deterministic test data for type t: positive floats, small ints (some >= 32, for the
  * shifts), alternating bools. */

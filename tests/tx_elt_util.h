@@ -4,7 +4,7 @@
 #ifndef JX_TESTS_TX_ELT_UTIL_H
 #define JX_TESTS_TX_ELT_UTIL_H
 
-#include "trace.h"
+#include "core/trace.h"
 #include "txcheck.h"
 
 #define NONE JX_NONE

@@ -29,7 +29,7 @@
 #include "jit/cache.h"
 #include "jit/jit.h"
 #include "jxc.h"
-#include "passes.h"
+#include "transform/passes.h"
 
 static const char jxc_usage[] =
     "usage: jxc print F.jx\n"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "jxc.h"
-#include "text.h"
+#include "text/text.h"
 
 /* The command line of jxc run. ins and outs hold n_ins / n_outs file names. */
 typedef struct jxc_run_args {

@@ -23,9 +23,9 @@
 #include <time.h>
 
 #include "jit/cache.h"
-#include "passes.h"
+#include "transform/passes.h"
 #include "jx_rt.h"
-#include "util.h"
+#include "core/util.h"
 
 extern char **environ;
 

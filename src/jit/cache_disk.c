@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "jit/cache.h"
-#include "util.h"
+#include "core/util.h"
 
 enum { JCD_HDR = 72 };
 static const char jcd_magic[8] = {'J', 'X', 'O', 'B', 'J', '\r', '\n', '\032'};

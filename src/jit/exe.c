@@ -19,7 +19,7 @@
 
 #include "jit/exe.h"
 #include "jx_rt.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Writes text to dir/name; ignores failures (dumping is best effort). */
 static void exe_dump_file(const char *dir, unsigned long long id, const char *name,

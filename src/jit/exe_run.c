@@ -23,7 +23,7 @@
 
 #include "jit/exe.h"
 #include "jx_rt.h"
-#include "util.h"
+#include "core/util.h"
 
 enum { SMALL = 16 };
 

@@ -7,7 +7,7 @@
 
 #include <llvm-c/Core.h>
 
-#include "ir.h"
+#include "core/ir.h"
 
 /* ---- plan (plan.c, plan_gemm.c) ------------------------------------------------------------ */
 

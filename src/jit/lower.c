@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "jit/lower.h"
-#include "util.h"
+#include "core/util.h"
 
 /* ---- evaluation of a fused tree ------------------------------------------------------ */
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "jit/lower.h"
-#include "util.h"
+#include "core/util.h"
 
 /* See lower.h. */
 LLVMValueRef lw_i64(lw *L, int64_t c) {

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "jit/jit.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Walks the fused tree of node n, calling visit on each buffer leaf. */
 static void mp_leaves(const jit_plan *p, int n, int root, void (*visit)(void *, int),

@@ -28,7 +28,7 @@
 
 #include "jit/jit.h"
 #include "jx_rt.h"
-#include "util.h"
+#include "core/util.h"
 
 static pthread_once_t orc_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t orc_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "jit/jit.h"
-#include "passes.h"
-#include "util.h"
+#include "transform/passes.h"
+#include "core/util.h"
 
 /* 1 if n is elementwise. */
 int jit_is_elt(const jit_plan *p, int n) {

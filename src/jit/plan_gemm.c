@@ -9,7 +9,7 @@
 
 #include "jit/jit.h"
 #include "jx_rt.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Reserves n int64 slots of attribute storage; NULL on OOM. */
 static int64_t *pl_pool(jit_plan *p, int n) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "jit/jit.h"
-#include "util.h"
+#include "core/util.h"
 
 /* A growing string buffer. */
 typedef struct pl_sb {

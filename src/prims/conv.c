@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
-#include "trace.h"
-#include "transform.h"
-#include "util.h"
+#include "core/ir.h"
+#include "core/trace.h"
+#include "transform/transform.h"
+#include "core/util.h"
 
 /* Attribute values above this are rejected, so index arithmetic cannot overflow. */
 #define CONV_MAX_ATTR ((int64_t)1 << 40)

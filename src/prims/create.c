@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "trace.h"
-#include "util.h"
+#include "core/trace.h"
+#include "core/util.h"
 
 /* 1 if t is a well-formed type (valid dtype, rank, non-negative dims, no overflow);
  * otherwise writes why into err and returns 0. */

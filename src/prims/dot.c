@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
-#include "passes.h"
-#include "trace.h"
-#include "transform.h"
-#include "util.h"
+#include "core/ir.h"
+#include "transform/passes.h"
+#include "core/trace.h"
+#include "transform/transform.h"
+#include "core/util.h"
 
 enum { DOT_LC, DOT_RC, DOT_LB, DOT_RB };
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "prims/elementwise.h"
-#include "transform.h"
-#include "util.h"
+#include "transform/transform.h"
+#include "core/util.h"
 
 /* Dtype sets as bit masks over jx_dtype. */
 #define ELT_BIT(dt) (1u << (dt))

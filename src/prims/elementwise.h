@@ -3,7 +3,7 @@
 #ifndef JX_PRIMS_ELEMENTWISE_H
 #define JX_PRIMS_ELEMENTWISE_H
 
-#include "ir.h"
+#include "core/ir.h"
 
 /* Evaluates elementwise op (nin operands in[], already checked against the family's
  * rule) into out, preallocated with the node's type. 0, or -1 if op has no evaluation

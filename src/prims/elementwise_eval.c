@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "prims/elementwise.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Unary op on one f32 element; sets *bad for an op that has no f32 form. */
 static float elt_un_f32(jx_op op, float x, int *bad) {

@@ -1,9 +1,9 @@
-/* Transformation rules of the elementwise family (contracts in src/transform.h): vjp, jvp
+/* Transformation rules of the elementwise family (contracts in src/transform/transform.h): vjp, jvp
  * and batching. The Jacobian of an elementwise op is diagonal, so one function,
  * elt_partial, gives g * dy/dx_k for any g of y's type; the vjp applies it to the
  * cotangent, the jvp to each tangent and sums. Formulas follow JAX's lax.py. Every
  * node is emitted through the public ops with the node's source location. */
-#include "transform.h"
+#include "transform/transform.h"
 
 TX_RULES_DECL(elt);
 

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ir.h"
+#include "core/ir.h"
 #include "prims/threefry.h"
-#include "trace.h"
-#include "transform.h"
-#include "util.h"
+#include "core/trace.h"
+#include "transform/transform.h"
+#include "core/util.h"
 
 /* Shape rule: x must be u32 of rank >= 1 with first dim 2; key must be u32[2] or of x's
  * type; the output has x's type. */

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "transform.h"
-#include "util.h"
+#include "transform/transform.h"
+#include "core/util.h"
 
 /* Formats n values as "(a,b,c)" into buf (truncated to fit); returns buf. */
 static const char *red_ints_str(int n, const int64_t *v, char *buf, size_t len) {
@@ -258,7 +258,7 @@ jx_val jx_argmax_at(jx_loc loc, jx_val x, int axis, jx_dtype index_dtype) {
     return red_emit(loc, JX_OP_ARGMAX, x, (jx_ints){1, {axis}}, &hint);
 }
 
-/* ---- transformation rules (see src/transform.h) ------------------------------------- */
+/* ---- transformation rules (see src/transform/transform.h) ------------------------------------- */
 
 /* The reduced-axis list of n and the complementary list of kept axes of x (rank dims),
  * which is where broadcast_in_dim puts the reduced result back. */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transform.h"
-#include "util.h"
+#include "transform/transform.h"
+#include "core/util.h"
 
 /* An attribute vector as stored in a node (n may be anything if it came from text). */
 typedef struct shp_vec {

@@ -1,11 +1,11 @@
-/* Transformation rules of the shape family (see src/transform.h for the contracts):
+/* Transformation rules of the shape family (see src/transform/transform.h for the contracts):
  * broadcast_in_dim, reshape, transpose, slice, pad, concatenate, rev. Every op is linear,
  * so vjps are the linear transposes (broadcast -> sum, slice -> pad with zeros, pad ->
  * slice, concatenate -> slices, ...), jvps apply the op to the tangent, and batch rules
  * add one dim to the attributes, keeping the batch axis in place where that is free. */
 #include <stdlib.h>
 
-#include "transform.h"
+#include "transform/transform.h"
 
 TX_RULES_DECL(shp);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: the IDX reader (src/data/idx.c) on the raw input bytes, which may be
+/* libFuzzer target: the IDX reader (src/lib/data/idx.c) on the raw input bytes, which may be
  * a plain IDX file or a gzip'd one (the reader detects gzip from the content). The checks
  * (see fuzz_idx.h): both flag sets and the memory reader agree, a loaded array saves
  * and loads back unchanged, every rejection has a message; sanitizer reports and leaks

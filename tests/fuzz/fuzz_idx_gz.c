@@ -1,4 +1,4 @@
-/* libFuzzer target: the IDX reader (src/data/idx.c) through gzip. The target compresses
+/* libFuzzer target: the IDX reader (src/lib/data/idx.c) through gzip. The target compresses
  * the input itself, so the fuzzer explores the IDX layout while the reader inflates. On
  * top of the checks of fuzz_idx.h:
  *   - the gzip'd bytes load exactly as the plain bytes do (both fail, or the same array);

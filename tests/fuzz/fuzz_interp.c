@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "fuzz_interp.h"
-#include "ir.h"
+#include "core/ir.h"
 
 #define FZ_MAX_IO 16
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: the .npy reader (src/npy.c), from memory and from a file.
+/* libFuzzer target: the .npy reader (src/lib/npy.c), from memory and from a file.
  * For any input:
  *   - jx_npy_parse (memory) and jx_npy_load (the same bytes as a file) agree: both fail
  *     with a message, or both give the same array;

@@ -1,4 +1,4 @@
-/* libFuzzer target: the IR text parser (src/text_parse.c) and what follows it.
+/* libFuzzer target: the IR text parser (src/text/parse.c) and what follows it.
  * Any input either fails to parse with a message, or parses to a function that
  *   - verifies (jx_fn_verify),
  *   - prints to text that parses back and prints identically (round trip),

@@ -1,0 +1,187 @@
+/* IR functions: creation, appending nodes, outputs, the verifier, accessors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ir.h"
+#include "core/util.h"
+
+/* A new function with n_in inputs of the given types; NULL (with jx_error) on bad types
+ * or OOM. */
+jx_fn *ir_fn_new(int n_in, const jx_type *in_types) {
+    if (n_in < 0 || n_in > (1 << 20) || (n_in > 0 && !in_types)) {
+        util_err("trace: bad input count %d or NULL input types", n_in);
+        return NULL;
+    }
+    for (int i = 0; i < n_in; i++) {
+        char why[400], ts[160];
+        if (ir_type_check(&in_types[i], why, sizeof why) < 0) {
+            util_err("trace: input %d (%s) %s", i, jx_type_str(&in_types[i], ts, sizeof ts), why);
+            return NULL;
+        }
+    }
+    jx_fn *f = calloc(1, sizeof *f);
+    if (!f || !(f->arena = ir_arena_new())) {
+        free(f);
+        util_err("trace: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n_in; i++) {
+        if (ir_fn_append(f, JX_OP_PARAM, 0, NULL, &in_types[i], NULL, (jx_loc){0}) < 0) {
+            jx_fn_free(f);
+            return NULL;
+        }
+    }
+    f->n_in = n_in;
+    return f;
+}
+
+/* Interns a location's file name: one arena copy per run of equal names. */
+static const char *ir_intern_file(jx_fn *f, const char *file) {
+    if (!file) return NULL;
+    if (f->last_file && strcmp(f->last_file, file) == 0) return f->last_file;
+    const char *s = ir_arena_strdup(f->arena, file);
+    if (s) f->last_file = s;
+    return s;
+}
+
+/* Appends a node; copies operands and attribute vectors into the arena and retains the
+ * constant value. Returns the new id or -1 on OOM. */
+int32_t ir_fn_append(jx_fn *f, jx_op op, int nin, const int32_t *in, const jx_type *type,
+                     const jx_attrs *at, jx_loc loc) {
+    if (f->n_nodes == f->cap) {
+        if (f->cap >= (1 << 28)) return util_err("trace: function too large");
+        int cap = f->cap ? 2 * f->cap : 32;
+        jx_node *nn = realloc(f->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return util_err("trace: out of memory");
+        f->nodes = nn;
+        f->cap = cap;
+    }
+    jx_node *n = &f->nodes[f->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->nin = nin;
+    n->type = *type;
+    if (nin > 0) {
+        int32_t *ins = ir_arena_alloc(f->arena, (size_t)nin * sizeof *ins);
+        if (!ins) return util_err("trace: out of memory");
+        memcpy(ins, in, (size_t)nin * sizeof *ins);
+        n->in = ins;
+    }
+    if (at) {
+        for (int k = 0; k < JX_MAX_ATTRS; k++) {
+            if (at->n[k] <= 0) continue;
+            int64_t *v = ir_arena_alloc(f->arena, (size_t)at->n[k] * sizeof *v);
+            if (!v) return util_err("trace: out of memory");
+            memcpy(v, at->v[k], (size_t)at->n[k] * sizeof *v);
+            n->at.n[k] = at->n[k];
+            n->at.v[k] = v;
+        }
+        if (at->value) n->at.value = jx_array_retain(at->value);
+    }
+    n->loc.line = loc.line;
+    n->loc.file = ir_intern_file(f, loc.file);
+    return f->n_nodes++;
+}
+
+/* Sets the outputs (copied into the arena); -1 on a bad id or OOM. */
+int ir_fn_set_outputs(jx_fn *f, int n_out, const int32_t *outs) {
+    if (n_out < 0) return util_err("trace: negative output count");
+    int32_t *o = ir_arena_alloc(f->arena, (size_t)(n_out ? n_out : 1) * sizeof *o);
+    if (!o) return util_err("trace: out of memory");
+    for (int i = 0; i < n_out; i++) {
+        if (outs[i] < 0 || outs[i] >= f->n_nodes) return util_err("trace: bad output %d", i);
+        o[i] = outs[i];
+    }
+    f->outs = o;
+    f->n_out = n_out;
+    return 0;
+}
+
+/* Attribute k as a jx_ints (at most JX_MAX_RANK entries). */
+jx_ints ir_attr_ints(const jx_node *n, int k) {
+    jx_ints r = {0, {0}};
+    if (k < 0 || k >= JX_MAX_ATTRS) return r;
+    r.n = n->at.n[k] > JX_MAX_RANK ? JX_MAX_RANK : n->at.n[k];
+    for (int i = 0; i < r.n; i++) r.v[i] = n->at.v[k][i];
+    return r;
+}
+
+/* An attrs struct pointing into the given lists (NULL: absent). */
+jx_attrs ir_attrs(const jx_ints *a0, const jx_ints *a1, const jx_ints *a2, const jx_ints *a3) {
+    jx_attrs at;
+    memset(&at, 0, sizeof at);
+    const jx_ints *a[JX_MAX_ATTRS] = {a0, a1, a2, a3};
+    for (int k = 0; k < JX_MAX_ATTRS; k++) {
+        if (!a[k]) continue;
+        at.n[k] = a[k]->n;
+        at.v[k] = a[k]->v;
+    }
+    return at;
+}
+
+/* Frees f, its arena and its references to constants (NULL is ignored). */
+void jx_fn_free(jx_fn *f) {
+    if (!f) return;
+    for (int i = 0; i < f->n_nodes; i++) jx_array_free(f->nodes[i].at.value);
+    free(f->nodes);
+    ir_arena_free(f->arena);
+    free(f);
+}
+
+int jx_fn_n_in(const jx_fn *f) { return f ? f->n_in : 0; }
+int jx_fn_n_out(const jx_fn *f) { return f ? f->n_out : 0; }
+int jx_fn_n_eqns(const jx_fn *f) { return f ? f->n_nodes - f->n_in : 0; }
+
+/* Type of input i (a zero type with dtype JX_NDTYPES when out of range). */
+jx_type jx_fn_in_type(const jx_fn *f, int i) {
+    jx_type bad = {JX_NDTYPES, 0, {0}};
+    return f && i >= 0 && i < f->n_in ? f->nodes[i].type : bad;
+}
+
+/* Type of output i (a zero type with dtype JX_NDTYPES when out of range). */
+jx_type jx_fn_out_type(const jx_fn *f, int i) {
+    jx_type bad = {JX_NDTYPES, 0, {0}};
+    return f && i >= 0 && i < f->n_out ? f->nodes[f->outs[i]].type : bad;
+}
+
+/* Checks order, operand ranges, arities and every node's type against its shape rule. */
+int jx_fn_verify(const jx_fn *f) {
+    if (!f) return util_err("verify: NULL function");
+    for (int i = 0; i < f->n_nodes; i++) {
+        const jx_node *n = &f->nodes[i];
+        if (i < f->n_in) {
+            if (n->op != JX_OP_PARAM) return util_err("verify: node %d should be an input", i);
+            continue;
+        }
+        if ((int)n->op < 0 || n->op >= JX_NOPS)
+            return util_err("verify: node %d has a bad op %d", i, (int)n->op);
+        const jx_prim_info *p = prim_info(n->op);
+        if (p->arity >= 0 ? n->nin != p->arity : n->nin < 1)
+            return util_err("verify: node %d (%s) has %d operands", i, p->name, n->nin);
+        if (n->nin > JX_MAX_OPERANDS)
+            return util_err("verify: node %d (%s) has too many operands", i, p->name);
+        jx_type in[JX_MAX_OPERANDS];
+        for (int k = 0; k < n->nin; k++) {
+            if (n->in[k] < 0 || n->in[k] >= i)
+                return util_err("verify: node %d (%s) operand %d refers to %d, not an earlier node",
+                                i, p->name, k, n->in[k]);
+            in[k] = f->nodes[n->in[k]].type;
+        }
+        jx_type out;
+        char err[512] = "";
+        if (p->family->infer(n->op, n->nin, in, &n->at, &n->type, &out, err, sizeof err) < 0)
+            return util_err("verify: node %d (%s): %s", i, p->name, err);
+        if (ir_type_check(&out, err, sizeof err) < 0)
+            return util_err("verify: node %d (%s): result %s", i, p->name, err);
+        if (!jx_type_eq(&out, &n->type)) {
+            char a[160], b[160];
+            return util_err("verify: node %d (%s) has type %s but its rule gives %s", i, p->name,
+                            jx_type_str(&n->type, a, sizeof a), jx_type_str(&out, b, sizeof b));
+        }
+    }
+    if (f->n_out > 0 && !f->outs) return util_err("verify: outputs not set");
+    for (int i = 0; i < f->n_out; i++)
+        if (f->outs[i] < 0 || f->outs[i] >= f->n_nodes)
+            return util_err("verify: output %d refers to missing node %d", i, f->outs[i]);
+    return 0;
+}

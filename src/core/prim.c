@@ -1,0 +1,22 @@
+/* The primitive table, generated from prims.def. */
+#include <string.h>
+
+#include "core/prim.h"
+
+#define JX__ATTRS(n, ...) n, { __VA_ARGS__ }
+#define X(id, name, arity, flags, family, attrs) \
+    {name, arity, flags, &jx_family_##family, JX__ATTRS attrs},
+static const jx_prim_info prim_table[JX_NOPS] = {
+#include "core/prims.def"
+};
+#undef X
+
+/* Row of op; op must be a primitive. */
+const jx_prim_info *prim_info(jx_op op) { return &prim_table[op]; }
+
+/* The op with this name, or JX_OP_PARAM. */
+jx_op prim_lookup(const char *name) {
+    for (int i = 0; i < JX_NOPS; i++)
+        if (strcmp(prim_table[i].name, name) == 0) return (jx_op)i;
+    return JX_OP_PARAM;
+}

@@ -1,0 +1,60 @@
+/* The tracer's internal interface: one emitter that every op, helper, transformation and
+ * the IR parser go through, so shape rules and sticky errors are applied in one place. */
+#ifndef JX_TRACE_H
+#define JX_TRACE_H
+
+#include <pthread.h>
+
+#include "core/ir.h"
+
+struct jx_trace {
+    jx_fn *fn;
+    char err[1024]; /* first error; err[0] == 0 while none */
+    /* the registry of live traces (begun, not yet ended or aborted), newest first: it
+     * tells a value of a live trace from a stale or uninitialised one, and finds the
+     * innermost open trace of a thread for errors of ops that have no trace */
+    jx_trace *reg_prev, *reg_next;
+    pthread_t owner; /* the thread that began the trace */
+};
+
+/* Emits one primitive. t may be NULL, in which case it is taken from the operands.
+ * Checks that the operands belong to one trace and are not poison, runs the op's shape
+ * rule, and appends the node. On failure records the first error on the trace (op name,
+ * what is wrong, operand types, loc) and returns a poison value; a poison operand makes
+ * the result poison without a new message. */
+jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
+                  const jx_attrs *at, const jx_type *hint);
+
+/* Records a sticky error "file:line: op: message" on t (first one wins) and on
+ * jx_error(). t == NULL or not live (an op that found no trace: uninitialised operands, a
+ * NULL or ended trace, a bad operand count) records it on the innermost live trace that
+ * this thread began, if any, so the op's own error wins over a later "output not set".
+ * Returns a poison value of that trace. */
+jx_val trace_fail(jx_trace *t, jx_loc loc, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* For helpers that pass an invalid operand through instead of emitting an op
+ * (if (jx_val_bad(x)) return trace_bad_arg(loc, "sum", 0, x);): returns x unchanged when
+ * it is poison from an error already recorded on its trace; otherwise (a zeroed, stale or
+ * hand-made value) records "op: operand k <what is wrong>" at loc, so the helper's own
+ * error wins, and returns poison. */
+jx_val trace_bad_arg(jx_loc loc, const char *op, int k, jx_val x);
+
+/* The trace of the first operand that belongs to a live trace, or NULL. */
+jx_trace *trace_of(int n, const jx_val *v);
+
+/* 1 if t is a live trace (begun and not yet ended or aborted). */
+int trace_live(const jx_trace *t);
+
+/* The type of node id in t (no checks). */
+const jx_type *trace_type(const jx_trace *t, int32_t id);
+
+/* Re-emits the equations of fn into t: map[0..n_in) hold the ids of fn's inputs in t;
+ * fills map[n_in..n_nodes) with the ids of the re-emitted nodes (each keeps its own
+ * location, or loc if it has none). Returns 0 or -1 (error recorded on t). */
+int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map);
+
+/* A value handle for node id of t. */
+jx_val trace_val(jx_trace *t, int32_t id);
+
+#endif

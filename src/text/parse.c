@@ -1,0 +1,475 @@
+/* The IR parser: reads exactly what text_print.c prints and rebuilds the function through
+ * the tracer (jx_trace_begin, trace_emit per equation, jx_trace_end), so every equation
+ * passes the same shape rules as traced code. Errors read "line L, column C: message".
+ *
+ *   fn    := '{' 'lambda' ';' (name ':' type)* '.' 'let' eqn* 'in' '(' [atom (',' atom)*] ')' '}'
+ *   eqn   := name ':' type '=' prim ['[' attrs ']'] atom* ['#' file ':' line]
+ *   atom  := name | value ':' type          (a literal has a rank-0 type)
+ *   attrs := attr_name '=' '(' [int (',' int)*] ')' ...   (all, in prims.def order)
+ *          | 'value' '=' '[' [value (',' value)*] ']'        (constant only)
+ *
+ * A line whose first non-blank character is '#' is a comment, skipped like whitespace
+ * anywhere (so a FileCheck test file with its RUN/CHECK lines is valid input); a '#' after
+ * tokens on a line is only allowed after an equation, as its '# file:line' location.
+ * Tokens (identifiers, integers, types, values, location comments) are read by
+ * text_lex.c; this file holds the grammar, the name table and the calls into the tracer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "text/lex.h"
+#include "core/trace.h"
+#include "core/util.h"
+
+/* An operand or output: a variable (slot into vals) or a literal. */
+typedef struct txt_atom {
+    int lit;
+    int32_t slot;
+    jx_dtype dt;
+    double v;
+} txt_atom;
+
+/* A name table entry (open addressing; s == NULL is empty). */
+typedef struct txt_ent {
+    txt_str name;
+    int32_t slot;
+} txt_ent;
+
+/* The parser: the token reader, the trace being built and the name table. */
+typedef struct txt_parser {
+    txt_lex L; /* the token reader: text, position, first error */
+    jx_trace *t;
+    txt_ent *tab; /* name -> slot */
+    size_t tab_cap, tab_n;
+    jx_val *vals; /* slot -> value (inputs first) */
+    size_t nvals, vals_cap;
+    jx_type *in_types;
+    size_t n_in, in_cap;
+    txt_atom *atoms;
+    size_t natoms, atoms_cap;
+    double *nums;
+    size_t nnums, nums_cap;
+} txt_parser;
+
+/* FNV-1a hash of a name. */
+static size_t txt_hash(txt_str s) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++) h = (h ^ (unsigned char)s.s[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The slot bound to name, or -1. */
+static int32_t txt_lookup(const txt_parser *P, txt_str name) {
+    if (!P->tab_cap) return -1;
+    for (size_t i = txt_hash(name) & (P->tab_cap - 1);; i = (i + 1) & (P->tab_cap - 1)) {
+        const txt_ent *e = &P->tab[i];
+        if (!e->name.s) return -1;
+        if (e->name.len == name.len && !memcmp(e->name.s, name.s, name.len)) return e->slot;
+    }
+}
+
+/* Binds name (not yet bound) to slot; -1 on OOM. */
+static int txt_bind(txt_parser *P, txt_str name, int32_t slot) {
+    txt_lex *L = &P->L;
+    if (2 * (P->tab_n + 1) > P->tab_cap) {
+        size_t cap = P->tab_cap ? 2 * P->tab_cap : 64;
+        txt_ent *nt = calloc(cap, sizeof *nt);
+        if (!nt) return txt_oom(L);
+        for (size_t k = 0; k < P->tab_cap; k++) {
+            if (!P->tab[k].name.s) continue;
+            size_t i = txt_hash(P->tab[k].name) & (cap - 1);
+            while (nt[i].name.s) i = (i + 1) & (cap - 1);
+            nt[i] = P->tab[k];
+        }
+        free(P->tab);
+        P->tab = nt;
+        P->tab_cap = cap;
+    }
+    size_t i = txt_hash(name) & (P->tab_cap - 1);
+    while (P->tab[i].name.s) i = (i + 1) & (P->tab_cap - 1);
+    P->tab[i] = (txt_ent){name, slot};
+    P->tab_n++;
+    return 0;
+}
+
+/* Fails if name is already bound ("redefined variable"). */
+static int txt_check_new(txt_parser *P, const txt_pos *at, txt_str name) {
+    txt_lex *L = &P->L;
+    if (txt_lookup(P, name) < 0) return 0;
+    return txt_fail(L, at, "redefined variable '%.*s%s'", (int)(name.len > 40 ? 40 : name.len),
+                    name.s, name.len > 40 ? "..." : "");
+}
+
+/* Appends v as a new slot and binds name to it. */
+static int txt_define(txt_parser *P, txt_str name, jx_val v) {
+    txt_lex *L = &P->L;
+    if (txt_grow((void **)&P->vals, &P->vals_cap, P->nvals + 1, sizeof *P->vals) < 0)
+        return txt_oom(L);
+    P->vals[P->nvals] = v;
+    return txt_bind(P, name, (int32_t)P->nvals++);
+}
+
+/* Reads an atom: a bound variable, or a literal `value:dtype[]`. */
+static int txt_atom_read(txt_parser *P, txt_atom *a) {
+    txt_lex *L = &P->L;
+    txt_pos at = txt_here(L);
+    txt_str id;
+    memset(a, 0, sizeof *a);
+    if (txt_ident(L, &id) == 0) {
+        txt_skip_ws(L);
+        if (!(txt_is_lit_word(id) && txt_peek(L) == ':')) {
+            a->slot = txt_lookup(P, id);
+            if (a->slot >= 0) return 0;
+            return txt_fail(L, &at, "undefined variable '%.*s%s'",
+                            (int)(id.len > 40 ? 40 : id.len), id.s, id.len > 40 ? "..." : "");
+        }
+        L->p = at;
+    }
+    txt_str tok;
+    jx_type t;
+    if (txt_value_token(L, &tok) < 0 || txt_expect(L, ':', "':' and a type after the value") < 0)
+        return -1;
+    txt_pos tp = txt_here(L);
+    if (txt_type(L, &t) < 0) return -1;
+    if (t.rank != 0) return txt_fail(L, &tp, "a literal must have a scalar type like f32[]");
+    a->lit = 1;
+    a->dt = t.dtype;
+    return txt_value(L, &at, tok, t.dtype, &a->v);
+}
+
+/* 1 if the next token starts another operand of the current equation (rather than the
+ * next equation "name:type =" or the final "in ("). Restores the position. */
+static int txt_more_operands(txt_parser *P) {
+    txt_lex *L = &P->L;
+    txt_pos save = txt_here(L);
+    char c = txt_peek(L);
+    if (txt_is_digit(c) || c == '-') return 1;
+    txt_str id;
+    if (txt_ident(L, &id) < 0) return 0;
+    txt_skip_ws(L);
+    int more = 1;
+    if (txt_peek(L) == ':') {
+        more = 0;
+        if (txt_is_lit_word(id)) { /* "nan:f32[]" literal or "nan:f32[] = ..." equation */
+            jx_type t;
+            L->p.off++;
+            if (txt_type(L, &t) == 0) {
+                txt_skip_ws(L);
+                more = txt_peek(L) != '=';
+            } else {
+                more = 1; /* let the operand reader report the bad type */
+                L->err[0] = 0; /* no error was pending, or we would not be here */
+            }
+        }
+    } else if (txt_peek(L) == '(' && txt_is(id, "in")) {
+        more = 0;
+    }
+    L->p = save;
+    return more;
+}
+
+/* Reads "[a=(..) b=(..)]" for op into ints (all attributes, in order). */
+static int txt_attrs(txt_parser *P, jx_op op, jx_ints *ints) {
+    txt_lex *L = &P->L;
+    const jx_prim_info *pi = prim_info(op);
+    txt_skip_ws(L);
+    if (pi->n_attrs == 0) {
+        if (txt_peek(L) == '[')
+            return txt_fail(L, &L->p, "primitive '%s' takes no attributes", pi->name);
+        return 0;
+    }
+    if (txt_expect(L, '[', "'[' and the attributes") < 0) return -1;
+    for (int k = 0; k < pi->n_attrs; k++) {
+        txt_pos at = txt_here(L);
+        txt_str id;
+        char b[TXT_WHAT_MAX];
+        if (txt_ident(L, &id) < 0 || !txt_is(id, pi->attr_names[k])) {
+            L->p = at;
+            return txt_fail(L, &at, "expected attribute '%s' of %s, got %s", pi->attr_names[k],
+                            pi->name, txt_what(L, b));
+        }
+        if (txt_expect(L, '=', "'='") < 0 || txt_expect(L, '(', "'('") < 0) return -1;
+        ints[k].n = 0;
+        txt_skip_ws(L);
+        if (txt_peek(L) == ')') {
+            L->p.off++;
+            continue;
+        }
+        for (;;) {
+            txt_pos vp = txt_here(L);
+            if (ints[k].n == JX_MAX_RANK)
+                return txt_fail(L, &vp, "too many values in attribute '%s' (at most %d)",
+                                pi->attr_names[k], JX_MAX_RANK);
+            if (txt_int(L, &ints[k].v[ints[k].n++]) < 0) return -1;
+            txt_skip_ws(L);
+            if (txt_peek(L) == ')') {
+                L->p.off++;
+                break;
+            }
+            if (txt_expect(L, ',', "',' or ')'") < 0) return -1;
+        }
+    }
+    txt_skip_ws(L);
+    if (txt_peek(L) != ']') {
+        char b[TXT_WHAT_MAX];
+        return txt_fail(L, &L->p, "expected ']' after the %d attribute(s) of %s, got %s",
+                        pi->n_attrs, pi->name, txt_what(L, b));
+    }
+    L->p.off++;
+    return 0;
+}
+
+/* Reads "[value=[v,...]]" for a constant of type t into a new array *out. */
+static int txt_constant(txt_parser *P, const jx_type *t, jx_array **out) {
+    txt_lex *L = &P->L;
+    char ts[256];
+    int64_t size = util_numel(t->rank, t->shape);
+    if (txt_expect(L, '[', "'[value=[...]]'") < 0 || txt_keyword(L, "value") < 0 ||
+        txt_expect(L, '=', "'='") < 0 || txt_expect(L, '[', "'[' and the values") < 0)
+        return -1;
+    P->nnums = 0;
+    txt_skip_ws(L);
+    if (txt_peek(L) == ']') {
+        L->p.off++;
+    } else {
+        for (;;) {
+            txt_pos vp = txt_here(L);
+            txt_str tok;
+            if ((int64_t)P->nnums == size)
+                return txt_fail(L, &vp, "too many values for a constant of type %s (%lld)",
+                                jx_type_str(t, ts, sizeof ts), (long long)size);
+            if (txt_grow((void **)&P->nums, &P->nums_cap, P->nnums + 1, sizeof *P->nums) < 0)
+                return txt_oom(L);
+            if (txt_value_token(L, &tok) < 0 ||
+                txt_value(L, &vp, tok, t->dtype, &P->nums[P->nnums++]) < 0)
+                return -1;
+            txt_skip_ws(L);
+            if (txt_peek(L) == ']') {
+                L->p.off++;
+                break;
+            }
+            if (txt_expect(L, ',', "',' or ']' in the values") < 0) return -1;
+        }
+    }
+    if ((int64_t)P->nnums != size)
+        return txt_fail(L, &L->p, "too few values for a constant of type %s (%lld, got %zu)",
+                        jx_type_str(t, ts, sizeof ts), (long long)size, P->nnums);
+    if (txt_expect(L, ']', "']' after the values") < 0) return -1;
+    *out = jx_array_new_type(t);
+    if (!*out) return txt_fail(L, &L->p, "%s", jx_error());
+    for (size_t i = 0; i < P->nnums; i++) jx_array_set(*out, (int64_t)i, P->nums[i]);
+    return 0;
+}
+
+/* Wraps the trace's error (after a failed emit) at position at. */
+static int txt_trace_fail(txt_parser *P, const txt_pos *at) {
+    txt_lex *L = &P->L;
+    const char *e = jx_trace_error(P->t);
+    return txt_fail(L, at, "%s", e ? e : jx_error());
+}
+
+/* Turns the literal atoms of P->atoms into constant nodes; fills ins. */
+static int txt_emit_atoms(txt_parser *P, const txt_pos *at, jx_loc loc, jx_val *ins) {
+    for (size_t k = 0; k < P->natoms; k++) {
+        const txt_atom *a = &P->atoms[k];
+        ins[k] = a->lit ? jx_scalar_at(loc, P->t, a->dt, a->v) : P->vals[a->slot];
+        if (jx_val_bad(ins[k])) return txt_trace_fail(P, at);
+    }
+    return 0;
+}
+
+/* Reads and emits one equation. */
+static int txt_eqn(txt_parser *P) {
+    txt_lex *L = &P->L;
+    txt_pos at = txt_here(L), tp, pp;
+    txt_str name, prim;
+    jx_type ty;
+    char b[TXT_WHAT_MAX], b1[256], b2[256];
+    if (txt_ident(L, &name) < 0)
+        return txt_fail(L, &at, "expected an equation or 'in', got %s", txt_what(L, b));
+    txt_skip_ws(L);
+    if (txt_is(name, "in") && txt_peek(L) != ':')
+        return txt_fail(L, &L->p, "expected '(' and the outputs after 'in', got %s",
+                        txt_what(L, b));
+    if (txt_check_new(P, &at, name) < 0 || txt_expect(L, ':', "':' and a type") < 0) return -1;
+    tp = txt_here(L);
+    if (txt_type(L, &ty) < 0 || txt_expect(L, '=', "'='") < 0) return -1;
+    pp = txt_here(L);
+    if (txt_ident(L, &prim) < 0)
+        return txt_fail(L, &pp, "expected a primitive name, got %s", txt_what(L, b));
+    char pname[64];
+    snprintf(pname, sizeof pname, "%.*s", (int)(prim.len > 63 ? 63 : prim.len), prim.s);
+    jx_op op = prim.len < 63 ? prim_lookup(pname) : JX_OP_PARAM;
+    if ((int)op < 0 || op >= JX_NOPS)
+        return txt_fail(L, &pp, "unknown primitive '%.40s%s'", pname, prim.len > 40 ? "..." : "");
+    const jx_prim_info *pi = prim_info(op);
+    jx_ints ints[JX_MAX_ATTRS];
+    jx_array *value = NULL;
+    memset(ints, 0, sizeof ints);
+    if ((op == JX_OP_CONSTANT ? txt_constant(P, &ty, &value) : txt_attrs(P, op, ints)) < 0)
+        return -1;
+    P->natoms = 0;
+    while (txt_more_operands(P)) {
+        if (txt_grow((void **)&P->atoms, &P->atoms_cap, P->natoms + 1, sizeof *P->atoms) < 0) {
+            jx_array_free(value);
+            return txt_oom(L);
+        }
+        if (txt_atom_read(P, &P->atoms[P->natoms++]) < 0) {
+            jx_array_free(value);
+            return -1;
+        }
+    }
+    jx_loc loc;
+    int rc = txt_comment(L, &loc);
+    if (rc == 0 && (txt_skip_ws(L), !txt_peek(L)))
+        rc = txt_fail(L, &L->p, "unexpected end of input after an equation");
+    if (rc == 0 && (pi->arity >= 0 ? (int)P->natoms != pi->arity : P->natoms < 1))
+        rc = txt_fail(L, &pp, "%s takes %s%d operand%s, got %zu", pi->name,
+                      pi->arity < 0 ? "at least " : "", pi->arity < 0 ? 1 : pi->arity,
+                      pi->arity == 1 || pi->arity < 0 ? "" : "s", P->natoms);
+    if (rc == 0 && P->natoms > JX_MAX_OPERANDS)
+        rc = txt_fail(L, &pp, "too many operands (at most %d)", JX_MAX_OPERANDS);
+    jx_val ins[JX_MAX_OPERANDS], v = {NULL, -1};
+    if (rc == 0) rc = txt_emit_atoms(P, &pp, loc, ins);
+    if (rc == 0) {
+        if (op == JX_OP_CONSTANT) {
+            v = jx_constant_at(loc, P->t, value);
+        } else {
+            jx_attrs attrs = ir_attrs(pi->n_attrs > 0 ? &ints[0] : NULL,
+                                      pi->n_attrs > 1 ? &ints[1] : NULL,
+                                      pi->n_attrs > 2 ? &ints[2] : NULL,
+                                      pi->n_attrs > 3 ? &ints[3] : NULL);
+            v = trace_emit(loc, P->t, op, (int)P->natoms, ins, pi->n_attrs ? &attrs : NULL, &ty);
+        }
+        if (jx_val_bad(v)) rc = txt_trace_fail(P, &pp);
+    }
+    jx_array_free(value);
+    if (rc < 0) return -1;
+    jx_type got = jx_val_type(v);
+    if (!jx_type_eq(&got, &ty))
+        return txt_fail(L, &tp, "declared type %s does not match the type %s that %s gives",
+                        jx_type_str(&ty, b1, sizeof b1), jx_type_str(&got, b2, sizeof b2),
+                        pi->name);
+    return txt_define(P, name, v);
+}
+
+/* Reads the input declarations "a:f32[2] b:i32[]" up to '.', then starts the trace. */
+static int txt_inputs(txt_parser *P) {
+    txt_lex *L = &P->L;
+    for (;;) {
+        txt_pos at = txt_here(L);
+        if (txt_peek(L) == '.') break;
+        txt_str name;
+        char b[TXT_WHAT_MAX];
+        if (txt_ident(L, &name) < 0)
+            return txt_fail(L, &at, "expected an input 'name:type' or '.', got %s",
+                            txt_what(L, b));
+        if (P->n_in >= (1 << 20)) return txt_fail(L, &at, "too many inputs");
+        txt_skip_ws(L);
+        if (txt_peek(L) != ':') {
+            L->p = at;
+            return txt_fail(L, &at, "expected an input 'name:type' or '.', got %s",
+                            txt_what(L, b));
+        }
+        L->p.off++;
+        if (txt_check_new(P, &at, name) < 0) return -1;
+        if (txt_grow((void **)&P->in_types, &P->in_cap, P->n_in + 1, sizeof *P->in_types) < 0)
+            return txt_oom(L);
+        if (txt_type(L, &P->in_types[P->n_in]) < 0) return -1;
+        if (txt_bind(P, name, (int32_t)P->n_in++) < 0) return -1;
+    }
+    L->p.off++; /* the '.' */
+    P->t = jx_trace_begin((int)P->n_in, P->in_types);
+    if (!P->t) return txt_fail(L, &L->p, "%s", jx_error());
+    if (txt_grow((void **)&P->vals, &P->vals_cap, P->n_in + 1, sizeof *P->vals) < 0)
+        return txt_oom(L);
+    for (size_t i = 0; i < P->n_in; i++) P->vals[i] = jx_trace_input(P->t, (int)i);
+    P->nvals = P->n_in;
+    return 0;
+}
+
+/* Reads "in (atom, ...) }" and the end of the text; ends the trace into *fn. */
+static int txt_outputs(txt_parser *P, jx_fn **fn) {
+    txt_lex *L = &P->L;
+    if (txt_keyword(L, "in") < 0 || txt_expect(L, '(', "'(' and the outputs") < 0) return -1;
+    txt_pos at = txt_here(L);
+    P->natoms = 0;
+    if (txt_peek(L) == ')') {
+        L->p.off++;
+    } else {
+        for (;;) {
+            if (txt_grow((void **)&P->atoms, &P->atoms_cap, P->natoms + 1, sizeof *P->atoms) < 0)
+                return txt_oom(L);
+            if (txt_atom_read(P, &P->atoms[P->natoms++]) < 0) return -1;
+            txt_skip_ws(L);
+            if (txt_peek(L) == ')') {
+                L->p.off++;
+                break;
+            }
+            if (txt_expect(L, ',', "',' or ')' in the outputs") < 0) return -1;
+        }
+    }
+    if (txt_expect(L, '}', "'}'") < 0) return -1;
+    txt_skip_ws(L);
+    if (txt_peek(L)) {
+        char b[TXT_WHAT_MAX];
+        return txt_fail(L, &L->p, "unexpected %s after '}'", txt_what(L, b));
+    }
+    jx_val *outs = malloc((P->natoms + 1) * sizeof *outs);
+    if (!outs) return txt_oom(L);
+    int rc = txt_emit_atoms(P, &at, (jx_loc){NULL, 0}, outs);
+    if (rc == 0) {
+        jx_trace *t = P->t;
+        P->t = NULL; /* consumed */
+        *fn = jx_trace_end(t, (int)P->natoms, outs);
+        if (!*fn) rc = txt_fail(L, &at, "%s", jx_error());
+    }
+    free(outs);
+    return rc;
+}
+
+/* Parses the text form (see the top of this file); NULL with "line L, column C: ..." in
+ * jx_error() on any malformed or ill-typed input. */
+jx_fn *jx_fn_parse(const char *text) {
+    if (!text) {
+        util_err("parse: NULL text");
+        return NULL;
+    }
+    txt_parser *P = calloc(1, sizeof *P);
+    if (!P) {
+        util_err("parse: out of memory");
+        return NULL;
+    }
+    txt_lex *L = &P->L;
+    txt_lex_init(L, text);
+    jx_fn *fn = NULL;
+    int rc = 0;
+    if (txt_expect(L, '{', "'{'") < 0 || txt_keyword(L, "lambda") < 0 ||
+        txt_expect(L, ';', "';'") < 0 || txt_inputs(P) < 0 || txt_keyword(L, "let") < 0)
+        rc = -1;
+    while (rc == 0) {
+        txt_pos save = txt_here(L);
+        txt_str id;
+        if (txt_ident(L, &id) == 0 && txt_is(id, "in") && (txt_skip_ws(L), txt_peek(L) == '(')) {
+            L->p = save;
+            rc = txt_outputs(P, &fn);
+            break;
+        }
+        L->p = save;
+        rc = txt_eqn(P);
+    }
+    jx_trace_abort(P->t);
+    free(P->tab);
+    free(P->vals);
+    free(P->in_types);
+    free(P->atoms);
+    free(P->nums);
+    if (rc < 0) {
+        jx_fn_free(fn);
+        fn = NULL;
+        util_err("%s", L->err[0] ? L->err : "parse failed");
+    }
+    txt_lex_free(L);
+    free(P);
+    return fn;
+}

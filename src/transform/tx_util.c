@@ -1,0 +1,86 @@
+/* Helpers shared by the transformation drivers and the per-family rules. */
+#include <string.h>
+
+#include "transform/transform.h"
+
+/* a + b, where a symbolic zero on either side yields the other. */
+jx_val tx_add(jx_loc loc, jx_val a, jx_val b) {
+    if (tx_is_zero(a)) return b;
+    if (tx_is_zero(b)) return a;
+    jx_val in[2] = {a, b};
+    return trace_emit(loc, NULL, JX_OP_ADD, 2, in, NULL, NULL);
+}
+
+/* A materialized zero array of type ty. */
+jx_val tx_zeros(jx_loc loc, jx_trace *t, const jx_type *ty) {
+    return jx_full_at(loc, t, *ty, 0.0);
+}
+
+/* trace_emit with n's location. */
+jx_val tx_emit(jx_trace *t, const jx_node *n, jx_op op, int nin, const jx_val *in,
+               const jx_attrs *at, const jx_type *hint) {
+    return trace_emit(n->loc, t, op, nin, in, at, hint);
+}
+
+/* n re-emitted on new operands. */
+jx_val tx_replay(jx_trace *t, const jx_node *n, const jx_val *in) {
+    return trace_emit(n->loc, t, n->op, n->nin, in, &n->at, &n->type);
+}
+
+/* See transform.h. */
+jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs) {
+    jx_fn *raw = jx_trace_end(t, n_out, outs);
+    jx_fn *g = raw ? jx_simplify(raw) : NULL;
+    jx_fn_free(raw);
+    return g;
+}
+
+/* 1 for f32 and f64. */
+int tx_is_float(jx_dtype dt) { return dt == JX_F32 || dt == JX_F64; }
+
+/* x with axis `from` moved to `to` (other axes keep their order). */
+jx_val tx_moveaxis(jx_loc loc, jx_val x, int from, int to) {
+    if (from == to || jx_val_bad(x)) return x;
+    jx_type ty = jx_val_type(x);
+    jx_ints perm = {ty.rank, {0}};
+    int k = 0;
+    for (int i = 0; i < ty.rank; i++) {
+        if (i == from) continue;
+        if (k == to) perm.v[k++] = from;
+        perm.v[k++] = i;
+    }
+    if (k == to) perm.v[k++] = from;
+    return jx_transpose_at(loc, x, perm);
+}
+
+/* x with its batch axis first (broadcast in when x is unbatched). */
+jx_val tx_batch_front(jx_loc loc, jx_val x, int bd, int64_t bsize) {
+    if (bd != TX_NOBATCH) return tx_moveaxis(loc, x, bd, 0);
+    if (jx_val_bad(x)) return x;
+    jx_type ty = jx_val_type(x);
+    jx_ints shape = {ty.rank + 1, {bsize}}, dims = {ty.rank, {0}};
+    for (int i = 0; i < ty.rank; i++) {
+        shape.v[i + 1] = ty.shape[i];
+        dims.v[i] = i + 1;
+    }
+    return jx_broadcast_in_dim_at(loc, x, shape, dims);
+}
+
+/* Sums ct over the dims that broadcast_in_dim(x, shape, dims) added or stretched, then
+ * reshapes to x's type. */
+jx_val tx_unbroadcast(jx_loc loc, jx_val ct, const jx_type *xt, jx_ints dims) {
+    if (jx_val_bad(ct)) return ct;
+    jx_type ct_t = jx_val_type(ct);
+    int kept[JX_MAX_RANK] = {0};
+    jx_ints axes = {0, {0}};
+    for (int i = 0; i < dims.n && i < xt->rank; i++)
+        if (xt->shape[i] == ct_t.shape[dims.v[i]]) kept[dims.v[i]] = 1;
+    for (int d = 0; d < ct_t.rank; d++)
+        if (!kept[d]) axes.v[axes.n++] = d;
+    jx_val r = axes.n ? jx_reduce_sum_at(loc, ct, axes) : ct;
+    jx_type rt = jx_val_type(r);
+    if (jx_val_bad(r) || jx_type_eq(&rt, xt)) return r;
+    jx_ints shape = {xt->rank, {0}};
+    for (int i = 0; i < xt->rank; i++) shape.v[i] = xt->shape[i];
+    return jx_reshape_at(loc, r, shape);
+}
