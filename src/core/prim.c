@@ -14,6 +14,11 @@ static const jx_prim_info prim_table[JX_NOPS] = {
 /* Row of op; op must be a primitive. */
 const jx_prim_info *prim_info(jx_op op) { return &prim_table[op]; }
 
+/* See prim.h. */
+int prim_has(jx_op op, unsigned flags) {
+    return op >= 0 && op < JX_NOPS && (prim_table[op].flags & flags) == flags;
+}
+
 /* The op with this name, or JX_OP_PARAM. */
 jx_op prim_lookup(const char *name) {
     for (int i = 0; i < JX_NOPS; i++)

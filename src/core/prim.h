@@ -13,6 +13,9 @@ enum {
     JXF_REDUCE = 1 << 3,  /* reduction over axes */
     JXF_LIBCALL = 1 << 4, /* lowered to a library call (BLAS) */
     JXF_NOGRAD = 1 << 5,  /* integer/bool valued or piecewise constant: zero derivative */
+    JXF_INDEX = 1 << 6,   /* an index map of its one operand (out[i] = x[map(i)]): fusing it
+                           * costs a load, so passes and the planner recompute it freely */
+    JXF_MATH = 1 << 7,    /* lowered to long polynomial code: kernels using it vectorize */
 };
 
 typedef enum jx_op {
@@ -25,6 +28,9 @@ typedef enum jx_op {
 
 struct jx_node;
 struct jx_attrs;
+struct lw;
+struct lw_ix;
+struct LLVMOpaqueValue; /* LLVMValueRef, without making the core include LLVM */
 
 /* Rules shared by a family of primitives. The transformation rules (vjp, jvp, batch) are
  * documented in src/transform/transform.h; a NULL rule is reported as "rule not implemented". */
@@ -46,6 +52,16 @@ typedef struct jx_family {
                const jx_val *dx, jx_val *dy);
     int (*batch)(jx_trace *t, const struct jx_node *n, const jx_val *x, const int *bd,
                  int64_t bsize, jx_val *y, int *ybd);
+    /* Loop lowering (the API is src/jit/lower.h): LLVM IR for element ix of node n, its
+     * operands read through lw_eval. NULL when the planner never asks (float
+     * dot_general and gemm are library calls, see src/jit/plan_gemm.c). */
+    struct LLVMOpaqueValue *(*lower)(struct lw *L, const struct jx_node *n, struct lw_ix *ix);
+    /* Fusion: 1 if n reads its operand slot k more than once per element of that operand,
+     * so the planner gives the operand a buffer rather than recomputing it at each read.
+     * NULL: never. */
+    int (*rereads)(const struct jx_fn *f, const struct jx_node *n, int k);
+    /* Family-private data for rule code shared between families (elementwise). */
+    const void *impl;
 } jx_family;
 
 typedef struct jx_prim_info {
@@ -59,6 +75,8 @@ typedef struct jx_prim_info {
 
 /* The row of op (op must be in [0, JX_NOPS)). */
 const jx_prim_info *prim_info(jx_op op);
+/* 1 if op is a primitive (not a parameter) whose row has every bit of flags. */
+int prim_has(jx_op op, unsigned flags);
 /* The op named name, or -1 (JX_OP_PARAM) if none. */
 jx_op prim_lookup(const char *name);
 

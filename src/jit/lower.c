@@ -67,6 +67,8 @@ LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
     const jx_node *nd = &p->nodes[n];
     jx_dtype dt = nd->type.dtype;
     LLVMBuilderRef B = L->b;
+    const jx_family *fam = prim_info(nd->op)->family;
+    if (fam->lower) return fam->lower(L, nd, ix);
     if (jit_is_elt(p, n)) return lw_compute_elt(L, nd, ix);
     const jx_type *xt = nd->nin > 0 ? &p->nodes[nd->in[0]].type : NULL;
     lw_ix xi = xt ? lw_ix_new(xt) : lw_ix_new(&nd->type);

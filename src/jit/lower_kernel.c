@@ -49,12 +49,7 @@ static LLVMValueRef lw_scalar_loop_md(lw *L) {
 /* 1 if the fused tree under root computes a transcendental function. */
 static int lw_has_math(const jit_plan *p, int n, int root) {
     if (n != root && p->buf[n].kind != JP_FUSED) return 0;
-    switch (p->nodes[n].op) {
-    case JX_OP_EXP: case JX_OP_LOG: case JX_OP_LOG1P: case JX_OP_EXPM1: case JX_OP_TANH:
-    case JX_OP_LOGISTIC: case JX_OP_SIN: case JX_OP_COS: case JX_OP_POW:
-        return 1;
-    default: break;
-    }
+    if (prim_has(p->nodes[n].op, JXF_MATH)) return 1;
     for (int k = 0; k < p->nodes[n].nin; k++)
         if (lw_has_math(p, p->nodes[n].in[k], root)) return 1;
     return 0;

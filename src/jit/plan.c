@@ -31,13 +31,12 @@
 #include "core/util.h"
 
 /* 1 if n is elementwise. */
-int jit_is_elt(const jit_plan *p, int n) {
-    jx_op op = p->nodes[n].op;
-    return op >= 0 && (prim_info(op)->flags & JXF_ELT);
-}
+int jit_is_elt(const jit_plan *p, int n) { return prim_has(p->nodes[n].op, JXF_ELT); }
 
 /* 1 if consumer c reads operand slot k more than once per operand element. */
 static int pl_rereads(const jx_fn *f, const jx_node *c, int k) {
+    const jx_family *fam = prim_info(c->op)->family;
+    if (fam->rereads) return fam->rereads(f, c, k);
     switch (c->op) {
     case JX_OP_BROADCAST_IN_DIM: {
         jx_type t = c->type, x = f->nodes[c->in[0]].type;
@@ -181,7 +180,7 @@ static int pl_materialize(const jit_plan *p, pl_ctx *c, int i) {
     const jx_fn *f = c->f;
     const jx_node *nd = &f->nodes[i];
     c->index_only[i] = nd->op == JX_OP_IOTA ||
-                       (pass_index_op(nd->op) &&
+                       (prim_has(nd->op, JXF_INDEX) &&
                         (p->buf[nd->in[0]].kind != JP_FUSED || c->index_only[nd->in[0]]));
     if (c->is_out[i] || c->needs_buf[i] || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_GEMM)
         return 1;

@@ -59,19 +59,13 @@ int pass_scalar_const(const jx_fn *f, int32_t id, double *v) {
     return 1;
 }
 
-/* See passes.h. */
-int pass_index_op(jx_op op) {
-    return op == JX_OP_BROADCAST_IN_DIM || op == JX_OP_RESHAPE || op == JX_OP_TRANSPOSE ||
-           op == JX_OP_SLICE || op == JX_OP_REV;
-}
-
 /* 1 if node w of f has a buffer of its own in any plan (see the header comment). */
 static int gf_has_buffer(const jx_fn *f, const gf_uses *u, int32_t w) {
     const jx_node *n = &f->nodes[w];
     if (w < f->n_in || u->out[w]) return 1;
     if (n->op == JX_OP_CONSTANT) return n->type.rank > 0;
     if (n->op == JX_OP_DOT_GENERAL || n->op == JX_OP_GEMM) return 1;
-    return u->uses[w] > 1 && !pass_index_op(n->op) && n->op != JX_OP_IOTA;
+    return u->uses[w] > 1 && !prim_has(n->op, JXF_INDEX) && n->op != JX_OP_IOTA;
 }
 
 /* 1 if node x of f is w seen through transposes and reshapes. */

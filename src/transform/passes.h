@@ -41,10 +41,6 @@ jx_fn *pass_gemm_fold(const jx_fn *f);
 /* 1 if node id of f is a rank-0 constant or a broadcast of one; its value in *v
  * (pass_gemm_fold.c; the fold and the JIT planner read gemm's alpha this way). */
 int pass_scalar_const(const jx_fn *f, int32_t id, double *v);
-/* 1 for the ops that only move elements by index (broadcast_in_dim, reshape, transpose,
- * slice, rev): the JIT planner recomputes them from a buffer rather than storing them,
- * and the gemm-fold pass predicts that (pass_gemm_fold.c). */
-int pass_index_op(jx_op op);
 
 /* Emits gemm(a, b, c, alpha) = c + alpha * dot_general(a, b) with dot_general's axis
  * lists (prims/dot.c). */
