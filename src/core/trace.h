@@ -46,13 +46,18 @@ jx_trace *trace_of(int n, const jx_val *v);
 /* 1 if t is a live trace (begun and not yet ended or aborted). */
 int trace_live(const jx_trace *t);
 
+/* What is wrong with v as a value of trace t (NULL or live; NULL if nothing): a short
+ * phrase for error messages. A poison value of t is fine once t has recorded an error (it
+ * propagates). A value of t itself needs no registry lookup. */
+const char *trace_val_problem(const jx_trace *t, jx_val v);
+
 /* The type of node id in t (no checks). */
 const jx_type *trace_type(const jx_trace *t, int32_t id);
 
 /* Re-emits the equations of fn into t: map[0..n_in) hold the ids of fn's inputs in t;
  * fills map[n_in..n_nodes) with the ids of the re-emitted nodes (each keeps its own
  * location, or loc if it has none). Returns 0 or -1 (error recorded on t). */
-int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map);
+int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map); /* call.c */
 
 /* A value handle for node id of t. */
 jx_val trace_val(jx_trace *t, int32_t id);
