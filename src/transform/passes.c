@@ -1,8 +1,6 @@
 /* Graph cleanup: jx_simplify = algebraic simplification + constant folding + CSE, then
  * DCE. Rewrites happen while replaying f into a new trace, so every result is checked by
- * the shape rules again. The registry of named passes (jxc opt --passes, jxc passes,
- * jit_prepare) is at the end. */
-#include <stdio.h>
+ * the shape rules again. The registry of named passes is pass_registry.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -302,77 +300,16 @@ jx_fn *jx_simplify(const jx_fn *f) {
     return b;
 }
 
-/* ---- the pass registry ----------------------------------------------------------------- */
-
-/* The identities pass: simp_identity at every node (no folding, CSE or DCE). */
-static jx_fn *simp_identities_pass(const jx_fn *f) { return simp_replay(f, NULL, SIMP_IDENTITIES); }
-
-/* The const-fold pass: simp_const_fold at every node. */
-static jx_fn *simp_const_fold_pass(const jx_fn *f) { return simp_replay(f, NULL, SIMP_CONST_FOLD); }
-
-/* The cse pass: merges nodes computing the same value. */
-static jx_fn *simp_cse_pass(const jx_fn *f) { return simp_replay(f, NULL, SIMP_CSE); }
-
-static const pass_info pass_table[] = {
-    {"simplify", "identities, const-fold and cse in one walk, then dce (jx_simplify)",
-     jx_simplify},
-    {"identities", "x+0, x-0, x*1, x/1, neg(neg x), no-op convert/reshape/broadcast/transpose/"
-                   "reduce_sum, composed broadcasts/reshapes/transposes, select(p, x, x)",
-     simp_identities_pass},
-    {"const-fold", "evaluate nodes of at most 16 elements whose operands are all constants "
-                   "(not splats)", simp_const_fold_pass},
-    {"cse", "merge nodes that compute the same value (same op, operands, attributes)",
-     simp_cse_pass},
-    {"dce", "drop the nodes no output depends on", pass_dce},
-    {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
-                  "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},
-};
+/* ---- the simplifier's rule groups as passes (listed in pass_registry.c) ---------------- */
 
 /* See passes.h. */
-const pass_info *pass_list(int *n) {
-    *n = (int)(sizeof pass_table / sizeof pass_table[0]);
-    return pass_table;
-}
+jx_fn *pass_identities(const jx_fn *f) { return simp_replay(f, NULL, SIMP_IDENTITIES); }
 
 /* See passes.h. */
-const pass_info *pass_find(const char *name, size_t len) {
-    for (size_t i = 0; i < sizeof pass_table / sizeof pass_table[0]; i++)
-        if (strlen(pass_table[i].name) == len && !strncmp(pass_table[i].name, name, len))
-            return &pass_table[i];
-    return NULL;
-}
-
-/* Checks that every name in the comma-separated list is a pass. 0 or -1 with jx_error(). */
-static int pass_check_list(const char *names) {
-    for (const char *p = names; *p;) {
-        size_t len = strcspn(p, ",");
-        if (!pass_find(p, len)) {
-            char known[256] = "";
-            for (size_t i = 0; i < sizeof pass_table / sizeof pass_table[0]; i++)
-                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
-                         i ? ", " : "", pass_table[i].name);
-            return util_err("passes: unknown pass '%.*s' (known: %s)", (int)len, p, known);
-        }
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
+jx_fn *pass_const_fold(const jx_fn *f) { return simp_replay(f, NULL, SIMP_CONST_FOLD); }
 
 /* See passes.h. */
-jx_fn *pass_run_list(const jx_fn *f, const char *names) {
-    if (!f || !names) {
-        util_err("passes: NULL %s", f ? "pass list" : "function");
-        return NULL;
-    }
-    if (pass_check_list(names) < 0) return NULL;
-    if (!*names) return simp_replay(f, NULL, 0); /* a copy */
-    jx_fn *cur = NULL;
-    for (const char *p = names; *p;) {
-        size_t len = strcspn(p, ",");
-        jx_fn *next = pass_find(p, len)->run(cur ? cur : f);
-        jx_fn_free(cur);
-        if (!(cur = next)) return NULL;
-        p += len + (p[len] == ',');
-    }
-    return cur;
-}
+jx_fn *pass_cse(const jx_fn *f) { return simp_replay(f, NULL, SIMP_CSE); }
+
+/* See passes.h. */
+jx_fn *pass_copy(const jx_fn *f) { return simp_replay(f, NULL, 0); }

@@ -1,5 +1,5 @@
-/* The IR-to-IR passes, by name (passes.c holds the registry and the simplifier,
- * pass_gemm_fold.c the GEMM fold), and internal instrumentation of jx_simplify for tests
+/* The IR-to-IR passes, by name (pass_registry.c holds the registry, passes.c the
+ * simplifier, dce and liveness, pass_gemm_fold.c the GEMM fold), and internal instrumentation of jx_simplify for tests
  * that count work instead of timing it. */
 #ifndef JX_PASSES_H
 #define JX_PASSES_H
@@ -32,6 +32,15 @@ jx_fn *pass_run_list(const jx_fn *f, const char *names);
 void pass_mark_live(const jx_fn *f, unsigned char *live, int *uses, int *consumer);
 /* The dce pass: f without the nodes its outputs do not reach. NULL with jx_error(). */
 jx_fn *pass_dce(const jx_fn *f);
+
+/* The simplifier's rule groups alone, one walk each (passes.c): identities (x+0, x*1,
+ * composed reshapes, ...), const-fold (small all-constant nodes evaluated), cse (nodes
+ * computing the same value merged); pass_copy replays f with no rewrite. A new
+ * function, or NULL with jx_error(). */
+jx_fn *pass_identities(const jx_fn *f);
+jx_fn *pass_const_fold(const jx_fn *f);
+jx_fn *pass_cse(const jx_fn *f);
+jx_fn *pass_copy(const jx_fn *f);
 
 /* gemm-fold (pass_gemm_fold.c): w - c * dot(a, b) (also dot * c, and + for add), with c
  * a finite nonzero scalar constant, the dot and the product read only there, becomes
