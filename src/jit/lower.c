@@ -4,9 +4,10 @@
  * split kernels), GEMMs (jx_rt_gemm, batch loops around it) and output copies; a donated
  * input updated in place is first copied into the output when the caller passed another
  * array. A kernel evaluates the fused tree of each member at each index (lw_eval,
- * lw_compute): elementwise ops are scalar code that the vectorizer widens, shape
- * primitives are index maps, and reductions, argmax, integer dot and conv_patches_t emit
- * inner loops at the point of use. With JX_PROFILE set when compiling, the entry calls
+ * lw_compute, which calls each primitive's family `lower` rule in src/prims/):
+ * elementwise ops are scalar code that the vectorizer widens, shape primitives are index
+ * maps, and reductions, argmax, integer dot and conv_patches_t emit inner loops at the
+ * point of use. With JX_PROFILE set when compiling, the entry calls
  * jx_rt_prof_mark after each step (per-step times printed at exit; see runtime/).
  * Indices, loops and element access are in lower_index.c. */
 #include <stdlib.h>
@@ -43,85 +44,13 @@ static LLVMValueRef lw_compute_elt(lw *L, const jx_node *nd, lw_ix *ix) {
     }
 }
 
-/* broadcast_in_dim node nd at ix: its operand at the index it maps to (in merged mode the
- * same group index, the operand's dims running along fewer root dims). */
-static LLVMValueRef lw_compute_broadcast(lw *L, const jx_node *nd, lw_ix *ix) {
-    const jx_type *xt = &L->p->nodes[nd->in[0]].type;
-    lw_ix xi = lw_ix_new(xt);
-    jx_ints dims = ir_attr_ints(nd, 1);
-    if (ix->merged) {
-        xi.merged = 1;
-        for (int k = 0; k < xt->rank; k++) xi.root_dim[k] = ix->root_dim[dims.v[k]];
-        return lw_eval(L, nd->in[0], &xi);
-    }
-    lw_multi(L, ix);
-    xi.multi = 1;
-    for (int k = 0; k < xt->rank; k++)
-        xi.v[k] = xt->shape[k] == 1 ? lw_i64(L, 0) : ix->v[dims.v[k]];
-    return lw_eval(L, nd->in[0], &xi);
-}
-
 /* See lower.h. */
 LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
-    const jit_plan *p = L->p;
-    const jx_node *nd = &p->nodes[n];
-    jx_dtype dt = nd->type.dtype;
-    LLVMBuilderRef B = L->b;
+    const jx_node *nd = &L->p->nodes[n];
     const jx_family *fam = prim_info(nd->op)->family;
     if (fam->lower) return fam->lower(L, nd, ix);
-    if (jit_is_elt(p, n)) return lw_compute_elt(L, nd, ix);
-    const jx_type *xt = nd->nin > 0 ? &p->nodes[nd->in[0]].type : NULL;
-    lw_ix xi = xt ? lw_ix_new(xt) : lw_ix_new(&nd->type);
-    switch (nd->op) {
-    case JX_OP_CONSTANT: return lw_load(L, n, lw_lin(L, ix));
-    case JX_OP_IOTA: {
-        lw_multi(L, ix);
-        LLVMValueRef v = ix->v[ir_attr_ints(nd, 0).v[0]];
-        if (dt == JX_F32 || dt == JX_F64) return LLVMBuildSIToFP(B, v, lw_type(L, dt), "");
-        return LLVMBuildTrunc(B, v, L->i32, "");
-    }
-    case JX_OP_BROADCAST_IN_DIM: return lw_compute_broadcast(L, nd, ix);
-    case JX_OP_RESHAPE:
-        xi.lin = lw_lin(L, ix);
-        return lw_eval(L, nd->in[0], &xi);
-    case JX_OP_TRANSPOSE: {
-        jx_ints perm = ir_attr_ints(nd, 0);
-        lw_multi(L, ix);
-        xi.multi = 1;
-        for (int i = 0; i < perm.n; i++) xi.v[perm.v[i]] = ix->v[i];
-        return lw_eval(L, nd->in[0], &xi);
-    }
-    case JX_OP_SLICE: {
-        jx_ints st = ir_attr_ints(nd, 0), sd = ir_attr_ints(nd, 2);
-        lw_multi(L, ix);
-        xi.multi = 1;
-        for (int k = 0; k < xt->rank; k++)
-            xi.v[k] = LLVMBuildAdd(B, lw_i64(L, st.v[k]), LLVMBuildMul(B, ix->v[k], lw_i64(L, sd.v[k]), ""), "");
-        return lw_eval(L, nd->in[0], &xi);
-    }
-    case JX_OP_REV: {
-        jx_ints dims = ir_attr_ints(nd, 0);
-        lw_multi(L, ix);
-        xi.multi = 1;
-        for (int k = 0; k < xt->rank; k++) xi.v[k] = ix->v[k];
-        for (int j = 0; j < dims.n; j++) {
-            int k = (int)dims.v[j];
-            xi.v[k] = LLVMBuildSub(B, lw_i64(L, xt->shape[k] - 1), ix->v[k], "");
-        }
-        return lw_eval(L, nd->in[0], &xi);
-    }
-    case JX_OP_PAD: return lw_pad(L, nd, ix);
-    case JX_OP_CONCATENATE: return lw_concat(L, nd, ix);
-    case JX_OP_REDUCE_SUM:
-    case JX_OP_REDUCE_MAX:
-    case JX_OP_REDUCE_MIN: return lw_reduce_inner(L, nd, ix);
-    case JX_OP_ARGMAX: return lw_argmax(L, nd, ix);
-    case JX_OP_DOT_GENERAL: return lw_int_dot(L, nd, ix);
-    case JX_OP_CONV_PATCHES: return lw_patches(L, nd, ix);
-    case JX_OP_CONV_PATCHES_T: return lw_patches_t(L, nd, ix);
-    case JX_OP_THREEFRY2X32: return lw_threefry(L, nd, ix);
-    default: return NULL;
-    }
+    if (jit_is_elt(L->p, n)) return lw_compute_elt(L, nd, ix);
+    return NULL; /* no rule: gemm, a library call the planner never fuses */
 }
 
 /* ---- the entry ------------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /* Shared state of the LLVM lowering files (lower.c, lower_index.c, lower_kernel.c,
- * lower_ops.c, lower_elt.c, lower_math.c). */
+ * lower_elt.c, lower_math.c) and the emission API of the families' `lower` rules in
+ * src/prims/: each computes element ix of its node, reading operands through lw_eval. */
 #ifndef JX_JIT_LOWER_H
 #define JX_JIT_LOWER_H
 
@@ -92,17 +93,11 @@ int lw_donor(const jit_plan *p, int n);
 /* Emits `if (dst != src) memcpy(dst, src, bytes)` at the builder's position. */
 void lw_copy_if_distinct(lw *L, LLVMValueRef dst, LLVMValueRef src, int64_t bytes);
 
-/* Non-elementwise primitives (lower_ops.c), each at output index ix of node nd. */
+/* Reductions (lower_kernel.c; used by its outer-reduction kernels and by the reduce
+ * family's lowering in src/prims/reduce.c): the identity of reduce_sum/max/min op for
+ * dtype dt, and acc (op) v. */
 LLVMValueRef lw_red_identity(lw *L, jx_op op, jx_dtype dt);
 LLVMValueRef lw_red_combine(lw *L, jx_op op, jx_dtype dt, LLVMValueRef acc, LLVMValueRef v);
-LLVMValueRef lw_reduce_inner(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_argmax(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_int_dot(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_patches(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_patches_t(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_threefry(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_pad(lw *L, const jx_node *nd, lw_ix *ix);
-LLVMValueRef lw_concat(lw *L, const jx_node *nd, lw_ix *ix);
 
 /* Register type of a dtype (bool is i1; in memory it is i8). */
 LLVMTypeRef lw_type(lw *L, jx_dtype dt);

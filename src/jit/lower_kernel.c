@@ -14,6 +14,7 @@
  * unrolling: microseconds at run time, a fraction of the code to compile); kernels touching at least LW_PARALLEL elements whose
  * outermost loop can be split take its range as two extra arguments and get a
  * trampoline that jx_rt_parallel runs on the thread pool. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,37 @@ static void lw_collect(void *vctx, int leaf) {
     if (c->seen[leaf]) return;
     c->seen[leaf] = 1;
     c->ids[c->n++] = leaf;
+}
+
+/* See lower.h. */
+LLVMValueRef lw_red_identity(lw *L, jx_op op, jx_dtype dt) {
+    int is_max = op == JX_OP_REDUCE_MAX;
+    if (op == JX_OP_REDUCE_SUM) return lw_const(L, dt, 0);
+    switch (dt) {
+    case JX_F32:
+    case JX_F64: return lw_const(L, dt, is_max ? -INFINITY : INFINITY);
+    case JX_I32: return LLVMConstInt(L->i32, is_max ? 0x80000000u : 0x7fffffffu, 0);
+    case JX_U32: return LLVMConstInt(L->i32, is_max ? 0u : 0xffffffffu, 0);
+    default: return LLVMConstInt(L->i1, !is_max, 0);
+    }
+}
+
+/* See lower.h. */
+LLVMValueRef lw_red_combine(lw *L, jx_op op, jx_dtype dt, LLVMValueRef acc, LLVMValueRef v) {
+    int f = dt == JX_F32 || dt == JX_F64;
+    if (op == JX_OP_REDUCE_SUM) {
+        if (!f) return LLVMBuildAdd(L->b, acc, v, "");
+        LLVMValueRef r = LLVMBuildFAdd(L->b, acc, v, "");
+        LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc); /* lets the sum vectorize */
+        return r;
+    }
+    int is_max = op == JX_OP_REDUCE_MAX;
+    if (dt == JX_BOOL) return is_max ? LLVMBuildOr(L->b, acc, v, "") : LLVMBuildAnd(L->b, acc, v, "");
+    if (f) { /* NaN-propagating; -0 vs +0 may differ from the interpreter's choice */
+        LLVMValueRef args[2] = {acc, v};
+        return lw_intrin(L, is_max ? "llvm.maximum" : "llvm.minimum", lw_type(L, dt), 2, args);
+    }
+    return lw_maxmin(L, is_max, dt, acc, v);
 }
 
 /* The outer-reduction body of step st: out = identity, then out[kept] (op)= x[...] over

@@ -33,23 +33,11 @@
 /* 1 if n is elementwise. */
 int jit_is_elt(const jit_plan *p, int n) { return prim_has(p->nodes[n].op, JXF_ELT); }
 
-/* 1 if consumer c reads operand slot k more than once per operand element. */
+/* 1 if consumer c reads operand slot k more than once per operand element (its family's
+ * `rereads` rule; none: never). */
 static int pl_rereads(const jx_fn *f, const jx_node *c, int k) {
     const jx_family *fam = prim_info(c->op)->family;
-    if (fam->rereads) return fam->rereads(f, c, k);
-    switch (c->op) {
-    case JX_OP_BROADCAST_IN_DIM: {
-        jx_type t = c->type, x = f->nodes[c->in[0]].type;
-        return jx_type_size(&t) > jx_type_size(&x);
-    }
-    case JX_OP_CONV_PATCHES:
-    case JX_OP_THREEFRY2X32:
-    case JX_OP_DOT_GENERAL:
-        return 1;
-    case JX_OP_PAD: return k == 1;
-    case JX_OP_GEMM: return k < 2;
-    default: return 0;
-    }
+    return fam->rereads ? fam->rereads(f, c, k) : 0;
 }
 
 /* See jit.h. */
@@ -130,7 +118,7 @@ static jit_plan *pl_new(const jx_fn *f) {
     if (!p) return NULL;
     int n = f->n_nodes, ndots = 0;
     for (int i = 0; i < n; i++)
-        ndots += f->nodes[i].op == JX_OP_DOT_GENERAL || f->nodes[i].op == JX_OP_GEMM;
+        ndots += prim_has(f->nodes[i].op, JXF_LIBCALL); /* dot_general, gemm */
     p->fn = f;
     p->n_in = f->n_in;
     p->n_out = f->n_out;
@@ -179,10 +167,11 @@ static int pl_leaf(jit_plan *p, const pl_ctx *c, int i) {
 static int pl_materialize(const jit_plan *p, pl_ctx *c, int i) {
     const jx_fn *f = c->f;
     const jx_node *nd = &f->nodes[i];
-    c->index_only[i] = nd->op == JX_OP_IOTA ||
+    /* a leaf here is iota (constants got their buffers in pl_leaf) */
+    c->index_only[i] = prim_has(nd->op, JXF_LEAF) ||
                        (prim_has(nd->op, JXF_INDEX) &&
                         (p->buf[nd->in[0]].kind != JP_FUSED || c->index_only[nd->in[0]]));
-    if (c->is_out[i] || c->needs_buf[i] || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_GEMM)
+    if (c->is_out[i] || c->needs_buf[i] || prim_has(nd->op, JXF_LIBCALL)) /* dots: GEMMs */
         return 1;
     if (c->index_only[i]) return 0;
     if (p->uses[i] > 1) return 1;

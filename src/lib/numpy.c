@@ -1,6 +1,7 @@
 /* jax.numpy-like helpers, part 1: NumPy broadcasting for the binary elementwise wrappers
- * and select, creation helpers, reshapes and single-axis reductions. Matmul, softmax and
- * the other composite helpers live in numpy_nn.c.
+ * and select, reshapes and single-axis reductions. Matmul, softmax and the other
+ * composite helpers live in numpy_nn.c; the creation helpers (jx_lit_at, jx_full_at,
+ * jx_zeros_like_at, jx_ones_like_at) in src/prims/create.c, which the rules also use.
  *
  * Every helper passes the user's loc to each primitive it emits (so IR nodes and errors
  * name the user's line) and passes a poison operand through as poison without a new
@@ -127,35 +128,6 @@ NP_BINARY(jx_shift_right_at, SHIFT_RIGHT)
 jx_val jx_select_at(jx_loc loc, jx_val pred, jx_val a, jx_val b) {
     jx_val in[3] = {pred, a, b};
     return np_elementwise(loc, JX_OP_SELECT, 3, in);
-}
-
-/* ---- creation ------------------------------------------------------------------------ */
-
-/* A rank-0 constant v of like's dtype on like's trace (poison if like is). */
-jx_val jx_lit_at(jx_loc loc, jx_val like, double v) {
-    if (jx_val_bad(like)) return trace_bad_arg(loc, "lit", 0, like);
-    return jx_scalar_at(loc, like.t, jx_val_type(like).dtype, v);
-}
-
-/* An array of the given type filled with v: a scalar broadcast to the shape. */
-jx_val jx_full_at(jx_loc loc, jx_trace *t, jx_type type, double v) {
-    if (type.rank < 0 || type.rank > JX_MAX_RANK)
-        return trace_fail(t, loc, "full", "rank %d out of range [0, %d]", type.rank, JX_MAX_RANK);
-    jx_val s = jx_scalar_at(loc, t, type.dtype, v);
-    if (type.rank == 0 || jx_val_bad(s)) return s;
-    return jx_broadcast_in_dim_at(loc, s, np_shape(&type), JX_NOINTS);
-}
-
-/* Zeros of x's type. */
-jx_val jx_zeros_like_at(jx_loc loc, jx_val x) {
-    if (jx_val_bad(x)) return trace_bad_arg(loc, "zeros_like", 0, x);
-    return jx_full_at(loc, x.t, jx_val_type(x), 0.0);
-}
-
-/* Ones of x's type. */
-jx_val jx_ones_like_at(jx_loc loc, jx_val x) {
-    if (jx_val_bad(x)) return trace_bad_arg(loc, "ones_like", 0, x);
-    return jx_full_at(loc, x.t, jx_val_type(x), 1.0);
 }
 
 /* ---- reshapes ------------------------------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include "core/trace.h"
 #include "transform/transform.h"
 #include "core/util.h"
+#include "jit/lower.h"
 
 /* Attribute values above this are rejected, so index arithmetic cannot overflow. */
 #define CONV_MAX_ATTR ((int64_t)1 << 40)
@@ -330,11 +331,115 @@ static int conv_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int 
     return jx_val_bad(*y) ? -1 : 0;
 }
 
+/* ---- loop lowering (the API is src/jit/lower.h) ----------------------------------- */
+
+/* The conv attributes (kh, kw, sh, sw, ph0, pw0). */
+static void conv_lower_attrs(const jx_node *nd, int64_t *c) {
+    for (int k = 0; k < 3; k++) {
+        jx_ints a = ir_attr_ints(nd, k);
+        c[2 * k] = a.v[0];
+        c[2 * k + 1] = a.v[1];
+    }
+}
+
+/* conv_patches at ix = (n, oh, ow, f): x[n, oh*sh-ph0+kh, ow*sw-pw0+kw, c] or 0. */
+static LLVMValueRef conv_lower_patches(lw *L, const jx_node *nd, lw_ix *ix) {
+    const jx_type *xt = &L->p->nodes[nd->in[0]].type;
+    jx_dtype dt = nd->type.dtype;
+    if (jx_type_size(xt) == 0) return lw_const(L, dt, 0);
+    int64_t a[6];
+    conv_lower_attrs(nd, a);
+    int64_t c = xt->shape[3], kw = a[1];
+    lw_multi(L, ix);
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef f = ix->v[3];
+    LLVMValueRef kh_i = LLVMBuildUDiv(B, f, lw_i64(L, kw * c), "");
+    LLVMValueRef rem = LLVMBuildURem(B, f, lw_i64(L, kw * c), "");
+    LLVMValueRef kw_i = LLVMBuildUDiv(B, rem, lw_i64(L, c), ""), c_i = LLVMBuildURem(B, rem, lw_i64(L, c), "");
+    LLVMValueRef y = LLVMBuildAdd(B, LLVMBuildMul(B, ix->v[1], lw_i64(L, a[2]), ""),
+                                  LLVMBuildSub(B, kh_i, lw_i64(L, a[4]), ""), "");
+    LLVMValueRef x = LLVMBuildAdd(B, LLVMBuildMul(B, ix->v[2], lw_i64(L, a[3]), ""),
+                                  LLVMBuildSub(B, kw_i, lw_i64(L, a[5]), ""), "");
+    LLVMValueRef in = LLVMBuildAnd(
+        B,
+        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, y, lw_i64(L, 0), ""),
+                     LLVMBuildICmp(B, LLVMIntSLT, y, lw_i64(L, xt->shape[1]), ""), ""),
+        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, x, lw_i64(L, 0), ""),
+                     LLVMBuildICmp(B, LLVMIntSLT, x, lw_i64(L, xt->shape[2]), ""), ""),
+        "");
+    lw_ix xi = lw_ix_new(xt);
+    xi.multi = 1;
+    xi.v[0] = ix->v[0];
+    xi.v[1] = LLVMBuildSelect(B, in, y, lw_i64(L, 0), "");
+    xi.v[2] = LLVMBuildSelect(B, in, x, lw_i64(L, 0), "");
+    xi.v[3] = c_i;
+    LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
+    return LLVMBuildSelect(B, in, v, lw_const(L, dt, 0), "");
+}
+
+/* conv_patches_t at ix = (n, y, x, c): the sum of the patch entries read from pixel
+ * (y, x), found by looping over the window and keeping the positions on the stride grid. */
+static LLVMValueRef conv_lower_patches_t(lw *L, const jx_node *nd, lw_ix *ix) {
+    const jx_type *pt = &L->p->nodes[nd->in[0]].type;
+    jx_dtype dt = nd->type.dtype;
+    int64_t a[6];
+    conv_lower_attrs(nd, a);
+    int64_t c = nd->type.shape[3];
+    lw_multi(L, ix);
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef acc = lw_alloca(L, lw_type(L, dt));
+    LLVMBuildStore(B, lw_const(L, dt, 0), acc);
+    lw_loop lh = lw_loop_begin(L, a[0]);
+    lw_loop lwl = lw_loop_begin(L, a[1]);
+    LLVMValueRef yy = LLVMBuildSub(B, LLVMBuildAdd(B, ix->v[1], lw_i64(L, a[4]), ""), lh.iv, "");
+    LLVMValueRef xx = LLVMBuildSub(B, LLVMBuildAdd(B, ix->v[2], lw_i64(L, a[5]), ""), lwl.iv, "");
+    LLVMValueRef oy = LLVMBuildSDiv(B, yy, lw_i64(L, a[2]), ""), ox = LLVMBuildSDiv(B, xx, lw_i64(L, a[3]), "");
+    LLVMValueRef ok = LLVMBuildICmp(B, LLVMIntSGE, yy, lw_i64(L, 0), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSGE, xx, lw_i64(L, 0), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, yy, lw_i64(L, a[2]), ""), lw_i64(L, 0), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, xx, lw_i64(L, a[3]), ""), lw_i64(L, 0), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, oy, lw_i64(L, pt->shape[1]), ""), "");
+    ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntSLT, ox, lw_i64(L, pt->shape[2]), ""), "");
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(L->cx, L->fn, "tap");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, L->fn, "join");
+    LLVMBuildCondBr(B, ok, then, join);
+    LLVMPositionBuilderAtEnd(B, then);
+    lw_ix pi = lw_ix_new(pt);
+    pi.multi = 1;
+    pi.v[0] = ix->v[0];
+    pi.v[1] = oy;
+    pi.v[2] = ox;
+    LLVMValueRef f = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lh.iv, lw_i64(L, a[1]), ""), lwl.iv, ""), lw_i64(L, c), ""), ix->v[3], "");
+    pi.v[3] = f;
+    LLVMValueRef v = lw_eval(L, nd->in[0], &pi);
+    LLVMValueRef s = lw_elt_binary(L, JX_OP_ADD, dt, LLVMBuildLoad2(B, lw_type(L, dt), acc, ""), v);
+    LLVMBuildStore(B, s, acc);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+    lw_loop_end(L, &lwl);
+    lw_loop_end(L, &lh);
+    return LLVMBuildLoad2(B, lw_type(L, dt), acc, "");
+}
+
+/* Loop lowering of the family at output index ix. */
+static LLVMValueRef conv_lower(lw *L, const jx_node *nd, lw_ix *ix) {
+    return nd->op == JX_OP_CONV_PATCHES ? conv_lower_patches(L, nd, ix)
+                                        : conv_lower_patches_t(L, nd, ix);
+}
+
+/* Fusion: conv_patches reads each pixel once per window position covering it;
+ * conv_patches_t reads each patch entry once. */
+static int conv_rereads(const jx_fn *f, const jx_node *n, int k) {
+    return n->op == JX_OP_CONV_PATCHES;
+}
+
 const jx_family jx_family_conv = {.infer = conv_infer,
                                   .interp = conv_interp,
                                   .vjp = conv_vjp,
                                   .jvp = conv_jvp,
-                                  .batch = conv_batch};
+                                  .batch = conv_batch,
+                                  .lower = conv_lower,
+                                  .rereads = conv_rereads};
 
 /* Public wrapper: emits conv_patches(x). */
 jx_val jx_conv_patches_at(jx_loc loc, jx_val x, jx_ints window, jx_ints strides, jx_ints pad_lo,

@@ -1,10 +1,13 @@
 /* The creation family: constant (a tensor literal held by the node) and iota (the index
- * along one dimension). Both are leaves: their output type comes from the hint. */
+ * along one dimension). Both are leaves: their output type comes from the hint. Also the
+ * creation helpers built on them (jx_lit_at, jx_full_at, jx_zeros_like_at,
+ * jx_ones_like_at), which rules, transformations and lib use. */
 #include <stdint.h>
 #include <string.h>
 
 #include "core/trace.h"
 #include "core/util.h"
+#include "jit/lower.h"
 
 /* 1 if t is a well-formed type (valid dtype, rank, non-negative dims, no overflow);
  * otherwise writes why into err and returns 0. */
@@ -117,7 +120,19 @@ static int crt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return util_err("%s: not a creation primitive", prim_info(n->op)->name);
 }
 
-const jx_family jx_family_create = {.infer = crt_infer, .interp = crt_interp};
+/* Loop lowering: constant reads its buffer (the planner gives every constant one, so this
+ * only runs for a constant the planner left fused); iota is its coordinate along
+ * `dimension`, converted to the output dtype. */
+static LLVMValueRef crt_lower(lw *L, const jx_node *n, lw_ix *ix) {
+    if (n->op == JX_OP_CONSTANT) return lw_load(L, (int)(n - L->p->nodes), lw_lin(L, ix));
+    jx_dtype dt = n->type.dtype;
+    lw_multi(L, ix);
+    LLVMValueRef v = ix->v[ir_attr_ints(n, 0).v[0]];
+    if (dt == JX_F32 || dt == JX_F64) return LLVMBuildSIToFP(L->b, v, lw_type(L, dt), "");
+    return LLVMBuildTrunc(L->b, v, L->i32, "");
+}
+
+const jx_family jx_family_create = {.infer = crt_infer, .interp = crt_interp, .lower = crt_lower};
 
 /* ---- public wrappers ----------------------------------------------------------------- */
 
@@ -146,4 +161,36 @@ jx_val jx_iota_at(jx_loc loc, jx_trace *t, jx_type type, int dimension) {
     jx_ints d = JX_INTS(dimension);
     jx_attrs at = ir_attrs(&d, NULL, NULL, NULL);
     return trace_emit(loc, t, JX_OP_IOTA, 0, NULL, &at, &type);
+}
+
+/* ---- creation helpers (used by rules, transformations and lib) ------------------------- */
+
+/* A rank-0 constant v of like's dtype on like's trace (poison if like is). */
+jx_val jx_lit_at(jx_loc loc, jx_val like, double v) {
+    if (jx_val_bad(like)) return trace_bad_arg(loc, "lit", 0, like);
+    return jx_scalar_at(loc, like.t, jx_val_type(like).dtype, v);
+}
+
+/* An array of the given type filled with v: a scalar broadcast to the shape. */
+jx_val jx_full_at(jx_loc loc, jx_trace *t, jx_type type, double v) {
+    if (type.rank < 0 || type.rank > JX_MAX_RANK)
+        return trace_fail(t, loc, "full", "rank %d out of range [0, %d]", type.rank, JX_MAX_RANK);
+    jx_val s = jx_scalar_at(loc, t, type.dtype, v);
+    if (type.rank == 0 || jx_val_bad(s)) return s;
+    jx_ints shape = JX_NOINTS;
+    shape.n = type.rank;
+    for (int i = 0; i < type.rank; i++) shape.v[i] = type.shape[i];
+    return jx_broadcast_in_dim_at(loc, s, shape, JX_NOINTS);
+}
+
+/* Zeros of x's type. */
+jx_val jx_zeros_like_at(jx_loc loc, jx_val x) {
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "zeros_like", 0, x);
+    return jx_full_at(loc, x.t, jx_val_type(x), 0.0);
+}
+
+/* Ones of x's type. */
+jx_val jx_ones_like_at(jx_loc loc, jx_val x) {
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "ones_like", 0, x);
+    return jx_full_at(loc, x.t, jx_val_type(x), 1.0);
 }

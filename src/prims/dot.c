@@ -13,6 +13,7 @@
 #include "core/trace.h"
 #include "transform/transform.h"
 #include "core/util.h"
+#include "jit/lower.h"
 
 enum { DOT_LC, DOT_RC, DOT_LB, DOT_RB };
 
@@ -351,11 +352,52 @@ static int dot_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *
     return jx_val_bad(*y) ? -1 : 0;
 }
 
+/* Loop lowering of integer dot_general at output index ix: a loop over the contraction
+ * space. Float dot_general is a library call (a GEMM step, src/jit/plan_gemm.c), which the
+ * planner never fuses, so it never comes here. */
+static LLVMValueRef dot_lower(lw *L, const jx_node *nd, lw_ix *ix) {
+    const jx_type *lt = &L->p->nodes[nd->in[0]].type, *rt = &L->p->nodes[nd->in[1]].type;
+    jx_ints lc = ir_attr_ints(nd, 0), rc = ir_attr_ints(nd, 1), lb = ir_attr_ints(nd, 2),
+            rb = ir_attr_ints(nd, 3);
+    lw_multi(L, ix);
+    lw_ix li = lw_ix_new(lt), ri = lw_ix_new(rt);
+    li.multi = ri.multi = 1;
+    int lused[JX_MAX_RANK] = {0}, rused[JX_MAX_RANK] = {0}, o = 0;
+    for (int i = 0; i < lb.n; i++, o++) {
+        li.v[lb.v[i]] = ix->v[o];
+        ri.v[rb.v[i]] = ix->v[o];
+        lused[lb.v[i]] = rused[rb.v[i]] = 1;
+    }
+    for (int i = 0; i < lc.n; i++) lused[lc.v[i]] = rused[rc.v[i]] = 1;
+    for (int k = 0; k < lt->rank; k++)
+        if (!lused[k]) li.v[k] = ix->v[o++];
+    for (int k = 0; k < rt->rank; k++)
+        if (!rused[k]) ri.v[k] = ix->v[o++];
+    LLVMValueRef acc = lw_alloca(L, L->i32);
+    LLVMBuildStore(L->b, LLVMConstInt(L->i32, 0, 0), acc);
+    lw_loop lp[JX_MAX_RANK];
+    for (int i = 0; i < lc.n; i++) {
+        lp[i] = lw_loop_begin(L, lt->shape[lc.v[i]]);
+        li.v[lc.v[i]] = ri.v[rc.v[i]] = lp[i].iv;
+    }
+    LLVMValueRef a = lw_eval(L, nd->in[0], &li), b = lw_eval(L, nd->in[1], &ri);
+    LLVMValueRef s = LLVMBuildAdd(L->b, LLVMBuildLoad2(L->b, L->i32, acc, ""),
+                                  LLVMBuildMul(L->b, a, b, ""), "");
+    LLVMBuildStore(L->b, s, acc);
+    for (int i = lc.n - 1; i >= 0; i--) lw_loop_end(L, &lp[i]);
+    return LLVMBuildLoad2(L->b, L->i32, acc, "");
+}
+
+/* Fusion: a dot reads each operand element once per element of the other's free dims. */
+static int dot_rereads(const jx_fn *f, const jx_node *n, int k) { return 1; }
+
 const jx_family jx_family_dot = {.infer = dot_infer,
                                  .interp = dot_interp,
                                  .vjp = dot_vjp,
                                  .jvp = dot_jvp,
-                                 .batch = dot_batch};
+                                 .batch = dot_batch,
+                                 .lower = dot_lower,
+                                 .rereads = dot_rereads};
 
 /* Public wrapper: emits dot_general(a, b) with the four axis lists. */
 jx_val jx_dot_general_at(jx_loc loc, jx_val a, jx_val b, jx_ints lhs_contract,
@@ -419,9 +461,16 @@ static int gemm_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
+/* Fusion: a and b as for dot_general; c is read once per element (and gets a buffer
+ * anyway: the GEMM accumulates into it), alpha is a constant. */
+static int gemm_rereads(const jx_fn *f, const jx_node *n, int k) { return k < 2; }
+
 /* No transformation rules: gemm exists only after the JIT's passes ("rule not
- * implemented" names it if a hand-written gemm is transformed). */
-const jx_family jx_family_gemm = {.infer = gemm_infer, .interp = gemm_interp};
+ * implemented" names it if a hand-written gemm is transformed). No lowering: gemm is a
+ * library call (a GEMM step, src/jit/plan_gemm.c). */
+const jx_family jx_family_gemm = {.infer = gemm_infer,
+                                  .interp = gemm_interp,
+                                  .rereads = gemm_rereads};
 
 /* See passes.h. */
 jx_val dot_gemm_at(jx_loc loc, jx_val a, jx_val b, jx_val c, jx_val alpha, jx_ints lhs_contract,

@@ -10,6 +10,7 @@
 #include "core/trace.h"
 #include "transform/transform.h"
 #include "core/util.h"
+#include "jit/lower.h"
 
 /* Shape rule: x must be u32 of rank >= 1 with first dim 2; key must be u32[2] or of x's
  * type; the output has x's type. */
@@ -98,10 +99,50 @@ static int rng_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *
     return jx_val_bad(*y) ? -1 : 0;
 }
 
-/* NOGRAD: no vjp/jvp (the drivers skip it); only the batch rule. */
+/* ---- loop lowering (the API is src/jit/lower.h) ----------------------------------- */
+
+/* threefry2x32(key, x) at ix = (w, rest...): word w of the encrypted pair. */
+static LLVMValueRef rng_lower(lw *L, const jx_node *nd, lw_ix *ix) {
+    static const unsigned rot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+    LLVMBuilderRef B = L->b;
+    const jx_type *kt = &L->p->nodes[nd->in[0]].type, *xt = &L->p->nodes[nd->in[1]].type;
+    lw_multi(L, ix);
+    LLVMValueRef k[3], x[2];
+    for (int w = 0; w < 2; w++) {
+        lw_ix ki = lw_ix_new(kt), xi = lw_ix_new(xt);
+        ki.multi = xi.multi = 1;
+        for (int d = 0; d < xt->rank; d++) xi.v[d] = d == 0 ? lw_i64(L, w) : ix->v[d];
+        /* key u32[2] (shared) or x's type (per-pair keys) */
+        for (int d = 0; d < kt->rank; d++) ki.v[d] = xi.v[d];
+        k[w] = lw_eval(L, nd->in[0], &ki);
+        x[w] = lw_eval(L, nd->in[1], &xi);
+    }
+    k[2] = LLVMBuildXor(B, LLVMBuildXor(B, k[0], k[1], ""), LLVMConstInt(L->i32, 0x1BD11BDAu, 0), "");
+    LLVMValueRef x0 = LLVMBuildAdd(B, x[0], k[0], ""), x1 = LLVMBuildAdd(B, x[1], k[1], "");
+    for (unsigned inj = 1; inj <= 5; inj++) {
+        const unsigned *r = &rot[((inj - 1) & 1u) * 4];
+        for (int i = 0; i < 4; i++) {
+            x0 = LLVMBuildAdd(B, x0, x1, "");
+            LLVMValueRef args[3] = {x1, x1, LLVMConstInt(L->i32, r[i], 0)};
+            x1 = lw_intrin(L, "llvm.fshl", L->i32, 3, args);
+            x1 = LLVMBuildXor(B, x1, x0, "");
+        }
+        x0 = LLVMBuildAdd(B, x0, k[inj % 3], "");
+        x1 = LLVMBuildAdd(B, x1, LLVMBuildAdd(B, k[(inj + 1) % 3], LLVMConstInt(L->i32, inj, 0), ""), "");
+    }
+    LLVMValueRef first = LLVMBuildICmp(B, LLVMIntEQ, ix->v[0], lw_i64(L, 0), "");
+    return LLVMBuildSelect(B, first, x0, x1, "");
+}
+
+/* Fusion: each output word reads both words of its pair (and of its key). */
+static int rng_rereads(const jx_fn *f, const jx_node *n, int k) { return 1; }
+
+/* NOGRAD: no vjp/jvp (the drivers skip it); the batch rule and the lowering. */
 const jx_family jx_family_random = {.infer = rng_infer,
                                     .interp = rng_interp,
-                                    .batch = rng_batch};
+                                    .batch = rng_batch,
+                                    .lower = rng_lower,
+                                    .rereads = rng_rereads};
 
 /* Public wrapper: emits threefry2x32(key, x). */
 jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x) {

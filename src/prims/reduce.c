@@ -9,6 +9,7 @@
 
 #include "transform/transform.h"
 #include "core/util.h"
+#include "jit/lower.h"
 
 /* Formats n values as "(a,b,c)" into buf (truncated to fit); returns buf. */
 static const char *red_ints_str(int n, const int64_t *v, char *buf, size_t len) {
@@ -359,8 +360,78 @@ static int red_batch(jx_trace *t, const jx_node *n, const jx_val *x, const int *
     return jx_val_bad(*y) ? -1 : 0;
 }
 
+/* ---- loop lowering (the API is src/jit/lower.h) ----------------------------------- */
+
+/* Reduction node n (reduce_*) at output index ix with a register accumulator. */
+static LLVMValueRef red_lower_reduce(lw *L, const jx_node *nd, lw_ix *ix) {
+    const jx_type *xt = &L->p->nodes[nd->in[0]].type;
+    jx_ints ax = ir_attr_ints(nd, 0);
+    int red[JX_MAX_RANK] = {0};
+    for (int i = 0; i < ax.n; i++) red[ax.v[i]] = 1;
+    lw_multi(L, ix);
+    jx_dtype dt = nd->type.dtype;
+    LLVMValueRef acc = lw_alloca(L, lw_type(L, dt));
+    LLVMBuildStore(L->b, lw_red_identity(L, nd->op, dt), acc);
+    lw_ix xi = lw_ix_new(xt);
+    xi.multi = 1;
+    lw_loop lp[JX_MAX_RANK];
+    int nl = 0;
+    for (int k = 0, kk = 0; k < xt->rank; k++) {
+        if (red[k]) {
+            lp[nl] = lw_loop_begin(L, xt->shape[k]);
+            xi.v[k] = lp[nl++].iv;
+        } else {
+            xi.v[k] = ix->v[kk++];
+        }
+    }
+    LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
+    LLVMValueRef a = LLVMBuildLoad2(L->b, lw_type(L, dt), acc, "");
+    LLVMBuildStore(L->b, lw_red_combine(L, nd->op, dt, a, v), acc);
+    while (nl > 0) lw_loop_end(L, &lp[--nl]);
+    return LLVMBuildLoad2(L->b, lw_type(L, dt), acc, "");
+}
+
+/* argmax: first index of the maximum along the axis; the first NaN wins. */
+static LLVMValueRef red_lower_argmax(lw *L, const jx_node *nd, lw_ix *ix) {
+    const jx_type *xt = &L->p->nodes[nd->in[0]].type;
+    int axis = (int)ir_attr_ints(nd, 0).v[0];
+    jx_dtype xd = xt->dtype;
+    lw_multi(L, ix);
+    LLVMValueRef bv = lw_alloca(L, lw_type(L, xd)), bi = lw_alloca(L, L->i64);
+    LLVMBuildStore(L->b, lw_const(L, xd, 0), bv);
+    LLVMBuildStore(L->b, lw_i64(L, 0), bi);
+    lw_ix xi = lw_ix_new(xt);
+    xi.multi = 1;
+    lw_loop lp = lw_loop_begin(L, xt->shape[axis]);
+    for (int k = 0, kk = 0; k < xt->rank; k++) xi.v[k] = k == axis ? lp.iv : ix->v[kk++];
+    LLVMValueRef v = lw_eval(L, nd->in[0], &xi);
+    LLVMValueRef best = LLVMBuildLoad2(L->b, lw_type(L, xd), bv, "");
+    LLVMValueRef take;
+    if (xd == JX_F32 || xd == JX_F64) {
+        LLVMValueRef bnan = LLVMBuildFCmp(L->b, LLVMRealUNO, best, best, "");
+        LLVMValueRef better = LLVMBuildFCmp(L->b, LLVMRealUGT, v, best, ""); /* v NaN or v > best */
+        take = LLVMBuildAnd(L->b, LLVMBuildNot(L->b, bnan, ""), better, "");
+    } else {
+        take = LLVMBuildICmp(L->b, xd == JX_I32 ? LLVMIntSGT : LLVMIntUGT, v, best, "");
+    }
+    take = LLVMBuildOr(L->b, take, LLVMBuildICmp(L->b, LLVMIntEQ, lp.iv, lw_i64(L, 0), ""), "");
+    LLVMBuildStore(L->b, LLVMBuildSelect(L->b, take, v, best, ""), bv);
+    LLVMValueRef oi = LLVMBuildLoad2(L->b, L->i64, bi, "");
+    LLVMBuildStore(L->b, LLVMBuildSelect(L->b, take, lp.iv, oi, ""), bi);
+    lw_loop_end(L, &lp);
+    return LLVMBuildTrunc(L->b, LLVMBuildLoad2(L->b, L->i64, bi, ""), L->i32, "");
+}
+
+/* Loop lowering of the family at output index ix: an inner loop over the reduced axes
+ * with a register accumulator. (A reduction over leading axes of a large operand gets its
+ * own row-streaming kernel instead, see src/jit/lower_kernel.c.) */
+static LLVMValueRef red_lower(lw *L, const jx_node *nd, lw_ix *ix) {
+    return nd->op == JX_OP_ARGMAX ? red_lower_argmax(L, nd, ix) : red_lower_reduce(L, nd, ix);
+}
+
 const jx_family jx_family_reduce = {.infer = red_infer,
                                     .interp = red_interp,
                                     .vjp = red_vjp,
                                     .jvp = red_jvp,
-                                    .batch = red_batch};
+                                    .batch = red_batch,
+                                    .lower = red_lower};

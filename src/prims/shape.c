@@ -1,6 +1,9 @@
 /* The shape family: broadcast_in_dim, reshape, transpose, slice, pad, concatenate, rev.
  * These move elements without computing on them, so the interpreter copies whole
- * elements (dtype size bytes) and never looks at their values. Semantics follow XLA. */
+ * elements (dtype size bytes) and never looks at their values. Semantics follow XLA.
+ * This file: the family's table and the rules of the index maps (broadcast_in_dim,
+ * reshape, transpose, slice, rev: out[i] = x[map(i)]); pad and concatenate are in
+ * shape_pad.c, the transformation rules of all seven in shape_tx.c. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,12 +11,8 @@
 
 #include "transform/transform.h"
 #include "core/util.h"
+#include "prims/shape.h"
 
-/* An attribute vector as stored in a node (n may be anything if it came from text). */
-typedef struct shp_vec {
-    int n;
-    const int64_t *v;
-} shp_vec;
 
 /* Attribute k of at (an empty vector when at is NULL or the slot is empty). */
 static shp_vec shp_attr(const jx_attrs *at, int k) {
@@ -35,7 +34,7 @@ static const char *shp_vec_str(shp_vec a, char *buf, size_t len) {
 }
 
 /* 0 if the vector `name` has exactly `want` entries, else an error naming it. */
-static int shp_want_len(const char *name, shp_vec a, int want, const char *of, char *err,
+int shp_want_len(const char *name, shp_vec a, int want, const char *of, char *err,
                         size_t errlen) {
     if (a.n == want) return 0;
     char b[256];
@@ -161,80 +160,6 @@ static int shp_infer_slice(const jx_type *x, shp_vec start, shp_vec limit, shp_v
     return 0;
 }
 
-/* pad: x and a scalar padding value of its dtype; out = lo + hi + dim + max(dim-1,0) *
- * interior >= 0 per dimension (lo, hi may be negative, interior >= 0). */
-static int shp_infer_pad(const jx_type *x, const jx_type *pv, shp_vec lo, shp_vec hi,
-                         shp_vec in, jx_type *out, char *err, size_t errlen) {
-    char b[160];
-    if (pv->rank != 0)
-        return util_errbuf(err, errlen, "padding value must be a scalar, got %s",
-                        jx_type_str(pv, b, sizeof b));
-    if (pv->dtype != x->dtype)
-        return util_errbuf(err, errlen, "padding value dtype %s differs from operand dtype %s",
-                        jx_dtype_name(pv->dtype), jx_dtype_name(x->dtype));
-    if (shp_want_len("low", lo, x->rank, "operand rank", err, errlen) < 0 ||
-        shp_want_len("high", hi, x->rank, "operand rank", err, errlen) < 0 ||
-        shp_want_len("interior", in, x->rank, "operand rank", err, errlen) < 0)
-        return -1;
-    const int64_t lim = (int64_t)1 << 62;
-    *out = *x;
-    for (int i = 0; i < x->rank; i++) {
-        int64_t d = x->shape[i], n;
-        if (in.v[i] < 0)
-            return util_errbuf(err, errlen, "dimension %d: interior padding %lld is negative", i,
-                            (long long)in.v[i]);
-        if (lo.v[i] < -lim || lo.v[i] > lim || hi.v[i] < -lim || hi.v[i] > lim ||
-            in.v[i] > lim || __builtin_mul_overflow(d > 0 ? d - 1 : 0, in.v[i], &n) ||
-            __builtin_add_overflow(n, d, &n) || __builtin_add_overflow(n, lo.v[i], &n) ||
-            __builtin_add_overflow(n, hi.v[i], &n))
-            return util_errbuf(err, errlen, "dimension %d: padded size overflows", i);
-        if (n < 0)
-            return util_errbuf(err, errlen, "dimension %d: padded size %lld is negative (size "
-                            "%lld, low %lld, high %lld, interior %lld)", i, (long long)n,
-                            (long long)d, (long long)lo.v[i], (long long)hi.v[i],
-                            (long long)in.v[i]);
-        out->shape[i] = n;
-    }
-    if (util_numel(out->rank, out->shape) < 0)
-        return util_errbuf(err, errlen, "padded shape %s has too many elements",
-                        jx_type_str(out, b, sizeof b));
-    return 0;
-}
-
-/* concatenate: one or more operands of one dtype and rank, equal except along
- * `dimension`, which sums. */
-static int shp_infer_concat(int nin, const jx_type *in, shp_vec dim, jx_type *out, char *err,
-                            size_t errlen) {
-    if (nin < 1) return util_errbuf(err, errlen, "needs at least one operand");
-    if (dim.n != 1)
-        return util_errbuf(err, errlen, "dimension must hold exactly one axis, got %d", dim.n);
-    const jx_type *x = &in[0];
-    int64_t d = dim.v[0];
-    if (d < 0 || d >= x->rank)
-        return util_errbuf(err, errlen, "axis %lld out of range for rank %d", (long long)d,
-                        x->rank);
-    *out = *x;
-    for (int k = 1; k < nin; k++) {
-        const jx_type *y = &in[k];
-        if (y->dtype != x->dtype)
-            return util_errbuf(err, errlen, "operand %d has dtype %s, operand 0 has %s", k,
-                            jx_dtype_name(y->dtype), jx_dtype_name(x->dtype));
-        if (y->rank != x->rank)
-            return util_errbuf(err, errlen, "operand %d has rank %d, operand 0 has rank %d", k,
-                            y->rank, x->rank);
-        for (int i = 0; i < x->rank; i++)
-            if (i != d && y->shape[i] != x->shape[i])
-                return util_errbuf(err, errlen, "operand %d has size %lld in dimension %d, "
-                                "operand 0 has %lld (only dimension %lld may differ)", k,
-                                (long long)y->shape[i], i, (long long)x->shape[i],
-                                (long long)d);
-        if (__builtin_add_overflow(out->shape[d], y->shape[d], &out->shape[d]) ||
-            util_numel(out->rank, out->shape) < 0)
-            return util_errbuf(err, errlen, "concatenated shape has too many elements");
-    }
-    return 0;
-}
-
 /* Shape rule of the family: checks the operand types are well formed, then dispatches. */
 static int shp_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
                      const jx_type *hint, jx_type *out, char *err, size_t errlen) {
@@ -263,7 +188,7 @@ static int shp_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
 /* ---- reference interpreter --------------------------------------------------------- */
 
 /* The multi-index of row-major flat index i in shape (rank dims). */
-static void shp_unravel(int64_t i, int rank, const int64_t *shape, int64_t *idx) {
+void shp_unravel(int64_t i, int rank, const int64_t *shape, int64_t *idx) {
     for (int k = rank - 1; k >= 0; k--) {
         idx[k] = shape[k] ? i % shape[k] : 0;
         i = shape[k] ? i / shape[k] : 0;
@@ -271,7 +196,7 @@ static void shp_unravel(int64_t i, int rank, const int64_t *shape, int64_t *idx)
 }
 
 /* Copies element si of src to element di of dst (esz bytes each). */
-static void shp_copy1(char *dst, int64_t di, const char *src, int64_t si, size_t esz) {
+void shp_copy1(char *dst, int64_t di, const char *src, int64_t si, size_t esz) {
     memcpy(dst + (size_t)di * esz, src + (size_t)si * esz, esz);
 }
 
@@ -314,55 +239,6 @@ static void shp_gather(const jx_node *n, const jx_array *x, jx_array *out) {
     }
 }
 
-/* pad: fills out with the padding value, then writes each operand element at
- * lo + i * (interior + 1) when that lands inside the output (negative lo/hi crop). */
-static void shp_pad(const jx_node *n, const jx_array *x, const jx_array *pv, jx_array *out) {
-    const jx_type *ot = &n->type;
-    jx_type xt = jx_array_type(x);
-    size_t esz = jx_dtype_size(ot->dtype);
-    int64_t os[JX_MAX_RANK], idx[JX_MAX_RANK], size = jx_array_size(out);
-    util_strides(ot->rank, ot->shape, os);
-    char *dst = jx_array_data(out);
-    const char *src = jx_array_cdata(x);
-    for (int64_t i = 0; i < size; i++) shp_copy1(dst, i, jx_array_cdata(pv), 0, esz);
-    jx_ints lo = ir_attr_ints(n, 0), in = ir_attr_ints(n, 2);
-    int64_t xsize = jx_array_size(x);
-    for (int64_t i = 0; i < xsize; i++) {
-        shp_unravel(i, xt.rank, xt.shape, idx);
-        int64_t di = 0;
-        int inside = 1;
-        for (int k = 0; k < xt.rank && inside; k++) {
-            int64_t p = lo.v[k] + idx[k] * (in.v[k] + 1);
-            inside = p >= 0 && p < ot->shape[k];
-            di += p * os[k];
-        }
-        if (inside) shp_copy1(dst, di, src, i, esz);
-    }
-}
-
-/* concatenate: copies each operand into its slab of the output along `dimension`. */
-static void shp_concat(const jx_node *n, jx_array *const *in, jx_array *out) {
-    const jx_type *ot = &n->type;
-    int d = (int)n->at.v[0][0];
-    size_t esz = jx_dtype_size(ot->dtype);
-    int64_t os[JX_MAX_RANK], idx[JX_MAX_RANK], offset = 0;
-    util_strides(ot->rank, ot->shape, os);
-    char *dst = jx_array_data(out);
-    for (int k = 0; k < n->nin; k++) {
-        jx_type xt = jx_array_type(in[k]);
-        const char *src = jx_array_cdata(in[k]);
-        int64_t xsize = jx_array_size(in[k]);
-        for (int64_t i = 0; i < xsize; i++) {
-            shp_unravel(i, xt.rank, xt.shape, idx);
-            idx[d] += offset;
-            int64_t di = 0;
-            for (int j = 0; j < xt.rank; j++) di += idx[j] * os[j];
-            shp_copy1(dst, di, src, i, esz);
-        }
-        offset += xt.shape[d];
-    }
-}
-
 /* Reference evaluation of the family. Re-checks the node against its shape rule on the
  * actual operand types first, so a malformed node is an error, never a bad access. */
 static int shp_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
@@ -383,10 +259,77 @@ static int shp_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
         if (jx_array_nbytes(out))
             memcpy(jx_array_data(out), jx_array_cdata(in[0]), jx_array_nbytes(out));
         return 0;
-    case JX_OP_PAD: shp_pad(n, in[0], in[1], out); return 0;
-    case JX_OP_CONCATENATE: shp_concat(n, in, out); return 0;
+    case JX_OP_PAD: shp_interp_pad(n, in[0], in[1], out); return 0;
+    case JX_OP_CONCATENATE: shp_interp_concat(n, in, out); return 0;
     default: shp_gather(n, in[0], out); return 0;
     }
+}
+
+/* ---- loop lowering (the API is src/jit/lower.h) ----------------------------------- */
+
+/* broadcast_in_dim node nd at ix: its operand at the index it maps to (in merged mode the
+ * same group index, the operand's dims running along fewer root dims). */
+static LLVMValueRef shp_lower_broadcast(lw *L, const jx_node *nd, lw_ix *ix) {
+    const jx_type *xt = &L->p->nodes[nd->in[0]].type;
+    lw_ix xi = lw_ix_new(xt);
+    jx_ints dims = ir_attr_ints(nd, 1);
+    if (ix->merged) {
+        xi.merged = 1;
+        for (int k = 0; k < xt->rank; k++) xi.root_dim[k] = ix->root_dim[dims.v[k]];
+        return lw_eval(L, nd->in[0], &xi);
+    }
+    lw_multi(L, ix);
+    xi.multi = 1;
+    for (int k = 0; k < xt->rank; k++)
+        xi.v[k] = xt->shape[k] == 1 ? lw_i64(L, 0) : ix->v[dims.v[k]];
+    return lw_eval(L, nd->in[0], &xi);
+}
+
+/* The multi-index of the operand element that index map nd (transpose, slice, rev) reads
+ * at output index ix, into xi. */
+static void shp_lower_map(lw *L, const jx_node *nd, lw_ix *ix, lw_ix *xi) {
+    LLVMBuilderRef B = L->b;
+    const jx_type *xt = &L->p->nodes[nd->in[0]].type;
+    jx_ints a0 = ir_attr_ints(nd, 0);
+    lw_multi(L, ix);
+    xi->multi = 1;
+    if (nd->op == JX_OP_TRANSPOSE) {
+        for (int i = 0; i < a0.n; i++) xi->v[a0.v[i]] = ix->v[i];
+    } else if (nd->op == JX_OP_SLICE) {
+        jx_ints sd = ir_attr_ints(nd, 2);
+        for (int k = 0; k < xt->rank; k++)
+            xi->v[k] = LLVMBuildAdd(B, lw_i64(L, a0.v[k]),
+                                    LLVMBuildMul(B, ix->v[k], lw_i64(L, sd.v[k]), ""), "");
+    } else { /* rev */
+        for (int k = 0; k < xt->rank; k++) xi->v[k] = ix->v[k];
+        for (int j = 0; j < a0.n; j++) {
+            int k = (int)a0.v[j];
+            xi->v[k] = LLVMBuildSub(B, lw_i64(L, xt->shape[k] - 1), ix->v[k], "");
+        }
+    }
+}
+
+/* Loop lowering of the family at output index ix: the index maps evaluate their operand
+ * at the mapped index (reshape at the same linear index); pad and concatenate select. */
+static LLVMValueRef shp_lower(lw *L, const jx_node *nd, lw_ix *ix) {
+    lw_ix xi = lw_ix_new(&L->p->nodes[nd->in[0]].type);
+    switch (nd->op) {
+    case JX_OP_BROADCAST_IN_DIM: return shp_lower_broadcast(L, nd, ix);
+    case JX_OP_RESHAPE: xi.lin = lw_lin(L, ix); break;
+    case JX_OP_PAD: return shp_lower_pad(L, nd, ix);
+    case JX_OP_CONCATENATE: return shp_lower_concat(L, nd, ix);
+    default: shp_lower_map(L, nd, ix, &xi); break;
+    }
+    return lw_eval(L, nd->in[0], &xi);
+}
+
+/* Fusion: an expanding broadcast reads each operand element many times, and pad its
+ * padding value (slot 1) at every padded place; the other ops read each element once. */
+static int shp_rereads(const jx_fn *f, const jx_node *n, int k) {
+    if (n->op == JX_OP_PAD) return k == 1;
+    if (n->op != JX_OP_BROADCAST_IN_DIM) return 0;
+    jx_type t = n->type, x = f->nodes[n->in[0]].type;
+    return jx_type_size(&t) > jx_type_size(&x);
 }
 
 /* The transformation rules, in shape_tx.c. */
@@ -396,13 +339,15 @@ const jx_family jx_family_shape = {.infer = shp_infer,
                                    .interp = shp_interp,
                                    .vjp = shp_vjp,
                                    .jvp = shp_jvp,
-                                   .batch = shp_batch};
+                                   .batch = shp_batch,
+                                   .lower = shp_lower,
+                                   .rereads = shp_rereads};
 
 /* ---- public wrappers --------------------------------------------------------------- */
 
 /* 1 if every list has a valid length (0..JX_MAX_RANK); otherwise records the error on
  * x's trace (unless x is already poison) and returns 0. */
-static int shp_lists_ok(jx_loc loc, jx_val x, const char *op, int n, const jx_ints *l) {
+int shp_lists_ok(jx_loc loc, jx_val x, const char *op, int n, const jx_ints *l) {
     for (int i = 0; i < n; i++)
         if (l[i].n < 0 || l[i].n > JX_MAX_RANK) {
             if (!jx_val_bad(x))
@@ -446,26 +391,6 @@ jx_val jx_slice_at(jx_loc loc, jx_val x, jx_ints start, jx_ints limit, jx_ints s
         for (int i = 0; i < strides.n; i++) strides.v[i] = 1;
     }
     return shp_emit1(loc, JX_OP_SLICE, x, &start, &limit, &strides);
-}
-
-/* Pads x with the scalar padval: lo/hi elements at each end (negative crops) and
- * interior elements between neighbours. */
-jx_val jx_pad_at(jx_loc loc, jx_val x, jx_val padval, jx_ints lo, jx_ints hi, jx_ints interior) {
-    jx_ints l[3] = {lo, hi, interior};
-    if (!shp_lists_ok(loc, x, "pad", 3, l)) return (jx_val){x.t, -1};
-    jx_attrs at = ir_attrs(&lo, &hi, &interior, NULL);
-    jx_val ins[2] = {x, padval};
-    return trace_emit(loc, NULL, JX_OP_PAD, 2, ins, &at, NULL);
-}
-
-/* Joins xs[0..n-1] along dimension. */
-jx_val jx_concatenate_at(jx_loc loc, int n, const jx_val *xs, int dimension) {
-    if (!xs) return trace_fail(NULL, loc, "concatenate", "NULL operand list (count %d)", n);
-    if (n < 1)
-        return trace_fail(NULL, loc, "concatenate", "needs at least one operand, got %d", n);
-    jx_ints d = {1, {dimension}};
-    jx_attrs at = ir_attrs(&d, NULL, NULL, NULL);
-    return trace_emit(loc, NULL, JX_OP_CONCATENATE, n, xs, &at, NULL);
 }
 
 /* Reverses x along each axis in dims. */
