@@ -99,18 +99,19 @@ TEST(error_convert_shape_in_rule) {
     /* the rule (as the parser calls it) rejects a declared type of another shape */
     jx_type in = JX_TYPE(JX_F32, 3), hint = JX_TYPE(JX_I32, 4), out;
     char err[256] = "";
-    CHECK(jx_family_elementwise.infer(JX_OP_CONVERT, 1, &in, NULL, &hint, &out, err,
+    CHECK(prim_info(JX_OP_CONVERT)->family->infer(JX_OP_CONVERT, 1, &in, NULL, &hint, &out, err,
                                       sizeof err) < 0);
     CHECK_CONTAINS(err, "i32[4]");
     CHECK_CONTAINS(err, "f32[3]");
-    CHECK(jx_family_elementwise.infer(JX_OP_BITCAST, 1, &in, NULL, NULL, &out, err,
+    CHECK(prim_info(JX_OP_BITCAST)->family->infer(JX_OP_BITCAST, 1, &in, NULL, NULL, &out, err,
                                       sizeof err) < 0);
     CHECK_CONTAINS(err, "target type");
     hint = JX_TYPE(JX_U32, 3);
-    CHECK(jx_family_elementwise.infer(JX_OP_BITCAST, 1, &in, NULL, &hint, &out, err,
+    CHECK(prim_info(JX_OP_BITCAST)->family->infer(JX_OP_BITCAST, 1, &in, NULL, &hint, &out, err,
                                       sizeof err) == 0);
     CHECK(jx_type_eq(&out, &hint));
-    CHECK(jx_family_elementwise.infer(JX_OP_ADD, 1, &in, NULL, NULL, &out, err, sizeof err) < 0);
+    CHECK(prim_info(JX_OP_ADD)->family->infer(JX_OP_ADD, 1, &in, NULL, NULL, &out, err,
+                                              sizeof err) < 0);
     CHECK_CONTAINS(err, "operands");
 }
 
@@ -119,11 +120,12 @@ TEST(output_types) {
     jx_type two[2] = {ty, ty};
     char err[256];
     for (int op = JX_OP_EQ; op <= JX_OP_GE; op++) {
-        CHECK(jx_family_elementwise.infer((jx_op)op, 2, two, NULL, NULL, &out, err,
+        CHECK(prim_info((jx_op)op)->family->infer((jx_op)op, 2, two, NULL, NULL, &out, err,
                                           sizeof err) == 0);
         CHECK(out.dtype == JX_BOOL && out.rank == 2 && out.shape[1] == 3);
     }
-    CHECK(jx_family_elementwise.infer(JX_OP_ADD, 2, two, NULL, NULL, &out, err, sizeof err) == 0);
+    CHECK(prim_info(JX_OP_ADD)->family->infer(JX_OP_ADD, 2, two, NULL, NULL, &out, err,
+                                              sizeof err) == 0);
     CHECK(jx_type_eq(&out, &ty));
 }
 

@@ -28,28 +28,11 @@ LLVMValueRef lw_eval(lw *L, int n, lw_ix *ix) {
     return lw_compute(L, n, ix);
 }
 
-/* An elementwise node n at ix: its operands at the same index, then the op's scalar
- * code. */
-static LLVMValueRef lw_compute_elt(lw *L, const jx_node *nd, lw_ix *ix) {
-    jx_dtype xd = L->p->nodes[nd->in[0]].type.dtype, dt = nd->type.dtype;
-    LLVMValueRef a[3];
-    for (int k = 0; k < nd->nin; k++) a[k] = lw_eval(L, nd->in[k], ix);
-    switch (nd->op) {
-    case JX_OP_CONVERT: return lw_convert(L, xd, dt, a[0]);
-    case JX_OP_BITCAST: return lw_bitcast(L, xd, dt, a[0]);
-    case JX_OP_SELECT: return LLVMBuildSelect(L->b, a[0], a[1], a[2], "");
-    default:
-        return nd->nin == 1 ? lw_elt_unary(L, nd->op, xd, a[0])
-                            : lw_elt_binary(L, nd->op, xd, a[0], a[1]);
-    }
-}
-
 /* See lower.h. */
 LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
     const jx_node *nd = &L->p->nodes[n];
     const jx_family *fam = prim_info(nd->op)->family;
     if (fam->lower) return fam->lower(L, nd, ix);
-    if (jit_is_elt(L->p, n)) return lw_compute_elt(L, nd, ix);
     return NULL; /* no rule: gemm, a library call the planner never fuses */
 }
 

@@ -111,18 +111,22 @@ LLVMValueRef lw_intrin2(lw *L, const char *name, LLVMTypeRef ret, LLVMTypeRef ar
 /* Constant of dtype dt holding v (as a register value). */
 LLVMValueRef lw_const(lw *L, jx_dtype dt, double v);
 
-/* Scalar codegen of elementwise op (not convert/bitcast/select) on operands of dtype dt. */
-LLVMValueRef lw_elt_unary(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x);
-LLVMValueRef lw_elt_binary(lw *L, jx_op op, jx_dtype dt, LLVMValueRef a, LLVMValueRef b);
-/* convert_element_type / bitcast_convert_type of x from dtype `from` to `to`. */
-LLVMValueRef lw_convert(lw *L, jx_dtype from, jx_dtype to, LLVMValueRef x);
-LLVMValueRef lw_bitcast(lw *L, jx_dtype from, jx_dtype to, LLVMValueRef x);
-/* max/min with the interpreter's NaN rule (also used by reductions). */
+/* a + b of dtype dt (fadd or add). */
+LLVMValueRef lw_add(lw *L, jx_dtype dt, LLVMValueRef a, LLVMValueRef b);
+/* max/min with the interpreter's NaN rule (a NaN operand wins, a first), used by the
+ * elementwise max/min and the reductions. */
 LLVMValueRef lw_maxmin(lw *L, int is_max, jx_dtype dt, LLVMValueRef a, LLVMValueRef b);
 
-/* Transcendentals (lower_math.c): exp, log, log1p, expm1, tanh, logistic, sin, cos of a
- * float value of dtype dt, and pow, as branch-free IR that vectorizes. */
-LLVMValueRef lw_math(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x);
+/* Transcendentals (lower_math.c) of a float value x of dtype dt (f32 or f64), and pow,
+ * as branch-free IR that vectorizes; see that file for the algorithms and accuracy. */
+LLVMValueRef lw_exp(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_log(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_log1p(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_expm1(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_tanh(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_logistic(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_sin(lw *L, jx_dtype dt, LLVMValueRef x);
+LLVMValueRef lw_cos(lw *L, jx_dtype dt, LLVMValueRef x);
 LLVMValueRef lw_pow(lw *L, jx_dtype dt, LLVMValueRef a, LLVMValueRef b);
 
 #endif

@@ -1,4 +1,5 @@
-/* Vectorizable transcendentals emitted as IR (no libm calls in loops).
+/* Vectorizable transcendentals emitted as IR (no libm calls in loops): a math library
+ * for the elementwise primitives' lowering rules (src/prims/elt_math.c chooses per op).
  *
  * f64 (and f32 sin, cos, pow) are computed in double precision with branch-free selects
  * for the special cases, then rounded to the result dtype; f32 results use shorter
@@ -335,34 +336,48 @@ static LLVMValueRef f32_logistic(lw *L, LLVMValueRef x) {
     return sel(L, fcmp(L, LLVMRealOGE, x, F(L, 0)), fdiv(L, F(L, 1), den), fdiv(L, e, den));
 }
 
-/* See lower.h. */
-LLVMValueRef lw_math(lw *L, jx_op op, jx_dtype dt, LLVMValueRef x) {
+/* A double-precision function f of a float value x of dtype dt: f64 at full accuracy;
+ * f32 widened, computed with the shorter polynomials, and rounded back. */
+typedef LLVMValueRef (*lw_f64_fn)(lw *L, LLVMValueRef x, int full);
+static LLVMValueRef lw_in_double(lw *L, jx_dtype dt, lw_f64_fn f, LLVMValueRef x) {
     int full = dt == JX_F64;
-    if (!full) {
-        switch (op) {
-        case JX_OP_EXP: return f32_exp(L, x);
-        case JX_OP_LOG: return f32_log(L, x);
-        case JX_OP_LOG1P: return f32_log1p(L, x);
-        case JX_OP_EXPM1: return f32_expm1(L, x);
-        case JX_OP_TANH: return f32_tanh(L, x);
-        case JX_OP_LOGISTIC: return f32_logistic(L, x);
-        default: break; /* sin, cos: in double, rounded */
-        }
-    }
-    LLVMValueRef d = full ? x : LLVMBuildFPExt(L->b, x, L->f64, ""), r;
-    switch (op) {
-    case JX_OP_EXP: r = f64_exp(L, d, full); break;
-    case JX_OP_LOG: r = f64_log(L, d, full); break;
-    case JX_OP_LOG1P: r = f64_log1p(L, d, full); break;
-    case JX_OP_EXPM1: r = f64_expm1(L, d, full); break;
-    case JX_OP_TANH: r = f64_tanh(L, d, full); break;
-    case JX_OP_LOGISTIC: r = f64_logistic(L, d, full); break;
-    case JX_OP_SIN: r = f64_sincos(L, d, 0); break;
-    case JX_OP_COS: r = f64_sincos(L, d, 1); break;
-    default: return NULL;
-    }
+    LLVMValueRef d = full ? x : LLVMBuildFPExt(L->b, x, L->f64, "");
+    LLVMValueRef r = f(L, d, full);
     return full ? r : LLVMBuildFPTrunc(L->b, r, L->f32, "");
 }
+
+/* sin and cos of a double (the polynomials have one accuracy for f32 and f64). */
+static LLVMValueRef f64_sin(lw *L, LLVMValueRef x, int full) {
+    (void)full;
+    return f64_sincos(L, x, 0);
+}
+static LLVMValueRef f64_cos(lw *L, LLVMValueRef x, int full) {
+    (void)full;
+    return f64_sincos(L, x, 1);
+}
+
+/* See lower.h: native f32 code for exp, log, log1p, expm1, tanh and logistic, double
+ * precision rounded to f32 for sin and cos. */
+LLVMValueRef lw_exp(lw *L, jx_dtype dt, LLVMValueRef x) {
+    return dt == JX_F64 ? f64_exp(L, x, 1) : f32_exp(L, x);
+}
+LLVMValueRef lw_log(lw *L, jx_dtype dt, LLVMValueRef x) {
+    return dt == JX_F64 ? f64_log(L, x, 1) : f32_log(L, x);
+}
+LLVMValueRef lw_log1p(lw *L, jx_dtype dt, LLVMValueRef x) {
+    return dt == JX_F64 ? f64_log1p(L, x, 1) : f32_log1p(L, x);
+}
+LLVMValueRef lw_expm1(lw *L, jx_dtype dt, LLVMValueRef x) {
+    return dt == JX_F64 ? f64_expm1(L, x, 1) : f32_expm1(L, x);
+}
+LLVMValueRef lw_tanh(lw *L, jx_dtype dt, LLVMValueRef x) {
+    return dt == JX_F64 ? f64_tanh(L, x, 1) : f32_tanh(L, x);
+}
+LLVMValueRef lw_logistic(lw *L, jx_dtype dt, LLVMValueRef x) {
+    return dt == JX_F64 ? f64_logistic(L, x, 1) : f32_logistic(L, x);
+}
+LLVMValueRef lw_sin(lw *L, jx_dtype dt, LLVMValueRef x) { return lw_in_double(L, dt, f64_sin, x); }
+LLVMValueRef lw_cos(lw *L, jx_dtype dt, LLVMValueRef x) { return lw_in_double(L, dt, f64_cos, x); }
 
 /* See lower.h. */
 LLVMValueRef lw_pow(lw *L, jx_dtype dt, LLVMValueRef a, LLVMValueRef b) {

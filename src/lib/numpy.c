@@ -1,6 +1,7 @@
-/* jax.numpy-like helpers, part 1: NumPy broadcasting for the binary elementwise wrappers
- * and select, reshapes and single-axis reductions. Matmul, softmax and the other
- * composite helpers live in numpy_nn.c; the creation helpers (jx_lit_at, jx_full_at,
+/* jax.numpy-like helpers, part 1: reshapes and single-axis reductions. The broadcasting
+ * binary elementwise constructors and select are with their primitives (src/prims/elt_*.c,
+ * broadcasting in elementwise.c). Matmul, softmax and the other composite helpers live in
+ * numpy_nn.c; the creation helpers (jx_lit_at, jx_full_at,
  * jx_zeros_like_at, jx_ones_like_at) in src/prims/create.c, which the rules also use.
  *
  * Every helper passes the user's loc to each primitive it emits (so IR nodes and errors
@@ -12,6 +13,7 @@
 
 #include "core/trace.h"
 #include "core/util.h"
+#include "prims/elt_broadcast.h"
 
 #define NP_TBUF 200 /* room for the longest type string ("bool[" + 8 dims + "]") */
 
@@ -23,111 +25,11 @@ static jx_ints np_shape(const jx_type *t) {
     return s;
 }
 
-/* 1 if the shape of t equals the list s. */
-static int np_shape_is(const jx_type *t, const jx_ints *s) {
-    if (t->rank != s->n) return 0;
-    for (int i = 0; i < s->n; i++)
-        if (t->shape[i] != s->v[i]) return 0;
-    return 1;
-}
-
 /* Normalizes axis (negative counts from the end) for an array of rank `rank`; returns the
  * axis in [0, rank) or -1 when it is out of range. */
 static int np_norm_axis(int axis, int rank) {
     if (axis < -rank || axis >= rank) return -1;
     return axis < 0 ? axis + rank : axis;
-}
-
-/* Broadcasts the shapes of the n types NumPy-style (trailing dims aligned, a dim of 1
- * stretches) into out (dtype left 0). Returns 0, or -1 if they are incompatible. */
-static int np_broadcast_shapes(int n, const jx_type *ts, jx_type *out) {
-    int rank = 0;
-    for (int i = 0; i < n; i++)
-        if (ts[i].rank > rank) rank = ts[i].rank;
-    memset(out, 0, sizeof *out);
-    out->rank = rank;
-    for (int d = 0; d < rank; d++) { /* d counts from the last dim */
-        int64_t size = 1;
-        for (int i = 0; i < n; i++) {
-            if (d >= ts[i].rank) continue;
-            int64_t s = ts[i].shape[ts[i].rank - 1 - d];
-            if (s == 1) continue;
-            if (size == 1) size = s;
-            else if (size != s) return -1;
-        }
-        out->shape[rank - 1 - d] = size;
-    }
-    return 0;
-}
-
-/* x (of type xt) broadcast to the shape of `to` by one broadcast_in_dim with trailing
- * dims aligned; x itself when the shapes already agree. The shapes must be compatible. */
-static jx_val np_broadcast_val(jx_loc loc, jx_val x, const jx_type *xt, const jx_type *to) {
-    jx_ints shape = np_shape(to);
-    if (np_shape_is(xt, &shape)) return x;
-    jx_ints dims = JX_NOINTS;
-    dims.n = xt->rank;
-    for (int j = 0; j < xt->rank; j++) dims.v[j] = to->rank - xt->rank + j;
-    return jx_broadcast_in_dim_at(loc, x, shape, dims);
-}
-
-/* Emits elementwise primitive op on n (2 or 3) operands after broadcasting them to their
- * common NumPy shape. Poison operands, operands of different traces and untraced values go
- * straight to trace_emit, which reports (or silently propagates) them. */
-static jx_val np_elementwise(jx_loc loc, jx_op op, int n, const jx_val *in) {
-    jx_type ts[3], shape;
-    jx_val args[3];
-    for (int i = 0; i < n; i++)
-        if (jx_val_bad(in[i]) || in[i].t != in[0].t)
-            return trace_emit(loc, NULL, op, n, in, NULL, NULL);
-    for (int i = 0; i < n; i++) ts[i] = jx_val_type(in[i]);
-    if (np_broadcast_shapes(n, ts, &shape) < 0) {
-        char b[3][NP_TBUF];
-        for (int i = 0; i < n; i++) jx_type_str(&ts[i], b[i], sizeof b[i]);
-        if (n == 2)
-            return trace_fail(in[0].t, loc, prim_info(op)->name,
-                              "shapes %s and %s cannot be broadcast together", b[0], b[1]);
-        return trace_fail(in[0].t, loc, prim_info(op)->name,
-                          "shapes %s, %s and %s cannot be broadcast together", b[0], b[1], b[2]);
-    }
-    for (int i = 0; i < n; i++) {
-        args[i] = np_broadcast_val(loc, in[i], &ts[i], &shape);
-        if (jx_val_bad(args[i])) return args[i];
-    }
-    return trace_emit(loc, NULL, op, n, args, NULL, NULL);
-}
-
-/* The binary wrappers: NumPy-broadcast a and b, then emit the primitive. */
-#define NP_BINARY(fname, OP)                                                            \
-    jx_val fname(jx_loc loc, jx_val a, jx_val b) {                                      \
-        jx_val in[2] = {a, b};                                                          \
-        return np_elementwise(loc, JX_OP_##OP, 2, in);                                  \
-    }
-NP_BINARY(jx_add_at, ADD)
-NP_BINARY(jx_sub_at, SUB)
-NP_BINARY(jx_mul_at, MUL)
-NP_BINARY(jx_div_at, DIV)
-NP_BINARY(jx_pow_at, POW)
-NP_BINARY(jx_max_at, MAX)
-NP_BINARY(jx_min_at, MIN)
-NP_BINARY(jx_rem_at, REM)
-NP_BINARY(jx_eq_at, EQ)
-NP_BINARY(jx_ne_at, NE)
-NP_BINARY(jx_lt_at, LT)
-NP_BINARY(jx_le_at, LE)
-NP_BINARY(jx_gt_at, GT)
-NP_BINARY(jx_ge_at, GE)
-NP_BINARY(jx_and_at, AND)
-NP_BINARY(jx_or_at, OR)
-NP_BINARY(jx_xor_at, XOR)
-NP_BINARY(jx_shift_left_at, SHIFT_LEFT)
-NP_BINARY(jx_shift_right_at, SHIFT_RIGHT)
-#undef NP_BINARY
-
-/* pred ? a : b with all three operands NumPy-broadcast to one shape. */
-jx_val jx_select_at(jx_loc loc, jx_val pred, jx_val a, jx_val b) {
-    jx_val in[3] = {pred, a, b};
-    return np_elementwise(loc, JX_OP_SELECT, 3, in);
 }
 
 /* ---- reshapes ------------------------------------------------------------------------ */
@@ -156,7 +58,7 @@ jx_val jx_broadcast_to_at(jx_loc loc, jx_val x, jx_ints shape) {
         return trace_fail(x.t, loc, "broadcast_to", "cannot broadcast %s to shape %s",
                           jx_type_str(&xt, b, sizeof b), strchr(bs, '['));
     }
-    return np_broadcast_val(loc, x, &xt, &to);
+    return elt_broadcast_val(loc, x, &xt, &to);
 }
 
 /* x with a new dim of size 1 inserted at axis (in [-rank-1, rank]), by reshape. */
@@ -286,7 +188,7 @@ static jx_val np_matmul(jx_loc loc, const char *name, jx_val a, jx_val b) {
     jx_type bat = at, bbt = bt, batch;
     bat.rank = at.rank - 2;
     bbt.rank = bt.rank - 2;
-    if (np_broadcast_shapes(2, (jx_type[]){bat, bbt}, &batch) < 0)
+    if (elt_broadcast_shapes(2, (jx_type[]){bat, bbt}, &batch) < 0)
         return trace_fail(a.t, loc, name,
                           "batch dimensions of %s and %s cannot be broadcast together", ba, bb);
     int b_ones = bbt.rank <= bat.rank;

@@ -412,7 +412,7 @@ static LLVMValueRef conv_lower_patches_t(lw *L, const jx_node *nd, lw_ix *ix) {
     LLVMValueRef f = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lh.iv, lw_i64(L, a[1]), ""), lwl.iv, ""), lw_i64(L, c), ""), ix->v[3], "");
     pi.v[3] = f;
     LLVMValueRef v = lw_eval(L, nd->in[0], &pi);
-    LLVMValueRef s = lw_elt_binary(L, JX_OP_ADD, dt, LLVMBuildLoad2(B, lw_type(L, dt), acc, ""), v);
+    LLVMValueRef s = lw_add(L, dt, LLVMBuildLoad2(B, lw_type(L, dt), acc, ""), v);
     LLVMBuildStore(B, s, acc);
     LLVMBuildBr(B, join);
     LLVMPositionBuilderAtEnd(B, join);

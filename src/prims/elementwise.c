@@ -1,43 +1,25 @@
-/* The elementwise family: unary math, conversions, binary arithmetic, comparisons,
- * bitwise ops, shifts and select. Operands have equal shapes; the output has that shape.
- * This file holds the shape/dtype rules, the family table and the public unary wrappers
- * (the binary ones, which broadcast, are in numpy.c); the reference evaluation of each
- * element is in elementwise_eval.c, the transformation rules in elementwise_tx.c. */
+/* The rules shared by every elementwise group (see elementwise.h): the shape/dtype rule,
+ * the reference evaluation loops, the loop lowering, and NumPy broadcasting for the binary
+ * constructors. Operands have equal shapes; the output has that shape. Each rule finds
+ * the op's own rules (dtypes, scalar evaluation, scalar emission) in its group's row. */
 #include <stdio.h>
 #include <string.h>
 
 #include "prims/elementwise.h"
-#include "transform/transform.h"
+#include "prims/elt_broadcast.h"
 #include "core/util.h"
 
-/* Dtype sets as bit masks over jx_dtype. */
-#define ELT_BIT(dt) (1u << (dt))
-#define ELT_FLOAT (ELT_BIT(JX_F32) | ELT_BIT(JX_F64))
-#define ELT_SIGNED (ELT_FLOAT | ELT_BIT(JX_I32))
-#define ELT_NUMERIC (ELT_SIGNED | ELT_BIT(JX_U32))
-#define ELT_INT (ELT_BIT(JX_I32) | ELT_BIT(JX_U32))
-#define ELT_LOGIC (ELT_INT | ELT_BIT(JX_BOOL))
-#define ELT_ANY (ELT_NUMERIC | ELT_BIT(JX_BOOL))
+#define ELT_TBUF 200 /* room for the longest type string ("bool[" + 8 dims + "]") */
 
-/* The set of operand dtypes op accepts (for convert/bitcast: of the source). */
-static unsigned elt_allowed(jx_op op) {
-    switch (op) {
-    case JX_OP_NEG: case JX_OP_ABS: case JX_OP_SIGN:
-        return ELT_SIGNED;
-    case JX_OP_EXP: case JX_OP_LOG: case JX_OP_LOG1P: case JX_OP_EXPM1: case JX_OP_TANH:
-    case JX_OP_LOGISTIC: case JX_OP_SQRT: case JX_OP_RSQRT: case JX_OP_SIN: case JX_OP_COS:
-    case JX_OP_FLOOR: case JX_OP_POW:
-        return ELT_FLOAT;
-    case JX_OP_NOT: case JX_OP_AND: case JX_OP_OR: case JX_OP_XOR:
-        return ELT_LOGIC;
-    case JX_OP_ADD: case JX_OP_SUB: case JX_OP_MUL: case JX_OP_DIV: case JX_OP_MAX:
-    case JX_OP_MIN: case JX_OP_REM:
-        return ELT_NUMERIC;
-    case JX_OP_SHIFT_LEFT: case JX_OP_SHIFT_RIGHT:
-        return ELT_INT;
-    default: /* stop_gradient, convert, bitcast, comparisons */
-        return ELT_ANY;
-    }
+/* See elementwise.h. */
+const elt_op *elt_row(jx_op op) {
+    if (op < 0 || op >= JX_NOPS) return NULL;
+    const jx_family *fam = prim_info(op)->family;
+    if (fam->infer != elt_infer || !fam->impl) return NULL;
+    const elt_group *g = fam->impl;
+    for (int i = 0; i < g->n; i++)
+        if (g->ops[i].op == op) return &g->ops[i];
+    return NULL;
 }
 
 /* Writes "f32, f64 or i32" (the dtypes in mask) into buf; returns buf. */
@@ -55,9 +37,9 @@ static char *elt_mask_str(unsigned mask, char *buf, size_t len) {
     return buf;
 }
 
-/* Checks that operand type t has a dtype in op's allowed set; else writes an error. */
-static int elt_check_dtype(jx_op op, const jx_type *t, char *err, size_t errlen) {
-    unsigned mask = elt_allowed(op);
+/* See elementwise.h. */
+int elt_check_dtype(const elt_op *row, const jx_type *t, char *err, size_t errlen) {
+    unsigned mask = row->dtypes;
     if ((unsigned)t->dtype < JX_NDTYPES && (mask & ELT_BIT(t->dtype))) return 0;
     char b[64];
     snprintf(err, errlen, "operand dtype %s is not supported (expected %s)",
@@ -65,75 +47,23 @@ static int elt_check_dtype(jx_op op, const jx_type *t, char *err, size_t errlen)
     return -1;
 }
 
-/* 1 if a and b have the same rank and dims (dtype ignored). */
-static int elt_same_shape(const jx_type *a, const jx_type *b) {
+/* See elementwise.h. */
+int elt_same_shape(const jx_type *a, const jx_type *b) {
     if (a->rank != b->rank) return 0;
     for (int i = 0; i < a->rank; i++)
         if (a->shape[i] != b->shape[i]) return 0;
     return 1;
 }
 
-/* Rule of convert_element_type and bitcast_convert_type: the operand's shape with the
- * hint's dtype; the hint's shape must equal the operand's; bitcast needs equal widths. */
-static int elt_infer_convert(jx_op op, const jx_type *x, const jx_type *hint, jx_type *out,
-                             char *err, size_t errlen) {
-    char b1[160], b2[160];
-    if (!hint) {
-        snprintf(err, errlen, "needs a target type");
-        return -1;
-    }
-    if ((unsigned)hint->dtype >= JX_NDTYPES) {
-        snprintf(err, errlen, "invalid target dtype %d", (int)hint->dtype);
-        return -1;
-    }
-    if (!elt_same_shape(x, hint)) {
-        snprintf(err, errlen, "target type %s has a different shape than operand %s",
-                 jx_type_str(hint, b1, sizeof b1), jx_type_str(x, b2, sizeof b2));
-        return -1;
-    }
-    if (op == JX_OP_BITCAST && jx_dtype_size(x->dtype) != jx_dtype_size(hint->dtype)) {
-        snprintf(err, errlen, "element widths differ: %s is %zu bytes, target %s is %zu bytes",
-                 jx_type_str(x, b1, sizeof b1), jx_dtype_size(x->dtype),
-                 jx_dtype_name(hint->dtype), jx_dtype_size(hint->dtype));
-        return -1;
-    }
-    *out = *x;
-    out->dtype = hint->dtype;
-    return 0;
-}
-
-/* Rule of select(pred, on_true, on_false): pred is bool, all three shapes are equal and
- * both branches have one dtype; the output is the branch type. */
-static int elt_infer_select(const jx_type *in, jx_type *out, char *err, size_t errlen) {
-    char b1[160], b2[160], b3[160];
-    if (in[0].dtype != JX_BOOL) {
-        snprintf(err, errlen, "predicate %s must have dtype bool",
-                 jx_type_str(&in[0], b1, sizeof b1));
-        return -1;
-    }
-    if (!elt_same_shape(&in[0], &in[1]) || !elt_same_shape(&in[0], &in[2])) {
-        snprintf(err, errlen, "shapes differ: predicate %s, on_true %s, on_false %s",
-                 jx_type_str(&in[0], b1, sizeof b1), jx_type_str(&in[1], b2, sizeof b2),
-                 jx_type_str(&in[2], b3, sizeof b3));
-        return -1;
-    }
-    if (in[1].dtype != in[2].dtype) {
-        snprintf(err, errlen, "branch dtypes differ: on_true %s, on_false %s",
-                 jx_type_str(&in[1], b2, sizeof b2), jx_type_str(&in[2], b3, sizeof b3));
-        return -1;
-    }
-    *out = in[1];
-    return 0;
-}
-
-/* Shape/dtype rule of the family (see jx_family.infer): unary ops keep the operand type
- * (convert/bitcast take the dtype from the hint); binary ops need equal shapes and
- * dtypes and keep them, except comparisons, which give bool. */
-static int elt_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
-                     const jx_type *hint, jx_type *out, char *err, size_t errlen) {
-    char b1[160], b2[160];
+/* Shape/dtype rule of the groups (see jx_family.infer): unary ops keep the operand type;
+ * binary ops need equal shapes and dtypes and keep them (comparisons give bool); a row's
+ * own infer (convert, bitcast, select) replaces all but the arity check. */
+int elt_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at, const jx_type *hint,
+              jx_type *out, char *err, size_t errlen) {
+    char b1[ELT_TBUF], b2[ELT_TBUF];
     (void)at;
-    if (op < 0 || op >= JX_NOPS || prim_info(op)->family != &jx_family_elementwise) {
+    const elt_op *row = elt_row(op);
+    if (!row) {
         snprintf(err, errlen, "not an elementwise primitive");
         return -1;
     }
@@ -142,7 +72,7 @@ static int elt_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
         snprintf(err, errlen, "takes %d operand%s, got %d", arity, arity == 1 ? "" : "s", nin);
         return -1;
     }
-    if (op == JX_OP_SELECT) return elt_infer_select(in, out, err, errlen);
+    if (row->infer) return row->infer(op, in, hint, out, err, errlen);
     if (nin == 2) {
         if (!elt_same_shape(&in[0], &in[1])) {
             snprintf(err, errlen, "operand shapes differ: %s vs %s",
@@ -155,23 +85,56 @@ static int elt_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
             return -1;
         }
     }
-    if (elt_check_dtype(op, &in[0], err, errlen)) return -1;
-    if (op == JX_OP_CONVERT || op == JX_OP_BITCAST)
-        return elt_infer_convert(op, &in[0], hint, out, err, errlen);
+    if (elt_check_dtype(row, &in[0], err, errlen)) return -1;
     *out = in[0];
-    switch (op) {
-    case JX_OP_EQ: case JX_OP_NE: case JX_OP_LT: case JX_OP_LE: case JX_OP_GT: case JX_OP_GE:
-        out->dtype = JX_BOOL;
-        break;
-    default:
-        break;
-    }
+    if (row->out_bool) out->dtype = JX_BOOL;
     return 0;
 }
 
+/* The scalar loops of row's op over float operands p[0..nin) into q; out_bool stores
+ * nonzero results as bool. FLOAT is float or double, HOOK the row's f32 or f64. */
+#define ELT_FLOAT_LOOP(FLOAT, HOOK)                                                        \
+    for (int64_t i = 0; i < size; i++) {                                                   \
+        FLOAT a[2] = {0, 0};                                                               \
+        for (int k = 0; k < nin; k++) a[k] = ((const FLOAT *)p[k])[i];                     \
+        FLOAT r = row->HOOK(a);                                                            \
+        if (row->out_bool) ((uint8_t *)q)[i] = r != 0;                                     \
+        else ((FLOAT *)q)[i] = r;                                                          \
+    }
+
+/* Evaluates row's op with its scalar hooks (nin = 1 or 2 operands of one dtype) into out.
+ * 0, or -1 if the row has no hook for the dtype. */
+static int elt_eval_scalar(const elt_op *row, int nin, jx_array *const *in, jx_array *out) {
+    jx_dtype dt = jx_array_dtype(in[0]);
+    const void *p[2] = {jx_array_cdata(in[0]), nin > 1 ? jx_array_cdata(in[1]) : NULL};
+    void *q = jx_array_data(out);
+    int64_t size = jx_array_size(out);
+    if (dt == JX_F32) {
+        if (!row->f32) return -1;
+        ELT_FLOAT_LOOP(float, f32)
+        return 0;
+    }
+    if (dt == JX_F64) {
+        if (!row->f64) return -1;
+        ELT_FLOAT_LOOP(double, f64)
+        return 0;
+    }
+    if ((dt != JX_I32 && dt != JX_U32 && dt != JX_BOOL) || !row->ints) return -1;
+    for (int64_t i = 0; i < size; i++) {
+        uint32_t a[2] = {0, 0};
+        for (int k = 0; k < nin; k++)
+            a[k] = dt == JX_BOOL ? ((const uint8_t *)p[k])[i] != 0 : ((const uint32_t *)p[k])[i];
+        uint32_t r = row->ints(dt, a);
+        if (row->out_bool || dt == JX_BOOL) ((uint8_t *)q)[i] = r != 0;
+        else ((uint32_t *)q)[i] = r;
+    }
+    return 0;
+}
+#undef ELT_FLOAT_LOOP
+
 /* Reference evaluation of one elementwise node (see jx_family.interp): in[] hold the
  * operands, out is preallocated with n->type. Returns 0 or -1 with jx_error set. */
-static int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
+int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     const char *name = prim_info(n->op)->name;
     /* re-check the rule on the actual arrays, so a malformed graph cannot read out of
      * bounds */
@@ -185,8 +148,13 @@ static int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     if (elt_infer(n->op, n->nin, types, &n->at, &want, &got, err, sizeof err) < 0)
         return util_err("%s: %s", name, err);
     if (!jx_type_eq(&got, &want)) return util_err("%s: output array has the wrong type", name);
-    if (elt_eval(n->op, n->nin, in, out)) {
-        char b[160];
+    const elt_op *row = elt_row(n->op);
+    if (row->eval) {
+        row->eval(in, out);
+        return 0;
+    }
+    if (n->nin > 2 || elt_eval_scalar(row, n->nin, in, out)) {
+        char b[ELT_TBUF];
         jx_type t = jx_array_type(in[0]);
         return util_err("%s: no evaluation rule for operand %s", name,
                         jx_type_str(&t, b, sizeof b));
@@ -194,53 +162,71 @@ static int elt_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
     return 0;
 }
 
-/* The transformation rules live in elementwise_tx.c. */
-TX_RULES_DECL(elt);
+/* Loop lowering of the groups (see jx_family.lower): the operands at the same index,
+ * then the op's scalar emission. */
+LLVMValueRef elt_lower(lw *L, const jx_node *n, lw_ix *ix) {
+    const elt_op *row = elt_row(n->op);
+    jx_dtype xd = L->p->nodes[n->in[0]].type.dtype;
+    LLVMValueRef a[3];
+    for (int k = 0; k < n->nin && k < 3; k++) a[k] = lw_eval(L, n->in[k], ix);
+    return row && row->emit ? row->emit(L, xd, n->type.dtype, a) : NULL;
+}
 
-const jx_family jx_family_elementwise = {.infer = elt_infer,
-                                         .interp = elt_interp,
-                                         .vjp = elt_vjp,
-                                         .jvp = elt_jvp,
-                                         .batch = elt_batch};
+/* ---- NumPy broadcasting for the constructors --------------------------------------------- */
 
-/* ---- public unary wrappers ----------------------------------------------------------- */
-
-/* Each jx_<name>_at(loc, x) emits the one unary primitive op on x. */
-#define ELT_UNARY(name, OP)                                                              \
-    jx_val jx_##name##_at(jx_loc loc, jx_val x) {                                        \
-        return trace_emit(loc, NULL, JX_OP_##OP, 1, &x, NULL, NULL);                     \
+/* See elt_broadcast.h. */
+int elt_broadcast_shapes(int n, const jx_type *ts, jx_type *out) {
+    int rank = 0;
+    for (int i = 0; i < n; i++)
+        if (ts[i].rank > rank) rank = ts[i].rank;
+    memset(out, 0, sizeof *out);
+    out->rank = rank;
+    for (int d = 0; d < rank; d++) { /* d counts from the last dim */
+        int64_t size = 1;
+        for (int i = 0; i < n; i++) {
+            if (d >= ts[i].rank) continue;
+            int64_t s = ts[i].shape[ts[i].rank - 1 - d];
+            if (s == 1) continue;
+            if (size == 1) size = s;
+            else if (size != s) return -1;
+        }
+        out->shape[rank - 1 - d] = size;
     }
-ELT_UNARY(neg, NEG)
-ELT_UNARY(abs, ABS)
-ELT_UNARY(sign, SIGN)
-ELT_UNARY(exp, EXP)
-ELT_UNARY(log, LOG)
-ELT_UNARY(log1p, LOG1P)
-ELT_UNARY(expm1, EXPM1)
-ELT_UNARY(tanh, TANH)
-ELT_UNARY(logistic, LOGISTIC)
-ELT_UNARY(sqrt, SQRT)
-ELT_UNARY(rsqrt, RSQRT)
-ELT_UNARY(sin, SIN)
-ELT_UNARY(cos, COS)
-ELT_UNARY(floor, FLOOR)
-ELT_UNARY(not, NOT)
-ELT_UNARY(stop_gradient, STOP_GRADIENT)
-#undef ELT_UNARY
-
-/* Emits convert or bitcast of x to dtype dt (the target type is x's shape with dt). */
-static jx_val elt_emit_to(jx_loc loc, jx_op op, jx_val x, jx_dtype dt) {
-    jx_type hint = jx_val_type(x);
-    hint.dtype = dt;
-    return trace_emit(loc, NULL, op, 1, &x, NULL, &hint);
+    return 0;
 }
 
-/* x converted elementwise to dt (floats to ints truncate and saturate, NaN -> 0). */
-jx_val jx_convert_at(jx_loc loc, jx_val x, jx_dtype dt) {
-    return elt_emit_to(loc, JX_OP_CONVERT, x, dt);
+/* See elt_broadcast.h. */
+jx_val elt_broadcast_val(jx_loc loc, jx_val x, const jx_type *xt, const jx_type *to) {
+    jx_ints shape = JX_NOINTS, dims = JX_NOINTS;
+    shape.n = to->rank;
+    for (int i = 0; i < to->rank; i++) shape.v[i] = to->shape[i];
+    if (elt_same_shape(xt, to)) return x;
+    dims.n = xt->rank;
+    for (int j = 0; j < xt->rank; j++) dims.v[j] = to->rank - xt->rank + j;
+    return jx_broadcast_in_dim_at(loc, x, shape, dims);
 }
 
-/* x's bits reinterpreted as dt (equal element widths). */
-jx_val jx_bitcast_at(jx_loc loc, jx_val x, jx_dtype dt) {
-    return elt_emit_to(loc, JX_OP_BITCAST, x, dt);
+/* See elementwise.h. */
+jx_val elt_emit_broadcast(jx_loc loc, jx_op op, int n, const jx_val *in) {
+    jx_type ts[3], shape;
+    jx_val args[3];
+    memset(ts, 0, sizeof ts);
+    for (int i = 0; i < n; i++)
+        if (jx_val_bad(in[i]) || in[i].t != in[0].t)
+            return trace_emit(loc, NULL, op, n, in, NULL, NULL);
+    for (int i = 0; i < n; i++) ts[i] = jx_val_type(in[i]);
+    if (elt_broadcast_shapes(n, ts, &shape) < 0) {
+        char b[3][ELT_TBUF];
+        for (int i = 0; i < n; i++) jx_type_str(&ts[i], b[i], sizeof b[i]);
+        if (n == 2)
+            return trace_fail(in[0].t, loc, prim_info(op)->name,
+                              "shapes %s and %s cannot be broadcast together", b[0], b[1]);
+        return trace_fail(in[0].t, loc, prim_info(op)->name,
+                          "shapes %s, %s and %s cannot be broadcast together", b[0], b[1], b[2]);
+    }
+    for (int i = 0; i < n; i++) {
+        args[i] = elt_broadcast_val(loc, in[i], &ts[i], &shape);
+        if (jx_val_bad(args[i])) return args[i];
+    }
+    return trace_emit(loc, NULL, op, n, args, NULL, NULL);
 }

@@ -1,118 +1,36 @@
-/* Transformation rules of the elementwise family (contracts in src/transform/transform.h): vjp, jvp
- * and batching. The Jacobian of an elementwise op is diagonal, so one function,
- * elt_partial, gives g * dy/dx_k for any g of y's type; the vjp applies it to the
- * cotangent, the jvp to each tangent and sums. Formulas follow JAX's lax.py. Every
- * node is emitted through the public ops with the node's source location. */
-#include "transform/transform.h"
+/* Transformation rules shared by the elementwise groups (contracts in
+ * src/transform/transform.h): vjp, jvp and batching. The Jacobian of an elementwise op is
+ * diagonal, so each op's row gives one function, `partial`, g * dy/dx_k for any g of y's
+ * type; the vjp applies it to the cotangent, the jvp to each tangent and sums. A row may
+ * replace the vjp or jvp (convert, whose two differ in dtype; sub). */
+#include "prims/elementwise.h"
 
-TX_RULES_DECL(elt);
-
-/* A scalar literal v of like's dtype (broadcast by the public binary ops). */
-static jx_val elt_lit(jx_loc loc, jx_val like, double v) { return jx_lit_at(loc, like, v); }
-
-/* select(v == 0, 1, v): JAX's _replace_zero, keeps log/pow finite where a select
- * discards the value anyway (so no NaN leaks into higher derivatives). */
-static jx_val elt_replace_zero(jx_loc loc, jx_val v) {
-    return jx_select_at(loc, jx_eq_at(loc, v, elt_lit(loc, v, 0)), elt_lit(loc, v, 1), v);
-}
-
-/* The weight of operand k in max/min (x[0], x[1] -> y): 1 where x[k] alone is selected,
- * 1/2 on ties (x[0] == x[1]), 0 where the other operand is selected (JAX's
- * _balanced_eq). */
-static jx_val elt_minmax_weight(jx_loc loc, const jx_val *x, jx_val y, int k) {
-    jx_val tie = jx_eq_at(loc, x[0], x[1]);
-    jx_val one_or_half = jx_select_at(loc, tie, elt_lit(loc, y, 0.5), elt_lit(loc, y, 1));
-    return jx_select_at(loc, jx_eq_at(loc, x[k], y), one_or_half, elt_lit(loc, y, 0));
-}
-
-/* g * dy/dx[k] for node n (operands x, output y), g of y's type; TX_ZERO where the
- * derivative is identically zero (sign, floor, stop_gradient, select's predicate).
- * Not for convert (whose vjp and jvp differ in dtype) or NOGRAD primitives. */
-static jx_val elt_partial(const jx_node *n, const jx_val *x, jx_val y, int k, jx_val g) {
-    jx_loc loc = n->loc;
-    switch (n->op) {
-    case JX_OP_NEG: return jx_neg_at(loc, g);
-    case JX_OP_ABS: return jx_mul_at(loc, g, jx_sign_at(loc, x[0]));
-    case JX_OP_EXP: return jx_mul_at(loc, g, y);
-    case JX_OP_LOG: return jx_div_at(loc, g, x[0]);
-    case JX_OP_LOG1P: return jx_div_at(loc, g, jx_add_at(loc, x[0], elt_lit(loc, g, 1)));
-    case JX_OP_EXPM1: return jx_mul_at(loc, g, jx_add_at(loc, y, elt_lit(loc, g, 1)));
-    case JX_OP_TANH:
-        return jx_mul_at(loc, g, jx_sub_at(loc, elt_lit(loc, g, 1), jx_mul_at(loc, y, y)));
-    case JX_OP_LOGISTIC:
-        return jx_mul_at(loc, g, jx_mul_at(loc, y, jx_sub_at(loc, elt_lit(loc, g, 1), y)));
-    case JX_OP_SQRT: return jx_div_at(loc, jx_mul_at(loc, g, elt_lit(loc, g, 0.5)), y);
-    case JX_OP_RSQRT:
-        return jx_mul_at(loc, jx_mul_at(loc, g, elt_lit(loc, g, -0.5)), jx_div_at(loc, y, x[0]));
-    case JX_OP_SIN: return jx_mul_at(loc, g, jx_cos_at(loc, x[0]));
-    case JX_OP_COS: return jx_neg_at(loc, jx_mul_at(loc, g, jx_sin_at(loc, x[0])));
-    case JX_OP_ADD: return g;
-    case JX_OP_SUB: return k == 0 ? g : jx_neg_at(loc, g);
-    case JX_OP_MUL: return jx_mul_at(loc, g, x[1 - k]);
-    case JX_OP_DIV: { /* d/dx0 = 1/x1, d/dx1 = -x0/x1^2 = -(1/x1) * y */
-        jx_val q = jx_div_at(loc, g, x[1]);
-        return k == 0 ? q : jx_neg_at(loc, jx_mul_at(loc, q, y));
-    }
-    case JX_OP_POW:
-        if (k == 0) { /* x1 * x0^(x1-1), and exactly 0 where x1 == 0 */
-            jx_val e = jx_sub_at(loc, x[1], elt_lit(loc, g, 1));
-            jx_val d = jx_mul_at(loc, elt_replace_zero(loc, x[1]), jx_pow_at(loc, x[0], e));
-            jx_val z = jx_eq_at(loc, x[1], elt_lit(loc, g, 0));
-            return jx_mul_at(loc, g, jx_select_at(loc, z, elt_lit(loc, g, 0), d));
-        } /* log(x0) * y, with log(1) = 0 standing in where x0 == 0 */
-        return jx_mul_at(loc, g, jx_mul_at(loc, jx_log_at(loc, elt_replace_zero(loc, x[0])), y));
-    case JX_OP_MAX:
-    case JX_OP_MIN: return jx_mul_at(loc, g, elt_minmax_weight(loc, x, y, k));
-    case JX_OP_REM: { /* rem = x0 - x1 * trunc(x0 / x1) */
-        if (k == 0) return g;
-        jx_val q = jx_div_at(loc, x[0], x[1]);
-        jx_val tr = jx_mul_at(loc, jx_sign_at(loc, q), jx_floor_at(loc, jx_abs_at(loc, q)));
-        return jx_neg_at(loc, jx_mul_at(loc, g, tr));
-    }
-    case JX_OP_SELECT: {
-        if (k == 0) return TX_ZERO;
-        jx_val z = jx_zeros_like_at(loc, g);
-        return k == 1 ? jx_select_at(loc, x[0], g, z) : jx_select_at(loc, x[0], z, g);
-    }
-    default: /* sign, floor, stop_gradient: piecewise constant or cut */
-        return TX_ZERO;
-    }
+/* g * dy/dx[k] for node n by its row's partial; TX_ZERO where there is none. */
+static jx_val elt_partial(const elt_op *row, const jx_node *n, const jx_val *x, jx_val y,
+                          int k, jx_val g) {
+    return row->partial ? row->partial(n->loc, x, y, k, g) : TX_ZERO;
 }
 
 /* See transform.h: ct_in[k] = ct * dy/dx[k] for each float operand. */
 int elt_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_val ct,
             jx_val *ct_in) {
-    if (n->op == JX_OP_CONVERT) {
-        jx_dtype src = jx_val_type(x[0]).dtype;
-        if (tx_is_float(src) && tx_is_float(n->type.dtype))
-            ct_in[0] = jx_convert_at(n->loc, ct, src);
-    } else {
-        for (int k = 0; k < n->nin; k++)
-            if (tx_is_float(jx_val_type(x[k]).dtype)) ct_in[k] = elt_partial(n, x, y, k, ct);
-    }
+    const elt_op *row = elt_row(n->op);
+    if (row->vjp) return row->vjp(t, n, x, y, ct, ct_in);
+    for (int k = 0; k < n->nin; k++)
+        if (tx_is_float(jx_val_type(x[k]).dtype)) ct_in[k] = elt_partial(row, n, x, y, k, ct);
     return jx_trace_error(t) ? -1 : 0;
 }
 
 /* See transform.h: dy = sum over operands with a tangent of dx[k] * dy/dx[k]. */
 int elt_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, const jx_val *dx,
             jx_val *dy) {
+    const elt_op *row = elt_row(n->op);
+    if (row->jvp) return row->jvp(t, n, x, y, dx, dy);
     *dy = TX_ZERO;
-    if (n->op == JX_OP_CONVERT) {
-        if (!tx_is_zero(dx[0]) && tx_is_float(jx_val_type(x[0]).dtype) &&
-            tx_is_float(n->type.dtype))
-            *dy = jx_convert_at(n->loc, dx[0], n->type.dtype);
-        return jx_trace_error(t) ? -1 : 0;
-    }
-    for (int k = 0; k < n->nin; k++) {
-        if (tx_is_zero(dx[k])) continue;
-        if (n->op == JX_OP_SUB && k == 1 && !tx_is_zero(*dy)) /* dx0 - dx1, not dx0 + -dx1 */
-            *dy = jx_sub_at(n->loc, *dy, dx[k]);
-        else
-            *dy = tx_add(n->loc, *dy, elt_partial(n, x, y, k, dx[k]));
-    }
+    for (int k = 0; k < n->nin; k++)
+        if (!tx_is_zero(dx[k])) *dy = tx_add(n->loc, *dy, elt_partial(row, n, x, y, k, dx[k]));
     return jx_trace_error(t) ? -1 : 0;
 }
-
 /* x (batched at bd, or unbatched) with its batch axis at position `to`: as is, moved by
  * one transpose, or broadcast_in_dim'ed into a new axis `to` of size bsize. */
 static jx_val elt_batch_to(jx_loc loc, jx_val x, int bd, int to, int64_t bsize) {
