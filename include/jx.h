@@ -240,6 +240,7 @@ jx_val jx_sqrt_at(jx_loc loc, jx_val x);
 jx_val jx_rsqrt_at(jx_loc loc, jx_val x);
 jx_val jx_sin_at(jx_loc loc, jx_val x);
 jx_val jx_cos_at(jx_loc loc, jx_val x);
+jx_val jx_erf_at(jx_loc loc, jx_val x);
 jx_val jx_floor_at(jx_loc loc, jx_val x);
 jx_val jx_not_at(jx_loc loc, jx_val x);
 jx_val jx_stop_gradient_at(jx_loc loc, jx_val x);
@@ -258,6 +259,7 @@ jx_val jx_bitcast_at(jx_loc loc, jx_val x, jx_dtype dt);
 #define jx_rsqrt(...) jx_rsqrt_at(JX_HERE, __VA_ARGS__)
 #define jx_sin(...) jx_sin_at(JX_HERE, __VA_ARGS__)
 #define jx_cos(...) jx_cos_at(JX_HERE, __VA_ARGS__)
+#define jx_erf(...) jx_erf_at(JX_HERE, __VA_ARGS__)
 #define jx_floor(...) jx_floor_at(JX_HERE, __VA_ARGS__)
 #define jx_not(...) jx_not_at(JX_HERE, __VA_ARGS__)
 #define jx_stop_gradient(...) jx_stop_gradient_at(JX_HERE, __VA_ARGS__)

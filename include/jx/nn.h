@@ -26,14 +26,10 @@ extern "C" {
 
 /* ---- special functions -------------------------------------------------------------- */
 
-/* erf(x) for f32 (XLA's rational approximation on [-4,4], error < 1e-7) and f64 (a Taylor
- * series below |x| = 3 and a continued fraction above, error < 1e-15). */
-jx_val jx_erf_at(jx_loc loc, jx_val x);
 /* erf^-1(x) on (-1,1), +-inf at +-1, NaN outside. f32: Giles' single-precision
  * approximation, as XLA; f64: the same refined by three Newton steps (on erf, and on
  * log erfc in the tails), relative error < 1e-13. */
 jx_val jx_erf_inv_at(jx_loc loc, jx_val x);
-#define jx_erf(...) jx_erf_at(JX_HERE, __VA_ARGS__)
 #define jx_erf_inv(...) jx_erf_inv_at(JX_HERE, __VA_ARGS__)
 
 /* ---- PRNG keys (jax.random) --------------------------------------------------------- */

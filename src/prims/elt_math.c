@@ -1,9 +1,10 @@
 /* Elementwise group "math" (float only): exp, log, log1p, expm1, tanh, logistic, sin, cos,
- * sqrt, rsqrt, pow. Each primitive's rules sit together: the reference evaluation (f32
+ * erf, sqrt, rsqrt, pow. Each primitive's rules sit together: the reference evaluation (f32
  * with the float libm functions, f64 with the double ones), the partial derivative
  * (formulas of JAX's lax.py), the LLVM emission (the branch-free polynomials of
  * src/jit/lower_math.c, or LLVM intrinsics), then its row and public constructor. */
 #include <math.h>
+#include <string.h>
 
 #include "prims/elementwise.h"
 
@@ -111,6 +112,32 @@ static LLVMValueRef cos_emit(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a) 
     return lw_cos(L, dt, a[0]);
 }
 
+/* ---- erf: libm's erff/erf in the interpreter, and a call of the same function in the
+ * JIT (declared in the module, resolved in the process by ORC), so both agree bit for
+ * bit; the call keeps its loop scalar (no JXF_MATH) ---- */
+static float erf_f32(const float *a) { return erff(a[0]); }
+static double erf_f64(const double *a) { return erf(a[0]); }
+static jx_val erf_partial(jx_loc loc, const jx_val *x, jx_val y, int k, jx_val g) {
+    (void)y, (void)k; /* 2/sqrt(pi) exp(-x^2) */
+    jx_val e = jx_exp_at(loc, jx_neg_at(loc, jx_mul_at(loc, x[0], x[0])));
+    return jx_mul_at(loc, g, jx_mul_at(loc, elt_lit(loc, g, 1.12837916709551257390), e));
+}
+static LLVMValueRef erf_emit(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a) {
+    const char *name = dt == JX_F64 ? "erf" : "erff";
+    LLVMTypeRef t = lw_type(L, out), ft = LLVMFunctionType(t, &t, 1, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->m, name);
+    if (!f) { /* a pure function: nounwind, willreturn, memory(none) */
+        f = LLVMAddFunction(L->m, name, ft);
+        const char *attrs[3] = {"nounwind", "willreturn", "memory"};
+        for (int i = 0; i < 3; i++) {
+            unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+            LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                    LLVMCreateEnumAttribute(L->cx, kind, 0));
+        }
+    }
+    return LLVMBuildCall2(L->b, ft, f, a, 1, "");
+}
+
 /* ---- sqrt, rsqrt (LLVM's sqrt intrinsic, correctly rounded) ---- */
 static float sqrt_f32(const float *a) { return sqrtf(a[0]); }
 static double sqrt_f64(const double *a) { return sqrt(a[0]); }
@@ -163,8 +190,8 @@ static LLVMValueRef pow_emit(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a) 
 static const elt_op math_ops[] = {
     MATH_ROW(exp, EXP),     MATH_ROW(log, LOG),       MATH_ROW(log1p, LOG1P),
     MATH_ROW(expm1, EXPM1), MATH_ROW(tanh, TANH),     MATH_ROW(logistic, LOGISTIC),
-    MATH_ROW(sin, SIN),     MATH_ROW(cos, COS),       MATH_ROW(sqrt, SQRT),
-    MATH_ROW(rsqrt, RSQRT), MATH_ROW(pow, POW),
+    MATH_ROW(sin, SIN),     MATH_ROW(cos, COS),       MATH_ROW(erf, ERF),
+    MATH_ROW(sqrt, SQRT),   MATH_ROW(rsqrt, RSQRT),   MATH_ROW(pow, POW),
 };
 ELT_FAMILY(elt_math, math_ops);
 
@@ -176,6 +203,7 @@ ELT_UNARY(tanh, TANH)
 ELT_UNARY(logistic, LOGISTIC)
 ELT_UNARY(sin, SIN)
 ELT_UNARY(cos, COS)
+ELT_UNARY(erf, ERF)
 ELT_UNARY(sqrt, SQRT)
 ELT_UNARY(rsqrt, RSQRT)
 ELT_BINARY(pow, POW)

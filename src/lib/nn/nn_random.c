@@ -1,5 +1,5 @@
-/* jax.random on the threefry2x32 primitive, and the special functions it needs (erf and
- * erf_inv as composites of primitives).
+/* jax.random on the threefry2x32 primitive, and the special function it needs (erf_inv as
+ * a composite of primitives; erf is a primitive, src/prims/elt_math.c).
  *
  * Counter layout (JAX with jax_threefry_partitionable off): n random words come from
  * threefry over the counters iota(n) (padded with one 0 when n is odd) split into two
@@ -40,21 +40,6 @@ static int nnr_check_float(jx_loc loc, jx_val x, const char *op) {
     return -1;
 }
 
-/* erf for f32: XLA's ErfImpl32, x P(x^2) / Q(x^2) on x clamped to [-4, 4]. */
-static jx_val nnr_erf32(jx_loc loc, jx_val x) {
-    static const double alpha[7] = {-2.72614225801306e-10, 2.77068142495902e-08,
-                                    -2.10102402082508e-06, -5.69250639462346e-05,
-                                    -7.34990630326855e-04, -2.95459980854025e-03,
-                                    -1.60960333262415e-02};
-    static const double beta[5] = {-1.45660718464996e-05, -2.13374055278905e-04,
-                                   -1.68282697438203e-03, -7.37332916720468e-03,
-                                   -1.42647390514189e-02};
-    jx_val xc = jx_clip_at(loc, x, -4.0, 4.0);
-    jx_val x2 = jx_mul_at(loc, xc, xc);
-    return jx_div_at(loc, jx_mul_at(loc, xc, nnr_poly(loc, x2, alpha, 7)),
-                     nnr_poly(loc, x2, beta, 5));
-}
-
 /* The f64 series for |xs| <= 3: erf(xs) = 2/sqrt(pi) exp(-xs^2) sum_n xs (2xs^2)^n /
  * (2n+1)!! (46 terms, all positive, error < 1e-15). */
 static jx_val nnr_erf_series(jx_loc loc, jx_val xs) {
@@ -77,27 +62,6 @@ static jx_val nnr_erfc_cf(jx_loc loc, jx_val a) {
     jx_val k = a;
     for (int i = 24; i >= 1; i--) k = jx_add_at(loc, a, jx_div_at(loc, jx_lit_at(loc, a, i / 2.0), k));
     return k;
-}
-
-/* erf for f64: the series below |x| = 3, 1 - erfc by the continued fraction above. Each
- * branch sees its input clamped to its own domain so the unselected one stays finite (and
- * so does its derivative). */
-static jx_val nnr_erf64(jx_loc loc, jx_val x) {
-    jx_val series = nnr_erf_series(loc, jx_clip_at(loc, x, -3.0, 3.0));
-    jx_val ax = jx_abs_at(loc, x);
-    jx_val a = jx_max_at(loc, ax, jx_lit_at(loc, x, 3.0));
-    jx_val erfc = jx_div_at(loc, jx_exp_at(loc, jx_neg_at(loc, jx_mul_at(loc, a, a))),
-                            jx_mul_at(loc, nnr_erfc_cf(loc, a), jx_lit_at(loc, x, NNR_SQRTPI)));
-    jx_val tail = jx_sub_at(loc, jx_lit_at(loc, x, 1.0), erfc);
-    jx_val neg = jx_lt_at(loc, x, jx_lit_at(loc, x, 0.0));
-    tail = jx_select_at(loc, neg, jx_neg_at(loc, tail), tail);
-    return jx_select_at(loc, jx_lt_at(loc, ax, jx_lit_at(loc, x, 3.0)), series, tail);
-}
-
-/* erf of a float value (see nn.h). */
-jx_val jx_erf_at(jx_loc loc, jx_val x) {
-    if (nnr_check_float(loc, x, "erf") < 0) return nnr_poison(x);
-    return jx_val_type(x).dtype == JX_F32 ? nnr_erf32(loc, x) : nnr_erf64(loc, x);
 }
 
 /* Giles' single-precision erf_inv (as XLA's ErfInv32): w = -log1p(-x^2); a degree-8
