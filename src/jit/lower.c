@@ -3,8 +3,8 @@
  * buffer pointers and runs the steps in order: kernel calls (through jx_rt_parallel for
  * split kernels), GEMMs (jx_rt_gemm, batch loops around it) and output copies; a donated
  * input updated in place is first copied into the output when the caller passed another
- * array. A kernel evaluates the fused tree of each member at each index (lw_eval,
- * lw_compute, which calls each primitive's family `lower` rule in src/prims/):
+ * array. A kernel evaluates the fused tree of each member at each index (lw_eval and
+ * lw_compute in lower_index.c call each primitive's family `lower` rule in src/prims/):
  * elementwise ops are scalar code that the vectorizer widens, shape primitives are index
  * maps, and reductions, argmax, integer dot and conv_patches_t emit inner loops at the
  * point of use. With JX_PROFILE set when compiling, the entry calls
@@ -15,26 +15,6 @@
 
 #include "jit/lower.h"
 #include "core/util.h"
-
-/* ---- evaluation of a fused tree ------------------------------------------------------ */
-
-
-/* Value of node n at ix: an immediate, a load from its buffer, or its fused computation. */
-LLVMValueRef lw_eval(lw *L, int n, lw_ix *ix) {
-    const jx_node *nd = &L->p->nodes[n];
-    jp_kind k = L->p->buf[n].kind;
-    if (k == JP_IMM) return lw_const(L, nd->type.dtype, jx_array_get(nd->at.value, 0));
-    if (k != JP_FUSED) return lw_load(L, n, lw_lin(L, ix));
-    return lw_compute(L, n, ix);
-}
-
-/* See lower.h. */
-LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
-    const jx_node *nd = &L->p->nodes[n];
-    const jx_family *fam = prim_info(nd->op)->family;
-    if (fam->lower) return fam->lower(L, nd, ix);
-    return NULL; /* no rule: gemm, a library call the planner never fuses */
-}
 
 /* ---- the entry ------------------------------------------------------------------------ */
 

@@ -1,5 +1,7 @@
 /* The building blocks of the lowering: element indices (linear and multi-index, merged
- * group indices), counted loops, stack slots, and loads and stores of buffer elements. */
+ * group indices), counted loops, stack slots, loads and stores of buffer elements, and
+ * the value of a node at an index (lw_eval: an immediate, a load, or the node's family
+ * `lower` rule, which evaluates its operands through lw_eval in turn). */
 #include <string.h>
 
 #include "jit/lower.h"
@@ -125,4 +127,21 @@ void lw_store(lw *L, LLVMValueRef base, jx_dtype dt, LLVMValueRef lin, LLVMValue
     if (dt == JX_BOOL) v = LLVMBuildZExt(L->b, v, L->i8, "");
     LLVMValueRef ptr = LLVMBuildInBoundsGEP2(L->b, mt, base, &lin, 1, "");
     LLVMBuildStore(L->b, v, ptr);
+}
+
+/* Value of node n at ix: an immediate, a load from its buffer, or its fused computation. */
+LLVMValueRef lw_eval(lw *L, int n, lw_ix *ix) {
+    const jx_node *nd = &L->p->nodes[n];
+    jp_kind k = L->p->buf[n].kind;
+    if (k == JP_IMM) return lw_const(L, nd->type.dtype, jx_array_get(nd->at.value, 0));
+    if (k != JP_FUSED) return lw_load(L, n, lw_lin(L, ix));
+    return lw_compute(L, n, ix);
+}
+
+/* See lower.h. */
+LLVMValueRef lw_compute(lw *L, int n, lw_ix *ix) {
+    const jx_node *nd = &L->p->nodes[n];
+    const jx_family *fam = prim_info(nd->op)->family;
+    if (fam->lower) return fam->lower(L, nd, ix);
+    return NULL; /* no rule: gemm, a library call the planner never fuses */
 }
