@@ -105,6 +105,10 @@ LLVMTypeRef lw_type(lw *L, jx_dtype dt);
 LLVMTypeRef lw_mem_type(lw *L, jx_dtype dt);
 /* Calls intrinsic `name` overloaded on type t (nargs arguments of type t). */
 LLVMValueRef lw_intrin(lw *L, const char *name, LLVMTypeRef t, int nargs, LLVMValueRef *args);
+/* Calls the process's C function `name` (libm's erf, ...) taking nargs arguments of type t
+ * and returning t, declared pure (nounwind, willreturn, memory(none)) so LLVM may hoist
+ * or drop it; ORC resolves it in the process. Loops calling it stay scalar. */
+LLVMValueRef lw_call_pure(lw *L, const char *name, LLVMTypeRef t, int nargs, LLVMValueRef *args);
 /* Calls intrinsic `name` overloaded on (ret, arg) types with one argument. */
 LLVMValueRef lw_intrin2(lw *L, const char *name, LLVMTypeRef ret, LLVMTypeRef arg,
                         LLVMValueRef x);

@@ -1,5 +1,5 @@
 /* Scalar LLVM building blocks for the families' lowering rules: register and memory types
- * of the dtypes, constants, intrinsic calls, add, and max/min with the interpreter's NaN
+ * of the dtypes, constants, intrinsic and pure libm calls, add, and max/min with the interpreter's NaN
  * rule (shared by the elementwise max/min and the reductions). Which code each
  * elementwise primitive emits is its own rule, in src/prims/elt_*.c; the transcendentals
  * are in lower_math.c. No fast-math flags: results keep IEEE NaN/inf/-0 behaviour. */
@@ -27,6 +27,24 @@ LLVMValueRef lw_intrin(lw *L, const char *name, LLVMTypeRef t, int nargs, LLVMVa
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef f = LLVMGetIntrinsicDeclaration(L->m, id, &t, 1);
     LLVMTypeRef ft = LLVMIntrinsicGetType(L->cx, id, &t, 1);
+    return LLVMBuildCall2(L->b, ft, f, args, (unsigned)nargs, "");
+}
+
+/* See lower.h. */
+LLVMValueRef lw_call_pure(lw *L, const char *name, LLVMTypeRef t, int nargs, LLVMValueRef *args) {
+    LLVMTypeRef params[JX_MAX_OPERANDS];
+    for (int i = 0; i < nargs; i++) params[i] = t;
+    LLVMTypeRef ft = LLVMFunctionType(t, params, (unsigned)nargs, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->m, name);
+    if (!f) {
+        f = LLVMAddFunction(L->m, name, ft);
+        const char *attrs[3] = {"nounwind", "willreturn", "memory"}; /* memory(none) */
+        for (int i = 0; i < 3; i++) {
+            unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+            LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                    LLVMCreateEnumAttribute(L->cx, kind, 0));
+        }
+    }
     return LLVMBuildCall2(L->b, ft, f, args, (unsigned)nargs, "");
 }
 

@@ -4,7 +4,6 @@
  * (formulas of JAX's lax.py), the LLVM emission (the branch-free polynomials of
  * src/jit/lower_math.c, or LLVM intrinsics), then its row and public constructor. */
 #include <math.h>
-#include <string.h>
 
 #include "prims/elementwise.h"
 
@@ -123,19 +122,8 @@ static jx_val erf_partial(jx_loc loc, const jx_val *x, jx_val y, int k, jx_val g
     return jx_mul_at(loc, g, jx_mul_at(loc, elt_lit(loc, g, 1.12837916709551257390), e));
 }
 static LLVMValueRef erf_emit(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a) {
-    const char *name = dt == JX_F64 ? "erf" : "erff";
-    LLVMTypeRef t = lw_type(L, out), ft = LLVMFunctionType(t, &t, 1, 0);
-    LLVMValueRef f = LLVMGetNamedFunction(L->m, name);
-    if (!f) { /* a pure function: nounwind, willreturn, memory(none) */
-        f = LLVMAddFunction(L->m, name, ft);
-        const char *attrs[3] = {"nounwind", "willreturn", "memory"};
-        for (int i = 0; i < 3; i++) {
-            unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
-            LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
-                                    LLVMCreateEnumAttribute(L->cx, kind, 0));
-        }
-    }
-    return LLVMBuildCall2(L->b, ft, f, a, 1, "");
+    (void)out;
+    return lw_call_pure(L, dt == JX_F64 ? "erf" : "erff", lw_type(L, dt), 1, a);
 }
 
 /* ---- sqrt, rsqrt (LLVM's sqrt intrinsic, correctly rounded) ---- */
