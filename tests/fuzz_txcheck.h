@@ -17,7 +17,9 @@
  *   vmap_vs_loop     vmap: the batched function on stacked samples equals h on each
  *                    sample (tight tolerance);
  *   jvp_vjp_primal   jvp(h) and vjp(h) give h's outputs as their primal outputs;
- *   dot_product      <ct, jvp(h)(x, t)> == <vjp(h)(x, ct), t> for random t, ct;
+ *   dot_product      <ct, jvp(h)(x, t)> == <vjp(h)(x, ct), t> for random t, ct (skipped
+ *                    where any reverse mode's rounding may move the right side by 10%:
+ *                    a cotangent of 1e32 and one of 1 summed at a node);
  *   finite_diff      jvp(h)(x, t) against central differences of h along t at two step
  *                    sizes (derivatives where the two disagree, or where forward and
  *                    backward differences disagree, i.e. h is not smooth there, are

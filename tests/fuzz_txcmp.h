@@ -27,6 +27,7 @@ typedef struct ft_stats {
     long differ[FTC_N];  /* float elements compared that were not equal */
     long unknown[FTC_N]; /* float elements not compared (no error estimate) */
     long dot_zero;      /* dot-product tests skipped because every term is 0 */
+    long dot_reverse;   /* ... because reverse mode's own rounding may move the vjp's side by 10% */
     long fd_unsmooth;   /* derivatives skipped: the two step sizes disagree */
     long retype_failed; /* stages with no f64 form */
 } ft_stats;
@@ -267,6 +268,39 @@ static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
     jx_fn *r = v && taint ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);
     free(v);
     free(taint);
+    jx_clear_error();
+    return r;
+}
+
+/* f with every float node's derivative scaled by 1 + d (d a constant of 2 eps, random
+ * sign per element) and its value unchanged: y + d * (y - stop_gradient(y)) is y for
+ * finite y. The jvp of it shows how far errors of 2 eps in every tangent (or, by
+ * transposition, in every cotangent, each a rounded sum in reverse mode) move a result.
+ * NULL if f cannot be rebuilt so. */
+static jx_fn *ft_tangent_noisy(const jx_fn *f, fz_gen *g) {
+    jx_type in_t[FT_MAX_ARGS];
+    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
+    jx_trace *t = jx_trace_begin(f->n_in, in_t);
+    jx_val *v = malloc((size_t)(f->n_nodes + 1) * sizeof *v), outs[FT_MAX_ARGS], x[64];
+    for (int i = 0; v && i < f->n_nodes; i++) {
+        const jx_node *nd = &f->nodes[i];
+        if (i < f->n_in) {
+            v[i] = jx_trace_input(t, i);
+            continue;
+        }
+        for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]];
+        v[i] = tx_replay(t, nd, x);
+        if (!fz_isf(nd->type.dtype) || nd->nin == 0 || jx_val_bad(v[i])) continue;
+        jx_array *d = jx_array_new_type(&nd->type);
+        double c = nd->type.dtype == JX_F32 ? 0x1p-23 : 0x1p-52;
+        for (int64_t e = 0, n = jx_array_size(d); e < n; e++)
+            jx_array_set(d, e, c * (fz_chance(g, 0.5) ? 1 : -1) * (0.5 + 0.5 * fz_unif(g)));
+        v[i] = jx_add(v[i], jx_mul(jx_constant(t, d), jx_sub(v[i], jx_stop_gradient(v[i]))));
+        jx_array_free(d);
+    }
+    for (int j = 0; v && j < f->n_out; j++) outs[j] = v[f->outs[j]];
+    jx_fn *r = v ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);
+    free(v);
     jx_clear_error();
     return r;
 }

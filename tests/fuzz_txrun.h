@@ -192,9 +192,10 @@ static void ft_stats_print(const ft_stats *st, FILE *out) {
                 st->failed[k], st->elems[k], st->differ[k], st->unknown[k], st->worst[k]);
     fprintf(out, "  (elements: float elements compared with a tolerance; differ: those not equal; unknown: not\n"
             "  compared, no error estimate; worst: the largest |difference| / allowed among those that passed)\n"
-            "  dot products skipped because every term is 0: %ld; finite differences skipped where h is\n"
-            "  not smooth: %ld derivatives; derivative checks without an f64 form of h: %ld\n",
-            st->dot_zero, st->fd_unsmooth, st->retype_failed);
+            "  dot products skipped because every term is 0: %ld, because reverse mode's rounding may\n"
+            "  move the vjp's side by 10%%: %ld; finite differences skipped where h is not smooth: %ld\n"
+            "  derivatives; derivative checks without an f64 form of h: %ld\n",
+            st->dot_zero, st->dot_reverse, st->fd_unsmooth, st->retype_failed);
 }
 
 #endif
