@@ -386,6 +386,41 @@ jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t 
 jx_fn *jx_jacrev(const jx_fn *f, int wrt);
 jx_fn *jx_jacfwd(const jx_fn *f, int wrt);
 jx_fn *jx_hessian(const jx_fn *f, int wrt);
+/* Transform-and-call inside a trace: each traces f (n_in inputs, n_out outputs, user
+ * passed through) on the types the transformation needs, read from the traced args,
+ * transforms it, calls the result on args in their trace and frees what it made.
+ * JAX's vmap(predict, in_axes=(None, 0))(params, x) is
+ *     jx_call_vmap(predict, NULL, 2, (int[]){JX_NONE, 0}, (jx_val[]){params, x}, 1, NULL,
+ *                  &y);
+ * Errors (of f, of the transformation, bad or mismatched args) are recorded on the args'
+ * trace with the caller's line, and every output is poison. Each returns 0 or -1.
+ * vmap: f is traced on the per-example types (each batched arg without its axis
+ *   in_axes[i], negative counting from the end of the arg's type); the batch size is the
+ *   batched args' common size along their axes; outs[0..n_out) batched along out_axes
+ *   (NULL: all 0). At least one arg must be batched.
+ * grad: grads[0..n_wrt) (one when n_wrt == 0) as jx_grad(f, n_wrt, wrt) of args.
+ * value_and_grad: outs = (f's n_out outputs, then the gradients), as jx_value_and_grad.
+ * vjp: outs = (f's outputs, then the cotangents of the inputs wrt selects, as jx_vjp),
+ *   given cts[0..n_out), one per output.
+ * jvp: outs = (f's outputs, then their tangents), given tangents for the inputs wrt
+ *   selects (wrt[i] != 0; NULL: every input, integer inputs' tangents ignored), in
+ *   input order; unselected inputs have zero tangent. */
+int jx_call_vmap_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const int *in_axes,
+                    const jx_val *args, int n_out, const int *out_axes, jx_val *outs);
+int jx_call_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
+                    int n_out, int n_wrt, const int *wrt, jx_val *grads);
+int jx_call_value_and_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in,
+                              const jx_val *args, int n_out, int n_wrt, const int *wrt,
+                              jx_val *outs);
+int jx_call_vjp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
+                   const unsigned char *wrt, int n_out, const jx_val *cts, jx_val *outs);
+int jx_call_jvp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
+                   const unsigned char *wrt, const jx_val *tangents, int n_out, jx_val *outs);
+#define jx_call_vmap(...) jx_call_vmap_at(JX_HERE, __VA_ARGS__)
+#define jx_call_grad(...) jx_call_grad_at(JX_HERE, __VA_ARGS__)
+#define jx_call_value_and_grad(...) jx_call_value_and_grad_at(JX_HERE, __VA_ARGS__)
+#define jx_call_vjp(...) jx_call_vjp_at(JX_HERE, __VA_ARGS__)
+#define jx_call_jvp(...) jx_call_jvp_at(JX_HERE, __VA_ARGS__)
 /* Dead code and common subexpression elimination and algebraic simplification (x*1, x+0,
  * neg(neg x), transpose(transpose x), broadcasts of scalar constants, constant folding of
  * small constants). Returns a new function. */

@@ -10,14 +10,19 @@
 /* The tangent of every node of f (indexed by f's node ids). */
 typedef struct jvp_ctx {
     jx_val *tan;
+    const unsigned char *wrt; /* inputs with a tangent input (NULL: all) */
 } jvp_ctx;
 
-/* Seeds the tangents of f's float inputs with the new function's tangent inputs. */
+/* Seeds the tangents of f's float inputs that have tangent inputs (in input order after
+ * the primal inputs); the others are symbolic zeros. */
 static int jvp_start(replay *r) {
     jvp_ctx *c = r->ctx;
     const jx_fn *f = r->f;
-    for (int i = 0; i < f->n_in; i++)
-        c->tan[i] = tx_is_float(f->nodes[i].type.dtype) ? trace_val(r->t, f->n_in + i) : TX_ZERO;
+    for (int i = 0, k = f->n_in; i < f->n_in; i++) {
+        int has = !c->wrt || c->wrt[i];
+        c->tan[i] = has && tx_is_float(f->nodes[i].type.dtype) ? trace_val(r->t, k) : TX_ZERO;
+        k += has;
+    }
     return 0;
 }
 
@@ -60,19 +65,26 @@ static int jvp_end(replay *r, jx_val *outs) {
 }
 
 /* See jx.h. */
-jx_fn *jx_jvp(const jx_fn *f) {
+jx_fn *jx_jvp(const jx_fn *f) { return tx_jvp(f, NULL); }
+
+/* See transform.h. */
+jx_fn *tx_jvp(const jx_fn *f, const unsigned char *wrt) {
     if (!f) {
         util_err("jvp: NULL function");
         return NULL;
     }
     jx_type *in_t = malloc((size_t)(2 * f->n_in + 1) * sizeof *in_t);
-    jvp_ctx c = {malloc((size_t)(f->n_nodes + 1) * sizeof *c.tan)};
+    jvp_ctx c = {malloc((size_t)(f->n_nodes + 1) * sizeof *c.tan), wrt};
     jx_fn *g = NULL;
     if (!in_t || !c.tan) {
         util_err("jvp: out of memory");
     } else {
-        for (int i = 0; i < f->n_in; i++) in_t[i] = in_t[f->n_in + i] = f->nodes[i].type;
-        replay_spec spec = {.what = "jvp", .n_in = 2 * f->n_in, .in_types = in_t,
+        int n = f->n_in;
+        for (int i = 0; i < f->n_in; i++) {
+            in_t[i] = f->nodes[i].type;
+            if (!wrt || wrt[i]) in_t[n++] = f->nodes[i].type;
+        }
+        replay_spec spec = {.what = "jvp", .n_in = n, .in_types = in_t,
                             .n_out = 2 * f->n_out, .start = jvp_start, .rule = jvp_node,
                             .end = jvp_end, .finish = tx_finish};
         g = replay_fn(f, &spec, &c);

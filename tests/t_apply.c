@@ -1,0 +1,187 @@
+/* Transform-and-call inside a trace (src/transform/apply.c): jx_call_vmap, jx_call_grad,
+ * jx_call_value_and_grad, jx_call_vjp and jx_call_jvp give exactly what the explicit
+ * trace + transform + jx_call + free sequence gives (compared bit for bit through the
+ * interpreter on random inputs), and their errors land on the surrounding trace with the
+ * caller's line, poisoning every output. */
+#include <string.h>
+
+#include "txcheck.h"
+
+enum { NI = 5, NO = 3, NB = 4 };
+
+/* predict(W[NO,NI], x[NI]) -> tanh(W x) [NO] */
+static void predict(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_tanh(jx_matvec(in[0], in[1]));
+}
+
+/* loss(W, x) -> (sum(predict(W, x)^2), mean(x)): a scalar and an aux output */
+static void loss(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val y[1];
+    predict(t, in, y, user);
+    out[0] = jx_sum_all(jx_square(y[0]));
+    out[1] = jx_mean_all(in[1]);
+}
+
+/* Which jx_call_* a test traces: the same computation done by hand is `explicit_of`. */
+typedef enum { AP_VMAP, AP_GRAD, AP_VALUE_AND_GRAD, AP_VJP, AP_JVP } ap_kind;
+static const int vm_axes[2] = {JX_NONE, 0};
+static const int g_wrt[2] = {1, 0};
+static const unsigned char j_wrt[2] = {0, 1};
+
+/* The outer function, calling the transformation in one step. Inputs: W, X[NB,NI] for
+ * vmap, else W, x, and a cotangent/tangent last. */
+static void one_step(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    switch (*(const ap_kind *)user) {
+    case AP_VMAP: jx_call_vmap(predict, NULL, 2, vm_axes, in, 1, NULL, out); break;
+    case AP_GRAD: jx_call_grad(loss, NULL, 2, in, 2, 2, g_wrt, out); break;
+    case AP_VALUE_AND_GRAD: jx_call_value_and_grad(loss, NULL, 2, in, 2, 2, g_wrt, out); break;
+    case AP_VJP: jx_call_vjp(predict, NULL, 2, in, NULL, 1, &in[2], out); break;
+    case AP_JVP: jx_call_jvp(predict, NULL, 2, in, j_wrt, &in[2], 1, out); break;
+    }
+}
+
+/* The same by hand: trace, transform, jx_call, free. */
+static void by_hand(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    ap_kind k = *(const ap_kind *)user;
+    jx_type ty[2] = {jx_val_type(in[0]), jx_val_type(in[1])};
+    if (k == AP_VMAP) ty[1] = JX_TYPE(JX_F64, NI);
+    jx_fn *f = k == AP_GRAD || k == AP_VALUE_AND_GRAD ? jx_trace(loss, 2, ty, 2, NULL)
+                                                        : jx_trace(predict, 2, ty, 1, NULL);
+    jx_fn *g = NULL;
+    switch (k) {
+    case AP_VMAP: g = jx_vmap(f, vm_axes, NULL, NB); break;
+    case AP_GRAD: g = jx_grad(f, 2, g_wrt); break;
+    case AP_VALUE_AND_GRAD: g = jx_value_and_grad(f, 2, g_wrt); break;
+    case AP_VJP: g = jx_vjp(f, NULL); break;
+    case AP_JVP: { /* a jvp with tangents for both, W's zero */
+        g = jx_jvp(f);
+        jx_val args[4] = {in[0], in[1], jx_zeros_like(in[0]), in[2]};
+        if (g) jx_call(g, args, out);
+        jx_fn_free(f), jx_fn_free(g);
+        return;
+    }
+    }
+    if (!g) jx_trace_fail(t, jx_error());
+    else jx_call(g, in, out);
+    jx_fn_free(f), jx_fn_free(g);
+}
+
+/* Traces one_step and by_hand for kind k and checks they compute the same bits. */
+static void same_as_by_hand(ap_kind k, int n_out) {
+    jx_type ty[3] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NI), JX_TYPE(JX_F64, NO)};
+    int n_in = k == AP_VMAP || k == AP_GRAD || k == AP_VALUE_AND_GRAD ? 2 : 3;
+    if (k == AP_VMAP) ty[1] = JX_TYPE(JX_F64, NB, NI);
+    if (k == AP_JVP) ty[2] = JX_TYPE(JX_F64, NI);
+    jx_fn *a = jx_trace(one_step, n_in, ty, n_out, &k);
+    jx_fn *b = jx_trace(by_hand, n_in, ty, n_out, &k);
+    CHECK(a != NULL && b != NULL);
+    if (!a || !b) printf("  %s\n", jx_error());
+    jx_array *in[3] = {0}, *ya[4] = {0}, *yb[4] = {0};
+    for (int i = 0; i < n_in; i++) in[i] = txc_random(ty[i], -1, 1);
+    if (a && b) {
+        CHECK(jx_interp(a, in, ya) == 0 && jx_interp(b, in, yb) == 0);
+        for (int j = 0; j < n_out; j++) {
+            CHECK(ya[j] && yb[j] && jx_array_nbytes(ya[j]) == jx_array_nbytes(yb[j]));
+            if (ya[j] && yb[j])
+                CHECK(!memcmp(jx_array_cdata(ya[j]), jx_array_cdata(yb[j]),
+                              jx_array_nbytes(ya[j])));
+        }
+    }
+    txc_free(n_in, in), txc_free(n_out, ya), txc_free(n_out, yb);
+    jx_fn_free(a), jx_fn_free(b);
+}
+
+TEST(vmap_matches_by_hand) { same_as_by_hand(AP_VMAP, 1); }
+TEST(grad_matches_by_hand) { same_as_by_hand(AP_GRAD, 2); }
+TEST(value_and_grad_matches_by_hand) { same_as_by_hand(AP_VALUE_AND_GRAD, 4); }
+TEST(vjp_matches_by_hand) { same_as_by_hand(AP_VJP, 3); }
+TEST(jvp_with_wrt_matches_by_hand) { same_as_by_hand(AP_JVP, 2); }
+
+/* ---- errors land on the surrounding trace ---- */
+
+typedef struct bad_case {
+    int axes[2];
+    jx_type x_type;
+    int poison_w;
+} bad_case;
+
+static int bad_line;
+
+/* vmap of predict with the case's axes and x type; W poisoned when asked. */
+static void bad_vmap(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const bad_case *c = user;
+    jx_val args[2] = {in[0], in[1]};
+    if (c->poison_w) args[0] = (jx_val){0};
+    jx_val y[1];
+    bad_line = __LINE__ + 1;
+    int rc = jx_call_vmap(predict, NULL, 2, c->axes, args, 1, NULL, y);
+    CHECK(rc == -1 && jx_val_bad(y[0]));
+    (void)t;
+    out[0] = y[0];
+}
+
+/* Traces bad_vmap for c; expects failure whose message holds want and the call's line. */
+static void expect_vmap_error(bad_case c, const char *want) {
+    jx_type ty[2] = {JX_TYPE(JX_F64, NO, NI), c.x_type};
+    jx_fn *f = jx_trace(bad_vmap, 2, ty, 1, &c);
+    CHECK(f == NULL);
+    char line[32];
+    snprintf(line, sizeof line, "t_apply.c:%d", bad_line);
+    CHECK_CONTAINS(jx_error(), want);
+    CHECK_CONTAINS(jx_error(), line);
+    jx_fn_free(f);
+}
+
+TEST(vmap_errors) {
+    expect_vmap_error((bad_case){{JX_NONE, JX_NONE}, JX_TYPE(JX_F64, NB, NI), 0},
+                      "no batched argument");
+    expect_vmap_error((bad_case){{JX_NONE, 2}, JX_TYPE(JX_F64, NB, NI), 0},
+                      "in_axes[1] = 2 out of range for argument 1 of type f64[4,5]");
+    expect_vmap_error((bad_case){{0, 0}, JX_TYPE(JX_F64, NB, NI), 0},
+                      "argument 1 has batch size 4 along axis 0, argument 0 has 3");
+    expect_vmap_error((bad_case){{JX_NONE, 0}, JX_TYPE(JX_F64, NB, NI), 1}, "vmap: operand 0");
+    /* predict's own error (matvec of [3,5] with [6]) names predict's op */
+    expect_vmap_error((bad_case){{JX_NONE, 0}, JX_TYPE(JX_F64, NB, NI + 1), 0}, "matvec");
+}
+
+/* grad of a function whose output 0 is not a scalar: the transformation's error. */
+static void bad_grad(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val g[1];
+    bad_line = __LINE__ + 1;
+    CHECK(jx_call_grad(predict, NULL, 2, in, 1, 0, NULL, g) == -1 && jx_val_bad(g[0]));
+    out[0] = g[0];
+}
+
+TEST(grad_error_names_the_call) {
+    jx_type ty[2] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NI)};
+    jx_fn *f = jx_trace(bad_grad, 2, ty, 1, NULL);
+    CHECK(f == NULL);
+    char line[32];
+    snprintf(line, sizeof line, "t_apply.c:%d", bad_line);
+    CHECK_CONTAINS(jx_error(), "grad");
+    CHECK_CONTAINS(jx_error(), "scalar");
+    CHECK_CONTAINS(jx_error(), line);
+    jx_fn_free(f);
+}
+
+/* NULL function and NULL tangents: errors, outputs poison, no crash. */
+static void null_args(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val y[2];
+    CHECK(jx_call_vmap(NULL, NULL, 2, vm_axes, in, 1, NULL, y) == -1 && jx_val_bad(y[0]));
+    CHECK(jx_call_jvp(predict, NULL, 2, in, NULL, NULL, 1, y) == -1 && jx_val_bad(y[1]));
+    out[0] = y[0];
+}
+
+TEST(null_arguments) {
+    jx_type ty[2] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NB, NI)};
+    jx_fn *f = jx_trace(null_args, 2, ty, 1, NULL);
+    CHECK(f == NULL);
+    CHECK_CONTAINS(jx_error(), "vmap: NULL function");
+    jx_fn_free(f);
+}
+
+TEST_MAIN()
