@@ -133,11 +133,49 @@ int jx_npy_save(const char *path, const jx_array *a);
 jx_array *jx_npy_parse(const void *buf, size_t len);
 void *jx_npy_dump(const jx_array *a, size_t *len);
 
+/* .npz archives, as numpy's savez (stored) and savez_compressed (deflate) write them and
+ * np.load reads them: a zip of .npy members named "<name>.npy". Names may contain '/'
+ * (numpy allows it; a parameter tree's paths are meant to use it) but must be non-empty,
+ * valid UTF-8 and distinct.
+ *
+ * jx_npz_save writes arrays[0..n-1] as members names[i] + ".npy" (.npy 1.0, as
+ * jx_npy_save), in that order; flags JX_NPZ_STORED or JX_NPZ_COMPRESSED. The archive is
+ * written to a temporary file in path's directory and renamed over path when complete,
+ * so a failed or interrupted save never leaves a partial file under path (an existing
+ * file stays as it was). n == 0 writes an empty archive, as np.savez() does. Returns 0,
+ * or -1 with "jx_npz_save: path: ..." (NULL/empty/duplicate names, NULL arrays, I/O).
+ *
+ * jx_npz_load reads every member into a jx_npz (archive order; names without ".npy"),
+ * which the caller frees with jx_npz_free (names and arrays included; take an array out
+ * with jx_array_retain to keep it). jx_npz_load_one reads the member with the given name.
+ * Both return NULL with "fn: path: member 'x.npy': ..." when the file is not a zip,
+ * truncated or inconsistent, a member's name does not end in ".npy" or is just ".npy",
+ * a name appears twice, a member is not a valid .npy (the rules of jx_npy_load), its CRC
+ * does not match, or it is over the load limit: a member's declared uncompressed size is
+ * checked before anything is inflated, so a zip bomb is refused cheaply. jx_npz_parse is
+ * jx_npz_load on an archive image in memory. jx_npz_get returns z's array of that name
+ * (borrowed), or NULL without a message. */
+#define JX_NPZ_STORED 0
+#define JX_NPZ_COMPRESSED 1
+typedef struct jx_npz {
+    int n;              /* members */
+    const char **names; /* n names (keys, without ".npy"), owned by the jx_npz */
+    jx_array **arrays;  /* n arrays, owned by the jx_npz */
+} jx_npz;
+int jx_npz_save(const char *path, int n, const char *const *names, jx_array *const *arrays,
+                int flags);
+jx_npz *jx_npz_load(const char *path);
+jx_npz *jx_npz_parse(const void *buf, size_t len);
+jx_array *jx_npz_load_one(const char *path, const char *name);
+jx_array *jx_npz_get(const jx_npz *z, const char *name);
+void jx_npz_free(jx_npz *z);
+
 /* The load limit: the largest array, in bytes of the result, that the loaders
- * (jx_npy_load/jx_npy_parse, and jx_idx_load/jx_idx_parse/jx_mnist_load of jx/data.h)
- * create. A file whose header declares more fails with a message naming the file, the
- * size and the limit, before anything that large is allocated or read (a small gzip'd
- * file cannot inflate into gigabytes). The default, 1 GiB, holds the Fashion-MNIST
+ * (jx_npy_load/jx_npy_parse, each member of jx_npz_load/jx_npz_parse/jx_npz_load_one,
+ * and jx_idx_load/jx_idx_parse/jx_mnist_load of jx/data.h) create. A file whose header
+ * declares more fails with a message naming the file, the size and the limit, before
+ * anything that large is allocated or read (a small gzip'd file cannot inflate into
+ * gigabytes). The default, 1 GiB, holds the Fashion-MNIST
  * training images as f32 (188 MB) five times over. jx_set_load_limit sets it for the
  * whole process (0 restores the default) and returns the previous value; both calls are
  * thread-safe. */

@@ -159,19 +159,13 @@ jx_array *jx_npy_parse(const void *buf, size_t len) {
     return npy_parse_named(buf, len, "jx_npy_parse", "<buffer>");
 }
 
-/* Serializes a to an .npy 1.0 image (malloc'd; *len receives its size). The header is
- * space-padded and ends in '\n' so the data starts at a multiple of 64 bytes. */
-void *jx_npy_dump(const jx_array *a, size_t *len) {
-    if (!a) {
-        util_err("jx_npy_dump: NULL array");
-        return NULL;
-    }
-    jx_dtype dt = jx_array_dtype(a);
+/* See npy.h: the prefix and padded header of a's .npy 1.0 image. */
+size_t npy_header_write(const jx_array *a, unsigned char out[NPY_HEADER_WRITE_MAX]) {
     int rank = jx_array_rank(a);
     const int64_t *shape = jx_array_shape(a);
     char dict[256];
     int k = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     npy_descr[dt]);
+                     npy_descr[jx_array_dtype(a)]);
     for (int i = 0; i < rank; i++)
         k += snprintf(dict + k, sizeof dict - (size_t)k, i ? ", %lld" : "%lld",
                       (long long)shape[i]);
@@ -179,13 +173,6 @@ void *jx_npy_dump(const jx_array *a, size_t *len) {
     size_t hlen = (size_t)k + 1; /* + '\n' */
     size_t pad = (NPY_ALIGN - (10 + hlen) % NPY_ALIGN) % NPY_ALIGN;
     hlen += pad;
-    size_t nbytes = jx_array_nbytes(a);
-    size_t total = 10 + hlen + nbytes;
-    unsigned char *out = malloc(total);
-    if (!out) {
-        util_err("jx_npy_dump: out of memory (%zu bytes)", total);
-        return NULL;
-    }
     memcpy(out, NPY_MAGIC, NPY_MAGIC_LEN);
     out[6] = 1;
     out[7] = 0;
@@ -194,8 +181,28 @@ void *jx_npy_dump(const jx_array *a, size_t *len) {
     memcpy(out + 10, dict, (size_t)k);
     memset(out + 10 + k, ' ', pad);
     out[10 + hlen - 1] = '\n';
-    if (nbytes) memcpy(out + 10 + hlen, jx_array_cdata(a), nbytes);
-    if (!npy_host_le()) npy_swap(out + 10 + hlen, jx_array_size(a), jx_dtype_size(dt));
+    return 10 + hlen;
+}
+
+/* Serializes a to an .npy 1.0 image (malloc'd; *len receives its size). The header is
+ * space-padded and ends in '\n' so the data starts at a multiple of 64 bytes. */
+void *jx_npy_dump(const jx_array *a, size_t *len) {
+    if (!a) {
+        util_err("jx_npy_dump: NULL array");
+        return NULL;
+    }
+    unsigned char head[NPY_HEADER_WRITE_MAX];
+    size_t hsize = npy_header_write(a, head), nbytes = jx_array_nbytes(a);
+    size_t total = hsize + nbytes;
+    unsigned char *out = malloc(total);
+    if (!out) {
+        util_err("jx_npy_dump: out of memory (%zu bytes)", total);
+        return NULL;
+    }
+    memcpy(out, head, hsize);
+    if (nbytes) memcpy(out + hsize, jx_array_cdata(a), nbytes);
+    if (!npy_host_le())
+        npy_swap(out + hsize, jx_array_size(a), jx_dtype_size(jx_array_dtype(a)));
     if (len) *len = total;
     return out;
 }
@@ -218,24 +225,26 @@ static int64_t npy_fread(void *ctx, void *buf, size_t len) {
     return (int64_t)got;
 }
 
-/* Reads the data of header h (need bytes after the first off) from in into a new array.
- * For a regular file the size is checked first; a pipe or device is read as far as the
- * data goes (util_read_grown). */
-static jx_array *npy_load_data(npy_in *in, const struct stat *st, const npy_header *h,
-                               size_t off, size_t need) {
-    const char *src = in->src;
-    if (S_ISREG(st->st_mode)) {
-        size_t avail = (uint64_t)st->st_size > off ? (size_t)st->st_size - off : 0;
-        if (avail < need) {
-            util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %zu "
-                     "are present", src, need, avail);
+/* Reads the data of header h (need bytes after the first off) from rd into a new array.
+ * With a known source size (avail >= 0) the size is checked first and the data read
+ * straight into the array; a source of unknown size (a pipe or device) is read as far as
+ * the data goes (util_read_grown). */
+static jx_array *npy_read_data(util_read_fn rd, void *ctx, int64_t avail, const char *fn,
+                               const char *src, const npy_header *h, size_t off,
+                               size_t need) {
+    if (avail >= 0) {
+        size_t left = (uint64_t)avail > off ? (size_t)avail - off : 0;
+        if (left < need) {
+            util_err("%s: %s: data too short: shape needs %zu bytes but only %zu are "
+                     "present", fn, src, need, left);
             return NULL;
         }
         jx_array *a = jx_array_new(h->dt, h->rank, h->shape);
-        int64_t got = a ? npy_fread(in, jx_array_data(a), need) : -1;
+        if (!a) util_err("%s: %s: out of memory (%zu bytes)", fn, src, need);
+        int64_t got = a ? rd(ctx, jx_array_data(a), need) : -1;
         if (got >= 0 && (size_t)got < need)
-            util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %lld "
-                     "are present", src, need, (long long)got);
+            util_err("%s: %s: data too short: shape needs %zu bytes but only %lld are "
+                     "present", fn, src, need, (long long)got);
         if (got < 0 || (size_t)got < need) {
             jx_array_free(a);
             return NULL;
@@ -244,45 +253,44 @@ static jx_array *npy_load_data(npy_in *in, const struct stat *st, const npy_head
     }
     unsigned char *buf;
     size_t got;
-    int r = util_read_grown(npy_fread, in, need, "jx_npy_load", src, &buf, &got);
+    int r = util_read_grown(rd, ctx, need, fn, src, &buf, &got);
     if (r > 0)
-        util_err("jx_npy_load: %s: data too short: shape needs %zu bytes but only %zu are "
-                 "present", src, need, got);
+        util_err("%s: %s: data too short: shape needs %zu bytes but only %zu are present",
+                 fn, src, need, got);
     if (r) return NULL;
     jx_array *a = jx_array_from(h->dt, h->rank, h->shape, buf);
     free(buf);
     return a;
 }
 
-/* Reads the prefix and header of f and then the data (see npy_load_data). */
-static jx_array *npy_load_file(FILE *f, const struct stat *st, const char *path) {
-    const char *fn = "jx_npy_load";
-    npy_in in = {f, path};
+/* See npy.h: reads the prefix and header from rd, then the data (npy_read_data). */
+jx_array *npy_read(util_read_fn rd, void *ctx, int64_t avail, const char *fn,
+                   const char *src) {
     unsigned char pre_buf[NPY_PRE_MAX];
-    int64_t r = npy_fread(&in, pre_buf, NPY_MAGIC_LEN + 2);
+    int64_t r = rd(ctx, pre_buf, NPY_MAGIC_LEN + 2);
     if (r < 0) return NULL;
     size_t plen = (size_t)r, pre = 0, hlen = 0, need = 0;
     int major = 0;
     if (plen == NPY_MAGIC_LEN + 2) { /* the length field: 2 bytes for 1.0, else 4 */
-        r = npy_fread(&in, pre_buf + plen, pre_buf[6] == 1 ? 2 : 4);
+        r = rd(ctx, pre_buf + plen, pre_buf[6] == 1 ? 2 : 4);
         if (r < 0) return NULL;
         plen += (size_t)r;
     }
-    if (npy_prefix(pre_buf, plen, fn, path, &major, &pre, &hlen) < 0) return NULL;
+    if (npy_prefix(pre_buf, plen, fn, src, &major, &pre, &hlen) < 0) return NULL;
     char *text = malloc(hlen + 1);
-    r = text ? npy_fread(&in, text, hlen) : -1;
-    if (!text) util_err("%s: %s: out of memory", fn, path);
+    r = text ? rd(ctx, text, hlen) : -1;
+    if (!text) util_err("%s: %s: out of memory", fn, src);
     if (r >= 0 && (size_t)r < hlen)
         util_err("%s: %s: header length %zu runs past the end of the data (%lld bytes after "
-                 "the prefix)", fn, path, hlen, (long long)r);
+                 "the prefix)", fn, src, hlen, (long long)r);
     npy_header h;
     int64_t n = 0;
     int ok = r >= 0 && (size_t)r == hlen &&
-             npy_header_parse(text, hlen, major, fn, path, &h) == 0 &&
-             npy_size(&h, fn, path, &n, &need) == 0;
+             npy_header_parse(text, hlen, major, fn, src, &h) == 0 &&
+             npy_size(&h, fn, src, &n, &need) == 0;
     free(text);
     if (!ok) return NULL;
-    jx_array *a = npy_load_data(&in, st, &h, pre + hlen, need);
+    jx_array *a = npy_read_data(rd, ctx, avail, fn, src, &h, pre + hlen, need);
     return a ? npy_fix(a, &h) : NULL;
 }
 
@@ -292,7 +300,9 @@ jx_array *jx_npy_load(const char *path) {
     struct stat st;
     FILE *f = util_open_read("jx_npy_load", path, &st);
     if (!f) return NULL;
-    jx_array *a = npy_load_file(f, &st, path);
+    npy_in in = {f, path};
+    jx_array *a = npy_read(npy_fread, &in, S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1,
+                           "jx_npy_load", path);
     fclose(f);
     return a;
 }

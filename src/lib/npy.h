@@ -1,5 +1,5 @@
-/* Internal interface between the .npy container code (npy.c) and the header dict parser
- * (npy_header.c, npy_descr.c). */
+/* Internal interface between the .npy container code (npy.c), the header dict parser
+ * (npy_header.c, npy_descr.c) and the .npz archives (npz.c). */
 #ifndef JX_NPY_H
 #define JX_NPY_H
 
@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "jx.h"
+#include "core/util.h"
 
 /* numpy's read limit for the header dict (numpy.lib.format._MAX_HEADER_SIZE): longer
  * headers are refused as unsafe to evaluate. Counted in characters after decoding, as
@@ -50,5 +51,21 @@ int npy_header_parse(const char *text, size_t len, int major, const char *fn,
  * and '>f4' etc. as big-endian) to *dt and *big. Returns 0, or -1 if numpy rejects the
  * string or means another dtype (no message). */
 int npy_descr_lookup(const char *s, size_t n, jx_dtype *dt, int *big);
+
+/* Room for the prefix and header npy_header_write produces (a rank-8 shape of 20-digit
+ * dims comes to 256 bytes after padding). */
+#define NPY_HEADER_WRITE_MAX 320
+
+/* Writes the prefix and header of a's .npy 1.0 image (what jx_npy_dump puts before the
+ * data: '<' dtypes, C order, data at a multiple of 64 bytes) to out; returns its size. */
+size_t npy_header_write(const jx_array *a, unsigned char out[NPY_HEADER_WRITE_MAX]);
+
+/* Reads one .npy image from rd (see util_read_fn): prefix, header, then exactly the data
+ * it declares. avail is the number of bytes the source holds when known (the data is
+ * then read straight into the array; too few gives "data too short" before reading),
+ * or -1 (read in growing chunks). Checks numpy's header limit and the load limit as
+ * jx_npy_load does. Returns the array, or NULL with "fn: src: ..." in jx_error(). */
+jx_array *npy_read(util_read_fn rd, void *ctx, int64_t avail, const char *fn,
+                   const char *src);
 
 #endif
