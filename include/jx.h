@@ -311,6 +311,8 @@ jx_val jx_sub_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_mul_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_div_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_pow_at(jx_loc loc, jx_val a, jx_val b);
+/* The angle of the point (x, y) in [-pi, pi] (lax.atan2, jnp.arctan2); floats only. */
+jx_val jx_atan2_at(jx_loc loc, jx_val y, jx_val x);
 jx_val jx_max_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_min_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_rem_at(jx_loc loc, jx_val a, jx_val b);
@@ -332,6 +334,7 @@ jx_val jx_select_at(jx_loc loc, jx_val pred, jx_val a, jx_val b);
 #define jx_mul(...) jx_mul_at(JX_HERE, __VA_ARGS__)
 #define jx_div(...) jx_div_at(JX_HERE, __VA_ARGS__)
 #define jx_pow(...) jx_pow_at(JX_HERE, __VA_ARGS__)
+#define jx_atan2(...) jx_atan2_at(JX_HERE, __VA_ARGS__)
 #define jx_max(...) jx_max_at(JX_HERE, __VA_ARGS__)
 #define jx_min(...) jx_min_at(JX_HERE, __VA_ARGS__)
 #define jx_rem(...) jx_rem_at(JX_HERE, __VA_ARGS__)

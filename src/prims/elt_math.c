@@ -1,8 +1,9 @@
 /* Elementwise group "math" (float only): exp, log, log1p, expm1, tanh, logistic, sin, cos,
- * erf, sqrt, rsqrt, pow. Each primitive's rules sit together: the reference evaluation (f32
- * with the float libm functions, f64 with the double ones), the partial derivative
- * (formulas of JAX's lax.py), the LLVM emission (the branch-free polynomials of
- * src/jit/lower_math.c, or LLVM intrinsics), then its row and public constructor. */
+ * erf, sqrt, rsqrt, pow, atan2. Each primitive's rules sit together: the reference
+ * evaluation (f32 with the float libm functions, f64 with the double ones), the partial
+ * derivative (formulas of JAX's lax.py), the LLVM emission (the branch-free polynomials of
+ * src/jit/lower_math.c, LLVM intrinsics, or a libm call), then its row and public
+ * constructor. */
 #include <math.h>
 
 #include "prims/elementwise.h"
@@ -171,6 +172,22 @@ static LLVMValueRef pow_emit(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a) 
     return lw_pow(L, dt, a[0], a[1]);
 }
 
+/* ---- atan2(y, x): the angle of the point (x, y), operand 0 the numerator y as in
+ * lax.atan2. libm's atan2f/atan2 in the interpreter and a call of the same function in
+ * the JIT, as erf (signed zeros, infinities and NaN as C99 Annex F says) ---- */
+static float atan2_f32(const float *a) { return atan2f(a[0], a[1]); }
+static double atan2_f64(const double *a) { return atan2(a[0], a[1]); }
+static jx_val atan2_partial(jx_loc loc, const jx_val *x, jx_val y, int k, jx_val g) {
+    (void)y; /* JAX's rule: d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2) */
+    jx_val r2 = jx_add_at(loc, jx_mul_at(loc, x[0], x[0]), jx_mul_at(loc, x[1], x[1]));
+    if (k == 0) return jx_mul_at(loc, g, jx_div_at(loc, x[1], r2));
+    return jx_div_at(loc, jx_mul_at(loc, g, jx_neg_at(loc, x[0])), r2);
+}
+static LLVMValueRef atan2_emit(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a) {
+    (void)out;
+    return lw_call_pure(L, dt == JX_F64 ? "atan2" : "atan2f", lw_type(L, dt), 2, a);
+}
+
 /* ---- the group ---- */
 #define MATH_ROW(name, OP)                                                                 \
     {.op = JX_OP_##OP, .dtypes = ELT_FLOAT, .f32 = name##_f32, .f64 = name##_f64,          \
@@ -180,6 +197,7 @@ static const elt_op math_ops[] = {
     MATH_ROW(expm1, EXPM1), MATH_ROW(tanh, TANH),     MATH_ROW(logistic, LOGISTIC),
     MATH_ROW(sin, SIN),     MATH_ROW(cos, COS),       MATH_ROW(erf, ERF),
     MATH_ROW(sqrt, SQRT),   MATH_ROW(rsqrt, RSQRT),   MATH_ROW(pow, POW),
+    MATH_ROW(atan2, ATAN2),
 };
 ELT_FAMILY(elt_math, math_ops);
 
@@ -195,3 +213,4 @@ ELT_UNARY(erf, ERF)
 ELT_UNARY(sqrt, SQRT)
 ELT_UNARY(rsqrt, RSQRT)
 ELT_BINARY(pow, POW)
+ELT_BINARY(atan2, ATAN2)
