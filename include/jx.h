@@ -512,6 +512,39 @@ int jx_jitfn_run(jx_jitfn *jf, jx_array *const *in, jx_array **out);
 int jx_jitfn_n_compiled(const jx_jitfn *jf);
 void jx_jitfn_free(jx_jitfn *jf);
 
+/* ---- custom derivatives (jax.custom_jvp, jax.custom_vjp) ---------------------------- */
+
+/* y = f(args) with a derivative rule of the user's, as one custom_jvp or custom_vjp node
+ * in args' trace (one output; n_in from 1 to 64 traced operands). The rules are traced
+ * like jx_trace callbacks on the operands' types (user passed through); they take
+ * everything as inputs: a value of the surrounding trace used inside a rule is an error.
+ * Every transformation respects the rule and they compose (grad of grad, vmap of grad,
+ * jvp of grad); the JIT and the interpreter compute y with f (the inline-custom pass).
+ *
+ * custom_jvp: jvp(x[0..n_in), dx[0..n_in)) -> (y, dy), dx of x's types; dy must be
+ *   linear in dx. jvp uses it directly; grad transposes dx -> dy (so only linear ops of
+ *   dx may appear in dy, as in JAX).
+ * custom_vjp: fwd(x...) -> (y, res[0..n_res)); bwd(res..., ct) -> (ct_x[0..n_in)), each
+ *   ct_x[k] of x[k]'s type (ignored for integer operands). grad and vmap use them; jvp
+ *   (and jacfwd, hessian) of a custom_vjp function is an error, as in JAX.
+ *
+ * Errors (bad operands, a rule that fails to trace or returns the wrong count or types:
+ * "custom_jvp: rule 'jvp' maps (f32[3], f32[3]) -> (f32[3]), expected ...") are recorded
+ * on args' trace with the caller's line; the result is then poison. The _fn forms take
+ * functions already traced (their references are kept; the caller still frees them). */
+jx_val jx_custom_jvp_at(jx_loc loc, jx_trace_cb f, jx_trace_cb jvp, int n_in,
+                        const jx_val *args, void *user);
+jx_val jx_custom_vjp_at(jx_loc loc, jx_trace_cb f, jx_trace_cb fwd, jx_trace_cb bwd,
+                        int n_res, int n_in, const jx_val *args, void *user);
+jx_val jx_custom_jvp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *jvp, int n_in,
+                           const jx_val *args);
+jx_val jx_custom_vjp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *fwd, const jx_fn *bwd,
+                           int n_in, const jx_val *args);
+#define jx_custom_jvp(...) jx_custom_jvp_at(JX_HERE, __VA_ARGS__)
+#define jx_custom_vjp(...) jx_custom_vjp_at(JX_HERE, __VA_ARGS__)
+#define jx_custom_jvp_fn(...) jx_custom_jvp_fn_at(JX_HERE, __VA_ARGS__)
+#define jx_custom_vjp_fn(...) jx_custom_vjp_fn_at(JX_HERE, __VA_ARGS__)
+
 /* ---- jax.numpy-like helpers (built from primitives) -------------------------------- */
 
 /* A scalar of x's dtype on x's trace. */

@@ -131,7 +131,7 @@ static jx_fn *rp_concat(int n) {
     jx_fn *f = ir_fn_new(1, &ty);
     int32_t ins[JX_MAX_OPERANDS + 1] = {0}, id = -1;
     int64_t dim = 0;
-    jx_attrs at = {{1, 0, 0, 0}, {&dim, NULL, NULL, NULL}, NULL};
+    jx_attrs at = {{1, 0, 0, 0}, {&dim, NULL, NULL, NULL}, NULL, 0, NULL};
     if (f) id = ir_fn_append(f, JX_OP_CONCATENATE, n, ins, &out, &at, (jx_loc){"rp", 1});
     if (id < 0 || ir_fn_set_outputs(f, 1, &id) < 0) {
         jx_fn_free(f);

@@ -1,4 +1,5 @@
 /* IR functions: creation, appending nodes, outputs, the verifier, accessors. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,20 @@ static const char *ir_intern_file(jx_fn *f, const char *file) {
     return s;
 }
 
+/* Gives node n (being appended to f) references to at's sub-functions, in f's arena.
+ * -1 on OOM or a bad list (the node then holds none). */
+static int ir_append_fns(jx_fn *f, jx_node *n, const jx_attrs *at) {
+    if (at->n_fns > JX_MAX_FNS || !at->fns) return util_err("trace: bad sub-function list");
+    for (int k = 0; k < at->n_fns; k++)
+        if (!at->fns[k]) return util_err("trace: sub-function %d is NULL", k);
+    const jx_fn **fns = ir_arena_alloc(f->arena, (size_t)at->n_fns * sizeof *fns);
+    if (!fns) return util_err("trace: out of memory");
+    for (int k = 0; k < at->n_fns; k++) fns[k] = ir_fn_retain(at->fns[k]);
+    n->at.fns = fns;
+    n->at.n_fns = at->n_fns;
+    return 0;
+}
+
 /* Appends a node; copies operands and attribute vectors into the arena and retains the
  * constant value. Returns the new id or -1 on OOM. */
 int32_t ir_fn_append(jx_fn *f, jx_op op, int nin, const int32_t *in, const jx_type *type,
@@ -77,6 +92,7 @@ int32_t ir_fn_append(jx_fn *f, jx_op op, int nin, const int32_t *in, const jx_ty
             n->at.v[k] = v;
         }
         if (at->value) n->at.value = jx_array_retain(at->value);
+        if (at->n_fns > 0 && ir_append_fns(f, n, at) < 0) return -1;
     }
     n->loc.line = loc.line;
     n->loc.file = ir_intern_file(f, loc.file);
@@ -119,10 +135,15 @@ jx_attrs ir_attrs(const jx_ints *a0, const jx_ints *a1, const jx_ints *a2, const
     return at;
 }
 
-/* Frees f, its arena and its references to constants (NULL is ignored). */
+/* Drops one reference to f (see ir_fn_retain); the last one frees f, its arena and its
+ * references to constants and sub-functions (NULL is ignored). */
 void jx_fn_free(jx_fn *f) {
     if (!f) return;
-    for (int i = 0; i < f->n_nodes; i++) jx_array_free(f->nodes[i].at.value);
+    if (atomic_fetch_sub(&f->refs, 1) > 0) return;
+    for (int i = 0; i < f->n_nodes; i++) {
+        jx_array_free(f->nodes[i].at.value);
+        for (int k = 0; k < f->nodes[i].at.n_fns; k++) jx_fn_free((jx_fn *)f->nodes[i].at.fns[k]);
+    }
     free(f->nodes);
     ir_arena_free(f->arena);
     free(f);
@@ -144,8 +165,38 @@ jx_type jx_fn_out_type(const jx_fn *f, int i) {
     return f && i >= 0 && i < f->n_out ? f->nodes[f->outs[i]].type : bad;
 }
 
+static int ir_verify(const jx_fn *f, int depth);
+
+/* Checks node i's sub-functions: the count its primitive names, each present, not nested
+ * deeper than JX_MAX_FN_DEPTH, and itself valid. (Their types against the operands are
+ * the shape rule's business.) */
+static int ir_verify_fns(const jx_node *n, int i, int depth) {
+    const jx_prim_info *p = prim_info(n->op);
+    if (n->at.n_fns != p->n_fns || (n->at.n_fns > 0 && !n->at.fns))
+        return util_err("verify: node %d (%s) has %d sub-functions, expected %d", i, p->name,
+                        n->at.n_fns, p->n_fns);
+    for (int k = 0; k < n->at.n_fns; k++) {
+        if (!n->at.fns[k])
+            return util_err("verify: node %d (%s) sub-function '%s' is NULL", i, p->name,
+                            p->fn_names[k]);
+        if (depth + 1 > JX_MAX_FN_DEPTH)
+            return util_err("verify: node %d (%s) nests sub-functions deeper than %d", i,
+                            p->name, JX_MAX_FN_DEPTH);
+        if (ir_verify(n->at.fns[k], depth + 1) < 0) {
+            char e[900];
+            snprintf(e, sizeof e, "%s", jx_error());
+            return util_err("verify: node %d (%s) sub-function '%s': %s", i, p->name,
+                            p->fn_names[k], e);
+        }
+    }
+    return 0;
+}
+
 /* Checks order, operand ranges, arities and every node's type against its shape rule. */
-int jx_fn_verify(const jx_fn *f) {
+int jx_fn_verify(const jx_fn *f) { return ir_verify(f, 0); }
+
+/* jx_fn_verify of a function nested depth levels deep. */
+static int ir_verify(const jx_fn *f, int depth) {
     if (!f) return util_err("verify: NULL function");
     for (int i = 0; i < f->n_nodes; i++) {
         const jx_node *n = &f->nodes[i];
@@ -167,6 +218,7 @@ int jx_fn_verify(const jx_fn *f) {
                                 i, p->name, k, n->in[k]);
             in[k] = f->nodes[n->in[k]].type;
         }
+        if (ir_verify_fns(n, i, depth) < 0) return -1;
         jx_type out;
         char err[512] = "";
         if (p->family->infer(n->op, n->nin, in, &n->at, &n->type, &out, err, sizeof err) < 0)

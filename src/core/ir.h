@@ -6,6 +6,8 @@
 #ifndef JX_IR_H
 #define JX_IR_H
 
+#include <stdatomic.h>
+
 #include "jx.h"
 #include "core/prim.h"
 
@@ -22,12 +24,22 @@ const char *ir_arena_strdup(jx_arena *a, const char *s);
 /* Operands of one primitive: at most this many (the tracer, parser and verifier check it). */
 #define JX_MAX_OPERANDS 64
 
-/* Attributes of one node: up to four named integer vectors (names from prims.def) and,
- * for constants, the value. */
+/* Nesting depth limit of sub-functions (a sub-function's own sub-functions are one level
+ * deeper): the parser and the verifier refuse deeper nesting, so no recursive walk over
+ * nested functions can exhaust the stack on hostile input. */
+#define JX_MAX_FN_DEPTH 16
+
+/* Attributes of one node: up to four named integer vectors (names from prims.def), for
+ * constants the value, and the node's sub-functions (function-valued attributes such as
+ * custom_jvp's call and jvp rule, named by the prims.def row's fns column, in that order).
+ * Sub-functions are finished, immutable functions: a node holds a reference to each
+ * (ir_fn_retain), released when its function is freed, so replaying a node shares them. */
 typedef struct jx_attrs {
     int n[JX_MAX_ATTRS];
     const int64_t *v[JX_MAX_ATTRS];
     jx_array *value;
+    int n_fns;
+    const jx_fn *const *fns;
 } jx_attrs;
 
 typedef struct jx_node {
@@ -40,6 +52,7 @@ typedef struct jx_node {
 } jx_node;
 
 struct jx_fn {
+    atomic_int refs; /* references beyond the first (ir_fn_retain); jx_fn_free drops one */
     jx_arena *arena;
     int n_in, n_out;
     int32_t *outs; /* output node ids */
@@ -50,8 +63,8 @@ struct jx_fn {
 
 /* A new function with n_in inputs of the given types and no equations; NULL on OOM. */
 jx_fn *ir_fn_new(int n_in, const jx_type *in_types);
-/* Appends a node (operands, attributes copied into the arena; the constant value, if any,
- * retained). Does not check types: that is the tracer's job. Returns the id or -1. */
+/* Appends a node (operands, attributes copied into the arena; the constant value and the
+ * sub-functions, if any, retained). Does not check types: that is the tracer's job. Returns the id or -1. */
 int32_t ir_fn_append(jx_fn *f, jx_op op, int nin, const int32_t *in, const jx_type *type,
                      const jx_attrs *at, jx_loc loc);
 /* Sets the outputs (copied). Returns 0 or -1. */
@@ -61,6 +74,18 @@ jx_ints ir_attr_ints(const jx_node *n, int k);
 /* Fills an attrs struct from up to four jx_ints (NULL for absent); vectors point into the
  * given jx_ints, so copy before they go out of scope (ir_fn_append does). */
 jx_attrs ir_attrs(const jx_ints *a0, const jx_ints *a1, const jx_ints *a2, const jx_ints *a3);
+
+/* Sub-functions (ir_fns.c). A new reference to the finished function f (f itself): each
+ * reference is dropped by one jx_fn_free, the last one frees f. Finished functions are
+ * never modified, so references may be shared between functions and threads. */
+jx_fn *ir_fn_retain(const jx_fn *f);
+/* 1 if a and b are the same function up to source locations: same inputs, equations
+ * (op, operands, type, attributes, constants, sub-functions recursively) and outputs. */
+int ir_fn_equal(const jx_fn *a, const jx_fn *b);
+/* A hash of f consistent with ir_fn_equal (locations ignored). */
+uint64_t ir_fn_hash(const jx_fn *f);
+/* 1 if the attributes' sub-functions are pairwise ir_fn_equal (both lists of equal length). */
+int ir_fns_equal(const jx_attrs *a, const jx_attrs *b);
 
 /* Checks that t may appear in a function: a valid dtype and rank, no negative dim, and
  * a byte size of at most JX_MAX_BYTES with zero dims counted as 1. Every input type and

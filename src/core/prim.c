@@ -5,11 +5,14 @@
 
 #define JX__ATTRS(n, ...) n, { __VA_ARGS__ }
 #define X(id, name, arity, flags, family, attrs) \
-    {name, arity, flags, &jx_family_##family, JX__ATTRS attrs},
+    {name, arity, flags, &jx_family_##family, JX__ATTRS attrs, 0, {NULL}},
+#define XF(id, name, arity, flags, family, attrs, fns) \
+    {name, arity, flags, &jx_family_##family, JX__ATTRS attrs, JX__ATTRS fns},
 static const jx_prim_info prim_table[JX_NOPS] = {
 #include "core/prims.def"
 };
 #undef X
+#undef XF
 
 /* Row of op; op must be a primitive. */
 const jx_prim_info *prim_info(jx_op op) { return &prim_table[op]; }

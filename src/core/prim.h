@@ -16,7 +16,12 @@ enum {
     JXF_INDEX = 1 << 6,   /* an index map of its one operand (out[i] = x[map(i)]): fusing it
                            * costs a load, so passes and the planner recompute it freely */
     JXF_MATH = 1 << 7,    /* lowered to long polynomial code: kernels using it vectorize */
+    JXF_CALL = 1 << 8,    /* equals its first sub-function applied to its operands: passes
+                           * may inline that body (inline-custom) */
 };
+
+/* Sub-functions (function-valued attributes) a primitive's node may carry: at most this many. */
+#define JX_MAX_FNS 4
 
 typedef enum jx_op {
     JX_OP_PARAM = -1, /* a function input, not a primitive */
@@ -71,6 +76,8 @@ typedef struct jx_prim_info {
     const jx_family *family;
     int n_attrs;
     const char *attr_names[4];
+    int n_fns; /* sub-functions every node of the primitive carries, named fn_names */
+    const char *fn_names[JX_MAX_FNS];
 } jx_prim_info;
 
 /* The row of op (op must be in [0, JX_NOPS)). */

@@ -340,6 +340,11 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     for (int k = 0; k < JX_MAX_ATTRS; k++)
         if (at->n[k] < 0 || at->n[k] > 4096 || (at->n[k] > 0 && !at->v[k]))
             return trace_fail(t, loc, p->name, "attribute %d is malformed", k);
+    if (at->n_fns != p->n_fns || (at->n_fns > 0 && !at->fns))
+        return trace_fail(t, loc, p->name, "takes %d sub-functions, got %d", p->n_fns, at->n_fns);
+    for (int k = 0; k < at->n_fns; k++)
+        if (!at->fns[k])
+            return trace_fail(t, loc, p->name, "sub-function '%s' is NULL", p->fn_names[k]);
     jx_type out;
     char err[512] = "";
     memset(&out, 0, sizeof out);

@@ -88,7 +88,8 @@ static void jc_type(jc_hash *h, const jx_type *t) {
     for (int r = 0; r < t->rank && r < JX_MAX_RANK; r++) jc_word(h, (uint64_t)t->shape[r]);
 }
 
-/* Mixes f's structure into h: everything but source locations. */
+/* Mixes f's structure into h: everything but source locations, sub-functions included
+ * (their nesting is bounded by the verifier, JX_MAX_FN_DEPTH). */
 static void jc_fn(jc_hash *h, const jx_fn *f) {
     jc_word(h, (uint64_t)f->n_in);
     jc_word(h, (uint64_t)f->n_nodes);
@@ -111,6 +112,8 @@ static void jc_fn(jc_hash *h, const jx_fn *f) {
         } else {
             jc_word(h, 0);
         }
+        jc_word(h, (uint64_t)n->at.n_fns);
+        for (int k = 0; k < n->at.n_fns; k++) jc_fn(h, n->at.fns[k]);
     }
 }
 

@@ -6,50 +6,24 @@
  *   eqn   := name ':' type '=' prim ['[' attrs ']'] atom* ['#' file ':' line]
  *   atom  := name | value ':' type          (a literal has a rank-0 type)
  *   attrs := attr_name '=' '(' [int (',' int)*] ')' ...   (all, in prims.def order)
+ *            fn_name '=' fn ...                          (then all sub-functions, in order)
  *          | 'value' '=' '[' [value (',' value)*] ']'        (constant only)
+ *
+ * A sub-function is a whole closed function with names of its own; nesting is limited to
+ * JX_MAX_FN_DEPTH levels, so hostile input cannot exhaust the stack.
  *
  * A line whose first non-blank character is '#' is a comment, skipped like whitespace
  * anywhere (so a FileCheck test file with its RUN/CHECK lines is valid input); a '#' after
  * tokens on a line is only allowed after an equation, as its '# file:line' location.
  * Tokens (identifiers, integers, types, values, location comments) are read by
- * text_lex.c; this file holds the grammar, the name table and the calls into the tracer.
+ * text_lex.c; this file holds the grammar, the name table and the calls into the tracer;
+ * the attributes (and nested sub-functions) are read by parse_attrs.c.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/lex.h"
-#include "core/trace.h"
+#include "text/parse.h"
 #include "core/util.h"
-
-/* An operand or output: a variable (slot into vals) or a literal. */
-typedef struct txt_atom {
-    int lit;
-    int32_t slot;
-    jx_dtype dt;
-    double v;
-} txt_atom;
-
-/* A name table entry (open addressing; s == NULL is empty). */
-typedef struct txt_ent {
-    txt_str name;
-    int32_t slot;
-} txt_ent;
-
-/* The parser: the token reader, the trace being built and the name table. */
-typedef struct txt_parser {
-    txt_lex L; /* the token reader: text, position, first error */
-    jx_trace *t;
-    txt_ent *tab; /* name -> slot */
-    size_t tab_cap, tab_n;
-    jx_val *vals; /* slot -> value (inputs first) */
-    size_t nvals, vals_cap;
-    jx_type *in_types;
-    size_t n_in, in_cap;
-    txt_atom *atoms;
-    size_t natoms, atoms_cap;
-    double *nums;
-    size_t nnums, nums_cap;
-} txt_parser;
 
 /* FNV-1a hash of a name. */
 static size_t txt_hash(txt_str s) {
@@ -70,7 +44,7 @@ static int32_t txt_lookup(const txt_parser *P, txt_str name) {
 
 /* Binds name (not yet bound) to slot; -1 on OOM. */
 static int txt_bind(txt_parser *P, txt_str name, int32_t slot) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     if (2 * (P->tab_n + 1) > P->tab_cap) {
         size_t cap = P->tab_cap ? 2 * P->tab_cap : 64;
         txt_ent *nt = calloc(cap, sizeof *nt);
@@ -94,7 +68,7 @@ static int txt_bind(txt_parser *P, txt_str name, int32_t slot) {
 
 /* Fails if name is already bound ("redefined variable"). */
 static int txt_check_new(txt_parser *P, const txt_pos *at, txt_str name) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     if (txt_lookup(P, name) < 0) return 0;
     return txt_fail(L, at, "redefined variable '%.*s%s'", (int)(name.len > 40 ? 40 : name.len),
                     name.s, name.len > 40 ? "..." : "");
@@ -102,7 +76,7 @@ static int txt_check_new(txt_parser *P, const txt_pos *at, txt_str name) {
 
 /* Appends v as a new slot and binds name to it. */
 static int txt_define(txt_parser *P, txt_str name, jx_val v) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     if (txt_grow((void **)&P->vals, &P->vals_cap, P->nvals + 1, sizeof *P->vals) < 0)
         return txt_oom(L);
     P->vals[P->nvals] = v;
@@ -111,7 +85,7 @@ static int txt_define(txt_parser *P, txt_str name, jx_val v) {
 
 /* Reads an atom: a bound variable, or a literal `value:dtype[]`. */
 static int txt_atom_read(txt_parser *P, txt_atom *a) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     txt_pos at = txt_here(L);
     txt_str id;
     memset(a, 0, sizeof *a);
@@ -140,7 +114,7 @@ static int txt_atom_read(txt_parser *P, txt_atom *a) {
 /* 1 if the next token starts another operand of the current equation (rather than the
  * next equation "name:type =" or the final "in ("). Restores the position. */
 static int txt_more_operands(txt_parser *P) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     txt_pos save = txt_here(L);
     char c = txt_peek(L);
     if (txt_is_digit(c) || c == '-') return 1;
@@ -168,102 +142,9 @@ static int txt_more_operands(txt_parser *P) {
     return more;
 }
 
-/* Reads "[a=(..) b=(..)]" for op into ints (all attributes, in order). */
-static int txt_attrs(txt_parser *P, jx_op op, jx_ints *ints) {
-    txt_lex *L = &P->L;
-    const jx_prim_info *pi = prim_info(op);
-    txt_skip_ws(L);
-    if (pi->n_attrs == 0) {
-        if (txt_peek(L) == '[')
-            return txt_fail(L, &L->p, "primitive '%s' takes no attributes", pi->name);
-        return 0;
-    }
-    if (txt_expect(L, '[', "'[' and the attributes") < 0) return -1;
-    for (int k = 0; k < pi->n_attrs; k++) {
-        txt_pos at = txt_here(L);
-        txt_str id;
-        char b[TXT_WHAT_MAX];
-        if (txt_ident(L, &id) < 0 || !txt_is(id, pi->attr_names[k])) {
-            L->p = at;
-            return txt_fail(L, &at, "expected attribute '%s' of %s, got %s", pi->attr_names[k],
-                            pi->name, txt_what(L, b));
-        }
-        if (txt_expect(L, '=', "'='") < 0 || txt_expect(L, '(', "'('") < 0) return -1;
-        ints[k].n = 0;
-        txt_skip_ws(L);
-        if (txt_peek(L) == ')') {
-            L->p.off++;
-            continue;
-        }
-        for (;;) {
-            txt_pos vp = txt_here(L);
-            if (ints[k].n == JX_MAX_RANK)
-                return txt_fail(L, &vp, "too many values in attribute '%s' (at most %d)",
-                                pi->attr_names[k], JX_MAX_RANK);
-            if (txt_int(L, &ints[k].v[ints[k].n++]) < 0) return -1;
-            txt_skip_ws(L);
-            if (txt_peek(L) == ')') {
-                L->p.off++;
-                break;
-            }
-            if (txt_expect(L, ',', "',' or ')'") < 0) return -1;
-        }
-    }
-    txt_skip_ws(L);
-    if (txt_peek(L) != ']') {
-        char b[TXT_WHAT_MAX];
-        return txt_fail(L, &L->p, "expected ']' after the %d attribute(s) of %s, got %s",
-                        pi->n_attrs, pi->name, txt_what(L, b));
-    }
-    L->p.off++;
-    return 0;
-}
-
-/* Reads "[value=[v,...]]" for a constant of type t into a new array *out. */
-static int txt_constant(txt_parser *P, const jx_type *t, jx_array **out) {
-    txt_lex *L = &P->L;
-    char ts[256];
-    int64_t size = util_numel(t->rank, t->shape);
-    if (txt_expect(L, '[', "'[value=[...]]'") < 0 || txt_keyword(L, "value") < 0 ||
-        txt_expect(L, '=', "'='") < 0 || txt_expect(L, '[', "'[' and the values") < 0)
-        return -1;
-    P->nnums = 0;
-    txt_skip_ws(L);
-    if (txt_peek(L) == ']') {
-        L->p.off++;
-    } else {
-        for (;;) {
-            txt_pos vp = txt_here(L);
-            txt_str tok;
-            if ((int64_t)P->nnums == size)
-                return txt_fail(L, &vp, "too many values for a constant of type %s (%lld)",
-                                jx_type_str(t, ts, sizeof ts), (long long)size);
-            if (txt_grow((void **)&P->nums, &P->nums_cap, P->nnums + 1, sizeof *P->nums) < 0)
-                return txt_oom(L);
-            if (txt_value_token(L, &tok) < 0 ||
-                txt_value(L, &vp, tok, t->dtype, &P->nums[P->nnums++]) < 0)
-                return -1;
-            txt_skip_ws(L);
-            if (txt_peek(L) == ']') {
-                L->p.off++;
-                break;
-            }
-            if (txt_expect(L, ',', "',' or ']' in the values") < 0) return -1;
-        }
-    }
-    if ((int64_t)P->nnums != size)
-        return txt_fail(L, &L->p, "too few values for a constant of type %s (%lld, got %zu)",
-                        jx_type_str(t, ts, sizeof ts), (long long)size, P->nnums);
-    if (txt_expect(L, ']', "']' after the values") < 0) return -1;
-    *out = jx_array_new_type(t);
-    if (!*out) return txt_fail(L, &L->p, "%s", jx_error());
-    for (size_t i = 0; i < P->nnums; i++) jx_array_set(*out, (int64_t)i, P->nums[i]);
-    return 0;
-}
-
 /* Wraps the trace's error (after a failed emit) at position at. */
 static int txt_trace_fail(txt_parser *P, const txt_pos *at) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     const char *e = jx_trace_error(P->t);
     return txt_fail(L, at, "%s", e ? e : jx_error());
 }
@@ -280,7 +161,7 @@ static int txt_emit_atoms(txt_parser *P, const txt_pos *at, jx_loc loc, jx_val *
 
 /* Reads and emits one equation. */
 static int txt_eqn(txt_parser *P) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     txt_pos at = txt_here(L), tp, pp;
     txt_str name, prim;
     jx_type ty;
@@ -303,24 +184,17 @@ static int txt_eqn(txt_parser *P) {
     if ((int)op < 0 || op >= JX_NOPS)
         return txt_fail(L, &pp, "unknown primitive '%.40s%s'", pname, prim.len > 40 ? "..." : "");
     const jx_prim_info *pi = prim_info(op);
-    jx_ints ints[JX_MAX_ATTRS];
-    jx_array *value = NULL;
-    memset(ints, 0, sizeof ints);
-    if ((op == JX_OP_CONSTANT ? txt_constant(P, &ty, &value) : txt_attrs(P, op, ints)) < 0)
-        return -1;
+    txt_attrs_read ar;
+    int rc = txt_attrs_read_all(P, op, &ty, &ar);
     P->natoms = 0;
-    while (txt_more_operands(P)) {
-        if (txt_grow((void **)&P->atoms, &P->atoms_cap, P->natoms + 1, sizeof *P->atoms) < 0) {
-            jx_array_free(value);
-            return txt_oom(L);
-        }
-        if (txt_atom_read(P, &P->atoms[P->natoms++]) < 0) {
-            jx_array_free(value);
-            return -1;
-        }
+    while (rc == 0 && txt_more_operands(P)) {
+        if (txt_grow((void **)&P->atoms, &P->atoms_cap, P->natoms + 1, sizeof *P->atoms) < 0)
+            rc = txt_oom(L);
+        else if (txt_atom_read(P, &P->atoms[P->natoms++]) < 0)
+            rc = -1;
     }
-    jx_loc loc;
-    int rc = txt_comment(L, &loc);
+    jx_loc loc = {NULL, 0};
+    if (rc == 0) rc = txt_comment(L, &loc);
     if (rc == 0 && (txt_skip_ws(L), !txt_peek(L)))
         rc = txt_fail(L, &L->p, "unexpected end of input after an equation");
     if (rc == 0 && (pi->arity >= 0 ? (int)P->natoms != pi->arity : P->natoms < 1))
@@ -333,17 +207,14 @@ static int txt_eqn(txt_parser *P) {
     if (rc == 0) rc = txt_emit_atoms(P, &pp, loc, ins);
     if (rc == 0) {
         if (op == JX_OP_CONSTANT) {
-            v = jx_constant_at(loc, P->t, value);
+            v = jx_constant_at(loc, P->t, ar.value);
         } else {
-            jx_attrs attrs = ir_attrs(pi->n_attrs > 0 ? &ints[0] : NULL,
-                                      pi->n_attrs > 1 ? &ints[1] : NULL,
-                                      pi->n_attrs > 2 ? &ints[2] : NULL,
-                                      pi->n_attrs > 3 ? &ints[3] : NULL);
-            v = trace_emit(loc, P->t, op, (int)P->natoms, ins, pi->n_attrs ? &attrs : NULL, &ty);
+            jx_attrs attrs = txt_attrs_view(&ar, op);
+            v = trace_emit(loc, P->t, op, (int)P->natoms, ins, &attrs, &ty);
         }
         if (jx_val_bad(v)) rc = txt_trace_fail(P, &pp);
     }
-    jx_array_free(value);
+    txt_attrs_free(&ar);
     if (rc < 0) return -1;
     jx_type got = jx_val_type(v);
     if (!jx_type_eq(&got, &ty))
@@ -355,7 +226,7 @@ static int txt_eqn(txt_parser *P) {
 
 /* Reads the input declarations "a:f32[2] b:i32[]" up to '.', then starts the trace. */
 static int txt_inputs(txt_parser *P) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     for (;;) {
         txt_pos at = txt_here(L);
         if (txt_peek(L) == '.') break;
@@ -390,7 +261,7 @@ static int txt_inputs(txt_parser *P) {
 
 /* Reads "in (atom, ...) }" and the end of the text; ends the trace into *fn. */
 static int txt_outputs(txt_parser *P, jx_fn **fn) {
-    txt_lex *L = &P->L;
+    txt_lex *L = P->L;
     if (txt_keyword(L, "in") < 0 || txt_expect(L, '(', "'(' and the outputs") < 0) return -1;
     txt_pos at = txt_here(L);
     P->natoms = 0;
@@ -411,7 +282,7 @@ static int txt_outputs(txt_parser *P, jx_fn **fn) {
     }
     if (txt_expect(L, '}', "'}'") < 0) return -1;
     txt_skip_ws(L);
-    if (txt_peek(L)) {
+    if (P->depth == 0 && txt_peek(L)) {
         char b[TXT_WHAT_MAX];
         return txt_fail(L, &L->p, "unexpected %s after '}'", txt_what(L, b));
     }
@@ -428,21 +299,9 @@ static int txt_outputs(txt_parser *P, jx_fn **fn) {
     return rc;
 }
 
-/* Parses the text form (see the top of this file); NULL with "line L, column C: ..." in
- * jx_error() on any malformed or ill-typed input. */
-jx_fn *jx_fn_parse(const char *text) {
-    if (!text) {
-        util_err("parse: NULL text");
-        return NULL;
-    }
-    txt_parser *P = calloc(1, sizeof *P);
-    if (!P) {
-        util_err("parse: out of memory");
-        return NULL;
-    }
-    txt_lex *L = &P->L;
-    txt_lex_init(L, text);
-    jx_fn *fn = NULL;
+/* See parse.h. */
+int txt_fn_read(txt_parser *P, jx_fn **fn) {
+    txt_lex *L = P->L;
     int rc = 0;
     if (txt_expect(L, '{', "'{'") < 0 || txt_keyword(L, "lambda") < 0 ||
         txt_expect(L, ';', "';'") < 0 || txt_inputs(P) < 0 || txt_keyword(L, "let") < 0)
@@ -452,24 +311,47 @@ jx_fn *jx_fn_parse(const char *text) {
         txt_str id;
         if (txt_ident(L, &id) == 0 && txt_is(id, "in") && (txt_skip_ws(L), txt_peek(L) == '(')) {
             L->p = save;
-            rc = txt_outputs(P, &fn);
+            rc = txt_outputs(P, fn);
             break;
         }
         L->p = save;
         rc = txt_eqn(P);
     }
     jx_trace_abort(P->t);
+    P->t = NULL;
     free(P->tab);
     free(P->vals);
     free(P->in_types);
     free(P->atoms);
     free(P->nums);
     if (rc < 0) {
-        jx_fn_free(fn);
-        fn = NULL;
-        util_err("%s", L->err[0] ? L->err : "parse failed");
+        jx_fn_free(*fn);
+        *fn = NULL;
     }
+    return rc;
+}
+
+/* Parses the text form (see the top of this file); NULL with "line L, column C: ..." in
+ * jx_error() on any malformed or ill-typed input. */
+jx_fn *jx_fn_parse(const char *text) {
+    if (!text) {
+        util_err("parse: NULL text");
+        return NULL;
+    }
+    txt_parser *P = calloc(1, sizeof *P);
+    txt_lex *L = calloc(1, sizeof *L);
+    if (!P || !L) {
+        free(P);
+        free(L);
+        util_err("parse: out of memory");
+        return NULL;
+    }
+    txt_lex_init(L, text);
+    P->L = L;
+    jx_fn *fn = NULL;
+    if (txt_fn_read(P, &fn) < 0) util_err("%s", L->err[0] ? L->err : "parse failed");
     txt_lex_free(L);
+    free(L);
     free(P);
     return fn;
 }

@@ -5,6 +5,16 @@
  *       d:f32[2,2] = constant[value=[1.0,2.0,3.0,4.0]]
  *     in (c, 0.5:f32[]) }
  *
+ * A node's sub-functions follow its integer attributes inside the brackets, one per line,
+ * each a whole function in the same form, indented under its equation:
+ *
+ *       b:f32[3] = custom_jvp[
+ *         call={ lambda ; a:f32[3]. let
+ *             b:f32[3] = max a 0.0:f32[]
+ *           in (b) }
+ *         jvp={ lambda ; a:f32[3] b:f32[3]. let ... in (c, d) }
+ *       ] a
+ *
  * Rank-0 constants are printed inline as literals wherever they are used; every other
  * node gets a name in order of definition. */
 #include <math.h>
@@ -94,8 +104,23 @@ static void txt_print_def(const jx_fn *f, const int32_t *num, int32_t id, FILE *
     fprintf(out, "%s:%s", name, jx_type_str(&f->nodes[id].type, ty, sizeof ty));
 }
 
-/* Prints the bracketed attributes of node n (nothing for attribute-less primitives). */
-static void txt_print_attrs(const jx_node *n, FILE *out) {
+static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth);
+
+/* Prints n's sub-functions, one per line as name={ lambda ... }, the lines indented by
+ * indent + 2 and the closing ']' by indent (the equation's own indentation). */
+static void txt_print_fns(const jx_node *n, FILE *out, int indent, int depth) {
+    const jx_prim_info *p = prim_info(n->op);
+    for (int k = 0; k < n->at.n_fns; k++) {
+        fprintf(out, "\n%*s%s=", indent + 2, "", k < p->n_fns ? p->fn_names[k] : "?");
+        if (depth >= JX_MAX_FN_DEPTH) fputs("{ ... }", out); /* not valid: verify says why */
+        else txt_print_fn(n->at.fns[k], out, indent + 2, depth + 1);
+    }
+    fprintf(out, "\n%*s", indent, "");
+}
+
+/* Prints the bracketed attributes of node n (nothing for attribute-less primitives); the
+ * equation is indented by indent spaces. */
+static void txt_print_attrs(const jx_node *n, FILE *out, int indent, int depth) {
     char buf[TXT_VALUE_MAX];
     if (n->op == JX_OP_CONSTANT) {
         int64_t size = n->at.value ? jx_array_size(n->at.value) : 0;
@@ -108,7 +133,7 @@ static void txt_print_attrs(const jx_node *n, FILE *out) {
         return;
     }
     const jx_prim_info *p = prim_info(n->op);
-    if (p->n_attrs == 0) return;
+    if (p->n_attrs == 0 && n->at.n_fns == 0) return;
     fputc('[', out);
     for (int k = 0; k < p->n_attrs; k++) {
         fprintf(out, "%s%s=(", k ? " " : "", p->attr_names[k]);
@@ -116,17 +141,18 @@ static void txt_print_attrs(const jx_node *n, FILE *out) {
             fprintf(out, i ? ",%lld" : "%lld", (long long)n->at.v[k][i]);
         fputc(')', out);
     }
+    if (n->at.n_fns > 0 && n->at.fns) txt_print_fns(n, out, indent, depth);
     fputc(']', out);
 }
 
-/* Prints f in the text form (see the top of this file). */
-void jx_fn_print(const jx_fn *f, FILE *out) {
-    if (!f || !out) {
-        util_err("print: NULL %s", f ? "stream" : "function");
+/* Prints f in the text form without a final newline: equations indented by indent + 4,
+ * the 'in' line by indent + 2; depth is f's nesting level (0 at the top). */
+static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth) {
+    int32_t *num = f ? txt_numbering(f) : NULL;
+    if (!num) {
+        fputs("{ ? }", out);
         return;
     }
-    int32_t *num = txt_numbering(f);
-    if (!num) return;
     fputs("{ lambda ; ", out);
     for (int32_t i = 0; i < f->n_in; i++) {
         if (i) fputc(' ', out);
@@ -136,10 +162,10 @@ void jx_fn_print(const jx_fn *f, FILE *out) {
     for (int32_t i = f->n_in; i < f->n_nodes; i++) {
         const jx_node *n = &f->nodes[i];
         if (num[i] < 0) continue;
-        fputs("    ", out);
+        fprintf(out, "%*s", indent + 4, "");
         txt_print_def(f, num, i, out);
         fprintf(out, " = %s", (int)n->op >= 0 && n->op < JX_NOPS ? prim_info(n->op)->name : "?");
-        if ((int)n->op >= 0 && n->op < JX_NOPS) txt_print_attrs(n, out);
+        if ((int)n->op >= 0 && n->op < JX_NOPS) txt_print_attrs(n, out, indent + 4, depth);
         for (int k = 0; k < n->nin; k++) {
             fputc(' ', out);
             txt_print_ref(f, num, n->in[k], out);
@@ -147,13 +173,23 @@ void jx_fn_print(const jx_fn *f, FILE *out) {
         if (n->loc.file) fprintf(out, "    # %s:%d", n->loc.file, n->loc.line);
         fputc('\n', out);
     }
-    fputs("  in (", out);
+    fprintf(out, "%*sin (", indent + 2, "");
     for (int i = 0; i < f->n_out; i++) {
         if (i) fputs(", ", out);
         txt_print_ref(f, num, f->outs[i], out);
     }
-    fputs(") }\n", out);
+    fputs(") }", out);
     free(num);
+}
+
+/* Prints f in the text form (see the top of this file). */
+void jx_fn_print(const jx_fn *f, FILE *out) {
+    if (!f || !out) {
+        util_err("print: NULL %s", f ? "stream" : "function");
+        return;
+    }
+    txt_print_fn(f, out, 0, 0);
+    fputc('\n', out);
 }
 
 /* The text form as a malloc'd string (NULL with jx_error set on failure). */

@@ -47,7 +47,8 @@ static int simp_is(const simp *s, int32_t id, double want) {
     return simp_splat(s, id, &v) && v == want;
 }
 
-/* Hash of a node's identity (op, operands, attrs, type, small constant contents). */
+/* Hash of a node's identity (op, operands, attrs, type, small constant contents,
+ * sub-functions). */
 static uint64_t simp_hash(const jx_node *n) {
     uint64_t h = 1469598103934665603ULL;
 #define MIX(x) (h = (h ^ (uint64_t)(x)) * 1099511628211ULL)
@@ -63,6 +64,7 @@ static uint64_t simp_hash(const jx_node *n) {
         const unsigned char *p = jx_array_cdata(n->at.value);
         for (size_t i = 0; i < jx_array_nbytes(n->at.value); i++) MIX(p[i]);
     }
+    for (int k = 0; k < n->at.n_fns; k++) MIX(ir_fn_hash(n->at.fns[k]));
 #undef MIX
     return h;
 }
@@ -85,7 +87,7 @@ static int simp_same(const jx_node *a, const jx_node *b) {
             memcmp(jx_array_cdata(a->at.value), jx_array_cdata(b->at.value), nb))
             return 0;
     }
-    return 1;
+    return ir_fns_equal(&a->at, &b->at); /* sub-functions: merged only when identical */
 }
 
 /* The id of an earlier node equal to new node id (which is then dead), or id itself.
