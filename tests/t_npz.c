@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -176,6 +177,15 @@ TEST(npz_empty_archive_and_get) {
     CHECK(dir_count(d) == 1);
     CHECK(jx_npz_load_one(p, "x") == NULL);
     CHECK_CONTAINS(jx_error(), "no member 'x.npy'");
+    /* The empty archive's file gets the mode libzip gives the others (0666 less umask). */
+    char p2[512];
+    snprintf(p2, sizeof p2, "%s/one.npz", d);
+    jx_array *a = jx_array_scalar(JX_I32, 3);
+    const char *nm[1] = {"a"};
+    CHECK(jx_npz_save(p2, 1, nm, &a, JX_NPZ_STORED) == 0);
+    jx_array_free(a);
+    struct stat s1, s2;
+    CHECK(stat(p, &s1) == 0 && stat(p2, &s2) == 0 && s1.st_mode == s2.st_mode);
     rm_dir(d);
 }
 

@@ -9,6 +9,7 @@
  * removes instead of writing an archive with no members, so the empty archive, a lone
  * end-of-central-directory record, goes through the same temp-and-rename here.) */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,16 +83,21 @@ static int npz_check_args(const char *path, int n, const char *const *names,
 }
 
 /* Writes the empty archive (a 22-byte end-of-central-directory record, what numpy's
- * savez writes for no arrays) to a temporary file beside path and renames it into
- * place. 0 or -1 with a message. */
+ * savez writes for no arrays) to a new file "<path>.<pid>.<k>" (mode 0666 less the umask,
+ * as libzip's temporary files) and renames it over path. 0 or -1 with a message. */
 static int npz_save_empty(const char *path) {
     static const unsigned char eocd[22] = {'P', 'K', 5, 6};
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 8);
+    static _Atomic unsigned npz_tmp_seq;
+    size_t n = strlen(path) + 48;
+    char *tmp = malloc(n);
     if (!tmp) return util_err("jx_npz_save: %s: out of memory", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".XXXXXX", 8);
-    int fd = mkstemp(tmp), e = errno;
+    int fd = -1, e = 0;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        snprintf(tmp, n, "%s.%ld.%u", path, (long)getpid(), npz_tmp_seq++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        e = errno;
+        if (fd < 0 && e != EEXIST) break;
+    }
     if (fd < 0) {
         free(tmp);
         return util_err("jx_npz_save: %s: cannot create a temporary file: %s", path,
