@@ -422,11 +422,13 @@ jx_fn *jx_jvp(const jx_fn *f);
  * (or JX_NONE), output j gets its batch axis at out_axes[j] (NULL: all 0). Negative axes
  * count from the end of the batched type. */
 jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t batch_size);
-/* Jacobian of output 0 with respect to input wrt, shape out_shape + in_shape, by reverse
- * or forward mode; Hessian = jacfwd(jacrev) of a scalar output. */
-jx_fn *jx_jacrev(const jx_fn *f, int wrt);
-jx_fn *jx_jacfwd(const jx_fn *f, int wrt);
-jx_fn *jx_hessian(const jx_fn *f, int wrt);
+/* Jacobians of output 0 with respect to inputs wrt[0..n_wrt) (n_wrt == 0: input 0), like
+ * JAX's argnums: one output per entry, of shape out_shape + in_shape, by reverse or
+ * forward mode. Hessian = jacfwd(jacrev) of a scalar output 0: n_wrt * n_wrt outputs,
+ * output i * n_wrt + j = d2y / dx_wrt[i] dx_wrt[j] of shape in_shape_i + in_shape_j. */
+jx_fn *jx_jacrev(const jx_fn *f, int n_wrt, const int *wrt);
+jx_fn *jx_jacfwd(const jx_fn *f, int n_wrt, const int *wrt);
+jx_fn *jx_hessian(const jx_fn *f, int n_wrt, const int *wrt);
 /* Transform-and-call inside a trace: each traces f (n_in inputs, n_out outputs, user
  * passed through) on the types the transformation needs, read from the traced args,
  * transforms it, calls the result on args in their trace and frees what it made.

@@ -143,8 +143,8 @@ static jx_fn *ft_apply(const ft_stage *s, const jx_fn *h) {
     case FT_VAG: return jx_value_and_grad(h, s->default_wrt ? 0 : s->n_wrt, s->wrt);
     case FT_VMAP:
         return jx_vmap(h, s->in_axes, s->default_out_axes ? NULL : s->out_axes, s->bsize);
-    case FT_JACFWD: return jx_jacfwd(h, s->wrt[0]);
-    case FT_JACREV: return jx_jacrev(h, s->wrt[0]);
+    case FT_JACFWD: return jx_jacfwd(h, 1, &s->wrt[0]);
+    case FT_JACREV: return jx_jacrev(h, 1, &s->wrt[0]);
     case FT_SUM: {
         ft_sum_ctx ctx = {h, s->sum_out};
         jx_type in_t[FT_MAX_ARGS];

@@ -113,11 +113,11 @@ ITEST(null_transformations) {
     HAS(jx_error(), "value_and_grad", "NULL function");
     CHECK(jx_jvp(NULL) == NULL);
     HAS(jx_error(), "jvp", "NULL function");
-    CHECK(jx_jacrev(NULL, 0) == NULL);
+    CHECK(jx_jacrev(NULL, 0, NULL) == NULL);
     HAS(jx_error(), "jacrev", "NULL");
-    CHECK(jx_jacfwd(NULL, 0) == NULL);
+    CHECK(jx_jacfwd(NULL, 0, NULL) == NULL);
     HAS(jx_error(), "jacfwd", "NULL");
-    CHECK(jx_hessian(NULL, 0) == NULL);
+    CHECK(jx_hessian(NULL, 0, NULL) == NULL);
     HAS(jx_error(), "NULL"); /* reported as jacrev's */
     CHECK(jx_simplify(NULL) == NULL);
     HAS(jx_error(), "simplify", "NULL function");
@@ -270,7 +270,7 @@ ITEST(transform_function_without_outputs) {
     CHECK(f != NULL);
     CHECK(jx_grad(f, 0, NULL) == NULL);
     HAS(jx_error(), "grad", "no outputs");
-    CHECK(jx_jacrev(f, 0) == NULL);
+    CHECK(jx_jacrev(f, 0, NULL) == NULL);
     HAS(jx_error(), "jacrev", "no outputs");
     jx_fn *g = jx_vmap(f, NULL, NULL, 4), *h = jx_jvp(f), *k = jx_vjp(f, NULL);
     CHECK(g && h && k); /* nothing to do is not an error */

@@ -257,7 +257,7 @@ TEST(hessian_closed_form) {
     jx_array *a = jx_array_from(JX_F64, 2, sh, av);
     jx_type ty[1] = {JX_TYPE(JX_F64, 3)};
     jx_fn *f = jx_trace(quad, 1, ty, 1, a);
-    jx_fn *h = f ? jx_hessian(f, 0) : NULL;
+    jx_fn *h = f ? jx_hessian(f, 0, NULL) : NULL;
     CHECK(h != NULL);
     if (!h) printf("  %s\n", jx_error());
     if (h) {
@@ -284,7 +284,7 @@ static void tanh_fn(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 TEST(jacrev_and_jacfwd_agree_with_closed_form) {
     jx_type ty[1] = {JX_TYPE(JX_F64, 2, 2)};
     jx_fn *f = jx_trace(tanh_fn, 1, ty, 1, NULL);
-    jx_fn *jr = jx_jacrev(f, 0), *jf = jx_jacfwd(f, 0);
+    jx_fn *jr = jx_jacrev(f, 0, NULL), *jf = jx_jacfwd(f, 0, NULL);
     CHECK(jr != NULL && jf != NULL);
     if (jr && jf) {
         jx_array *x = txc_random(ty[0], -1, 1), *o1[1] = {0}, *o2[1] = {0};
