@@ -313,6 +313,8 @@ jx_val jx_div_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_pow_at(jx_loc loc, jx_val a, jx_val b);
 /* The angle of the point (x, y) in [-pi, pi] (lax.atan2, jnp.arctan2); floats only. */
 jx_val jx_atan2_at(jx_loc loc, jx_val y, jx_val x);
+/* max and min: at a tie (a == b) the derivative is split, 0.5 to each operand (JAX's
+ * lax.max convention), so d/dx max(x, x) = 1. jx_relu does not inherit it: see there. */
 jx_val jx_max_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_min_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_rem_at(jx_loc loc, jx_val a, jx_val b);
@@ -528,7 +530,8 @@ void jx_jitfn_free(jx_jitfn *jf);
  *   dx may appear in dy, as in JAX).
  * custom_vjp: fwd(x...) -> (y, res[0..n_res)); bwd(res..., ct) -> (ct_x[0..n_in)), each
  *   ct_x[k] of x[k]'s type (ignored for integer operands). grad and vmap use them; jvp
- *   (and jacfwd, hessian) of a custom_vjp function is an error, as in JAX.
+ *   and jacfwd of a custom_vjp function are errors, as in JAX. (hessian = jacfwd(jacrev)
+ *   works: jacrev leaves bwd's ops, which jacfwd differentiates like any others.)
  *
  * Errors (bad operands, a rule that fails to trace or returns the wrong count or types:
  * "custom_jvp: rule 'jvp' maps (f32[3], f32[3]) -> (f32[3]), expected ...") are recorded
@@ -571,6 +574,8 @@ jx_val jx_mean_all_at(jx_loc loc, jx_val x);
 jx_val jx_matmul_at(jx_loc loc, jx_val a, jx_val b);
 jx_val jx_matvec_at(jx_loc loc, jx_val a, jx_val x);
 jx_val jx_dot_at(jx_loc loc, jx_val a, jx_val b);
+/* relu(x) = max(x, 0) with derivative 0 at x == 0 (x > 0 ? 1 : 0), as jax.nn.relu and
+ * PyTorch: a custom_jvp, not max's 0.5 tie rule. */
 jx_val jx_relu_at(jx_loc loc, jx_val x);
 jx_val jx_sigmoid_at(jx_loc loc, jx_val x);
 jx_val jx_square_at(jx_loc loc, jx_val x);

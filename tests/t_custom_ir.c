@@ -89,7 +89,7 @@ TEST(nested_round_trip) {
 static char *deep_text(int depth) {
     const char *jvp = "jvp={ lambda ; a:f32[] b:f32[]. let in (a, b) }] a in (b) }";
     const char *head = "{ lambda ; a:f32[]. let b:f32[] = custom_jvp[call=";
-    size_t len = (strlen(head) + strlen(jvp)) * (size_t)depth + 64;
+    size_t len = (strlen(head) + strlen(jvp) + 1) * (size_t)depth + 64;
     char *s = malloc(len), *p = s;
     for (int d = 0; d < depth; d++) p += sprintf(p, "%s", head);
     p += sprintf(p, "{ lambda ; a:f32[]. let in (a) } ");

@@ -241,8 +241,27 @@ jx_val jx_dot_at(jx_loc loc, jx_val a, jx_val b) {
 
 /* ---- activations and normalizers ----------------------------------------------------- */
 
-/* max(x, 0). */
-jx_val jx_relu_at(jx_loc loc, jx_val x) { return jx_max_at(loc, x, jx_lit_at(loc, x, 0.0)); }
+/* relu's primal: max(x, 0); user is the caller's jx_loc. */
+static void np_relu_f(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_loc loc = *(const jx_loc *)user;
+    (void)t;
+    out[0] = jx_max_at(loc, in[0], jx_lit_at(loc, in[0], 0.0));
+}
+
+/* relu's jvp rule: (max(x, 0), x > 0 ? dx : 0), so relu'(0) = 0. */
+static void np_relu_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_loc loc = *(const jx_loc *)user;
+    np_relu_f(t, in, out, user);
+    jx_val pos = jx_gt_at(loc, in[0], jx_lit_at(loc, in[0], 0.0));
+    out[1] = jx_select_at(loc, pos, in[1], jx_zeros_like_at(loc, in[1]));
+}
+
+/* max(x, 0) with derivative 0 at 0 (jax.nn.relu's convention, not max's tie rule): a
+ * custom_jvp. */
+jx_val jx_relu_at(jx_loc loc, jx_val x) {
+    if (jx_val_bad(x)) return trace_bad_arg(loc, "relu", 0, x);
+    return jx_custom_jvp_at(loc, np_relu_f, np_relu_jvp, 1, &x, &loc);
+}
 
 /* 1 / (1 + exp(-x)), the logistic primitive. */
 jx_val jx_sigmoid_at(jx_loc loc, jx_val x) { return jx_logistic_at(loc, x); }
@@ -258,6 +277,30 @@ static jx_val np_unreduce(jx_loc loc, jx_val m, const jx_type *xt, int ax) {
     return jx_broadcast_in_dim_at(loc, m, np_shape(xt), dims);
 }
 
+/* Checks that x is a valid floating-point operand of helper name and normalizes axis into
+ * *ax: 0, or -1 with *err set to poison (the error recorded). */
+static int np_float_axis(jx_loc loc, const char *name, jx_val x, int axis, int *ax,
+                         jx_val *err) {
+    if (jx_val_bad(x)) {
+        *err = trace_bad_arg(loc, name, 0, x);
+        return -1;
+    }
+    jx_type xt = jx_val_type(x);
+    char b[NP_TBUF];
+    if (xt.dtype != JX_F32 && xt.dtype != JX_F64) {
+        *err = trace_fail(x.t, loc, name, "expected a floating-point operand, got %s",
+                          jx_type_str(&xt, b, sizeof b));
+        return -1;
+    }
+    *ax = np_norm_axis(axis, xt.rank);
+    if (*ax < 0) {
+        *err = trace_fail(x.t, loc, name, "axis %d out of range for %s", axis,
+                          jx_type_str(&xt, b, sizeof b));
+        return -1;
+    }
+    return 0;
+}
+
 /* Shared start of logsumexp, softmax and log_softmax (name is the helper in errors): checks
  * that x is floating point and normalizes axis into *ax. Sets *m to the max over the axis
  * under stop_gradient, with non-finite maxima (all -inf, or +inf) replaced by 0 so that the
@@ -266,23 +309,8 @@ static jx_val np_unreduce(jx_loc loc, jx_val m, const jx_type *xt, int ax) {
 static int np_shift_by_max(jx_loc loc, const char *name, jx_val x, int axis, int *ax,
                            jx_val *m, jx_val *shifted) {
     *m = *shifted = x;
-    if (jx_val_bad(x)) {
-        *m = *shifted = trace_bad_arg(loc, name, 0, x);
-        return -1;
-    }
+    if (np_float_axis(loc, name, x, axis, ax, shifted) < 0) return -1;
     jx_type xt = jx_val_type(x);
-    char b[NP_TBUF];
-    if (xt.dtype != JX_F32 && xt.dtype != JX_F64) {
-        *shifted = trace_fail(x.t, loc, name, "expected a floating-point operand, got %s",
-                              jx_type_str(&xt, b, sizeof b));
-        return -1;
-    }
-    *ax = np_norm_axis(axis, xt.rank);
-    if (*ax < 0) {
-        *shifted = trace_fail(x.t, loc, name, "axis %d out of range for %s", axis,
-                              jx_type_str(&xt, b, sizeof b));
-        return -1;
-    }
     jx_val mx = jx_stop_gradient_at(loc, jx_reduce_max_at(loc, x, JX_INTS(*ax)));
     jx_val inf = jx_eq_at(loc, jx_abs_at(loc, mx), jx_lit_at(loc, mx, INFINITY));
     *m = jx_select_at(loc, inf, jx_lit_at(loc, mx, 0.0), mx);
@@ -290,15 +318,52 @@ static int np_shift_by_max(jx_loc loc, const char *name, jx_val x, int axis, int
     return jx_val_bad(*shifted) ? -1 : 0;
 }
 
-/* log(sum(exp(x), axis)) with the axis removed, computed as
- * log(sum(exp(x - m))) + m for the (finite-ized) max m: finite on inputs of 1e6, -inf on an
- * all -inf row (never NaN), +inf if any element is +inf. */
-jx_val jx_logsumexp_at(jx_loc loc, jx_val x, int axis) {
+/* The caller's location and the (normalized) axis of a logsumexp's rules. */
+typedef struct np_lse {
+    jx_loc loc;
+    int axis;
+} np_lse;
+
+/* logsumexp's primal and tangent: y = log(s) + m with s = sum(exp(x - m)) for the
+ * (finite-ized) max m, and with dx given (out[1]) dy = sum(w dx) for the softmax weights
+ * w = exp(x - m) / s, accurate where exp(x - y) would lose x - y's bits to the size of y;
+ * an all -inf row (s = 0) gets weights 0 rather than 0/0 = NaN. */
+static void np_lse_rule(const np_lse *c, const jx_val *in, jx_val *out, int tangent) {
+    jx_loc loc = c->loc;
     int ax = 0;
     jx_val m, sh;
-    if (np_shift_by_max(loc, "logsumexp", x, axis, &ax, &m, &sh) < 0) return sh;
-    jx_val s = jx_reduce_sum_at(loc, jx_exp_at(loc, sh), JX_INTS(ax));
-    return jx_add_at(loc, jx_log_at(loc, s), m);
+    out[0] = in[0];
+    if (np_shift_by_max(loc, "logsumexp", in[0], c->axis, &ax, &m, &sh) < 0) return;
+    jx_val e = jx_exp_at(loc, sh), s = jx_reduce_sum_at(loc, e, JX_INTS(ax));
+    out[0] = jx_add_at(loc, jx_log_at(loc, s), m);
+    if (!tangent) return;
+    jx_type xt = jx_val_type(in[0]);
+    jx_val safe = jx_select_at(loc, jx_eq_at(loc, s, jx_lit_at(loc, s, 0.0)),
+                               jx_ones_like_at(loc, s), s);
+    jx_val w = jx_div_at(loc, e, np_unreduce(loc, safe, &xt, ax));
+    out[1] = jx_reduce_sum_at(loc, jx_mul_at(loc, w, in[1]), JX_INTS(ax));
+}
+
+/* logsumexp's call and jvp rule (user: np_lse). */
+static void np_lse_f(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    np_lse_rule(user, in, out, 0);
+}
+static void np_lse_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    np_lse_rule(user, in, out, 1);
+}
+
+/* log(sum(exp(x), axis)) with the axis removed, computed as
+ * log(sum(exp(x - m))) + m for the (finite-ized) max m: finite on inputs of 1e6, -inf on an
+ * all -inf row (never NaN), +inf if any element is +inf. A custom_jvp: the derivative is
+ * the max-shifted softmax, and 0 on an all -inf row (not NaN). */
+jx_val jx_logsumexp_at(jx_loc loc, jx_val x, int axis) {
+    int ax = 0;
+    jx_val err;
+    if (np_float_axis(loc, "logsumexp", x, axis, &ax, &err) < 0) return err;
+    np_lse c = {loc, ax};
+    return jx_custom_jvp_at(loc, np_lse_f, np_lse_jvp, 1, &x, &c);
 }
 
 /* exp(x - m) / sum(exp(x - m)) along axis (the max-shifted form); same shape as x. */

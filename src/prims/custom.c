@@ -129,7 +129,7 @@ static int cu_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, cons
     if (n->op == JX_OP_CUSTOM_VJP) {
         trace_fail(t, n->loc, "jvp",
                    "a custom_vjp function cannot be differentiated in forward mode (jvp, "
-                   "jacfwd, hessian): it only has a reverse-mode rule, as in JAX; define it "
+                   "jacfwd): it only has a reverse-mode rule, as in JAX; define it "
                    "with custom_jvp to get both");
         return -1;
     }

@@ -310,11 +310,28 @@ jx_val jx_elu_at(jx_loc loc, jx_val x, double alpha) {
     return jx_select_at(loc, jx_gt_at(loc, x, zero), x, neg);
 }
 
-/* max(x, 0) + log1p(exp(-|x|)). */
+/* softplus's primal: max(x, 0) + log1p(exp(-|x|)); user is the caller's jx_loc. */
+static void nnl_softplus_f(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_loc loc = *(const jx_loc *)user;
+    jx_val x = in[0];
+    (void)t;
+    jx_val e = jx_log1p_at(loc, jx_exp_at(loc, jx_neg_at(loc, jx_abs_at(loc, x))));
+    out[0] = jx_add_at(loc, jx_max_at(loc, x, jx_lit_at(loc, x, 0.0)), e);
+}
+
+/* softplus's jvp rule: dy = logistic(x) dx (exact at 0, finite everywhere). */
+static void nnl_softplus_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_loc loc = *(const jx_loc *)user;
+    nnl_softplus_f(t, in, out, user);
+    out[1] = jx_mul_at(loc, jx_logistic_at(loc, in[0]), in[1]);
+}
+
+/* log1p(exp(x)) computed stably as max(x, 0) + log1p(exp(-|x|)), with derivative
+ * logistic(x) through a custom_jvp (the composite's own derivative would go through
+ * max's tie and abs's kink at 0). */
 jx_val jx_softplus_at(jx_loc loc, jx_val x) {
     if (nnl_float(loc, "softplus", x) < 0) return nnl_poison(x);
-    jx_val t = jx_log1p_at(loc, jx_exp_at(loc, jx_neg_at(loc, jx_abs_at(loc, x))));
-    return jx_add_at(loc, jx_relu_at(loc, x), t);
+    return jx_custom_jvp_at(loc, nnl_softplus_f, nnl_softplus_jvp, 1, &x, &loc);
 }
 
 /* x * logistic(x). */
