@@ -10,8 +10,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 dir=${JX_FUZZ_BUILD_DIR:-build-fuzz}
 secs=${JX_FUZZ_SECONDS:-5}
-targets=(parse npy idx idx_gz)
-declare -A max_len=([parse]=4096 [npy]=1024 [idx]=1024 [idx_gz]=1024)
+targets=(parse npy npz idx idx_gz)
+declare -A max_len=([parse]=4096 [npy]=1024 [npz]=4096 [idx]=1024 [idx_gz]=1024)
 apt_line="apt-get install -y clang-19 libclang-rt-19-dev (./tools/deps does it as root)"
 if ! command -v clang-19 >/dev/null 2>&1; then
     echo "FAIL fuzz_setup: clang-19 not found; run: $apt_line"

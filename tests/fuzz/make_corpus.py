@@ -6,6 +6,7 @@ parse:  tests/filecheck/*.jx without their '#' lines, one with them, and hand-wr
 npy:    small arrays of each dtype (numpy), scalars, empty arrays, format 2.0 and 3.0.
 idx:    small IDX files (labels rank 1, images rank 3), plain and gzip'd.
 idx_gz: the plain IDX files (the target gzips its input itself).
+npz:    small .npz archives by np.savez and np.savez_compressed (zip64 members), one empty.
 Also writes parse.dict, the libFuzzer dictionary of the parser target (keywords, every
 primitive and attribute name of src/prims.def, dtypes, special literals).
 Run from anywhere: /usr/bin/python3 tests/fuzz/make_corpus.py [JXC] (needs python3-numpy).
@@ -164,6 +165,21 @@ def npy_seeds():
     write("npy", "i4_v3.npy", npy_bytes(arrays["i4_4"], (3, 0)))
 
 
+def npz_seeds():
+    arrays = {"w": np.arange(6, dtype="<f4").reshape(2, 3) / 4, "layers/0/b": np.array([1, -2], "<i4"),
+              "s": np.array(True), "e": np.zeros((0, 2), "<f8")}
+    for name, save in (("stored", np.savez), ("deflated", np.savez_compressed)):
+        buf = io.BytesIO()
+        save(buf, **arrays)
+        write("npz", name + ".npz", buf.getvalue())
+    buf = io.BytesIO()
+    np.savez(buf, u=np.array([7], "<u4"))
+    write("npz", "one.npz", buf.getvalue())
+    buf = io.BytesIO()
+    np.savez(buf)
+    write("npz", "empty.npz", buf.getvalue())
+
+
 def idx_bytes(a):
     head = struct.pack(">BBBB", 0, 0, 8, a.ndim) + b"".join(struct.pack(">I", d) for d in a.shape)
     return head + a.astype(np.uint8).tobytes()
@@ -188,3 +204,4 @@ if __name__ == "__main__":
     parse_dict()
     npy_seeds()
     idx_seeds()
+    npz_seeds()
