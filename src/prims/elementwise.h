@@ -42,7 +42,8 @@ typedef struct elt_op {
      * identically zero (TX_ZERO), as for NOGRAD and piecewise-constant ops */
     jx_val (*partial)(jx_loc loc, const jx_val *x, jx_val y, int k, jx_val g);
     /* scalar LLVM IR of the op on operand values a (operand 0 of dtype dt; output dtype
-     * out) at the builder's position; branch-free so loops vectorize */
+     * out) at the builder's position; branch-free so loops vectorize, except the
+     * libm calls (lw_call_pure: erf, atan2), which keep their loops scalar */
     LLVMValueRef (*emit)(lw *L, jx_dtype dt, jx_dtype out, LLVMValueRef *a);
     /* overrides for ops outside the scheme above (convert, bitcast, select); NULL: the
      * shared rule. infer is called after the arity check; eval on the checked arrays. */
