@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `meson install` into a scratch DESTDIR, then build and run a program against the
-# installed headers and jx.pc (static linking), as a user of the library would.
+# installed headers and jx.pc, as a user of the library would: statically linked, and
+# with README's command (shared). The build tree's jx-uninstalled.pc: tests/pkgconfig.sh.
 set -uo pipefail
 build=${JX_BUILD_DIR:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,3 +46,19 @@ else
 fi
 out=$("$tmp/use")
 [ "$out" = "2 4 6" ] && echo "PASS installed_program_runs" || { echo "FAIL installed_program_runs: got '$out'"; exit 1; }
+# README's installed command ("Using jx from your own program"): the shared libjx and
+# every public header (tests/pkgconfig_app.c); LD_LIBRARY_PATH stands in for ldconfig.
+libdir="$tmp/root$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir jx)"
+# shellcheck disable=SC2046,SC2086
+if cc -std=c11 -Wall -Wextra -Wpedantic -Werror ${JX_SANITIZE:-} "$root/tests/pkgconfig_app.c" \
+     -o "$tmp/app" $(prefix_pc --cflags --libs jx) 2>"$tmp/cc.log"; then
+  echo "PASS installed_documented_command"
+else
+  echo "FAIL installed_documented_command: $(head -5 "$tmp/cc.log")"; exit 1
+fi
+out=$(cd "$tmp" && LD_LIBRARY_PATH="$libdir" ./app 2>&1)
+want="loss 18.6667 w 0.133333 0.533333 1.2"
+[ "$out" = "$want" ] && echo "PASS installed_shared_program_runs" || { echo "FAIL installed_shared_program_runs: got '$out'"; exit 1; }
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/app" 2>&1)
+grep -qF "libjx.so => $libdir/libjx.so" <<<"$deps" && echo "PASS installed_shared_lib_used" \
+  || { echo "FAIL installed_shared_lib_used: $(grep -F libjx <<<"$deps")"; exit 1; }
