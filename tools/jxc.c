@@ -53,7 +53,7 @@ static const char jxc_usage[] =
     "          otherwise print them; native code (jx_jit), or the reference interpreter\n"
     "          with --interp\n"
     "  dot     write the graph as Graphviz DOT\n"
-    "  opt     print the IR the JIT compiles (after its IR passes: simplify, gemm-fold);\n"
+    "  opt     print the IR the JIT compiles (after its IR passes: inline-custom, simplify, gemm-fold);\n"
     "          --passes runs the named passes in order instead ('none': no pass)\n"
     "  passes  list the IR passes and the JIT's pipeline\n"
     "  fuse    print the JIT's plan: loop kernels with their fused nodes, library calls\n"

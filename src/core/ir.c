@@ -91,8 +91,8 @@ int32_t ir_fn_append(jx_fn *f, jx_op op, int nin, const int32_t *in, const jx_ty
             n->at.n[k] = at->n[k];
             n->at.v[k] = v;
         }
-        if (at->value) n->at.value = jx_array_retain(at->value);
         if (at->n_fns > 0 && ir_append_fns(f, n, at) < 0) return -1;
+        if (at->value) n->at.value = jx_array_retain(at->value); /* nothing fails after */
     }
     n->loc.line = loc.line;
     n->loc.file = ir_intern_file(f, loc.file);
