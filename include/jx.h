@@ -133,45 +133,58 @@ int jx_npy_save(const char *path, const jx_array *a);
 jx_array *jx_npy_parse(const void *buf, size_t len);
 void *jx_npy_dump(const jx_array *a, size_t *len);
 
+/* ---- parameter trees and .npz files ---------------------------------------------------
+ * A tree is named leaves in one ordered list: leaf i is leaves[i] at paths[i], a
+ * '/'-separated path such as "layers/0/w" (non-empty, valid UTF-8, distinct). The order is
+ * the one traced functions, transformations and executables see: a tree of n leaves
+ * passes as n consecutive inputs or outputs (jx_exe_run(e, t->leaves, ...)). The tree owns
+ * one reference to each leaf and a copy of each path. jx_tree_add appends a leaf
+ * (retaining it); 0 or -1 naming the path (empty, NULL, invalid, already present).
+ * jx_tree_find returns a path's index or -1, jx_tree_get its leaf (borrowed) or NULL,
+ * neither setting an error. */
+typedef struct jx_tree {
+    int n;              /* leaves */
+    const char **paths; /* n paths, owned by the tree */
+    jx_array **leaves;  /* n arrays, one reference each owned by the tree */
+    int cap;            /* allocated slots (jx_tree_add's business) */
+} jx_tree;
+jx_tree *jx_tree_new(void);
+int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf);
+int jx_tree_find(const jx_tree *t, const char *path);
+jx_array *jx_tree_get(const jx_tree *t, const char *path);
+void jx_tree_free(jx_tree *t);
+
 /* .npz archives, as numpy's savez (stored) and savez_compressed (deflate) write them and
- * np.load reads them: a zip of .npy members named "<name>.npy". Names may contain '/'
- * (numpy allows it; a parameter tree's paths are meant to use it) but must be non-empty,
- * valid UTF-8 and distinct.
+ * np.load reads them: a zip of .npy members named "<name>.npy", names following the
+ * tree's path rules.
  *
  * jx_npz_save writes arrays[0..n-1] as members names[i] + ".npy" (.npy 1.0, as
- * jx_npy_save), in that order; flags JX_NPZ_STORED or JX_NPZ_COMPRESSED. The archive is
- * written to a temporary file in path's directory and renamed over path when complete,
- * so a failed or interrupted save never leaves a partial file under path (an existing
- * file stays as it was). n == 0 writes an empty archive, as np.savez() does. Returns 0,
- * or -1 with "jx_npz_save: path: ..." (NULL/empty/duplicate names, NULL arrays, I/O).
+ * jx_npy_save), in that order; flags JX_NPZ_STORED or JX_NPZ_COMPRESSED; jx_tree_save
+ * writes a tree's leaves under their paths. The archive is written to a temporary file
+ * in path's directory and renamed over path when complete, so a failed or interrupted
+ * save never leaves a partial file under path (an existing file stays as it was). n == 0
+ * writes an empty archive, as np.savez() does. Returns 0, or -1 with
+ * "jx_npz_save: path: ..." (NULL/empty/duplicate names, NULL arrays, I/O).
  *
- * jx_npz_load reads every member into a jx_npz (archive order; names without ".npy"),
- * which the caller frees with jx_npz_free (names and arrays included; take an array out
- * with jx_array_retain to keep it). jx_npz_load_one reads the member with the given name.
- * Both return NULL with "fn: path: member 'x.npy': ..." when the file is not a zip,
- * truncated or inconsistent, a member's name does not end in ".npy" or is just ".npy",
- * a name appears twice, a member is not a valid .npy (the rules of jx_npy_load), its CRC
- * does not match, or it is over the load limit: a member's declared uncompressed size is
- * checked before anything is inflated, so a zip bomb is refused cheaply. jx_npz_parse is
- * jx_npz_load on an archive image in memory. jx_npz_get returns z's array of that name
- * (borrowed), or NULL without a message. */
+ * jx_tree_load reads every member into a tree (archive order; paths without ".npy"),
+ * which the caller frees with jx_tree_free. jx_npz_load_one reads the member with the
+ * given name. Both return NULL with "fn: path: member 'x.npy': ..." when the file is not
+ * a zip, truncated or inconsistent, a member's name does not end in ".npy" or is just
+ * ".npy", a name appears twice, a member is not a valid .npy (the rules of jx_npy_load),
+ * its CRC does not match, or it is over the load limit: a member's declared uncompressed
+ * size is checked before anything is inflated, so a zip bomb is refused cheaply.
+ * jx_tree_parse is jx_tree_load on an archive image in memory. */
 #define JX_NPZ_STORED 0
 #define JX_NPZ_COMPRESSED 1
-typedef struct jx_npz {
-    int n;              /* members */
-    const char **names; /* n names (keys, without ".npy"), owned by the jx_npz */
-    jx_array **arrays;  /* n arrays, owned by the jx_npz */
-} jx_npz;
 int jx_npz_save(const char *path, int n, const char *const *names, jx_array *const *arrays,
                 int flags);
-jx_npz *jx_npz_load(const char *path);
-jx_npz *jx_npz_parse(const void *buf, size_t len);
+int jx_tree_save(const jx_tree *t, const char *path, int flags);
+jx_tree *jx_tree_load(const char *path);
+jx_tree *jx_tree_parse(const void *buf, size_t len);
 jx_array *jx_npz_load_one(const char *path, const char *name);
-jx_array *jx_npz_get(const jx_npz *z, const char *name);
-void jx_npz_free(jx_npz *z);
 
 /* The load limit: the largest array, in bytes of the result, that the loaders
- * (jx_npy_load/jx_npy_parse, each member of jx_npz_load/jx_npz_parse/jx_npz_load_one,
+ * (jx_npy_load/jx_npy_parse, each member of jx_tree_load/jx_tree_parse/jx_npz_load_one,
  * and jx_idx_load/jx_idx_parse/jx_mnist_load of jx/data.h) create. A file whose header
  * declares more fails with a message naming the file, the size and the limit, before
  * anything that large is allocated or read (a small gzip'd file cannot inflate into

@@ -117,12 +117,12 @@ static void free_set(set *s) {
 }
 
 /* Checks that z holds exactly the arrays of s, in order. */
-static void check_set(const jx_npz *z, const set *s) {
+static void check_set(const jx_tree *z, const set *s) {
     CHECK(z && z->n == NSET);
     for (int i = 0; z && i < z->n && i < NSET; i++) {
-        CHECK(!strcmp(z->names[i], s->names[i]));
-        if (!same_array(z->arrays[i], s->a[i])) CHECK_FAIL_("member %s differs", s->names[i]);
-        CHECK(jx_npz_get(z, s->names[i]) == z->arrays[i]);
+        CHECK(!strcmp(z->paths[i], s->names[i]));
+        if (!same_array(z->leaves[i], s->a[i])) CHECK_FAIL_("member %s differs", s->names[i]);
+        CHECK(jx_tree_get(z, s->names[i]) == z->leaves[i]);
     }
 }
 
@@ -134,10 +134,10 @@ TEST(npz_round_trip_every_dtype) {
     for (int c = 0; c < 2; c++) {
         snprintf(p, sizeof p, "%s/rt%d.npz", d, c);
         CHECK(jx_npz_save(p, NSET, s.names, s.a, c ? JX_NPZ_COMPRESSED : JX_NPZ_STORED) == 0);
-        jx_npz *z = jx_npz_load(p);
+        jx_tree *z = jx_tree_load(p);
         if (!z) CHECK_FAIL_("load: %s", jx_error());
         check_set(z, &s);
-        jx_npz_free(z);
+        jx_tree_free(z);
         for (int i = 0; i < NSET; i++) {
             jx_array *a = jx_npz_load_one(p, s.names[i]);
             if (!same_array(a, s.a[i])) CHECK_FAIL_("load_one %s: %s", s.names[i], jx_error());
@@ -146,9 +146,9 @@ TEST(npz_round_trip_every_dtype) {
         /* The same bytes from memory. */
         size_t len = 0;
         unsigned char *img = slurp(p, &len);
-        z = img ? jx_npz_parse(img, len) : NULL;
+        z = img ? jx_tree_parse(img, len) : NULL;
         check_set(z, &s);
-        jx_npz_free(z);
+        jx_tree_free(z);
         free(img);
     }
     /* Compressed is smaller for these (repetitive) arrays: the flag is honoured. */
@@ -169,11 +169,11 @@ TEST(npz_empty_archive_and_get) {
     tmp_dir(d, sizeof d, "empty");
     snprintf(p, sizeof p, "%s/e.npz", d);
     CHECK(jx_npz_save(p, 0, NULL, NULL, JX_NPZ_STORED) == 0);
-    jx_npz *z = jx_npz_load(p);
+    jx_tree *z = jx_tree_load(p);
     CHECK(z && z->n == 0);
-    CHECK(jx_npz_get(z, "x") == NULL);
-    jx_npz_free(z);
-    jx_npz_free(NULL);
+    CHECK(jx_tree_get(z, "x") == NULL);
+    jx_tree_free(z);
+    jx_tree_free(NULL);
     CHECK(dir_count(d) == 1);
     CHECK(jx_npz_load_one(p, "x") == NULL);
     CHECK_CONTAINS(jx_error(), "no member 'x.npy'");
@@ -226,9 +226,9 @@ TEST(npz_argument_errors_keep_the_old_file) {
     free(b);
     CHECK(dir_count(d) == 1);
     /* Loading: NULL arguments and missing files. */
-    CHECK(jx_npz_load(NULL) == NULL);
-    CHECK_CONTAINS(jx_error(), "jx_npz_load: NULL path");
-    CHECK(jx_npz_parse(NULL, 3) == NULL);
+    CHECK(jx_tree_load(NULL) == NULL);
+    CHECK_CONTAINS(jx_error(), "jx_tree_load: NULL path");
+    CHECK(jx_tree_parse(NULL, 3) == NULL);
     CHECK_CONTAINS(jx_error(), "NULL buffer");
     CHECK(jx_npz_load_one(p, NULL) == NULL);
     CHECK_CONTAINS(jx_error(), "NULL name");
@@ -237,7 +237,7 @@ TEST(npz_argument_errors_keep_the_old_file) {
     CHECK(jx_npz_load_one(NULL, "w") == NULL);
     CHECK_CONTAINS(jx_error(), "NULL path");
     snprintf(p, sizeof p, "%s/missing.npz", d);
-    CHECK(jx_npz_load(p) == NULL);
+    CHECK(jx_tree_load(p) == NULL);
     CHECK_CONTAINS(jx_error(), p);
     /* Saving over an existing archive replaces it. */
     CHECK(jx_npz_save(p, 1, ok, arr2, 0) == 0);

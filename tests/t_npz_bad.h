@@ -33,10 +33,10 @@ static unsigned char *small_archive(const char *dir, int flags, size_t *len) {
 #define CHECK_PARSE_FAILS(b, len, want)                                                 \
     do {                                                                                \
         jx_clear_error();                                                               \
-        jx_npz *z_ = jx_npz_parse((b), (len));                                          \
+        jx_tree *z_ = jx_tree_parse((b), (len));                                          \
         CHECK(z_ == NULL);                                                              \
         CHECK_CONTAINS(jx_error(), (want));                                             \
-        jx_npz_free(z_);                                                                \
+        jx_tree_free(z_);                                                                \
     } while (0)
 
 TEST(npz_not_a_zip_and_truncated) {
@@ -46,11 +46,11 @@ TEST(npz_not_a_zip_and_truncated) {
     CHECK_PARSE_FAILS("", 0, "empty file");
     unsigned char npy[256];
     size_t nl = numpy_f32_2x3(npy);
-    CHECK_PARSE_FAILS(npy, nl, "jx_npz_parse: <buffer>: not a zip archive");
+    CHECK_PARSE_FAILS(npy, nl, "jx_tree_parse: <buffer>: not a zip archive");
     /* A file: the message names it. */
     snprintf(p, sizeof p, "%s/x.npy.npz", d);
     CHECK(spit(p, npy, nl) == 0);
-    CHECK(jx_npz_load(p) == NULL);
+    CHECK(jx_tree_load(p) == NULL);
     CHECK_CONTAINS(jx_error(), p);
     CHECK_CONTAINS(jx_error(), "not a zip archive");
     size_t len = 0;
@@ -60,16 +60,16 @@ TEST(npz_not_a_zip_and_truncated) {
         /* Every proper prefix fails with a message (no crash, no leak). */
         for (size_t k = 0; img && k < len; k++) {
             jx_clear_error();
-            jx_npz *z = jx_npz_parse(img, k);
+            jx_tree *z = jx_tree_parse(img, k);
             if (z) CHECK_FAIL_("a %zu-byte prefix of %zu parsed", k, len);
             if (!jx_error()[0]) CHECK_FAIL_("no message for a %zu-byte prefix", k);
-            jx_npz_free(z);
+            jx_tree_free(z);
         }
         /* Truncated in the middle, as a file. */
         snprintf(p, sizeof p, "%s/cut.npz", d);
         CHECK(img && spit(p, img, len / 2) == 0);
-        CHECK(jx_npz_load(p) == NULL);
-        CHECK_CONTAINS(jx_error(), "jx_npz_load: ");
+        CHECK(jx_tree_load(p) == NULL);
+        CHECK_CONTAINS(jx_error(), "jx_tree_load: ");
         CHECK_CONTAINS(jx_error(), p);
         CHECK(jx_npz_load_one(p, "a") == NULL);
         CHECK_CONTAINS(jx_error(), "jx_npz_load_one: ");
@@ -104,7 +104,7 @@ TEST(npz_bad_crc_and_bad_members) {
     /* Two members of the same name. */
     memcpy(b, img, len);
     CHECK(patch_all(b, len, "b.npy", "a.npy", 5) == 2);
-    CHECK_PARSE_FAILS(b, len, "jx_npz_parse: <buffer>: ");
+    CHECK_PARSE_FAILS(b, len, "jx_tree_parse: <buffer>: ");
     CHECK_CONTAINS(jx_error(), "duplicate");
     char p[512];
     snprintf(p, sizeof p, "%s/dup.npz", d);
@@ -142,27 +142,27 @@ TEST(npz_zip_bomb_and_lying_sizes) {
     unsigned char *img = slurp(p, &len);
     CHECK(img && len < 100000);
     size_t old = jx_set_load_limit(1 << 16);
-    CHECK(jx_npz_load(p) == NULL);
+    CHECK(jx_tree_load(p) == NULL);
     CHECK_CONTAINS(jx_error(), "member 'zeros.npy': declared size 4194432 bytes is over the "
                                "load limit of 65536 bytes");
     CHECK(jx_npz_load_one(p, "zeros") == NULL);
     CHECK_CONTAINS(jx_error(), "over the load limit");
     jx_set_load_limit(old);
-    jx_npz *z = jx_npz_load(p);
-    CHECK(z && z->n == 1 && jx_array_size(z->arrays[0]) == 1 << 20);
-    jx_npz_free(z);
+    jx_tree *z = jx_tree_load(p);
+    CHECK(z && z->n == 1 && jx_array_size(z->leaves[0]) == 1 << 20);
+    jx_tree_free(z);
     /* Declared sizes that lie, both ways: an error, never more data than declared. */
     unsigned char *b = img ? malloc(len) : NULL;
     for (int w = 0; b && w < 2; w++) {
         memcpy(b, img, len);
         CHECK(set_sizes(b, len, w ? 200 : 0xfffffff0u) == 2);
         jx_clear_error();
-        z = jx_npz_parse(b, len);
+        z = jx_tree_parse(b, len);
         CHECK(z == NULL);
         CHECK(jx_error()[0] != 0);
         if (w) CHECK_CONTAINS(jx_error(), "member 'zeros.npy': data too short");
         else CHECK_CONTAINS(jx_error(), "over the load limit");
-        jx_npz_free(z);
+        jx_tree_free(z);
     }
     free(b);
     free(img);

@@ -90,14 +90,14 @@ static void numpy_to_jx(const char *py, const char *d) {
     CHECK(n == 9);
     for (int c = 0; c < 2; c++) {
         snprintf(p, sizeof p, "%s/np%d.npz", d, c);
-        jx_npz *z = jx_npz_load(p);
-        if (!z) CHECK_FAIL_("jx_npz_load of numpy's %s: %s", p, jx_error());
+        jx_tree *z = jx_tree_load(p);
+        if (!z) CHECK_FAIL_("jx_tree_load of numpy's %s: %s", p, jx_error());
         CHECK(z && z->n == n);
         for (int i = 0; z && i < n && i < z->n; i++) {
             snprintf(p, sizeof p, "%s/%d.npy", d, i);
             jx_array *want = jx_npy_load(p);
-            CHECK(!strcmp(z->names[i], names[i]));
-            if (!same_array(z->arrays[i], want))
+            CHECK(!strcmp(z->paths[i], names[i]));
+            if (!same_array(z->leaves[i], want))
                 CHECK_FAIL_("numpy's member '%s' (%s) differs", names[i], c ? "deflated" : "stored");
             snprintf(p, sizeof p, "%s/np%d.npz", d, c);
             jx_array *one = jx_npz_load_one(p, names[i]);
@@ -105,13 +105,13 @@ static void numpy_to_jx(const char *py, const char *d) {
             jx_array_free(one);
             jx_array_free(want);
         }
-        jx_npz_free(z);
+        jx_tree_free(z);
     }
     snprintf(p, sizeof p, "%s/empty.npz", d);
-    CHECK(jx_npz_load(p) == NULL);
+    CHECK(jx_tree_load(p) == NULL);
     CHECK_CONTAINS(jx_error(), "member '.npy' has an empty name");
     snprintf(p, sizeof p, "%s/noext.npz", d);
-    CHECK(jx_npz_load(p) == NULL);
+    CHECK(jx_tree_load(p) == NULL);
     CHECK_CONTAINS(jx_error(), "member 'x' is not an .npy member");
 }
 

@@ -212,27 +212,15 @@ static int npz_check_unique(const npz_in *in, char **keys, int n) {
     return rc;
 }
 
-/* Frees z (NULL is ignored): its names, arrays and itself. */
-void jx_npz_free(jx_npz *z) {
-    if (!z) return;
-    for (int i = 0; i < z->n; i++) {
-        free((char *)z->names[i]);
-        jx_array_free(z->arrays[i]);
-    }
-    free(z->names);
-    free(z->arrays);
-    free(z);
-}
-
-/* Reads every member of the open archive into a new jx_npz; NULL with a message. */
-static jx_npz *npz_read_all(const npz_in *in) {
+/* Reads every member of the open archive into a new jx_tree; NULL with a message. */
+static jx_tree *npz_read_all(const npz_in *in) {
     zip_int64_t ne = zip_get_num_entries(in->za, 0);
     if (ne < 0 || ne > INT32_MAX) {
         util_err("%s: %s: bad number of members %lld", in->fn, in->src, (long long)ne);
         return NULL;
     }
     int n = (int)ne;
-    jx_npz *z = calloc(1, sizeof *z);
+    jx_tree *z = calloc(1, sizeof *z);
     char **keys = calloc((size_t)(n ? n : 1), sizeof *keys);
     jx_array **arr = calloc((size_t)(n ? n : 1), sizeof *arr);
     if (!z || !keys || !arr) {
@@ -242,8 +230,9 @@ static jx_npz *npz_read_all(const npz_in *in) {
         util_err("%s: %s: out of memory", in->fn, in->src);
         return NULL;
     }
-    z->names = (const char **)keys;
-    z->arrays = arr;
+    z->paths = (const char **)keys;
+    z->leaves = arr;
+    z->cap = n ? n : 1;
     for (; z->n < n; z->n++)
         if (!(keys[z->n] = npz_key(in, (zip_uint64_t)z->n))) goto fail;
     if (npz_check_unique(in, keys, n) < 0) goto fail;
@@ -251,39 +240,39 @@ static jx_npz *npz_read_all(const npz_in *in) {
         if (!(arr[i] = npz_member_read(in, (zip_uint64_t)i, keys[i]))) goto fail;
     return z;
 fail:
-    jx_npz_free(z);
+    jx_tree_free(z);
     return NULL;
 }
 
-/* Opens, reads all members and closes; the shared body of jx_npz_load and _parse. */
-static jx_npz *npz_load_all(const char *fn, const char *src, const void *data, size_t len) {
+/* Opens, reads all members and closes; the shared body of jx_tree_load and _parse. */
+static jx_tree *npz_load_all(const char *fn, const char *src, const void *data, size_t len) {
     npz_in in = {NULL, fn, src};
     if (npz_open(&in, data, len) < 0) return NULL;
-    jx_npz *z = npz_read_all(&in);
+    jx_tree *z = npz_read_all(&in);
     zip_discard(in.za);
     return z;
 }
 
 /* Loads every member of the .npz file at path. */
-jx_npz *jx_npz_load(const char *path) {
+jx_tree *jx_tree_load(const char *path) {
     if (!path) {
-        util_err("jx_npz_load: NULL path");
+        util_err("jx_tree_load: NULL path");
         return NULL;
     }
-    return npz_load_all("jx_npz_load", path, NULL, 0);
+    return npz_load_all("jx_tree_load", path, NULL, 0);
 }
 
 /* The same from an archive image in memory. */
-jx_npz *jx_npz_parse(const void *buf, size_t len) {
+jx_tree *jx_tree_parse(const void *buf, size_t len) {
     if (!buf) {
-        util_err("jx_npz_parse: <buffer>: NULL buffer");
+        util_err("jx_tree_parse: <buffer>: NULL buffer");
         return NULL;
     }
-    return npz_load_all("jx_npz_parse", "<buffer>", buf, len);
+    return npz_load_all("jx_tree_parse", "<buffer>", buf, len);
 }
 
 /* Finds the member of the open archive whose key is name; reads it. Every member's name
- * is checked as jx_npz_load does (a second member of that name is an error). */
+ * is checked as jx_tree_load does (a second member of that name is an error). */
 static jx_array *npz_read_one(const npz_in *in, const char *name) {
     zip_int64_t ne = zip_get_num_entries(in->za, 0), at = -1;
     for (zip_int64_t i = 0; i < ne; i++) {
@@ -318,11 +307,4 @@ jx_array *jx_npz_load_one(const char *path, const char *name) {
     jx_array *a = npz_read_one(&in, name);
     zip_discard(in.za);
     return a;
-}
-
-/* The array of z named name (borrowed), or NULL (no message set) if there is none. */
-jx_array *jx_npz_get(const jx_npz *z, const char *name) {
-    for (int i = 0; z && name && i < z->n; i++)
-        if (!strcmp(z->names[i], name)) return z->arrays[i];
-    return NULL;
 }

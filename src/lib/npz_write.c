@@ -19,29 +19,8 @@
 
 #include "jx.h"
 #include "lib/npy.h"
+#include "lib/tree.h"
 #include "core/util.h"
-
-/* The zip format's limit on a member name (a 16-bit length), less ".npy". */
-#define NPZ_NAME_MAX (65535 - 4)
-
-/* 1 if s[0..n) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static int npz_utf8_ok(const unsigned char *s, size_t n) {
-    static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
-                 : (c & 0xf8) == 0xf0 ? 3 : 4; /* continuation bytes */
-        if (k == 4 || k >= n - i) return 0;
-        uint32_t cp = k ? c & (0x3fu >> k) : c;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
 
 /* Compares two names through pointers into an array of const char * (for qsort). */
 static int npz_cmp_name(const void *x, const void *y) {
@@ -60,14 +39,9 @@ static int npz_check_args(const char *path, int n, const char *const *names,
     if (flags & ~JX_NPZ_COMPRESSED) return util_err("%s: %s: unknown flags 0x%x", fn, path, flags);
     for (int i = 0; i < n; i++) {
         const char *s = names[i];
-        size_t len = s ? strlen(s) : 0;
-        if (!s) return util_err("%s: %s: names[%d] is NULL", fn, path, i);
-        if (!len) return util_err("%s: %s: names[%d] is empty", fn, path, i);
-        if (len > NPZ_NAME_MAX)
-            return util_err("%s: %s: names[%d] is %zu bytes, over the zip limit of %d", fn,
-                            path, i, len, NPZ_NAME_MAX);
-        if (!npz_utf8_ok((const unsigned char *)s, len))
-            return util_err("%s: %s: names[%d] is not valid UTF-8", fn, path, i);
+        char buf[96];
+        const char *why = tree_path_problem(s, buf, sizeof buf);
+        if (why) return util_err("%s: %s: names[%d] %s", fn, path, i, why);
         if (!arrays[i]) return util_err("%s: %s: arrays[%d] ('%.200s') is NULL", fn, path, i, s);
     }
     const char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);

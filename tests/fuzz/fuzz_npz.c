@@ -1,8 +1,8 @@
 /* libFuzzer target: the .npz reader (src/lib/npz_read.c) and writer (npz_write.c).
  * For any input:
- *   - jx_npz_parse (memory) and jx_npz_load (the same bytes as a file) agree: both fail
+ *   - jx_tree_parse (memory) and jx_tree_load (the same bytes as a file) agree: both fail
  *     with a message, or both give the same names and arrays;
- *   - each member read alone (jx_npz_load_one) equals the one jx_npz_load gave;
+ *   - each member read alone (jx_npz_load_one) equals the one jx_tree_load gave;
  *   - an archive read is saved again by jx_npz_save (stored or deflated, by the input's
  *     size) and reads back unchanged.
  * A broken invariant aborts, so libFuzzer saves the input; so do sanitizer reports and
@@ -36,46 +36,46 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 /* 1 if a and b hold the same names and arrays, in order. */
-static int fz_npz_same(const jx_npz *a, const jx_npz *b) {
+static int fz_npz_same(const jx_tree *a, const jx_tree *b) {
     if (a->n != b->n) return 0;
     for (int i = 0; i < a->n; i++)
-        if (strcmp(a->names[i], b->names[i]) || !fz_array_same(a->arrays[i], b->arrays[i]))
+        if (strcmp(a->paths[i], b->paths[i]) || !fz_array_same(a->leaves[i], b->leaves[i]))
             return 0;
     return 1;
 }
 
 /* Checks load_one against z for every member, then the save + load round trip. */
-static void fz_npz_checks(const jx_npz *z, const char *path, int flags) {
+static void fz_npz_checks(const jx_tree *z, const char *path, int flags) {
     for (int i = 0; i < z->n; i++) {
-        jx_array *one = jx_npz_load_one(path, z->names[i]);
-        if (!one) fz_fail("jx_npz_load_one '%s' fails on a readable archive: %s", z->names[i],
+        jx_array *one = jx_npz_load_one(path, z->paths[i]);
+        if (!one) fz_fail("jx_npz_load_one '%s' fails on a readable archive: %s", z->paths[i],
                           jx_error());
-        if (!fz_array_same(one, z->arrays[i])) fz_fail("jx_npz_load_one '%s' differs", z->names[i]);
+        if (!fz_array_same(one, z->leaves[i])) fz_fail("jx_npz_load_one '%s' differs", z->paths[i]);
         jx_array_free(one);
     }
-    if (jx_npz_save(fz_npz_out, z->n, z->names, z->arrays, flags) != 0)
+    if (jx_npz_save(fz_npz_out, z->n, z->paths, z->leaves, flags) != 0)
         fz_fail("jx_npz_save of a loaded archive failed: %s", jx_error());
-    jx_npz *c = jx_npz_load(fz_npz_out);
-    if (!c) fz_fail("jx_npz_load rejects jx_npz_save's output: %s", jx_error());
+    jx_tree *c = jx_tree_load(fz_npz_out);
+    if (!c) fz_fail("jx_tree_load rejects jx_npz_save's output: %s", jx_error());
     if (!fz_npz_same(z, c)) fz_fail("save + load changes the archive");
-    jx_npz_free(c);
+    jx_tree_free(c);
 }
 
 /* One input: the bytes as an .npz image. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    jx_npz *a = jx_npz_parse(data ? (const void *)data : "", size);
-    if (!a) fz_need_error("jx_npz_parse");
+    jx_tree *a = jx_tree_parse(data ? (const void *)data : "", size);
+    if (!a) fz_need_error("jx_tree_parse");
     jx_clear_error();
     const char *path = fz_file_put(&fz_npz_file, data, size);
-    jx_npz *b = jx_npz_load(path);
-    if (!b) fz_need_error("jx_npz_load");
+    jx_tree *b = jx_tree_load(path);
+    if (!b) fz_need_error("jx_tree_load");
     if (!a != !b)
-        fz_fail("jx_npz_parse %s but jx_npz_load %s the same bytes", a ? "accepts" : "rejects",
+        fz_fail("jx_tree_parse %s but jx_tree_load %s the same bytes", a ? "accepts" : "rejects",
                 b ? "accepts" : "rejects");
-    if (a && !fz_npz_same(a, b)) fz_fail("jx_npz_parse and jx_npz_load give different archives");
+    if (a && !fz_npz_same(a, b)) fz_fail("jx_tree_parse and jx_tree_load give different archives");
     if (a) fz_npz_checks(a, path, size & 1 ? JX_NPZ_COMPRESSED : JX_NPZ_STORED);
-    jx_npz_free(a);
-    jx_npz_free(b);
+    jx_tree_free(a);
+    jx_tree_free(b);
     jx_clear_error();
     return 0;
 }

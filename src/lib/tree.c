@@ -1,0 +1,111 @@
+/* Parameter trees on the host: named leaves in one ordered list (jx_tree, see jx.h), the
+ * structure a model's parameters and an optimizer's state pass through jit, the
+ * optimizers and .npz files as. Loading is in npz_read.c, saving in npz_write.c. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "lib/tree.h"
+
+/* 1 if s[0..n) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static int tree_utf8_ok(const unsigned char *s, size_t n) {
+    static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                 : (c & 0xf8) == 0xf0 ? 3 : 4; /* continuation bytes */
+        if (k == 4 || k >= n - i) return 0;
+        uint32_t cp = k ? c & (0x3fu >> k) : c;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        }
+        if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* See tree.h. */
+const char *tree_path_problem(const char *path, char *buf, size_t len) {
+    if (!path) return "is NULL";
+    size_t n = strlen(path);
+    if (!n) return "is empty";
+    if (n > TREE_PATH_MAX) {
+        snprintf(buf, len, "is %zu bytes, over the limit of %d", n, TREE_PATH_MAX);
+        return buf;
+    }
+    return tree_utf8_ok((const unsigned char *)path, n) ? NULL : "is not valid UTF-8";
+}
+
+/* See jx.h. */
+jx_tree *jx_tree_new(void) {
+    jx_tree *t = calloc(1, sizeof *t);
+    if (!t) util_err("jx_tree_new: out of memory");
+    return t;
+}
+
+/* See jx.h. */
+int jx_tree_find(const jx_tree *t, const char *path) {
+    for (int i = 0; t && path && i < t->n; i++)
+        if (!strcmp(t->paths[i], path)) return i;
+    return -1;
+}
+
+/* See jx.h. */
+jx_array *jx_tree_get(const jx_tree *t, const char *path) {
+    int i = jx_tree_find(t, path);
+    return i < 0 ? NULL : t->leaves[i];
+}
+
+/* Makes room for one more leaf. 0 or -1 (out of memory). */
+static int tree_grow(jx_tree *t) {
+    if (t->n < t->cap) return 0;
+    int cap = t->cap ? 2 * t->cap : 8;
+    const char **p = realloc(t->paths, (size_t)cap * sizeof *p);
+    if (p) t->paths = p;
+    jx_array **l = p ? realloc(t->leaves, (size_t)cap * sizeof *l) : NULL;
+    if (l) t->leaves = l;
+    if (!p || !l) return -1;
+    t->cap = cap;
+    return 0;
+}
+
+/* See jx.h. */
+int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf) {
+    char buf[96];
+    const char *why = tree_path_problem(path, buf, sizeof buf);
+    if (!t) return util_err("jx_tree_add: NULL tree");
+    if (why) return util_err("jx_tree_add: path %s", why);
+    if (!leaf) return util_err("jx_tree_add: '%.200s': NULL leaf", path);
+    if (jx_tree_find(t, path) >= 0)
+        return util_err("jx_tree_add: '%.200s' is already a leaf of the tree", path);
+    char *copy = strdup(path);
+    if (!copy || tree_grow(t) < 0) {
+        free(copy);
+        return util_err("jx_tree_add: '%.200s': out of memory", path);
+    }
+    t->paths[t->n] = copy;
+    t->leaves[t->n++] = jx_array_retain(leaf);
+    return 0;
+}
+
+/* See jx.h. */
+void jx_tree_free(jx_tree *t) {
+    if (!t) return;
+    for (int i = 0; i < t->n; i++) {
+        free((char *)t->paths[i]);
+        jx_array_free(t->leaves[i]);
+    }
+    free(t->paths);
+    free(t->leaves);
+    free(t);
+}
+
+/* See jx.h. */
+int jx_tree_save(const jx_tree *t, const char *path, int flags) {
+    if (!t) return util_err("jx_tree_save: NULL tree");
+    return jx_npz_save(path, t->n, t->paths, t->leaves, flags);
+}

@@ -1,0 +1,109 @@
+/* Parameter trees on the host (src/lib/tree.c): building, finding, path rules, who owns
+ * what, a save/load round trip through .npz keeping order, and a tree's leaves passed
+ * straight to an executable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "jx.h"
+
+TEST(add_find_get_in_order) {
+    jx_tree *t = jx_tree_new();
+    CHECK(t && t->n == 0);
+    char path[32];
+    for (int i = 0; i < 1000; i++) { /* past several growths */
+        snprintf(path, sizeof path, "layers/%d/%s", i / 2, i % 2 ? "b" : "w");
+        jx_array *a = jx_array_scalar(JX_F32, i);
+        CHECK(jx_tree_add(t, path, a) == 0);
+        jx_array_free(a); /* the tree holds its own reference */
+    }
+    CHECK(t->n == 1000);
+    CHECK(jx_tree_find(t, "layers/0/w") == 0 && jx_tree_find(t, "layers/499/b") == 999);
+    CHECK(jx_tree_find(t, "layers/500/w") == -1 && jx_tree_find(t, NULL) == -1);
+    jx_array *b = jx_tree_get(t, "layers/7/b");
+    CHECK(b && jx_array_get(b, 0) == 15);
+    CHECK(!strcmp(t->paths[42], "layers/21/w") && jx_array_get(t->leaves[42], 0) == 42);
+    CHECK(jx_tree_get(t, "nope") == NULL && jx_tree_get(NULL, "x") == NULL);
+    jx_tree_free(t);
+    jx_tree_free(NULL);
+}
+
+TEST(path_rules_and_nulls) {
+    jx_tree *t = jx_tree_new();
+    jx_array *a = jx_array_scalar(JX_F64, 1);
+    CHECK(jx_tree_add(t, "w", a) == 0);
+    CHECK(jx_tree_add(t, "w", a) == -1);
+    CHECK_CONTAINS(jx_error(), "jx_tree_add: 'w' is already a leaf of the tree");
+    CHECK(jx_tree_add(t, "", a) == -1);
+    CHECK_CONTAINS(jx_error(), "jx_tree_add: path is empty");
+    CHECK(jx_tree_add(t, NULL, a) == -1);
+    CHECK_CONTAINS(jx_error(), "jx_tree_add: path is NULL");
+    CHECK(jx_tree_add(t, "bad\xff", a) == -1);
+    CHECK_CONTAINS(jx_error(), "not valid UTF-8");
+    CHECK(jx_tree_add(t, "x", NULL) == -1);
+    CHECK_CONTAINS(jx_error(), "'x': NULL leaf");
+    CHECK(jx_tree_add(NULL, "x", a) == -1);
+    CHECK_CONTAINS(jx_error(), "NULL tree");
+    CHECK(t->n == 1); /* failed adds leave the tree as it was */
+    CHECK(jx_tree_save(NULL, "/tmp/x.npz", JX_NPZ_STORED) == -1);
+    jx_array_free(a);
+    jx_tree_free(t);
+}
+
+TEST(save_load_round_trip_keeps_order) {
+    jx_tree *t = jx_tree_new();
+    const char *paths[3] = {"z/last_name_first", "a/w", "m"};
+    for (int i = 0; i < 3; i++) {
+        jx_array *a = jx_array_new(JX_F32, 2, (int64_t[]){2, 3});
+        for (int k = 0; k < 6; k++) ((float *)jx_array_data(a))[k] = (float)(10 * i + k);
+        CHECK(jx_tree_add(t, paths[i], a) == 0);
+        jx_array_free(a);
+    }
+    char file[] = "/tmp/jx_tree_XXXXXX";
+    int fd = mkstemp(file);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    CHECK(jx_tree_save(t, file, JX_NPZ_COMPRESSED) == 0);
+    jx_tree *u = jx_tree_load(file);
+    CHECK(u && u->n == 3);
+    for (int i = 0; u && i < 3; i++) {
+        CHECK(!strcmp(u->paths[i], paths[i]));
+        CHECK(jx_array_nbytes(u->leaves[i]) == jx_array_nbytes(t->leaves[i]) &&
+              !memcmp(jx_array_cdata(u->leaves[i]), jx_array_cdata(t->leaves[i]),
+                      jx_array_nbytes(t->leaves[i])));
+    }
+    /* a loaded tree grows like a new one */
+    jx_array *s = jx_array_scalar(JX_I32, 7);
+    CHECK(u && jx_tree_add(u, "extra", s) == 0 && u->n == 4 && jx_tree_find(u, "extra") == 3);
+    jx_array_free(s);
+    unlink(file);
+    jx_tree_free(u);
+    jx_tree_free(t);
+}
+
+/* f(w, b) = (w * 2, b + 1): the tree's leaves are the inputs and receive the outputs. */
+static void step(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_mul(in[0], jx_lit(in[0], 2));
+    out[1] = jx_add(in[1], jx_lit(in[1], 1));
+}
+
+TEST(leaves_run_through_an_executable) {
+    jx_tree *t = jx_tree_new();
+    jx_array *w = jx_array_scalar(JX_F32, 3), *b = jx_array_scalar(JX_F32, 5);
+    CHECK(jx_tree_add(t, "w", w) == 0 && jx_tree_add(t, "b", b) == 0);
+    jx_array_free(w), jx_array_free(b);
+    jx_type ty[2] = {JX_SCALAR(JX_F32), JX_SCALAR(JX_F32)};
+    jx_fn *f = jx_trace(step, 2, ty, 2, NULL);
+    jx_exe *e = f ? jx_jit(f, NULL) : NULL;
+    CHECK(e != NULL);
+    if (e) CHECK(jx_exe_run(e, t->leaves, t->leaves) == 0); /* written in place */
+    CHECK(jx_array_get(jx_tree_get(t, "w"), 0) == 6 && jx_array_get(jx_tree_get(t, "b"), 0) == 6);
+    jx_exe_free(e);
+    jx_fn_free(f);
+    jx_tree_free(t);
+}
+
+TEST_MAIN()
