@@ -44,6 +44,66 @@ typedef enum jx_optim_kind {
     JX_OPTIM_RMSPROP
 } jx_optim_kind;
 
+/* Learning-rate schedules, evaluated in the traced update at the optimizer's step count
+ * (count = the number of updates before this one, so the first update uses lr(0)), with
+ * optax's formulas (c = count):
+ *   CONSTANT:       lr = init
+ *   EXPONENTIAL:    p = max(c - begin, 0) / transition_steps (floor(p) when staircase);
+ *                   lr = init * rate^p                       (optax.exponential_decay)
+ *   COSINE:         d = min(c, decay_steps) / decay_steps;
+ *                   lr = init * ((1 - alpha) * (1 + cos(pi d)) / 2 + alpha)
+ *                                                            (optax.cosine_decay_schedule)
+ *   WARMUP_COSINE:  c < warmup_steps: lr = init + (peak - init) * c / warmup_steps;
+ *                   else COSINE from peak over decay_steps - warmup_steps steps at
+ *                   c - warmup_steps, with alpha = end / peak
+ *                                                  (optax.warmup_cosine_decay_schedule)
+ *   PIECEWISE:      lr = init * prod of scales[i] over the boundaries[i] <= c
+ *                                                  (optax.piecewise_constant_schedule)
+ * The schedule is computed in f64 and converted to each param's dtype. NONE (the zero
+ * value) means lr is the constant (or injected) jx_optim.lr. */
+typedef enum jx_sched_kind {
+    JX_SCHED_NONE,
+    JX_SCHED_CONSTANT,
+    JX_SCHED_EXPONENTIAL,
+    JX_SCHED_COSINE,
+    JX_SCHED_WARMUP_COSINE,
+    JX_SCHED_PIECEWISE
+} jx_sched_kind;
+
+#define JX_SCHED_MAX_PIECES 16
+
+typedef struct jx_schedule {
+    jx_sched_kind kind;
+    double init;               /* init_value (every kind) */
+    double rate;               /* EXPONENTIAL: decay_rate */
+    int64_t transition_steps;  /* EXPONENTIAL: > 0 */
+    int64_t begin;             /* EXPONENTIAL: transition_begin (>= 0) */
+    int staircase;             /* EXPONENTIAL: integer powers */
+    int64_t decay_steps;       /* COSINE, WARMUP_COSINE (total steps, warmup included): > 0 */
+    double alpha;              /* COSINE: final multiplier */
+    double peak, end;          /* WARMUP_COSINE: peak_value, end_value */
+    int64_t warmup_steps;      /* WARMUP_COSINE: 0 <= warmup_steps <= decay_steps */
+    int n_pieces;              /* PIECEWISE: number of (boundary, scale) pairs */
+    int64_t boundaries[JX_SCHED_MAX_PIECES]; /* PIECEWISE: nondecreasing, >= 0 */
+    double scales[JX_SCHED_MAX_PIECES];
+} jx_schedule;
+
+jx_schedule jx_sched_constant(double value);
+jx_schedule jx_sched_exponential(double init, double rate, int64_t transition_steps,
+                                 int staircase);
+jx_schedule jx_sched_cosine(double init, int64_t decay_steps, double alpha);
+jx_schedule jx_sched_warmup_cosine(double init, double peak, int64_t warmup_steps,
+                                   int64_t decay_steps, double end);
+/* n <= JX_SCHED_MAX_PIECES pairs (copied). */
+jx_schedule jx_sched_piecewise(double init, int n, const int64_t *boundaries,
+                               const double *scales);
+/* Host value of s at step count (the closed forms above, in double). NaN with jx_error()
+ * on a bad schedule. */
+double jx_schedule_value(const jx_schedule *s, int64_t count);
+/* Traced value of s (an f64 scalar) at the i32 (or other integer) scalar count. Poison
+ * with a trace error on a bad schedule. */
+jx_val jx_schedule_at(jx_loc loc, const jx_schedule *s, jx_val count);
+
 typedef struct jx_optim {
     jx_optim_kind kind;
     double lr;
@@ -58,6 +118,16 @@ typedef struct jx_optim {
     double clip_norm; /* > 0: global-norm clipping threshold (any optimizer) */
     int decay_all;    /* 1: l2 / weight_decay also apply to params of rank <= 1 */
     const unsigned char *mask; /* per-param decay mask (overrides decay_all); not copied */
+    /* inject = 1 (optax.inject_hyperparams): the hyperparameters are f64 scalars at the
+     * start of the state, read by the traced update, so one compiled step takes any
+     * value at run time (jx_optim_set_hparam); the fields above give their initial
+     * values. Names, in state order: "lr", then "momentum" (MOMENTUM), "b1", "b2" (ADAM,
+     * ADAMW), "weight_decay" (ADAMW, when nonzero at build time), "decay" (RMSPROP), and
+     * "l2" (when l2 > 0 at build time). A step count follows the moments. */
+    int inject;
+    /* kind != NONE: lr = schedule(count) inside the update (the state gets a count; with
+     * inject, the "lr" entry holds the last rate used and cannot be set). */
+    jx_schedule schedule;
 } jx_optim;
 
 /* Constructors with optax's defaults in the comments. */
@@ -69,9 +139,11 @@ jx_optim jx_adamw(double lr, double b1, double b2, double eps,
 jx_optim jx_adagrad(double lr, double initial_accumulator, double eps); /* 0.1, 1e-7 */
 jx_optim jx_rmsprop(double lr, double decay, double eps);               /* 0.9, 1e-8 */
 
-/* Number of state arrays for n params: MOMENTUM, ADAGRAD, RMSPROP one per param; ADAM and
- * ADAMW two per param (all first moments, then all second moments) and a step count
- * (i32 scalar) last; SGD none. -1 (jx_error) on a bad optimizer. */
+/* Number of state arrays for n params: the injected hyperparameters first (inject),
+ * then the moments: MOMENTUM, ADAGRAD, RMSPROP one per param; ADAM and ADAMW two per
+ * param (all first moments, then all second moments); SGD none; then a step count (i32
+ * scalar) last for ADAM, ADAMW, and any optimizer with inject or a schedule. -1
+ * (jx_error) on a bad optimizer. */
 int jx_optim_n_state(const jx_optim *o, int n);
 /* The state types for params of types params[0..n-1] into out[0..n_state-1]: each
  * moment has its param's type. Returns n_state or -1. */
@@ -89,6 +161,23 @@ int jx_optim_update_at(jx_loc loc, const jx_optim *o, int n, const jx_val *param
                        jx_val *new_state);
 #define jx_optim_init_traced(...) jx_optim_init_at(JX_HERE, __VA_ARGS__)
 #define jx_optim_update(...) jx_optim_update_at(JX_HERE, __VA_ARGS__)
+
+/* Injected hyperparameters (inject = 1): their number (0 without inject), the i-th's
+ * name (NULL out of range), and the state index of the one called name (-1 with an error
+ * naming the optimizer, the name and the known names). They lead the state, so the index
+ * does not depend on the number of params. */
+int jx_optim_n_hparams(const jx_optim *o);
+const char *jx_optim_hparam_name(const jx_optim *o, int i);
+int jx_optim_hparam_index(const jx_optim *o, const char *name);
+/* Host access to hyperparameter name in a state list (from jx_optim_init or a step's
+ * outputs): sets it to v (checked: finite; lr, weight_decay, l2 >= 0; momentum, b1, b2,
+ * decay in [0, 1)) or reads it into *v. 0, or -1 with jx_error() naming the optimizer and
+ * the name or value (also when "lr" comes from a schedule: it cannot be set). */
+int jx_optim_set_hparam(const jx_optim *o, jx_array **state, const char *name, double v);
+int jx_optim_get_hparam(const jx_optim *o, jx_array *const *state, const char *name,
+                        double *v);
+/* The step count in a state list of n params (-1 with jx_error() if o keeps none). */
+int64_t jx_optim_count(const jx_optim *o, int n, jx_array *const *state);
 
 /* Builds one training step from loss, whose inputs are n_params float params followed
  * by the batch inputs and whose output 0 is the scalar loss (other outputs: auxiliary,

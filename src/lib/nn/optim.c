@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jx/optim.h>
+#include "lib/nn/optim_int.h"
 
 #include "core/trace.h"
 #include "core/util.h"
@@ -46,28 +46,18 @@ jx_optim jx_rmsprop(double lr, double decay, double eps) {
 
 /* ---- state layout --------------------------------------------------------------------- */
 
-/* State arrays per param (moments) for o's kind; -1 for a bad kind. */
-static int opt_slots(const jx_optim *o) {
-    switch (o->kind) {
-    case JX_OPTIM_SGD: return 0;
-    case JX_OPTIM_MOMENTUM: case JX_OPTIM_ADAGRAD: case JX_OPTIM_RMSPROP: return 1;
-    case JX_OPTIM_ADAM: case JX_OPTIM_ADAMW: return 2;
-    }
-    return -1;
-}
-
-/* 1 if o keeps a step count (the last state array, i32[]). */
-static int opt_has_count(const jx_optim *o) {
-    return o->kind == JX_OPTIM_ADAM || o->kind == JX_OPTIM_ADAMW;
-}
-
 /* Total state arrays for n params. */
 int jx_optim_n_state(const jx_optim *o, int n) {
     if (!o) return util_err("optim: NULL optimizer");
     int s = opt_slots(o);
     if (s < 0) return util_err("optim: unknown optimizer kind %d", (int)o->kind);
     if (n < 0 || n > (1 << 20)) return util_err("optim: bad number of params %d", n);
-    return s * n + opt_has_count(o);
+    if (o->schedule.kind != JX_SCHED_NONE && isnan(jx_schedule_value(&o->schedule, 0)))
+        return -1;
+    int ids[OPT_NHP], nh = opt_hp_ids(o, ids);
+    for (int k = 0; k < nh; k++)
+        if (opt_hp_check(o, ids[k], opt_hp_initial(o, k)) < 0) return -1;
+    return nh + s * n + opt_has_count(o);
 }
 
 /* Initial value of every moment of o. */
@@ -90,9 +80,10 @@ int jx_optim_state_types(const jx_optim *o, int n, const jx_type *params, jx_typ
         if (params[i].dtype != JX_F32 && params[i].dtype != JX_F64)
             return util_err("optim: param %d has type %s; optimizers need f32 or f64 params", i,
                             jx_type_str(&params[i], b, sizeof b));
-    int slots = opt_slots(o);
+    int slots = opt_slots(o), ids[OPT_NHP], nh = opt_hp_ids(o, ids);
+    for (int k = 0; k < nh; k++) out[k] = JX_SCALAR(JX_F64);
     for (int s = 0; s < slots; s++)
-        for (int i = 0; i < n; i++) out[s * n + i] = params[i];
+        for (int i = 0; i < n; i++) out[nh + s * n + i] = params[i];
     if (opt_has_count(o)) out[ns - 1] = JX_SCALAR(JX_I32);
     return ns;
 }
@@ -115,7 +106,9 @@ int jx_optim_init(const jx_optim *o, int n, jx_array *const *params, jx_array **
             rc = util_err("optim_init: cannot allocate state %d", k);
             break;
         }
-        if (!(opt_has_count(o) && k == ns - 1)) jx_array_fill(state[k], opt_init_value(o));
+        if (!(opt_has_count(o) && k == ns - 1))
+            jx_array_fill(state[k], k < jx_optim_n_hparams(o) ? opt_hp_initial(o, k)
+                                                               : opt_init_value(o));
     }
     free(pt);
     free(st);
@@ -140,8 +133,9 @@ int jx_optim_init_at(jx_loc loc, const jx_optim *o, int n, const jx_val *params,
         rc = -1;
     }
     for (int k = 0; k < ns && rc == 0; k++) {
-        int cnt = opt_has_count(o) && k == ns - 1;
-        state[k] = jx_full_at(loc, t, st[k], cnt ? 0.0 : opt_init_value(o));
+        int cnt = opt_has_count(o) && k == ns - 1, hp = k < jx_optim_n_hparams(o);
+        state[k] = jx_full_at(loc, t, st[k],
+                              cnt ? 0.0 : hp ? opt_hp_initial(o, k) : opt_init_value(o));
     }
     free(pt);
     free(st);
@@ -219,10 +213,86 @@ static void opt_clip(jx_loc loc, double c, int n, jx_val *g) {
     }
 }
 
-/* b * m + (1 - b) * x (optax's (1-b) x + b m; x is g or g^2). */
-static jx_val opt_moment(jx_loc loc, jx_val m, jx_val x, double b) {
-    return jx_add_at(loc, jx_mul_at(loc, jx_lit_at(loc, x, 1.0 - b), x),
-                     jx_mul_at(loc, jx_lit_at(loc, m, b), m));
+/* b * m + (1 - b) * x (optax's (1-b) x + b m; x is g or g^2), b hyperparameter id. */
+static jx_val opt_moment(jx_loc loc, const jx_val *hp, int id, double b, jx_val m, jx_val x) {
+    return jx_add_at(loc, jx_mul_at(loc, opt_coef(loc, hp, id, b, x, 1, 0), x),
+                     jx_mul_at(loc, opt_coef(loc, hp, id, b, m, 0, 0), m));
+}
+
+/* What the per-param rule reads: the traced hyperparameters, the moments (mom[s * n + i]
+ * is moment s of param i) and the incremented count. */
+typedef struct opt_ctx {
+    const jx_optim *o;
+    int n;
+    const jx_val *hp, *mom;
+    jx_val *new_mom;
+    jx_val count;
+} opt_ctx;
+
+/* Adam's direction for param i (see optim.h), new moments into c->new_mom. */
+static jx_val opt_adam(jx_loc loc, const opt_ctx *c, int i, jx_val p, jx_val gi) {
+    const jx_optim *o = c->o;
+    jx_type pt = jx_val_type(p);
+    jx_val m = opt_moment(loc, c->hp, OPT_B1, o->b1, c->mom[i], gi);
+    jx_val v = opt_moment(loc, c->hp, OPT_B2, o->b2, c->mom[c->n + i], jx_mul_at(loc, gi, gi));
+    c->new_mom[i] = m;
+    c->new_mom[c->n + i] = v;
+    jx_val k = jx_convert_at(loc, c->count, pt.dtype), one = jx_lit_at(loc, k, 1.0);
+    jx_val bc1 = jx_sub_at(loc, one, jx_pow_at(loc, opt_coef(loc, c->hp, OPT_B1, o->b1, k, 0, 0), k));
+    jx_val bc2 = jx_sub_at(loc, one, jx_pow_at(loc, opt_coef(loc, c->hp, OPT_B2, o->b2, k, 0, 0), k));
+    jx_val den = jx_add_at(loc, jx_sqrt_at(loc, jx_div_at(loc, v, bc2)), jx_lit_at(loc, v, o->eps));
+    jx_val u = jx_div_at(loc, jx_div_at(loc, m, bc1), den);
+    if (o->kind == JX_OPTIM_ADAMW && o->weight_decay != 0 && opt_decayed(o, i, &pt))
+        u = jx_add_at(loc, u, jx_mul_at(loc, opt_coef(loc, c->hp, OPT_WD, o->weight_decay, p, 0, 0), p));
+    return u;
+}
+
+/* The direction u of param i (p += -lr u), new moments into c->new_mom. */
+static jx_val opt_direction(jx_loc loc, const opt_ctx *c, int i, jx_val p, jx_val gi) {
+    const jx_optim *o = c->o;
+    switch (o->kind) {
+    case JX_OPTIM_MOMENTUM: {
+        jx_val mu = opt_coef(loc, c->hp, OPT_MU, o->mu, gi, 0, 0);
+        jx_val m = jx_add_at(loc, gi, jx_mul_at(loc, mu, c->mom[i]));
+        c->new_mom[i] = m;
+        return o->nesterov ? jx_add_at(loc, gi, jx_mul_at(loc, mu, m)) : m;
+    }
+    case JX_OPTIM_ADAM:
+    case JX_OPTIM_ADAMW: return opt_adam(loc, c, i, p, gi);
+    case JX_OPTIM_ADAGRAD: {
+        jx_val s = jx_add_at(loc, jx_mul_at(loc, gi, gi), c->mom[i]);
+        c->new_mom[i] = s;
+        jx_val zero = jx_lit_at(loc, s, 0.0);
+        jx_val inv = jx_select_at(loc, jx_gt_at(loc, s, zero),
+                                  jx_rsqrt_at(loc, jx_add_at(loc, s, jx_lit_at(loc, s, o->eps))),
+                                  zero);
+        return jx_mul_at(loc, inv, gi);
+    }
+    case JX_OPTIM_RMSPROP: {
+        jx_val v = opt_moment(loc, c->hp, OPT_DECAY, o->decay, c->mom[i], jx_mul_at(loc, gi, gi));
+        c->new_mom[i] = v;
+        return jx_mul_at(loc, gi, jx_rsqrt_at(loc, jx_add_at(loc, v, jx_lit_at(loc, v, o->eps))));
+    }
+    default: return gi;
+    }
+}
+
+/* The hyperparameters and the count: hp from the state (inject), lr from the schedule at
+ * the old count (also written to the state's "lr" with inject), count + 1 into
+ * new_state. Returns the incremented count (or {NULL, -1}). */
+static jx_val opt_hp_count(jx_loc loc, const jx_optim *o, const jx_val *state, int ns,
+                           jx_val *new_state, jx_val *hp) {
+    opt_hp_traced(o, state, hp);
+    int nh = jx_optim_n_hparams(o);
+    for (int k = 0; k < nh; k++) new_state[k] = state[k];
+    if (!opt_has_count(o)) return (jx_val){NULL, -1};
+    jx_val old = state[ns - 1];
+    if (o->schedule.kind != JX_SCHED_NONE) {
+        hp[OPT_LR] = jx_schedule_at(loc, &o->schedule, old);
+        if (nh > 0) new_state[0] = hp[OPT_LR]; /* "lr" is always the first */
+    }
+    new_state[ns - 1] = jx_add_at(loc, old, jx_lit_at(loc, old, 1));
+    return new_state[ns - 1];
 }
 
 /* The update (see optim.h). */
@@ -241,68 +311,22 @@ int jx_optim_update_at(jx_loc loc, const jx_optim *o, int n, const jx_val *param
         trace_fail(t, loc, "optim_update", "out of memory");
         return -1;
     }
+    jx_val hp[OPT_NHP];
+    int nh = jx_optim_n_hparams(o);
+    opt_ctx c = {o, n, hp, state + nh, new_state + nh, {NULL, -1}};
+    c.count = opt_hp_count(loc, o, state, ns, new_state, hp);
     memcpy(g, grads, sizeof *g * (size_t)n);
     if (o->clip_norm > 0) opt_clip(loc, o->clip_norm, n, g);
     for (int i = 0; i < n; i++) {
         jx_type pt = jx_val_type(params[i]);
         if (o->l2 > 0 && opt_decayed(o, i, &pt))
-            g[i] = jx_add_at(loc, g[i], jx_mul_at(loc, jx_lit_at(loc, g[i], o->l2), params[i]));
-    }
-    jx_val count = {NULL, -1};
-    if (opt_has_count(o)) {
-        count = jx_add_at(loc, state[ns - 1], jx_lit_at(loc, state[ns - 1], 1));
-        new_state[ns - 1] = count;
+            g[i] = jx_add_at(loc, g[i],
+                             jx_mul_at(loc, opt_coef(loc, hp, OPT_L2, o->l2, g[i], 0, 0), params[i]));
     }
     for (int i = 0; i < n; i++) {
-        jx_val p = params[i], gi = g[i], u;
-        jx_type pt = jx_val_type(p);
-        switch (o->kind) {
-        case JX_OPTIM_SGD:
-            u = gi;
-            break;
-        case JX_OPTIM_MOMENTUM: {
-            jx_val m = jx_add_at(loc, gi, jx_mul_at(loc, jx_lit_at(loc, gi, o->mu), state[i]));
-            new_state[i] = m;
-            u = o->nesterov ? jx_add_at(loc, gi, jx_mul_at(loc, jx_lit_at(loc, gi, o->mu), m)) : m;
-            break;
-        }
-        case JX_OPTIM_ADAM:
-        case JX_OPTIM_ADAMW: {
-            jx_val m = opt_moment(loc, state[i], gi, o->b1);
-            jx_val v = opt_moment(loc, state[n + i], jx_mul_at(loc, gi, gi), o->b2);
-            new_state[i] = m;
-            new_state[n + i] = v;
-            jx_val c = jx_convert_at(loc, count, pt.dtype), one = jx_lit_at(loc, c, 1.0);
-            jx_val bc1 = jx_sub_at(loc, one, jx_pow_at(loc, jx_lit_at(loc, c, o->b1), c));
-            jx_val bc2 = jx_sub_at(loc, one, jx_pow_at(loc, jx_lit_at(loc, c, o->b2), c));
-            jx_val den = jx_add_at(loc, jx_sqrt_at(loc, jx_div_at(loc, v, bc2)),
-                                   jx_lit_at(loc, v, o->eps));
-            u = jx_div_at(loc, jx_div_at(loc, m, bc1), den);
-            if (o->kind == JX_OPTIM_ADAMW && o->weight_decay != 0 && opt_decayed(o, i, &pt))
-                u = jx_add_at(loc, u, jx_mul_at(loc, jx_lit_at(loc, p, o->weight_decay), p));
-            break;
-        }
-        case JX_OPTIM_ADAGRAD: {
-            jx_val s = jx_add_at(loc, jx_mul_at(loc, gi, gi), state[i]);
-            new_state[i] = s;
-            jx_val zero = jx_lit_at(loc, s, 0.0);
-            jx_val inv = jx_select_at(loc, jx_gt_at(loc, s, zero),
-                                      jx_rsqrt_at(loc, jx_add_at(loc, s, jx_lit_at(loc, s, o->eps))),
-                                      zero);
-            u = jx_mul_at(loc, inv, gi);
-            break;
-        }
-        case JX_OPTIM_RMSPROP: {
-            jx_val v = opt_moment(loc, state[i], jx_mul_at(loc, gi, gi), o->decay);
-            new_state[i] = v;
-            u = jx_mul_at(loc, gi, jx_rsqrt_at(loc, jx_add_at(loc, v, jx_lit_at(loc, v, o->eps))));
-            break;
-        }
-        default:
-            u = gi;
-        }
-        u = jx_mul_at(loc, jx_lit_at(loc, u, -o->lr), u);
-        new_params[i] = jx_add_at(loc, p, u);
+        jx_val u = opt_direction(loc, &c, i, params[i], g[i]);
+        u = jx_mul_at(loc, opt_coef(loc, hp, OPT_LR, o->lr, u, 0, 1), u);
+        new_params[i] = jx_add_at(loc, params[i], u);
     }
     free(g);
     return jx_trace_error(t) ? -1 : 0;
