@@ -15,7 +15,9 @@
  * does nothing. OpenBLAS runs it on nthreads threads (one for small products) while the
  * jx pool's idle workers sleep; concurrent calls are safe, and OpenBLAS's own thread
  * setting is restored when no jx GEMM is running (see rt_blas.c). Dimensions beyond the
- * BLAS integer type (which jx_jit rejects) are computed by jx_rt_gemm_loop. */
+ * BLAS integer type (which jx_jit rejects) are computed by jx_rt_gemm_loop. With beta != 0
+ * and alpha 0, inf or NaN, C = beta C + alpha D elementwise after D = op(A) op(B), as the
+ * unfused ops would give (BLAS skips the product when alpha is 0). */
 void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
                 int64_t k, double alpha, const void *a, int64_t lda, const void *b,
                 int64_t ldb, double beta, void *c, int64_t ldc, int32_t nthreads);

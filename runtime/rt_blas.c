@@ -34,7 +34,9 @@
  * than truncated. */
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jx_rt.h"
@@ -127,11 +129,46 @@ static void rt_scale(int32_t dtype, int64_t m, int64_t n, double beta, void *c, 
     }
 }
 
+/* C = beta C + alpha D with D = op(A) op(B) computed by its own GEMM first (alpha 1,
+ * beta 0), elementwise in the dtype's arithmetic: the unfused ops' result for an alpha
+ * of 0, inf or NaN, where BLAS would skip or scale the product differently (a traced
+ * alpha of the gemm-fold pass can be anything at run time). */
+static void rt_gemm_unfused(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m,
+                            int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
+                            const void *b, int64_t ldb, double beta, void *c, int64_t ldc,
+                            int32_t nthreads) {
+    size_t es = dtype == 0 ? sizeof(float) : sizeof(double);
+    void *d = malloc((size_t)m * (size_t)n * es + 1);
+    if (!d) { /* no room for D: the same sum by the loop (rounding may differ) */
+        jx_rt_gemm_loop(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    jx_rt_gemm(dtype, trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, 0.0, d, n, nthreads);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            if (dtype == 0) {
+                float *cij = (float *)c + i * ldc + j, p = (float)alpha * ((float *)d)[i * n + j];
+                float old = beta == 1 ? *cij : (float)beta * *cij;
+                *cij = old + p;
+            } else {
+                double *cij = (double *)c + i * ldc + j, p = alpha * ((double *)d)[i * n + j];
+                double old = beta == 1 ? *cij : beta * *cij;
+                *cij = old + p;
+            }
+        }
+    free(d);
+}
+
 /* See jx_rt.h. */
 void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
                 int64_t k, double alpha, const void *a, int64_t lda, const void *b,
                 int64_t ldb, double beta, void *c, int64_t ldc, int32_t nthreads) {
     if (m <= 0 || n <= 0) return;
+    if (beta != 0 && (alpha == 0 || !isfinite(alpha))) {
+        rt_gemm_unfused(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                        nthreads);
+        return;
+    }
     if (k <= 0) {
         rt_scale(dtype, m, n, beta, c, ldc);
         return;

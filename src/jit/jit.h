@@ -31,7 +31,8 @@ typedef struct jp_buf {
 typedef struct jp_gemm {
     int a, b;                  /* operand buffer nodes (possibly viewed through transposes) */
     int init;                  /* node whose value C starts from, or -1 (beta = 0) */
-    double alpha;
+    double alpha;              /* the constant alpha, when alpha_node < 0 */
+    int alpha_node;            /* >= 0: a rank-0 buffer node read for alpha at run time */
     int trans_a, trans_b;
     int64_t m, n, k, lda, ldb, ldc;
     int nb;                    /* batch axes */
@@ -82,10 +83,11 @@ int jit_is_elt(const jit_plan *p, int n);
 int jit_plan_add_step(jit_plan *p, jp_step s);
 /* Plans the float dot_general or gemm node d (plan_gemm.c) as a GEMM step (adding
  * canonical copies of its operands first when their layouts cannot be folded) writing
- * d's buffer as alpha * dot(a, b), plus node init's value if init >= 0. Returns 0, or
+ * d's buffer as alpha * dot(a, b), plus node init's value if init >= 0; alpha is the
+ * value of the rank-0 buffer node alpha_node at run time when alpha_node >= 0. Returns 0, or
  * -1 with jx_error() (out of memory, or a dimension beyond OpenBLAS's integer type,
  * naming the dot_general, its operand types and its line). */
-int jit_plan_gemm(jit_plan *p, int d, double alpha, int init);
+int jit_plan_gemm(jit_plan *p, int d, double alpha, int alpha_node, int init);
 
 /* ---- memory (memplan.c) -------------------------------------------------------------- */
 

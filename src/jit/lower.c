@@ -27,6 +27,11 @@ static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
     int64_t nbt = 1;
     for (int i = 0; i < g->nb; i++) nbt *= g->bshape[i];
     if (g->m * g->n * nbt == 0) return;
+    LLVMValueRef alpha = LLVMConstReal(L->f64, g->alpha);
+    if (g->alpha_node >= 0) { /* a traced alpha: its rank-0 buffer, read before C is written */
+        alpha = LLVMBuildLoad2(L->b, et, ptrs[g->alpha_node], "alpha");
+        if (dt == JX_F32) alpha = LLVMBuildFPExt(L->b, alpha, L->f64, "");
+    }
     if (g->init >= 0) /* C starts as a copy of init (already there when updated in place) */
         lw_copy_if_distinct(L, ptrs[st->node], ptrs[g->init], p->buf[st->node].bytes);
     LLVMTypeRef at[15] = {L->i32, L->i32, L->i32, L->i64, L->i64, L->i64, L->f64, L->ptr,
@@ -49,7 +54,7 @@ static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
     LLVMValueRef args[15] = {
         LLVMConstInt(L->i32, dt == JX_F32 ? 0 : 1, 0), LLVMConstInt(L->i32, (unsigned)g->trans_a, 0),
         LLVMConstInt(L->i32, (unsigned)g->trans_b, 0), lw_i64(L, g->m), lw_i64(L, g->n), lw_i64(L, g->k),
-        LLVMConstReal(L->f64, g->alpha), A, lw_i64(L, g->lda), Bp, lw_i64(L, g->ldb),
+        alpha, A, lw_i64(L, g->lda), Bp, lw_i64(L, g->ldb),
         LLVMConstReal(L->f64, g->init >= 0 ? 1.0 : 0.0), C, lw_i64(L, g->ldc), L->nthreads};
     LLVMBuildCall2(L->b, ft, fn, args, 15, "");
     for (int i = g->nb - 1; i >= 0; i--) lw_loop_end(L, &lp[i]);

@@ -155,6 +155,7 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
             mp_mark_read(&c, st->g.a);
             mp_mark_read(&c, st->g.b);
             if (st->g.init >= 0) mp_mark_read(&c, st->g.init);
+            if (st->g.alpha_node >= 0) mp_mark_read(&c, st->g.alpha_node);
         } else {
             jit_kernel_leaves(p, st->node, mp_mark_read, &c);
         }

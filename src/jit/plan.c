@@ -20,9 +20,10 @@
  * and reshapes of its operands fold into the trans flags and leading dimensions when the
  * strides allow, otherwise a synthetic transpose kernel copies the operand to a canonical
  * layout first. A gemm node (c + alpha * dot, made by the gemm-fold pass, see
- * pass_gemm_fold.c) becomes one GEMM with that alpha (a constant) and beta = 1
- * accumulating into its buffer, which starts as c's (in place when c is a donated input),
- * so c always gets a buffer. */
+ * pass_gemm_fold.c) becomes one GEMM with that alpha and beta = 1 accumulating into its
+ * buffer, which starts as c's (in place when c is a donated input), so c always gets a
+ * buffer; a traced alpha (not a constant) gets a buffer too, which the GEMM step reads
+ * at run time. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,7 @@ typedef struct pl_ctx {
     unsigned char *live;       /* reachable from the outputs */
     unsigned char *is_out;
     unsigned char *index_only; /* recomputed from buffers by index (see the header) */
-    unsigned char *needs_buf;  /* read where only a buffer will do (a gemm's c) */
+    unsigned char *needs_buf;  /* read where only a buffer will do (a gemm's c, a traced alpha) */
     int *consumer, *slot;      /* the last live reader and its operand slot */
 } pl_ctx;
 
@@ -105,7 +106,9 @@ static int pl_ctx_init(pl_ctx *c, jit_plan *p, const jx_fn *f) {
             p->uses[o]++;
             c->consumer[o] = i;
             c->slot[o] = k;
-            if (f->nodes[i].op == JX_OP_GEMM && k == 2) c->needs_buf[o] = 1;
+            if (f->nodes[i].op == JX_OP_GEMM &&
+                (k == 2 || (k == 3 && f->nodes[o].op != JX_OP_CONSTANT)))
+                c->needs_buf[o] = 1;
         }
     }
     return 0;
@@ -179,15 +182,17 @@ static int pl_materialize(const jit_plan *p, pl_ctx *c, int i) {
     return pl_rereads(f, &f->nodes[c->consumer[i]], c->slot[i]);
 }
 
-/* Plans gemm node i (c + alpha * dot(a, b)) as one GEMM accumulating into a copy of c.
- * Returns 0 or -1. */
+/* Plans gemm node i (c + alpha * dot(a, b)) as one GEMM accumulating into a copy of c,
+ * with a constant alpha or one read from alpha's buffer at run time. Returns 0 or -1. */
 static int pl_gemm_node(jit_plan *p, int i) {
     const jx_node *nd = &p->nodes[i];
-    double alpha;
-    if (!pass_scalar_const(p->fn, nd->in[3], &alpha))
-        return util_err("jit: gemm at %s:%d: alpha must be a constant (a traced alpha is not "
-                        "lowered yet)", nd->loc.file ? nd->loc.file : "?", nd->loc.line);
-    return jit_plan_gemm(p, i, alpha, nd->in[2]);
+    double alpha = 0;
+    if (pass_scalar_const(p->fn, nd->in[3], &alpha)) return jit_plan_gemm(p, i, alpha, -1, nd->in[2]);
+    jp_kind k = p->buf[nd->in[3]].kind;
+    if (k != JP_PARAM && k != JP_CONST && k != JP_ARENA && k != JP_OUT)
+        return util_err("jit: gemm at %s:%d: its traced alpha has no buffer",
+                        nd->loc.file ? nd->loc.file : "?", nd->loc.line);
+    return jit_plan_gemm(p, i, 0.0, nd->in[3], nd->in[2]);
 }
 
 /* Assigns node i's buffer and appends its step if it has one. Returns 0 or -1. */
@@ -202,7 +207,7 @@ static int pl_node(jit_plan *p, pl_ctx *c, int i) {
     p->buf[i].kind = JP_ARENA;
     if (nd->op == JX_OP_GEMM) return pl_gemm_node(p, i);
     if (nd->op == JX_OP_DOT_GENERAL && (nd->type.dtype == JX_F32 || nd->type.dtype == JX_F64))
-        return jit_plan_gemm(p, i, 1.0, -1);
+        return jit_plan_gemm(p, i, 1.0, -1, -1);
     int outer = pl_outer_reduction(p, nd);
     return jit_plan_add_step(p, (jp_step){JS_KERNEL, i, outer, -1, {0}, 0}) < 0 ? -1 : 0;
 }

@@ -230,7 +230,7 @@ static int pl_gemm_fits_blas(const jit_plan *p, const jx_node *d, const jp_gemm 
 }
 
 /* See jit.h. */
-int jit_plan_gemm(jit_plan *p, int d, double alpha, int init) {
+int jit_plan_gemm(jit_plan *p, int d, double alpha, int alpha_node, int init) {
     const jx_node *nd = &p->nodes[d];
     jp_gemm g;
     memset(&g, 0, sizeof g);
@@ -284,6 +284,7 @@ int jit_plan_gemm(jit_plan *p, int d, double alpha, int init) {
     }
     if (pl_gemm_fits_blas(p, nd, &g) < 0) return -1;
     g.alpha = alpha;
+    g.alpha_node = alpha_node;
     g.init = init;
     return jit_plan_add_step(p, (jp_step){JS_GEMM, d, 0, -1, g, 0}) < 0 ? -1 : 0;
 }

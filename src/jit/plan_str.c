@@ -89,7 +89,9 @@ char *jit_plan_str(const jit_plan *p) {
                       (long long)nbt, (long long)g->m, (long long)g->n, (long long)g->k,
                       g->trans_a ? "^T" : "", (long long)g->lda, g->trans_b ? "^T" : "",
                       (long long)g->ldb);
-            if (g->init >= 0) pl_printf(&sb, " alpha=%g beta=1 C=%%%d", g->alpha, g->init);
+            if (g->alpha_node >= 0) pl_printf(&sb, " alpha=%%%d", g->alpha_node);
+            else if (g->init >= 0) pl_printf(&sb, " alpha=%g", g->alpha);
+            if (g->init >= 0) pl_printf(&sb, " beta=1 C=%%%d", g->init);
             pl_printf(&sb, " -> ");
             pl_print_buf(&sb, p, st->node);
             pl_printf(&sb, "\n      reads ");

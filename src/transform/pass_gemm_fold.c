@@ -9,7 +9,11 @@
  *  - c is a rank-0 constant (or a broadcast of one), finite and nonzero: BLAS skips the
  *    product when alpha == 0 (so inf/NaN in the operands would not reach s, where the
  *    unfused ops give w + 0 * inf = NaN), and an infinite/NaN alpha need not give c * d
- *    elementwise either;
+ *    elementwise either; or c is a traced rank-0 value of the dot's dtype (or a
+ *    broadcast of one), such as an injected learning rate: the gemm's alpha is then
+ *    that value (negated by a neg node for s = w - c * d), which the JIT's GEMM step reads
+ *    at run time, and jx_rt_gemm computes the unfused ops' result itself when that
+ *    alpha is 0 or not finite (runtime/rt_blas.c);
  *  - w is a value the planner keeps in a buffer anyway (an input, a non-scalar constant,
  *    an output, a dot or gemm, or a non-index node read twice): otherwise the unfused
  *    plan (GEMM, then one fused elementwise kernel) is as cheap;
@@ -59,6 +63,15 @@ int pass_scalar_const(const jx_fn *f, int32_t id, double *v) {
     return 1;
 }
 
+/* The traced scalar under node id of f: id itself if it is a non-constant rank-0 value
+ * of dtype dt, or the operand of a broadcast_in_dim of one; else -1. */
+static int32_t gf_traced_scalar(const jx_fn *f, int32_t id, jx_dtype dt) {
+    const jx_node *n = &f->nodes[id];
+    if (id >= f->n_in && n->op == JX_OP_BROADCAST_IN_DIM) n = &f->nodes[id = n->in[0]];
+    if (n->type.rank != 0 || n->type.dtype != dt) return -1;
+    return id < f->n_in || n->op != JX_OP_CONSTANT ? id : -1;
+}
+
 /* 1 if node w of f has a buffer of its own in any plan (see the header comment). */
 static int gf_has_buffer(const jx_fn *f, const gf_uses *u, int32_t w) {
     const jx_node *n = &f->nodes[w];
@@ -76,42 +89,53 @@ static int gf_views(const jx_fn *f, int32_t x, int32_t w) {
     return x == w;
 }
 
-/* For the dot node d: the update node s it folds into (s = w + alpha * d), setting *w and
- * *alpha, or -1 if it does not fold. */
-static int32_t gf_target(const jx_fn *f, const gf_uses *u, int32_t d, int32_t *w, double *alpha) {
+/* The fold at one update node: its dot (-1: none), w, and alpha: the constant alpha, or
+ * (alpha_node >= 0) the traced scalar alpha_node, negated when neg. */
+typedef struct gf_fold {
+    int32_t dot, w, alpha_node;
+    int neg;
+    double alpha;
+} gf_fold;
+
+/* For the dot node d: the update node s it folds into (s = w + alpha * d), setting
+ * fo->w and the alpha fields, or -1 if it does not fold. */
+static int32_t gf_target(const jx_fn *f, const gf_uses *u, int32_t d, gf_fold *fo) {
     const jx_node *dn = &f->nodes[d];
     if (dn->op != JX_OP_DOT_GENERAL || (dn->type.dtype != JX_F32 && dn->type.dtype != JX_F64))
         return -1;
     if (u->uses[d] != 1 || u->out[d]) return -1;
     int32_t m = u->consumer[d];
     const jx_node *mn = &f->nodes[m];
-    double c;
-    if (mn->op != JX_OP_MUL || u->uses[m] != 1 || u->out[m] || mn->in[0] == mn->in[1] ||
-        !pass_scalar_const(f, mn->in[mn->in[0] == d ? 1 : 0], &c) || !isfinite(c) || c == 0)
+    double c = 0;
+    if (mn->op != JX_OP_MUL || u->uses[m] != 1 || u->out[m] || mn->in[0] == mn->in[1])
         return -1;
+    int32_t cn = mn->in[mn->in[0] == d ? 1 : 0];
+    fo->alpha_node = -1;
+    if (pass_scalar_const(f, cn, &c)) {
+        if (!isfinite(c) || c == 0) return -1;
+    } else if ((fo->alpha_node = gf_traced_scalar(f, cn, dn->type.dtype)) < 0) {
+        return -1;
+    }
     int32_t s = u->consumer[m];
     const jx_node *sn = &f->nodes[s];
     if (sn->op == JX_OP_SUB && sn->in[1] == m && sn->in[0] != m) {
-        *w = sn->in[0];
-        *alpha = -c;
+        fo->w = sn->in[0];
+        fo->alpha = -c;
+        fo->neg = 1;
     } else if (sn->op == JX_OP_ADD && (sn->in[0] == m) != (sn->in[1] == m)) {
-        *w = sn->in[sn->in[0] == m ? 1 : 0];
-        *alpha = c;
+        fo->w = sn->in[sn->in[0] == m ? 1 : 0];
+        fo->alpha = c;
+        fo->neg = 0;
     } else {
         return -1;
     }
-    if (!jx_type_eq(&f->nodes[*w].type, &dn->type) || !jx_type_eq(&sn->type, &dn->type))
+    if (!jx_type_eq(&f->nodes[fo->w].type, &dn->type) || !jx_type_eq(&sn->type, &dn->type))
         return -1;
-    if (!gf_has_buffer(f, u, *w) || gf_views(f, dn->in[0], *w) || gf_views(f, dn->in[1], *w))
+    if (!gf_has_buffer(f, u, fo->w) || gf_views(f, dn->in[0], fo->w) ||
+        gf_views(f, dn->in[1], fo->w))
         return -1;
     return s;
 }
-
-/* The fold at one update node: its dot (-1: none), w and alpha. */
-typedef struct gf_fold {
-    int32_t dot, w;
-    double alpha;
-} gf_fold;
 
 /* The replay rule: emits gemm at each update node i with fold[i].dot >= 0 (its dot and
  * product become dead) and re-emits every other node. */
@@ -123,9 +147,15 @@ static int gf_rule(replay *r, int i, const jx_val *x, jx_val *y) {
         return jx_val_bad(*y) ? -1 : 0;
     }
     const jx_node *d = &r->f->nodes[fold[i].dot];
+    jx_val alpha;
+    if (fold[i].alpha_node < 0) {
+        alpha = jx_scalar_at(n->loc, r->t, n->type.dtype, fold[i].alpha);
+    } else {
+        alpha = trace_val(r->t, r->map[fold[i].alpha_node]);
+        if (fold[i].neg) alpha = jx_neg_at(n->loc, alpha);
+    }
     *y = dot_gemm_at(n->loc, trace_val(r->t, r->map[d->in[0]]), trace_val(r->t, r->map[d->in[1]]),
-                     trace_val(r->t, r->map[fold[i].w]),
-                     jx_scalar_at(n->loc, r->t, n->type.dtype, fold[i].alpha), ir_attr_ints(d, 0),
+                     trace_val(r->t, r->map[fold[i].w]), alpha, ir_attr_ints(d, 0),
                      ir_attr_ints(d, 1), ir_attr_ints(d, 2), ir_attr_ints(d, 3));
     return jx_val_bad(*y) ? -1 : 0;
 }
@@ -145,7 +175,7 @@ jx_fn *pass_gemm_fold(const jx_fn *f) {
     for (int i = 0; i < f->n_nodes; i++) fold[i].dot = -1;
     for (int32_t d = f->n_in; d < f->n_nodes; d++) {
         gf_fold one;
-        int32_t s = gf_target(f, &u, d, &one.w, &one.alpha);
+        int32_t s = gf_target(f, &u, d, &one);
         if (s < 0 || fold[s].dot >= 0) continue; /* one fold per update node */
         one.dot = d;
         fold[s] = one;
