@@ -21,10 +21,12 @@
  *   deep           softmax_l2mom on [784,100,30,10] (Task 4)
  * Each model has its own default learning rates (--lrs overrides them for all).
  *
- * Per model, one per-example predict is vmapped over the batch inside the loss, and each
- * (model, lr) configuration is traced and compiled once (jx_optim_train_step under
- * jx_jit_trace, params and optimizer state donated) and reused by all its repeats: only
- * the initial params differ. */
+ * Per model, one per-example predict is vmapped over the batch inside the loss, and the
+ * training step is traced and compiled once (jx_optim_train_step under jx_jit_trace,
+ * params and optimizer state donated) and reused by all its learning rates and repeats:
+ * the optimizer injects its hyperparameters (jx/optim.h's inject = 1), so the rate is a
+ * state entry set at run time (jx_optim_set_hparam) and only the initial params and that
+ * entry differ. */
 #include <jx/nn.h>
 #include <jx/optim.h>
 #include <math.h>
@@ -107,7 +109,8 @@ static void xp_print_table(xp_row *rows, int n) {
 }
 
 /* Trains model m `repeats` times at each of the n_lrs learning rates lrs (one compiled
- * training step for all), printing a line per rate and appending a row to rows[*n_rows].
+ * training step for all: the rate is injected state), printing a line per rate and the
+ * compile count, and appending a row to rows[*n_rows].
  * 0, or -1 with jx_error(). */
 static int xp_run_model(const xp_model *m, const double *lrs, int n_lrs, int repeats,
                         const ex_opts *o, const ex_data *d, xp_row *rows, int *n_rows) {
@@ -135,6 +138,9 @@ static int xp_run_model(const xp_model *m, const double *lrs, int n_lrs, int rep
                repeats);
         fflush(stdout);
     }
+    printf("  %s: %d compile%s of the training step for %d learning rate%s\n", m->name,
+           xp_ctx_n_compiled(&c), xp_ctx_n_compiled(&c) == 1 ? "" : "s", n_lrs,
+           n_lrs == 1 ? "" : "s");
     xp_ctx_free(&c);
     return 0;
 }

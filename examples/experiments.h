@@ -27,10 +27,13 @@ extern const int xp_n_models;
 /* Index of the model called name in xp_models, or -1. */
 int xp_model_find(const char *name);
 
-/* A model's traced functions and, for the current learning rate, its compiled step. */
+/* A model's traced functions and its compiled step, whose learning rate (and the
+ * optimizer's other hyperparameters) are injected state (jx/optim.h's inject = 1), so one
+ * compiled step serves every learning rate. */
 typedef struct xp_ctx {
     const xp_model *m;
     jx_optim opt;
+    double lr;             /* the current learning rate, set into each training's state */
     int np, ns;            /* number of params and of optimizer state arrays */
     jx_type types[2 * XP_MAXL + 2]; /* the params', an image's and a key's types */
     jx_fn *pred_train;     /* per-example predict (with dropout when the model has it) */
@@ -43,10 +46,10 @@ typedef struct xp_ctx {
 
 /* Traces m's per-example predicts and its evaluation. 0, or -1 with jx_error(). */
 int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads);
-/* Makes the training step for learning rate lr (replacing the previous one); it is
- * compiled on its first run and reused by every later training. 0 or -1. */
+/* Sets the learning rate of the next trainings (the step is made once, by xp_ctx_init,
+ * compiled on its first run and reused for every learning rate). 0, or -1 for a bad lr. */
 int xp_ctx_set_lr(xp_ctx *c, double lr);
-/* Number of signatures the current step has compiled. */
+/* Number of signatures the step has compiled. */
 int xp_ctx_n_compiled(const xp_ctx *c);
 void xp_ctx_free(xp_ctx *c);
 

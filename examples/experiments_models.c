@@ -109,6 +109,8 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     memset(c, 0, sizeof *c);
     c->m = m, c->np = 2 * m->nl, c->threads = threads;
     c->opt = xp_optim(m, 1.0);
+    c->opt.inject = 1; /* lr (and mu, l2, wd) are state: one compile for every lr */
+    c->lr = 1.0;
     c->ns = jx_optim_n_state(&c->opt, c->np);
     c->loss_step = (ex_optim_step){&c->opt, c->np, 2 + xp_has_key(m), xp_loss_cb, c};
     ex_dense_types(m->nl, m->sizes, c->types);
@@ -118,7 +120,10 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     c->pred_train = jx_trace(xp_predict_cb, c->np + 1 + xp_has_key(m), c->types, 1, &tr);
     c->pred_eval = jx_trace(xp_predict_cb, c->np + 1, c->types, 1, &ev);
     c->eval = c->pred_eval ? ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads) : NULL;
-    if (c->ns < 0 || !c->pred_train || !c->eval) {
+    int nps = c->np + c->ns;
+    c->step = c->ns >= 0 ? ex_jit(ex_optim_step_cb, nps + c->loss_step.n_batch, nps + 1, nps,
+                                  &c->loss_step, threads) : NULL;
+    if (c->ns < 0 || !c->pred_train || !c->eval || !c->step) {
         xp_ctx_free(c);
         return -1;
     }
@@ -126,12 +131,12 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
 }
 
 int xp_ctx_set_lr(xp_ctx *c, double lr) {
-    jx_jitfn_free(c->step);
-    c->opt = xp_optim(c->m, lr);
-    int nps = c->np + c->ns;
-    c->step = ex_jit(ex_optim_step_cb, nps + c->loss_step.n_batch, nps + 1, nps, &c->loss_step,
-                     c->threads);
-    return c->step ? 0 : -1;
+    if (!(lr > 0) || !isfinite(lr)) {
+        fprintf(stderr, "experiments: bad learning rate %g\n", lr);
+        return -1;
+    }
+    c->lr = lr;
+    return 0;
 }
 
 int xp_ctx_n_compiled(const xp_ctx *c) { return c->step ? jx_jitfn_n_compiled(c->step) : 0; }
@@ -182,11 +187,12 @@ double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
     jx_type xt = JX_TYPE(JX_F32, o->batch, 784), kt = JX_TYPE(JX_U32, 2);
     if (ex_init_params(&init, seed, m->nl, c->types, params) < 0 ||
         jx_optim_init(&c->opt, c->np, params, state) < 0 ||
+        jx_optim_set_hparam(&c->opt, state, "lr", c->lr) < 0 ||
         (m->augment && !(b.aug = jx_array_new_type(&xt))) ||
         (tr.n_extra && !(key = jx_array_new_type(&kt))) ||
         ex_trainer_init(&tr, d->xtr, d->ytr, o->batch, JX_BATCH_DROP_LAST) < 0)
         goto done;
-    printf("  %s lr %g seed %u: test acc", m->name, c->opt.lr, seed);
+    printf("  %s lr %g seed %u: test acc", m->name, c->lr, seed);
     for (int epoch = 0; epoch < o->epochs; epoch++) {
         if (ex_train_epoch(&tr, epoch) < 0 ||
             ex_evaluate(c->eval, c->np, params, d->xte, d->yte, 1000, &acc, NULL) < 0) {
