@@ -5,12 +5,14 @@
  * steps; the step count increments; bad names, values and schedules are clear errors. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jx/nn.h>
 #include <jx/optim.h>
 
 #include "check.h"
+#include "transform/passes.h"
 
 #define NB 8
 #define M_PI_VAL 3.14159265358979323846
@@ -349,6 +351,79 @@ TEST(schedule_count_must_be_an_integer_scalar) {
     CHECK_CONTAINS(jx_error(), "schedule");
     CHECK_CONTAINS(jx_error(), "integer scalar, got f32[]");
     jx_fn_free(f);
+}
+
+/* Dropout with a traced f64 rate (in[2]) or the constant rate *user (when >= 0). */
+static void f_drop(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    double r = *(const double *)user;
+    out[0] = r >= 0 ? jx_dropout(in[0], in[1], r, 1) : jx_dropout_rate(in[0], in[1], in[2], 1);
+}
+
+/* sum(dropout(x, rate)) for the gradient. */
+static void f_drop_sum(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    out[0] = jx_sum_all(jx_dropout_rate(in[0], in[1], in[2], 1));
+}
+
+TEST(dropout_traced_rate_equals_constant) {
+    jx_type ts[3] = {JX_TYPE(JX_U32, 2), JX_TYPE(JX_F32, 6, 50), JX_SCALAR(JX_F64)};
+    double traced = -1;
+    jx_fn *f = jx_trace(f_drop, 3, ts, 1, &traced);
+    jx_exe *e = f ? jx_jit(f, NULL) : NULL; /* one compile for every rate */
+    CHECK(e != NULL);
+    jx_array *in[3] = {jx_array_new_type(&ts[0]), wave(ts[1], 5), jx_array_new_type(&ts[2])};
+    jx_array_set(in[0], 0, 7), jx_array_set(in[0], 1, 11);
+    const double rates[5] = {0.0, 0.1, 0.5, 0.9, 1.0};
+    for (int k = 0; e && k < 5; k++) {
+        double r = rates[k];
+        jx_fn *fc = jx_trace(f_drop, 2, ts, 1, &r);
+        jx_array_set(in[2], 0, r);
+        jx_array *want = NULL, *oi = NULL, *oj = NULL;
+        CHECK(fc && jx_interp(fc, in, &want) == 0);
+        CHECK(jx_interp(f, in, &oi) == 0 && jx_exe_run(e, in, &oj) == 0);
+        if (!same_bits(want, oi) || !same_bits(want, oj))
+            CHECK_FAIL_("rate %g: traced dropout differs from the constant's", r);
+        int64_t zeros = 0;
+        for (int64_t i = 0; want && i < 300; i++) zeros += jx_array_get(want, i) == 0;
+        CHECK(r == 0 ? zeros == 0 : r == 1 ? zeros == 300 : zeros > 0 && zeros < 300);
+        jx_array_free(want), jx_array_free(oi), jx_array_free(oj);
+        jx_fn_free(fc);
+    }
+    /* gradient wrt x at rate 1: zero, not NaN */
+    jx_fn *fs = jx_trace(f_drop_sum, 3, ts, 1, NULL);
+    jx_fn *gs = fs ? jx_grad(fs, 1, (int[]){1}) : NULL;
+    jx_array *gx = NULL;
+    jx_array_set(in[2], 0, 1.0);
+    CHECK(gs && jx_interp(gs, in, &gx) == 0);
+    for (int64_t i = 0; gx && i < 300; i++) CHECK(jx_array_get(gx, i) == 0);
+    /* the rate must be a float scalar */
+    jx_type bad[3] = {ts[0], ts[1], JX_TYPE(JX_F64, 2)};
+    jx_fn *fb = jx_trace(f_drop, 3, bad, 1, &traced);
+    CHECK(fb == NULL);
+    CHECK_CONTAINS(jx_error(), "dropout");
+    CHECK_CONTAINS(jx_error(), "rate f64[2]");
+    jx_array_free(gx);
+    for (int i = 0; i < 3; i++) jx_array_free(in[i]);
+    jx_fn_free(gs), jx_fn_free(fs), jx_fn_free(fb);
+    jx_exe_free(e);
+    jx_fn_free(f);
+}
+
+TEST(injected_sgd_step_keeps_the_gemm_fold) {
+    /* W's update W - lr * dot(x^T, r) is one gemm after the JIT's passes, with the lr
+     * constant and with it injected (alpha read from the state at run time) */
+    for (int inject = 0; inject < 2; inject++) {
+        jx_optim o = jx_sgd(0.05);
+        o.inject = inject;
+        run r;
+        CHECK(run_init(&r, &o, 0) == 0);
+        jx_fn *g = r.step ? pass_run_list(r.step, PASS_JIT_PIPELINE) : NULL;
+        char *text = g ? jx_fn_to_string(g) : NULL;
+        CHECK(text && strstr(text, "gemm["));
+        if (text && !strstr(text, "gemm[")) printf("  inject %d: not folded:\n%s\n", inject, text);
+        free(text);
+        jx_fn_free(g);
+        run_free(&r);
+    }
 }
 
 TEST_MAIN()

@@ -187,6 +187,11 @@ jx_val jx_accuracy_at(jx_loc loc, jx_val logits, jx_val labels);
 /* Inverted dropout: with train != 0 and rate > 0, each element is zeroed with probability
  * rate and the others scaled by 1/(1-rate) (rate >= 1 zeroes everything); otherwise x. */
 jx_val jx_dropout_at(jx_loc loc, jx_val key, jx_val x, double rate, int train);
+/* Dropout with a traced rate (a float scalar, e.g. an input of the compiled step, so one
+ * compile serves every rate): elements kept where uniform(key) < 1 - rate (in f32) and
+ * scaled by 1/(1 - rate); rate >= 1 zeroes everything (gradient 0, not NaN). With an f64
+ * rate the result is jx_dropout's at that constant rate bit for bit. */
+jx_val jx_dropout_rate_at(jx_loc loc, jx_val key, jx_val x, jx_val rate, int train);
 #define jx_softmax_cross_entropy(...) jx_softmax_cross_entropy_at(JX_HERE, __VA_ARGS__)
 #define jx_softmax_cross_entropy_onehot(...)                                            \
     jx_softmax_cross_entropy_onehot_at(JX_HERE, __VA_ARGS__)
@@ -194,6 +199,7 @@ jx_val jx_dropout_at(jx_loc loc, jx_val key, jx_val x, double rate, int train);
 #define jx_mse(...) jx_mse_at(JX_HERE, __VA_ARGS__)
 #define jx_accuracy(...) jx_accuracy_at(JX_HERE, __VA_ARGS__)
 #define jx_dropout(...) jx_dropout_at(JX_HERE, __VA_ARGS__)
+#define jx_dropout_rate(...) jx_dropout_rate_at(JX_HERE, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

@@ -139,3 +139,28 @@ jx_val jx_dropout_at(jx_loc loc, jx_val key, jx_val x, double rate, int train) {
     jx_val scaled = jx_div_at(loc, x, jx_lit_at(loc, x, 1.0 - rate));
     return jx_select_at(loc, keep, scaled, jx_lit_at(loc, x, 0.0));
 }
+
+/* select(uniform(key) < 1 - rate, x / (1 - rate), 0) when training, the divisor 1 where
+ * 1 - rate <= 0 (nothing is kept there) so that no inf/NaN reaches the gradient. */
+jx_val jx_dropout_rate_at(jx_loc loc, jx_val key, jx_val x, jx_val rate, int train) {
+    if (jx_val_bad(x)) return x;
+    if (jx_val_bad(rate)) return rate.t ? rate : trace_fail(x.t, loc, "dropout", "NULL rate");
+    jx_type xt = jx_val_type(x), rt = jx_val_type(rate);
+    char sx[NNS_TBUF], sr[NNS_TBUF];
+    if (!nns_is_float(xt.dtype) || !nns_is_float(rt.dtype) || rt.rank != 0)
+        return trace_fail(x.t, loc, "dropout", "expected a floating-point x and a float scalar "
+                          "rate, got x %s and rate %s", jx_type_str(&xt, sx, sizeof sx),
+                          jx_type_str(&rt, sr, sizeof sr));
+    if (!train) return x;
+    if (jx_val_bad(key))
+        return key.t ? key : trace_fail(x.t, loc, "dropout", "training needs a key u32[2]");
+    jx_type ut = xt;
+    ut.dtype = JX_F32;
+    jx_val u = jx_random_uniform_at(loc, key, ut, 0.0, 1.0);
+    jx_val p = jx_sub_at(loc, jx_lit_at(loc, rate, 1.0), rate); /* keep probability */
+    jx_val pf = rt.dtype == JX_F32 ? p : jx_convert_at(loc, p, JX_F32);
+    jx_val keep = jx_lt_at(loc, u, pf);
+    jx_val den = jx_select_at(loc, jx_gt_at(loc, p, jx_lit_at(loc, p, 0.0)), p, jx_lit_at(loc, p, 1.0));
+    if (rt.dtype != xt.dtype) den = jx_convert_at(loc, den, xt.dtype);
+    return jx_select_at(loc, keep, jx_div_at(loc, x, den), jx_lit_at(loc, x, 0.0));
+}
