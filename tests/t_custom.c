@@ -3,6 +3,8 @@
  * grad(vmap) with an unbatched operand, and grad(grad); a custom_jvp softplus under jvp,
  * grad, vmap, jacfwd, jacrev and hessian; relu'(0) = 0 and max's tie rule through the
  * interpreter and the JIT; the JIT against the interpreter; error cases. */
+#include <jx/nn.h>
+
 #include "check.h"
 
 #define F64(...) JX_TYPE(JX_F64, __VA_ARGS__)
@@ -127,6 +129,44 @@ TEST(custom_vjp_vmap_of_grad_matches_per_example_grad) {
     jx_fn_free(f);
 }
 
+static void sp(jx_trace *t, const jx_val *in, jx_val *out, void *u);
+
+/* vmap along axis 1 (the batch axis inside, moved by the rule): grad of each column. */
+TEST(custom_vmap_along_a_later_axis) {
+    jx_type ty = F64(3), tb = F64(3, 5);
+    jx_fn *f = jx_trace(loss, 1, &ty, 1, NULL);
+    jx_fn *g = f ? jx_grad(f, 0, NULL) : NULL;
+    jx_fn *vg = g ? jx_vmap(g, (int[]){1}, (int[]){1}, 5) : NULL;
+    CHECK(vg != NULL);
+    jx_array *xb = arr(tb, NULL, -1.1, 0.13), *gb = run1(vg, &xb, 0);
+    for (int b = 0; b < 5 && gb; b++) {
+        double col[3];
+        for (int i = 0; i < 3; i++) col[i] = jx_array_get(xb, 5 * i + b);
+        jx_array *x = arr(ty, col, 0, 0), *gx = run1(g, &x, 0);
+        for (int i = 0; gx && i < 3; i++) CHECK_NEAR(jx_array_get(gb, 5 * i + b), jx_array_get(gx, i), 1e-12);
+        jx_array_free(x);
+        jx_array_free(gx);
+    }
+    jx_array_free(xb);
+    jx_array_free(gb);
+    jx_fn_free(vg);
+    jx_fn_free(g);
+    jx_fn_free(f);
+    /* custom_jvp (softplus) batched along axis 1, and its jvp there */
+    jx_fn *sp1 = jx_trace(sp, 1, &ty, 1, NULL);
+    jx_fn *vs = sp1 ? jx_vmap(sp1, (int[]){1}, (int[]){1}, 5) : NULL, *js = vs ? jx_jvp(vs) : NULL;
+    jx_array *in[2] = {arr(tb, NULL, -3, 0.4), arr(tb, NULL, 1, 0)}, *dy = run1(js, in, 1);
+    CHECK(dy != NULL);
+    for (int i = 0; dy && i < 15; i++)
+        CHECK_NEAR(jx_array_get(dy, i), 1 / (1 + exp(3 - 0.4 * i)), 1e-12);
+    jx_array_free(in[0]);
+    jx_array_free(in[1]);
+    jx_array_free(dy);
+    jx_fn_free(js);
+    jx_fn_free(vs);
+    jx_fn_free(sp1);
+}
+
 /* s * norm(x) as one custom_vjp of two operands (bwd: ct*norm(x) for s, ct*s*x/y for x). */
 static void snorm_f(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
     norm_f(t, in + 1, out, u);
@@ -220,7 +260,6 @@ TEST(custom_vjp_grad_of_grad_matches_finite_differences) {
 
 /* ---- custom_jvp: softplus (the library's) and a two-operand product ------------------ */
 
-#include <jx/nn.h>
 
 /* sum(softplus(x) * w) + sum(x*y as a custom_jvp), w = 1..n. */
 static void mul_f(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
