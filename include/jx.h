@@ -430,9 +430,10 @@ jx_fn *jx_vjp(const jx_fn *f, const unsigned char *wrt);
 jx_fn *jx_grad(const jx_fn *f, int n_wrt, const int *wrt);
 /* Like jx_grad but g(x...) = (y, aux..., dy/dx_wrt...): JAX's has_aux form. */
 jx_fn *jx_value_and_grad(const jx_fn *f, int n_wrt, const int *wrt);
-/* Forward mode: g(x..., t_x...) = (f(x)..., t_y...), one tangent per input (integer
- * inputs' tangents are ignored). */
-jx_fn *jx_jvp(const jx_fn *f);
+/* Forward mode: g(x..., t_x...) = (f(x)..., t_y...) with one tangent input per input
+ * selected by wrt (wrt[i] != 0; NULL selects every input), in input order; unselected
+ * inputs have zero tangent, integer inputs' tangents are ignored. */
+jx_fn *jx_jvp(const jx_fn *f, const unsigned char *wrt);
 /* Vectorizing map over a batch of size batch_size: input i is batched along in_axes[i]
  * (or JX_NONE), output j gets its batch axis at out_axes[j] (NULL: all 0). Negative axes
  * count from the end of the batched type. */

@@ -434,7 +434,14 @@ expect_rc usage_grad_bad_wrt 2 "bad value 'x' for --wrt" "$JXC" grad loss.jx --w
 expect_rc usage_grad_empty_wrt_item 2 "bad value '0,,1' for --wrt" "$JXC" grad loss.jx --wrt 0,,1
 expect_rc usage_grad_wrt_no_value 2 '--wrt needs a value' "$JXC" grad loss.jx --wrt
 expect_rc usage_grad_two_files 2 'grad takes one IR file' "$JXC" grad loss.jx f.jx
-expect_rc usage_jvp_option 2 'jvp does not take the option --wrt' "$JXC" jvp f.jx --wrt 0
+expect_rc usage_simplify_option 2 'simplify does not take the option --wrt' "$JXC" simplify f.jx --wrt 0
+# jvp --wrt 1: one tangent input, for b; d = c + a has tangent a*db (a's is zero)
+if run_ok tx_jvp_wrt "$JXC" jvp f.jx --wrt 1 &&
+    expect_lines tx_jvp_wrt '^\{ lambda ; [a-z]+:f32\[3\] [a-z]+:f32\[3\] [a-z]+:f32\[3\]\. let$' \
+        '^  in \([a-z]+, [a-z]+, [a-z]+, [a-z]+\) \}$'; then
+    pass tx_jvp_wrt
+fi
+expect_rc usage_jvp_wrt_range 1 '--wrt index 2 out of range' "$JXC" jvp f.jx --wrt 2
 expect_rc usage_vmap_no_size 2 'vmap needs --size' "$JXC" vmap f.jx
 expect_rc usage_vmap_bad_size 2 "bad value '-3' for --size" "$JXC" vmap f.jx --size -3
 expect_rc usage_vmap_bad_axes 2 "bad value 'zero' for --in-axes" \

@@ -137,7 +137,7 @@ static void ft_sum_body(jx_trace *t, const jx_val *in, jx_val *out, void *user) 
  * NULL with jx_error() if the transformation fails. */
 static jx_fn *ft_apply(const ft_stage *s, const jx_fn *h) {
     switch (s->kind) {
-    case FT_JVP: return jx_jvp(h);
+    case FT_JVP: return jx_jvp(h, NULL);
     case FT_VJP: return jx_vjp(h, s->default_wrt ? NULL : s->mask);
     case FT_GRAD: return jx_grad(h, s->default_wrt ? 0 : s->n_wrt, s->wrt);
     case FT_VAG: return jx_value_and_grad(h, s->default_wrt ? 0 : s->n_wrt, s->wrt);

@@ -92,7 +92,7 @@ static double ft_dot_reverse_noise(ft_ctx *x, const ft_ad *a) {
     fz_gen g = *x->c->g;
     double l[3], worst = 0;
     for (int rep = 0; rep < 3; rep++) { /* rep 0: without noise */
-        jx_fn *N = rep ? ft_tangent_noisy(a->h, &g) : NULL, *NJ = jx_jvp(rep ? N : a->h);
+        jx_fn *N = rep ? ft_tangent_noisy(a->h, &g) : NULL, *NJ = jx_jvp(rep ? N : a->h, NULL);
         jx_array *PJ[2 * FT_MAX_ARGS] = {0};
         double sum = 0, m = 0;
         int ok = (N || !rep) && NJ &&
@@ -421,7 +421,7 @@ static int ft_ad_init(ft_ctx *x, ft_ad *a, int k) {
     jx_fn *h64 = ft_retype(h0, "f32", "f64");
     if (!h64) x->st->retype_failed++;
     a->h = h64 ? h64 : h0, a->f64 = h64 != NULL, a->n_in = h0->n_in, a->n_out = h0->n_out;
-    a->J = jx_jvp(a->h);
+    a->J = jx_jvp(a->h, NULL);
     a->V = a->J ? jx_vjp(a->h, NULL) : NULL;
     if (!a->V) {
         ft_fail(x, FTC_BUILD, "%s of stage %d failed: %s", a->J ? "vjp" : "jvp", k - 1, jx_error());

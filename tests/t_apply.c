@@ -56,7 +56,7 @@ static void by_hand(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     case AP_VALUE_AND_GRAD: g = jx_value_and_grad(f, 2, g_wrt); break;
     case AP_VJP: g = jx_vjp(f, NULL); break;
     case AP_JVP: { /* a jvp with tangents for both, W's zero */
-        g = jx_jvp(f);
+        g = jx_jvp(f, NULL);
         jx_val args[4] = {in[0], in[1], jx_zeros_like(in[0]), in[2]};
         if (g) jx_call(g, args, out);
         jx_fn_free(f), jx_fn_free(g);

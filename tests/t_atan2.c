@@ -170,7 +170,7 @@ TEST(atan2_derivative_is_the_formula) {
                              (jx_ints){1, {0}});
     jx_fn *f = jx_trace_end(t, 1, &s);
     jx_fn *g = f ? jx_grad(f, 2, (int[]){0, 1}) : NULL, *fe = atan2_fn(ty[0], ty[1]);
-    jx_fn *j = fe ? jx_jvp(fe) : NULL;
+    jx_fn *j = fe ? jx_jvp(fe, NULL) : NULL;
     CHECK(g != NULL && j != NULL);
     jx_array *in[4] = {arr(JX_F64, yv, N), arr(JX_F64, xv, N), arr(JX_F64, (double[N]){0}, N),
                        arr(JX_F64, (double[N]){0}, N)};

@@ -154,7 +154,7 @@ TEST(custom_vmap_along_a_later_axis) {
     jx_fn_free(f);
     /* custom_jvp (softplus) batched along axis 1, and its jvp there */
     jx_fn *sp1 = jx_trace(sp, 1, &ty, 1, NULL);
-    jx_fn *vs = sp1 ? jx_vmap(sp1, (int[]){1}, (int[]){1}, 5) : NULL, *js = vs ? jx_jvp(vs) : NULL;
+    jx_fn *vs = sp1 ? jx_vmap(sp1, (int[]){1}, (int[]){1}, 5) : NULL, *js = vs ? jx_jvp(vs, NULL) : NULL;
     jx_array *in[2] = {arr(tb, NULL, -3, 0.4), arr(tb, NULL, 1, 0)}, *dy = run1(js, in, 1);
     CHECK(dy != NULL);
     for (int i = 0; dy && i < 15; i++)
@@ -281,7 +281,7 @@ static void sp_loss(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
 TEST(custom_jvp_jvp_and_grad_match_finite_differences) {
     jx_type ty[2] = {F64(5), F64(5)};
     jx_fn *f = jx_trace(sp_loss, 2, ty, 1, NULL);
-    jx_fn *g = f ? jx_grad(f, 2, (int[]){0, 1}) : NULL, *j = f ? jx_jvp(f) : NULL;
+    jx_fn *g = f ? jx_grad(f, 2, (int[]){0, 1}) : NULL, *j = f ? jx_jvp(f, NULL) : NULL;
     CHECK(g && j);
     jx_array *in[4] = {arr(ty[0], NULL, -2.0, 0.9), arr(ty[1], NULL, 0.3, -0.2),
                        arr(ty[0], NULL, 0.1, 0.3), arr(ty[1], NULL, -0.5, 0.25)};

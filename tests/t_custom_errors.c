@@ -136,7 +136,7 @@ TEST(forward_mode_of_custom_vjp_is_refused) {
     jx_type ty = F32(3);
     jx_fn *f = jx_trace(vjp_sum, 1, &ty, 1, NULL);
     CHECK(f != NULL);
-    jx_fn *j = f ? jx_jvp(f) : NULL;
+    jx_fn *j = f ? jx_jvp(f, NULL) : NULL;
     CHECK(j == NULL);
     CHECK_CONTAINS(jx_error(), "jvp: a custom_vjp function cannot be differentiated in forward "
                                "mode");

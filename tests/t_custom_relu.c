@@ -85,7 +85,7 @@ static void relu1(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
 TEST(relu_jvp_at_zero_and_jit_forward) {
     jx_type ty = F32(3);
     jx_type two[2] = {ty, ty};
-    jx_fn *f = jx_trace(relu1, 1, &ty, 1, NULL), *j = f ? jx_jvp(f) : NULL;
+    jx_fn *f = jx_trace(relu1, 1, &ty, 1, NULL), *j = f ? jx_jvp(f, NULL) : NULL;
     jx_array *in[2] = {vec(ty, (double[]){0, -2, 3}), vec(ty, (double[]){1, 1, 1})}, *out[2] = {0};
     CHECK(j && jx_interp(j, in, out) == 0);
     CHECK(out[1] && jx_array_get(out[1], 0) == 0.0 && jx_array_get(out[1], 2) == 1.0);

@@ -145,7 +145,7 @@ TEST(erf_derivative_is_the_formula) {
     jx_trace *t = jx_trace_begin(1, &ty);
     jx_val y = jx_reduce_sum(jx_erf(jx_trace_input(t, 0)), (jx_ints){1, {0}});
     jx_fn *f = jx_trace_end(t, 1, &y);
-    jx_fn *g = f ? jx_grad(f, 0, NULL) : NULL, *fe = erf_fn(ty), *j = fe ? jx_jvp(fe) : NULL;
+    jx_fn *g = f ? jx_grad(f, 0, NULL) : NULL, *fe = erf_fn(ty), *j = fe ? jx_jvp(fe, NULL) : NULL;
     CHECK(g != NULL && j != NULL);
     jx_array *x = arr(JX_F64, v, N), *dg = g ? run1(g, x, 0) : NULL;
     jx_array *in[2] = {x, jx_array_new(JX_F64, 1, (int64_t[]){N})}, *out[2] = {NULL, NULL};

@@ -111,7 +111,7 @@ ITEST(null_transformations) {
     HAS(jx_error(), "vjp", "NULL function");
     CHECK(jx_value_and_grad(NULL, 0, NULL) == NULL);
     HAS(jx_error(), "value_and_grad", "NULL function");
-    CHECK(jx_jvp(NULL) == NULL);
+    CHECK(jx_jvp(NULL, NULL) == NULL);
     HAS(jx_error(), "jvp", "NULL function");
     CHECK(jx_jacrev(NULL, 0, NULL) == NULL);
     HAS(jx_error(), "jacrev", "NULL");
@@ -272,7 +272,7 @@ ITEST(transform_function_without_outputs) {
     HAS(jx_error(), "grad", "no outputs");
     CHECK(jx_jacrev(f, 0, NULL) == NULL);
     HAS(jx_error(), "jacrev", "no outputs");
-    jx_fn *g = jx_vmap(f, NULL, NULL, 4), *h = jx_jvp(f), *k = jx_vjp(f, NULL);
+    jx_fn *g = jx_vmap(f, NULL, NULL, 4), *h = jx_jvp(f, NULL), *k = jx_vjp(f, NULL);
     CHECK(g && h && k); /* nothing to do is not an error */
     jx_fn_free(g);
     jx_fn_free(h);

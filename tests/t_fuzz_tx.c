@@ -82,13 +82,13 @@ TEST(fuzz_tx_checks_selftest) {
         ft_case c;
         ft_ctx x;
         /* jvp: a->J of 2h instead of h */
-        ftt_case(&c, &x, &st, h, FT_JVP, jx_jvp(h));
+        ftt_case(&c, &x, &st, h, FT_JVP, jx_jvp(h, NULL));
         ft_ad a;
         memset(&a, 0, sizeof a);
         CHECK(ft_ad_init(&x, &a, 1));
         if (wrong) {
             jx_fn_free(a.J);
-            a.J = jx_jvp(h2);
+            a.J = jx_jvp(h2, NULL);
             ft_free_all(2, a.PJ);
             CHECK(ft_interp2(a.J, a.x, 1, a.t, 1, a.PJ) == 0);
         }
@@ -132,7 +132,7 @@ TEST(fuzz_tx_jit_selftest) {
         memset(&st, 0, sizeof st);
         ft_case c;
         ft_ctx x;
-        ftt_case(&c, &x, &st, h, FT_JVP, jx_jvp(h));
+        ftt_case(&c, &x, &st, h, FT_JVP, jx_jvp(h, NULL));
         jx_array *want[1], *got[1];
         CHECK(ft_interp(h, c.prog.in, want) == 0);
         got[0] = jx_array_copy(want[0]);

@@ -314,7 +314,7 @@ static void tdc_const_matvec(jx_trace *t, const jx_val *in, jx_val *out, void *u
 TEST(dot_jvp_skips_zero_tangents) {
     jx_type xt = JX_TYPE(JX_F64, 4);
     jx_fn *f = tdc_ok(jx_trace(tdc_const_matvec, 1, &xt, 1, NULL));
-    jx_fn *d = f ? tdc_ok(jx_jvp(f)) : NULL;
+    jx_fn *d = f ? tdc_ok(jx_jvp(f, NULL)) : NULL;
     CHECK(d != NULL);
     CHECK(tdc_count(d, JX_OP_DOT_GENERAL) == 2); /* primal W x and tangent W dx */
     CHECK(tdc_count(d, JX_OP_ADD) == 0);
@@ -353,7 +353,7 @@ TEST(dot_grad_of_grad) {
     txc_free(2, in);
     txc_free(2, out);
     /* Hessian-vector products through jvp(grad) */
-    jx_fn *hv = g ? tdc_ok(jx_jvp(g)) : NULL;
+    jx_fn *hv = g ? tdc_ok(jx_jvp(g, NULL)) : NULL;
     CHECK(hv != NULL);
     jx_fn_free(hv);
     jx_fn_free(g);

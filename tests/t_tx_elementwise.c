@@ -104,7 +104,7 @@ TEST(grad_convert) {
 TEST(grad_convert_f64_f32) {
     jx_type ty = S(JX_F64);
     jx_fn *f = mk(JX_OP_CONVERT, JX_F32, 1, &ty);
-    jx_fn *g = f ? jx_vjp(f, NULL) : NULL, *d = f ? jx_jvp(f) : NULL;
+    jx_fn *g = f ? jx_vjp(f, NULL) : NULL, *d = f ? jx_jvp(f, NULL) : NULL;
     CHECK(g != NULL && d != NULL);
     if (g && d) {
         CHECK(jx_fn_out_type(g, 1).dtype == JX_F64);
@@ -136,7 +136,7 @@ TEST(grad_stop_gradient) {
     jx_fn_free(g);
     f = mk(JX_OP_STOP_GRADIENT, JX_F64, 1, &ty);
     g = f ? jx_vjp(f, NULL) : NULL;
-    jx_fn *d = f ? jx_jvp(f) : NULL;
+    jx_fn *d = f ? jx_jvp(f, NULL) : NULL;
     CHECK(g != NULL && d != NULL);
     if (g) CHECK_NEAR(run_get(g, in, 1, 0), 0.0, 0);
     if (d) CHECK_NEAR(run_get(d, in, 1, 0), 0.0, 0);
@@ -180,7 +180,7 @@ TEST(grad_max_min_ties) {
     /* jvp at a tie: the mean of the tangents */
     jx_type ty[2] = {S(JX_F64), S(JX_F64)};
     jx_fn *f = mk(JX_OP_MAX, JX_F64, 2, ty);
-    jx_fn *d = f ? jx_jvp(f) : NULL;
+    jx_fn *d = f ? jx_jvp(f, NULL) : NULL;
     CHECK(d != NULL);
     jx_array *in[4] = {jx_array_scalar(JX_F64, 1), jx_array_scalar(JX_F64, 1),
                        jx_array_scalar(JX_F64, 1), jx_array_scalar(JX_F64, 3)};

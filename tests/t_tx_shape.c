@@ -337,7 +337,7 @@ TEST(reduce_max_min_ties) {
     for (int k = 0; k < 2; k++) {
         jx_fn *f = trace1(cbs[k], F64(4), 1);
         jx_fn *g = f ? jx_grad(f, 0, NULL) : NULL;
-        jx_fn *d = f ? jx_jvp(f) : NULL;
+        jx_fn *d = f ? jx_jvp(f, NULL) : NULL;
         CHECK(g && d);
         if (!g || !d) printf("  %s\n", jx_error());
         jx_array *x = jx_array_from(JX_F64, 1, (int64_t[]){4}, xs[k]);

@@ -43,7 +43,7 @@ static jx_fn *mk_at(jx_loc loc, jx_op op, jx_dtype to, int nin, const jx_type *t
 /* Checks that vjp, jvp and vmap (in_axes all 0) of f produce graphs that verify. */
 __attribute__((unused))
 static void verify_transforms(const jx_fn *f) {
-    jx_fn *g[3] = {jx_vjp(f, NULL), jx_jvp(f), jx_vmap(f, NULL, NULL, 3)};
+    jx_fn *g[3] = {jx_vjp(f, NULL), jx_jvp(f, NULL), jx_vmap(f, NULL, NULL, 3)};
     for (int i = 0; i < 3; i++) {
         CHECK(g[i] != NULL);
         if (g[i]) CHECK(jx_fn_verify(g[i]) == 0);

@@ -109,7 +109,7 @@ static inline void txc_grad(const jx_fn *f, double lo, double hi, double tol) {
             txc_free(jx_fn_n_out(g), gout);
         }
     }
-    jx_fn *d = jx_jvp(f);
+    jx_fn *d = jx_jvp(f, NULL);
     CHECK(d != NULL);
     if (!d) printf("  jvp: %s\n", jx_error());
     if (d && ok) {

@@ -12,7 +12,7 @@
  *   jxc llvm F.jx [--after] [--donate I,..]      LLVM IR before (or after) O3
  *   jxc asm F.jx [--donate I,..]                 the host assembly
  *   jxc grad|value-and-grad|vjp F.jx [--wrt I,J] reverse mode
- *   jxc jvp F.jx                                 forward mode
+ *   jxc jvp F.jx [--wrt I,J]                     forward mode
  *   jxc vmap F.jx --size N [--in-axes A,..] [--out-axes A,..]
  *   jxc simplify F.jx                            DCE, CSE and algebraic simplification
  *
@@ -43,7 +43,7 @@ static const char jxc_usage[] =
     "       jxc grad F.jx [--wrt I,J,...]\n"
     "       jxc value-and-grad F.jx [--wrt I,J,...]\n"
     "       jxc vjp F.jx [--wrt I,J,...]\n"
-    "       jxc jvp F.jx\n"
+    "       jxc jvp F.jx [--wrt I,J,...]\n"
     "       jxc vmap F.jx --size N [--in-axes A,...] [--out-axes A,...]\n"
     "       jxc simplify F.jx\n"
     "       jxc --help\n"
@@ -66,7 +66,7 @@ static const char jxc_usage[] =
     "  grad, value-and-grad, vjp, jvp, vmap, simplify\n"
     "          print the transformed function as IR text\n"
     "  --wrt   the inputs to differentiate (default: 0 for grad and value-and-grad,\n"
-    "          every float input for vjp)\n"
+    "          every float input for vjp, every input for jvp)\n"
     "  --size  the batch size (required for vmap)\n"
     "  --in-axes, --out-axes\n"
     "          the batch axis of each input / output, or 'none' (default 0); a single\n"

@@ -19,7 +19,7 @@ static const jxc_tx jxc_txs[] = {
     {"grad", JXC_GRAD, JXC_WRT},
     {"value-and-grad", JXC_VALUE_AND_GRAD, JXC_WRT},
     {"vjp", JXC_VJP, JXC_WRT},
-    {"jvp", JXC_JVP, 0},
+    {"jvp", JXC_JVP, JXC_WRT},
     {"vmap", JXC_VMAP, JXC_IN_AXES | JXC_OUT_AXES | JXC_SIZE},
     {"simplify", JXC_SIMPLIFY, 0},
 };
@@ -74,17 +74,15 @@ static jx_fn *jxc_apply(const jxc_tx *tx, const jx_fn *f, const char *src, const
         return jx_grad(f, n_wrt, wrt->v);
     case JXC_VALUE_AND_GRAD:
         return jx_value_and_grad(f, n_wrt, wrt->v);
-    case JXC_VJP: {
-        if (wrt->n < 0) return jx_vjp(f, NULL);
-        unsigned char *mask = jxc_mask("--wrt", wrt, n_in, src);
-        *printed = !mask;
-        if (!mask) return NULL;
-        g = jx_vjp(f, mask);
+    case JXC_VJP:
+    case JXC_JVP: {
+        unsigned char *mask = wrt->n < 0 ? NULL : jxc_mask("--wrt", wrt, n_in, src);
+        *printed = wrt->n >= 0 && !mask;
+        if (*printed) return NULL;
+        g = tx->kind == JXC_VJP ? jx_vjp(f, mask) : jx_jvp(f, mask);
         free(mask);
         return g;
     }
-    case JXC_JVP:
-        return jx_jvp(f);
     case JXC_SIMPLIFY:
         return jx_simplify(f);
     case JXC_VMAP: {

@@ -184,7 +184,7 @@ int jx_call_value_and_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in,
 
 static jx_fn *ap_vjp_tx(const jx_fn *f, const void *p) { return jx_vjp(f, p); }
 
-static jx_fn *ap_jvp_tx(const jx_fn *f, const void *p) { return tx_jvp(f, p); }
+static jx_fn *ap_jvp_tx(const jx_fn *f, const void *p) { return jx_jvp(f, p); }
 
 /* The operands of a vjp/jvp call: args[0..n_in) then extra[0..n_extra), into buf. NULL
  * (outs poisoned) if extra is NULL while needed. */

@@ -164,7 +164,7 @@ static int jac_fwd_parts(const jx_fn *f, int out, int n, const int *wrt, jac_ctx
         m[wrt[k]] = 1;
         jac_part *p = &c->parts[k];
         *p = (jac_part){NULL, f->n_in, c->outs[k].xt};
-        p->batched = jac_vmap(tx_jvp(f, m), f->n_in, f->n_out, jx_type_size(&p->basis_t));
+        p->batched = jac_vmap(jx_jvp(f, m), f->n_in, f->n_out, jx_type_size(&p->basis_t));
         m[wrt[k]] = 0;
         c->outs[k].part = k;
         c->outs[k].res = f->n_out + out;

@@ -65,10 +65,7 @@ static int jvp_end(replay *r, jx_val *outs) {
 }
 
 /* See jx.h. */
-jx_fn *jx_jvp(const jx_fn *f) { return tx_jvp(f, NULL); }
-
-/* See transform.h. */
-jx_fn *tx_jvp(const jx_fn *f, const unsigned char *wrt) {
+jx_fn *jx_jvp(const jx_fn *f, const unsigned char *wrt) {
     if (!f) {
         util_err("jvp: NULL function");
         return NULL;

@@ -58,9 +58,6 @@ jx_val tx_replay(jx_trace *t, const jx_node *n, const jx_val *in);
 /* Ends a transformation's trace with its outputs and returns the simplified function
  * (NULL with jx_error set if tracing failed). Consumes t. */
 jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs);
-/* jx_jvp with tangent inputs only for the inputs selected by wrt (wrt[i] != 0; NULL: all),
- * in input order after the primals; the others' tangents are zero. */
-jx_fn *tx_jvp(const jx_fn *f, const unsigned char *wrt);
 /* 1 if dt is a float dtype. */
 int tx_is_float(jx_dtype dt);
 
