@@ -115,15 +115,8 @@ TEST(fuzz_tx_dot_rule_cancel_caught) {
     jx_fn_free(h);
 }
 
-/* The fuzzer's own case (seed 569849, interpreter only) passes every check; its dot
- * products are skipped as reverse mode's rounding. */
-TEST(fuzz_tx_found_seed_569849) {
-    ft_opts o = {NULL, 0, 0, 1, 0};
-    ft_stats st;
-    memset(&st, 0, sizeof st);
-    int nreports = 0, bad = ft_run_case(569849, &st, &o, &nreports);
-    if (bad) ft_stats_print(&st, stdout);
-    CHECK(bad == 0 && st.dot_reverse > 0);
-}
+/* (The fuzzer's own seed 569849 is not replayed here: the programs a seed generates
+ * depend on the primitive table, so any new primitive changes them. The reduced case
+ * above is the regression test.) */
 
 TEST_MAIN()
