@@ -128,7 +128,7 @@ static void ft_count(const ft_case *c, ft_stats *st) {
 }
 
 /* Runs the case of `seed` (build, every check); returns its number of failed checks. */
-static int ft_run_case(uint64_t seed, ft_stats *st, const ft_opts *o, int *nreports) {
+static inline int ft_run_case(uint64_t seed, ft_stats *st, const ft_opts *o, int *nreports) {
     ft_case c;
     int rc = ft_build(seed, &c);
     ft_ctx x;
@@ -175,7 +175,7 @@ static int ft_run_case(uint64_t seed, ft_stats *st, const ft_opts *o, int *nrepo
 }
 
 /* Prints the run's summary. */
-static void ft_stats_print(const ft_stats *st, FILE *out) {
+static inline void ft_stats_print(const ft_stats *st, FILE *out) {
     fprintf(out, "  %ld cases: %ld with no fitting transformation, %ld generator failures; chains of "
             "depth 1/2/3: %ld/%ld/%ld\n  transformations applied:", st->cases, st->no_chain,
             st->gen_failed, st->depth[1], st->depth[2], st->depth[3]);

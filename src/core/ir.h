@@ -82,6 +82,10 @@ jx_fn *ir_fn_retain(const jx_fn *f);
 /* 1 if a and b are the same function up to source locations: same inputs, equations
  * (op, operands, type, attributes, constants, sub-functions recursively) and outputs. */
 int ir_fn_equal(const jx_fn *a, const jx_fn *b);
+/* 1 if nodes a and b are equal up to location: op, operands, type, attributes,
+ * sub-functions (ir_fn_equal), and constants of at most max_const elements by value
+ * (max_const < 0: any size; larger ones only when they are the same array). */
+int ir_node_equal(const jx_node *a, const jx_node *b, int64_t max_const);
 /* A hash of f consistent with ir_fn_equal (locations ignored). */
 uint64_t ir_fn_hash(const jx_fn *f);
 /* 1 if the attributes' sub-functions are pairwise ir_fn_equal (both lists of equal length). */

@@ -12,18 +12,19 @@ jx_fn *ir_fn_retain(const jx_fn *f) {
     return m;
 }
 
-/* 1 if the constants a and b (either may be NULL) hold the same type and bytes. */
-static int ir_value_equal(jx_array *a, jx_array *b) {
+/* 1 if the constants a and b (either may be NULL) are one array, or hold the same type
+ * and bytes and have at most max elements (max < 0: any number). */
+static int ir_value_equal(jx_array *a, jx_array *b, int64_t max) {
     if (a == b) return 1;
-    if (!a || !b) return 0;
+    if (!a || !b || (max >= 0 && jx_array_size(a) > max)) return 0;
     jx_type ta = jx_array_type(a), tb = jx_array_type(b);
     size_t nb = jx_array_nbytes(a);
     return jx_type_eq(&ta, &tb) && nb == jx_array_nbytes(b) &&
            memcmp(jx_array_cdata(a), jx_array_cdata(b), nb) == 0;
 }
 
-/* 1 if nodes a and b are equal up to location (sub-functions compared recursively). */
-static int ir_node_equal(const jx_node *a, const jx_node *b) {
+/* See ir.h. */
+int ir_node_equal(const jx_node *a, const jx_node *b, int64_t max_const) {
     if (a->op != b->op || a->nin != b->nin || !jx_type_eq(&a->type, &b->type)) return 0;
     for (int k = 0; k < a->nin; k++)
         if (a->in[k] != b->in[k]) return 0;
@@ -32,7 +33,7 @@ static int ir_node_equal(const jx_node *a, const jx_node *b) {
         for (int i = 0; i < a->at.n[k]; i++)
             if (a->at.v[k][i] != b->at.v[k][i]) return 0;
     }
-    return ir_value_equal(a->at.value, b->at.value) && ir_fns_equal(&a->at, &b->at);
+    return ir_value_equal(a->at.value, b->at.value, max_const) && ir_fns_equal(&a->at, &b->at);
 }
 
 /* See ir.h. */
@@ -43,7 +44,7 @@ int ir_fn_equal(const jx_fn *a, const jx_fn *b) {
     for (int i = 0; i < a->n_out; i++)
         if (a->outs[i] != b->outs[i]) return 0;
     for (int i = 0; i < a->n_nodes; i++)
-        if (!ir_node_equal(&a->nodes[i], &b->nodes[i])) return 0;
+        if (!ir_node_equal(&a->nodes[i], &b->nodes[i], -1)) return 0;
     return 1;
 }
 

@@ -69,25 +69,10 @@ static uint64_t simp_hash(const jx_node *n) {
     return h;
 }
 
-/* 1 if a and b compute the same value. */
+/* 1 if a and b compute the same value: equal nodes that are not inputs (constants of
+ * more than 64 elements only when they are the same array, to bound the compare). */
 static int simp_same(const jx_node *a, const jx_node *b) {
-    if (a->op != b->op || a->nin != b->nin || !jx_type_eq(&a->type, &b->type)) return 0;
-    if (a->op == JX_OP_PARAM) return 0;
-    for (int k = 0; k < a->nin; k++)
-        if (a->in[k] != b->in[k]) return 0;
-    for (int k = 0; k < JX_MAX_ATTRS; k++) {
-        if (a->at.n[k] != b->at.n[k]) return 0;
-        for (int i = 0; i < a->at.n[k]; i++)
-            if (a->at.v[k][i] != b->at.v[k][i]) return 0;
-    }
-    if (a->at.value != b->at.value) {
-        if (!a->at.value || !b->at.value || jx_array_size(a->at.value) > 64) return 0;
-        size_t nb = jx_array_nbytes(a->at.value);
-        if (nb != jx_array_nbytes(b->at.value) ||
-            memcmp(jx_array_cdata(a->at.value), jx_array_cdata(b->at.value), nb))
-            return 0;
-    }
-    return ir_fns_equal(&a->at, &b->at); /* sub-functions: merged only when identical */
+    return a->op != JX_OP_PARAM && ir_node_equal(a, b, 64);
 }
 
 /* The id of an earlier node equal to new node id (which is then dead), or id itself.
