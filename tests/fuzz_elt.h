@@ -259,6 +259,58 @@ static int fz_partner(fz_gen *g, const fz_val *x, jx_dtype dt, int (*ok)(const f
 
 enum { FZ_ADD, FZ_SUB, FZ_MUL, FZ_DIV, FZ_POW, FZ_MAX, FZ_MIN, FZ_REM, FZ_NBINARY };
 
+/* fz_binary_meta's range and error of a / b into o (o's other fields set); 0 if the
+ * quotient cannot be described (a zero divisor with approximate operands, ...). */
+static int fz_div_meta(const fz_val *a, const fz_val *b, fz_val *o) {
+    jx_dtype dt = a->t.dtype;
+    double ea = a->err, eb = b->err, ma = fz_mag(a);
+    int ex = ea == 0 && eb == 0, bz = b->lo <= 0 && b->hi >= 0;
+    if (ex) {
+        if (bz && fz_zamb(b)) return 0;
+        if (bz) {
+            o->lo = -INFINITY, o->hi = INFINITY;
+            return 1;
+        }
+    } else if (fz_may_zero(b) || (b->special && ea > 0 && fz_may_zero(a)) ||
+               (a->special && eb > 0)) {
+        return 0;
+    }
+    double c[4] = {a->lo / b->lo, a->lo / b->hi, a->hi / b->lo, a->hi / b->hi};
+    o->lo = fz_min4(c[0], c[1], c[2], c[3]), o->hi = fz_max4(c[0], c[1], c[2], c[3]);
+    if (!ex) {
+        double mn = fmin(fabs(b->lo), fabs(b->hi)) - eb;
+        o->err = ea / mn + ma * eb / (mn * mn) + fz_rnd(dt, ma / mn);
+    }
+    return 1;
+}
+
+/* fz_binary_meta's range and error of pow(a, b) into o; 0 if not describable. */
+static int fz_pow_meta(const fz_val *a, const fz_val *b, fz_val *o) {
+    jx_dtype dt = a->t.dtype;
+    double ea = a->err, eb = b->err, ma = fz_mag(a);
+    /* approximate operands: a positive base away from 0 and no inf/NaN */
+    if (!(ea == 0 && eb == 0) && (a->lo - ea <= 0 || a->special || b->special)) return 0;
+    if (fz_zamb(a) && b->lo < 0) return 0; /* pow(-0, -1) = -inf */
+    double mbx = fmax(fabs(b->lo), fabs(b->hi)) + eb;
+    double amin = a->lo > 0 ? a->lo - ea : fz_tiny(dt), amax = fmax(ma + ea, amin);
+    double c[4] = {pow(amin, b->lo - eb), pow(amin, b->hi + eb), pow(amax, b->lo - eb),
+                   pow(amax, b->hi + eb)};
+    double mo = fmax(fz_max4(c[0], c[1], c[2], c[3]), 1);
+    double lnm = fmax(fabs(log(amin)), fabs(log(amax)));
+    if (a->lo > 0) {
+        o->lo = fz_min4(c[0], c[1], c[2], c[3]), o->hi = fz_max4(c[0], c[1], c[2], c[3]);
+    } else { /* negative bases: either sign, NaN for fractional exponents */
+        o->lo = -mo, o->hi = mo, o->special = 1;
+    }
+    o->zamb = a->zamb;
+    mo = fmin(mo, fz_fmax(dt));
+    /* f64: exp(y log|x|) loses about |y log x| ulps */
+    o->err = dt == JX_F32 ? fz_trn(dt, mo) : (32 + 4 * mbx * lnm) * fz_eps(dt) * mo;
+    if (ea > 0) o->err += mbx * mo / amin * ea;
+    if (eb > 0) o->err += mo * lnm * eb;
+    return 1;
+}
+
 /* Description of float binary op on a, b (already broadcast-compatible), or 0. */
 static int fz_binary_meta(int op, const fz_val *a, const fz_val *b, fz_val *o) {
     jx_dtype dt = a->t.dtype;
@@ -286,49 +338,12 @@ static int fz_binary_meta(int op, const fz_val *a, const fz_val *b, fz_val *o) {
         if (!ex) o->err = ma * eb + mb * ea + ea * eb + fz_rnd(dt, ma * mb);
         break;
     }
-    case FZ_DIV: {
-        int bz = b->lo <= 0 && b->hi >= 0;
-        if (ex) {
-            if (bz && fz_zamb(b)) return 0;
-            if (bz) {
-                o->lo = -INFINITY, o->hi = INFINITY;
-                break;
-            }
-        } else if (fz_may_zero(b) || (b->special && ea > 0 && fz_may_zero(a)) ||
-                   (a->special && eb > 0)) {
-            return 0;
-        }
-        double c[4] = {a->lo / b->lo, a->lo / b->hi, a->hi / b->lo, a->hi / b->hi};
-        o->lo = fz_min4(c[0], c[1], c[2], c[3]), o->hi = fz_max4(c[0], c[1], c[2], c[3]);
-        if (!ex) {
-            double mn = fmin(fabs(b->lo), fabs(b->hi)) - eb;
-            o->err = ea / mn + ma * eb / (mn * mn) + fz_rnd(dt, ma / mn);
-        }
+    case FZ_DIV:
+        if (!fz_div_meta(a, b, o)) return 0;
         break;
-    }
-    case FZ_POW: {
-        /* approximate operands: a positive base away from 0 and no inf/NaN */
-        if (!ex && (a->lo - ea <= 0 || a->special || b->special)) return 0;
-        if (fz_zamb(a) && b->lo < 0) return 0; /* pow(-0, -1) = -inf */
-        double mbx = fmax(fabs(b->lo), fabs(b->hi)) + eb;
-        double amin = a->lo > 0 ? a->lo - ea : fz_tiny(dt), amax = fmax(ma + ea, amin);
-        double c[4] = {pow(amin, b->lo - eb), pow(amin, b->hi + eb), pow(amax, b->lo - eb),
-                       pow(amax, b->hi + eb)};
-        double mo = fmax(fz_max4(c[0], c[1], c[2], c[3]), 1);
-        double lnm = fmax(fabs(log(amin)), fabs(log(amax)));
-        if (a->lo > 0) {
-            o->lo = fz_min4(c[0], c[1], c[2], c[3]), o->hi = fz_max4(c[0], c[1], c[2], c[3]);
-        } else { /* negative bases: either sign, NaN for fractional exponents */
-            o->lo = -mo, o->hi = mo, o->special = 1;
-        }
-        o->zamb = a->zamb;
-        mo = fmin(mo, fz_fmax(dt));
-        /* f64: exp(y log|x|) loses about |y log x| ulps */
-        o->err = dt == JX_F32 ? fz_trn(dt, mo) : (32 + 4 * mbx * lnm) * fz_eps(dt) * mo;
-        if (ea > 0) o->err += mbx * mo / amin * ea;
-        if (eb > 0) o->err += mo * lnm * eb;
+    case FZ_POW:
+        if (!fz_pow_meta(a, b, o)) return 0;
         break;
-    }
     case FZ_MAX:
     case FZ_MIN:
         o->lo = op == FZ_MAX ? fmax(a->lo, b->lo) : fmin(a->lo, b->lo);
