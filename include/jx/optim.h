@@ -187,6 +187,63 @@ int64_t jx_optim_count(const jx_optim *o, int n, jx_array *const *state);
  * on failure. Compile it with jx_jit, donating the params and the state. */
 jx_fn *jx_optim_train_step(const jx_optim *o, const jx_fn *loss, int n_params);
 
+/* ---- the training state: a jitted step over a parameter tree -------------------------
+ * jx_train holds what a training loop carries from step to step: the parameter tree (the
+ * caller's, updated in place), the optimizer state (a tree the trainer owns) and the
+ * compiled step. loss is traced like a jx_trace callback on (params' leaves..., batch...)
+ * with output 0 the float scalar loss and outputs 1..n_aux auxiliary (e.g. accuracy);
+ * user is passed through. The step is value_and_grad(loss) + jx_optim_update
+ * (jx_optim_train_step), traced and compiled per batch signature like jx_jit_trace, so a
+ * smaller last batch gets its own executable, with the params and the state donated: each
+ * step writes the new values into the same arrays (the tree's leaf pointers never change).
+ *
+ * The state tree's leaves are the optimizer's state in jx_optim_init's order, then a
+ * step count, at paths
+ *   "opt/<hparam>"               injected hyperparameters (f64[]): "opt/lr", ...
+ *   "opt/<moment>/<param path>"  moments: "trace" (MOMENTUM), "mu" and "nu" (ADAM,
+ *                                ADAMW), "sum_of_squares" (ADAGRAD), "nu" (RMSPROP)
+ *   "opt/count"                  i32[] step count, last: the optimizer's own when it keeps
+ *                                one, else the trainer's (incremented by the step)
+ * so jx_optim_set_hparam(o, jx_train_state(tr)->leaves, "lr", v), or writing the leaf,
+ * changes the next step without recompiling.
+ *
+ * jx_train_new copies *o (o->mask is not copied: it must outlive the trainer) and
+ * borrows params (non-empty float leaves; it must outlive the trainer, and its leaves
+ * must not be replaced while it lives). opts may be NULL; opts->donate is ignored (the
+ * params and the state are always donated, the batch never). NULL with jx_error(). */
+typedef struct jx_train jx_train;
+jx_train *jx_train_new(const jx_optim *o, jx_trace_cb loss, void *user, jx_tree *params,
+                       int n_batch, int n_aux, const jx_jit_opts *opts);
+/* One step on batch[0..n_batch): params and state updated in place; *loss (may be NULL)
+ * gets the loss; aux (may be NULL: discarded) gets the n_aux aux outputs as jx_exe_run
+ * fills outputs (a non-NULL array of the right type is written in place, else a new
+ * array is stored that the caller frees). 0, or -1 with jx_error() (the batch's types,
+ * the loss's trace errors; params and state are then unchanged unless the run itself
+ * failed midway). */
+int jx_train_step(jx_train *tr, jx_array *const *batch, double *loss, jx_array **aux);
+/* The parameter tree (the caller's) and the optimizer state tree (the trainer's; its
+ * leaves may be written, not replaced). */
+jx_tree *jx_train_params(const jx_train *tr);
+jx_tree *jx_train_state(const jx_train *tr);
+/* Steps taken ("opt/count"; restored by jx_train_load). */
+int64_t jx_train_count(const jx_train *tr);
+/* Executables compiled so far (one per batch signature). */
+int jx_train_n_compiled(const jx_train *tr);
+/* The compiled step for a loop of one's own: step(params leaves..., state leaves...,
+ * batch...) -> (params..., state..., loss, aux...), params and state donated (pass the
+ * leaves as both inputs and outputs to update them in place). Owned by tr. */
+jx_jitfn *jx_train_jitfn(const jx_train *tr);
+/* Checkpoints: jx_train_save writes the params at "params/<path>" and the state leaves at
+ * their paths into one .npz (JX_NPZ_STORED; written whole or not at all, as
+ * jx_tree_save). jx_train_load reads such a file into the existing leaves: every member
+ * must be present with the trainer's dtype and shape, and no other member, else nothing
+ * is changed and the error names the file and the member ("jx_train_load: f.npz: member
+ * 'params/0/w' is f32[3,4], the trainer's is f32[4,3]"). 0 or -1. */
+int jx_train_save(const jx_train *tr, const char *path);
+int jx_train_load(jx_train *tr, const char *path);
+/* Frees the trainer and its state (not the params tree). NULL is ignored. */
+void jx_train_free(jx_train *tr);
+
 #ifdef __cplusplus
 }
 #endif
