@@ -448,33 +448,42 @@ jx_fn *jx_hessian(const jx_fn *f, int n_wrt, const int *wrt);
 /* Transform-and-call inside a trace: each traces f (n_in inputs, n_out outputs, user
  * passed through) on the types the transformation needs, read from the traced args,
  * transforms it, calls the result on args in their trace and frees what it made.
- * JAX's vmap(predict, in_axes=(None, 0))(params, x) is
- *     jx_call_vmap(predict, NULL, 2, (int[]){JX_NONE, 0}, (jx_val[]){params, x}, 1, NULL,
- *                  &y);
- * Errors (of f, of the transformation, bad or mismatched args) are recorded on the args'
- * trace with the caller's line, and every output is poison. Each returns 0 or -1.
- * vmap: f is traced on the per-example types (each batched arg without its axis
- *   in_axes[i], negative counting from the end of the arg's type); the batch size is the
- *   batched args' common size along their axes; outs[0..n_out) batched along out_axes
- *   (NULL: all 0). At least one arg must be batched.
- * grad: grads[0..n_wrt) (one when n_wrt == 0) as jx_grad(f, n_wrt, wrt) of args.
- * value_and_grad: outs = (f's n_out outputs, then the gradients), as jx_value_and_grad.
- * vjp: outs = (f's outputs, then the cotangents of the inputs wrt selects, as jx_vjp),
- *   given cts[0..n_out), one per output.
- * jvp: outs = (f's outputs, then their tangents), given tangents for the inputs wrt
- *   selects (wrt[i] != 0; NULL: every input, integer inputs' tangents ignored), in
- *   input order; unselected inputs have zero tangent. */
-int jx_call_vmap_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const int *in_axes,
-                    const jx_val *args, int n_out, const int *out_axes, jx_val *outs);
-int jx_call_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                    int n_out, int n_wrt, const int *wrt, jx_val *grads);
+ * The inputs are grouped into arguments by a layout, the leaf count of each argument:
+ * JX_ARGS(6, 1) is a tree of 6 leaves (say the params) then one array; JX_FLAT makes
+ * every input its own argument. in_axes and wrt name arguments, as JAX's in_axes and
+ * argnums do for the top level of a pytree, and apply to every leaf of one. So JAX's
+ * vmap(predict, in_axes=(None, 0))(params, x) over 6 param leaves is
+ *     jx_call_vmap(predict, NULL, 7, JX_ARGS(6, 1), (int[]){JX_NONE, 0}, in, 1, NULL, &y);
+ * Errors (of f, of the transformation, bad or mismatched args or layout) are recorded on
+ * the args' trace with the caller's line, and every output is poison (for a bad layout or
+ * wrt list of grad, the first max(n_wrt, 1)). Each returns 0 or -1.
+ * vmap: f is traced on the per-example types (each batched input without its axis,
+ *   negative counting from the end of the input's type); the batch size is the batched
+ *   inputs' common size along their axes; outs[0..n_out) batched along out_axes (one per
+ *   output; NULL: all 0). At least one input must be batched.
+ * grad: the gradients for every leaf of the arguments wrt[0..n_wrt) lists (n_wrt == 0:
+ *   argument 0), argument by argument, leaves in order: the same structure.
+ * value_and_grad: outs = (f's n_out outputs, then those gradients).
+ * vjp: outs = (f's outputs, then the cotangents of the inputs of the arguments wrt
+ *   selects: one byte per argument, NULL: every float input), given cts[0..n_out).
+ * jvp: outs = (f's outputs, then their tangents), given tangents for the inputs of the
+ *   arguments wrt selects (NULL: every input) in input order; the others are zero. */
+#define JX_ARGS(...) JX_INTS(__VA_ARGS__)
+#define JX_FLAT JX_NOINTS
+int jx_call_vmap_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                    const int *in_axes, const jx_val *args, int n_out, const int *out_axes,
+                    jx_val *outs);
+int jx_call_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                    const jx_val *args, int n_out, int n_wrt, const int *wrt, jx_val *grads);
 int jx_call_value_and_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in,
-                              const jx_val *args, int n_out, int n_wrt, const int *wrt,
-                              jx_val *outs);
-int jx_call_vjp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                   const unsigned char *wrt, int n_out, const jx_val *cts, jx_val *outs);
-int jx_call_jvp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                   const unsigned char *wrt, const jx_val *tangents, int n_out, jx_val *outs);
+                              jx_ints layout, const jx_val *args, int n_out, int n_wrt,
+                              const int *wrt, jx_val *outs);
+int jx_call_vjp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                   const jx_val *args, const unsigned char *wrt, int n_out, const jx_val *cts,
+                   jx_val *outs);
+int jx_call_jvp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                   const jx_val *args, const unsigned char *wrt, const jx_val *tangents,
+                   int n_out, jx_val *outs);
 #define jx_call_vmap(...) jx_call_vmap_at(JX_HERE, __VA_ARGS__)
 #define jx_call_grad(...) jx_call_grad_at(JX_HERE, __VA_ARGS__)
 #define jx_call_value_and_grad(...) jx_call_value_and_grad_at(JX_HERE, __VA_ARGS__)

@@ -34,11 +34,11 @@ static const unsigned char j_wrt[2] = {0, 1};
 static void one_step(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t;
     switch (*(const ap_kind *)user) {
-    case AP_VMAP: jx_call_vmap(predict, NULL, 2, vm_axes, in, 1, NULL, out); break;
-    case AP_GRAD: jx_call_grad(loss, NULL, 2, in, 2, 2, g_wrt, out); break;
-    case AP_VALUE_AND_GRAD: jx_call_value_and_grad(loss, NULL, 2, in, 2, 2, g_wrt, out); break;
-    case AP_VJP: jx_call_vjp(predict, NULL, 2, in, NULL, 1, &in[2], out); break;
-    case AP_JVP: jx_call_jvp(predict, NULL, 2, in, j_wrt, &in[2], 1, out); break;
+    case AP_VMAP: jx_call_vmap(predict, NULL, 2, JX_FLAT, vm_axes, in, 1, NULL, out); break;
+    case AP_GRAD: jx_call_grad(loss, NULL, 2, JX_FLAT, in, 2, 2, g_wrt, out); break;
+    case AP_VALUE_AND_GRAD: jx_call_value_and_grad(loss, NULL, 2, JX_FLAT, in, 2, 2, g_wrt, out); break;
+    case AP_VJP: jx_call_vjp(predict, NULL, 2, JX_FLAT, in, NULL, 1, &in[2], out); break;
+    case AP_JVP: jx_call_jvp(predict, NULL, 2, JX_FLAT, in, j_wrt, &in[2], 1, out); break;
     }
 }
 
@@ -116,7 +116,7 @@ static void bad_vmap(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     if (c->poison_w) args[0] = (jx_val){0};
     jx_val y[1];
     bad_line = __LINE__ + 1;
-    int rc = jx_call_vmap(predict, NULL, 2, c->axes, args, 1, NULL, y);
+    int rc = jx_call_vmap(predict, NULL, 2, JX_FLAT, c->axes, args, 1, NULL, y);
     CHECK(rc == -1 && jx_val_bad(y[0]));
     (void)t;
     out[0] = y[0];
@@ -138,9 +138,9 @@ TEST(vmap_errors) {
     expect_vmap_error((bad_case){{JX_NONE, JX_NONE}, JX_TYPE(JX_F64, NB, NI), 0},
                       "no batched argument");
     expect_vmap_error((bad_case){{JX_NONE, 2}, JX_TYPE(JX_F64, NB, NI), 0},
-                      "in_axes[1] = 2 out of range for argument 1 of type f64[4,5]");
+                      "in_axes[1] = 2 out of range for input 1 of type f64[4,5]");
     expect_vmap_error((bad_case){{0, 0}, JX_TYPE(JX_F64, NB, NI), 0},
-                      "argument 1 has batch size 4 along axis 0, argument 0 has 3");
+                      "input 1 has batch size 4 along axis 0, input 0 has 3");
     expect_vmap_error((bad_case){{JX_NONE, 0}, JX_TYPE(JX_F64, NB, NI), 1}, "vmap: operand 0");
     /* predict's own error (matvec of [3,5] with [6]) names predict's op */
     expect_vmap_error((bad_case){{JX_NONE, 0}, JX_TYPE(JX_F64, NB, NI + 1), 0}, "matvec");
@@ -151,7 +151,7 @@ static void bad_grad(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     jx_val g[1];
     bad_line = __LINE__ + 1;
-    CHECK(jx_call_grad(predict, NULL, 2, in, 1, 0, NULL, g) == -1 && jx_val_bad(g[0]));
+    CHECK(jx_call_grad(predict, NULL, 2, JX_FLAT, in, 1, 0, NULL, g) == -1 && jx_val_bad(g[0]));
     out[0] = g[0];
 }
 
@@ -171,8 +171,10 @@ TEST(grad_error_names_the_call) {
 static void null_args(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     jx_val y[2];
-    CHECK(jx_call_vmap(NULL, NULL, 2, vm_axes, in, 1, NULL, y) == -1 && jx_val_bad(y[0]));
-    CHECK(jx_call_jvp(predict, NULL, 2, in, NULL, NULL, 1, y) == -1 && jx_val_bad(y[1]));
+    CHECK(jx_call_vmap(NULL, NULL, 2, JX_FLAT, vm_axes, in, 1, NULL, y) == -1 &&
+          jx_val_bad(y[0]));
+    CHECK(jx_call_jvp(predict, NULL, 2, JX_FLAT, in, NULL, NULL, 1, y) == -1 &&
+          jx_val_bad(y[1]));
     out[0] = y[0];
 }
 
@@ -181,6 +183,83 @@ TEST(null_arguments) {
     jx_fn *f = jx_trace(null_args, 2, ty, 1, NULL);
     CHECK(f == NULL);
     CHECK_CONTAINS(jx_error(), "vmap: NULL function");
+    jx_fn_free(f);
+}
+
+/* ---- layouts: arguments of several leaves ---- */
+
+/* tpredict((W, b), x) = tanh(W x + b): a 2-leaf tree then an array */
+static void tpredict(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_tanh(jx_add(jx_matvec(in[0], in[1 + 1]), in[1]));
+}
+
+/* tloss((W, b), X[NB,NI]) = sum(vmap(tpredict, in_axes=(None, 0))((W, b), X)^2) */
+static void tloss(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val y[1];
+    jx_call_vmap(tpredict, NULL, 3, JX_ARGS(2, 1), (int[]){JX_NONE, 0}, in, 1, NULL, y);
+    out[0] = jx_sum_all(jx_square(y[0]));
+}
+
+/* grad of tloss with respect to argument 0, the whole tree: both leaves' gradients */
+static void tree_grad(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_call_grad(tloss, NULL, 3, JX_ARGS(2, 1), in, 1, 0, NULL, out);
+}
+
+/* tloss with per-input axes (JX_FLAT) instead of the layout. */
+static void tloss_flat(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val y[1];
+    jx_call_vmap(tpredict, NULL, 3, JX_FLAT, (int[]){JX_NONE, JX_NONE, 0}, in, 1, NULL, y);
+    out[0] = jx_sum_all(jx_square(y[0]));
+}
+
+/* The same gradient by hand, per leaf: jx_grad of tloss_flat with respect to inputs 0, 1. */
+static void tree_grad_by_hand(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)user;
+    jx_type ty[3] = {jx_val_type(in[0]), jx_val_type(in[1]), jx_val_type(in[2])};
+    jx_fn *l = jx_trace(tloss_flat, 3, ty, 1, NULL);
+    jx_fn *g = l ? jx_grad(l, 2, (int[]){0, 1}) : NULL;
+    if (g) jx_call(g, in, out);
+    else jx_trace_fail(t, jx_error());
+    jx_fn_free(l), jx_fn_free(g);
+}
+
+TEST(tree_argument_grad_matches_per_leaf) {
+    jx_type ty[3] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NO), JX_TYPE(JX_F64, NB, NI)};
+    jx_fn *a = jx_trace(tree_grad, 3, ty, 2, NULL), *b = jx_trace(tree_grad_by_hand, 3, ty, 2, NULL);
+    CHECK(a && b);
+    if (!a || !b) printf("  %s\n", jx_error());
+    jx_array *in[3], *ya[2] = {0}, *yb[2] = {0};
+    for (int i = 0; i < 3; i++) in[i] = txc_random(ty[i], -1, 1);
+    if (a && b && jx_interp(a, in, ya) == 0 && jx_interp(b, in, yb) == 0) {
+        for (int j = 0; j < 2; j++)
+            CHECK(jx_array_nbytes(ya[j]) == jx_array_nbytes(yb[j]) &&
+                  !memcmp(jx_array_cdata(ya[j]), jx_array_cdata(yb[j]), jx_array_nbytes(ya[j])));
+    } else {
+        CHECK(0);
+    }
+    txc_free(3, in), txc_free(2, ya), txc_free(2, yb);
+    jx_fn_free(a), jx_fn_free(b);
+}
+
+/* A layout whose leaves do not add up, and a wrt argument out of range. */
+static void bad_layouts(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val y[2];
+    CHECK(jx_call_vmap(tpredict, NULL, 3, JX_ARGS(2, 2), (int[]){JX_NONE, 0}, in, 1, NULL,
+                       y) == -1 && jx_val_bad(y[0]));
+    CHECK(jx_call_grad(tloss, NULL, 3, JX_ARGS(2, 1), in, 1, 1, (int[]){2}, y) == -1);
+    out[0] = y[0];
+}
+
+TEST(bad_layouts) {
+    jx_type ty[3] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NO), JX_TYPE(JX_F64, NB, NI)};
+    jx_fn *f = jx_trace(bad_layouts, 3, ty, 1, NULL);
+    CHECK(f == NULL);
+    CHECK_CONTAINS(jx_error(), "vmap: argument 1 of the layout has 2 leaves; 1 inputs remain");
     jx_fn_free(f);
 }
 

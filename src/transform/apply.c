@@ -86,6 +86,37 @@ static int ap_check(ap_call *c, jx_type *types) {
     return 0;
 }
 
+/* ---- argument layouts ---------------------------------------------------------------------- */
+
+/* The argument of every input under layout args (leaf counts per argument; JX_FLAT: input
+ * i is argument i) into arg_of[0..n_in). The number of arguments, or -1 with msg. */
+static int ap_layout(int n_in, jx_ints args, int *arg_of, char *msg, size_t len) {
+    if (args.n == 0) {
+        for (int i = 0; i < n_in; i++) arg_of[i] = i;
+        return n_in;
+    }
+    int i = 0;
+    for (int a = 0; a < args.n && a < JX_MAX_RANK; a++) {
+        if (args.v[a] < 0 || args.v[a] > n_in - i) {
+            snprintf(msg, len, "argument %d of the layout has %lld leaves; %d inputs remain", a,
+                     (long long)args.v[a], n_in - i);
+            return -1;
+        }
+        for (int64_t k = 0; k < args.v[a]; k++) arg_of[i++] = a;
+    }
+    if (args.n < 0 || args.n > JX_MAX_RANK || i != n_in) {
+        snprintf(msg, len, "the layout's %d arguments hold %d leaves, not the %d inputs",
+                 args.n, i, n_in);
+        return -1;
+    }
+    return args.n;
+}
+
+/* Per-input copies of per-argument values: out[i] = per_arg[arg_of[i]]. */
+static void ap_spread(int n_in, const int *arg_of, const int *per_arg, int *out) {
+    for (int i = 0; i < n_in; i++) out[i] = per_arg[arg_of[i]];
+}
+
 /* ---- vmap ----------------------------------------------------------------------------- */
 
 typedef struct ap_vmap {
@@ -100,8 +131,8 @@ static jx_fn *ap_vmap_tx(const jx_fn *f, const void *p) {
 
 /* Per-example types: types[i] without its batch axis in_axes[i]; the batch size, which
  * every batched argument must agree on, into *size. 0 or -1 (message in msg). */
-static int ap_unbatch(int n, const int *in_axes, jx_type *types, int64_t *size, char *msg,
-                      size_t len) {
+static int ap_unbatch(int n, const int *in_axes, const int *arg_of, jx_type *types,
+                      int64_t *size, char *msg, size_t len) {
     int first = -1;
     for (int i = 0; i < n; i++) {
         if (in_axes[i] == JX_NONE) continue;
@@ -109,13 +140,13 @@ static int ap_unbatch(int n, const int *in_axes, jx_type *types, int64_t *size, 
         int a = in_axes[i] < 0 ? in_axes[i] + t.rank : in_axes[i];
         char ts[160];
         if (a < 0 || a >= t.rank) {
-            snprintf(msg, len, "in_axes[%d] = %d out of range for argument %d of type %s", i,
-                     in_axes[i], i, jx_type_str(&t, ts, sizeof ts));
+            snprintf(msg, len, "in_axes[%d] = %d out of range for input %d of type %s",
+                     arg_of[i], in_axes[i], i, jx_type_str(&t, ts, sizeof ts));
             return -1;
         }
         if (first >= 0 && t.shape[a] != *size) {
-            snprintf(msg, len, "argument %d has batch size %lld along axis %d, argument %d "
-                     "has %lld", i, (long long)t.shape[a], a, first, (long long)*size);
+            snprintf(msg, len, "input %d has batch size %lld along axis %d, input %d has %lld",
+                     i, (long long)t.shape[a], a, first, (long long)*size);
             return -1;
         }
         if (first < 0) first = i, *size = t.shape[a];
@@ -127,16 +158,21 @@ static int ap_unbatch(int n, const int *in_axes, jx_type *types, int64_t *size, 
 }
 
 /* See jx.h. */
-int jx_call_vmap_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const int *in_axes,
-                    const jx_val *args, int n_out, const int *out_axes, jx_val *outs) {
+int jx_call_vmap_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                    const int *in_axes, const jx_val *args, int n_out, const int *out_axes,
+                    jx_val *outs) {
     jx_type types[JX_MAX_OPERANDS];
-    ap_vmap v = {in_axes, out_axes, 0};
+    int arg_of[JX_MAX_OPERANDS], axes[JX_MAX_OPERANDS];
+    ap_vmap v = {axes, out_axes, 0};
     ap_call c = {loc, "vmap", f, user, n_in, n_out, NULL, ap_vmap_tx, &v, n_in, args,
                  n_out, outs};
     if (ap_check(&c, types) < 0) return -1;
     if (!in_axes) return ap_fail(&c, "NULL in_axes");
     char msg[512];
-    if (ap_unbatch(n_in, in_axes, types, &v.size, msg, sizeof msg) < 0) return ap_fail(&c, msg);
+    if (ap_layout(n_in, layout, arg_of, msg, sizeof msg) < 0) return ap_fail(&c, msg);
+    ap_spread(n_in, arg_of, in_axes, axes);
+    if (ap_unbatch(n_in, axes, arg_of, types, &v.size, msg, sizeof msg) < 0)
+        return ap_fail(&c, msg);
     return ap_run(&c);
 }
 
@@ -157,27 +193,55 @@ static jx_fn *ap_value_and_grad_tx(const jx_fn *f, const void *p) {
     return jx_value_and_grad(f, g->n_wrt, g->wrt);
 }
 
-/* See jx.h. */
-int jx_call_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                    int n_out, int n_wrt, const int *wrt, jx_val *grads) {
+/* The inputs of the arguments wrt lists (n_wrt == 0: argument 0), argument by argument in
+ * list order, into leaves; their count, or -1 with msg (an argument out of range or
+ * without leaves, too many). */
+static int ap_wrt_leaves(int n_in, jx_ints layout, int n_wrt, const int *wrt, int *leaves,
+                         char *msg, size_t len) {
+    static const int first[1] = {0};
+    int arg_of[JX_MAX_OPERANDS], n = 0;
+    int n_args = ap_layout(n_in, layout, arg_of, msg, len);
+    if (n_args < 0) return -1;
+    if (n_wrt <= 0) n_wrt = 1, wrt = first;
+    if (!wrt) return snprintf(msg, len, "NULL wrt list"), -1;
+    for (int k = 0; k < n_wrt; k++) {
+        int m = n;
+        if (wrt[k] < 0 || wrt[k] >= n_args)
+            return snprintf(msg, len, "wrt %d out of range (%d arguments)", wrt[k], n_args), -1;
+        for (int i = 0; i < n_in && n <= JX_MAX_OPERANDS; i++)
+            if (arg_of[i] == wrt[k] && n < JX_MAX_OPERANDS) leaves[n++] = i;
+        if (n == m) return snprintf(msg, len, "argument %d has no leaves", wrt[k]), -1;
+    }
+    return n;
+}
+
+/* jx_call_grad (outputs: the gradients) or jx_call_value_and_grad (f's outputs first). */
+static int ap_grad_call(jx_loc loc, int with_value, jx_trace_cb f, void *user, int n_in,
+                        jx_ints layout, const jx_val *args, int n_out, int n_wrt,
+                        const int *wrt, jx_val *outs) {
     jx_type types[JX_MAX_OPERANDS];
-    ap_grad g = {n_wrt, wrt};
-    int n_grads = n_wrt > 0 ? n_wrt : 1;
-    ap_call c = {loc, "grad", f, user, n_in, n_out, NULL, ap_grad_tx, &g, n_in, args,
-                 n_grads, grads};
-    return ap_check(&c, types) < 0 ? -1 : ap_run(&c);
+    int leaves[JX_MAX_OPERANDS];
+    char msg[256];
+    int n = ap_wrt_leaves(n_in, layout, n_wrt, wrt, leaves, msg, sizeof msg);
+    ap_grad g = {n, leaves};
+    ap_call c = {loc, with_value ? "value_and_grad" : "grad", f, user, n_in, n_out, NULL,
+                 with_value ? ap_value_and_grad_tx : ap_grad_tx, &g, n_in, args,
+                 (with_value ? n_out : 0) + (n < 0 ? (n_wrt > 0 ? n_wrt : 1) : n), outs};
+    if (ap_check(&c, types) < 0) return -1;
+    return n < 0 ? ap_fail(&c, msg) : ap_run(&c);
+}
+
+/* See jx.h. */
+int jx_call_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                    const jx_val *args, int n_out, int n_wrt, const int *wrt, jx_val *grads) {
+    return ap_grad_call(loc, 0, f, user, n_in, layout, args, n_out, n_wrt, wrt, grads);
 }
 
 /* See jx.h. */
 int jx_call_value_and_grad_at(jx_loc loc, jx_trace_cb f, void *user, int n_in,
-                              const jx_val *args, int n_out, int n_wrt, const int *wrt,
-                              jx_val *outs) {
-    jx_type types[JX_MAX_OPERANDS];
-    ap_grad g = {n_wrt, wrt};
-    int n_outs = n_out + (n_wrt > 0 ? n_wrt : 1);
-    ap_call c = {loc, "value_and_grad", f, user, n_in, n_out, NULL, ap_value_and_grad_tx,
-                 &g, n_in, args, n_outs, outs};
-    return ap_check(&c, types) < 0 ? -1 : ap_run(&c);
+                              jx_ints layout, const jx_val *args, int n_out, int n_wrt,
+                              const int *wrt, jx_val *outs) {
+    return ap_grad_call(loc, 1, f, user, n_in, layout, args, n_out, n_wrt, wrt, outs);
 }
 
 /* ---- vjp, jvp ---------------------------------------------------------------------------- */
@@ -211,27 +275,47 @@ static int ap_count(const ap_call *c, const unsigned char *wrt, int float_only) 
     return n;
 }
 
+/* wrt (one byte per argument of layout; NULL stays NULL) as a mask over c's inputs in
+ * mask; *leaf_wrt receives mask or NULL. 0, or -1 with the outputs poisoned. */
+static int ap_leaf_mask(ap_call *c, jx_ints layout, const unsigned char *wrt,
+                        unsigned char *mask, const unsigned char **leaf_wrt) {
+    int arg_of[JX_MAX_OPERANDS];
+    char msg[256];
+    if (ap_layout(c->n_in, layout, arg_of, msg, sizeof msg) < 0) return ap_fail(c, msg);
+    for (int i = 0; i < c->n_in; i++) mask[i] = wrt && wrt[arg_of[i]];
+    *leaf_wrt = wrt ? mask : NULL;
+    c->p = *leaf_wrt;
+    return 0;
+}
+
 /* See jx.h. */
-int jx_call_vjp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                   const unsigned char *wrt, int n_out, const jx_val *cts, jx_val *outs) {
+int jx_call_vjp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                   const jx_val *args, const unsigned char *wrt, int n_out, const jx_val *cts,
+                   jx_val *outs) {
     jx_type types[JX_MAX_OPERANDS];
     jx_val buf[2 * JX_MAX_OPERANDS];
-    ap_call c = {loc, "vjp", f, user, n_in, n_out, NULL, ap_vjp_tx, wrt, n_in, args, 0, outs};
-    if (ap_check(&c, types) < 0) return -1;
-    c.n_outs = n_out + ap_count(&c, wrt, 1);
+    unsigned char mask[JX_MAX_OPERANDS];
+    const unsigned char *m;
+    ap_call c = {loc, "vjp", f, user, n_in, n_out, NULL, ap_vjp_tx, NULL, n_in, args, n_out,
+                 outs};
+    if (ap_check(&c, types) < 0 || ap_leaf_mask(&c, layout, wrt, mask, &m) < 0) return -1;
+    c.n_outs = n_out + ap_count(&c, m, 1);
     if (!ap_concat(&c, cts, n_out, buf) || ap_bad_args(&c, n_in) < 0) return -1;
     return ap_run(&c);
 }
 
 /* See jx.h. */
-int jx_call_jvp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                   const unsigned char *wrt, const jx_val *tangents, int n_out, jx_val *outs) {
+int jx_call_jvp_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, jx_ints layout,
+                   const jx_val *args, const unsigned char *wrt, const jx_val *tangents,
+                   int n_out, jx_val *outs) {
     jx_type types[JX_MAX_OPERANDS];
     jx_val buf[2 * JX_MAX_OPERANDS];
-    ap_call c = {loc, "jvp", f, user, n_in, n_out, NULL, ap_jvp_tx, wrt, n_in, args,
+    unsigned char mask[JX_MAX_OPERANDS];
+    const unsigned char *m;
+    ap_call c = {loc, "jvp", f, user, n_in, n_out, NULL, ap_jvp_tx, NULL, n_in, args,
                  2 * n_out, outs};
-    if (ap_check(&c, types) < 0) return -1;
-    if (!ap_concat(&c, tangents, ap_count(&c, wrt, 0), buf) || ap_bad_args(&c, n_in) < 0)
+    if (ap_check(&c, types) < 0 || ap_leaf_mask(&c, layout, wrt, mask, &m) < 0) return -1;
+    if (!ap_concat(&c, tangents, ap_count(&c, m, 0), buf) || ap_bad_args(&c, n_in) < 0)
         return -1;
     return ap_run(&c);
 }
