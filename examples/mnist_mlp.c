@@ -5,7 +5,10 @@
  * -mean(logp * onehot); the whole update step (forward, backward, SGD: params - lr * grad)
  * is traced once per batch size and compiled to native code, with the params donated so
  * they are updated in place. Raw 0..255 pixels as the notebook feeds them (--normalize for
- * [0,1]). Prints per-epoch time and train/test accuracy like the notebook. */
+ * [0,1]). Prints per-epoch time and train/test accuracy like the notebook. The params
+ * (a tree "layers/<l>/w", "layers/<l>/b") and the step live in a jx_train; --save FILE
+ * writes them with the optimizer state after training, --resume FILE continues such a
+ * run (its epochs count toward --epochs), reaching the uninterrupted run's bits. */
 #include <stdio.h>
 
 #include "common.h"
@@ -38,9 +41,31 @@ static void eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     if (ex_call_batched(t, user, NP, in, logp) == 0) out[0] = ex_n_correct(logp[0], in[NP + 1]);
 }
 
+/* Loads a --save file into train and sets *first to the epoch it stopped at (steps_per
+ * epoch steps each). 0, or -1 with jx_error(). */
+static int resume_at(jx_train *train, const char *path, int64_t steps_per_epoch, int *first) {
+    if (jx_train_load(train, path) < 0) return -1;
+    int64_t count = jx_train_count(train);
+    if (steps_per_epoch < 1 || count % steps_per_epoch) {
+        fprintf(stderr, "mnist_mlp: %s holds %lld steps, not whole epochs of %lld\n", path,
+                (long long)count, (long long)steps_per_epoch);
+        return -1;
+    }
+    *first = (int)(count / steps_per_epoch);
+    printf("mnist_mlp: resumed from %s after %d epochs\n", path, *first);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     ex_opts o = {.epochs = 8, .batch = 128, .lr = 0.01, .normalize = 0};
-    ex_parse(argc, argv, &o, NULL,
+    const char *save = NULL, *resume = NULL;
+    const ex_opt extra[] = {
+        {"--save FILE", EX_STRING, &save, .help = "after training, write the params and the\n"
+                                                 "optimizer state to FILE (.npz)"},
+        {"--resume FILE", EX_STRING, &resume, .help = "start from a --save FILE; its epochs count\n"
+                                                     "toward --epochs"},
+        {0}};
+    ex_parse(argc, argv, &o, extra,
              "usage: mnist_mlp [options]\n"
              "The JAX MLP notebook: 784-512-512-10 relu, SGD, vmap + grad + jit.");
     /* The notebook's init: W[out,in], b[out] ~ 0.01 * normal, one key per layer split in
@@ -56,33 +81,45 @@ int main(int argc, char **argv) {
     ex_data d = {0};
     jx_array *params[NP] = {0};
     jx_fn *predict = NULL;
-    jx_jitfn *step = NULL, *eval = NULL;
-    ex_optim_step sgd = {&opt, NP, 2, loss_cb, NULL};
+    jx_jitfn *eval = NULL;
+    jx_tree *tree = jx_tree_new();
+    jx_train *train = NULL;
+    const jx_jit_opts jo = {NULL, o.threads, 0};
+    int first = 0;
     ex_trainer tr = {.n_params = NP, .params = params, .epochs = o.epochs, .shuffle = 1,
                      .seed = o.seed, .progress_every = 20};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
         ex_init_params(&init, o.seed, 3, ptypes, params) < 0 ||
-        !(predict = jx_trace(predict_cb, NP + 1, ptypes, 1, NULL)))
+        !(predict = jx_trace(predict_cb, NP + 1, ptypes, 1, NULL)) || !tree)
         goto done;
-    sgd.user = predict;
-    tr.step = step = ex_jit(ex_optim_step_cb, NP + 2, NP + 1, NP, &sgd, o.threads);
+    for (int i = 0; i < NP; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
+        if (jx_tree_add(tree, path, params[i]) < 0) goto done;
+    }
+    if (!(train = jx_train_new(&opt, loss_cb, predict, tree, 2, 0, &jo))) goto done;
+    tr.step = jx_train_jitfn(train); /* step(params, state, x, y) -> (params, state, loss) */
+    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
     eval = ex_jit(eval_cb, NP + 2, 1, 0, predict, o.threads);
-    if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (resume && resume_at(train, resume, tr.steps, &first) < 0) goto done;
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",
            (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,
            ex_pixels(&o));
-    for (int epoch = 0; epoch < o.epochs; epoch++) {
+    for (int epoch = first; epoch < o.epochs; epoch++) {
         if (ex_train_epoch(&tr, epoch) < 0) goto done;
         printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, tr.seconds,
                tr.loss_sum / (double)tr.steps);
         if (ex_report(eval, NP, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
     }
+    if (save && jx_train_save(train, save) < 0) goto done;
     rc = 0;
 done:
     if (rc) ex_print_error("mnist_mlp");
     ex_trainer_free(&tr);
-    jx_jitfn_free(step);
+    jx_train_free(train);
+    jx_tree_free(tree);
     jx_jitfn_free(eval);
     jx_fn_free(predict);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]);
