@@ -288,6 +288,18 @@ TEST(load_errors_name_the_member) {
     CHECK_CONTAINS(jx_error(), "unexpected member 'opt/mu/lin/w'");
     CHECK(t4 && jx_train_load(t4, "/nonexistent/x.npz") < 0);
     CHECK_CONTAINS(jx_error(), "/nonexistent/x.npz");
+    /* a bad injected hyperparameter in the file */
+    jx_optim mom = jx_momentum(0.1, 0.9, 0);
+    mom.inject = 1;
+    jx_tree *p5;
+    jx_train *t5 = run_steps(&mom, &p5, NULL, 0, 0, NULL);
+    jx_array_set(jx_tree_get(jx_train_state(t5), "opt/momentum"), 0, 1.5);
+    CHECK(jx_train_save(t5, path) == 0);
+    jx_array_set(jx_tree_get(jx_train_state(t5), "opt/momentum"), 0, 0.5);
+    CHECK(jx_train_load(t5, path) < 0);
+    CHECK_CONTAINS(jx_error(), "member 'opt/momentum': optim momentum: bad value 1.5");
+    CHECK(jx_array_get(jx_tree_get(jx_train_state(t5), "opt/momentum"), 0) == 0.5);
+    jx_train_free(t5), jx_tree_free(p5);
     jx_array_free(w), jx_array_free(b), jx_array_free(c), jx_array_free(b_before);
     jx_train_free(t0), jx_train_free(t1), jx_train_free(t2), jx_train_free(t3), jx_train_free(t4);
     jx_tree_free(p0), jx_tree_free(p1), jx_tree_free(p2), jx_tree_free(p3), jx_tree_free(p4);

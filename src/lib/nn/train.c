@@ -254,8 +254,9 @@ int jx_train_save(const jx_train *tr, const char *path) {
     return rc;
 }
 
-/* Checks that file tree f (read from path) has exactly tr's entries with their types;
- * fills idx[i] with entry i's index in f. 0 or -1 naming the member. */
+/* Checks that file tree f (read from path) has exactly tr's entries with their types,
+ * valid injected hyperparameters and a count >= 0; fills idx[i] with entry i's index in
+ * f. 0 or -1 naming the member. */
 static int train_match(const jx_train *tr, const jx_tree *f, const char *path, int *idx) {
     char a[TRAIN_TBUF], b[TRAIN_TBUF];
     int n = tr->np + tr->ns;
@@ -269,6 +270,19 @@ static int train_match(const jx_train *tr, const jx_tree *f, const char *path, i
             return util_err("jx_train_load: %s: member '%s' is %s, the trainer's is %s", path,
                             name, jx_type_str(&ft, a, sizeof a), jx_type_str(&tt, b, sizeof b));
     }
+    int ids[OPT_NHP], nh = opt_hp_ids(&tr->o, ids);
+    for (int k = 0; k < nh; k++) {
+        double v = jx_array_get(f->leaves[idx[tr->np + k]], 0);
+        if (opt_hp_check(&tr->o, ids[k], v) < 0) {
+            char why[TRAIN_TBUF];
+            snprintf(why, sizeof why, "%s", jx_error());
+            return util_err("jx_train_load: %s: member '%s': %s", path, tr->state->paths[k], why);
+        }
+    }
+    int64_t count = (int64_t)jx_array_get(f->leaves[idx[n - 1]], 0);
+    if (count < 0)
+        return util_err("jx_train_load: %s: member 'opt/count' is %lld, not a step count", path,
+                        (long long)count);
     for (int j = 0; f->n != n && j < f->n; j++) {
         int found = 0;
         for (int i = 0; i < n && !found; i++) found = idx[i] == j;
