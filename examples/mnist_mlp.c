@@ -25,20 +25,27 @@ static void predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     out[0] = jx_sub(logits, jx_logsumexp(logits, 0));
 }
 
-/* loss(params, images[B,784], labels[B]) = -mean(predict(params, images) * onehot), with
- * predict (user) vmapped over the batch: in_axes none for the params, 0 for the image. */
+/* vmap(predict, in_axes=(None, 0)): the params (a tree of NP leaves) unbatched, the
+ * images batched along axis 0. */
+static const int batch_axes[2] = {JX_NONE, 0};
+
+/* loss(params, images[B,784], labels[B]) = -mean(vmap(predict)(params, images) * onehot). */
 static void loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
     jx_val logp[1];
-    if (ex_call_batched(t, user, NP, in, logp) < 0) return;
+    if (jx_call_vmap(predict_cb, NULL, NP + 1, JX_ARGS(NP, 1), batch_axes, in, 1, NULL, logp))
+        return;
     jx_val targets = jx_one_hot(in[NP + 1], NCLASS, JX_F32);
     out[0] = jx_neg(jx_mean_all(jx_mul(logp[0], targets)));
 }
 
 /* eval(params, images[B,784], labels[B]) = the number of images whose argmax of the
- * batched predict (user) is the label. */
+ * batched predict is the label. */
 static void eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
     jx_val logp[1];
-    if (ex_call_batched(t, user, NP, in, logp) == 0) out[0] = ex_n_correct(logp[0], in[NP + 1]);
+    if (!jx_call_vmap(predict_cb, NULL, NP + 1, JX_ARGS(NP, 1), batch_axes, in, 1, NULL, logp))
+        out[0] = ex_n_correct(logp[0], in[NP + 1]);
 }
 
 /* Loads a --save file into train and sets *first to the epoch it stopped at (steps_per
@@ -80,7 +87,6 @@ int main(int argc, char **argv) {
     jx_optim opt = jx_sgd(o.lr); /* update: params - lr * grad(loss) */
     ex_data d = {0};
     jx_array *params[NP] = {0};
-    jx_fn *predict = NULL;
     jx_jitfn *eval = NULL;
     jx_tree *tree = jx_tree_new();
     jx_train *train = NULL;
@@ -90,18 +96,17 @@ int main(int argc, char **argv) {
                      .seed = o.seed, .progress_every = 20};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 ||
-        !(predict = jx_trace(predict_cb, NP + 1, ptypes, 1, NULL)) || !tree)
+        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
         goto done;
     for (int i = 0; i < NP; i++) {
         char path[32];
         snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
         if (jx_tree_add(tree, path, params[i]) < 0) goto done;
     }
-    if (!(train = jx_train_new(&opt, loss_cb, predict, tree, 2, 0, &jo))) goto done;
+    if (!(train = jx_train_new(&opt, loss_cb, NULL, tree, 2, 0, &jo))) goto done;
     tr.step = jx_train_jitfn(train); /* step(params, state, x, y) -> (params, state, loss) */
     tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = ex_jit(eval_cb, NP + 2, 1, 0, predict, o.threads);
+    eval = ex_jit(eval_cb, NP + 2, 1, 0, NULL, o.threads);
     if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     if (resume && resume_at(train, resume, tr.steps, &first) < 0) goto done;
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",
@@ -121,7 +126,6 @@ done:
     jx_train_free(train);
     jx_tree_free(tree);
     jx_jitfn_free(eval);
-    jx_fn_free(predict);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
