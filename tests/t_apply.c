@@ -175,6 +175,8 @@ static void null_args(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
           jx_val_bad(y[0]));
     CHECK(jx_call_jvp(predict, NULL, 2, JX_FLAT, in, NULL, NULL, 1, y) == -1 &&
           jx_val_bad(y[1]));
+    CHECK(jx_call_grad(loss, NULL, 2, JX_FLAT, NULL, 2, 0, NULL, y) == -1 && jx_val_bad(y[0]));
+    CHECK(jx_call_vmap(predict, NULL, 2, JX_FLAT, vm_axes, in, 1, NULL, NULL) == -1);
     out[0] = y[0];
 }
 

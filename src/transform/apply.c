@@ -29,10 +29,15 @@ typedef struct ap_call {
     jx_val *outs;
 } ap_call;
 
+/* The trace of the call's first live argument, or NULL (args may be NULL). */
+static jx_trace *ap_trace(const ap_call *c) {
+    return c->args ? trace_of(c->n_args, c->args) : NULL;
+}
+
 /* Sets outs[0..n) to poison after recording "what: msg" on the arguments' trace.
  * Returns -1. */
 static int ap_fail(const ap_call *c, const char *msg) {
-    jx_val bad = trace_fail(trace_of(c->n_args, c->args), c->loc, c->what, "%s", msg);
+    jx_val bad = trace_fail(ap_trace(c), c->loc, c->what, "%s", msg);
     for (int i = 0; i < c->n_outs; i++) c->outs[i] = bad;
     return -1;
 }
@@ -69,14 +74,14 @@ static int ap_bad_args(const ap_call *c, int from) {
  * where possible. */
 static int ap_check(ap_call *c, jx_type *types) {
     if (!c->outs) {
-        trace_fail(trace_of(c->n_args, c->args), c->loc, c->what, "NULL outputs");
+        trace_fail(ap_trace(c), c->loc, c->what, "NULL outputs");
         return -1;
     }
     if (!c->f) return ap_fail(c, "NULL function");
     if (c->n_in < 0 || c->n_in > JX_MAX_OPERANDS || c->n_out < 1 || c->n_out > JX_MAX_OPERANDS) {
         char msg[96];
-        snprintf(msg, sizeof msg, "%d inputs and %d outputs (each must be in [%d, %d])",
-                 c->n_in, c->n_out, 1, JX_MAX_OPERANDS);
+        snprintf(msg, sizeof msg, "%d inputs and %d outputs (inputs in [0, %d], outputs in "
+                 "[1, %d])", c->n_in, c->n_out, JX_MAX_OPERANDS, JX_MAX_OPERANDS);
         return ap_fail(c, msg);
     }
     if (!c->args && c->n_args) return ap_fail(c, "NULL arguments");
