@@ -137,13 +137,6 @@ jx_jitfn *ex_jit_at(jx_loc loc, jx_trace_cb cb, int n_in, int n_out, int n_donat
                     int threads);
 #define ex_jit(...) ex_jit_at(JX_HERE, __VA_ARGS__)
 
-/* Inside a trace: calls f vmapped over the batch (its first n_params inputs unbatched,
- * the others batched along axis 0; the batch size is that of in[n_params]) on
- * in[0..jx_fn_n_in(f)-1], into out. 0, or -1 after recording a trace error on t. */
-int ex_call_batched_at(jx_loc loc, jx_trace *t, const jx_fn *f, int n_params,
-                       const jx_val *in, jx_val *out);
-#define ex_call_batched(...) ex_call_batched_at(JX_HERE, __VA_ARGS__)
-
 /* Inside a trace: the number of rows of scores[B,K] whose argmax equals labels[B] (i32),
  * as an f32 scalar (exact up to 2^24). */
 jx_val ex_n_correct_at(jx_loc loc, jx_val scores, jx_val labels);

@@ -66,21 +66,6 @@ jx_jitfn *ex_jit_at(jx_loc loc, jx_trace_cb cb, int n_in, int n_out, int n_donat
     return f;
 }
 
-int ex_call_batched_at(jx_loc loc, jx_trace *t, const jx_fn *f, int n_params,
-                       const jx_val *in, jx_val *out) {
-    int n = jx_fn_n_in(f), axes[EX_MAX_IO];
-    if (n <= n_params || n > EX_MAX_IO) {
-        jx_trace_fail_at(loc, t, "ex_call_batched: the function has no batched input");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) axes[i] = i < n_params ? JX_NONE : 0;
-    jx_fn *bf = jx_vmap(f, axes, NULL, jx_val_type(in[n_params]).shape[0]);
-    int rc = bf ? jx_call_at(loc, bf, in, out) : -1;
-    if (rc < 0) jx_trace_fail_at(loc, t, jx_error());
-    jx_fn_free(bf);
-    return rc;
-}
-
 jx_val ex_n_correct_at(jx_loc loc, jx_val scores, jx_val labels) {
     jx_val hit = jx_eq_at(loc, jx_argmax_at(loc, scores, 1, JX_I32), labels);
     return jx_sum_all_at(loc, jx_convert_at(loc, hit, JX_F32));

@@ -27,6 +27,13 @@ extern const int xp_n_models;
 /* Index of the model called name in xp_models, or -1. */
 int xp_model_find(const char *name);
 
+/* What the per-example predict of a model reads from its user pointer: the model, and
+ * whether it is training (dropout on) or evaluating. */
+typedef struct xp_pred_ctx {
+    const xp_model *m;
+    int train;
+} xp_pred_ctx;
+
 /* A model's traced functions and its compiled step, whose learning rate (and the
  * optimizer's other hyperparameters) are injected state (jx/optim.h's inject = 1), so one
  * compiled step serves every learning rate. */
@@ -35,9 +42,9 @@ typedef struct xp_ctx {
     jx_optim opt;
     double lr;             /* the current learning rate, set into each training's state */
     int np, ns;            /* number of params and of optimizer state arrays */
-    jx_type types[2 * XP_MAXL + 2]; /* the params', an image's and a key's types */
-    jx_fn *pred_train;     /* per-example predict (with dropout when the model has it) */
-    jx_fn *pred_eval;      /* per-example predict for evaluation (no dropout) */
+    jx_type types[2 * XP_MAXL]; /* the params' types */
+    xp_pred_ctx pred_train; /* per-example predict (with dropout when the model has it) */
+    xp_pred_ctx pred_eval;  /* per-example predict for evaluation (no dropout) */
     ex_optim_step loss_step; /* the step's recipe: opt, the loss */
     jx_jitfn *step;        /* (params, state, x, y[, key]) -> (params, state, loss) */
     jx_jitfn *eval;        /* (params, x, y) -> number of correct argmax predictions */

@@ -46,11 +46,6 @@ int xp_model_find(const char *name) {
 /* 1 if a training step of m takes a PRNG key (for dropout). */
 static int xp_has_key(const xp_model *m) { return m->dropout > 0; }
 
-typedef struct xp_pred_ctx {
-    const xp_model *m;
-    int train;
-} xp_pred_ctx;
-
 /* predict(params, image[784][, key]): sigmoid hidden layers (dropout while training),
  * then sigmoid outputs (MSE models) or logits (softmax models). */
 static void xp_predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
@@ -72,13 +67,17 @@ static void xp_predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
  * mean over B*10 elements, as the lab's cost_derivative 2/(B*N) (a - y)), or the mean
  * softmax cross-entropy. The key is split into one key per example. */
 static void xp_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const xp_ctx *c = user;
-    int np = c->np;
+    (void)t;
+    xp_ctx *c = user;
+    int np = c->np, key = xp_has_key(c->m);
     jx_val args[XP_MAXP + 2], y[1];
     for (int i = 0; i <= np; i++) args[i] = in[i];
-    if (xp_has_key(c->m))
-        args[np + 1] = jx_random_split(in[np + 2], (int)jx_val_type(in[np]).shape[0]);
-    if (ex_call_batched(t, c->pred_train, np, args, y) < 0) return;
+    if (key) args[np + 1] = jx_random_split(in[np + 2], (int)jx_val_type(in[np]).shape[0]);
+    /* vmap(predict, in_axes=(None, 0[, 0]))(params, x[, keys]) */
+    jx_ints layout = key ? JX_ARGS(np, 1, 1) : JX_ARGS(np, 1);
+    if (jx_call_vmap(xp_predict_cb, &c->pred_train, np + 1 + key, layout,
+                     (int[]){JX_NONE, 0, 0}, args, 1, NULL, y) < 0)
+        return;
     out[0] = c->m->mse ? jx_mse(y[0], jx_one_hot(in[np + 1], NCLASS, JX_F32))
                        : jx_mean_all(jx_softmax_cross_entropy(y[0], in[np + 1]));
 }
@@ -86,9 +85,11 @@ static void xp_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 /* eval(params, x[B,784], y[B]) = the number of correct argmax predictions of the
  * evaluation predict. */
 static void xp_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const xp_ctx *c = user;
+    (void)t;
+    xp_ctx *c = user;
     jx_val y[1];
-    if (ex_call_batched(t, c->pred_eval, c->np, in, y) == 0)
+    if (jx_call_vmap(xp_predict_cb, &c->pred_eval, c->np + 1, JX_ARGS(c->np, 1),
+                     (int[]){JX_NONE, 0}, in, 1, NULL, y) == 0)
         out[0] = ex_n_correct(y[0], in[c->np + 1]);
 }
 
@@ -114,16 +115,12 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     c->ns = jx_optim_n_state(&c->opt, c->np);
     c->loss_step = (ex_optim_step){&c->opt, c->np, 2 + xp_has_key(m), xp_loss_cb, c};
     ex_dense_types(m->nl, m->sizes, c->types);
-    c->types[c->np] = JX_TYPE(JX_F32, 784);
-    c->types[c->np + 1] = JX_TYPE(JX_U32, 2);
-    xp_pred_ctx tr = {m, 1}, ev = {m, 0};
-    c->pred_train = jx_trace(xp_predict_cb, c->np + 1 + xp_has_key(m), c->types, 1, &tr);
-    c->pred_eval = jx_trace(xp_predict_cb, c->np + 1, c->types, 1, &ev);
-    c->eval = c->pred_eval ? ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads) : NULL;
+    c->pred_train = (xp_pred_ctx){m, 1}, c->pred_eval = (xp_pred_ctx){m, 0};
+    c->eval = ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads);
     int nps = c->np + c->ns;
     c->step = c->ns >= 0 ? ex_jit(ex_optim_step_cb, nps + c->loss_step.n_batch, nps + 1, nps,
                                   &c->loss_step, threads) : NULL;
-    if (c->ns < 0 || !c->pred_train || !c->eval || !c->step) {
+    if (c->ns < 0 || !c->eval || !c->step) {
         xp_ctx_free(c);
         return -1;
     }
@@ -144,8 +141,6 @@ int xp_ctx_n_compiled(const xp_ctx *c) { return c->step ? jx_jitfn_n_compiled(c-
 void xp_ctx_free(xp_ctx *c) {
     jx_jitfn_free(c->step);
     jx_jitfn_free(c->eval);
-    jx_fn_free(c->pred_train);
-    jx_fn_free(c->pred_eval);
     memset(c, 0, sizeof *c);
 }
 

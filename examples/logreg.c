@@ -30,7 +30,6 @@ enum { MAXL = 3, NCLASS = 10 };
 typedef struct lr_model {
     int nl;               /* number of layers */
     int64_t sizes[MAXL + 1];
-    jx_fn *predict;       /* per-example: (W1,b1,...,image[784]) -> logp[10] */
 } lr_model;
 
 /* predict(params, image): tanh hidden layers, log-softmax output (the notebook's). */
@@ -43,13 +42,22 @@ static void lr_predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = jx_sub(pre, jx_logsumexp(pre, 0));
 }
 
+/* vmap(predict, in_axes=(None, 0))(params, images) into *logp: the params (a tree of
+ * 2 * nl leaves) unbatched, the images batched along axis 0. 0 or -1 (a trace error). */
+static int lr_batched_predict(lr_model *m, const jx_val *in, jx_val *logp) {
+    int np = 2 * m->nl;
+    return jx_call_vmap(lr_predict_cb, m, np + 1, JX_ARGS(np, 1), (int[]){JX_NONE, 0}, in, 1,
+                        NULL, logp);
+}
+
 /* loss(params, images[B,784], labels[B]) = -mean(sum(logp * onehot, axis 1)), predict
- * vmapped over the images (params unbatched: in_axes none, images: 0). */
+ * vmapped over the images. */
 static void lr_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const lr_model *m = user;
+    (void)t;
+    lr_model *m = user;
     int np = 2 * m->nl;
     jx_val logp[1];
-    if (ex_call_batched(t, m->predict, np, in, logp) < 0) return;
+    if (lr_batched_predict(m, in, logp) < 0) return;
     jx_val targets = jx_one_hot(in[np + 1], NCLASS, JX_F32);
     out[0] = jx_neg(jx_mean(jx_sum(jx_mul(logp[0], targets), 1, 0), 0, 0));
 }
@@ -57,9 +65,10 @@ static void lr_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 /* eval(params, images[B,784], labels[B]) = the number of images whose argmax of the
  * batched predict is the label. */
 static void lr_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const lr_model *m = user;
+    (void)t;
+    lr_model *m = user;
     jx_val logp[1];
-    if (ex_call_batched(t, m->predict, 2 * m->nl, in, logp) == 0)
+    if (lr_batched_predict(m, in, logp) == 0)
         out[0] = ex_n_correct(logp[0], in[2 * m->nl + 1]);
 }
 
@@ -158,13 +167,11 @@ int main(int argc, char **argv) {
     lr_model m = {0};
     if (lr_set_model(model, &m) < 0) return 2;
     if (!png) png_dir = NULL;
-    /* The notebook's init: W[m,n] and b[n] ~ 0.1 * normal, one key per array. ptypes: the
-     * params' and an image's types (predict's inputs). */
+    /* The notebook's init: W[m,n] and b[n] ~ 0.1 * normal, one key per array. */
     const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL, 0.1, EX_NORMAL, 0.1};
     int np = 2 * m.nl;
-    jx_type ptypes[2 * MAXL + 1];
+    jx_type ptypes[2 * MAXL];
     ex_dense_types(m.nl, m.sizes, ptypes);
-    ptypes[np] = JX_TYPE(JX_F32, 784);
     jx_optim opt = jx_sgd(o.lr); /* update: params - lr * grad(loss) */
     ex_data d = {0};
     jx_array *params[2 * MAXL] = {0};
@@ -181,7 +188,6 @@ int main(int argc, char **argv) {
         (lr_mkdir(png_dir) < 0 || lr_png_samples(png_dir, d.xtr, d.ytr, o.normalize) < 0 ||
          !(w_init = jx_array_copy(params[0]))))
         goto done;
-    if (!(m.predict = jx_trace(lr_predict_cb, np + 1, ptypes, 1, &m))) goto done;
     tr.step = step = ex_jit(ex_optim_step_cb, np + 2, np + 1, np, &sgd, o.threads);
     eval = ex_jit(lr_eval_cb, np + 2, 1, 0, &m, o.threads);
     if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
@@ -204,7 +210,6 @@ done:
     jx_array_free(w_init);
     jx_jitfn_free(step);
     jx_jitfn_free(eval);
-    jx_fn_free(m.predict);
     for (int i = 0; i < np; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;

@@ -17,11 +17,6 @@
 enum { NP = 6, NCLASS = 10 };
 static const int64_t sizes[4] = {784, 512, 512, 10};
 
-typedef struct mm {
-    jx_fn *model;   /* per sample: (x[784], w1,b1,w2,b2,w3,b3) -> probs[10] */
-    jx_fn *ex_loss; /* per sample: (probs[10], target[10]) -> loss scalar */
-} mm;
-
 /* model_fwd(x, weights): Linear.fwd(x, w1, relu), (w2, relu), (w3, softmax). */
 static void mm_model_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
@@ -39,35 +34,31 @@ static void mm_ex_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
 }
 
 /* The probabilities [B,10] and per-sample losses [B] of (params..., x[B,784], labels[B]):
- * the model vmapped with in_axes (0, None), then the loss vmapped on one-hot targets.
- * 0, or -1 after a trace error. */
-static int mm_forward(jx_trace *t, const mm *m, const jx_val *in, jx_val *probs,
-                      jx_val *losses) {
-    int axes[NP + 1] = {0, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE, JX_NONE};
-    jx_fn *bmodel = jx_vmap(m->model, axes, NULL, jx_val_type(in[NP]).shape[0]);
+ * vmap(model_fwd, in_axes=(0, None))(x, weights), then vmap(loss)(probs, one-hot
+ * targets). 0, or -1 after a trace error. */
+static int mm_forward(const jx_val *in, jx_val *probs, jx_val *losses) {
     jx_val args[NP + 1];
     args[0] = in[NP];
     for (int i = 0; i < NP; i++) args[1 + i] = in[i];
-    int rc = bmodel ? jx_call(bmodel, args, probs) : -1;
-    jx_fn_free(bmodel);
-    if (rc < 0) {
-        jx_trace_fail(t, jx_error());
+    if (jx_call_vmap(mm_model_cb, NULL, NP + 1, JX_ARGS(1, NP), (int[]){0, JX_NONE}, args, 1,
+                     NULL, probs) < 0)
         return -1;
-    }
     jx_val lin[2] = {probs[0], jx_one_hot(in[NP + 1], NCLASS, JX_F32)};
-    return ex_call_batched(t, m->ex_loss, 0, lin, losses);
+    return jx_call_vmap(mm_ex_loss_cb, NULL, 2, JX_FLAT, (int[]){0, 0}, lin, 1, NULL, losses);
 }
 
 /* batched_model_loss(params..., x, labels) = mean per-sample loss. */
 static void mm_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
     jx_val probs, losses;
-    if (mm_forward(t, user, in, &probs, &losses) == 0) out[0] = jx_mean_all(losses);
+    if (mm_forward(in, &probs, &losses) == 0) out[0] = jx_mean_all(losses);
 }
 
 /* test: (params..., x, labels) -> (number correct, summed per-sample loss). */
 static void mm_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
     jx_val probs, losses;
-    if (mm_forward(t, user, in, &probs, &losses) == 0) {
+    if (mm_forward(in, &probs, &losses) == 0) {
         out[0] = ex_n_correct(probs, in[NP + 1]);
         out[1] = jx_sum_all(losses);
     }
@@ -82,27 +73,23 @@ int main(int argc, char **argv) {
     /* model_init(PRNGKey(seed)): key1..3 = split(key, 3); each Linear.init splits its key
      * into (kernel, bias) keys: kernel glorot_uniform [in,out], bias zeros. */
     const ex_init init = {EX_KEY_PER_LAYER_PAIR, EX_GLOROT_UNIFORM, 0, EX_ZEROS, 0};
-    jx_type mtypes[NP + 1], ltypes[2] = {JX_TYPE(JX_F32, NCLASS), JX_TYPE(JX_F32, NCLASS)};
-    mtypes[0] = JX_TYPE(JX_F32, 784); /* model_fwd's inputs: x, then the params */
-    ex_dense_types(3, sizes, mtypes + 1);
+    jx_type ptypes[NP];
+    ex_dense_types(3, sizes, ptypes);
     jx_optim opt = jx_momentum(o.lr, 0.6, 0); /* v = 0.6 v + g; w -= lr v */
-    mm m = {NULL, NULL};
     ex_data d = {0};
     jx_array *params[NP] = {0}, *vel[NP] = {0};
     jx_jitfn *step = NULL, *eval = NULL;
-    ex_optim_step sgd = {&opt, NP, 2, mm_loss_cb, &m};
+    ex_optim_step sgd = {&opt, NP, 2, mm_loss_cb, NULL};
     /* The notebook batches once and never shuffles. */
     ex_trainer tr = {.n_params = NP, .params = params, .n_state = NP, .state = vel,
                      .epochs = o.epochs, .shuffle = 0, .progress_every = 50};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, mtypes + 1, params) < 0 ||
-        jx_optim_init(&opt, NP, params, vel) != NP ||
-        !(m.model = jx_trace(mm_model_cb, NP + 1, mtypes, 1, NULL)) ||
-        !(m.ex_loss = jx_trace(mm_ex_loss_cb, 2, ltypes, 1, NULL)))
+        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 ||
+        jx_optim_init(&opt, NP, params, vel) != NP)
         goto done;
     tr.step = step = ex_jit(ex_optim_step_cb, 2 * NP + 2, 2 * NP + 1, 2 * NP, &sgd, o.threads);
-    eval = ex_jit(mm_eval_cb, NP + 2, 2, 0, &m, o.threads);
+    eval = ex_jit(mm_eval_cb, NP + 2, 2, 0, NULL, o.threads);
     if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("mlp_momentum: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g momentum 0.6, %s pixels\n",
@@ -120,8 +107,6 @@ done:
     ex_trainer_free(&tr);
     jx_jitfn_free(step);
     jx_jitfn_free(eval);
-    jx_fn_free(m.model);
-    jx_fn_free(m.ex_loss);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]), jx_array_free(vel[i]);
     ex_data_free(&d);
     return rc;

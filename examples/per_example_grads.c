@@ -22,8 +22,6 @@
 enum { NP = 4, NCLASS = 10, HIDDEN = 128 };
 
 typedef struct pg {
-    jx_fn *ex_loss; /* (W1,b1,W2,b2, x[784], label) -> loss scalar */
-    jx_fn *vg;      /* value_and_grad(ex_loss) w.r.t. the params */
     double clip, sigma;
     jx_optim opt;
     int threads;
@@ -41,6 +39,23 @@ static void pg_ex_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user
     out[0] = jx_softmax_cross_entropy(pg_net(in, in[NP]), in[NP + 1]);
 }
 
+/* value_and_grad(loss, argnums=0)(params, x, label): (loss, the params' gradients). */
+static void pg_vg_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_call_value_and_grad(pg_ex_loss_cb, NULL, NP + 2, JX_ARGS(NP, 1, 1), in, 1, 1,
+                           (int[]){0}, out);
+}
+
+/* vmap(value_and_grad(loss), in_axes=(None, 0, 0))(params, x[B,784], labels[B]) into
+ * r[0] = the losses [B] and r[1..NP] = the per-example gradients [B,...]. 0 or -1. */
+static int pg_per_example(const jx_val *params, jx_val x, jx_val labels, jx_val *r) {
+    jx_val args[NP + 2];
+    for (int i = 0; i < NP; i++) args[i] = params[i];
+    args[NP] = x, args[NP + 1] = labels;
+    return jx_call_vmap(pg_vg_cb, NULL, NP + 2, JX_ARGS(NP, 1, 1), (int[]){JX_NONE, 0, 0},
+                        args, 1 + NP, NULL, r);
+}
+
 /* Sum over all axes but the first: x[B,...] -> [B]. */
 static jx_val pg_sum_rows(jx_val x) {
     jx_type ty = jx_val_type(x);
@@ -53,12 +68,11 @@ static jx_val pg_sum_rows(jx_val x) {
  * new key, mean loss, min / mean / max per-example gradient norm). vmap(value_and_grad)
  * gives every example's loss and gradient r[0], r[1..NP] with a batch axis. */
 static void pg_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
     const pg *p = user;
     int64_t B = jx_val_type(in[NP + 1]).shape[0];
-    jx_val args[NP + 2], r[1 + NP];
-    for (int i = 0; i < NP; i++) args[i] = in[i];
-    args[NP] = in[NP + 1], args[NP + 1] = in[NP + 2];
-    if (ex_call_batched(t, p->vg, NP, args, r) < 0) return;
+    jx_val r[1 + NP];
+    if (pg_per_example(in, in[NP + 1], in[NP + 2], r) < 0) return;
     /* Per-example norms over every param, and the clipping factors min(1, C / norm). */
     jx_val sq = pg_sum_rows(jx_square(r[1]));
     for (int i = 1; i < NP; i++) sq = jx_add(sq, pg_sum_rows(jx_square(r[1 + i])));
@@ -87,19 +101,17 @@ static void pg_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 /* (params..., x[B,784], labels[B]) -> the per-example gradients g_i[B,...] (for the
  * check against one-at-a-time gradients). */
 static void pg_grads_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const pg *p = user;
+    (void)t, (void)user;
     jx_val r[1 + NP];
-    if (ex_call_batched(t, p->vg, NP, in, r) == 0)
+    if (pg_per_example(in, in[NP], in[NP + 1], r) == 0)
         for (int i = 0; i < NP; i++) out[i] = r[1 + i];
 }
 
-/* (params..., x[784], label) -> the gradient of one example's loss. */
+/* (params..., x[784], label) -> grad(loss, argnums=0): the gradient of one example's
+ * loss for every param. */
 static void pg_grad1_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const pg *p = user;
-    int wrt[NP] = {0, 1, 2, 3};
-    jx_fn *g = jx_grad(p->ex_loss, NP, wrt);
-    if (!g || jx_call(g, in, out) < 0) jx_trace_fail(t, jx_error());
-    jx_fn_free(g);
+    (void)t, (void)user;
+    jx_call_grad(pg_ex_loss_cb, NULL, NP + 2, JX_ARGS(NP, 1, 1), in, 1, 1, (int[]){0}, out);
 }
 
 /* eval(params..., x[B,784], labels[B]) = the number of correct argmax predictions. */
@@ -189,13 +201,11 @@ int main(int argc, char **argv) {
              "then an SGD step, all in one jitted function. Pixels are scaled to [0,1].");
     p.opt = jx_sgd(o.lr), p.threads = o.threads;
     /* Haiku-style init: TruncatedNormal(1/sqrt(fan_in)) kernels [in,out], zero biases, one
-     * key per layer. ltypes: ex_loss's inputs (params, one image, its label). */
+     * key per layer. */
     const ex_init init = {EX_KEY_PER_LAYER, EX_HAIKU, 0, EX_ZEROS, 0};
     const int64_t sizes[3] = {784, HIDDEN, NCLASS};
-    jx_type ltypes[NP + 2];
-    ex_dense_types(2, sizes, ltypes);
-    ltypes[NP] = JX_TYPE(JX_F32, 784), ltypes[NP + 1] = JX_SCALAR(JX_I32);
-    int wrt[NP] = {0, 1, 2, 3};
+    jx_type ptypes[NP];
+    ex_dense_types(2, sizes, ptypes);
     ex_data d = {0};
     jx_array *params[NP] = {0}, *key = NULL;
     jx_jitfn *step = NULL, *eval = NULL;
@@ -204,9 +214,7 @@ int main(int argc, char **argv) {
                      .before_step = pg_before_step, .after_step = pg_after_step, .user = &p};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 2, ltypes, params) < 0 ||
-        !(p.ex_loss = jx_trace(pg_ex_loss_cb, NP + 2, ltypes, 1, NULL)) ||
-        !(p.vg = jx_value_and_grad(p.ex_loss, NP, wrt)))
+        ex_init_params(&init, o.seed, 2, ptypes, params) < 0)
         goto done;
     key = jx_key_array(jx_key_fold_in(jx_key_new(o.seed), 1)); /* the noise key stream */
     tr.step = step = ex_jit(pg_step_cb, NP + 3, NP + 5, NP + 1, &p, o.threads);
@@ -229,8 +237,6 @@ done:
     ex_trainer_free(&tr);
     jx_jitfn_free(step);
     jx_jitfn_free(eval);
-    jx_fn_free(p.vg);
-    jx_fn_free(p.ex_loss);
     jx_array_free(key);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
