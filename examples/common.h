@@ -142,17 +142,6 @@ jx_jitfn *ex_jit_at(jx_loc loc, jx_trace_cb cb, int n_in, int n_out, int n_donat
 jx_val ex_n_correct_at(jx_loc loc, jx_val scores, jx_val labels);
 #define ex_n_correct(...) ex_n_correct_at(JX_HERE, __VA_ARGS__)
 
-/* A training step built from a loss by jx_optim_train_step: ex_optim_step_cb (user: an
- * ex_optim_step) traces (params..., state..., batch...) -> (params..., state..., loss),
- * where loss(params..., batch...) -> scalar is traced on the batch's types. */
-typedef struct ex_optim_step {
-    const jx_optim *opt;
-    int n_params, n_batch;  /* n_batch: the batch inputs, e.g. 2 for (x, y) */
-    jx_trace_cb loss;
-    void *user;             /* passed to loss */
-} ex_optim_step;
-void ex_optim_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user);
-
 /* ---- training and evaluation ---------------------------------------------------------- */
 
 typedef struct ex_trainer ex_trainer;

@@ -71,23 +71,6 @@ jx_val ex_n_correct_at(jx_loc loc, jx_val scores, jx_val labels) {
     return jx_sum_all_at(loc, jx_convert_at(loc, hit, JX_F32));
 }
 
-void ex_optim_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const ex_optim_step *s = user;
-    int np = s->n_params, ns = jx_optim_n_state(s->opt, np);
-    jx_type types[EX_MAX_IO];
-    if (ns < 0 || np + s->n_batch > EX_MAX_IO) {
-        jx_trace_fail(t, ns < 0 ? jx_error() : "ex_optim_step: too many inputs");
-        return;
-    }
-    for (int i = 0; i < np; i++) types[i] = jx_val_type(in[i]);
-    for (int i = 0; i < s->n_batch; i++) types[np + i] = jx_val_type(in[np + ns + i]);
-    jx_fn *loss = jx_trace(s->loss, np + s->n_batch, types, 1, s->user);
-    jx_fn *step = loss ? jx_optim_train_step(s->opt, loss, np) : NULL;
-    if (!step || jx_call(step, in, out) < 0) jx_trace_fail(t, jx_error());
-    jx_fn_free(step);
-    jx_fn_free(loss);
-}
-
 /* ---- progress line -------------------------------------------------------------------- */
 
 static int ex_progress_shown;

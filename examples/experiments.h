@@ -45,13 +45,15 @@ typedef struct xp_ctx {
     jx_type types[2 * XP_MAXL]; /* the params' types */
     xp_pred_ctx pred_train; /* per-example predict (with dropout when the model has it) */
     xp_pred_ctx pred_eval;  /* per-example predict for evaluation (no dropout) */
-    ex_optim_step loss_step; /* the step's recipe: opt, the loss */
-    jx_jitfn *step;        /* (params, state, x, y[, key]) -> (params, state, loss) */
+    jx_tree *params;       /* the params, drawn afresh by each xp_train */
+    jx_train *train;       /* the params, the optimizer state and the compiled step */
+    jx_jitfn *step;        /* (params, state, x, y[, key]) -> (params, state, loss), train's */
     jx_jitfn *eval;        /* (params, x, y) -> number of correct argmax predictions */
     int threads;
 } xp_ctx;
 
-/* Traces m's per-example predicts and its evaluation. 0, or -1 with jx_error(). */
+/* Builds m's training state (a jx_train over a params tree) and its evaluation. 0, or -1
+ * with jx_error(). */
 int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads);
 /* Sets the learning rate of the next trainings (the step is made once, by xp_ctx_init,
  * compiled on its first run and reused for every learning rate). 0, or -1 for a bad lr. */

@@ -1,6 +1,7 @@
 /* The models of examples/experiments: a per-example predict vmapped inside the batch
- * loss, one jitted training step per (model, lr) built with jx_optim_train_step, one
- * training (ex_trainer with augmentation and dropout keys), and the stable-softmax check. */
+ * loss, one jx_train per model (its step compiled once for every learning rate and seed:
+ * the lr is injected state), one training (ex_trainer with augmentation and dropout
+ * keys), and the stable-softmax check. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,14 +114,27 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     c->opt.inject = 1; /* lr (and mu, l2, wd) are state: one compile for every lr */
     c->lr = 1.0;
     c->ns = jx_optim_n_state(&c->opt, c->np);
-    c->loss_step = (ex_optim_step){&c->opt, c->np, 2 + xp_has_key(m), xp_loss_cb, c};
     ex_dense_types(m->nl, m->sizes, c->types);
     c->pred_train = (xp_pred_ctx){m, 1}, c->pred_eval = (xp_pred_ctx){m, 0};
-    c->eval = ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads);
-    int nps = c->np + c->ns;
-    c->step = c->ns >= 0 ? ex_jit(ex_optim_step_cb, nps + c->loss_step.n_batch, nps + 1, nps,
-                                  &c->loss_step, threads) : NULL;
-    if (c->ns < 0 || !c->eval || !c->step) {
+    /* The params tree, zeros until xp_train draws them: layers/<l>/{w,b}. */
+    int ok = c->ns >= 0 && (c->params = jx_tree_new()) != NULL;
+    for (int i = 0; ok && i < c->np; i++) {
+        char path[32];
+        jx_array *leaf = jx_init_zeros(c->types[i]);
+        snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
+        ok = leaf && jx_tree_add(c->params, path, leaf) == 0;
+        jx_array_free(leaf);
+    }
+    /* The step: value_and_grad(loss) + the optimizer, jitted with the params and the
+     * state donated: (params, state, x, y[, key]) -> (params, state, loss). With inject
+     * the optimizer keeps its own count, so the state tree is its state list. */
+    const jx_jit_opts jo = {NULL, threads, 0};
+    if (ok && (c->train = jx_train_new(&c->opt, xp_loss_cb, c, c->params, 2 + xp_has_key(m), 0,
+                                       &jo)))
+        c->step = jx_train_jitfn(c->train);
+    c->eval = ok ? ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads) : NULL;
+    if (!c->step || !c->eval || jx_train_state(c->train)->n != c->ns) {
+        if (c->step && c->eval) fprintf(stderr, "experiments: unexpected optimizer state\n");
         xp_ctx_free(c);
         return -1;
     }
@@ -136,10 +150,11 @@ int xp_ctx_set_lr(xp_ctx *c, double lr) {
     return 0;
 }
 
-int xp_ctx_n_compiled(const xp_ctx *c) { return c->step ? jx_jitfn_n_compiled(c->step) : 0; }
+int xp_ctx_n_compiled(const xp_ctx *c) { return c->train ? jx_train_n_compiled(c->train) : 0; }
 
 void xp_ctx_free(xp_ctx *c) {
-    jx_jitfn_free(c->step);
+    jx_train_free(c->train);
+    jx_tree_free(c->params);
     jx_jitfn_free(c->eval);
     memset(c, 0, sizeof *c);
 }
@@ -168,29 +183,57 @@ static int xp_before_step(ex_trainer *tr, jx_array **x) {
     return 0;
 }
 
-double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
-    const xp_model *m = c->m;
+/* Copies the contents of src[0..n) into dst[0..n) (same types). 0, or -1 with a
+ * message. */
+static int xp_assign(int n, jx_array *const *dst, jx_array *const *src) {
+    for (int i = 0; i < n; i++) {
+        if (jx_array_nbytes(dst[i]) != jx_array_nbytes(src[i])) {
+            fprintf(stderr, "experiments: state %d changed size\n", i);
+            return -1;
+        }
+        memcpy(jx_array_data(dst[i]), jx_array_cdata(src[i]), jx_array_nbytes(src[i]));
+    }
+    return 0;
+}
+
+/* Starts c's training state afresh: params drawn from seed as the lab does, the
+ * optimizer's initial state for them with learning rate c->lr, written into the
+ * trainer's arrays (so its compiled step is reused). 0, or -1 with jx_error(). */
+static int xp_reset(xp_ctx *c, uint32_t seed) {
     /* The lab's init: biases ~ normal, weights ~ normal / sqrt(fan_in). */
     const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL_FAN_IN, 0, EX_NORMAL, 1.0};
-    jx_array *params[XP_MAXP] = {0}, *state[2 * XP_MAXP + 1] = {0}, *key = NULL;
+    jx_array *params[XP_MAXP] = {0}, *state[2 * XP_MAXP + 1] = {0};
+    int rc = -1;
+    if (ex_init_params(&init, seed, c->m->nl, c->types, params) == 0 &&
+        jx_optim_init(&c->opt, c->np, params, state) == c->ns &&
+        jx_optim_set_hparam(&c->opt, state, "lr", c->lr) == 0 &&
+        xp_assign(c->np, c->params->leaves, params) == 0 &&
+        xp_assign(c->ns, jx_train_state(c->train)->leaves, state) == 0)
+        rc = 0;
+    for (int i = 0; i < c->np; i++) jx_array_free(params[i]);
+    for (int i = 0; i < c->ns; i++) jx_array_free(state[i]);
+    return rc;
+}
+
+double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
+    const xp_model *m = c->m;
+    jx_array *key = NULL;
     xp_batch_ctx b = {m, seed, NULL};
-    ex_trainer tr = {.step = c->step, .n_params = c->np, .params = params, .n_state = c->ns,
-                     .state = state, .n_extra = xp_has_key(m), .extra = &key,
-                     .epochs = o->epochs, .shuffle = 1, .seed = seed, .progress_every = 50,
+    ex_trainer tr = {.step = c->step, .n_params = c->np, .params = c->params->leaves,
+                     .n_state = c->ns, .state = jx_train_state(c->train)->leaves,
+                     .n_extra = xp_has_key(m), .extra = &key, .epochs = o->epochs,
+                     .shuffle = 1, .seed = seed, .progress_every = 50,
                      .before_step = xp_before_step, .user = &b};
     double acc = -1, t0 = ex_now();
     jx_type xt = JX_TYPE(JX_F32, o->batch, 784), kt = JX_TYPE(JX_U32, 2);
-    if (ex_init_params(&init, seed, m->nl, c->types, params) < 0 ||
-        jx_optim_init(&c->opt, c->np, params, state) < 0 ||
-        jx_optim_set_hparam(&c->opt, state, "lr", c->lr) < 0 ||
-        (m->augment && !(b.aug = jx_array_new_type(&xt))) ||
+    if (xp_reset(c, seed) < 0 || (m->augment && !(b.aug = jx_array_new_type(&xt))) ||
         (tr.n_extra && !(key = jx_array_new_type(&kt))) ||
         ex_trainer_init(&tr, d->xtr, d->ytr, o->batch, JX_BATCH_DROP_LAST) < 0)
         goto done;
     printf("  %s lr %g seed %u: test acc", m->name, c->lr, seed);
     for (int epoch = 0; epoch < o->epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0 ||
-            ex_evaluate(c->eval, c->np, params, d->xte, d->yte, 1000, &acc, NULL) < 0) {
+        if (ex_train_epoch(&tr, epoch) < 0 || ex_evaluate(c->eval, c->np, c->params->leaves,
+                                                          d->xte, d->yte, 1000, &acc, NULL) < 0) {
             acc = -1;
             goto done;
         }
@@ -200,8 +243,6 @@ double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
     printf(" (%.1f s)\n", ex_now() - t0);
 done:
     ex_trainer_free(&tr);
-    for (int i = 0; i < c->np; i++) jx_array_free(params[i]);
-    for (int i = 0; i < c->ns; i++) jx_array_free(state[i]);
     jx_array_free(b.aug), jx_array_free(key);
     return acc;
 }

@@ -176,21 +176,32 @@ int main(int argc, char **argv) {
     ex_data d = {0};
     jx_array *params[2 * MAXL] = {0};
     jx_array *w_init = NULL; /* first-layer weights before training */
-    jx_jitfn *step = NULL, *eval = NULL;
-    ex_optim_step sgd = {&opt, np, 2, lr_loss_cb, &m};
+    jx_jitfn *eval = NULL;
+    jx_tree *tree = jx_tree_new();
+    jx_train *train = NULL;
+    const jx_jit_opts jo = {NULL, o.threads, 0};
     ex_trainer tr = {.n_params = np, .params = params, .epochs = o.epochs, .shuffle = 1,
                      .seed = o.seed, .progress_every = 20};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, m.nl, ptypes, params) < 0)
+        ex_init_params(&init, o.seed, m.nl, ptypes, params) < 0 || !tree)
         goto done;
+    for (int i = 0; i < np; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
+        if (jx_tree_add(tree, path, params[i]) < 0) goto done;
+    }
     if (png_dir &&
         (lr_mkdir(png_dir) < 0 || lr_png_samples(png_dir, d.xtr, d.ytr, o.normalize) < 0 ||
          !(w_init = jx_array_copy(params[0]))))
         goto done;
-    tr.step = step = ex_jit(ex_optim_step_cb, np + 2, np + 1, np, &sgd, o.threads);
+    /* The update: value_and_grad(loss) + SGD, jitted with the params donated:
+     * step(params, state, x, y) -> (params, state, loss); the state is the step count. */
+    if (!(train = jx_train_new(&opt, lr_loss_cb, &m, tree, 2, 0, &jo))) goto done;
+    tr.step = jx_train_jitfn(train);
+    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
     eval = ex_jit(lr_eval_cb, np + 2, 1, 0, &m, o.threads);
-    if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("logreg: model %s [", model);
     for (int l = 0; l <= m.nl; l++) printf("%s%lld", l ? "," : "", (long long)m.sizes[l]);
     printf("], %lld train / %lld test examples, batch %lld, SGD lr %g, %s pixels\n",
@@ -208,7 +219,8 @@ done:
     if (rc) ex_print_error("logreg");
     ex_trainer_free(&tr);
     jx_array_free(w_init);
-    jx_jitfn_free(step);
+    jx_train_free(train);
+    jx_tree_free(tree);
     jx_jitfn_free(eval);
     for (int i = 0; i < np; i++) jx_array_free(params[i]);
     ex_data_free(&d);

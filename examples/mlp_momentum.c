@@ -77,20 +77,30 @@ int main(int argc, char **argv) {
     ex_dense_types(3, sizes, ptypes);
     jx_optim opt = jx_momentum(o.lr, 0.6, 0); /* v = 0.6 v + g; w -= lr v */
     ex_data d = {0};
-    jx_array *params[NP] = {0}, *vel[NP] = {0};
-    jx_jitfn *step = NULL, *eval = NULL;
-    ex_optim_step sgd = {&opt, NP, 2, mm_loss_cb, NULL};
+    jx_array *params[NP] = {0};
+    jx_jitfn *eval = NULL;
+    jx_tree *tree = jx_tree_new();
+    jx_train *train = NULL;
+    const jx_jit_opts jo = {NULL, o.threads, 0};
     /* The notebook batches once and never shuffles. */
-    ex_trainer tr = {.n_params = NP, .params = params, .n_state = NP, .state = vel,
-                     .epochs = o.epochs, .shuffle = 0, .progress_every = 50};
+    ex_trainer tr = {.n_params = NP, .params = params, .epochs = o.epochs, .shuffle = 0,
+                     .progress_every = 50};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 ||
-        jx_optim_init(&opt, NP, params, vel) != NP)
+        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
         goto done;
-    tr.step = step = ex_jit(ex_optim_step_cb, 2 * NP + 2, 2 * NP + 1, 2 * NP, &sgd, o.threads);
+    for (int i = 0; i < NP; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "linear%d/%s", i / 2 + 1, i % 2 ? "bias" : "kernel");
+        if (jx_tree_add(tree, path, params[i]) < 0) goto done;
+    }
+    /* The update: value_and_grad(loss) + SGD with momentum, jitted with the params and
+     * the velocities donated: step(params, state, x, y) -> (params, state, loss). */
+    if (!(train = jx_train_new(&opt, mm_loss_cb, NULL, tree, 2, 0, &jo))) goto done;
+    tr.step = jx_train_jitfn(train);
+    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
     eval = ex_jit(mm_eval_cb, NP + 2, 2, 0, NULL, o.threads);
-    if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("mlp_momentum: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g momentum 0.6, %s pixels\n",
            (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
@@ -105,9 +115,10 @@ int main(int argc, char **argv) {
 done:
     if (rc) ex_print_error("mlp_momentum");
     ex_trainer_free(&tr);
-    jx_jitfn_free(step);
+    jx_train_free(train);
+    jx_tree_free(tree);
     jx_jitfn_free(eval);
-    for (int i = 0; i < NP; i++) jx_array_free(params[i]), jx_array_free(vel[i]);
+    for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
 }

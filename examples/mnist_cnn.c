@@ -15,7 +15,7 @@
 
 #include "common.h"
 
-enum { NP = 6, NCLASS = 10, MAX_STATE = 2 * NP + 1 };
+enum { NP = 6, NCLASS = 10 };
 
 /* my_net(params, x[B,28,28,1]) -> logits[B,10]. */
 static jx_val cnn_net(const jx_val *p, jx_val x) {
@@ -55,23 +55,30 @@ int main(int argc, char **argv) {
                                 JX_TYPE(JX_F32, 4, 4, 4, 4), JX_TYPE(JX_F32, 4),
                                 JX_TYPE(JX_F32, 784, NCLASS), JX_TYPE(JX_F32, NCLASS)};
     const ex_init init = {EX_KEY_PER_LAYER, EX_HAIKU, 0, EX_ZEROS, 0};
+    static const char *const names[NP] = {"conv1/w", "conv1/b", "conv2/w", "conv2/b",
+                                          "linear/w", "linear/b"};
     jx_optim opt = jx_adam(o.lr, 0.9, 0.999, 1e-8); /* optax.adam's defaults */
-    int ns = jx_optim_n_state(&opt, NP);
     ex_data d = {0};
-    jx_array *params[NP] = {0}, *state[MAX_STATE] = {0};
-    jx_jitfn *step = NULL, *eval = NULL;
-    ex_optim_step adam = {&opt, NP, 2, cnn_loss_cb, NULL};
-    ex_trainer tr = {.n_params = NP, .params = params, .n_state = ns, .state = state,
-                     .epochs = o.epochs, .shuffle = 1, .seed = o.seed, .progress_every = 200,
-                     .loss_is_sum = 1};
+    jx_array *params[NP] = {0};
+    jx_jitfn *eval = NULL;
+    jx_tree *tree = jx_tree_new();
+    jx_train *train = NULL;
+    const jx_jit_opts jo = {NULL, o.threads, 0};
+    ex_trainer tr = {.n_params = NP, .params = params, .epochs = o.epochs, .shuffle = 1,
+                     .seed = o.seed, .progress_every = 200, .loss_is_sum = 1};
     int rc = 1;
     if (ex_load_mnist(&o, EX_NHWC, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 ||
-        jx_optim_init(&opt, NP, params, state) != ns)
+        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
         goto done;
-    tr.step = step = ex_jit(ex_optim_step_cb, NP + ns + 2, NP + ns + 1, NP + ns, &adam, o.threads);
+    for (int i = 0; i < NP; i++)
+        if (jx_tree_add(tree, names[i], params[i]) < 0) goto done;
+    /* The update: value_and_grad(loss) + Adam, jitted with params and state donated:
+     * step(params, state, x, y) -> (params, state, loss). */
+    if (!(train = jx_train_new(&opt, cnn_loss_cb, NULL, tree, 2, 0, &jo))) goto done;
+    tr.step = jx_train_jitfn(train);
+    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
     eval = ex_jit(cnn_eval_cb, NP + 2, 2, 0, NULL, o.threads);
-    if (!step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("mnist_cnn: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "adam lr %g, %s\n",
            (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
@@ -87,10 +94,10 @@ int main(int argc, char **argv) {
 done:
     if (rc) ex_print_error("mnist_cnn");
     ex_trainer_free(&tr);
-    jx_jitfn_free(step);
+    jx_train_free(train);
+    jx_tree_free(tree);
     jx_jitfn_free(eval);
     for (int i = 0; i < NP; i++) jx_array_free(params[i]);
-    for (int i = 0; i < MAX_STATE; i++) jx_array_free(state[i]);
     ex_data_free(&d);
     return rc;
 }
