@@ -1,5 +1,5 @@
 /* Shared example helpers: options, data, clock, error line. The training loop with its
- * progress line, evaluation, parameter init and tracing helpers are in common_train.c. */
+ * progress line, evaluation, parameter init and the accuracy count are in common_train.c. */
 #include "common.h"
 
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* Shared by the MNIST examples: command-line options, the data, the training loop with
- * its progress line, evaluation, parameter init and a few tracing helpers.
+ * its progress line, evaluation, parameter init and an accuracy count.
  *
  * An example stays a self-contained recipe: it defines its model, its loss, its optimizer
  * and which data it trains on; what is the same in every example lives here. */
@@ -129,13 +129,7 @@ void ex_dense_types(int layers, const int64_t *sizes, jx_type *types);
 int ex_init_params(const ex_init *init, uint32_t seed, int layers, const jx_type *types,
                    jx_array **params);
 
-/* ---- tracing helpers ------------------------------------------------------------------ */
-
-/* jx_jit_trace with the first n_donate inputs donated (updated in place) and `threads`
- * compute threads (0: the default). */
-jx_jitfn *ex_jit_at(jx_loc loc, jx_trace_cb cb, int n_in, int n_out, int n_donate, void *user,
-                    int threads);
-#define ex_jit(...) ex_jit_at(JX_HERE, __VA_ARGS__)
+/* ---- accuracy ------------------------------------------------------------------------- */
 
 /* Inside a trace: the number of rows of scores[B,K] whose argmax equals labels[B] (i32),
  * as an f32 scalar (exact up to 2^24). */
@@ -148,8 +142,8 @@ typedef struct ex_trainer ex_trainer;
 
 /* The training loop: each batch runs the jitted
  *   step(params..., state..., x, y, extra...) -> (params..., state..., loss, aux...)
- * with params and state updated in place (donate them: ex_jit with n_donate = n_params +
- * n_state). The loss and the aux outputs are f32 scalars. */
+ * with params and state updated in place (donate them, as jx_train_jitfn's step does).
+ * The loss and the aux outputs are f32 scalars. */
 struct ex_trainer {
     /* Set by the caller before ex_trainer_init. */
     jx_jitfn *step;

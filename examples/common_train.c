@@ -1,4 +1,4 @@
-/* Shared example helpers: parameter init, tracing helpers, the training loop with its
+/* Shared example helpers: parameter init, the accuracy count, the training loop with its
  * progress line, and evaluation. */
 #include <math.h>
 #include <stdio.h>
@@ -54,17 +54,7 @@ int ex_init_params(const ex_init *init, uint32_t seed, int layers, const jx_type
     return 0;
 }
 
-/* ---- tracing helpers ------------------------------------------------------------------ */
-
-jx_jitfn *ex_jit_at(jx_loc loc, jx_trace_cb cb, int n_in, int n_out, int n_donate, void *user,
-                    int threads) {
-    unsigned char *donate = n_donate > 0 && n_in > 0 ? calloc((size_t)n_in, 1) : NULL;
-    for (int i = 0; donate && i < n_donate && i < n_in; i++) donate[i] = 1;
-    jx_jit_opts jo = {donate, threads, 0};
-    jx_jitfn *f = jx_jit_trace_at(loc, cb, n_in, n_out, user, &jo);
-    free(donate);
-    return f;
-}
+/* ---- accuracy ------------------------------------------------------------------------- */
 
 jx_val ex_n_correct_at(jx_loc loc, jx_val scores, jx_val labels) {
     jx_val hit = jx_eq_at(loc, jx_argmax_at(loc, scores, 1, JX_I32), labels);

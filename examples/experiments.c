@@ -22,7 +22,7 @@
  * Each model has its own default learning rates (--lrs overrides them for all).
  *
  * Per model, one per-example predict is vmapped over the batch inside the loss, and the
- * training step is traced and compiled once (jx_optim_train_step under jx_jit_trace,
+ * training step is traced and compiled once (a jx_train: value_and_grad + the optimizer,
  * params and optimizer state donated) and reused by all its learning rates and repeats:
  * the optimizer injects its hyperparameters (jx/optim.h's inject = 1), so the rate is a
  * state entry set at run time (jx_optim_set_hparam) and only the initial params and that

@@ -132,7 +132,7 @@ int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     if (ok && (c->train = jx_train_new(&c->opt, xp_loss_cb, c, c->params, 2 + xp_has_key(m), 0,
                                        &jo)))
         c->step = jx_train_jitfn(c->train);
-    c->eval = ok ? ex_jit(xp_eval_cb, c->np + 2, 1, 0, c, threads) : NULL;
+    c->eval = ok ? jx_jit_trace(xp_eval_cb, c->np + 2, 1, c, &jo) : NULL;
     if (!c->step || !c->eval || jx_train_state(c->train)->n != c->ns) {
         if (c->step && c->eval) fprintf(stderr, "experiments: unexpected optimizer state\n");
         xp_ctx_free(c);

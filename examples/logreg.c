@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
     if (!(train = jx_train_new(&opt, lr_loss_cb, &m, tree, 2, 0, &jo))) goto done;
     tr.step = jx_train_jitfn(train);
     tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = ex_jit(lr_eval_cb, np + 2, 1, 0, &m, o.threads);
+    eval = jx_jit_trace(lr_eval_cb, np + 2, 1, &m, &jo);
     if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("logreg: model %s [", model);
     for (int l = 0; l <= m.nl; l++) printf("%s%lld", l ? "," : "", (long long)m.sizes[l]);

@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
     if (!(train = jx_train_new(&opt, mm_loss_cb, NULL, tree, 2, 0, &jo))) goto done;
     tr.step = jx_train_jitfn(train);
     tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = ex_jit(mm_eval_cb, NP + 2, 2, 0, NULL, o.threads);
+    eval = jx_jit_trace(mm_eval_cb, NP + 2, 2, NULL, &jo);
     if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("mlp_momentum: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g momentum 0.6, %s pixels\n",

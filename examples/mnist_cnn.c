@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     if (!(train = jx_train_new(&opt, cnn_loss_cb, NULL, tree, 2, 0, &jo))) goto done;
     tr.step = jx_train_jitfn(train);
     tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = ex_jit(cnn_eval_cb, NP + 2, 2, 0, NULL, o.threads);
+    eval = jx_jit_trace(cnn_eval_cb, NP + 2, 2, NULL, &jo);
     if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("mnist_cnn: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "adam lr %g, %s\n",

@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     if (!(train = jx_train_new(&opt, loss_cb, NULL, tree, 2, 0, &jo))) goto done;
     tr.step = jx_train_jitfn(train); /* step(params, state, x, y) -> (params, state, loss) */
     tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = ex_jit(eval_cb, NP + 2, 1, 0, NULL, o.threads);
+    eval = jx_jit_trace(eval_cb, NP + 2, 1, NULL, &jo);
     if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     if (resume && resume_at(train, resume, tr.steps, &first) < 0) goto done;
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",

@@ -123,8 +123,9 @@ static void pg_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 /* Max abs difference between the vmapped per-example gradients of batch (x, y) and
  * gradients computed for each example separately; -1 on failure. */
 static double pg_check(pg *p, jx_array **params, jx_array *x, jx_array *y) {
-    jx_jitfn *batched = ex_jit(pg_grads_cb, NP + 2, NP, 0, p, p->threads);
-    jx_jitfn *single = ex_jit(pg_grad1_cb, NP + 2, NP, 0, p, p->threads);
+    const jx_jit_opts jo = {NULL, p->threads, 0};
+    jx_jitfn *batched = jx_jit_trace(pg_grads_cb, NP + 2, NP, p, &jo);
+    jx_jitfn *single = jx_jit_trace(pg_grad1_cb, NP + 2, NP, p, &jo);
     jx_array *in[NP + 2], *bg[NP] = {0};
     double maxdiff = -1;
     for (int i = 0; i < NP; i++) in[i] = params[i];
@@ -209,6 +210,9 @@ int main(int argc, char **argv) {
     ex_data d = {0};
     jx_array *params[NP] = {0}, *key = NULL;
     jx_jitfn *step = NULL, *eval = NULL;
+    /* The step with the params and the key donated (updated in place). */
+    const unsigned char donate[NP + 3] = {1, 1, 1, 1, 1};
+    const jx_jit_opts step_jo = {donate, o.threads, 0}, jo = {NULL, o.threads, 0};
     ex_trainer tr = {.n_params = NP, .params = params, .n_state = 1, .state = &key, .n_aux = 3,
                      .epochs = o.epochs, .shuffle = 1, .seed = o.seed, .progress_every = 50,
                      .before_step = pg_before_step, .after_step = pg_after_step, .user = &p};
@@ -217,8 +221,8 @@ int main(int argc, char **argv) {
         ex_init_params(&init, o.seed, 2, ptypes, params) < 0)
         goto done;
     key = jx_key_array(jx_key_fold_in(jx_key_new(o.seed), 1)); /* the noise key stream */
-    tr.step = step = ex_jit(pg_step_cb, NP + 3, NP + 5, NP + 1, &p, o.threads);
-    eval = ex_jit(pg_eval_cb, NP + 2, 1, 0, NULL, o.threads);
+    tr.step = step = jx_jit_trace(pg_step_cb, NP + 3, NP + 5, &p, &step_jo);
+    eval = jx_jit_trace(pg_eval_cb, NP + 2, 1, NULL, &jo);
     if (!key || !step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
     printf("per_example_grads: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g, clip C %g, noise sigma %g\n",
