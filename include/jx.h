@@ -141,7 +141,9 @@ void *jx_npy_dump(const jx_array *a, size_t *len);
  * one reference to each leaf and a copy of each path. jx_tree_add appends a leaf
  * (retaining it); 0 or -1 naming the path (empty, NULL, invalid, already present).
  * jx_tree_find returns a path's index or -1, jx_tree_get its leaf (borrowed) or NULL,
- * neither setting an error. */
+ * neither setting an error. jx_tree_copy is a deep copy: new arrays with the same types and
+ * bytes at the same paths, in the same order (keep one before donating a tree's leaves to
+ * a step that updates them in place); NULL with jx_error set on a NULL tree or no memory. */
 typedef struct jx_tree {
     int n;              /* leaves */
     const char **paths; /* n paths, owned by the tree */
@@ -152,6 +154,7 @@ jx_tree *jx_tree_new(void);
 int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf);
 int jx_tree_find(const jx_tree *t, const char *path);
 jx_array *jx_tree_get(const jx_tree *t, const char *path);
+jx_tree *jx_tree_copy(const jx_tree *t);
 void jx_tree_free(jx_tree *t);
 
 /* .npz archives, as numpy's savez (stored) and savez_compressed (deflate) write them and

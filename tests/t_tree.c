@@ -83,6 +83,48 @@ TEST(save_load_round_trip_keeps_order) {
     jx_tree_free(t);
 }
 
+/* jx_tree_copy: new arrays with the same bytes, the same paths in the same order; writing
+ * the copy's leaves in place (as donation does) leaves the original as it was. */
+TEST(copy_is_deep) {
+    jx_tree *t = jx_tree_new();
+    const char *paths[3] = {"layers/1/w", "layers/0/b", "step"};
+    jx_array *w = jx_array_new(JX_F32, 2, (int64_t[]){2, 3});
+    for (int k = 0; k < 6; k++) ((float *)jx_array_data(w))[k] = (float)k + 0.5f;
+    jx_array *b = jx_array_new(JX_F64, 1, (int64_t[]){4});
+    for (int k = 0; k < 4; k++) ((double *)jx_array_data(b))[k] = -k;
+    jx_array *s = jx_array_scalar(JX_I32, 7);
+    CHECK(jx_tree_add(t, paths[0], w) == 0 && jx_tree_add(t, paths[1], b) == 0 &&
+          jx_tree_add(t, paths[2], s) == 0);
+    jx_array_free(w), jx_array_free(b), jx_array_free(s);
+    jx_tree *c = jx_tree_copy(t);
+    CHECK(c && c->n == 3);
+    for (int i = 0; c && i < 3; i++) {
+        CHECK(!strcmp(c->paths[i], paths[i]) && c->paths[i] != t->paths[i]);
+        CHECK(c->leaves[i] != t->leaves[i]);
+        jx_type a = jx_array_type(c->leaves[i]), o = jx_array_type(t->leaves[i]);
+        char sa[64], so[64];
+        CHECK(!strcmp(jx_type_str(&a, sa, sizeof sa), jx_type_str(&o, so, sizeof so)));
+        CHECK(jx_array_nbytes(c->leaves[i]) == jx_array_nbytes(t->leaves[i]) &&
+              !memcmp(jx_array_cdata(c->leaves[i]), jx_array_cdata(t->leaves[i]),
+                      jx_array_nbytes(t->leaves[i])));
+    }
+    if (c) {
+        ((float *)jx_array_data(c->leaves[0]))[1] = 99.0f; /* the copy written in place */
+        CHECK(jx_array_get(t->leaves[0], 1) == 1.5);
+        jx_array *x = jx_array_scalar(JX_F32, 1);
+        CHECK(jx_tree_add(c, "extra", x) == 0 && c->n == 4 && t->n == 3); /* grows alone */
+        jx_array_free(x);
+    }
+    jx_tree_free(c);
+    jx_tree_free(t);
+    jx_tree *e = jx_tree_new(), *ec = jx_tree_copy(e);
+    CHECK(ec && ec->n == 0);
+    jx_tree_free(ec), jx_tree_free(e);
+    CHECK(jx_tree_copy(NULL) == NULL);
+    CHECK_CONTAINS(jx_error(), "jx_tree_copy: NULL tree");
+    jx_clear_error();
+}
+
 /* f(w, b) = (w * 2, b + 1): the tree's leaves are the inputs and receive the outputs. */
 static void step(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;

@@ -93,6 +93,29 @@ int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf) {
 }
 
 /* See jx.h. */
+jx_tree *jx_tree_copy(const jx_tree *t) {
+    if (!t) {
+        util_err("jx_tree_copy: NULL tree");
+        return NULL;
+    }
+    jx_tree *c = jx_tree_new();
+    for (int i = 0; c && i < t->n; i++) {
+        jx_array *leaf = jx_array_copy(t->leaves[i]);
+        int rc = leaf ? jx_tree_add(c, t->paths[i], leaf) : -1;
+        jx_array_free(leaf);
+        if (rc < 0) {
+            char why[256]; /* jx_error's buffer is the one util_err writes */
+            snprintf(why, sizeof why, "%s", jx_error());
+            util_err("jx_tree_copy: '%.200s' (leaf %d of %d): %s", t->paths[i], i + 1, t->n,
+                     why);
+            jx_tree_free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+
+/* See jx.h. */
 void jx_tree_free(jx_tree *t) {
     if (!t) return;
     for (int i = 0; i < t->n; i++) {
