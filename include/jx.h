@@ -259,6 +259,12 @@ int jx_fn_verify(const jx_fn *f);
 
 /* Prints the jaxpr-like text form. */
 void jx_fn_print(const jx_fn *f, FILE *out);
+/* jx_fn_print with flags: JX_PRINT_FOLD prints each node's sub-functions (custom_jvp's and
+ * custom_vjp's function and rules) as "..." (`y:f32[3] = custom_jvp[...] x`), a compact
+ * view to read that jx_fn_parse does not take. 0 prints as jx_fn_print. Returns 0, or -1
+ * with jx_error set (NULL function or stream, unknown flags), printing nothing. */
+#define JX_PRINT_FOLD 1
+int jx_fn_print_opts(const jx_fn *f, FILE *out, int flags);
 /* The text form as a malloc'd string. */
 char *jx_fn_to_string(const jx_fn *f);
 /* Parses exactly what jx_fn_print prints; NULL with a message naming line:column. */

@@ -84,6 +84,32 @@ if run_ok print_stdin sh -c "cat f.jx | '$JXC' print -" && cmp -s out.txt p1.jx;
 else
     fail print_stdin "print - differs from print f.jx"
 fi
+# print --fold: a custom_jvp node's sub-functions become "...", one line per equation;
+# the plain print of the same file is the full, parseable form
+cat >cj.jx <<'EOF'
+{ lambda ; a:f32[3]. let
+    b:f32[3] = custom_jvp[
+      call={ lambda ; a:f32[3]. let
+          b:f32[3] = mul a a
+        in (b) }
+      jvp={ lambda ; a:f32[3] b:f32[3]. let
+          c:f32[3] = mul a a
+          d:f32[3] = add a a
+          e:f32[3] = mul d b
+        in (c, e) }
+    ] a    # model.c:7
+    c:f32[3] = neg b
+  in (c) }
+EOF
+printf '%s\n' '{ lambda ; a:f32[3]. let' '    b:f32[3] = custom_jvp[...] a    # model.c:7' \
+    '    c:f32[3] = neg b' '  in (c) }' >cj_fold_want.txt
+run_same print_fold "'$JXC' print --fold cj.jx" "'$JXC' print cj.jx --fold" \
+    "'$JXC' print --fold - < cj.jx" "cat cj_fold_want.txt"
+if run_ok print_fold_full "$JXC" print cj.jx && cmp -s out.txt cj.jx; then
+    pass print_fold_full
+else
+    fail print_fold_full "plain print of cj.jx is not the file itself: $(head -c 300 out.txt)"
+fi
 
 # ---- run -----------------------------------------------------------------------------
 const want_d.npy 'f32[3]' '3.0, 10.0, 4.5'
@@ -426,6 +452,9 @@ expect_rc usage_no_args 2 'usage: jxc' "$JXC"
 expect_rc usage_unknown_command 2 "unknown command 'frob'" "$JXC" frob f.jx
 expect_rc usage_print_no_file 2 'usage: jxc' "$JXC" print
 expect_rc usage_print_two_files 2 'usage: jxc' "$JXC" print f.jx f.jx
+expect_rc usage_print_fold_twice 2 'print does not take the option --fold \(again\)' \
+    "$JXC" print --fold --fold f.jx
+expect_rc usage_dot_fold 2 'dot does not take the option --fold' "$JXC" dot --fold f.jx
 expect_rc usage_run_no_file 2 'run needs an IR file' "$JXC" run
 expect_rc usage_run_o_no_value 2 '-o needs a file name' "$JXC" run f.jx a.npy b.npy -o
 expect_rc usage_run_unknown_option 2 'unknown option --fast' "$JXC" run --fast f.jx

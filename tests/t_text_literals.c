@@ -1,5 +1,6 @@
 /* The IR text form: multiple outputs, scalar literals, NaN/inf, exact f32/f64
- * values, integer and bool constants, names and location comments, and Graphviz output. */
+ * values, integer and bool constants, names and location comments, Graphviz output, and
+ * the folded form (sub-functions as "..."). */
 #include <float.h>
 #include <stdint.h>
 
@@ -198,6 +199,81 @@ TEST(dot_has_nodes_edges_and_outputs) {
     CHECK_CONTAINS(buf, "n0 -> out2");
     CHECK(len > 0 && buf[len - 2] == '}');
     free(buf);
+    jx_fn_free(f);
+}
+
+/* ---- the folded form (jx_fn_print_opts with JX_PRINT_FOLD) --------------------------- */
+
+static void tx_sq(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(in[0], in[0]);
+}
+static void tx_sq_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(in[0], in[0]);
+    out[1] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
+}
+static void tx_sq_fwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(in[0], in[0]);
+    out[1] = in[0];
+}
+static void tx_sq_bwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
+}
+/* relu (a custom_jvp), then x*x as a custom_jvp and as a custom_vjp, then an add. */
+static void tx_customs(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    jx_val a = jx_relu(in[0]);
+    jx_val b = jx_custom_jvp(tx_sq, tx_sq_jvp, 1, &a, NULL);
+    jx_val c = jx_custom_vjp(tx_sq, tx_sq_fwd, tx_sq_bwd, 1, 1, &b, NULL);
+    out[0] = jx_add(c, a);
+}
+
+/* Prints f with flags into a malloc'd string; NULL when jx_fn_print_opts fails. */
+static char *tx_print_opts(const jx_fn *f, int flags) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    int rc = m ? jx_fn_print_opts(f, m, flags) : -1;
+    if (m) fclose(m);
+    if (rc < 0) free(buf);
+    return rc < 0 ? NULL : buf;
+}
+
+TEST(fold_prints_custom_nodes_one_line_each) {
+    jx_type ty = F32(3);
+    jx_fn *f = jx_trace(tx_customs, 1, &ty, 1, NULL);
+    CHECK(f != NULL);
+    if (!f) return;
+    char *full = jx_fn_to_string(f), *plain = tx_print_opts(f, 0), *fold = tx_print_opts(f, JX_PRINT_FOLD);
+    CHECK(full && plain && fold);
+    if (full && plain) CHECK(!strcmp(full, plain)); /* 0: jx_fn_print's parseable form */
+    if (full) CHECK_CONTAINS(full, "call={ lambda");
+    if (fold) {
+        CHECK_CONTAINS(fold, "{ lambda ; a:f32[3]. let\n    b:f32[3] = custom_jvp[...] a    # ");
+        CHECK_CONTAINS(fold, "\n    c:f32[3] = custom_jvp[...] b    # ");
+        CHECK_CONTAINS(fold, "\n    d:f32[3] = custom_vjp[...] c    # ");
+        CHECK_CONTAINS(fold, "\n    e:f32[3] = add d b    # ");
+        CHECK_CONTAINS(fold, "\n  in (e) }\n");
+        int lines = 0;
+        for (const char *p = fold; *p; p++) lines += *p == '\n';
+        CHECK(lines == 6); /* header, 4 equations, in */
+        CHECK(strstr(fold, "lambda") == fold + 2 && !strstr(fold + 3, "lambda"));
+        jx_fn *g = jx_fn_parse(fold); /* not the parseable form, and the parser says so */
+        CHECK(g == NULL);
+        jx_fn_free(g);
+        jx_clear_error();
+    }
+    free(full), free(plain), free(fold);
+    CHECK(jx_fn_print_opts(f, stdout, 2) == -1);
+    CHECK_CONTAINS(jx_error(), "print: unknown flags 0x2");
+    CHECK(jx_fn_print_opts(NULL, stdout, JX_PRINT_FOLD) == -1);
+    CHECK_CONTAINS(jx_error(), "print: NULL function");
+    CHECK(jx_fn_print_opts(f, NULL, JX_PRINT_FOLD) == -1);
+    CHECK_CONTAINS(jx_error(), "print: NULL stream");
+    jx_clear_error();
     jx_fn_free(f);
 }
 

@@ -1,6 +1,7 @@
 /* jxc: the command-line front end to jx's IR text form.
  *
- *   jxc print F.jx                               parse, verify, print the IR
+ *   jxc print [--fold] F.jx                      parse, verify, print the IR (--fold:
+ *                                                sub-functions as "...")
  *   jxc run [--interp] F.jx [IN.npy...] [-o OUT.npy]...
  *                                                run on .npy inputs (native code, or the
  *                                                reference interpreter with --interp)
@@ -32,7 +33,7 @@
 #include "transform/passes.h"
 
 static const char jxc_usage[] =
-    "usage: jxc print F.jx\n"
+    "usage: jxc print [--fold] F.jx\n"
     "       jxc run [--interp] F.jx [IN.npy ...] [-o OUT.npy ...]\n"
     "       jxc dot F.jx\n"
     "       jxc opt F.jx [--passes P,Q,...]\n"
@@ -48,7 +49,9 @@ static const char jxc_usage[] =
     "       jxc simplify F.jx\n"
     "       jxc --help\n"
     "\n"
-    "  print   parse and verify the IR text F.jx and print it back\n"
+    "  print   parse and verify the IR text F.jx and print it back; --fold prints the\n"
+    "          sub-functions of custom_jvp/custom_vjp nodes as '...' (compact, not\n"
+    "          parseable)\n"
     "  run     run F.jx on the .npy inputs; with -o (one per output) save the outputs,\n"
     "          otherwise print them; native code (jx_jit), or the reference interpreter\n"
     "          with --interp\n"
@@ -321,6 +324,36 @@ static int jxc_passes(void) {
     return 0;
 }
 
+/* jxc print [--fold] F.jx | jxc dot F.jx (args after the command, --fold anywhere):
+ * prints F.jx's IR (folded with --fold) or its DOT graph. Returns the exit code. */
+static int jxc_print(const char *cmd, int argc, char **argv) {
+    int is_print = !strcmp(cmd, "print"), fold = 0;
+    const char *src = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--fold") && is_print && !fold) {
+            fold = 1;
+        } else if (!strncmp(argv[i], "--", 2)) {
+            fprintf(stderr, "jxc: %s does not take the option %s%s\n", cmd, argv[i],
+                    fold ? " (again)" : "");
+            return jxc_usage_err(NULL);
+        } else if (src)
+            return jxc_usage_err(is_print ? "print takes [--fold] and one IR file"
+                                          : "dot takes one IR file");
+        else src = argv[i];
+    }
+    if (!src) return jxc_usage_err(is_print ? "print needs an IR file" : "dot needs an IR file");
+    jx_fn *f = jxc_load(src);
+    if (!f) return 1;
+    if (is_print) jx_fn_print_opts(f, stdout, fold ? JX_PRINT_FOLD : 0);
+    else jx_fn_dot(f, stdout);
+    jx_fn_free(f);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "jxc: cannot write the output\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return jxc_usage_err(NULL);
     const char *cmd = argv[1];
@@ -339,15 +372,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "jxc: unknown command '%s'\n", cmd);
         return jxc_usage_err(NULL);
     }
-    if (argc != 3) return jxc_usage_err("print and dot take one IR file");
-    jx_fn *f = jxc_load(argv[2]);
-    if (!f) return 1;
-    if (!strcmp(cmd, "print")) jx_fn_print(f, stdout);
-    else jx_fn_dot(f, stdout);
-    jx_fn_free(f);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "jxc: cannot write the output\n");
-        return 1;
-    }
-    return 0;
+    return jxc_print(cmd, argc - 2, argv + 2);
 }

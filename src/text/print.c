@@ -15,6 +15,9 @@
  *         jvp={ lambda ; a:f32[3] b:f32[3]. let ... in (c, d) }
  *       ] a
  *
+ * jx_fn_print_opts(f, out, JX_PRINT_FOLD) prints the same without the sub-functions'
+ * bodies, `b:f32[3] = custom_jvp[...] a`: a compact view for reading, not parseable.
+ *
  * Rank-0 constants are printed inline as literals wherever they are used; every other
  * node gets a name in order of definition. */
 #include <math.h>
@@ -104,23 +107,24 @@ static void txt_print_def(const jx_fn *f, const int32_t *num, int32_t id, FILE *
     fprintf(out, "%s:%s", name, jx_type_str(&f->nodes[id].type, ty, sizeof ty));
 }
 
-static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth);
+static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth, int flags);
 
 /* Prints n's sub-functions, one per line as name={ lambda ... }, the lines indented by
  * indent + 2 and the closing ']' by indent (the equation's own indentation). */
-static void txt_print_fns(const jx_node *n, FILE *out, int indent, int depth) {
+static void txt_print_fns(const jx_node *n, FILE *out, int indent, int depth, int flags) {
     const jx_prim_info *p = prim_info(n->op);
     for (int k = 0; k < n->at.n_fns; k++) {
         fprintf(out, "\n%*s%s=", indent + 2, "", k < p->n_fns ? p->fn_names[k] : "?");
         if (depth >= JX_MAX_FN_DEPTH) fputs("{ ... }", out); /* not valid: verify says why */
-        else txt_print_fn(n->at.fns[k], out, indent + 2, depth + 1);
+        else txt_print_fn(n->at.fns[k], out, indent + 2, depth + 1, flags);
     }
     fprintf(out, "\n%*s", indent, "");
 }
 
 /* Prints the bracketed attributes of node n (nothing for attribute-less primitives); the
- * equation is indented by indent spaces. */
-static void txt_print_attrs(const jx_node *n, FILE *out, int indent, int depth) {
+ * equation is indented by indent spaces. With JX_PRINT_FOLD the sub-functions are one
+ * "..." after the integer attributes: custom_jvp[...]. */
+static void txt_print_attrs(const jx_node *n, FILE *out, int indent, int depth, int flags) {
     char buf[TXT_VALUE_MAX];
     if (n->op == JX_OP_CONSTANT) {
         int64_t size = n->at.value ? jx_array_size(n->at.value) : 0;
@@ -141,13 +145,17 @@ static void txt_print_attrs(const jx_node *n, FILE *out, int indent, int depth) 
             fprintf(out, i ? ",%lld" : "%lld", (long long)n->at.v[k][i]);
         fputc(')', out);
     }
-    if (n->at.n_fns > 0 && n->at.fns) txt_print_fns(n, out, indent, depth);
+    if (n->at.n_fns > 0 && n->at.fns) {
+        if (flags & JX_PRINT_FOLD) fputs(p->n_attrs ? " ..." : "...", out);
+        else txt_print_fns(n, out, indent, depth, flags);
+    }
     fputc(']', out);
 }
 
 /* Prints f in the text form without a final newline: equations indented by indent + 4,
- * the 'in' line by indent + 2; depth is f's nesting level (0 at the top). */
-static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth) {
+ * the 'in' line by indent + 2; depth is f's nesting level (0 at the top); flags as
+ * jx_fn_print_opts. */
+static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth, int flags) {
     int32_t *num = f ? txt_numbering(f) : NULL;
     if (!num) {
         fputs("{ ? }", out);
@@ -165,7 +173,7 @@ static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth) {
         fprintf(out, "%*s", indent + 4, "");
         txt_print_def(f, num, i, out);
         fprintf(out, " = %s", (int)n->op >= 0 && n->op < JX_NOPS ? prim_info(n->op)->name : "?");
-        if ((int)n->op >= 0 && n->op < JX_NOPS) txt_print_attrs(n, out, indent + 4, depth);
+        if ((int)n->op >= 0 && n->op < JX_NOPS) txt_print_attrs(n, out, indent + 4, depth, flags);
         for (int k = 0; k < n->nin; k++) {
             fputc(' ', out);
             txt_print_ref(f, num, n->in[k], out);
@@ -184,12 +192,19 @@ static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth) {
 
 /* Prints f in the text form (see the top of this file). */
 void jx_fn_print(const jx_fn *f, FILE *out) {
-    if (!f || !out) {
-        util_err("print: NULL %s", f ? "stream" : "function");
-        return;
-    }
-    txt_print_fn(f, out, 0, 0);
+    jx_fn_print_opts(f, out, 0);
+}
+
+/* Prints f in the text form, or with JX_PRINT_FOLD the compact form; 0, or -1 with
+ * jx_error set (NULL function or stream, unknown flags), printing nothing. */
+int jx_fn_print_opts(const jx_fn *f, FILE *out, int flags) {
+    if (!f || !out) return util_err("print: NULL %s", f ? "stream" : "function");
+    if (flags & ~JX_PRINT_FOLD)
+        return util_err("print: unknown flags 0x%x (known: JX_PRINT_FOLD = 0x%x)",
+                        (unsigned)(flags & ~JX_PRINT_FOLD), (unsigned)JX_PRINT_FOLD);
+    txt_print_fn(f, out, 0, 0, flags);
     fputc('\n', out);
+    return 0;
 }
 
 /* The text form as a malloc'd string (NULL with jx_error set on failure). */
