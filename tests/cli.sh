@@ -339,6 +339,26 @@ if JX_DUMP=dump run_ok jx_dump "$JXC" run g.jx w.npy xin.npy bias.npy -o s.npy -
         fail jx_dump "missing stages:$missing ($(ls dump | tr '\n' ' '))"
     fi
 fi
+# JX_DUMP names a directory that does not exist yet: created with its parents (mkdir -p),
+# as XLA's --xla_dump_to does; one that cannot be created (a file is in the way) is one
+# warning naming it, and the run still succeeds
+if JX_DUMP=newdump/sub/ run_ok jx_dump_creates_dir "$JXC" run ex.jx a.npy -o dx.npy; then
+    if [ -s newdump/sub/jx_0001.ir.txt ] && [ -s newdump/sub/jx_0001.s ]; then
+        pass jx_dump_creates_dir
+    else
+        fail jx_dump_creates_dir "nothing dumped into newdump/sub: $(ls -R newdump 2>&1 | tr '\n' ' ')"
+    fi
+fi
+: >dumpfile
+if JX_DUMP=dumpfile/sub check_ok jx_dump_warns "$JXC" run ex.jx a.npy -o dw.npy; then
+    if [ "$(wc -l <"$T/err.txt")" -eq 1 ] &&
+        grep -q '^jx: warning: JX_DUMP: cannot create the directory dumpfile/sub: Not a directory' \
+            "$T/err.txt" && cmp -s dw.npy dx.npy; then
+        pass jx_dump_warns
+    else
+        fail jx_dump_warns "expected one warning naming dumpfile/sub: $(head -c 400 "$T/err.txt")"
+    fi
+fi
 if run_ok run_gemm_vs_interp "$JXC" run --interp g.jx w.npy xin.npy bias.npy -o si.npy -o yi.npy; then
     # the GEMM output holds small exact sums in both; the tanh sums are compared by jxc print
     if cmp -s y.npy yi.npy; then

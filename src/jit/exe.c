@@ -1,6 +1,6 @@
 /* Executables: jx_jit (verify, then compiled code from cache.c: simplify, plan, memory
- * plan, lower, compile, or a cache hit), jx_exe_free, JX_DUMP and the inspection
- * accessors. jx_exe_run and the arena stack are in exe_run.c.
+ * plan, lower, compile, or a cache hit), jx_exe_free, JX_DUMP (dir created as by mkdir -p;
+ * what cannot be written is warned about once on stderr) and the inspection accessors. jx_exe_run and the arena stack are in exe_run.c.
  *
  * Two executables built from equal functions and options share one jit_code (the plan,
  * constants and machine code are read-only); each keeps its own arenas.
@@ -12,25 +12,63 @@
  * preallocated outputs a call therefore does no malloc. The thread count (opts, else
  * JX_NUM_THREADS, else the cores) is passed to the compiled code at each call: its big
  * loops run on the runtime pool and its GEMMs on as many OpenBLAS threads. */
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "jit/exe.h"
 #include "jx_rt.h"
 #include "core/util.h"
 
-/* Writes text to dir/name; ignores failures (dumping is best effort). */
+/* Warns once per process on stderr that JX_DUMP cannot be honoured: what failed on which
+ * path and why (err). Compiling goes on; dumping is best effort. */
+static void exe_dump_warn(const char *what, const char *path, int err) {
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&warned)) return;
+    fprintf(stderr, "jx: warning: JX_DUMP: cannot %s %s: %s; the compile stages are not "
+            "dumped\n", what, path, strerror(err));
+}
+
+/* Creates dir and its missing parents as mkdir -p does (mode 0777 less the umask). 0, or
+ * -1 with errno (ENOTDIR: dir or a parent exists but is not a directory). */
+static int exe_dump_mkdirs(const char *dir) {
+    char p[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        if (mkdir(p, 0777) < 0 && errno != EEXIST) return -1;
+        p[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
+    return S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Writes text to dir/name; a failure is warned about once (dumping is best effort). */
 static void exe_dump_file(const char *dir, unsigned long long id, const char *name,
                           const char *text) {
     if (!text) return;
     char path[4096];
     snprintf(path, sizeof path, "%s/jx_%04llu.%s", dir, id, name);
     FILE *f = fopen(path, "w");
-    if (!f) return;
+    if (!f) {
+        exe_dump_warn("write", path, errno);
+        return;
+    }
     fputs(text, f);
-    fclose(f);
+    if (fclose(f) != 0) exe_dump_warn("write", path, errno);
 }
 
 /* Frees an executable (also a partially built one). */
@@ -107,6 +145,10 @@ static jx_exe *exe_compile(const jx_fn *f, const jx_jit_opts *opts, int keep) {
             goto fail;
         }
         e->free_arenas[e->n_free++] = a;
+    }
+    if (dump && exe_dump_mkdirs(dump) < 0) {
+        exe_dump_warn("create the directory", dump, errno);
+        dump = NULL;
     }
     if (dump) {
         pthread_mutex_lock(&id_mu);
