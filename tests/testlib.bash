@@ -56,11 +56,16 @@ fail() {
 }
 
 # run CMD...: runs CMD with stdout in $T/out.txt, stderr in $T/err.txt; returns its
-# status, or 99 if stderr holds a sanitizer report.
+# status, or 99 if stderr holds a sanitizer report (ASan/LSan/MSan "ERROR: ...Sanitizer",
+# TSan "WARNING: ThreadSanitizer", UBSan "runtime error"; not ASan's allocator warning
+# for a refused huge allocation, which allocator_may_return_null makes a NULL return).
 run() {
     "$@" >"$T/out.txt" 2>"$T/err.txt"
     local rc=$?
-    if grep -qE 'Sanitizer|runtime error' "$T/err.txt"; then return 99; fi
+    if grep -qE 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error' \
+        "$T/err.txt"; then
+        return 99
+    fi
     return $rc
 }
 
