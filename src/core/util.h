@@ -27,6 +27,10 @@ void util_strides(int rank, const int64_t *shape, int64_t *strides);
 /* Opens path for binary reading and fstats it into *st; NULL with "who: ..." in
  * jx_error() for a NULL path, an open or stat failure, or a directory. */
 FILE *util_open_read(const char *who, const char *path, struct stat *st);
+/* Creates dir and its missing parents as mkdir -p does (mode less the umask). 0, or -1
+ * with errno (ENOTDIR: dir or a parent exists but is not a directory; ENOENT: empty dir;
+ * ENAMETOOLONG: over 4095 bytes). */
+int util_mkdirs(const char *dir, unsigned mode);
 
 /* A source of bytes for util_read_grown: reads up to len bytes into buf and returns the
  * count (fewer than len only at the end of the input), or -1 with a message. */

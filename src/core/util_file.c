@@ -70,3 +70,25 @@ int util_read_grown(util_read_fn rd, void *ctx, size_t n, const char *who, const
     *out = buf;
     return 0;
 }
+
+/* See util.h. */
+int util_mkdirs(const char *dir, unsigned mode) {
+    char p[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p) {
+        errno = n ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) return -1;
+        p[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
+    return S_ISDIR(st.st_mode) ? 0 : -1;
+}

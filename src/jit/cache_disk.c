@@ -64,29 +64,6 @@ int jit_cache_path(const jx_fn *f, const jx_jit_opts *opts, char *buf, size_t le
     return 0;
 }
 
-/* Creates dir and its missing parents (mode 0700). 0, or -1 with errno (ENOTDIR: dir
- * exists but is not a directory). */
-static int jcd_mkdirs(const char *dir) {
-    char p[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof p) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        if (mkdir(p, 0700) < 0 && errno != EEXIST) return -1;
-        p[i] = c;
-    }
-    struct stat st;
-    if (stat(dir, &st) < 0) return -1;
-    if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
-    return S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 /* Warns once per process on stderr that the disk cache cannot be written: what failed,
  * on which path, and why (err). Compiling goes on without the disk cache. */
 static void jcd_warn(const char *what, const char *path, int err) {
@@ -230,7 +207,7 @@ int jcd_store(const jit_code *c, const char *dir, const char *name, const jit_ob
     char path[4200], tmp[4300];
     unsigned char hdr[JCD_HDR];
     if (jcd_file(dir, c->key, path, sizeof path) < 0) return 0;
-    if (jcd_mkdirs(dir) < 0) {
+    if (util_mkdirs(dir, 0700) < 0) {
         jcd_warn("use the directory", dir, errno);
         return 0;
     }

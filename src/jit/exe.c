@@ -33,29 +33,6 @@ static void exe_dump_warn(const char *what, const char *path, int err) {
             "dumped\n", what, path, strerror(err));
 }
 
-/* Creates dir and its missing parents as mkdir -p does (mode 0777 less the umask). 0, or
- * -1 with errno (ENOTDIR: dir or a parent exists but is not a directory). */
-static int exe_dump_mkdirs(const char *dir) {
-    char p[4096];
-    size_t n = strlen(dir);
-    if (n >= sizeof p) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) return -1;
-        p[i] = c;
-    }
-    struct stat st;
-    if (stat(dir, &st) < 0) return -1;
-    if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
-    return S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 /* Writes text to dir/name; a failure is warned about once (dumping is best effort). */
 static void exe_dump_file(const char *dir, unsigned long long id, const char *name,
                           const char *text) {
@@ -146,7 +123,7 @@ static jx_exe *exe_compile(const jx_fn *f, const jx_jit_opts *opts, int keep) {
         }
         e->free_arenas[e->n_free++] = a;
     }
-    if (dump && exe_dump_mkdirs(dump) < 0) {
+    if (dump && util_mkdirs(dump, 0777) < 0) {
         exe_dump_warn("create the directory", dump, errno);
         dump = NULL;
     }
