@@ -159,25 +159,6 @@ RT(gemm, "gemm", 3,
                         JX_INTS(0), JX_NOINTS, JX_NOINTS),
    F32(2, 3), F32(3, 4), F32(2, 4))
 
-/* x*x as a custom_jvp (rule 2 x dx) and a custom_vjp (residual x, cotangent 2 x ct). */
-static void tx_sq(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(in[0], in[0]);
-}
-static void tx_sq_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(in[0], in[0]);
-    out[1] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
-}
-static void tx_sq_fwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(in[0], in[0]);
-    out[1] = in[0];
-}
-static void tx_sq_bwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
-}
 RT(custom_jvp, "custom_jvp", 1, out[0] = jx_custom_jvp(tx_sq, tx_sq_jvp, 1, in, NULL), F32(3))
 RT(custom_vjp, "custom_vjp", 1,
    out[0] = jx_custom_vjp(tx_sq, tx_sq_fwd, tx_sq_bwd, 1, 1, in, NULL), F32(3))

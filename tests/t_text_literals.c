@@ -204,24 +204,6 @@ TEST(dot_has_nodes_edges_and_outputs) {
 
 /* ---- the folded form (jx_fn_print_opts with JX_PRINT_FOLD) --------------------------- */
 
-static void tx_sq(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(in[0], in[0]);
-}
-static void tx_sq_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(in[0], in[0]);
-    out[1] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
-}
-static void tx_sq_fwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(in[0], in[0]);
-    out[1] = in[0];
-}
-static void tx_sq_bwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
-}
 /* relu (a custom_jvp), then x*x as a custom_jvp and as a custom_vjp, then an add. */
 static void tx_customs(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
     (void)t, (void)u;

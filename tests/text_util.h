@@ -117,5 +117,25 @@ static void tx_golden_fn(jx_trace *t, const jx_val *in, jx_val *out, void *user)
     out[3] = jx_scalar(t, JX_F32, 2);
 }
 
+/* x*x as a custom_jvp (rule 2 x dx) and a custom_vjp (residual x, cotangent 2 x ct):
+ * the primal, the jvp rule, fwd and bwd callbacks. */
+static inline void tx_sq(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(in[0], in[0]);
+}
+static inline void tx_sq_jvp(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(in[0], in[0]);
+    out[1] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
+}
+static inline void tx_sq_fwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(in[0], in[0]);
+    out[1] = in[0];
+}
+static inline void tx_sq_bwd(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_mul(jx_lit(in[0], 2.0), jx_mul(in[0], in[1]));
+}
 
 #endif
