@@ -181,9 +181,19 @@ int ex_trainer_init(ex_trainer *tr, const jx_array *x, const jx_array *y, int64_
 int ex_train_epoch(ex_trainer *tr, int epoch);
 void ex_trainer_free(ex_trainer *tr);
 
+/* The progress line for jx_train_epoch: its hook with a pointer to an ex_progress_opts as
+ * user shows "epoch E/EPOCHS [===>  ] step/steps loss L N ex/s" on stderr when it is a
+ * terminal, after every `every`-th step and the last (ex/s since t0, from ex_now). */
+typedef struct ex_progress_opts {
+    int epoch, epochs, every;
+    double t0;
+} ex_progress_opts;
+int ex_progress_hook(jx_train *train, jx_train_batch *b, void *user);
+
 /* Evaluates the jitted eval(params..., x[B,...], labels[B]) -> (number correct[, summed
  * loss]) (f32 scalars; the loss output only when loss is not NULL) on (x, y) in batches
- * of `batch` in the stored order: *acc = correct / N, *loss = summed loss / N. 0 or -1. */
+ * of `batch` in the stored order (jx_eval_sum): *acc = correct / N, *loss = summed loss
+ * / N. 0 or -1. */
 int ex_evaluate(jx_jitfn *eval, int n_params, jx_array **params, const jx_array *x,
                 const jx_array *y, int64_t batch, double *acc, double *loss);
 

@@ -79,6 +79,15 @@ static void ex_progress(int epoch, int epochs, int64_t step, int64_t steps, doub
     ex_progress_shown = 1;
 }
 
+int ex_progress_hook(jx_train *train, jx_train_batch *b, void *user) {
+    ex_progress_opts *p = user;
+    (void)train;
+    if (b->after && ((p->every > 0 && b->index % p->every == 0) || b->index + 1 == b->count))
+        ex_progress(p->epoch + 1, p->epochs, b->index + 1, b->count, b->loss,
+                    (double)b->done / (ex_now() - p->t0));
+    return 0;
+}
+
 void ex_progress_done(void) {
     if (ex_progress_shown) fprintf(stderr, "\r%80s\r", "");
     ex_progress_shown = 0;
@@ -159,27 +168,12 @@ void ex_trainer_free(ex_trainer *tr) {
 
 int ex_evaluate(jx_jitfn *eval, int n_params, jx_array **params, const jx_array *x,
                 const jx_array *y, int64_t batch, double *acc, double *loss) {
-    jx_batch_iter it = {0};
-    jx_array *in[EX_MAX_IO];
-    double correct = 0, sum = 0;
-    int rc = n_params + 2 <= EX_MAX_IO ? jx_batch_iter_init(&it, x, y, batch, 0) : -1;
-    for (int i = 0; rc == 0 && i < n_params; i++) in[i] = params[i];
-    while (rc == 0 && jx_batch_iter_next(&it)) {
-        jx_array *out[2] = {NULL, NULL};
-        in[n_params] = it.x, in[n_params + 1] = it.y;
-        if (jx_jitfn_run(eval, in, out) < 0) {
-            rc = -1;
-        } else {
-            correct += jx_array_get(out[0], 0);
-            if (loss) sum += jx_array_get(out[1], 0);
-        }
-        jx_array_free(out[0]), jx_array_free(out[1]);
-    }
+    double sums[2] = {0, 0};
     int64_t n = jx_array_dim(x, 0);
-    *acc = n ? correct / (double)n : 0;
-    if (loss) *loss = n ? sum / (double)n : 0;
-    jx_batch_iter_free(&it);
-    return rc;
+    if (jx_eval_sum(eval, n_params, params, x, y, batch, loss ? 2 : 1, sums) < 0) return -1;
+    *acc = n ? sums[0] / (double)n : 0;
+    if (loss) *loss = n ? sums[1] / (double)n : 0;
+    return 0;
 }
 
 int ex_report(jx_jitfn *eval, int n_params, jx_array **params, const ex_data *d,

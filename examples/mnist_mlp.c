@@ -48,6 +48,16 @@ static void eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
         out[0] = ex_n_correct(logp[0], in[NP + 1]);
 }
 
+/* Prints "<name> set accuracy A": eval's count of hits summed over (x, y) in chunks of
+ * 1000 rows, over the rows. 0, or -1 with jx_error(). */
+static int print_accuracy(jx_jitfn *eval, jx_array **params, const char *name,
+                          const jx_array *x, const jx_array *y) {
+    double hits;
+    if (jx_eval_sum(eval, NP, params, x, y, 1000, 1, &hits) < 0) return -1;
+    printf("%s set accuracy %.4f\n", name, hits / (double)jx_array_dim(x, 0));
+    return 0;
+}
+
 /* Loads a --save file into train and sets *first to the epoch it stopped at (steps_per
  * epoch steps each). 0, or -1 with jx_error(). */
 static int resume_at(jx_train *train, const char *path, int64_t steps_per_epoch, int *first) {
@@ -92,8 +102,9 @@ int main(int argc, char **argv) {
     jx_train *train = NULL;
     const jx_jit_opts jo = {NULL, o.threads, 0};
     int first = 0;
-    ex_trainer tr = {.n_params = NP, .params = params, .epochs = o.epochs, .shuffle = 1,
-                     .seed = o.seed, .progress_every = 20};
+    ex_progress_opts prog = {.epochs = o.epochs, .every = 20};
+    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = ex_progress_hook,
+                        .user = &prog};
     int rc = 1;
     if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
         ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
@@ -104,25 +115,28 @@ int main(int argc, char **argv) {
         if (jx_tree_add(tree, path, params[i]) < 0) goto done;
     }
     if (!(train = jx_train_new(&opt, loss_cb, NULL, tree, 2, 0, &jo))) goto done;
-    tr.step = jx_train_jitfn(train); /* step(params, state, x, y) -> (params, state, loss) */
-    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = jx_jit_trace(eval_cb, NP + 2, 1, NULL, &jo);
-    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
-    if (resume && resume_at(train, resume, tr.steps, &first) < 0) goto done;
+    if (!(eval = jx_jit_trace(eval_cb, NP + 2, 1, NULL, &jo))) goto done;
+    int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
+    if (resume && resume_at(train, resume, steps, &first) < 0) goto done;
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",
-           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,
+           (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,
            ex_pixels(&o));
     for (int epoch = first; epoch < o.epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0) goto done;
-        printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, tr.seconds,
-               tr.loss_sum / (double)tr.steps);
-        if (ex_report(eval, NP, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
+        double loss;
+        prog.epoch = epoch, prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
+        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, &loss);
+        ex_progress_done();
+        if (erc < 0) goto done;
+        printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, ex_now() - prog.t0, loss);
+        if (print_accuracy(eval, params, "Training", d.xtr, d.ytr) < 0 ||
+            print_accuracy(eval, params, "Test", d.xte, d.yte) < 0)
+            goto done;
+        fflush(stdout);
     }
     if (save && jx_train_save(train, save) < 0) goto done;
     rc = 0;
 done:
     if (rc) ex_print_error("mnist_mlp");
-    ex_trainer_free(&tr);
     jx_train_free(train);
     jx_tree_free(tree);
     jx_jitfn_free(eval);

@@ -122,6 +122,16 @@ int64_t jx_batch_iter_count(const jx_batch_iter *it);
 /* Releases the buffers and the references to images and labels. */
 void jx_batch_iter_free(jx_batch_iter *it);
 
+/* ---- chunked evaluation ---------------------------------------------------------------- */
+
+/* Runs f(fixed[0..n_fixed), x rows, y rows) (y may be NULL: no y input) over the rows of
+ * x [N,...] and y [N] in order, in chunks of `chunk` rows (the last one smaller, its own
+ * signature), and adds up its n_out outputs, each a scalar, into sums[0..n_out) (set to
+ * 0 first). The sums equal one call on all rows up to rounding (exactly, when the
+ * outputs are integer-valued counts). 0, or -1 with jx_error(). */
+int jx_eval_sum(jx_jitfn *f, int n_fixed, jx_array *const *fixed, const jx_array *x,
+                const jx_array *y, int64_t chunk, int n_out, double *sums);
+
 /* ---- augmentation -------------------------------------------------------------------- */
 
 /* Single-image warps of a row-major h x w f32 image, src and dst distinct buffers,

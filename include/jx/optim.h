@@ -244,6 +244,40 @@ int jx_train_load(jx_train *tr, const char *path);
 /* Frees the trainer and its state (not the params tree). NULL is ignored. */
 void jx_train_free(jx_train *tr);
 
+/* ---- an epoch of steps ----------------------------------------------------------------
+ * jx_train_epoch runs one pass of jx_train_step over the rows of x [N,...] and y [N]
+ * (y may be NULL) in minibatches of jx/data.h's jx_batch_iter: in the order
+ * jx_shuffle(N, seed, epoch) when shuffle, else in order; flags JX_BATCH_DROP_LAST or
+ * JX_BATCH_PAD_LAST as there. Each step's batch inputs are in[0] = the x rows, in[1] =
+ * the y rows (when y), the rest NULL until the hook fills them. */
+typedef struct jx_train_batch {
+    jx_array **in;   /* the step's n_batch inputs; before the step the hook may replace or
+                      * fill entries (borrowed: they must live until the step is done) */
+    jx_array **aux;  /* after the step: its n_aux aux outputs (owned by the epoch) */
+    int64_t index;   /* number of this batch in the epoch, from 0 */
+    int64_t count;   /* batches in the epoch */
+    int64_t size;    /* rows in this batch */
+    int64_t done;    /* rows of the epoch up to and including this batch */
+    double loss;     /* after the step: its loss (NaN before) */
+    int after;       /* 0: called before the step, 1: after it */
+} jx_train_batch;
+/* Called before and after every step; a negative return stops the epoch (-1). */
+typedef int (*jx_train_hook)(jx_train *tr, jx_train_batch *b, void *user);
+
+typedef struct jx_epoch_opts {
+    int64_t batch;      /* rows per step, > 0 */
+    unsigned flags;     /* JX_BATCH_DROP_LAST, JX_BATCH_PAD_LAST (jx/data.h) or 0 */
+    int shuffle;        /* 1: shuffled by (seed, epoch); 0: in order */
+    uint64_t seed, epoch;
+    jx_train_hook hook; /* may be NULL */
+    void *user;         /* passed to hook */
+} jx_epoch_opts;
+/* One epoch as above; *mean_loss (may be NULL) gets the mean of the steps' losses (0 for
+ * no step). 0, or -1 with jx_error() (bad options, x and y of different lengths, a batch
+ * input left NULL, a step's error, a hook's stop); the steps before an error are kept. */
+int jx_train_epoch(jx_train *tr, const jx_array *x, const jx_array *y,
+                   const jx_epoch_opts *opts, double *mean_loss);
+
 #ifdef __cplusplus
 }
 #endif

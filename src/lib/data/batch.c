@@ -181,3 +181,48 @@ void jx_batch_iter_free(jx_batch_iter *it) {
     jx_array_free((jx_array *)it->labels);
     memset(it, 0, sizeof *it);
 }
+
+/* ---- chunked evaluation ---------------------------------------------------------------- */
+
+/* Runs f on the iterator's chunk and adds its scalar outputs to sums. 0 or -1. */
+static int bat_eval_chunk(jx_jitfn *f, const jx_batch_iter *it, int n_fixed, jx_array **in,
+                          int n_out, jx_array **out, double *sums) {
+    in[n_fixed] = it->x;
+    if (it->y) in[n_fixed + 1] = it->y;
+    if (jx_jitfn_run(f, in, out) < 0) return -1;
+    for (int i = 0; i < n_out; i++) {
+        if (jx_array_size(out[i]) != 1)
+            return util_err("jx_eval_sum: output %d has %lld elements, not a scalar", i,
+                            (long long)jx_array_size(out[i]));
+        sums[i] += jx_array_get(out[i], 0);
+    }
+    return 0;
+}
+
+/* See jx/data.h. */
+int jx_eval_sum(jx_jitfn *f, int n_fixed, jx_array *const *fixed, const jx_array *x,
+                const jx_array *y, int64_t chunk, int n_out, double *sums) {
+    if (!f || !x || (n_out > 0 && !sums) || (n_fixed > 0 && !fixed))
+        return util_err("jx_eval_sum: NULL %s", !f ? "function" : !x ? "x" : !sums ? "sums" : "fixed");
+    if (n_fixed < 0 || n_out < 0 || chunk < 1)
+        return util_err("jx_eval_sum: n_fixed %d, n_out %d, chunk %lld (need >= 0, >= 0, > 0)",
+                        n_fixed, n_out, (long long)chunk);
+    for (int i = 0; i < n_out; i++) sums[i] = 0;
+    jx_batch_iter it = {0};
+    int n_in = n_fixed + (y ? 2 : 1);
+    jx_array **in = calloc((size_t)n_in, sizeof *in);
+    jx_array **out = calloc((size_t)n_out + 1, sizeof *out);
+    int rc = in && out ? jx_batch_iter_init(&it, x, y, chunk, 0) : util_err("jx_eval_sum: out of memory");
+    for (int i = 0; rc == 0 && i < n_fixed; i++) in[i] = fixed[i];
+    while (rc == 0 && jx_batch_iter_next(&it)) {
+        rc = bat_eval_chunk(f, &it, n_fixed, in, n_out, out, sums);
+        for (int i = 0; i < n_out; i++) {
+            jx_array_free(out[i]);
+            out[i] = NULL;
+        }
+    }
+    jx_batch_iter_free(&it);
+    free(in);
+    free(out);
+    return rc;
+}

@@ -3,7 +3,10 @@
  * signature with the params and the state donated; checkpoints as one .npz. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+
+#include <jx/data.h>
 
 #include "lib/nn/optim_int.h"
 
@@ -226,6 +229,71 @@ int jx_train_n_compiled(const jx_train *tr) { return tr ? jx_jitfn_n_compiled(tr
 int64_t jx_train_count(const jx_train *tr) {
     if (!tr) return util_err("jx_train_count: NULL trainer");
     return (int64_t)jx_array_get(tr->state->leaves[tr->ns - 1], 0);
+}
+
+/* ---- an epoch ------------------------------------------------------------------------- */
+
+/* Checks jx_train_epoch's arguments. 0 or -1. */
+static int train_epoch_check(const jx_train *tr, const jx_array *x, const jx_array *y,
+                             const jx_epoch_opts *o) {
+    if (!tr || !x || !o) return util_err("jx_train_epoch: NULL %s", !tr ? "trainer" : !x ? "x" : "options");
+    if (o->batch < 1) return util_err("jx_train_epoch: batch %lld, not > 0", (long long)o->batch);
+    if (tr->nb < (y ? 2 : 1))
+        return util_err("jx_train_epoch: the trainer takes %d batch inputs, x%s need %d", tr->nb,
+                        y ? " and y" : "", y ? 2 : 1);
+    return 0;
+}
+
+/* Runs the step on the iterator's batch with the hook around it; adds its loss to *sum.
+ * 0 or -1. */
+static int train_epoch_step(jx_train *tr, const jx_batch_iter *it, const jx_epoch_opts *o,
+                            jx_array **in, jx_array **aux, double *sum) {
+    jx_train_batch b = {in, aux, it->index, jx_batch_iter_count(it), it->size,
+                        it->start + it->size, NAN, 0};
+    in[0] = it->x;
+    if (it->y) in[1] = it->y;
+    for (int i = it->y ? 2 : 1; i < tr->nb; i++) in[i] = NULL;
+    if (o->hook && o->hook(tr, &b, o->user) < 0)
+        return util_err("jx_train_epoch: the hook stopped the epoch before batch %lld",
+                        (long long)b.index);
+    for (int i = 0; i < tr->nb; i++)
+        if (!in[i])
+            return util_err("jx_train_epoch: batch input %d of batch %lld is NULL (the hook "
+                            "must fill it)", i, (long long)b.index);
+    if (jx_train_step(tr, in, &b.loss, tr->n_aux ? aux : NULL) < 0) return -1;
+    *sum += b.loss;
+    b.after = 1;
+    if (o->hook && o->hook(tr, &b, o->user) < 0)
+        return util_err("jx_train_epoch: the hook stopped the epoch after batch %lld",
+                        (long long)b.index);
+    return 0;
+}
+
+/* See jx/optim.h. */
+int jx_train_epoch(jx_train *tr, const jx_array *x, const jx_array *y,
+                   const jx_epoch_opts *opts, double *mean_loss) {
+    if (train_epoch_check(tr, x, y, opts) < 0) return -1;
+    jx_batch_iter it = {0};
+    int64_t n = jx_array_rank(x) > 0 ? jx_array_dim(x, 0) : 0, steps = 0;
+    int64_t *perm = opts->shuffle ? malloc(sizeof *perm * (size_t)(n > 0 ? n : 1)) : NULL;
+    jx_array **in = calloc((size_t)tr->nb, sizeof *in);
+    jx_array **aux = calloc((size_t)tr->n_aux + 1, sizeof *aux);
+    double sum = 0;
+    int rc = in && aux && (perm || !opts->shuffle) ? 0 : util_err("jx_train_epoch: out of memory");
+    if (rc == 0) rc = jx_batch_iter_init(&it, x, y, opts->batch, opts->flags);
+    if (rc == 0 && perm) rc = jx_shuffle(n, opts->seed, opts->epoch, perm);
+    if (rc == 0) rc = jx_batch_iter_reset(&it, perm);
+    while (rc == 0 && jx_batch_iter_next(&it)) {
+        rc = train_epoch_step(tr, &it, opts, in, aux, &sum);
+        steps += rc == 0;
+    }
+    if (rc == 0 && mean_loss) *mean_loss = steps ? sum / (double)steps : 0;
+    for (int i = 0; i < tr->n_aux; i++) jx_array_free(aux[i]);
+    jx_batch_iter_free(&it);
+    free(aux);
+    free(in);
+    free(perm);
+    return rc;
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------- */
