@@ -24,6 +24,7 @@ struct jx_train {
     int own_count;    /* 1: the optimizer keeps no count; the last state leaf is ours */
     char **pnames;    /* "params/<path>" for each param */
     jx_array **in, **out; /* scratch for a run: np + ns + nb and np + ns + 1 + n_aux */
+    jx_array *loss_out;   /* the step's loss scalar, kept from step to step (NULL at first) */
     jx_jitfn *jf;
 };
 
@@ -188,6 +189,7 @@ jx_train *jx_train_new(const jx_optim *o, jx_trace_cb loss, void *user, jx_tree 
 void jx_train_free(jx_train *tr) {
     if (!tr) return;
     jx_jitfn_free(tr->jf);
+    jx_array_free(tr->loss_out);
     jx_tree_free(tr->state);
     for (int i = 0; tr->pnames && i < tr->np; i++) free(tr->pnames[i]);
     free(tr->pnames);
@@ -207,11 +209,11 @@ int jx_train_step(jx_train *tr, jx_array *const *batch, double *loss, jx_array *
     for (int i = 0; i < np; i++) tr->in[i] = tr->out[i] = tr->params->leaves[i];
     for (int i = 0; i < tr->ns; i++) tr->in[np + i] = tr->out[np + i] = tr->state->leaves[i];
     for (int i = 0; i < tr->nb; i++) tr->in[nps + i] = batch[i];
-    tr->out[nps] = NULL;
+    tr->out[nps] = tr->loss_out; /* written in place after the first step: no allocation */
     for (int i = 0; i < tr->n_aux; i++) tr->out[nps + 1 + i] = aux ? aux[i] : NULL;
     int rc = jx_jitfn_run(tr->jf, tr->in, tr->out);
     if (rc == 0 && loss) *loss = jx_array_get(tr->out[nps], 0);
-    jx_array_free(tr->out[nps]);
+    tr->loss_out = tr->out[nps]; /* the array passed, or the one the run made */
     for (int i = 0; i < tr->n_aux; i++) {
         if (aux && rc == 0) aux[i] = tr->out[nps + 1 + i];
         else if (!aux) jx_array_free(tr->out[nps + 1 + i]);
@@ -236,7 +238,8 @@ int64_t jx_train_count(const jx_train *tr) {
 /* Checks jx_train_epoch's arguments. 0 or -1. */
 static int train_epoch_check(const jx_train *tr, const jx_array *x, const jx_array *y,
                              const jx_epoch_opts *o) {
-    if (!tr || !x || !o) return util_err("jx_train_epoch: NULL %s", !tr ? "trainer" : !x ? "x" : "options");
+    if (!tr || !x || !o)
+        return util_err("jx_train_epoch: NULL %s", !tr ? "trainer" : !x ? "x" : "options");
     if (o->batch < 1) return util_err("jx_train_epoch: batch %lld, not > 0", (long long)o->batch);
     if (tr->nb < (y ? 2 : 1))
         return util_err("jx_train_epoch: the trainer takes %d batch inputs, x%s need %d", tr->nb,
