@@ -144,11 +144,14 @@ static inline jx_array *txc_take(const jx_array *a, int axis, int64_t b) {
     return o;
 }
 
+/* A new array of type ty for txc_vmap_gen's batched inputs. */
+typedef jx_array *(*txc_gen)(jx_type ty, double lo, double hi);
+
 /* Checks vmap(f, in_axes, out_axes = 0) against a loop over a batch of size bsize: for
- * each b, f(inputs sliced at b along their axes) == batched result [b]. Floats compared
- * with relative tolerance tol, others exactly. */
-static inline void txc_vmap(const jx_fn *f, const int *in_axes, int64_t bsize, double lo,
-                            double hi, double tol) {
+ * each b, f(inputs sliced at b along their axes) == batched result [b]. Inputs come from
+ * gen(type, lo, hi); floats compared with relative tolerance tol, others exactly. */
+static inline void txc_vmap_gen(const jx_fn *f, const int *in_axes, int64_t bsize, txc_gen gen,
+                                double lo, double hi, double tol) {
     int ni = jx_fn_n_in(f), no = jx_fn_n_out(f);
     jx_fn *g = jx_vmap(f, in_axes, NULL, bsize);
     CHECK(g != NULL);
@@ -157,7 +160,7 @@ static inline void txc_vmap(const jx_fn *f, const int *in_axes, int64_t bsize, d
         return;
     }
     jx_array *xb[16] = {0}, *yb[16] = {0}, *x1[16] = {0}, *y1[16] = {0};
-    for (int i = 0; i < ni; i++) xb[i] = txc_random(jx_fn_in_type(g, i), lo, hi);
+    for (int i = 0; i < ni; i++) xb[i] = gen(jx_fn_in_type(g, i), lo, hi);
     int rc = jx_interp(g, xb, yb);
     CHECK(rc == 0);
     if (rc != 0) printf("  interp(vmap): %s\n", jx_error());
@@ -181,6 +184,12 @@ static inline void txc_vmap(const jx_fn *f, const int *in_axes, int64_t bsize, d
     txc_free(ni, xb);
     txc_free(no, yb);
     jx_fn_free(g);
+}
+
+/* txc_vmap_gen with txc_random inputs in [lo, hi]. */
+static inline void txc_vmap(const jx_fn *f, const int *in_axes, int64_t bsize, double lo,
+                            double hi, double tol) {
+    txc_vmap_gen(f, in_axes, bsize, txc_random, lo, hi, tol);
 }
 
 #endif
