@@ -196,22 +196,19 @@ static int xp_assign(int n, jx_array *const *dst, jx_array *const *src) {
     return 0;
 }
 
-/* Starts c's training state afresh: params drawn from seed as the lab does, the
- * optimizer's initial state for them with learning rate c->lr, written into the
- * trainer's arrays (so its compiled step is reused). 0, or -1 with jx_error(). */
+/* Starts c's training state afresh: params drawn from seed as the lab does, written
+ * into the trainer's params, then jx_train_reset and learning rate c->lr (so the compiled
+ * step is reused). 0, or -1 with jx_error(). */
 static int xp_reset(xp_ctx *c, uint32_t seed) {
     /* The lab's init: biases ~ normal, weights ~ normal / sqrt(fan_in). */
     const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL_FAN_IN, 0, EX_NORMAL, 1.0};
-    jx_array *params[XP_MAXP] = {0}, *state[2 * XP_MAXP + 1] = {0};
+    jx_array *params[XP_MAXP] = {0};
     int rc = -1;
     if (ex_init_params(&init, seed, c->m->nl, c->types, params) == 0 &&
-        jx_optim_init(&c->opt, c->np, params, state) == c->ns &&
-        jx_optim_set_hparam(&c->opt, state, "lr", c->lr) == 0 &&
-        xp_assign(c->np, c->params->leaves, params) == 0 &&
-        xp_assign(c->ns, jx_train_state(c->train)->leaves, state) == 0)
+        xp_assign(c->np, c->params->leaves, params) == 0 && jx_train_reset(c->train) == 0 &&
+        jx_optim_set_hparam(&c->opt, jx_train_state(c->train)->leaves, "lr", c->lr) == 0)
         rc = 0;
     for (int i = 0; i < c->np; i++) jx_array_free(params[i]);
-    for (int i = 0; i < c->ns; i++) jx_array_free(state[i]);
     return rc;
 }
 

@@ -358,4 +358,33 @@ TEST(bad_arguments) {
     jx_tree_free(p), jx_tree_free(empty), jx_tree_free(ints);
 }
 
+/* After steps, new params written into the leaves and jx_train_reset: the same steps as a
+ * new trainer from those params, bit for bit, without another compile; for Adam (its own
+ * count and moments) and SGD (the trainer's count). */
+TEST(reset_equals_a_new_trainer) {
+    jx_optim opts[2] = {jx_adam(0.01, 0.9, 0.999, 1e-8), jx_sgd(0.05)};
+    for (int k = 0; k < 2; k++) {
+        jx_tree *pa = new_params(0), *pb = new_params(0);
+        jx_train *a = jx_train_new(&opts[k], f_loss, NULL, pa, NB, 0, NULL);
+        jx_train *b = jx_train_new(&opts[k], f_loss, NULL, pb, NB, 0, NULL);
+        CHECK(a && b);
+        if (!a || !b) return;
+        for (int i = 0; i < 3; i++) train_step(a, i, 8);
+        for (int p = 0; p < NP; p++) { /* back to the initial params, in place */
+            jx_array *init = param0(p);
+            memcpy(jx_array_data(pa->leaves[p]), jx_array_cdata(init), jx_array_nbytes(init));
+            jx_array_free(init);
+        }
+        CHECK(jx_train_reset(a) == 0 && jx_train_count(a) == 0);
+        for (int i = 0; i < 2; i++) CHECK(train_step(a, i, 8) == train_step(b, i, 8));
+        for (int p = 0; p < NP; p++) CHECK(same_bits(pa->leaves[p], pb->leaves[p]));
+        for (int s = 0; s < jx_train_state(a)->n; s++)
+            CHECK(same_bits(jx_train_state(a)->leaves[s], jx_train_state(b)->leaves[s]));
+        CHECK(jx_train_n_compiled(a) == 1);
+        jx_train_free(a), jx_train_free(b);
+        jx_tree_free(pa), jx_tree_free(pb);
+    }
+    CHECK(jx_train_reset(NULL) == -1);
+}
+
 TEST_MAIN()

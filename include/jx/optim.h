@@ -241,6 +241,11 @@ jx_jitfn *jx_train_jitfn(const jx_train *tr);
  * 'params/0/w' is f32[3,4], the trainer's is f32[4,3]"). 0 or -1. */
 int jx_train_save(const jx_train *tr, const char *path);
 int jx_train_load(jx_train *tr, const char *path);
+/* Starts training afresh without recompiling: the optimizer state becomes the initial
+ * state for the params as they are now (write new params into their leaves first), the
+ * count 0, injected hyperparameters their values in the optimizer given to jx_train_new.
+ * Leaves are written, not replaced. 0 or -1. */
+int jx_train_reset(jx_train *tr);
 /* Frees the trainer and its state (not the params tree). NULL is ignored. */
 void jx_train_free(jx_train *tr);
 

@@ -198,6 +198,21 @@ void jx_train_free(jx_train *tr) {
     free(tr);
 }
 
+/* See jx/optim.h. */
+int jx_train_reset(jx_train *tr) {
+    if (!tr) return util_err("jx_train_reset: NULL trainer");
+    jx_array **st = calloc((size_t)tr->ns_opt + 1, sizeof *st);
+    if (!st) return util_err("jx_train_reset: out of memory");
+    int rc = jx_optim_init(&tr->o, tr->np, tr->params->leaves, st) < 0 ? -1 : 0;
+    for (int i = 0; rc == 0 && i < tr->ns_opt; i++)
+        memcpy(jx_array_data(tr->state->leaves[i]), jx_array_cdata(st[i]),
+               jx_array_nbytes(st[i]));
+    for (int i = 0; i < tr->ns_opt; i++) jx_array_free(st[i]);
+    if (rc == 0 && tr->own_count) jx_array_fill(tr->state->leaves[tr->ns - 1], 0);
+    free(st);
+    return rc;
+}
+
 /* ---- running -------------------------------------------------------------------------- */
 
 /* See jx/optim.h. */
