@@ -152,6 +152,20 @@ typedef struct jx_tree {
 } jx_tree;
 jx_tree *jx_tree_new(void);
 int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf);
+/* jx_tree_put is jx_tree_add at a printf-formatted path that takes the caller's reference
+ * to leaf (freed on failure), so a fresh array goes in one call:
+ *     jx_tree_put(t, jx_init_normal(k, type, 0.01), "layers/%d/w", l)
+ * A NULL leaf fails keeping the error of the call that returned it as the cause. 0 or -1.
+ * jx_tree_subtree finds the leaves at prefix or under it ("layers/0": "layers/0/w",
+ * "layers/0/b"; not "layers/01"): it returns their count and sets *first to the first
+ * one's index, so a subtree is an argument of a layout (JX_ARGS(n0, t->n - n0, 1)) and
+ * gets its own in_axes, wrt or donation. -1 with a message naming prefix when no leaf is
+ * under it or its leaves are not consecutive. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int jx_tree_put(jx_tree *t, jx_array *leaf, const char *fmt, ...);
+int jx_tree_subtree(const jx_tree *t, const char *prefix, int *first);
 int jx_tree_find(const jx_tree *t, const char *path);
 jx_array *jx_tree_get(const jx_tree *t, const char *path);
 jx_tree *jx_tree_copy(const jx_tree *t);

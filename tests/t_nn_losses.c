@@ -87,13 +87,18 @@ TEST(accuracy_values) {
     jx_array *la = tst_from(JX_TYPE(JX_F32, 3, 2), l), *ya = tst_from(JX_TYPE(JX_I32, 3), y);
     jx_array *oa = tst_from(JX_TYPE(JX_F32, 3, 2), oh);
     jx_val lv = jx_constant(t, la);
-    jx_val outs[2] = {jx_accuracy(lv, jx_constant(t, ya)), jx_accuracy(lv, jx_constant(t, oa))};
-    jx_array *o[2] = {0};
-    CHECK(tst_run(t, 2, outs, NULL, o) == 0);
+    jx_val outs[4] = {jx_accuracy(lv, jx_constant(t, ya)), jx_accuracy(lv, jx_constant(t, oa)),
+                      jx_count_correct(lv, jx_constant(t, ya)),
+                      jx_count_correct(lv, jx_constant(t, oa))};
+    jx_array *o[4] = {0};
+    CHECK(tst_run(t, 4, outs, NULL, o) == 0);
     if (o[0]) CHECK_NEAR(jx_array_get(o[0], 0), 2.0 / 3, 1e-7);
     if (o[1]) CHECK_NEAR(jx_array_get(o[1], 0), 1.0 / 3, 1e-7);
-    if (o[0]) CHECK(jx_array_dtype(o[0]) == JX_F32 && jx_array_rank(o[0]) == 0);
-    txc_free(2, o);
+    if (o[2]) CHECK(jx_array_get(o[2], 0) == 2);
+    if (o[3]) CHECK(jx_array_get(o[3], 0) == 1);
+    for (int i = 0; i < 4; i++)
+        if (o[i]) CHECK(jx_array_dtype(o[i]) == JX_F32 && jx_array_rank(o[i]) == 0);
+    txc_free(4, o);
     jx_array_free(la);
     jx_array_free(ya);
     jx_array_free(oa);
@@ -118,6 +123,13 @@ TEST(loss_errors) {
     r = jx_accuracy(jx_trace_input(t, 0), jx_trace_input(t, 1));
     CHECK(jx_val_bad(r));
     CHECK_CONTAINS(jx_trace_error(t), "accuracy");
+    jx_trace_abort(t);
+    t = jx_trace_begin(2, (jx_type[]){JX_TYPE(JX_F32, 4, 10), JX_TYPE(JX_I32, 5)});
+    r = jx_count_correct(jx_trace_input(t, 0), jx_trace_input(t, 1));
+    CHECK(jx_val_bad(r));
+    CHECK_CONTAINS(jx_trace_error(t), "count_correct");
+    CHECK_CONTAINS(jx_trace_error(t), "i32[5]");
+    CHECK_CONTAINS(jx_trace_error(t), "t_nn_losses.c");
     jx_trace_abort(t);
 }
 

@@ -148,4 +148,90 @@ TEST(leaves_run_through_an_executable) {
     jx_tree_free(t);
 }
 
+TEST(put_takes_the_reference_and_formats_the_path) {
+    jx_tree *t = jx_tree_new();
+    for (int l = 0; l < 3; l++) {
+        CHECK(jx_tree_put(t, jx_array_scalar(JX_F32, 2 * l), "layers/%d/w", l) == 0);
+        CHECK(jx_tree_put(t, jx_array_scalar(JX_F32, 2 * l + 1), "layers/%d/b", l) == 0);
+    }
+    CHECK(t->n == 6 && !strcmp(t->paths[3], "layers/1/b") && jx_array_get(t->leaves[3], 0) == 3);
+    /* failures free the leaf (the sanitizer run checks it) and name the path */
+    CHECK(jx_tree_put(t, jx_array_scalar(JX_F32, 9), "layers/%d/w", 1) == -1);
+    CHECK_CONTAINS(jx_error(), "'layers/1/w' is already a leaf");
+    jx_array *none = jx_array_new_type(&JX_TYPE(JX_F32, -1)); /* fails, setting jx_error */
+    CHECK(none == NULL);
+    CHECK(jx_tree_put(t, none, "extra/%s", "w") == -1);
+    CHECK_CONTAINS(jx_error(), "jx_tree_put: 'extra/w': no leaf: ");
+    CHECK(jx_tree_put(t, jx_array_scalar(JX_F32, 9), NULL) == -1);
+    CHECK_CONTAINS(jx_error(), "NULL path format");
+    char longp[600];
+    memset(longp, 'a', sizeof longp - 1), longp[sizeof longp - 1] = 0;
+    CHECK(jx_tree_put(t, jx_array_scalar(JX_F32, 9), "%s", longp) == -1);
+    CHECK_CONTAINS(jx_error(), "longer than 511");
+    CHECK(t->n == 6);
+    jx_tree_free(t);
+}
+
+TEST(subtree_ranges) {
+    jx_tree *t = jx_tree_new();
+    const char *paths[] = {"layers/0/w", "layers/0/b", "layers/01/w", "layers/1/w", "head", "layers/1/b"};
+    for (int i = 0; i < 6; i++) CHECK(jx_tree_put(t, jx_array_scalar(JX_F32, i), "%s", paths[i]) == 0);
+    int first = -7;
+    CHECK(jx_tree_subtree(t, "layers/0", &first) == 2 && first == 0); /* not layers/01 */
+    CHECK(jx_tree_subtree(t, "layers/01", &first) == 1 && first == 2);
+    CHECK(jx_tree_subtree(t, "head", &first) == 1 && first == 4);     /* a leaf is a subtree */
+    CHECK(jx_tree_subtree(t, "layers/1", &first) == -1);
+    CHECK_CONTAINS(jx_error(), "under 'layers/1' are not consecutive ('layers/1/w' is leaf 3, "
+                               "'layers/1/b' leaf 5)");
+    CHECK(jx_tree_subtree(t, "layers/2", &first) == -1);
+    CHECK_CONTAINS(jx_error(), "no leaf of the tree (6 leaves) is under 'layers/2'");
+    CHECK(jx_tree_subtree(t, "lay", &first) == -1);
+    CHECK(jx_tree_subtree(NULL, "x", &first) == -1 && jx_tree_subtree(t, NULL, &first) == -1);
+    CHECK(first == 4);
+    jx_tree_free(t);
+}
+
+/* loss(layers/0/{w,b}, layers/1/{w,b}, x) = sum(tanh(x * w0 + b0) * w1 + b1). */
+static void loss2(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val h = jx_tanh(jx_add(jx_mul(in[4], in[0]), in[1]));
+    out[0] = jx_sum_all(jx_add(jx_mul(h, in[2]), in[3]));
+}
+
+/* grad(loss) only on the second subtree of both: wrt per subtree through a layout. */
+static void grad_sub(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    const int *n0 = user;
+    jx_call_grad(loss2, NULL, 5, JX_ARGS(*n0, 4 - *n0, 1), in, 1, 1, (int[]){1}, out);
+}
+static void grad_all(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_call_grad(loss2, NULL, 5, JX_ARGS(4, 1), in, 1, 0, NULL, out);
+}
+
+TEST(subtree_is_a_layout_argument) {
+    jx_tree *t = jx_tree_new();
+    const char *paths[4] = {"layers/0/w", "layers/0/b", "layers/1/w", "layers/1/b"};
+    for (int i = 0; i < 4; i++)
+        CHECK(jx_tree_put(t, jx_array_scalar(JX_F64, 0.3 * (i + 1)), "%s", paths[i]) == 0);
+    int first, n0 = jx_tree_subtree(t, "layers/0", &first);
+    CHECK(n0 == 2 && first == 0);
+    jx_type ty[5];
+    for (int i = 0; i < 5; i++) ty[i] = JX_SCALAR(JX_F64);
+    jx_fn *fs = jx_trace(grad_sub, 5, ty, 2, &n0), *fa = jx_trace(grad_all, 5, ty, 4, NULL);
+    CHECK(fs && fa);
+    jx_array *in[5], *gs[2] = {0}, *ga[4] = {0};
+    for (int i = 0; i < 4; i++) in[i] = t->leaves[i];
+    in[4] = jx_array_scalar(JX_F64, 0.7);
+    if (fs && fa) CHECK(jx_interp(fs, in, gs) == 0 && jx_interp(fa, in, ga) == 0);
+    for (int i = 0; i < 2; i++)
+        if (gs[i] && ga[2 + i]) CHECK(jx_array_get(gs[i], 0) == jx_array_get(ga[2 + i], 0));
+    if (gs[1]) CHECK(jx_array_get(gs[1], 0) == 1); /* d/d b1 */
+    for (int i = 0; i < 2; i++) jx_array_free(gs[i]);
+    for (int i = 0; i < 4; i++) jx_array_free(ga[i]);
+    jx_array_free(in[4]);
+    jx_fn_free(fs), jx_fn_free(fa);
+    jx_tree_free(t);
+}
+
 TEST_MAIN()

@@ -184,6 +184,9 @@ jx_val jx_mse_at(jx_loc loc, jx_val pred, jx_val target);
 /* f32 scalar mean(argmax(logits, -1) == labels) for integer labels[...], or for one-hot
  * (float) labels of logits' shape (compared through their argmax). */
 jx_val jx_accuracy_at(jx_loc loc, jx_val logits, jx_val labels);
+/* The same hits summed rather than averaged: the f32 scalar number of rows whose argmax
+ * is the label (exact up to 2^24), which sums over batches of any size. */
+jx_val jx_count_correct_at(jx_loc loc, jx_val logits, jx_val labels);
 /* Inverted dropout: with train != 0 and rate > 0, each element is zeroed with probability
  * rate and the others scaled by 1/(1-rate) (rate >= 1 zeroes everything); otherwise x. */
 jx_val jx_dropout_at(jx_loc loc, jx_val key, jx_val x, double rate, int train);
@@ -198,6 +201,7 @@ jx_val jx_dropout_rate_at(jx_loc loc, jx_val key, jx_val x, jx_val rate, int tra
 #define jx_categorical_cross_entropy(...) jx_categorical_cross_entropy_at(JX_HERE, __VA_ARGS__)
 #define jx_mse(...) jx_mse_at(JX_HERE, __VA_ARGS__)
 #define jx_accuracy(...) jx_accuracy_at(JX_HERE, __VA_ARGS__)
+#define jx_count_correct(...) jx_count_correct_at(JX_HERE, __VA_ARGS__)
 #define jx_dropout(...) jx_dropout_at(JX_HERE, __VA_ARGS__)
 #define jx_dropout_rate(...) jx_dropout_rate_at(JX_HERE, __VA_ARGS__)
 

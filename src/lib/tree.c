@@ -1,6 +1,7 @@
 /* Parameter trees on the host: named leaves in one ordered list (jx_tree, see jx.h), the
  * structure a model's parameters and an optimizer's state pass through jit, the
  * optimizers and .npz files as. Loading is in npz_read.c, saving in npz_write.c. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,54 @@ int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf) {
     t->paths[t->n] = copy;
     t->leaves[t->n++] = jx_array_retain(leaf);
     return 0;
+}
+
+/* See jx.h. */
+int jx_tree_put(jx_tree *t, jx_array *leaf, const char *fmt, ...) {
+    char path[512];
+    int n = -1;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        n = vsnprintf(path, sizeof path, fmt, ap);
+        va_end(ap);
+    }
+    int rc;
+    if (!fmt || n < 0 || (size_t)n >= sizeof path)
+        rc = util_err("jx_tree_put: %s", fmt ? "path longer than 511 bytes" : "NULL path format");
+    else if (!leaf) {
+        char why[256]; /* the error of the call that made no leaf, kept as the cause */
+        snprintf(why, sizeof why, "%s", jx_error());
+        rc = util_err("jx_tree_put: '%.200s': no leaf%s%s", path, why[0] ? ": " : "", why);
+    } else
+        rc = jx_tree_add(t, path, leaf);
+    jx_array_free(leaf);
+    return rc;
+}
+
+/* 1 if path is prefix or lies under it ("layers/0" holds "layers/0/w", not "layers/01"). */
+static int tree_under(const char *path, const char *prefix, size_t len) {
+    return !strncmp(path, prefix, len) && (path[len] == '\0' || path[len] == '/');
+}
+
+/* See jx.h. */
+int jx_tree_subtree(const jx_tree *t, const char *prefix, int *first) {
+    if (!t || !prefix || !first) return util_err("jx_tree_subtree: NULL argument");
+    size_t len = strlen(prefix);
+    int lo = -1, n = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (!tree_under(t->paths[i], prefix, len)) continue;
+        if (lo >= 0 && i != lo + n)
+            return util_err("jx_tree_subtree: the leaves under '%.200s' are not consecutive "
+                            "('%.200s' is leaf %d, '%.200s' leaf %d)", prefix,
+                            t->paths[lo + n - 1], lo + n - 1, t->paths[i], i);
+        if (lo < 0) lo = i;
+        n++;
+    }
+    if (!n) return util_err("jx_tree_subtree: no leaf of the tree (%d leaves) is under '%.200s'",
+                            t->n, prefix);
+    *first = lo;
+    return n;
 }
 
 /* See jx.h. */

@@ -101,9 +101,9 @@ jx_val jx_mse_at(jx_loc loc, jx_val pred, jx_val target) {
     return jx_mean_all_at(loc, jx_mul_at(loc, d, d));
 }
 
-/* mean(argmax(logits, -1) == labels) as f32; one-hot labels go through their argmax. */
-jx_val jx_accuracy_at(jx_loc loc, jx_val logits, jx_val labels) {
-    const char *op = "accuracy";
+/* argmax(logits, -1) == labels as f32 (one-hot labels through their argmax), for op;
+ * poison after recording the error on bad operands. */
+static jx_val nns_hits(jx_loc loc, const char *op, jx_val logits, jx_val labels) {
     if (jx_val_bad(logits)) return logits;
     if (jx_val_bad(labels)) return nns_poison(labels);
     jx_type lt = jx_val_type(logits), yt = jx_val_type(labels);
@@ -117,8 +117,17 @@ jx_val jx_accuracy_at(jx_loc loc, jx_val logits, jx_val labels) {
                          "labels must be integers of logits' shape without the class axis, "
                          "or one-hot of logits' type");
     jx_val pred = jx_argmax_at(loc, logits, ax, jx_val_type(y).dtype);
-    jx_val hit = jx_convert_at(loc, jx_eq_at(loc, pred, y), JX_F32);
-    return jx_mean_all_at(loc, hit);
+    return jx_convert_at(loc, jx_eq_at(loc, pred, y), JX_F32);
+}
+
+/* mean(argmax(logits, -1) == labels) as f32. */
+jx_val jx_accuracy_at(jx_loc loc, jx_val logits, jx_val labels) {
+    return jx_mean_all_at(loc, nns_hits(loc, "accuracy", logits, labels));
+}
+
+/* sum(argmax(logits, -1) == labels) as f32. */
+jx_val jx_count_correct_at(jx_loc loc, jx_val logits, jx_val labels) {
+    return jx_sum_all_at(loc, nns_hits(loc, "count_correct", logits, labels));
 }
 
 /* select(bernoulli(key, 1 - rate), x / (1 - rate), 0) when training. */
