@@ -259,6 +259,13 @@ int jx_val_bad(jx_val v);
 /* Inlines fn into the current trace: outs[i] = fn(args...)[i]. Returns 0 or -1. */
 int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs);
 #define jx_call(...) jx_call_at(JX_HERE, __VA_ARGS__)
+/* A jx_trace_cb that calls the jx_fn given as user (jx_call on the callback's inputs and
+ * outputs), so a function already traced goes wherever a callback does:
+ *     jx_call_vmap(jx_fn_cb, predict_fn, 7, JX_ARGS(6, 1), axes, in, 1, NULL, &y);
+ * jx_trace(jx_fn_cb, ...) re-traces a function. The function's input and output counts
+ * must be the trace's, and its input types the types it is traced on, else the error
+ * is recorded on the trace. */
+void jx_fn_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user);
 
 void jx_fn_free(jx_fn *f);
 int jx_fn_n_in(const jx_fn *f);

@@ -3,6 +3,7 @@
  * trace + transform + jx_call + free sequence gives (compared bit for bit through the
  * interpreter on random inputs), and their errors land on the surrounding trace with the
  * caller's line, poisoning every output. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "txcheck.h"
@@ -263,6 +264,38 @@ TEST(bad_layouts) {
     CHECK(f == NULL);
     CHECK_CONTAINS(jx_error(), "vmap: argument 1 of the layout has 2 leaves; 1 inputs remain");
     jx_fn_free(f);
+}
+
+/* vmap over a traced jx_fn (user) through jx_fn_cb. */
+static void vmap_fn(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    jx_call_vmap(jx_fn_cb, user, 2, JX_FLAT, vm_axes, in, 1, NULL, out);
+}
+
+TEST(jx_fn_cb_takes_a_traced_function) {
+    jx_type per[2] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NI)};
+    jx_type bat[2] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NB, NI)};
+    jx_fn *p = jx_trace(predict, 2, per, 1, NULL);
+    jx_fn *a = jx_trace(vmap_fn, 2, bat, 1, p);
+    ap_kind k = AP_VMAP;
+    jx_fn *b = jx_trace(one_step, 2, bat, 1, &k);
+    jx_fn *again = jx_trace(jx_fn_cb, 2, per, 1, p); /* a re-trace prints the same */
+    CHECK(p && a && b && again);
+    char *sa = a ? jx_fn_to_string(a) : NULL, *sb = b ? jx_fn_to_string(b) : NULL;
+    char *sp = p ? jx_fn_to_string(p) : NULL, *sg = again ? jx_fn_to_string(again) : NULL;
+    CHECK(sa && sb && !strcmp(sa, sb)); /* the callback and the jx_fn trace alike */
+    CHECK(sp && sg && !strcmp(sp, sg));
+    free(sa), free(sb), free(sp), free(sg);
+    /* counts and types must match the trace's */
+    CHECK(jx_trace(jx_fn_cb, 2, per, 2, p) == NULL);
+    CHECK_CONTAINS(jx_error(), "fn_cb: the function has 2 inputs and 1 outputs, the trace 2 and 2");
+    CHECK(jx_trace(jx_fn_cb, 1, per, 1, p) == NULL);
+    CHECK_CONTAINS(jx_error(), "the trace 1 and 1");
+    CHECK(jx_trace(jx_fn_cb, 2, bat, 1, p) == NULL);
+    CHECK_CONTAINS(jx_error(), "argument 1 has type f64[4,5], the function expects f64[5]");
+    CHECK(jx_trace(jx_fn_cb, 2, per, 1, NULL) == NULL);
+    CHECK_CONTAINS(jx_error(), "fn_cb: user is NULL, not a jx_fn");
+    jx_fn_free(p), jx_fn_free(a), jx_fn_free(b), jx_fn_free(again);
 }
 
 TEST_MAIN()

@@ -62,3 +62,23 @@ int jx_call_at(jx_loc loc, const jx_fn *fn, const jx_val *args, jx_val *outs) {
     free(map);
     return 0;
 }
+
+/* A jx_trace_cb that calls the jx_fn passed as user on the trace's inputs (see jx.h). */
+void jx_fn_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    const jx_fn *fn = user;
+    if (!trace_live(t)) {
+        trace_fail(NULL, (jx_loc){0}, "fn_cb", "called outside a live trace");
+        return;
+    }
+    if (!fn) {
+        trace_fail(t, (jx_loc){0}, "fn_cb", "user is NULL, not a jx_fn");
+        return;
+    }
+    if (fn->n_in != t->fn->n_in || (t->n_out >= 0 && fn->n_out != t->n_out)) {
+        trace_fail(t, (jx_loc){0}, "fn_cb",
+                   "the function has %d inputs and %d outputs, the trace %d and %d", fn->n_in,
+                   fn->n_out, t->fn->n_in, t->n_out);
+        return;
+    }
+    jx_call_at((jx_loc){0}, fn, in, out);
+}

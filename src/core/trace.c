@@ -101,6 +101,7 @@ jx_trace *jx_trace_begin(int n_in, const jx_type *in_types) {
         return NULL;
     }
     t->fn = f;
+    t->n_out = -1;
     trace_register(t);
     return t;
 }
@@ -194,6 +195,7 @@ jx_fn *jx_trace_at(jx_loc loc, jx_trace_cb f, int n_in, const jx_type *in_types,
     }
     for (int i = 0; i < n_in; i++) in[i] = trace_val(t, i);
     for (int i = 0; i < n_out; i++) out[i] = trace_poison_none;
+    t->n_out = n_out;
     f(t, in, out, user);
     jx_fn *fn = NULL;
     if (!trace_live(t)) {

@@ -15,6 +15,7 @@ struct jx_trace {
      * innermost open trace of a thread for errors of ops that have no trace */
     jx_trace *reg_prev, *reg_next;
     pthread_t owner; /* the thread that began the trace */
+    int n_out;       /* outputs jx_trace_at asks the callback for; -1 for jx_trace_begin */
 };
 
 /* Emits one primitive. t may be NULL, in which case it is taken from the operands.
