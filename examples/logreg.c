@@ -69,7 +69,7 @@ static void lr_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     lr_model *m = user;
     jx_val logp[1];
     if (lr_batched_predict(m, in, logp) == 0)
-        out[0] = ex_n_correct(logp[0], in[2 * m->nl + 1]);
+        out[0] = jx_count_correct(logp[0], in[2 * m->nl + 1]);
 }
 
 /* mkdir -p for one level (the parent must exist). 0 or -1 with a message. */
@@ -148,6 +148,22 @@ static int lr_png_trained(const char *dir, const lr_model *m, const jx_array *w,
                : 0;
 }
 
+/* The notebook's init_random_params(layer_sizes, scale=0.1): W[m,n] and b[n] ~ 0.1 *
+ * normal at "layers/<l>/w" and "layers/<l>/b", each array from its own key of
+ * split(PRNGKey(seed), 2 * nl). 0, or -1 with jx_error(). */
+static int lr_init_params(jx_tree *params, const lr_model *m, uint32_t seed) {
+    jx_key keys[2 * MAXL];
+    jx_key_split(jx_key_new(seed), 2 * m->nl, keys);
+    for (int l = 0; l < m->nl; l++) {
+        jx_type w = JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]);
+        jx_type b = JX_TYPE(JX_F32, m->sizes[l + 1]);
+        if (jx_tree_put(params, jx_init_normal(keys[2 * l], w, 0.1), "layers/%d/w", l) < 0 ||
+            jx_tree_put(params, jx_init_normal(keys[2 * l + 1], b, 0.1), "layers/%d/b", l) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     ex_opts o = {.epochs = 30, .batch = 128, .lr = 0.001, .normalize = 1};
     const char *model = "logreg", *png_dir = "/tmp/jx_logreg";
@@ -167,62 +183,51 @@ int main(int argc, char **argv) {
     lr_model m = {0};
     if (lr_set_model(model, &m) < 0) return 2;
     if (!png) png_dir = NULL;
-    /* The notebook's init: W[m,n] and b[n] ~ 0.1 * normal, one key per array. */
-    const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL, 0.1, EX_NORMAL, 0.1};
     int np = 2 * m.nl;
-    jx_type ptypes[2 * MAXL];
-    ex_dense_types(m.nl, m.sizes, ptypes);
     jx_optim opt = jx_sgd(o.lr); /* update: params - lr * grad(loss) */
-    ex_data d = {0};
-    jx_array *params[2 * MAXL] = {0};
-    jx_array *w_init = NULL; /* first-layer weights before training */
-    jx_jitfn *eval = NULL;
-    jx_tree *tree = jx_tree_new();
-    jx_train *train = NULL;
     const jx_jit_opts jo = {NULL, o.threads, 0};
-    ex_trainer tr = {.n_params = np, .params = params, .epochs = o.epochs, .shuffle = 1,
-                     .seed = o.seed, .progress_every = 20};
+    jx_tree *params = jx_tree_new();
+    jx_train *train = NULL;
+    jx_jitfn *eval = NULL;
+    jx_array *w_init = NULL; /* first-layer weights before training */
+    ex_data d = {0};
     int rc = 1;
-    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, m.nl, ptypes, params) < 0 || !tree)
-        goto done;
-    for (int i = 0; i < np; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
-        if (jx_tree_add(tree, path, params[i]) < 0) goto done;
-    }
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 || lr_init_params(params, &m, o.seed) < 0) goto done;
     if (png_dir &&
         (lr_mkdir(png_dir) < 0 || lr_png_samples(png_dir, d.xtr, d.ytr, o.normalize) < 0 ||
-         !(w_init = jx_array_copy(params[0]))))
+         !(w_init = jx_array_copy(jx_tree_get(params, "layers/0/w")))))
         goto done;
     /* The update: value_and_grad(loss) + SGD, jitted with the params donated:
      * step(params, state, x, y) -> (params, state, loss); the state is the step count. */
-    if (!(train = jx_train_new(&opt, lr_loss_cb, &m, tree, 2, 0, &jo))) goto done;
-    tr.step = jx_train_jitfn(train);
-    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = jx_jit_trace(lr_eval_cb, np + 2, 1, &m, &jo);
-    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!(train = jx_train_new(&opt, lr_loss_cb, &m, params, 2, 0, &jo))) goto done;
+    if (!(eval = jx_jit_trace(lr_eval_cb, np + 2, 1, &m, &jo))) goto done;
     printf("logreg: model %s [", model);
     for (int l = 0; l <= m.nl; l++) printf("%s%lld", l ? "," : "", (long long)m.sizes[l]);
     printf("], %lld train / %lld test examples, batch %lld, SGD lr %g, %s pixels\n",
-           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,
-           ex_pixels(&o));
+           (long long)jx_array_dim(d.xtr, 0), (long long)jx_array_dim(d.xte, 0),
+           (long long)o.batch, o.lr, ex_pixels(&o));
+    ex_progress_opts prog = {.epochs = o.epochs, .every = 20};
+    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = ex_progress_hook,
+                        .user = &prog};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0) goto done;
-        printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, tr.seconds,
-               tr.loss_sum / (double)tr.steps);
-        if (ex_report(eval, np, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
+        double loss;
+        prog.epoch = epoch, prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
+        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, &loss);
+        ex_progress_done();
+        if (erc < 0) goto done;
+        printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, ex_now() - prog.t0, loss);
+        if (ex_report(eval, np, params->leaves, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0)
+            goto done;
     }
-    if (png_dir && lr_png_trained(png_dir, &m, params[0], w_init) < 0) goto done;
+    if (png_dir && lr_png_trained(png_dir, &m, jx_tree_get(params, "layers/0/w"), w_init) < 0)
+        goto done;
     rc = 0;
 done:
     if (rc) ex_print_error("logreg");
-    ex_trainer_free(&tr);
     jx_array_free(w_init);
     jx_train_free(train);
-    jx_tree_free(tree);
+    jx_tree_free(params);
     jx_jitfn_free(eval);
-    for (int i = 0; i < np; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
 }

@@ -59,9 +59,25 @@ static void mm_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     jx_val probs, losses;
     if (mm_forward(in, &probs, &losses) == 0) {
-        out[0] = ex_n_correct(probs, in[NP + 1]);
+        out[0] = jx_count_correct(probs, in[NP + 1]);
         out[1] = jx_sum_all(losses);
     }
+}
+
+/* model_init(PRNGKey(seed)): key1..3 = split(key, 3); each Linear.init splits its key into
+ * (kernel, bias) keys: the kernel [in,out] glorot_uniform at "linear<i>/kernel", the bias
+ * zeros at "linear<i>/bias". 0, or -1 with jx_error(). */
+static int mm_model_init(jx_tree *weights, uint32_t seed) {
+    jx_key keys[3], kb[2];
+    jx_key_split(jx_key_new(seed), 3, keys);
+    for (int i = 1; i <= 3; i++) { /* w_i = Linear.init(key_i, sizes[i-1], sizes[i]) */
+        jx_key_split(keys[i - 1], 2, kb);
+        jx_type kernel = JX_TYPE(JX_F32, sizes[i - 1], sizes[i]), bias = JX_TYPE(JX_F32, sizes[i]);
+        if (jx_tree_put(weights, jx_init_glorot_uniform(kb[0], kernel), "linear%d/kernel", i) < 0 ||
+            jx_tree_put(weights, jx_init_zeros(bias), "linear%d/bias", i) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -70,55 +86,42 @@ int main(int argc, char **argv) {
              "usage: mlp_momentum [options]\n"
              "The mlax MLP notebook: 784-512-512-10 relu/softmax, clipped categorical\n"
              "cross-entropy, SGD with momentum 0.6, vmap'd per-sample model and loss.");
-    /* model_init(PRNGKey(seed)): key1..3 = split(key, 3); each Linear.init splits its key
-     * into (kernel, bias) keys: kernel glorot_uniform [in,out], bias zeros. */
-    const ex_init init = {EX_KEY_PER_LAYER_PAIR, EX_GLOROT_UNIFORM, 0, EX_ZEROS, 0};
-    jx_type ptypes[NP];
-    ex_dense_types(3, sizes, ptypes);
     jx_optim opt = jx_momentum(o.lr, 0.6, 0); /* v = 0.6 v + g; w -= lr v */
-    ex_data d = {0};
-    jx_array *params[NP] = {0};
-    jx_jitfn *eval = NULL;
-    jx_tree *tree = jx_tree_new();
-    jx_train *train = NULL;
     const jx_jit_opts jo = {NULL, o.threads, 0};
-    /* The notebook batches once and never shuffles. */
-    ex_trainer tr = {.n_params = NP, .params = params, .epochs = o.epochs, .shuffle = 0,
-                     .progress_every = 50};
+    jx_tree *weights = jx_tree_new();
+    jx_train *train = NULL;
+    jx_jitfn *eval = NULL;
+    ex_data d = {0};
     int rc = 1;
-    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
-        goto done;
-    for (int i = 0; i < NP; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "linear%d/%s", i / 2 + 1, i % 2 ? "bias" : "kernel");
-        if (jx_tree_add(tree, path, params[i]) < 0) goto done;
-    }
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 || mm_model_init(weights, o.seed) < 0) goto done;
     /* The update: value_and_grad(loss) + SGD with momentum, jitted with the params and
      * the velocities donated: step(params, state, x, y) -> (params, state, loss). */
-    if (!(train = jx_train_new(&opt, mm_loss_cb, NULL, tree, 2, 0, &jo))) goto done;
-    tr.step = jx_train_jitfn(train);
-    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = jx_jit_trace(mm_eval_cb, NP + 2, 2, NULL, &jo);
-    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!(train = jx_train_new(&opt, mm_loss_cb, NULL, weights, 2, 0, &jo))) goto done;
+    if (!(eval = jx_jit_trace(mm_eval_cb, NP + 2, 2, NULL, &jo))) goto done;
+    int64_t n = jx_array_dim(d.xtr, 0);
     printf("mlp_momentum: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g momentum 0.6, %s pixels\n",
-           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
-           (long long)tr.steps, o.lr, ex_pixels(&o));
+           (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
+           (long long)((n + o.batch - 1) / o.batch), o.lr, ex_pixels(&o));
+    /* The notebook batches once and never shuffles. */
+    ex_progress_opts prog = {.epochs = o.epochs, .every = 50};
+    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 0, .hook = ex_progress_hook, .user = &prog};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0) goto done;
-        printf("Epoch %d in %.2f sec, train loss %.4f\n", epoch + 1, tr.seconds,
-               tr.loss_sum / (double)tr.steps);
-        if (ex_report(eval, NP, params, &d, o.batch, EX_TEST_SET | EX_WITH_LOSS) < 0) goto done;
+        double loss;
+        prog.epoch = epoch, prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
+        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, &loss);
+        ex_progress_done();
+        if (erc < 0) goto done;
+        printf("Epoch %d in %.2f sec, train loss %.4f\n", epoch + 1, ex_now() - prog.t0, loss);
+        if (ex_report(eval, NP, weights->leaves, &d, o.batch, EX_TEST_SET | EX_WITH_LOSS) < 0)
+            goto done;
     }
     rc = 0;
 done:
     if (rc) ex_print_error("mlp_momentum");
-    ex_trainer_free(&tr);
     jx_train_free(train);
-    jx_tree_free(tree);
+    jx_tree_free(weights);
     jx_jitfn_free(eval);
-    for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
 }

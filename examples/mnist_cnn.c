@@ -37,8 +37,43 @@ static void cnn_loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) 
 static void cnn_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     jx_val logits = cnn_net(in, in[NP]);
-    out[0] = ex_n_correct(logits, in[NP + 1]);
+    out[0] = jx_count_correct(logits, in[NP + 1]);
     out[1] = jx_sum_all(jx_softmax_cross_entropy(logits, in[NP + 1]));
+}
+
+/* hk.Conv2D / hk.Linear params at "conv1/w", "conv1/b", "conv2/w", "conv2/b", "linear/w",
+ * "linear/b" with Haiku's default init: each weight ~ TruncatedNormal(1/sqrt(fan_in)) from
+ * its layer's key of split(PRNGKey(seed), 3), the biases zero. 0, or -1 with jx_error(). */
+static int cnn_init(jx_tree *params, uint32_t seed) {
+    static const char *const layer[3] = {"conv1", "conv2", "linear"};
+    const jx_type w[3] = {JX_TYPE(JX_F32, 4, 4, 1, 4), JX_TYPE(JX_F32, 4, 4, 4, 4),
+                          JX_TYPE(JX_F32, 784, NCLASS)};
+    const jx_type b[3] = {JX_TYPE(JX_F32, 4), JX_TYPE(JX_F32, 4), JX_TYPE(JX_F32, NCLASS)};
+    jx_key keys[3];
+    jx_key_split(jx_key_new(seed), 3, keys);
+    for (int l = 0; l < 3; l++)
+        if (jx_tree_put(params, jx_init_haiku(keys[l], w[l]), "%s/w", layer[l]) < 0 ||
+            jx_tree_put(params, jx_init_zeros(b[l]), "%s/b", layer[l]) < 0)
+            return -1;
+    return 0;
+}
+
+/* What jx_train_epoch's hook keeps: the progress line's options and the steps' summed
+ * losses. */
+typedef struct cnn_epoch {
+    ex_progress_opts prog;
+    double loss_sum;
+} cnn_epoch;
+
+/* The epoch's hook: after each step, adds its loss (summed over the batch) to loss_sum and
+ * shows the progress line with the loss per example (ex_progress_hook). 0. */
+static int cnn_hook(jx_train *train, jx_train_batch *b, void *user) {
+    cnn_epoch *e = user;
+    if (!b->after) return 0;
+    e->loss_sum += b->loss;
+    jx_train_batch per_example = *b;
+    per_example.loss = b->loss / (double)b->size;
+    return ex_progress_hook(train, &per_example, &e->prog);
 }
 
 int main(int argc, char **argv) {
@@ -49,55 +84,44 @@ int main(int argc, char **argv) {
              "maxpool 2x2, linear 784->10) trained with optax-style Adam on the\n"
              "summed softmax cross-entropy; the notebook's TrainingConfig: batch 8,\n"
              "lr 1e-4, 20 epochs. Pixels are scaled to [0,1] as in the notebook.");
-    /* hk.Conv2D / hk.Linear params and Haiku's default init: each weight ~
-     * TruncatedNormal(1/sqrt(fan_in)), biases zero; one key per layer. */
-    const jx_type ptypes[NP] = {JX_TYPE(JX_F32, 4, 4, 1, 4), JX_TYPE(JX_F32, 4),
-                                JX_TYPE(JX_F32, 4, 4, 4, 4), JX_TYPE(JX_F32, 4),
-                                JX_TYPE(JX_F32, 784, NCLASS), JX_TYPE(JX_F32, NCLASS)};
-    const ex_init init = {EX_KEY_PER_LAYER, EX_HAIKU, 0, EX_ZEROS, 0};
-    static const char *const names[NP] = {"conv1/w", "conv1/b", "conv2/w", "conv2/b",
-                                          "linear/w", "linear/b"};
     jx_optim opt = jx_adam(o.lr, 0.9, 0.999, 1e-8); /* optax.adam's defaults */
-    ex_data d = {0};
-    jx_array *params[NP] = {0};
-    jx_jitfn *eval = NULL;
-    jx_tree *tree = jx_tree_new();
-    jx_train *train = NULL;
     const jx_jit_opts jo = {NULL, o.threads, 0};
-    ex_trainer tr = {.n_params = NP, .params = params, .epochs = o.epochs, .shuffle = 1,
-                     .seed = o.seed, .progress_every = 200, .loss_is_sum = 1};
+    jx_tree *params = jx_tree_new();
+    jx_train *train = NULL;
+    jx_jitfn *eval = NULL;
+    ex_data d = {0};
     int rc = 1;
-    if (ex_load_mnist(&o, EX_NHWC, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
-        goto done;
-    for (int i = 0; i < NP; i++)
-        if (jx_tree_add(tree, names[i], params[i]) < 0) goto done;
+    if (ex_load_mnist(&o, EX_NHWC, &d) < 0 || cnn_init(params, o.seed) < 0) goto done;
     /* The update: value_and_grad(loss) + Adam, jitted with params and state donated:
      * step(params, state, x, y) -> (params, state, loss). */
-    if (!(train = jx_train_new(&opt, cnn_loss_cb, NULL, tree, 2, 0, &jo))) goto done;
-    tr.step = jx_train_jitfn(train);
-    tr.n_state = jx_train_state(train)->n, tr.state = jx_train_state(train)->leaves;
-    eval = jx_jit_trace(cnn_eval_cb, NP + 2, 2, NULL, &jo);
-    if (!eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    if (!(train = jx_train_new(&opt, cnn_loss_cb, NULL, params, 2, 0, &jo))) goto done;
+    if (!(eval = jx_jit_trace(cnn_eval_cb, NP + 2, 2, NULL, &jo))) goto done;
+    int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
     printf("mnist_cnn: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "adam lr %g, %s\n",
-           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
-           (long long)tr.steps, o.lr, o.normalize ? "pixels in [0,1]" : "raw 0..255 pixels");
+           (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
+           (long long)steps, o.lr, o.normalize ? "pixels in [0,1]" : "raw 0..255 pixels");
+    cnn_epoch e = {.prog = {.epochs = o.epochs, .every = 200}};
+    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = cnn_hook,
+                        .user = &e};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0) goto done;
-        printf("Epoch %d in %.2f sec (%.1f us/step), mean loss %.4f\n", epoch + 1, tr.seconds,
-               1e6 * tr.seconds / (double)tr.steps, tr.loss_sum / (double)tr.n);
-        if (ex_report(eval, NP, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET | EX_WITH_LOSS) < 0)
+        e.prog.epoch = epoch, e.prog.t0 = ex_now(), e.loss_sum = 0, eo.epoch = (uint64_t)epoch;
+        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, NULL);
+        ex_progress_done();
+        if (erc < 0) goto done;
+        double seconds = ex_now() - e.prog.t0;
+        printf("Epoch %d in %.2f sec (%.1f us/step), mean loss %.4f\n", epoch + 1, seconds,
+               1e6 * seconds / (double)steps, e.loss_sum / (double)n);
+        if (ex_report(eval, NP, params->leaves, &d, 1000,
+                      EX_TRAIN_SET | EX_TEST_SET | EX_WITH_LOSS) < 0)
             goto done;
     }
     rc = 0;
 done:
     if (rc) ex_print_error("mnist_cnn");
-    ex_trainer_free(&tr);
     jx_train_free(train);
-    jx_tree_free(tree);
+    jx_tree_free(params);
     jx_jitfn_free(eval);
-    for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
 }

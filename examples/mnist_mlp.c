@@ -13,51 +13,6 @@
 
 #include "common.h"
 
-enum { NP = 6, NCLASS = 10 };
-static const int64_t sizes[4] = {784, 512, 512, 10};
-
-/* predict(params, image): the notebook's relu MLP with log-softmax output. */
-static void predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    jx_val act = in[NP];
-    for (int l = 0; l < 2; l++) act = jx_relu(jx_add(jx_matvec(in[2 * l], act), in[2 * l + 1]));
-    jx_val logits = jx_add(jx_matvec(in[4], act), in[5]);
-    out[0] = jx_sub(logits, jx_logsumexp(logits, 0));
-}
-
-/* vmap(predict, in_axes=(None, 0)): the params (a tree of NP leaves) unbatched, the
- * images batched along axis 0. */
-static const int batch_axes[2] = {JX_NONE, 0};
-
-/* loss(params, images[B,784], labels[B]) = -mean(vmap(predict)(params, images) * onehot). */
-static void loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    jx_val logp[1];
-    if (jx_call_vmap(predict_cb, NULL, NP + 1, JX_ARGS(NP, 1), batch_axes, in, 1, NULL, logp))
-        return;
-    jx_val targets = jx_one_hot(in[NP + 1], NCLASS, JX_F32);
-    out[0] = jx_neg(jx_mean_all(jx_mul(logp[0], targets)));
-}
-
-/* eval(params, images[B,784], labels[B]) = the number of images whose argmax of the
- * batched predict is the label. */
-static void eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    jx_val logp[1];
-    if (!jx_call_vmap(predict_cb, NULL, NP + 1, JX_ARGS(NP, 1), batch_axes, in, 1, NULL, logp))
-        out[0] = ex_n_correct(logp[0], in[NP + 1]);
-}
-
-/* Prints "<name> set accuracy A": eval's count of hits summed over (x, y) in chunks of
- * 1000 rows, over the rows. 0, or -1 with jx_error(). */
-static int print_accuracy(jx_jitfn *eval, jx_array **params, const char *name,
-                          const jx_array *x, const jx_array *y) {
-    double hits;
-    if (jx_eval_sum(eval, NP, params, x, y, 1000, 1, &hits) < 0) return -1;
-    printf("%s set accuracy %.4f\n", name, hits / (double)jx_array_dim(x, 0));
-    return 0;
-}
-
 /* Loads a --save file into train and sets *first to the epoch it stopped at (steps_per
  * epoch steps each). 0, or -1 with jx_error(). */
 static int resume_at(jx_train *train, const char *path, int64_t steps_per_epoch, int *first) {
@@ -73,6 +28,54 @@ static int resume_at(jx_train *train, const char *path, int64_t steps_per_epoch,
     return 0;
 }
 
+enum { NP = 6, NCLASS = 10 }; /* NP: the params' leaves, layers/<l>/w and layers/<l>/b */
+static const int64_t sizes[4] = {784, 512, 512, 10};
+
+/* init_network_params: one key per layer split into (w, b) keys; W[out,in] and b[out]
+ * ~ 0.01 * normal. 0, or -1 with jx_error(). */
+static int init_params(jx_tree *params, uint32_t seed) {
+    jx_key keys[3], wb[2];
+    jx_key_split(jx_key_new(seed), 3, keys);
+    for (int l = 0; l < 3; l++) {
+        jx_key_split(keys[l], 2, wb);
+        jx_type w = JX_TYPE(JX_F32, sizes[l + 1], sizes[l]), b = JX_TYPE(JX_F32, sizes[l + 1]);
+        if (jx_tree_put(params, jx_init_normal(wb[0], w, 0.01), "layers/%d/w", l) < 0 ||
+            jx_tree_put(params, jx_init_normal(wb[1], b, 0.01), "layers/%d/b", l) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* predict(params, image): the notebook's relu MLP with log-softmax output. */
+static void predict_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val act = in[NP];
+    for (int l = 0; l < 2; l++) act = jx_relu(jx_add(jx_matvec(in[2 * l], act), in[2 * l + 1]));
+    jx_val logits = jx_add(jx_matvec(in[4], act), in[5]);
+    out[0] = jx_sub(logits, jx_logsumexp(logits, 0));
+}
+
+/* vmap(predict, in_axes=(None, 0))(params, images) into *logp: 0, or -1 (a trace error). */
+static int batched_predict(const jx_val *in, jx_val *logp) {
+    return jx_call_vmap(predict_cb, NULL, NP + 1, JX_ARGS(NP, 1), (int[]){JX_NONE, 0}, in, 1,
+                        NULL, logp);
+}
+
+/* eval(params, images, labels) = the number of images whose argmax is the label. */
+static void eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val logp;
+    if (batched_predict(in, &logp) == 0) out[0] = jx_count_correct(logp, in[NP + 1]);
+}
+
+/* loss(params, images[B,784], labels[B]) = -mean(batched_predict(params, images) * onehot). */
+static void loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val logp;
+    if (batched_predict(in, &logp) == 0)
+        out[0] = jx_neg(jx_mean_all(jx_mul(logp, jx_one_hot(in[NP + 1], NCLASS, JX_F32))));
+}
+
 int main(int argc, char **argv) {
     ex_opts o = {.epochs = 8, .batch = 128, .lr = 0.01, .normalize = 0};
     const char *save = NULL, *resume = NULL;
@@ -85,42 +88,25 @@ int main(int argc, char **argv) {
     ex_parse(argc, argv, &o, extra,
              "usage: mnist_mlp [options]\n"
              "The JAX MLP notebook: 784-512-512-10 relu, SGD, vmap + grad + jit.");
-    /* The notebook's init: W[out,in], b[out] ~ 0.01 * normal, one key per layer split in
-     * two. ptypes: the params' and an image's types (predict's inputs). */
-    const ex_init init = {EX_KEY_PER_LAYER_PAIR, EX_NORMAL, 0.01, EX_NORMAL, 0.01};
-    jx_type ptypes[NP + 1];
-    for (int l = 0; l < 3; l++) {
-        ptypes[2 * l] = JX_TYPE(JX_F32, sizes[l + 1], sizes[l]);
-        ptypes[2 * l + 1] = JX_TYPE(JX_F32, sizes[l + 1]);
-    }
-    ptypes[NP] = JX_TYPE(JX_F32, 784);
     jx_optim opt = jx_sgd(o.lr); /* update: params - lr * grad(loss) */
-    ex_data d = {0};
-    jx_array *params[NP] = {0};
-    jx_jitfn *eval = NULL;
-    jx_tree *tree = jx_tree_new();
-    jx_train *train = NULL;
     const jx_jit_opts jo = {NULL, o.threads, 0};
-    int first = 0;
-    ex_progress_opts prog = {.epochs = o.epochs, .every = 20};
-    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = ex_progress_hook,
-                        .user = &prog};
-    int rc = 1;
-    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 3, ptypes, params) < 0 || !tree)
-        goto done;
-    for (int i = 0; i < NP; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
-        if (jx_tree_add(tree, path, params[i]) < 0) goto done;
-    }
-    if (!(train = jx_train_new(&opt, loss_cb, NULL, tree, 2, 0, &jo))) goto done;
+    jx_tree *params = jx_tree_new();
+    jx_train *train = NULL;
+    jx_jitfn *eval = NULL;
+    ex_data d = {0};
+    int rc = 1, first = 0;
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 || init_params(params, o.seed) < 0) goto done;
+    /* jit(update): value_and_grad(loss) + SGD, one compiled step, the params donated. */
+    if (!(train = jx_train_new(&opt, loss_cb, NULL, params, 2, 0, &jo))) goto done;
     if (!(eval = jx_jit_trace(eval_cb, NP + 2, 1, NULL, &jo))) goto done;
     int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
     if (resume && resume_at(train, resume, steps, &first) < 0) goto done;
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",
            (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,
            ex_pixels(&o));
+    ex_progress_opts prog = {.epochs = o.epochs, .every = 20};
+    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = ex_progress_hook,
+                        .user = &prog};
     for (int epoch = first; epoch < o.epochs; epoch++) {
         double loss;
         prog.epoch = epoch, prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
@@ -128,19 +114,16 @@ int main(int argc, char **argv) {
         ex_progress_done();
         if (erc < 0) goto done;
         printf("Epoch %d in %.2f sec, mean loss %.4f\n", epoch + 1, ex_now() - prog.t0, loss);
-        if (print_accuracy(eval, params, "Training", d.xtr, d.ytr) < 0 ||
-            print_accuracy(eval, params, "Test", d.xte, d.yte) < 0)
+        if (ex_report(eval, params->n, params->leaves, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0)
             goto done;
-        fflush(stdout);
     }
     if (save && jx_train_save(train, save) < 0) goto done;
     rc = 0;
 done:
     if (rc) ex_print_error("mnist_mlp");
     jx_train_free(train);
-    jx_tree_free(tree);
+    jx_tree_free(params);
     jx_jitfn_free(eval);
-    for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
 }
