@@ -26,7 +26,8 @@
  * params and optimizer state donated) and reused by all its learning rates and repeats:
  * the optimizer injects its hyperparameters (jx/optim.h's inject = 1), so the rate is a
  * state entry set at run time (jx_optim_set_hparam) and only the initial params and that
- * entry differ. */
+ * entry differ. The epochs run through jx_train_epoch, whose hook swaps in the augmented
+ * images and the dropout key. */
 #include <jx/nn.h>
 #include <jx/optim.h>
 #include <math.h>
@@ -60,7 +61,8 @@ static int xp_parse_lrs(const char *s, double *lrs) {
         char *end;
         double v = strtod(p, &end);
         if (end == p || (*end && *end != ',') || !(v > 0) || n == MAX_LRS) {
-            fprintf(stderr, "--lrs: expected up to %d positive numbers separated by commas, got '%s'\n",
+            fprintf(stderr,
+                    "--lrs: expected up to %d positive numbers separated by commas, got '%s'\n",
                     MAX_LRS, s);
             return -1;
         }

@@ -34,22 +34,20 @@ typedef struct xp_pred_ctx {
     int train;
 } xp_pred_ctx;
 
-/* A model's traced functions and its compiled step, whose learning rate (and the
+/* A model's traced functions and its training state, whose learning rate (and the
  * optimizer's other hyperparameters) are injected state (jx/optim.h's inject = 1), so one
  * compiled step serves every learning rate. */
 typedef struct xp_ctx {
     const xp_model *m;
     jx_optim opt;
-    double lr;             /* the current learning rate, set into each training's state */
-    int np, ns;            /* number of params and of optimizer state arrays */
-    jx_type types[2 * XP_MAXL]; /* the params' types */
+    double lr;              /* the current learning rate, set into each training's state */
+    int np;                 /* number of params (2 per layer) */
     xp_pred_ctx pred_train; /* per-example predict (with dropout when the model has it) */
     xp_pred_ctx pred_eval;  /* per-example predict for evaluation (no dropout) */
-    jx_tree *params;       /* the params, drawn afresh by each xp_train */
-    jx_train *train;       /* the params, the optimizer state and the compiled step */
-    jx_jitfn *step;        /* (params, state, x, y[, key]) -> (params, state, loss), train's */
-    jx_jitfn *eval;        /* (params, x, y) -> number of correct argmax predictions */
-    int threads;
+    jx_tree *params;        /* layers/<l>/{w,b}, redrawn in place by each xp_train */
+    jx_train *train;        /* the params, the optimizer state and the compiled step
+                             * (params, state, x, y[, key]) -> (params, state, loss) */
+    jx_jitfn *eval;         /* (params, x, y) -> number of correct argmax predictions */
 } xp_ctx;
 
 /* Builds m's training state (a jx_train over a params tree) and its evaluation. 0, or -1

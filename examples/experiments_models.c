@@ -1,7 +1,7 @@
 /* The models of examples/experiments: a per-example predict vmapped inside the batch
  * loss, one jx_train per model (its step compiled once for every learning rate and seed:
- * the lr is injected state), one training (ex_trainer with augmentation and dropout
- * keys), and the stable-softmax check. */
+ * the lr is injected state), one training (jx_train_epoch, its hook augmenting the
+ * images and filling the dropout key), and the stable-softmax check. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,7 +91,26 @@ static void xp_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     jx_val y[1];
     if (jx_call_vmap(xp_predict_cb, &c->pred_eval, c->np + 1, JX_ARGS(c->np, 1),
                      (int[]){JX_NONE, 0}, in, 1, NULL, y) == 0)
-        out[0] = ex_n_correct(y[0], in[c->np + 1]);
+        out[0] = jx_count_correct(y[0], in[c->np + 1]);
+}
+
+/* The lab's init as a new tree layers/<l>/{w,b}: one key per array (split(PRNGKey(seed),
+ * 2 * layers), W_l key 2l, b_l key 2l+1), weights W_l[in,out] ~ normal / sqrt(in),
+ * biases ~ normal. NULL with jx_error(). */
+static jx_tree *xp_init_params(const xp_model *m, uint32_t seed) {
+    jx_key keys[2 * XP_MAXL];
+    jx_tree *t = jx_tree_new();
+    int ok = t && jx_key_split(jx_key_new(seed), 2 * m->nl, keys) == 0;
+    for (int l = 0; ok && l < m->nl; l++) {
+        jx_type wt = JX_TYPE(JX_F32, m->sizes[l], m->sizes[l + 1]);
+        jx_type bt = JX_TYPE(JX_F32, m->sizes[l + 1]);
+        double w_std = 1.0 / sqrt((double)m->sizes[l]);
+        ok = jx_tree_put(t, jx_init_normal(keys[2 * l], wt, w_std), "layers/%d/w", l) == 0 &&
+             jx_tree_put(t, jx_init_normal(keys[2 * l + 1], bt, 1.0), "layers/%d/b", l) == 0;
+    }
+    if (ok) return t;
+    jx_tree_free(t);
+    return NULL;
 }
 
 /* The optimizer of m at learning rate lr. */
@@ -109,32 +128,17 @@ static jx_optim xp_optim(const xp_model *m, double lr) {
 
 int xp_ctx_init(xp_ctx *c, const xp_model *m, int threads) {
     memset(c, 0, sizeof *c);
-    c->m = m, c->np = 2 * m->nl, c->threads = threads;
+    c->m = m, c->np = 2 * m->nl, c->lr = 1.0;
     c->opt = xp_optim(m, 1.0);
     c->opt.inject = 1; /* lr (and mu, l2, wd) are state: one compile for every lr */
-    c->lr = 1.0;
-    c->ns = jx_optim_n_state(&c->opt, c->np);
-    ex_dense_types(m->nl, m->sizes, c->types);
     c->pred_train = (xp_pred_ctx){m, 1}, c->pred_eval = (xp_pred_ctx){m, 0};
-    /* The params tree, zeros until xp_train draws them: layers/<l>/{w,b}. */
-    int ok = c->ns >= 0 && (c->params = jx_tree_new()) != NULL;
-    for (int i = 0; ok && i < c->np; i++) {
-        char path[32];
-        jx_array *leaf = jx_init_zeros(c->types[i]);
-        snprintf(path, sizeof path, "layers/%d/%c", i / 2, i % 2 ? 'b' : 'w');
-        ok = leaf && jx_tree_add(c->params, path, leaf) == 0;
-        jx_array_free(leaf);
-    }
     /* The step: value_and_grad(loss) + the optimizer, jitted with the params and the
-     * state donated: (params, state, x, y[, key]) -> (params, state, loss). With inject
-     * the optimizer keeps its own count, so the state tree is its state list. */
+     * state donated, on the batch (x, y[, key]). The params are redrawn by each xp_train. */
     const jx_jit_opts jo = {NULL, threads, 0};
-    if (ok && (c->train = jx_train_new(&c->opt, xp_loss_cb, c, c->params, 2 + xp_has_key(m), 0,
-                                       &jo)))
-        c->step = jx_train_jitfn(c->train);
-    c->eval = ok ? jx_jit_trace(xp_eval_cb, c->np + 2, 1, c, &jo) : NULL;
-    if (!c->step || !c->eval || jx_train_state(c->train)->n != c->ns) {
-        if (c->step && c->eval) fprintf(stderr, "experiments: unexpected optimizer state\n");
+    if ((c->params = xp_init_params(m, 0)))
+        c->train = jx_train_new(&c->opt, xp_loss_cb, c, c->params, 2 + xp_has_key(m), 0, &jo);
+    if (c->train) c->eval = jx_jit_trace(xp_eval_cb, c->np + 2, 1, c, &jo);
+    if (!c->eval) {
         xp_ctx_free(c);
         return -1;
     }
@@ -159,88 +163,75 @@ void xp_ctx_free(xp_ctx *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* What xp_before_step works with during one training. */
-typedef struct xp_batch_ctx {
-    const xp_model *m;
-    uint32_t seed;
-    jx_array *aug; /* the augmented batch (augment models) */
-} xp_batch_ctx;
-
-/* Before each step: replaces the batch by a randomly shifted and rotated copy (augment
- * models), and fills the dropout key (models with a key) from (seed, step number). */
-static int xp_before_step(ex_trainer *tr, jx_array **x) {
-    const xp_batch_ctx *b = tr->user;
-    uint64_t step = (uint64_t)tr->epoch * (uint64_t)tr->steps + (uint64_t)tr->it.index;
-    if (b->aug) {
-        jx_augment_opts ao = {XP_AUG_SHIFT, XP_AUG_DEGREES};
-        if (jx_augment_batch(*x, b->aug, 28, 28, &ao, b->seed, step) < 0) return -1;
-        *x = b->aug;
-    }
-    if (tr->n_extra) {
-        jx_key k = jx_key_fold_in(jx_key_new(b->seed), (uint32_t)step);
-        memcpy(jx_array_data(tr->extra[0]), k.k, sizeof k.k);
-    }
-    return 0;
-}
-
-/* Copies the contents of src[0..n) into dst[0..n) (same types). 0, or -1 with a
- * message. */
-static int xp_assign(int n, jx_array *const *dst, jx_array *const *src) {
-    for (int i = 0; i < n; i++) {
-        if (jx_array_nbytes(dst[i]) != jx_array_nbytes(src[i])) {
-            fprintf(stderr, "experiments: state %d changed size\n", i);
-            return -1;
-        }
-        memcpy(jx_array_data(dst[i]), jx_array_cdata(src[i]), jx_array_nbytes(src[i]));
-    }
-    return 0;
-}
-
-/* Starts c's training state afresh: params drawn from seed as the lab does, written
- * into the trainer's params, then jx_train_reset and learning rate c->lr (so the compiled
- * step is reused). 0, or -1 with jx_error(). */
+/* Starts c's training afresh without recompiling: params drawn from seed written into
+ * the trainer's leaves, the optimizer state reset (jx_train_reset), learning rate c->lr.
+ * 0, or -1 with jx_error(). */
 static int xp_reset(xp_ctx *c, uint32_t seed) {
-    /* The lab's init: biases ~ normal, weights ~ normal / sqrt(fan_in). */
-    const ex_init init = {EX_KEY_PER_ARRAY, EX_NORMAL_FAN_IN, 0, EX_NORMAL, 1.0};
-    jx_array *params[XP_MAXP] = {0};
-    int rc = -1;
-    if (ex_init_params(&init, seed, c->m->nl, c->types, params) == 0 &&
-        xp_assign(c->np, c->params->leaves, params) == 0 && jx_train_reset(c->train) == 0 &&
-        jx_optim_set_hparam(&c->opt, jx_train_state(c->train)->leaves, "lr", c->lr) == 0)
-        rc = 0;
-    for (int i = 0; i < c->np; i++) jx_array_free(params[i]);
-    return rc;
+    jx_tree *fresh = xp_init_params(c->m, seed);
+    if (!fresh) return -1;
+    for (int i = 0; i < c->np; i++) /* same types: copy the bytes into the trainer's leaves */
+        memcpy(jx_array_data(c->params->leaves[i]), jx_array_cdata(fresh->leaves[i]),
+               jx_array_nbytes(fresh->leaves[i]));
+    jx_tree_free(fresh);
+    if (jx_train_reset(c->train) < 0) return -1;
+    return jx_optim_set_hparam(&c->opt, jx_train_state(c->train)->leaves, "lr", c->lr);
+}
+
+/* What xp_hook works with during one training. */
+typedef struct xp_epoch_ctx {
+    uint32_t seed;
+    jx_array *aug;         /* the augmented batch (augment models) */
+    jx_array *key;         /* the last step's dropout key (models with a key) */
+    int has_key;
+    ex_progress_opts prog; /* the progress line; prog.epoch is the current epoch */
+} xp_epoch_ctx;
+
+/* jx_train_epoch's hook. Before each step: replaces the batch's images (in[0]) by a
+ * randomly shifted and rotated copy (augment models) and fills the dropout key (in[2])
+ * from (seed, step number). After it: the progress line. */
+static int xp_hook(jx_train *tr, jx_train_batch *b, void *user) {
+    xp_epoch_ctx *e = user;
+    if (b->after) return ex_progress_hook(tr, b, &e->prog);
+    uint64_t step = (uint64_t)e->prog.epoch * (uint64_t)b->count + (uint64_t)b->index;
+    if (e->aug) {
+        jx_augment_opts ao = {XP_AUG_SHIFT, XP_AUG_DEGREES};
+        if (jx_augment_batch(b->in[0], e->aug, 28, 28, &ao, e->seed, step) < 0) return -1;
+        b->in[0] = e->aug;
+    }
+    if (e->has_key) { /* the previous step is done with its key */
+        jx_array_free(e->key);
+        if (!(e->key = jx_key_array(jx_key_fold_in(jx_key_new(e->seed), (uint32_t)step))))
+            return -1;
+        b->in[2] = e->key;
+    }
+    return 0;
 }
 
 double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
     const xp_model *m = c->m;
-    jx_array *key = NULL;
-    xp_batch_ctx b = {m, seed, NULL};
-    ex_trainer tr = {.step = c->step, .n_params = c->np, .params = c->params->leaves,
-                     .n_state = c->ns, .state = jx_train_state(c->train)->leaves,
-                     .n_extra = xp_has_key(m), .extra = &key, .epochs = o->epochs,
-                     .shuffle = 1, .seed = seed, .progress_every = 50,
-                     .before_step = xp_before_step, .user = &b};
-    double acc = -1, t0 = ex_now();
-    jx_type xt = JX_TYPE(JX_F32, o->batch, 784), kt = JX_TYPE(JX_U32, 2);
-    if (xp_reset(c, seed) < 0 || (m->augment && !(b.aug = jx_array_new_type(&xt))) ||
-        (tr.n_extra && !(key = jx_array_new_type(&kt))) ||
-        ex_trainer_init(&tr, d->xtr, d->ytr, o->batch, JX_BATCH_DROP_LAST) < 0)
-        goto done;
+    xp_epoch_ctx e = {seed, NULL, NULL, xp_has_key(m), {.epochs = o->epochs, .every = 50}};
+    jx_epoch_opts eo = {.batch = o->batch, .flags = JX_BATCH_DROP_LAST, .shuffle = 1,
+                        .seed = seed, .hook = xp_hook, .user = &e};
+    double acc = -1, hits, t0 = ex_now();
+    jx_type xt = JX_TYPE(JX_F32, o->batch, 784);
+    if (xp_reset(c, seed) < 0 || (m->augment && !(e.aug = jx_array_new_type(&xt)))) goto done;
     printf("  %s lr %g seed %u: test acc", m->name, c->lr, seed);
     for (int epoch = 0; epoch < o->epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0 || ex_evaluate(c->eval, c->np, c->params->leaves,
-                                                          d->xte, d->yte, 1000, &acc, NULL) < 0) {
+        e.prog.epoch = epoch, e.prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
+        int rc = jx_train_epoch(c->train, d->xtr, d->ytr, &eo, NULL);
+        ex_progress_done();
+        if (rc < 0 ||
+            jx_eval_sum(c->eval, c->np, c->params->leaves, d->xte, d->yte, 1000, 1, &hits) < 0) {
             acc = -1;
             goto done;
         }
+        acc = hits / (double)jx_array_dim(d->xte, 0);
         printf(" %.1f", 100 * acc);
         fflush(stdout);
     }
     printf(" (%.1f s)\n", ex_now() - t0);
 done:
-    ex_trainer_free(&tr);
-    jx_array_free(b.aug), jx_array_free(key);
+    jx_array_free(e.aug), jx_array_free(e.key);
     return acc;
 }
 
@@ -296,7 +287,8 @@ int xp_softmax_check(int threads) {
            jx_array_get(out[1], 0), jx_array_get(out[1], 1), naive_bad);
     printf("  [10,10,32] of 1e6: max error %.1e vs 1/32; random [100,32]: max difference "
            "%.1e vs naive\n", err_b, err_r);
-    int ok = err_a < 1e-6 && fabs(sum_a - 1) < 1e-5 && err_b < 1e-5 && err_r < 1e-5 && naive_bad > 0;
+    int ok = err_a < 1e-6 && fabs(sum_a - 1) < 1e-5 && err_b < 1e-5 && err_r < 1e-5 &&
+             naive_bad > 0;
     printf("stable softmax: %s\n", ok ? "OK" : "FAILED");
     if (ok) rc = 0;
     else jx_clear_error(), fprintf(stderr, "experiments: the stable-softmax check failed\n");
