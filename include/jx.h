@@ -169,6 +169,11 @@ int jx_tree_subtree(const jx_tree *t, const char *prefix, int *first);
 int jx_tree_find(const jx_tree *t, const char *path);
 jx_array *jx_tree_get(const jx_tree *t, const char *path);
 jx_tree *jx_tree_copy(const jx_tree *t);
+/* jx_tree_assign writes src's values into dst's leaves (the arrays stay, so a tree a
+ * jx_train or a donated executable holds sees the new values): both trees must have the
+ * same paths in the same order with the same types, else nothing is written and the
+ * message names the first leaf that differs. 0 or -1. */
+int jx_tree_assign(jx_tree *dst, const jx_tree *src);
 void jx_tree_free(jx_tree *t);
 
 /* .npz archives, as numpy's savez (stored) and savez_compressed (deflate) write them and

@@ -234,4 +234,30 @@ TEST(subtree_is_a_layout_argument) {
     jx_tree_free(t);
 }
 
+TEST(assign_writes_into_the_leaves) {
+    jx_tree *a = jx_tree_new(), *b = jx_tree_new();
+    CHECK(jx_tree_put(a, jx_array_scalar(JX_F32, 1), "w") == 0 &&
+          jx_tree_put(a, jx_array_scalar(JX_F64, 2), "b") == 0);
+    CHECK(jx_tree_put(b, jx_array_scalar(JX_F32, 5), "w") == 0 &&
+          jx_tree_put(b, jx_array_scalar(JX_F64, 6), "b") == 0);
+    jx_array *w = a->leaves[0];
+    CHECK(jx_tree_assign(a, b) == 0);
+    CHECK(a->leaves[0] == w && jx_array_get(w, 0) == 5 && jx_array_get(a->leaves[1], 0) == 6);
+    CHECK(jx_tree_assign(a, a) == 0 && jx_array_get(w, 0) == 5); /* onto itself */
+    jx_tree *c = jx_tree_new(), *d = jx_tree_new(), *e = jx_tree_new();
+    CHECK(jx_tree_put(c, jx_array_scalar(JX_F32, 7), "w") == 0 &&
+          jx_tree_put(c, jx_array_scalar(JX_F32, 8), "b") == 0); /* b has another dtype */
+    CHECK(jx_tree_assign(a, c) == -1);
+    CHECK_CONTAINS(jx_error(), "jx_tree_assign: 'b' is f32[] in the source, f64[] in the destination");
+    CHECK(jx_array_get(w, 0) == 5); /* nothing written */
+    CHECK(jx_tree_put(d, jx_array_scalar(JX_F32, 7), "v") == 0 &&
+          jx_tree_put(d, jx_array_scalar(JX_F64, 8), "b") == 0);
+    CHECK(jx_tree_assign(a, d) == -1);
+    CHECK_CONTAINS(jx_error(), "leaf 0 is 'v' in the source, 'w' in the destination");
+    CHECK(jx_tree_assign(a, e) == -1);
+    CHECK_CONTAINS(jx_error(), "the source has 0 leaves, the destination 2");
+    CHECK(jx_tree_assign(NULL, e) == -1 && jx_tree_assign(a, NULL) == -1);
+    jx_tree_free(a), jx_tree_free(b), jx_tree_free(c), jx_tree_free(d), jx_tree_free(e);
+}
+
 TEST_MAIN()

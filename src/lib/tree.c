@@ -165,6 +165,29 @@ jx_tree *jx_tree_copy(const jx_tree *t) {
 }
 
 /* See jx.h. */
+int jx_tree_assign(jx_tree *dst, const jx_tree *src) {
+    if (!dst || !src) return util_err("jx_tree_assign: NULL tree");
+    if (dst->n != src->n)
+        return util_err("jx_tree_assign: the source has %d leaves, the destination %d", src->n,
+                        dst->n);
+    for (int i = 0; i < dst->n; i++) {
+        jx_type a = jx_array_type(dst->leaves[i]), b = jx_array_type(src->leaves[i]);
+        char as[96], bs[96];
+        if (strcmp(dst->paths[i], src->paths[i]))
+            return util_err("jx_tree_assign: leaf %d is '%.200s' in the source, '%.200s' in "
+                            "the destination", i, src->paths[i], dst->paths[i]);
+        if (!jx_type_eq(&a, &b))
+            return util_err("jx_tree_assign: '%.200s' is %s in the source, %s in the "
+                            "destination", dst->paths[i], jx_type_str(&b, bs, sizeof bs),
+                            jx_type_str(&a, as, sizeof as));
+    }
+    for (int i = 0; i < dst->n; i++) /* memmove: a leaf may be shared by both trees */
+        memmove(jx_array_data(dst->leaves[i]), jx_array_cdata(src->leaves[i]),
+                jx_array_nbytes(src->leaves[i]));
+    return 0;
+}
+
+/* See jx.h. */
 void jx_tree_free(jx_tree *t) {
     if (!t) return;
     for (int i = 0; i < t->n; i++) {
