@@ -168,12 +168,9 @@ void xp_ctx_free(xp_ctx *c) {
  * 0, or -1 with jx_error(). */
 static int xp_reset(xp_ctx *c, uint32_t seed) {
     jx_tree *fresh = xp_init_params(c->m, seed);
-    if (!fresh) return -1;
-    for (int i = 0; i < c->np; i++) /* same types: copy the bytes into the trainer's leaves */
-        memcpy(jx_array_data(c->params->leaves[i]), jx_array_cdata(fresh->leaves[i]),
-               jx_array_nbytes(fresh->leaves[i]));
+    int rc = fresh ? jx_tree_assign(c->params, fresh) : -1; /* into the trainer's leaves */
     jx_tree_free(fresh);
-    if (jx_train_reset(c->train) < 0) return -1;
+    if (rc < 0 || jx_train_reset(c->train) < 0) return -1;
     return jx_optim_set_hparam(&c->opt, jx_train_state(c->train)->leaves, "lr", c->lr);
 }
 
