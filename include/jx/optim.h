@@ -202,8 +202,10 @@ jx_fn *jx_optim_train_step(const jx_optim *o, const jx_fn *loss, int n_params);
  *   "opt/<hparam>"               injected hyperparameters (f64[]): "opt/lr", ...
  *   "opt/<moment>/<param path>"  moments: "trace" (MOMENTUM), "mu" and "nu" (ADAM,
  *                                ADAMW), "sum_of_squares" (ADAGRAD), "nu" (RMSPROP)
- *   "opt/count"                  i32[] step count, last: the optimizer's own when it keeps
- *                                one, else the trainer's (incremented by the step)
+ *   "opt/count"                  i32[] step count, last of "opt/": the optimizer's own
+ *                                when it keeps one, else the trainer's (incremented by
+ *                                the step)
+ *   "<carry path>"               the carried leaves (jx_train_opts.carry), if any
  * so jx_optim_set_hparam(o, jx_train_state(tr)->leaves, "lr", v), or writing the leaf,
  * changes the next step without recompiling.
  *
@@ -214,6 +216,48 @@ jx_fn *jx_optim_train_step(const jx_optim *o, const jx_fn *loss, int n_params);
 typedef struct jx_train jx_train;
 jx_train *jx_train_new(const jx_optim *o, jx_trace_cb loss, void *user, jx_tree *params,
                        int n_batch, int n_aux, const jx_jit_opts *opts);
+
+/* jx_train_new_opts is jx_train_new with options: carried state and a gradient callback
+ * (jx_train_new(o, loss, user, params, nb, na, jo) is jx_train_new_opts(o, params,
+ * &(jx_train_opts){.loss = loss, .user = user, .n_batch = nb, .n_aux = na, .jit = *jo})).
+ * Both callbacks are traced on (params' leaves..., carry leaves..., batch...):
+ *   loss  -> (loss, new carry..., aux...): the step is value_and_grad of the loss with
+ *            respect to the params (the new carry and aux are its auxiliary outputs, as
+ *            with has_aux=True), then the optimizer update;
+ *   grads -> (loss, grads..., new carry..., aux...): the callback computes the gradients
+ *            itself, one per param of its type, in the params' order (per-example
+ *            gradients by jx_call_vmap of jx_call_value_and_grad, clipping and noise for
+ *            DP-SGD; any gradient transformation); the loss (a float scalar) is reported.
+ * Exactly one of them is set. The library keeps the rest: the update (jx_optim's own
+ * clipping and L2 included), the step count, the donation and the compilation per batch
+ * signature.
+ * carry (may be NULL or empty): state the step reads and returns updated besides the
+ * params, never differentiated: a PRNG key split every step ("rng/key"), batch-norm
+ * statistics, running averages. Its leaves (any dtype) join the state tree after
+ * "opt/count" at their paths, retained, not copied: the step writes the new values into
+ * the same arrays, so the caller's tree sees them (or may be freed at once). They are
+ * donated like the params, saved and loaded by jx_train_save/jx_train_load at their
+ * paths, and jx_train_reset writes back the values they had at jx_train_new_opts. Paths
+ * at or under "opt" or "params", and a leaf that is also a param or carried twice, are
+ * refused.
+ * A callback's outputs are checked when the step is traced: a loss that is not a float
+ * scalar, a gradient or a new carry whose type differs from its param's or carry's, an
+ * output left unset or one set past the end fails the step (jx_train_step: -1, nothing
+ * changed) with a message naming jx_train, the output and both types, at the
+ * jx_train_new_opts call's line ("f.c:12: jx_train: grads output 2 (the gradient of
+ * param 'lin/b') is f32[4], the param is f32[3]"). A callback has 1 + n_carry + n_aux
+ * outputs (loss) or 1 + n_params + n_carry + n_aux (grads). */
+typedef struct jx_train_opts {
+    jx_trace_cb loss;      /* (params..., carry..., batch...) -> (loss, new carry..., aux...) */
+    jx_trace_cb grads;     /* ... -> (loss, grads..., new carry..., aux...) */
+    void *user;            /* passed to the callback */
+    int n_batch, n_aux;    /* batch inputs and aux outputs, each 0..1024 */
+    const jx_tree *carry;  /* carried leaves, or NULL */
+    jx_jit_opts jit;       /* threads, disk cache (donate is ignored) */
+} jx_train_opts;
+jx_train *jx_train_new_opts_at(jx_loc loc, const jx_optim *o, jx_tree *params,
+                               const jx_train_opts *opts);
+#define jx_train_new_opts(...) jx_train_new_opts_at(JX_HERE, __VA_ARGS__)
 /* One step on batch[0..n_batch): params and state updated in place; *loss (may be NULL)
  * gets the loss; aux (may be NULL: discarded) gets the n_aux aux outputs as jx_exe_run
  * fills outputs (a non-NULL array of the right type is written in place, else a new
@@ -230,7 +274,8 @@ int64_t jx_train_count(const jx_train *tr);
 /* Executables compiled so far (one per batch signature). */
 int jx_train_n_compiled(const jx_train *tr);
 /* The compiled step for a loop of one's own: step(params leaves..., state leaves...,
- * batch...) -> (params..., state..., loss, aux...), params and state donated (pass the
+ * batch...) -> (params..., state..., loss, aux...) (the state's leaves: the optimizer's,
+ * the count, the carry), params and state donated (pass the
  * leaves as both inputs and outputs to update them in place). Owned by tr. */
 jx_jitfn *jx_train_jitfn(const jx_train *tr);
 /* Checkpoints: jx_train_save writes the params at "params/<path>" and the state leaves at
@@ -243,8 +288,10 @@ int jx_train_save(const jx_train *tr, const char *path);
 int jx_train_load(jx_train *tr, const char *path);
 /* Starts training afresh without recompiling: the optimizer state becomes the initial
  * state for the params as they are now (write new params into their leaves first), the
- * count 0, injected hyperparameters their values in the optimizer given to jx_train_new.
- * Leaves are written, not replaced. 0 or -1. */
+ * count 0, injected hyperparameters their values in the optimizer given to jx_train_new,
+ * the carried leaves the values they had then (write others into them after the reset
+ * to change them, e.g. a new PRNG key). So reset + steps equal a new trainer's steps on
+ * the same params. Leaves are written, not replaced. 0 or -1. */
 int jx_train_reset(jx_train *tr);
 /* Frees the trainer and its state (not the params tree). NULL is ignored. */
 void jx_train_free(jx_train *tr);

@@ -1,6 +1,7 @@
-/* The training state (jx/optim.h, jx_train): a parameter tree, the optimizer state as a
- * tree with "opt/..." paths, and the step (jx_optim_train_step) compiled per batch
- * signature with the params and the state donated; checkpoints as one .npz. */
+/* The training state (jx/optim.h, jx_train): a parameter tree, the optimizer state and
+ * the carried leaves as a tree with "opt/..." and the carry's paths, the step
+ * (train_trace.c) compiled per batch signature with the params and the state donated, and
+ * the epoch loop. Checkpoints: train_ckpt.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -9,69 +10,9 @@
 #include <jx/data.h>
 
 #include "lib/nn/optim_int.h"
+#include "lib/nn/train_int.h"
 
 #include "core/util.h"
-
-#define TRAIN_TBUF 200 /* room for a type string */
-
-struct jx_train {
-    jx_optim o;
-    jx_trace_cb loss;
-    void *user;
-    jx_tree *params;  /* borrowed */
-    jx_tree *state;   /* owned: the optimizer's state, then "opt/count" */
-    int np, ns_opt, ns, nb, n_aux;
-    int own_count;    /* 1: the optimizer keeps no count; the last state leaf is ours */
-    char **pnames;    /* "params/<path>" for each param */
-    jx_array **in, **out; /* scratch for a run: np + ns + nb and np + ns + 1 + n_aux */
-    jx_array *loss_out;   /* the step's loss scalar, kept from step to step (NULL at first) */
-    jx_jitfn *jf;
-};
-
-/* ---- the traced step ------------------------------------------------------------------ */
-
-/* step(params..., state..., batch...) -> (params..., state..., loss, aux...): the loss is
- * traced on the params' and the batch's types, jx_optim_train_step builds the update, and
- * the trainer's own count (if any) is incremented. user: the jx_train. */
-static void train_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    const jx_train *tr = user;
-    int np = tr->np, nso = tr->ns_opt, nb = tr->nb, nl = np + nb;
-    int nso_out = np + nso + 1 + tr->n_aux;
-    jx_type *ty = malloc(sizeof *ty * (size_t)nl);
-    jx_val *args = malloc(sizeof *args * (size_t)(np + nso + nb));
-    jx_val *outs = malloc(sizeof *outs * (size_t)nso_out);
-    jx_fn *lf = NULL, *step = NULL;
-    if (!ty || !args || !outs) {
-        jx_trace_fail(t, "jx_train: out of memory");
-        goto done;
-    }
-    for (int i = 0; i < np; i++) ty[i] = jx_val_type(in[i]);
-    for (int i = 0; i < nb; i++) ty[np + i] = jx_val_type(in[np + tr->ns + i]);
-    lf = jx_trace(tr->loss, nl, ty, 1 + tr->n_aux, tr->user);
-    step = lf ? jx_optim_train_step(&tr->o, lf, np) : NULL;
-    if (!step) {
-        jx_trace_fail(t, jx_error());
-        goto done;
-    }
-    memcpy(args, in, sizeof *args * (size_t)(np + nso));
-    memcpy(args + np + nso, in + np + tr->ns, sizeof *args * (size_t)nb);
-    if (jx_call(step, args, outs) < 0) {
-        jx_trace_fail(t, jx_error());
-        goto done;
-    }
-    memcpy(out, outs, sizeof *out * (size_t)(np + nso));
-    if (tr->own_count) {
-        jx_val c = in[np + nso];
-        out[np + nso] = jx_add(c, jx_lit(c, 1));
-    }
-    memcpy(out + np + tr->ns, outs + np + nso, sizeof *out * (size_t)(1 + tr->n_aux));
-done:
-    jx_fn_free(step);
-    jx_fn_free(lf);
-    free(ty);
-    free(args);
-    free(outs);
-}
 
 /* ---- construction --------------------------------------------------------------------- */
 
@@ -124,18 +65,23 @@ static int train_init_state(jx_train *tr) {
             rc |= train_add(tr->state, st[k], "opt/%s/%s", train_slot_name(o, s),
                             tr->params->paths[i]);
     if (k < nso) rc |= train_add(tr->state, st[k++], "opt/count%s%s", "", "");
-    if (tr->own_count) rc |= train_add(tr->state, jx_array_scalar(JX_I32, 0), "opt/count%s%s", "", "");
+    if (tr->own_count)
+        rc |= train_add(tr->state, jx_array_scalar(JX_I32, 0), "opt/count%s%s", "", "");
     free(st);
     return rc ? -1 : 0;
 }
 
-/* Checks jx_train_new's arguments. 0 or -1. */
-static int train_check(const jx_optim *o, jx_trace_cb loss, const jx_tree *params,
-                       int n_batch, int n_aux) {
-    if (!o || !loss || !params) return util_err("jx_train_new: NULL %s", !o ? "optimizer" : !loss ? "loss" : "params");
+/* Checks jx_train_new_opts's arguments but the carry. 0 or -1. */
+static int train_check(const jx_optim *o, const jx_tree *params, const jx_train_opts *op) {
+    if (!o || !params || !op)
+        return util_err("jx_train_new: NULL %s", !o ? "optimizer" : !params ? "params" : "options");
+    if (!op->loss == !op->grads)
+        return util_err("jx_train_new: %s", op->loss ? "both a loss and a grads callback (give one)"
+                                                     : "NULL loss (and no grads callback)");
     if (params->n < 1) return util_err("jx_train_new: the parameter tree is empty");
-    if (n_batch < 0 || n_aux < 0 || n_batch > 1024 || n_aux > 1024)
-        return util_err("jx_train_new: n_batch (%d) and n_aux (%d) must be in 0..1024", n_batch, n_aux);
+    if (op->n_batch < 0 || op->n_aux < 0 || op->n_batch > 1024 || op->n_aux > 1024)
+        return util_err("jx_train_new: n_batch (%d) and n_aux (%d) must be in 0..1024",
+                        op->n_batch, op->n_aux);
     for (int i = 0; i < params->n; i++) {
         jx_dtype dt = params->leaves[i] ? jx_array_dtype(params->leaves[i]) : JX_NDTYPES;
         if (dt != JX_F32 && dt != JX_F64)
@@ -145,44 +91,104 @@ static int train_check(const jx_optim *o, jx_trace_cb loss, const jx_tree *param
     return jx_optim_n_state(o, params->n) < 0 ? -1 : 0;
 }
 
+/* 1 if path is prefix or under it. */
+static int train_under(const char *path, const char *prefix) {
+    size_t n = strlen(prefix);
+    return !strncmp(path, prefix, n) && (path[n] == 0 || path[n] == '/');
+}
+
+/* Checks the carry tree (may be NULL) against the params: non-NULL leaves, no reserved
+ * path, no leaf that is a param or carried twice. 0 or -1. */
+static int train_check_carry(const jx_tree *carry, const jx_tree *params) {
+    for (int i = 0; carry && i < carry->n; i++) {
+        const char *p = carry->paths[i];
+        jx_array *leaf = carry->leaves[i];
+        if (!leaf) return util_err("jx_train_new: carry '%s' is NULL", p);
+        if (train_under(p, "opt") || train_under(p, "params"))
+            return util_err("jx_train_new: carry path '%s' is reserved (\"opt/...\" is the "
+                            "optimizer state, \"params/...\" the params in checkpoints)", p);
+        for (int j = 0; j < params->n; j++)
+            if (params->leaves[j] == leaf)
+                return util_err("jx_train_new: carry '%s' is the array of param '%s' (each "
+                                "is updated in place: give a copy)", p, params->paths[j]);
+        for (int j = 0; j < i; j++)
+            if (carry->leaves[j] == leaf)
+                return util_err("jx_train_new: carry '%s' is the array of carry '%s'", p,
+                                carry->paths[j]);
+    }
+    return 0;
+}
+
+/* Adds the carry's leaves (retained) to tr->state and keeps a copy of their values in
+ * tr->carry0. 0 or -1. */
+static int train_add_carry(jx_train *tr, const jx_tree *carry) {
+    tr->nc = carry ? carry->n : 0;
+    if (tr->nc == 0) return 0;
+    for (int i = 0; i < carry->n; i++)
+        if (jx_tree_add(tr->state, carry->paths[i], carry->leaves[i]) < 0) return -1;
+    return (tr->carry0 = jx_tree_copy(carry)) ? 0 : -1;
+}
+
+/* Allocates tr's run scratch and checkpoint names. 0 or -1. */
+static int train_alloc(jx_train *tr) {
+    int n_in = tr->np + tr->ns + tr->nc + tr->nb, n_out = tr->np + tr->ns + tr->nc + 1 + tr->n_aux;
+    tr->in = calloc((size_t)n_in, sizeof *tr->in);
+    tr->out = calloc((size_t)n_out, sizeof *tr->out);
+    tr->pnames = calloc((size_t)tr->np, sizeof *tr->pnames);
+    int ok = tr->in && tr->out && tr->pnames;
+    for (int i = 0; ok && i < tr->np; i++) {
+        size_t len = strlen(tr->params->paths[i]) + 8;
+        if ((tr->pnames[i] = malloc(len)))
+            snprintf(tr->pnames[i], len, "params/%s", tr->params->paths[i]);
+        ok = tr->pnames[i] != NULL;
+    }
+    return ok ? 0 : util_err("jx_train_new: out of memory");
+}
+
+/* Compiles nothing yet: makes tr->jf, the step traced per batch signature with the
+ * params and the state (carry included) donated. 0 or -1. */
+static int train_jit(jx_train *tr, const jx_jit_opts *jit) {
+    int n_don = tr->np + tr->ns + tr->nc, n_in = n_don + tr->nb;
+    unsigned char *donate = calloc((size_t)n_in, 1);
+    if (!donate) return util_err("jx_train_new: out of memory");
+    memset(donate, 1, (size_t)n_don);
+    jx_jit_opts jo = *jit;
+    jo.donate = donate;
+    tr->jf = jx_jit_trace(train_step_cb, n_in, n_don + 1 + tr->n_aux, tr, &jo);
+    free(donate);
+    return tr->jf ? 0 : -1;
+}
+
 /* See jx/optim.h. */
-jx_train *jx_train_new(const jx_optim *o, jx_trace_cb loss, void *user, jx_tree *params,
-                       int n_batch, int n_aux, const jx_jit_opts *opts) {
-    if (train_check(o, loss, params, n_batch, n_aux) < 0) return NULL;
+jx_train *jx_train_new_opts_at(jx_loc loc, const jx_optim *o, jx_tree *params,
+                               const jx_train_opts *opts) {
+    if (train_check(o, params, opts) < 0 || train_check_carry(opts->carry, params) < 0)
+        return NULL;
     jx_train *tr = calloc(1, sizeof *tr);
     if (!tr) {
         util_err("jx_train_new: out of memory");
         return NULL;
     }
-    tr->o = *o, tr->loss = loss, tr->user = user, tr->params = params;
-    tr->np = params->n, tr->nb = n_batch, tr->n_aux = n_aux;
+    tr->o = *o, tr->loss = opts->loss, tr->grads = opts->grads, tr->user = opts->user;
+    tr->loc = loc, tr->params = params;
+    tr->np = params->n, tr->nb = opts->n_batch, tr->n_aux = opts->n_aux;
     tr->ns_opt = jx_optim_n_state(o, params->n);
     tr->own_count = !opt_has_count(o);
     tr->ns = tr->ns_opt + tr->own_count;
-    int n_in = tr->np + tr->ns + tr->nb, n_out = tr->np + tr->ns + 1 + n_aux;
-    tr->in = calloc((size_t)n_in, sizeof *tr->in);
-    tr->out = calloc((size_t)n_out, sizeof *tr->out);
-    tr->pnames = calloc((size_t)tr->np, sizeof *tr->pnames);
-    unsigned char *donate = calloc((size_t)n_in, 1);
-    int ok = tr->in && tr->out && tr->pnames && donate;
-    for (int i = 0; ok && i < tr->np; i++) {
-        size_t len = strlen(params->paths[i]) + 8;
-        if ((tr->pnames[i] = malloc(len))) snprintf(tr->pnames[i], len, "params/%s", params->paths[i]);
-        ok = tr->pnames[i] != NULL;
-    }
-    if (!ok) util_err("jx_train_new: out of memory");
-    if (ok && train_init_state(tr) == 0) {
-        jx_jit_opts jo = opts ? *opts : (jx_jit_opts){0};
-        for (int i = 0; i < tr->np + tr->ns; i++) donate[i] = 1;
-        jo.donate = donate;
-        tr->jf = jx_jit_trace(train_step_cb, n_in, n_out, tr, &jo);
-    }
-    free(donate);
-    if (!tr->jf) {
+    if (train_init_state(tr) < 0 || train_add_carry(tr, opts->carry) < 0 ||
+        train_alloc(tr) < 0 || train_jit(tr, &opts->jit) < 0) {
         jx_train_free(tr);
         return NULL;
     }
     return tr;
+}
+
+/* See jx/optim.h. */
+jx_train *jx_train_new(const jx_optim *o, jx_trace_cb loss, void *user, jx_tree *params,
+                       int n_batch, int n_aux, const jx_jit_opts *opts) {
+    jx_train_opts op = {.loss = loss, .user = user, .n_batch = n_batch, .n_aux = n_aux};
+    if (opts) op.jit = *opts;
+    return jx_train_new_opts_at((jx_loc){NULL, 0}, o, params, &op);
 }
 
 /* See jx/optim.h. */
@@ -191,6 +197,7 @@ void jx_train_free(jx_train *tr) {
     jx_jitfn_free(tr->jf);
     jx_array_free(tr->loss_out);
     jx_tree_free(tr->state);
+    jx_tree_free(tr->carry0);
     for (int i = 0; tr->pnames && i < tr->np; i++) free(tr->pnames[i]);
     free(tr->pnames);
     free(tr->in);
@@ -209,6 +216,9 @@ int jx_train_reset(jx_train *tr) {
                jx_array_nbytes(st[i]));
     for (int i = 0; i < tr->ns_opt; i++) jx_array_free(st[i]);
     if (rc == 0 && tr->own_count) jx_array_fill(tr->state->leaves[tr->ns - 1], 0);
+    for (int i = 0; rc == 0 && i < tr->nc; i++)
+        memcpy(jx_array_data(tr->state->leaves[tr->ns + i]), jx_array_cdata(tr->carry0->leaves[i]),
+               jx_array_nbytes(tr->carry0->leaves[i]));
     free(st);
     return rc;
 }
@@ -218,11 +228,11 @@ int jx_train_reset(jx_train *tr) {
 /* See jx/optim.h. */
 int jx_train_step(jx_train *tr, jx_array *const *batch, double *loss, jx_array **aux) {
     if (!tr) return util_err("jx_train_step: NULL trainer");
-    int np = tr->np, nps = tr->np + tr->ns;
+    int np = tr->np, nps = tr->np + tr->ns + tr->nc;
     for (int i = 0; i < tr->nb; i++)
         if (!batch || !batch[i]) return util_err("jx_train_step: batch input %d is NULL", i);
     for (int i = 0; i < np; i++) tr->in[i] = tr->out[i] = tr->params->leaves[i];
-    for (int i = 0; i < tr->ns; i++) tr->in[np + i] = tr->out[np + i] = tr->state->leaves[i];
+    for (int i = 0; i < nps - np; i++) tr->in[np + i] = tr->out[np + i] = tr->state->leaves[i];
     for (int i = 0; i < tr->nb; i++) tr->in[nps + i] = batch[i];
     tr->out[nps] = tr->loss_out; /* written in place after the first step: no allocation */
     for (int i = 0; i < tr->n_aux; i++) tr->out[nps + 1 + i] = aux ? aux[i] : NULL;
@@ -311,88 +321,5 @@ int jx_train_epoch(jx_train *tr, const jx_array *x, const jx_array *y,
     free(aux);
     free(in);
     free(perm);
-    return rc;
-}
-
-/* ---- checkpoints ---------------------------------------------------------------------- */
-
-/* Name and leaf of checkpoint entry i: the params, then the state. */
-static const char *train_entry(const jx_train *tr, int i, jx_array **leaf) {
-    if (i < tr->np) {
-        *leaf = tr->params->leaves[i];
-        return tr->pnames[i];
-    }
-    *leaf = tr->state->leaves[i - tr->np];
-    return tr->state->paths[i - tr->np];
-}
-
-/* See jx/optim.h. */
-int jx_train_save(const jx_train *tr, const char *path) {
-    if (!tr) return util_err("jx_train_save: NULL trainer");
-    int n = tr->np + tr->ns;
-    const char **names = malloc(sizeof *names * (size_t)n);
-    jx_array **arrays = malloc(sizeof *arrays * (size_t)n);
-    int rc = names && arrays ? 0 : util_err("jx_train_save: out of memory");
-    for (int i = 0; rc == 0 && i < n; i++) names[i] = train_entry(tr, i, &arrays[i]);
-    if (rc == 0) rc = jx_npz_save(path, n, names, arrays, JX_NPZ_STORED);
-    free(names);
-    free(arrays);
-    return rc;
-}
-
-/* Checks that file tree f (read from path) has exactly tr's entries with their types,
- * valid injected hyperparameters and a count >= 0; fills idx[i] with entry i's index in
- * f. 0 or -1 naming the member. */
-static int train_match(const jx_train *tr, const jx_tree *f, const char *path, int *idx) {
-    char a[TRAIN_TBUF], b[TRAIN_TBUF];
-    int n = tr->np + tr->ns;
-    for (int i = 0; i < n; i++) {
-        jx_array *leaf;
-        const char *name = train_entry(tr, i, &leaf);
-        if ((idx[i] = jx_tree_find(f, name)) < 0)
-            return util_err("jx_train_load: %s: no member '%s'", path, name);
-        jx_type ft = jx_array_type(f->leaves[idx[i]]), tt = jx_array_type(leaf);
-        if (!jx_type_eq(&ft, &tt))
-            return util_err("jx_train_load: %s: member '%s' is %s, the trainer's is %s", path,
-                            name, jx_type_str(&ft, a, sizeof a), jx_type_str(&tt, b, sizeof b));
-    }
-    int ids[OPT_NHP], nh = opt_hp_ids(&tr->o, ids);
-    for (int k = 0; k < nh; k++) {
-        double v = jx_array_get(f->leaves[idx[tr->np + k]], 0);
-        if (opt_hp_check(&tr->o, ids[k], v) < 0) {
-            char why[TRAIN_TBUF];
-            snprintf(why, sizeof why, "%s", jx_error());
-            return util_err("jx_train_load: %s: member '%s': %s", path, tr->state->paths[k], why);
-        }
-    }
-    int64_t count = (int64_t)jx_array_get(f->leaves[idx[n - 1]], 0);
-    if (count < 0)
-        return util_err("jx_train_load: %s: member 'opt/count' is %lld, not a step count", path,
-                        (long long)count);
-    for (int j = 0; f->n != n && j < f->n; j++) {
-        int found = 0;
-        for (int i = 0; i < n && !found; i++) found = idx[i] == j;
-        if (!found)
-            return util_err("jx_train_load: %s: unexpected member '%s' (not a param or state "
-                            "entry of this trainer)", path, f->paths[j]);
-    }
-    return 0;
-}
-
-/* See jx/optim.h. */
-int jx_train_load(jx_train *tr, const char *path) {
-    if (!tr) return util_err("jx_train_load: NULL trainer");
-    jx_tree *f = jx_tree_load(path);
-    if (!f) return -1;
-    int n = tr->np + tr->ns;
-    int *idx = malloc(sizeof *idx * (size_t)n);
-    int rc = idx ? train_match(tr, f, path, idx) : util_err("jx_train_load: out of memory");
-    for (int i = 0; rc == 0 && i < n; i++) {
-        jx_array *leaf;
-        train_entry(tr, i, &leaf);
-        memcpy(jx_array_data(leaf), jx_array_cdata(f->leaves[idx[i]]), jx_array_nbytes(leaf));
-    }
-    free(idx);
-    jx_tree_free(f);
     return rc;
 }
