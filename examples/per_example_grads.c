@@ -2,14 +2,15 @@
  *
  * An MLP (784-128-10, relu, softmax cross-entropy; Haiku-style [in,out] kernels) has a
  * per-example loss(params, x[784], label). value_and_grad of it, vmapped over the batch
- * (params unbatched), gives every example's loss and gradient in one pass. One jitted
- * step then does DP-SGD (Abadi et al. 2016):
- *   - the per-example gradient norms ||g_b|| over all params (min/mean/max returned);
+ * (params unbatched), gives every example's loss and gradient in one pass. DP-SGD (Abadi
+ * et al. 2016) turns them into the step's gradients:
+ *   - the per-example gradient norms ||g_b|| over all params (min/mean/max as aux);
  *   - each g_b clipped to norm C: g_b / max(1, ||g_b|| / C);
  *   - the clipped gradients averaged, plus Gaussian noise of stddev sigma * C / B
  *     (jax.random.normal, the key split every step: key -> (next key, noise key), the
- *     noise key split once per param);
- *   - an SGD step.
+ *     noise key split once per param).
+ * That is jx_train's grads callback; the library adds the SGD update, carries the key
+ * ("rng/key", updated in place like the params) and compiles the step per batch size.
  * For the first batch the per-example gradients are checked against gradients computed
  * one example at a time (jx_grad of the unbatched loss); the max abs difference is
  * printed. Each epoch prints its time, the mean loss, the mean per-example gradient norm
@@ -23,10 +24,25 @@ enum { NP = 4, NCLASS = 10, HIDDEN = 128 };
 
 typedef struct pg {
     double clip, sigma;
-    jx_optim opt;
-    int threads;
+    int threads, epoch;
+    ex_progress_opts prog;
     double nsum, nmin, nmax; /* this epoch's per-example gradient norm statistics */
 } pg;
+
+/* Haiku-style init: TruncatedNormal(1/sqrt(fan_in)) kernels [in,out], zero biases, one
+ * key per layer, into params "layers/<l>/w", "layers/<l>/b". 0 or -1. */
+static int pg_init(jx_tree *params, uint32_t seed) {
+    const int64_t sizes[3] = {784, HIDDEN, NCLASS};
+    jx_key keys[2];
+    jx_key_split(jx_key_new(seed), 2, keys);
+    for (int l = 0; l < 2; l++) {
+        jx_type w = JX_TYPE(JX_F32, sizes[l], sizes[l + 1]), b = JX_TYPE(JX_F32, sizes[l + 1]);
+        if (jx_tree_put(params, jx_init_haiku(keys[l], w), "layers/%d/w", l) < 0 ||
+            jx_tree_put(params, jx_init_zeros(b), "layers/%d/b", l) < 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* The MLP on x[..., 784] -> logits[..., 10]. */
 static jx_val pg_net(const jx_val *p, jx_val x) {
@@ -64,10 +80,11 @@ static jx_val pg_sum_rows(jx_val x) {
     return axes.n ? jx_reduce_sum(x, axes) : x;
 }
 
-/* The DP-SGD step: (params..., key u32[2], x[B,784], labels[B]) -> (new params...,
- * new key, mean loss, min / mean / max per-example gradient norm). vmap(value_and_grad)
- * gives every example's loss and gradient r[0], r[1..NP] with a batch axis. */
-static void pg_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+/* The DP-SGD gradients, jx_train's grads callback: (params..., key u32[2], x[B,784],
+ * labels[B]) -> (mean loss, the noisy mean of the clipped gradients..., new key, min /
+ * mean / max per-example gradient norm). vmap(value_and_grad) gives every example's loss
+ * and gradient r[0], r[1..NP] with a batch axis. */
+static void pg_dp_grads_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t;
     const pg *p = user;
     int64_t B = jx_val_type(in[NP + 1]).shape[0];
@@ -82,25 +99,23 @@ static void pg_step_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     /* Keys: key -> (next key, noise key); noise key -> one key per param. */
     jx_val keys = jx_random_split(in[NP], 2);
     jx_val nkeys = jx_random_split(jx_random_subkey(keys, 1), NP);
-    jx_val grads[NP];
     for (int i = 0; i < NP; i++) {
         /* sum_b scale[b] * g_b as one contraction over the batch axis. */
         jx_val csum = jx_dot_general(scale, r[1 + i], JX_INTS(0), JX_INTS(0), JX_NOINTS, JX_NOINTS);
         jx_val noise = jx_random_normal(jx_random_subkey(nkeys, i), jx_val_type(in[i]));
         jx_val noisy = jx_add(csum, jx_mul(jx_lit(csum, p->sigma * p->clip), noise));
-        grads[i] = jx_div(noisy, jx_lit(noisy, (double)B));
+        out[1 + i] = jx_div(noisy, jx_lit(noisy, (double)B));
     }
-    if (jx_optim_update(&p->opt, NP, in, grads, NULL, out, NULL) < 0) return;
-    out[NP] = jx_random_subkey(keys, 0);
-    out[NP + 1] = jx_mean_all(r[0]);
-    out[NP + 2] = jx_reduce_min(norm, JX_INTS(0));
-    out[NP + 3] = jx_mean_all(norm);
-    out[NP + 4] = jx_reduce_max(norm, JX_INTS(0));
+    out[0] = jx_mean_all(r[0]);
+    out[1 + NP] = jx_random_subkey(keys, 0);
+    out[2 + NP] = jx_reduce_min(norm, JX_INTS(0));
+    out[3 + NP] = jx_mean_all(norm);
+    out[4 + NP] = jx_reduce_max(norm, JX_INTS(0));
 }
 
 /* (params..., x[B,784], labels[B]) -> the per-example gradients g_i[B,...] (for the
  * check against one-at-a-time gradients). */
-static void pg_grads_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+static void pg_batched_grads_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     jx_val r[1 + NP];
     if (pg_per_example(in, in[NP], in[NP + 1], r) == 0)
@@ -117,15 +132,15 @@ static void pg_grad1_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) 
 /* eval(params..., x[B,784], labels[B]) = the number of correct argmax predictions. */
 static void pg_eval_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
-    out[0] = ex_n_correct(pg_net(in, in[NP]), in[NP + 1]);
+    out[0] = jx_count_correct(pg_net(in, in[NP]), in[NP + 1]);
 }
 
 /* Max abs difference between the vmapped per-example gradients of batch (x, y) and
  * gradients computed for each example separately; -1 on failure. */
-static double pg_check(pg *p, jx_array **params, jx_array *x, jx_array *y) {
+static double pg_check(const pg *p, jx_array *const *params, jx_array *x, jx_array *y) {
     const jx_jit_opts jo = {NULL, p->threads, 0};
-    jx_jitfn *batched = jx_jit_trace(pg_grads_cb, NP + 2, NP, p, &jo);
-    jx_jitfn *single = jx_jit_trace(pg_grad1_cb, NP + 2, NP, p, &jo);
+    jx_jitfn *batched = jx_jit_trace(pg_batched_grads_cb, NP + 2, NP, NULL, &jo);
+    jx_jitfn *single = jx_jit_trace(pg_grad1_cb, NP + 2, NP, NULL, &jo);
     jx_array *in[NP + 2], *bg[NP] = {0};
     double maxdiff = -1;
     for (int i = 0; i < NP; i++) in[i] = params[i];
@@ -159,30 +174,30 @@ done:
     return maxdiff;
 }
 
-/* Before the first step: checks the first batch's per-example gradients (see pg_check). */
-static int pg_before_step(ex_trainer *tr, jx_array **x) {
-    if (tr->epoch > 0 || tr->it.index > 0) return 0;
-    double d = pg_check(tr->user, tr->params, *x, tr->it.y);
-    if (d < 0) return -1;
-    printf("first batch: vmap(grad) vs %lld one-at-a-time gradients: max abs difference %.3g\n",
-           (long long)tr->it.size, d);
-    return 0;
-}
-
-/* After each step: the epoch's gradient norm statistics (aux: min, mean, max), and a line
- * for the first steps of the first epoch. */
-static int pg_after_step(ex_trainer *tr) {
-    pg *p = tr->user;
-    double mn = jx_array_get(tr->aux[0], 0), mean = jx_array_get(tr->aux[1], 0);
-    double mx = jx_array_get(tr->aux[2], 0);
-    if (tr->it.index == 0) p->nsum = 0, p->nmin = INFINITY, p->nmax = 0;
+/* jx_train_epoch's hook. Before the first step of the first epoch: checks the batch's
+ * per-example gradients (pg_check). After each step: the epoch's gradient norm
+ * statistics (aux: min, mean, max), a line for the first steps of the first epoch, and
+ * the progress line. */
+static int pg_hook(jx_train *train, jx_train_batch *b, void *user) {
+    pg *p = user;
+    if (!b->after) {
+        if (p->epoch > 0 || b->index > 0) return 0;
+        double d = pg_check(p, jx_train_params(train)->leaves, b->in[0], b->in[1]);
+        if (d < 0) return -1;
+        printf("first batch: vmap(grad) vs %lld one-at-a-time gradients: max abs difference "
+               "%.3g\n", (long long)b->size, d);
+        return 0;
+    }
+    double mn = jx_array_get(b->aux[0], 0), mean = jx_array_get(b->aux[1], 0);
+    double mx = jx_array_get(b->aux[2], 0);
+    if (b->index == 0) p->nsum = 0, p->nmin = INFINITY, p->nmax = 0;
     p->nsum += mean, p->nmin = fmin(p->nmin, mn), p->nmax = fmax(p->nmax, mx);
-    if (tr->epoch == 0 && (tr->it.index < 3 || tr->it.index % 200 == 0)) {
+    if (p->epoch == 0 && (b->index < 3 || b->index % 200 == 0)) {
         ex_progress_done();
         printf("  step %lld: loss %.4f, per-example grad norm min %.4f mean %.4f max %.4f\n",
-               (long long)tr->it.index, tr->loss, mn, mean, mx);
+               (long long)b->index, b->loss, mn, mean, mx);
     }
-    return 0;
+    return ex_progress_hook(train, b, &p->prog);
 }
 
 int main(int argc, char **argv) {
@@ -200,49 +215,47 @@ int main(int argc, char **argv) {
              "DP-SGD on a 784-128-10 MLP: per-example gradients by vmap(grad), each\n"
              "clipped to norm C, averaged, plus Gaussian noise of stddev S * C / batch,\n"
              "then an SGD step, all in one jitted function. Pixels are scaled to [0,1].");
-    p.opt = jx_sgd(o.lr), p.threads = o.threads;
-    /* Haiku-style init: TruncatedNormal(1/sqrt(fan_in)) kernels [in,out], zero biases, one
-     * key per layer. */
-    const ex_init init = {EX_KEY_PER_LAYER, EX_HAIKU, 0, EX_ZEROS, 0};
-    const int64_t sizes[3] = {784, HIDDEN, NCLASS};
-    jx_type ptypes[NP];
-    ex_dense_types(2, sizes, ptypes);
+    p.threads = o.threads, p.prog = (ex_progress_opts){.epochs = o.epochs, .every = 50};
+    jx_optim opt = jx_sgd(o.lr);
+    jx_tree *params = jx_tree_new(), *carry = jx_tree_new();
+    jx_train *train = NULL;
+    jx_jitfn *eval = NULL;
     ex_data d = {0};
-    jx_array *params[NP] = {0}, *key = NULL;
-    jx_jitfn *step = NULL, *eval = NULL;
-    /* The step with the params and the key donated (updated in place). */
-    const unsigned char donate[NP + 3] = {1, 1, 1, 1, 1};
-    const jx_jit_opts step_jo = {donate, o.threads, 0}, jo = {NULL, o.threads, 0};
-    ex_trainer tr = {.n_params = NP, .params = params, .n_state = 1, .state = &key, .n_aux = 3,
-                     .epochs = o.epochs, .shuffle = 1, .seed = o.seed, .progress_every = 50,
-                     .before_step = pg_before_step, .after_step = pg_after_step, .user = &p};
     int rc = 1;
-    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 ||
-        ex_init_params(&init, o.seed, 2, ptypes, params) < 0)
+    if (ex_load_mnist(&o, EX_FLAT, &d) < 0 || pg_init(params, o.seed) < 0 ||
+        jx_tree_put(carry, jx_key_array(jx_key_fold_in(jx_key_new(o.seed), 1)), "rng/key") < 0)
         goto done;
-    key = jx_key_array(jx_key_fold_in(jx_key_new(o.seed), 1)); /* the noise key stream */
-    tr.step = step = jx_jit_trace(pg_step_cb, NP + 3, NP + 5, &p, &step_jo);
-    eval = jx_jit_trace(pg_eval_cb, NP + 2, 1, NULL, &jo);
-    if (!key || !step || !eval || ex_trainer_init(&tr, d.xtr, d.ytr, o.batch, 0) < 0) goto done;
+    /* jit(DP-SGD step): the grads above + SGD, the params and the noise key (carried from
+     * step to step) donated; aux: the gradient norm statistics. */
+    jx_train_opts to = {.grads = pg_dp_grads_cb, .user = &p, .n_batch = 2, .n_aux = 3,
+                        .carry = carry, .jit = {.n_threads = o.threads}};
+    if (!(train = jx_train_new_opts(&opt, params, &to))) goto done;
+    if (!(eval = jx_jit_trace(pg_eval_cb, NP + 2, 1, NULL, &to.jit))) goto done;
+    int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
     printf("per_example_grads: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g, clip C %g, noise sigma %g\n",
-           (long long)tr.n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
-           (long long)tr.steps, o.lr, p.clip, p.sigma);
+           (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, (long long)steps,
+           o.lr, p.clip, p.sigma);
+    jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = pg_hook,
+                        .user = &p};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        if (ex_train_epoch(&tr, epoch) < 0) goto done;
+        double loss;
+        p.epoch = p.prog.epoch = epoch, p.prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
+        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, &loss);
+        ex_progress_done();
+        if (erc < 0) goto done;
         printf("Epoch %d in %.2f sec, mean loss %.4f, grad norms min %.4f mean %.4f max %.4f\n",
-               epoch + 1, tr.seconds, tr.loss_sum / (double)tr.steps, p.nmin,
-               p.nsum / (double)tr.steps, p.nmax);
-        if (ex_report(eval, NP, params, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0) goto done;
+               epoch + 1, ex_now() - p.prog.t0, loss, p.nmin, p.nsum / (double)steps, p.nmax);
+        if (ex_report(eval, NP, params->leaves, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0)
+            goto done;
     }
     rc = 0;
 done:
     if (rc) ex_print_error("per_example_grads");
-    ex_trainer_free(&tr);
-    jx_jitfn_free(step);
+    jx_train_free(train);
+    jx_tree_free(params);
+    jx_tree_free(carry);
     jx_jitfn_free(eval);
-    jx_array_free(key);
-    for (int i = 0; i < NP; i++) jx_array_free(params[i]);
     ex_data_free(&d);
     return rc;
 }
