@@ -242,11 +242,11 @@ jx_train *jx_train_new(const jx_optim *o, jx_trace_cb loss, void *user, jx_tree 
  * refused.
  * A callback's outputs are checked when the step is traced: a loss that is not a float
  * scalar, a gradient or a new carry whose type differs from its param's or carry's, an
- * output left unset or one set past the end fails the step (jx_train_step: -1, nothing
- * changed) with a message naming jx_train, the output and both types, at the
- * jx_train_new_opts call's line ("f.c:12: jx_train: grads output 2 (the gradient of
- * param 'lin/b') is f32[4], the param is f32[3]"). A callback has 1 + n_carry + n_aux
- * outputs (loss) or 1 + n_params + n_carry + n_aux (grads). */
+ * output left unset or one set in the 16 entries past the end fails the step
+ * (jx_train_step: -1, nothing changed) with a message naming jx_train, the output and
+ * both types, at the jx_train_new_opts call's line ("f.c:12: jx_train: grads output 2
+ * (the gradient of param 'lin/b') is f32[4], the param is f32[3]"). A callback has 1 +
+ * n_carry + n_aux outputs (loss) or 1 + n_params + n_carry + n_aux (grads). */
 typedef struct jx_train_opts {
     jx_trace_cb loss;      /* (params..., carry..., batch...) -> (loss, new carry..., aux...) */
     jx_trace_cb grads;     /* ... -> (loss, grads..., new carry..., aux...) */
