@@ -58,15 +58,25 @@ static jx_array *scale_of(int64_t i) {
 /* The hook's record: the scale arrays it made, and after each step the loss and aux. */
 typedef struct rec {
     jx_array *scale[8];
-    double loss[8], aux[8];
-    int before, after, stop_at;
+    double loss[8], aux[8], sum[8];
+    int before, after, stop_at, bad_epoch;
 } rec;
+
+/* Fails the way a hook's own failing library call does, with jx_error() set (here
+ * jx_tree_subtree's message naming why); returns -1. */
+static int util_err_like(const char *why) {
+    jx_tree *t = jx_tree_new();
+    int first, rc = jx_tree_subtree(t, why, &first);
+    jx_tree_free(t);
+    return rc;
+}
 
 /* Fills in[2] with scale_of(index) before each step; records loss and aux after. */
 static int hook(jx_train *tr, jx_train_batch *b, void *user) {
     rec *r = user;
     (void)tr;
-    if (b->index == r->stop_at) return -1;
+    if (b->index == r->stop_at) return b->index == 3 ? util_err_like("no key for batch 3") : -1;
+    if (b->epoch != 1) r->bad_epoch = 1;
     if (!b->after) {
         r->before++;
         if (b->in[2] != NULL || b->index >= 8) return -1;
@@ -74,6 +84,7 @@ static int hook(jx_train *tr, jx_train_batch *b, void *user) {
         return 0;
     }
     r->loss[b->index] = b->loss, r->aux[b->index] = jx_array_get(b->aux[0], 0);
+    r->sum[b->index] = b->loss_sum;
     r->after++;
     return 0;
 }
@@ -151,13 +162,21 @@ TEST(epoch_hook_fills_input_and_sees_aux) {
     CHECK(r.before == 4 && r.after == 4);
     CHECK(isfinite(mb) && ma == mb);
     for (int i = 0; i < 4; i++) CHECK(r.loss[i] == la[i] && r.aux[i] == xa[i]);
+    CHECK(!r.bad_epoch && r.sum[0] == la[0] && r.sum[3] == ((la[0] + la[1]) + la[2]) + la[3]);
     CHECK(same_tree(pa, pb));
     /* A hook that stops: -1 with a message; the steps before are kept. */
     for (int i = 0; i < 8; i++) jx_array_free(r.scale[i]), r.scale[i] = NULL;
     r.stop_at = 2;
     CHECK(jx_train_epoch(a, x, y, &o, &ma) == -1);
     CHECK_CONTAINS(jx_error(), "jx_train_epoch: the hook stopped the epoch before batch 2");
+    CHECK(strstr(jx_error(), "batch 2:") == NULL); /* the hook set no message of its own */
     CHECK(a && jx_train_count(a) == 6);
+    /* A hook's own message is kept after the epoch's. */
+    for (int i = 0; i < 8; i++) jx_array_free(r.scale[i]), r.scale[i] = NULL;
+    r.stop_at = 3;
+    CHECK(jx_train_epoch(a, x, y, &o, &ma) == -1);
+    CHECK_CONTAINS(jx_error(), "the hook stopped the epoch before batch 3: jx_tree_subtree: no leaf of the tree (0 leaves) is under 'no key for batch 3'");
+    CHECK(a && jx_train_count(a) == 9);
     /* No hook: batch input 2 stays NULL. */
     o.hook = NULL;
     CHECK(jx_train_epoch(a, x, y, &o, NULL) == -1);

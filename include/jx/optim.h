@@ -312,8 +312,13 @@ typedef struct jx_train_batch {
     int64_t done;    /* rows of the epoch up to and including this batch */
     double loss;     /* after the step: its loss (NaN before) */
     int after;       /* 0: called before the step, 1: after it */
+    uint64_t epoch;  /* jx_epoch_opts.epoch */
+    double loss_sum; /* the sum of the epoch's step losses so far, this step's included
+                      * after it (for a loss summed over the batch, loss_sum / done is the
+                      * mean per example) */
 } jx_train_batch;
-/* Called before and after every step; a negative return stops the epoch (-1). */
+/* Called before and after every step; a negative return stops the epoch (-1, the error
+ * saying which batch, followed by the hook's own jx_error() message if it set one). */
 typedef int (*jx_train_hook)(jx_train *tr, jx_train_batch *b, void *user);
 
 typedef struct jx_epoch_opts {

@@ -272,29 +272,37 @@ static int train_epoch_check(const jx_train *tr, const jx_array *x, const jx_arr
     return 0;
 }
 
+/* Calls the hook (if any) on b; a negative return is -1 with "jx_train_epoch: the hook
+ * stopped the epoch before|after batch N", followed by the hook's own jx_error() message
+ * if it set one. */
+static int train_hook(jx_train *tr, const jx_epoch_opts *o, jx_train_batch *b) {
+    if (!o->hook) return 0;
+    jx_clear_error();
+    if (o->hook(tr, b, o->user) >= 0) return 0;
+    char why[512];
+    snprintf(why, sizeof why, "%s", jx_error());
+    return util_err("jx_train_epoch: the hook stopped the epoch %s batch %lld%s%s",
+                    b->after ? "after" : "before", (long long)b->index, why[0] ? ": " : "", why);
+}
+
 /* Runs the step on the iterator's batch with the hook around it; adds its loss to *sum.
  * 0 or -1. */
 static int train_epoch_step(jx_train *tr, const jx_batch_iter *it, const jx_epoch_opts *o,
                             jx_array **in, jx_array **aux, double *sum) {
     jx_train_batch b = {in, aux, it->index, jx_batch_iter_count(it), it->size,
-                        it->start + it->size, NAN, 0};
+                        it->start + it->size, NAN, 0, o->epoch, *sum};
     in[0] = it->x;
     if (it->y) in[1] = it->y;
     for (int i = it->y ? 2 : 1; i < tr->nb; i++) in[i] = NULL;
-    if (o->hook && o->hook(tr, &b, o->user) < 0)
-        return util_err("jx_train_epoch: the hook stopped the epoch before batch %lld",
-                        (long long)b.index);
+    if (train_hook(tr, o, &b) < 0) return -1;
     for (int i = 0; i < tr->nb; i++)
         if (!in[i])
             return util_err("jx_train_epoch: batch input %d of batch %lld is NULL (the hook "
                             "must fill it)", i, (long long)b.index);
     if (jx_train_step(tr, in, &b.loss, tr->n_aux ? aux : NULL) < 0) return -1;
-    *sum += b.loss;
+    b.loss_sum = *sum += b.loss;
     b.after = 1;
-    if (o->hook && o->hook(tr, &b, o->user) < 0)
-        return util_err("jx_train_epoch: the hook stopped the epoch after batch %lld",
-                        (long long)b.index);
-    return 0;
+    return train_hook(tr, o, &b);
 }
 
 /* See jx/optim.h. */
