@@ -180,7 +180,7 @@ typedef struct xp_epoch_ctx {
     jx_array *aug;         /* the augmented batch (augment models) */
     jx_array *key;         /* the last step's dropout key (models with a key) */
     int has_key;
-    ex_progress_opts prog; /* the progress line; prog.epoch is the current epoch */
+    ex_progress_opts prog; /* the progress line */
 } xp_epoch_ctx;
 
 /* jx_train_epoch's hook. Before each step: replaces the batch's images (in[0]) by a
@@ -189,7 +189,7 @@ typedef struct xp_epoch_ctx {
 static int xp_hook(jx_train *tr, jx_train_batch *b, void *user) {
     xp_epoch_ctx *e = user;
     if (b->after) return ex_progress_hook(tr, b, &e->prog);
-    uint64_t step = (uint64_t)e->prog.epoch * (uint64_t)b->count + (uint64_t)b->index;
+    uint64_t step = b->epoch * (uint64_t)b->count + (uint64_t)b->index;
     if (e->aug) {
         jx_augment_opts ao = {XP_AUG_SHIFT, XP_AUG_DEGREES};
         if (jx_augment_batch(b->in[0], e->aug, 28, 28, &ao, e->seed, step) < 0) return -1;
@@ -214,10 +214,7 @@ double xp_train(xp_ctx *c, const ex_opts *o, uint32_t seed, const ex_data *d) {
     if (xp_reset(c, seed) < 0 || (m->augment && !(e.aug = jx_array_new_type(&xt)))) goto done;
     printf("  %s lr %g seed %u: test acc", m->name, c->lr, seed);
     for (int epoch = 0; epoch < o->epochs; epoch++) {
-        e.prog.epoch = epoch, e.prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
-        int rc = jx_train_epoch(c->train, d->xtr, d->ytr, &eo, NULL);
-        ex_progress_done();
-        if (rc < 0 ||
+        if (ex_epoch(c->train, d->xtr, d->ytr, &eo, &e.prog, epoch, NULL, NULL) < 0 ||
             jx_eval_sum(c->eval, c->np, c->params->leaves, d->xte, d->yte, 1000, 1, &hits) < 0) {
             acc = -1;
             goto done;

@@ -107,12 +107,9 @@ int main(int argc, char **argv) {
     ex_progress_opts prog = {.epochs = o.epochs, .every = 50};
     jx_epoch_opts eo = {.batch = o.batch, .shuffle = 0, .hook = ex_progress_hook, .user = &prog};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        double loss;
-        prog.epoch = epoch, prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
-        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, &loss);
-        ex_progress_done();
-        if (erc < 0) goto done;
-        printf("Epoch %d in %.2f sec, train loss %.4f\n", epoch + 1, ex_now() - prog.t0, loss);
+        double seconds, loss;
+        if (ex_epoch(train, d.xtr, d.ytr, &eo, &prog, epoch, &seconds, &loss) < 0) goto done;
+        printf("Epoch %d in %.2f sec, train loss %.4f\n", epoch + 1, seconds, loss);
         if (ex_report(eval, NP, weights->leaves, &d, o.batch, EX_TEST_SET | EX_WITH_LOSS) < 0)
             goto done;
     }

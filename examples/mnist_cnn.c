@@ -60,17 +60,19 @@ static int cnn_init(jx_tree *params, uint32_t seed) {
 
 /* What jx_train_epoch's hook keeps: the progress line's options and the steps' summed
  * losses. */
+/* What the epoch's hook reports to main: the progress line's options and the sum of the
+ * step losses so far (each summed over its batch). */
 typedef struct cnn_epoch {
     ex_progress_opts prog;
     double loss_sum;
 } cnn_epoch;
 
-/* The epoch's hook: after each step, adds its loss (summed over the batch) to loss_sum and
- * shows the progress line with the loss per example (ex_progress_hook). 0. */
+/* The epoch's hook: after each step, the loss sum and the progress line with the loss
+ * per example (ex_progress_hook). 0. */
 static int cnn_hook(jx_train *train, jx_train_batch *b, void *user) {
     cnn_epoch *e = user;
     if (!b->after) return 0;
-    e->loss_sum += b->loss;
+    e->loss_sum = b->loss_sum;
     jx_train_batch per_example = *b;
     per_example.loss = b->loss / (double)b->size;
     return ex_progress_hook(train, &per_example, &e->prog);
@@ -105,11 +107,8 @@ int main(int argc, char **argv) {
     jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = cnn_hook,
                         .user = &e};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        e.prog.epoch = epoch, e.prog.t0 = ex_now(), e.loss_sum = 0, eo.epoch = (uint64_t)epoch;
-        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, NULL);
-        ex_progress_done();
-        if (erc < 0) goto done;
-        double seconds = ex_now() - e.prog.t0;
+        double seconds;
+        if (ex_epoch(train, d.xtr, d.ytr, &eo, &e.prog, epoch, &seconds, NULL) < 0) goto done;
         printf("Epoch %d in %.2f sec (%.1f us/step), mean loss %.4f\n", epoch + 1, seconds,
                1e6 * seconds / (double)steps, e.loss_sum / (double)n);
         if (ex_report(eval, NP, params->leaves, &d, 1000,

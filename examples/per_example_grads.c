@@ -24,7 +24,7 @@ enum { NP = 4, NCLASS = 10, HIDDEN = 128 };
 
 typedef struct pg {
     double clip, sigma;
-    int threads, epoch;
+    int threads;
     ex_progress_opts prog;
     double nsum, nmin, nmax; /* this epoch's per-example gradient norm statistics */
 } pg;
@@ -181,7 +181,7 @@ done:
 static int pg_hook(jx_train *train, jx_train_batch *b, void *user) {
     pg *p = user;
     if (!b->after) {
-        if (p->epoch > 0 || b->index > 0) return 0;
+        if (b->epoch > 0 || b->index > 0) return 0;
         double d = pg_check(p, jx_train_params(train)->leaves, b->in[0], b->in[1]);
         if (d < 0) return -1;
         printf("first batch: vmap(grad) vs %lld one-at-a-time gradients: max abs difference "
@@ -192,7 +192,7 @@ static int pg_hook(jx_train *train, jx_train_batch *b, void *user) {
     double mx = jx_array_get(b->aux[2], 0);
     if (b->index == 0) p->nsum = 0, p->nmin = INFINITY, p->nmax = 0;
     p->nsum += mean, p->nmin = fmin(p->nmin, mn), p->nmax = fmax(p->nmax, mx);
-    if (p->epoch == 0 && (b->index < 3 || b->index % 200 == 0)) {
+    if (b->epoch == 0 && (b->index < 3 || b->index % 200 == 0)) {
         ex_progress_done();
         printf("  step %lld: loss %.4f, per-example grad norm min %.4f mean %.4f max %.4f\n",
                (long long)b->index, b->loss, mn, mean, mx);
@@ -239,13 +239,10 @@ int main(int argc, char **argv) {
     jx_epoch_opts eo = {.batch = o.batch, .shuffle = 1, .seed = o.seed, .hook = pg_hook,
                         .user = &p};
     for (int epoch = 0; epoch < o.epochs; epoch++) {
-        double loss;
-        p.epoch = p.prog.epoch = epoch, p.prog.t0 = ex_now(), eo.epoch = (uint64_t)epoch;
-        int erc = jx_train_epoch(train, d.xtr, d.ytr, &eo, &loss);
-        ex_progress_done();
-        if (erc < 0) goto done;
+        double seconds, loss;
+        if (ex_epoch(train, d.xtr, d.ytr, &eo, &p.prog, epoch, &seconds, &loss) < 0) goto done;
         printf("Epoch %d in %.2f sec, mean loss %.4f, grad norms min %.4f mean %.4f max %.4f\n",
-               epoch + 1, ex_now() - p.prog.t0, loss, p.nmin, p.nsum / (double)steps, p.nmax);
+               epoch + 1, seconds, loss, p.nmin, p.nsum / (double)steps, p.nmax);
         if (ex_report(eval, NP, params->leaves, &d, 1000, EX_TRAIN_SET | EX_TEST_SET) < 0)
             goto done;
     }
