@@ -249,6 +249,17 @@ void jx_trace_abort(jx_trace *t);
  * inside a trace callback; returns a poison value. */
 jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg);
 #define jx_trace_fail(...) jx_trace_fail_at(JX_HERE, __VA_ARGS__)
+/* Inside a trace whose inputs in[] begin with tree t's leaves in its order (a callback
+ * traced on the tree's leaf types, or one given the tree as an argument of a layout):
+ * the value of the leaf at the printf-formatted path, params["layers"][l]["w"] as
+ *     jx_tree_val(params, in, "layers/%d/w", l)
+ * A path that is not a leaf records "tree_val: no leaf 'p' in the tree of N leaves" on
+ * the trace at the caller's line and returns poison. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+jx_val jx_tree_val_at(jx_loc loc, const jx_tree *t, const jx_val *in, const char *fmt, ...);
+#define jx_tree_val(...) jx_tree_val_at(JX_HERE, __VA_ARGS__)
 /* The first error recorded on t, or NULL. */
 const char *jx_trace_error(const jx_trace *t);
 /* The type of a traced value (dtype JX_NDTYPES, rank 0 for poison). */

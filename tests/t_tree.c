@@ -260,4 +260,41 @@ TEST(assign_writes_into_the_leaves) {
     jx_tree_free(a), jx_tree_free(b), jx_tree_free(c), jx_tree_free(d), jx_tree_free(e);
 }
 
+/* y = sum(w * x + b) with w, b looked up by path in the tree given as user. */
+static void by_path(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    const jx_tree *p = user;
+    jx_val w = jx_tree_val(p, in, "layer/%d/w", 0), b = jx_tree_val(p, in, "layer/%d/b", 0);
+    out[0] = jx_sum_all(jx_add(jx_mul(w, in[p->n]), b));
+}
+static int missing_line;
+static void by_bad_path(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    missing_line = __LINE__ + 1;
+    jx_val w = jx_tree_val((const jx_tree *)user, in, "layer/%d/w", 7);
+    CHECK(jx_val_bad(w));
+    out[0] = jx_sum_all(w);
+}
+
+TEST(leaf_values_by_path_inside_a_trace) {
+    jx_tree *p = jx_tree_new();
+    CHECK(jx_tree_put(p, jx_array_scalar(JX_F64, 1), "layer/0/b") == 0); /* b before w */
+    CHECK(jx_tree_put(p, jx_array_scalar(JX_F64, 3), "layer/0/w") == 0);
+    jx_type ty[3] = {JX_SCALAR(JX_F64), JX_SCALAR(JX_F64), JX_SCALAR(JX_F64)};
+    jx_fn *f = jx_trace(by_path, 3, ty, 1, p);
+    CHECK(f != NULL);
+    jx_array *in[3] = {p->leaves[0], p->leaves[1], jx_array_scalar(JX_F64, 5)}, *out = NULL;
+    if (f) CHECK(jx_interp(f, in, &out) == 0);
+    if (out) CHECK(jx_array_get(out, 0) == 3 * 5 + 1);
+    jx_array_free(out), jx_array_free(in[2]), jx_fn_free(f);
+    CHECK(jx_trace(by_bad_path, 3, ty, 1, p) == NULL);
+    char want[64];
+    snprintf(want, sizeof want, "t_tree.c:%d", missing_line);
+    CHECK_CONTAINS(jx_error(), want);
+    CHECK_CONTAINS(jx_error(), "tree_val: no leaf 'layer/7/w' in the tree of 2 leaves");
+    CHECK(jx_trace(by_bad_path, 3, ty, 1, NULL) == NULL);
+    CHECK_CONTAINS(jx_error(), "tree_val: NULL tree");
+    jx_tree_free(p);
+}
+
 TEST_MAIN()

@@ -188,6 +188,26 @@ int jx_tree_assign(jx_tree *dst, const jx_tree *src) {
 }
 
 /* See jx.h. */
+jx_val jx_tree_val_at(jx_loc loc, const jx_tree *t, const jx_val *in, const char *fmt, ...) {
+    char path[512], msg[768];
+    int n = -1;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        n = vsnprintf(path, sizeof path, fmt, ap);
+        va_end(ap);
+    }
+    int i = n >= 0 && (size_t)n < sizeof path ? jx_tree_find(t, path) : -1;
+    if (t && in && i >= 0) return in[i];
+    if (!t || !in || n < 0)
+        snprintf(msg, sizeof msg, "tree_val: NULL %s", !t ? "tree" : !in ? "inputs" : "path");
+    else
+        snprintf(msg, sizeof msg, "tree_val: no leaf '%.200s%s' in the tree of %d leaves", path,
+                 (size_t)n >= sizeof path ? "..." : "", t->n);
+    return jx_trace_fail_at(loc, in ? in[0].t : NULL, msg);
+}
+
+/* See jx.h. */
 void jx_tree_free(jx_tree *t) {
     if (!t) return;
     for (int i = 0; i < t->n; i++) {
