@@ -63,6 +63,40 @@ jx_val jx_random_bernoulli_at(jx_loc loc, jx_val key, double p, jx_ints shape);
 #define jx_random_normal(...) jx_random_normal_at(JX_HERE, __VA_ARGS__)
 #define jx_random_truncated_normal(...) jx_random_truncated_normal_at(JX_HERE, __VA_ARGS__)
 #define jx_random_bernoulli(...) jx_random_bernoulli_at(JX_HERE, __VA_ARGS__)
+/* Integers uniform in [minval, maxval) of shape, dtype i32 or u32 (jax.random.randint,
+ * same bits as JAX: two words per value, ((hi % span) * (2^32 % span) + lo % span) % span
+ * in wrapping u32, so slightly biased unless the span is a power of 2). Unlike JAX, which
+ * returns minval for an empty range and clips bounds to the dtype, an empty range or a
+ * bound outside the dtype ([min, max + 1]) is an error. */
+jx_val jx_random_randint_at(jx_loc loc, jx_val key, jx_ints shape, int64_t minval,
+                            int64_t maxval, jx_dtype dtype);
+/* A random permutation of 0..n-1 as i32[n] (jax.random.permutation(key, n), same order as
+ * JAX): ceil(3 ln n / ln(2^32-1)) rounds (1 up to n = 1625, 2 up to 2.6M) of a stable sort
+ * by fresh random u32 keys. The sort is a bitonic network of slices and selects:
+ * O(n log^2 n) work, log2(p)(log2(p)+1)/2 stages per round for p = n rounded up to a power
+ * of 2 (136 for n = 60000), about 25 nodes each. */
+jx_val jx_random_permutation_at(jx_loc loc, jx_val key, int64_t n);
+/* x with its slices along axis in random order (jax.random.permutation(key, x, axis)):
+ * x's slices in the order of jx_random_permutation(key, x's size along axis). The whole
+ * slices ride through the sorting network (O(n log^2 n) times a slice's size), so for
+ * large rows shuffling indices is cheaper. Differentiable in x. */
+jx_val jx_random_permute_at(jx_loc loc, jx_val key, jx_val x, int axis);
+/* Standard Gumbel floats of type (jax.random.gumbel, mode "low"):
+ * -log(-log(uniform(key, tiny, 1))). */
+jx_val jx_random_gumbel_at(jx_loc loc, jx_val key, jx_type type);
+/* i32 category indices sampled from softmax(logits) along axis (negative counts from the
+ * end), one per element of logits' other dims (jax.random.categorical: argmax(gumbel +
+ * logits, axis)). The _shape form takes jax's shape argument: leading sample dims, then
+ * dims that logits' batch dims (all but axis, size 1 broadcasting) equal. */
+jx_val jx_random_categorical_at(jx_loc loc, jx_val key, jx_val logits, int axis);
+jx_val jx_random_categorical_shape_at(jx_loc loc, jx_val key, jx_val logits, int axis,
+                                      jx_ints shape);
+#define jx_random_randint(...) jx_random_randint_at(JX_HERE, __VA_ARGS__)
+#define jx_random_permutation(...) jx_random_permutation_at(JX_HERE, __VA_ARGS__)
+#define jx_random_permute(...) jx_random_permute_at(JX_HERE, __VA_ARGS__)
+#define jx_random_gumbel(...) jx_random_gumbel_at(JX_HERE, __VA_ARGS__)
+#define jx_random_categorical(...) jx_random_categorical_at(JX_HERE, __VA_ARGS__)
+#define jx_random_categorical_shape(...) jx_random_categorical_shape_at(JX_HERE, __VA_ARGS__)
 
 /* ---- host keys and initial parameters (no trace needed) ----------------------------- */
 

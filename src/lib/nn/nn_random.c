@@ -12,6 +12,7 @@
 #include <jx/nn.h>
 
 #include "core/trace.h"
+#include "nn_random.h"
 
 #define NNR_TBUF 200 /* room for a type string */
 #define NNR_SQRT2 1.41421356237309504880
@@ -27,7 +28,7 @@ static jx_val nnr_poly(jx_loc loc, jx_val z, const double *c, int n) {
 }
 
 /* A poison value for a failed check on v (v itself when it already is poison). */
-static jx_val nnr_poison(jx_val v) { return jx_val_bad(v) ? v : trace_val(v.t, -1); }
+jx_val nnr_poison(jx_val v) { return jx_val_bad(v) ? v : trace_val(v.t, -1); }
 
 /* 0 if x is a float value; otherwise records an error for op (poison passes silently). */
 static int nnr_check_float(jx_loc loc, jx_val x, const char *op) {
@@ -126,7 +127,7 @@ jx_val jx_erf_inv_at(jx_loc loc, jx_val x) {
 /* ---- keys ----------------------------------------------------------------------------- */
 
 /* 0 if key is a u32[2] value; otherwise records an error for op. */
-static int nnr_check_key(jx_loc loc, jx_val key, const char *op) {
+int nnr_check_key(jx_loc loc, jx_val key, const char *op) {
     if (jx_val_bad(key)) return -1;
     jx_type kt = jx_val_type(key);
     if (kt.dtype == JX_U32 && kt.rank == 1 && kt.shape[0] == 2) return 0;
@@ -191,7 +192,7 @@ jx_val jx_random_fold_in_at(jx_loc loc, jx_val key, jx_val data) {
 
 /* Number of elements of shape, or -1 (with an error for op) if the shape is bad or has
  * more elements than u32 counters can number. */
-static int64_t nnr_numel(jx_loc loc, jx_trace *t, jx_ints shape, const char *op) {
+int64_t nnr_numel(jx_loc loc, jx_trace *t, jx_ints shape, const char *op) {
     if (shape.n < 0 || shape.n > JX_MAX_RANK) {
         trace_fail(t, loc, op, "rank %d out of range [0, %d]", shape.n, JX_MAX_RANK);
         return -1;
@@ -213,7 +214,7 @@ static int64_t nnr_numel(jx_loc loc, jx_trace *t, jx_ints shape, const char *op)
 }
 
 /* Random bits without the key check; op names errors. */
-static jx_val nnr_bits(jx_loc loc, jx_val key, jx_ints shape, const char *op) {
+jx_val nnr_bits(jx_loc loc, jx_val key, jx_ints shape, const char *op) {
     int64_t size = nnr_numel(loc, key.t, shape, op);
     if (size < 0) return trace_val(key.t, -1);
     jx_type ty = {JX_U32, shape.n, {0}};
@@ -253,7 +254,7 @@ static int nnr_check_ftype(jx_loc loc, jx_trace *t, jx_type type, const char *op
 /* jax.random.uniform with traced scalar bounds lo, hi of type's dtype: floats in [0,1)
  * from the mantissa bits (f32: bits >> 9 under the exponent of 1.0, minus 1; f64: 52
  * bits from two words, high word first), then max(lo, f * (hi - lo) + lo). */
-static jx_val nnr_uniform(jx_loc loc, jx_val key, jx_type type, jx_val lo, jx_val hi,
+jx_val nnr_uniform(jx_loc loc, jx_val key, jx_type type, jx_val lo, jx_val hi,
                           const char *op) {
     jx_ints shape = {type.rank, {0}};
     for (int i = 0; i < type.rank; i++) shape.v[i] = type.shape[i];
