@@ -475,6 +475,26 @@ jx_val jx_custom_vjp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *fwd, const j
 #define jx_custom_jvp_fn(...) jx_custom_jvp_fn_at(JX_HERE, __VA_ARGS__)
 #define jx_custom_vjp_fn(...) jx_custom_vjp_fn_at(JX_HERE, __VA_ARGS__)
 
+/* ---- rematerialization (jax.checkpoint) --------------------------------------------- */
+
+/* outs[0..n_out) = f(args[0..n_in)) (f traced like a jx_trace callback on the arguments'
+ * types, user passed through), as checkpoint nodes in the arguments' trace: under grad,
+ * f's intermediates are not stored for the backward pass but recomputed there from the
+ * arguments, which are all a checkpoint keeps (jax.checkpoint with prevent_cse=True: the
+ * recomputation reads the arguments through optimization_barrier, so cse cannot merge
+ * it back into the forward pass). Values are those of f; gradients are those of f, bit
+ * for bit. jvp, vmap and grad of grad compose; jx_fn_cb checkpoints a traced function.
+ * Several outputs give one checkpoint node per output, each holding the part of f that
+ * output needs: the forward pass computes shared parts once (cse), but under grad each
+ * output's backward pass runs on its own, so shared work is differentiated once per
+ * output with a nonzero cotangent (split f instead when that matters).
+ * Errors (NULL f, args or outs, counts outside [1, 64], bad or foreign arguments, f
+ * failing to trace) are recorded on the arguments' trace as "checkpoint: ..." at the
+ * caller's line; every output is then poison. Returns 0 or -1. */
+int jx_checkpoint_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
+                     int n_out, jx_val *outs);
+#define jx_checkpoint(...) jx_checkpoint_at(JX_HERE, __VA_ARGS__)
+
 /* ---- jax.numpy-like helpers (built from primitives) -------------------------------- */
 
 /* A scalar of x's dtype on x's trace. */

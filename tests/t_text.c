@@ -162,6 +162,8 @@ RT(gemm, "gemm", 3,
 RT(custom_jvp, "custom_jvp", 1, out[0] = jx_custom_jvp(tx_sq, tx_sq_jvp, 1, in, NULL), F32(3))
 RT(custom_vjp, "custom_vjp", 1,
    out[0] = jx_custom_vjp(tx_sq, tx_sq_fwd, tx_sq_bwd, 1, 1, in, NULL), F32(3))
+RT(checkpoint, "checkpoint", 1, jx_checkpoint(tx_sq, NULL, 1, in, 1, out), F32(3))
+RT(optimization_barrier, "optimization_barrier", 1, out[0] = jx_optimization_barrier(in[0]), F32(3))
 
 TEST(every_primitive_has_a_round_trip_case) {
     for (int op = 0; op < JX_NOPS; op++) {

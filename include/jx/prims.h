@@ -156,4 +156,10 @@ jx_val jx_conv_patches_t_at(jx_loc loc, jx_val p, jx_ints image_hw, jx_ints wind
 jx_val jx_threefry2x32_at(jx_loc loc, jx_val key, jx_val x);
 #define jx_threefry2x32(...) jx_threefry2x32_at(JX_HERE, __VA_ARGS__)
 
+/* x itself, as a node that simplify, cse and const-fold do not look through (JAX's
+ * lax.optimization_barrier, one operand): what jx_checkpoint's backward pass reads its
+ * arguments through. Derivatives pass through it; the JIT drops it after its last cse. */
+jx_val jx_optimization_barrier_at(jx_loc loc, jx_val x);
+#define jx_optimization_barrier(...) jx_optimization_barrier_at(JX_HERE, __VA_ARGS__)
+
 #endif

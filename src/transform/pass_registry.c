@@ -21,6 +21,9 @@ static const pass_info pass_table[] = {
     {"dce", "drop the nodes no output depends on", pass_dce},
     {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
                   "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},
+    {"drop-barriers", "replace optimization_barrier nodes by their operands (after the last cse: "
+                      "a checkpoint's recomputation stays apart from the forward pass)",
+     pass_drop_barriers},
 };
 
 /* See passes.h. */

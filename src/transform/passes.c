@@ -189,7 +189,9 @@ static jx_val simp_identity(simp *s, const jx_node *n, const jx_val *x) {
  * value. */
 static jx_val simp_const_fold(simp *s, const jx_node *n, const jx_val *x) {
     jx_val none = {NULL, -1};
-    int all_const = n->nin > 0 && n->nin <= JX_MAX_OPERANDS && n->op != JX_OP_BROADCAST_IN_DIM;
+    /* a barrier is never folded: it must keep a checkpoint's recomputation apart */
+    int all_const = n->nin > 0 && n->nin <= JX_MAX_OPERANDS && n->op != JX_OP_BROADCAST_IN_DIM &&
+                    n->op != JX_OP_OPT_BARRIER;
     for (int k = 0; k < n->nin && all_const; k++)
         all_const = simp_node(s, x[k].id)->op == JX_OP_CONSTANT;
     int64_t size = jx_type_size(&n->type);

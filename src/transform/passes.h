@@ -16,7 +16,7 @@ typedef struct pass_info {
 } pass_info;
 
 /* The passes the JIT runs before planning, in order (jit_prepare). */
-#define PASS_JIT_PIPELINE "inline-custom,simplify,gemm-fold"
+#define PASS_JIT_PIPELINE "inline-custom,simplify,gemm-fold,drop-barriers"
 
 /* The registered passes: *n receives their count. */
 const pass_info *pass_list(int *n);
@@ -45,6 +45,10 @@ jx_fn *pass_copy(const jx_fn *f);
 /* inline-custom (pass_inline.c): every custom_jvp/custom_vjp node (JXF_CALL) replaced by
  * its call sub-function inlined on its operands. A new function, or NULL with jx_error(). */
 jx_fn *pass_inline_custom(const jx_fn *f);
+
+/* drop-barriers (pass_barrier.c): every optimization_barrier node replaced by its operand;
+ * the JIT runs it after the last cse. A new function, or NULL with jx_error(). */
+jx_fn *pass_drop_barriers(const jx_fn *f);
 
 /* gemm-fold (pass_gemm_fold.c): w - c * dot(a, b) (also dot * c, and + for add), with c
  * a finite nonzero scalar constant, the dot and the product read only there, becomes
