@@ -12,7 +12,8 @@
  *           polynomial exp and tanh (Cephes coefficients, as a careful person writes
  *           them so that the loop vectorizes), the range split between the threads.
  * Prints a table of medians over --reps reps (after warm-up), min and max (the spread),
- * GB/s counting the bytes read and written once (8 N), and the ratios to memcpy and to
+ * the median process CPU time (all threads; above the wall time x threads when other
+ * processes preempt ours, and spinning pool workers count too), GB/s counting the bytes read and written once (8 N), and the ratios to memcpy and to
  * C at the same thread count; --json adds one JSON line per (threads, peer) pair. Before
  * timing, jx's output is checked against the C loop and against libm in double
  * (max abs error on stderr; exit 1 if it exceeds 1e-5). Exit 2 on usage errors. */
@@ -35,10 +36,10 @@ static const char be_usage[] =
     "  --threads T  comma-separated thread counts (default 1,2)\n"
     "  --json       also print one JSON line per thread count and peer\n";
 
-/* Monotonic time in milliseconds. */
-static double be_now_ms(void) {
+/* Milliseconds on clock c. */
+static double be_clock_ms(clockid_t c) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
@@ -258,21 +259,24 @@ typedef struct be_row {
     jx_exe *exe;
     be_pool pool;
     int pool_ok;
-    double *t[3];
+    double *t[3], *cpu[3]; /* wall and process CPU time per rep */
 } be_row;
 
 enum { BE_JX, BE_MEMCPY, BE_C };
 static const char *const be_names[3] = {"jx", "memcpy", "C -O3"};
 
-/* Times variant v of row r once (ms). -1 on a jx error. */
-static double be_time(be_row *r, int v, jx_array *xa, jx_array *ya, be_bufs *b, int64_t n) {
-    double t0 = be_now_ms();
+/* Times variant v of row r once (wall ms; the process CPU ms in *cpu). -1 on a jx error. */
+static double be_time(be_row *r, int v, jx_array *xa, jx_array *ya, be_bufs *b, int64_t n,
+                      double *cpu) {
+    double c0 = be_clock_ms(CLOCK_PROCESS_CPUTIME_ID), t0 = be_clock_ms(CLOCK_MONOTONIC);
     if (v == BE_JX) {
         if (jx_exe_run(r->exe, &xa, &ya) < 0) return -1;
     } else {
         be_pool_run(&r->pool, v == BE_MEMCPY ? be_memcpy_part : be_chain_part, b, n);
     }
-    return be_now_ms() - t0;
+    double t1 = be_clock_ms(CLOCK_MONOTONIC);
+    *cpu = be_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    return t1 - t0;
 }
 
 /* Prints the table (and JSON lines) of the rows. */
@@ -280,15 +284,17 @@ static void be_report(const be_opts *o, be_row *rows) {
     double gb = 8.0 * (double)o->n / 1e9;
     printf("chain y = tanh(0.5*x + 0.25) * exp(-|x|) + x (8 ops), n = %lld f32, %.0f MB read + "
            "written, median of %d interleaved reps\n", (long long)o->n, gb * 1e3, o->reps);
-    printf("%-7s %-7s %9s %9s %9s %7s %10s %7s\n", "threads", "variant", "median_ms", "min_ms",
-           "max_ms", "GB/s", "x_memcpy", "x_C");
+    printf("%-7s %-7s %9s %9s %9s %7s %10s %7s %8s\n", "threads", "variant", "median_ms",
+           "min_ms", "max_ms", "GB/s", "x_memcpy", "x_C", "cpu_ms");
     for (int k = 0; k < o->nthr; k++) {
-        double med[3], lo[3], hi[3];
+        double med[3], lo[3], hi[3], cmed, clo, chi;
         for (int v = 0; v < 3; v++) be_stats(rows[k].t[v], o->reps, &med[v], &lo[v], &hi[v]);
-        for (int v = 0; v < 3; v++)
-            printf("%-7d %-7s %9.2f %9.2f %9.2f %7.1f %10.2f %7.2f\n", o->thr[k], be_names[v],
-                   med[v], lo[v], hi[v], gb / (med[v] * 1e-3), med[v] / med[BE_MEMCPY],
-                   med[v] / med[BE_C]);
+        for (int v = 0; v < 3; v++) {
+            be_stats(rows[k].cpu[v], o->reps, &cmed, &clo, &chi);
+            printf("%-7d %-7s %9.2f %9.2f %9.2f %7.1f %10.2f %7.2f %8.2f\n", o->thr[k],
+                   be_names[v], med[v], lo[v], hi[v], gb / (med[v] * 1e-3),
+                   med[v] / med[BE_MEMCPY], med[v] / med[BE_C], cmed);
+        }
         for (int v = 1; v < 3 && o->json; v++)
             printf("{\"name\":\"elt_chain\",\"n\":%lld,\"threads\":%d,\"jx_us\":%.1f,"
                    "\"peer\":\"%s\",\"peer_us\":%.1f,\"ratio\":%.3f}\n", (long long)o->n,
@@ -297,25 +303,25 @@ static void be_report(const be_opts *o, be_row *rows) {
     }
 }
 
-/* Compiles the chain for each thread count and starts the pools. 0 or -1. */
+/* Compiles the chain for each thread count, starts the pools, allocates the samples.
+ * 0 or -1. */
 static int be_setup(const be_opts *o, be_row *rows) {
     jx_type t = JX_TYPE(JX_F32, o->n);
     jx_fn *f = jx_trace(be_chain_jx, 1, &t, 1, NULL);
-    if (!f) return -1;
-    for (int k = 0; k < o->nthr; k++) {
+    int ok = f != NULL;
+    for (int k = 0; k < o->nthr && ok; k++) {
         jx_jit_opts jo = {.n_threads = o->thr[k], .no_disk_cache = 1};
-        rows[k].exe = jx_jit(f, &jo);
-        for (int v = 0; v < 3; v++) rows[k].t[v] = calloc((size_t)o->reps, sizeof(double));
-        if (!rows[k].exe || be_pool_init(&rows[k].pool, o->thr[k]) < 0) break;
-        rows[k].pool_ok = 1;
-        if (!rows[k].t[0] || !rows[k].t[1] || !rows[k].t[2]) break;
-        if (k == o->nthr - 1) {
-            jx_fn_free(f);
-            return 0;
+        ok = (rows[k].exe = jx_jit(f, &jo)) != NULL;
+        for (int v = 0; v < 3 && ok; v++) {
+            rows[k].t[v] = calloc((size_t)o->reps, sizeof(double));
+            rows[k].cpu[v] = calloc((size_t)o->reps, sizeof(double));
+            ok = rows[k].t[v] && rows[k].cpu[v];
         }
+        ok = ok && be_pool_init(&rows[k].pool, o->thr[k]) == 0;
+        rows[k].pool_ok = ok;
     }
     jx_fn_free(f);
-    return -1;
+    return ok ? 0 : -1;
 }
 
 /* Checks jx against C and libm, then times every variant interleaved. 0 or -1. */
@@ -334,9 +340,9 @@ static int be_run(const be_opts *o, be_row *rows, jx_array *xa, jx_array *ya, fl
     for (int rep = -warm; rep < o->reps; rep++)
         for (int k = 0; k < o->nthr; k++)
             for (int v = 0; v < 3; v++) {
-                double ms = be_time(&rows[k], v, xa, ya, v == BE_C ? &bc : &bm, o->n);
+                double cpu, ms = be_time(&rows[k], v, xa, ya, v == BE_C ? &bc : &bm, o->n, &cpu);
                 if (ms < 0) return -1;
-                if (rep >= 0) rows[k].t[v][rep] = ms;
+                if (rep >= 0) rows[k].t[v][rep] = ms, rows[k].cpu[v][rep] = cpu;
             }
     return 0;
 }
@@ -372,7 +378,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < o.nthr; k++) {
         jx_exe_free(rows[k].exe);
         if (rows[k].pool_ok) be_pool_free(&rows[k].pool);
-        for (int v = 0; v < 3; v++) free(rows[k].t[v]);
+        for (int v = 0; v < 3; v++) free(rows[k].t[v]), free(rows[k].cpu[v]);
     }
     jx_array_free(xa);
     jx_array_free(ya);
