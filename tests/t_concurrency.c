@@ -124,7 +124,7 @@ done:
 
 /* Big kernels the runtime pool splits: elementwise, a row reduction and a column
  * reduction over x f32[PR, PC]. */
-enum { PR = 512, PC = 520, PITERS = 20 }; /* 266240 elements: above the 2^18 split */
+enum { PR = 512, PC = 520, PITERS = 20 }; /* 266240 elements: above the 2 MiB split */
 static void big_loops(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
     out[0] = jx_mul(jx_exp(in[0]), jx_tanh(in[0]));

@@ -138,6 +138,10 @@ void orc_release(void *tracker);
 /* The CPU name and feature string used for code generation. */
 const char *orc_cpu(void);
 const char *orc_features(void);
+/* The widest vector register width in bits that the code generation features allow
+ * (512 with AVX-512 unless 512-bit EVEX is turned off, 256 with AVX, else 128): the
+ * kernels' "prefer-vector-width" (LLVM's default on AVX-512 hosts is 256). */
+int orc_vector_bits(void);
 
 /* ---- inspection (exe.c) -------------------------------------------------------------- */
 

@@ -65,6 +65,8 @@ void lw_multi(lw *L, lw_ix *ix);
 lw_loop lw_loop_begin(lw *L, int64_t n);
 lw_loop lw_loop_range(lw *L, LLVMValueRef lo, LLVMValueRef hi);
 void lw_loop_end(lw *L, lw_loop *lp);
+/* lw_loop_end with iv advancing by step (iv < hi is tested at the head). */
+void lw_loop_end_step(lw *L, lw_loop *lp, int64_t step);
 /* A stack slot of type t in the current function's entry block. */
 LLVMValueRef lw_alloca(lw *L, LLVMTypeRef t);
 /* Element lin of node n's buffer as a register value; stores a register value. */

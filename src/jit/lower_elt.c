@@ -2,7 +2,9 @@
  * of the dtypes, constants, intrinsic and pure libm calls, add, and max/min with the interpreter's NaN
  * rule (shared by the elementwise max/min and the reductions). Which code each
  * elementwise primitive emits is its own rule, in src/prims/elt_*.c; the transcendentals
- * are in lower_math.c. No fast-math flags: results keep IEEE NaN/inf/-0 behaviour. */
+ * are in lower_math.c. No fast-math flags: results keep IEEE NaN/inf/-0 behaviour, and
+ * the user's a * b + c is never contracted into an FMA (the interpreter rounds the
+ * product; tests compare them bit for bit at every size, t_jit_kernels.c). */
 #include <string.h>
 
 #include "jit/lower.h"

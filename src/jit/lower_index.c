@@ -94,7 +94,12 @@ lw_loop lw_loop_range(lw *L, LLVMValueRef lo, LLVMValueRef hi) {
 
 /* Closes a loop opened by lw_loop_begin; the builder is left after the loop. */
 void lw_loop_end(lw *L, lw_loop *lp) {
-    LLVMValueRef next = LLVMBuildNSWAdd(L->b, lp->iv, lw_i64(L, 1), "");
+    lw_loop_end_step(L, lp, 1);
+}
+
+/* See lower.h. */
+void lw_loop_end_step(lw *L, lw_loop *lp, int64_t step) {
+    LLVMValueRef next = LLVMBuildNSWAdd(L->b, lp->iv, lw_i64(L, step), "");
     LLVMBasicBlockRef cur = LLVMGetInsertBlock(L->b);
     LLVMAddIncoming(lp->iv, &next, &cur, 1);
     LLVMValueRef br = LLVMBuildBr(L->b, lp->head);

@@ -9,11 +9,16 @@
  * scalar broadcast over [10, 512] as one loop of 5120. Outer reductions (reduced axes
  * outside the kept ones) stream over the operand and accumulate into the output.
  *
+ * Vector width: every kernel function prefers the host's widest vectors
+ * (orc_vector_bits: 512 bits on AVX-512, where LLVM's default is 256).
+ *
  * Size policy: kernels touching fewer than LW_SMALL_KERNEL elements (LW_SMALL_MATH with
  * transcendentals) keep scalar loops (loop metadata turns off vectorization and
- * unrolling: microseconds at run time, a fraction of the code to compile); kernels touching at least LW_PARALLEL elements whose
+ * unrolling: microseconds at run time, a fraction of the code to compile); kernels whose
+ * work (bytes touched, plus their transcendentals) reaches LW_PARALLEL_BYTES and whose
  * outermost loop can be split take its range as two extra arguments and get a
- * trampoline that jx_rt_parallel runs on the thread pool. */
+ * trampoline that jx_rt_parallel runs on the thread pool; one-loop kernels touching at
+ * least LW_STREAM_BYTES prefetch ahead (see lw_one_loop). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +33,20 @@
  * transcendentals (a scalar f32 exp costs ~8 ns, a vector lane under 1). */
 #define LW_SMALL_KERNEL 4096
 #define LW_SMALL_MATH 256
-/* Kernels touching at least this many elements run their outermost loop on the thread
- * pool when the executable has more than one thread. Below it, waking a worker parked
- * during a GEMM costs as much as it saves (the MLP step's [128, 512] kernels, ~20 us
- * each, got slower on 2 threads at 16K). */
-#define LW_PARALLEL (1 << 18)
+/* Kernels whose work is at least LW_PARALLEL_BYTES run their outermost loop on the
+ * thread pool when the executable has more than one thread: threads are given by bytes,
+ * not by element counts. Work counts the bytes the kernel touches (its outputs and every
+ * buffer it reads) plus LW_MATH_BYTES per element and transcendental, which costs about
+ * as much as streaming 8 bytes (exp, tanh, ...: 20-40 vector operations per 16 lanes).
+ * Below the threshold, waking a worker parked during a GEMM costs as much as it saves:
+ * measured on 2 cores, y = 2x + 1 on f32 was still slower on 2 threads at 1 MiB
+ * touched; tanh(0.5x + 0.25) exp(-|x|) + x broke even near 600 KiB touched (75K
+ * elements: 1.8 MiB of work with its 2 transcendentals); the MLP step's [128, 512]
+ * kernels (~20 us each) got slower on 2 threads when split. A unary f32 kernel splits
+ * at 256K elements, as with the former element threshold; f64 at 128K, a kernel with
+ * two transcendentals at 85K. */
+#define LW_PARALLEL_BYTES (2 << 20)
+#define LW_MATH_BYTES 8
 
 /* Loop metadata turning off vectorization and unrolling (a self-referential node). */
 static LLVMValueRef lw_scalar_loop_md(lw *L) {
@@ -54,6 +68,17 @@ static int lw_has_math(const jit_plan *p, int n, int root) {
     for (int k = 0; k < p->nodes[n].nin; k++)
         if (lw_has_math(p, p->nodes[n].in[k], root)) return 1;
     return 0;
+}
+
+/* The elements of the distinct transcendental nodes in the fused tree under root, each
+ * counted with its own element count (a reduction's operand has more than the root);
+ * vis: one byte per node, zero on the first call. */
+static int64_t lw_math_elements(const jit_plan *p, int n, int root, unsigned char *vis) {
+    if ((n != root && p->buf[n].kind != JP_FUSED) || vis[n]) return 0;
+    vis[n] = 1;
+    int64_t c = prim_has(p->nodes[n].op, JXF_MATH) ? jx_type_size(&p->nodes[n].type) : 0;
+    for (int k = 0; k < p->nodes[n].nin; k++) c += lw_math_elements(p, p->nodes[n].in[k], root, vis);
+    return c;
 }
 
 /* 1 if evaluating the tree under root at a root index needs its multi-index. */
@@ -128,6 +153,16 @@ static void lw_nest_of(const jit_plan *p, int g0, int g1, lw_nest *ns) {
         ns->dim_group[k] = ns->n_groups - 1;
         ns->group_size[ns->n_groups - 1] *= t->shape[k];
     }
+}
+
+/* The work of kernel steps [g0, g1] touching `bytes` (see LW_PARALLEL_BYTES). */
+static int64_t lw_work(const jit_plan *p, int g0, int g1, int64_t bytes) {
+    unsigned char *vis = calloc((size_t)p->n_nodes + 1, 1);
+    int64_t w = bytes;
+    for (int s = g0; s <= g1 && vis; s++)
+        w += LW_MATH_BYTES * lw_math_elements(p, p->steps[s].node, p->steps[s].node, vis);
+    free(vis);
+    return w;
 }
 
 /* Context of lw_collect. */
@@ -207,9 +242,65 @@ static void lw_outer_body(lw *L, const jp_step *st, LLVMValueRef dst) {
     for (int k = xt->rank - 1; k >= 0; k--) lw_loop_end(L, &lp[k]);
 }
 
+/* Streaming: a kernel with one loop (flat, or one merged group) touching at least
+ * LW_STREAM_BYTES (beyond the L2 cache) runs it in strips of LW_STRIP elements, each
+ * strip first prefetching the lines LW_PREFETCH_BYTES ahead in every buffer the loop
+ * reads or writes one element per iteration (for writing in the outputs). The hardware
+ * prefetchers alone leave a compute-heavy loop waiting on memory (tools/bench_elt's chain
+ * on 16M f32: 26 ms -> 16 ms on 1 thread); the strip's own loop still vectorizes (a
+ * prefetch in its body would keep it scalar). 64-element strips and 2-4 KiB ahead were
+ * the best of 32-256 and 2-8 KiB. Loop nests with several loops do not prefetch yet. */
+#define LW_STREAM_BYTES (1 << 20)
+#define LW_STRIP 64
+#define LW_PREFETCH_BYTES 4096
+
+/* The buffers a streaming kernel prefetches: pointer and element size in bytes (negative
+ * for an output). n == 0: the kernel does not stream. */
+typedef struct lw_stream {
+    int n;
+    LLVMValueRef *base;
+    int *esize;
+} lw_stream;
+
+/* Emits the prefetches of strip [b, b + LW_STRIP) of st's buffers (see above). */
+static void lw_prefetch_strip(lw *L, const lw_stream *st, LLVMValueRef b) {
+    unsigned id = LLVMLookupIntrinsicID("llvm.prefetch", 13);
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(L->m, id, &L->ptr, 1);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(L->cx, id, &L->ptr, 1);
+    for (int i = 0; i < st->n; i++) {
+        int es = st->esize[i] < 0 ? -st->esize[i] : st->esize[i];
+        LLVMValueRef off = LLVMBuildMul(L->b, b, lw_i64(L, es), "");
+        for (int64_t k = 0; k < (int64_t)LW_STRIP * es; k += 64) {
+            LLVMValueRef o = LLVMBuildAdd(L->b, off, lw_i64(L, LW_PREFETCH_BYTES + k), "");
+            /* not inbounds: the address may pass the end (a prefetch never faults) */
+            LLVMValueRef args[4] = {LLVMBuildGEP2(L->b, L->i8, st->base[i], &o, 1, ""),
+                                    LLVMConstInt(L->i32, st->esize[i] < 0, 0),
+                                    LLVMConstInt(L->i32, 3, 0), LLVMConstInt(L->i32, 1, 0)};
+            LLVMBuildCall2(L->b, ft, f, args, 4, "");
+        }
+    }
+}
+
+/* Opens the loop over [lo, hi) of a one-loop kernel: directly, or when st->n > 0 as
+ * `for (b = lo; b < hi; b += LW_STRIP) { prefetch; for (i = b; i < min(b + LW_STRIP, hi);
+ * i++) ... }` with the strip loop in *strip (head NULL: none). */
+static lw_loop lw_one_loop(lw *L, LLVMValueRef lo, LLVMValueRef hi, const lw_stream *st,
+                           lw_loop *strip) {
+    memset(strip, 0, sizeof *strip);
+    if (st->n > 0) {
+        *strip = lw_loop_range(L, lo, hi);
+        lw_prefetch_strip(L, st, strip->iv);
+        LLVMValueRef e = LLVMBuildNSWAdd(L->b, strip->iv, lw_i64(L, LW_STRIP), "");
+        lo = strip->iv;
+        hi = LLVMBuildSelect(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, e, hi, ""), e, hi, "");
+    }
+    return lw_loop_range(L, lo, hi);
+}
+
 /* Emits the loop nest of kernel steps [g0, g1]; dst[i] is member g0 + i's output. The
- * outermost loop covers [L->par_lo, L->par_hi) when those are set. */
-static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
+ * outermost loop covers [L->par_lo, L->par_hi) when those are set; a kernel with one
+ * loop runs it in prefetching strips when st->n > 0. */
+static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst, const lw_stream *st) {
     const jit_plan *p = L->p;
     if (p->steps[g0].outer) {
         lw_outer_body(L, &p->steps[g0], dst[0]);
@@ -219,20 +310,21 @@ static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
     lw_nest ns;
     lw_nest_of(p, g0, g1, &ns);
     lw_ix ix = lw_ix_new(&t);
-    lw_loop lp[JX_MAX_RANK];
+    lw_loop lp[JX_MAX_RANK], strip = {0};
     LLVMValueRef lo = L->par_lo ? L->par_lo : lw_i64(L, 0);
     if (t.rank == 0) {
         ix.lin = lw_i64(L, 0);
         ix.multi = 1;
     } else if (ns.flat) {
-        lp[0] = lw_loop_range(L, lo, L->par_hi ? L->par_hi : lw_i64(L, ns.group_size[0]));
+        lp[0] = lw_one_loop(L, lo, L->par_hi ? L->par_hi : lw_i64(L, ns.group_size[0]), st, &strip);
         ix.lin = lp[0].iv;
     } else {
         L->n_groups = ns.n_groups;
         memcpy(L->dim_group, ns.dim_group, sizeof L->dim_group);
         for (int g = 0; g < ns.n_groups; g++) {
             LLVMValueRef hi = g == 0 && L->par_hi ? L->par_hi : lw_i64(L, ns.group_size[g]);
-            lp[g] = lw_loop_range(L, g == 0 ? lo : lw_i64(L, 0), hi);
+            if (ns.n_groups == 1) lp[g] = lw_one_loop(L, lo, hi, st, &strip);
+            else lp[g] = lw_loop_range(L, g == 0 ? lo : lw_i64(L, 0), hi);
             L->group_iv[g] = lp[g].iv;
         }
         for (int k = 0; k < t.rank; k++) ix.root_dim[k] = k;
@@ -245,6 +337,7 @@ static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
         lw_store(L, dst[s - g0], p->nodes[root].type.dtype, lin, lw_compute(L, root, &mi));
     }
     for (int g = t.rank == 0 ? 0 : ns.n_groups; g > 0; g--) lw_loop_end(L, &lp[g - 1]);
+    if (strip.head) lw_loop_end_step(L, &strip, LW_STRIP);
 }
 
 /* See lower.h. */
@@ -288,6 +381,54 @@ static LLVMValueRef lw_trampoline(lw *L, int s, LLVMValueRef fn, LLVMTypeRef ft,
     return tf;
 }
 
+/* The kernel function k<g0> with nargs pointer parameters (noalias), then (lo, hi) when
+ * split; vectors as wide as the host's registers (LLVM prefers 256 bits on AVX-512). The
+ * builder is left in its body. */
+static LLVMValueRef lw_kernel_fn(lw *L, int g0, int nargs, int split, LLVMTypeRef *kt) {
+    LLVMTypeRef pt[2 * JX_MAX_OPERANDS], *ptp = pt;
+    int np = nargs + (split ? 2 : 0);
+    if (np > 2 * JX_MAX_OPERANDS && !(ptp = malloc((size_t)np * sizeof *ptp))) return NULL;
+    for (int i = 0; i < np; i++) ptp[i] = i < nargs ? L->ptr : L->i64;
+    char name[32];
+    snprintf(name, sizeof name, "k%d", g0);
+    *kt = LLVMFunctionType(L->void_type, ptp, (unsigned)np, 0);
+    if (ptp != pt) free(ptp);
+    LLVMValueRef fn = LLVMAddFunction(L->m, name, *kt);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    char vw[16];
+    snprintf(vw, sizeof vw, "%d", orc_vector_bits());
+    LLVMAddTargetDependentFunctionAttr(fn, "prefer-vector-width", vw);
+    unsigned na = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (int i = 0; i < nargs; i++)
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(L->cx, na, 0));
+    L->fn = fn;
+    L->alloca_bb = LLVMAppendBasicBlockInContext(L->cx, fn, "entry");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->cx, fn, "start");
+    LLVMPositionBuilderAtEnd(L->b, L->alloca_bb);
+    LLVMBuildBr(L->b, body);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    return fn;
+}
+
+/* Fills st with the buffers of a flat kernel (args[0..nargs-1], the first nm its outputs)
+ * that its loop streams through: those with one element per iteration. 0, or -1 on out
+ * of memory. */
+static int lw_stream_of(lw *L, const int *args, int nargs, int nm, int64_t extent,
+                        lw_stream *st) {
+    st->n = 0;
+    st->base = malloc((size_t)nargs * sizeof *st->base);
+    st->esize = malloc((size_t)nargs * sizeof *st->esize);
+    if (!st->base || !st->esize) return -1;
+    for (int i = 0; i < nargs; i++) {
+        const jx_type *t = &L->p->nodes[args[i]].type;
+        if (jx_type_size(t) != extent) continue;
+        st->base[st->n] = L->base[args[i]];
+        st->esize[st->n] = (int)jx_dtype_size(t->dtype) * (i < nm ? -1 : 1); /* < 0: written */
+        st->n++;
+    }
+    return 0;
+}
+
 /* See lower.h. */
 LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned char *seen,
                        lw_par *par) {
@@ -305,10 +446,11 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     lw_leaves c = {0, args + nm, seen};
     for (int s = g0; s <= g1; s++) jit_kernel_leaves(p, p->steps[s].node, lw_collect, &c);
     *nargs = nm + c.n;
-    int64_t work = 0;
+    int64_t work = 0, bytes = 0;
     for (int i = 0; i < *nargs; i++) {
         jx_type lt = p->nodes[args[i]].type;
         if (jx_type_size(&lt) > work) work = jx_type_size(&lt);
+        bytes += jx_type_size(&lt) * (int64_t)jx_dtype_size(lt.dtype);
     }
     /* the split loop: the flat loop or the outermost group (whole vectors when flat) */
     const jx_type *rt = &p->nodes[p->steps[g0].node].type;
@@ -317,36 +459,17 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     par->trampoline = NULL;
     par->extent = 0;
     par->grain = ns.flat || ns.n_groups == 1 ? 64 : 1;
-    if (work >= LW_PARALLEL && !p->steps[g0].outer && rt->rank > 0) par->extent = ns.group_size[0];
-    int split = par->extent > 1, np = *nargs + (split ? 2 : 0);
-    LLVMTypeRef *pt = malloc((size_t)np * sizeof *pt);
-    LLVMValueRef *dst = malloc((size_t)nm * sizeof *dst);
-    if (!pt || !dst) {
-        free(pt);
-        free(dst);
-        return NULL;
-    }
-    for (int i = 0; i < np; i++) pt[i] = i < *nargs ? L->ptr : L->i64;
-    char name[32];
-    snprintf(name, sizeof name, "k%d", g0);
-    LLVMTypeRef kt = LLVMFunctionType(L->void_type, pt, (unsigned)np, 0);
-    LLVMValueRef fn = LLVMAddFunction(L->m, name, kt);
-    free(pt);
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    unsigned na = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (int i = 0; i < *nargs; i++)
-        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(L->cx, na, 0));
-    L->fn = fn;
-    L->alloca_bb = LLVMAppendBasicBlockInContext(L->cx, fn, "entry");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->cx, fn, "start");
-    LLVMPositionBuilderAtEnd(L->b, L->alloca_bb);
-    LLVMBuildBr(L->b, body);
-    LLVMPositionBuilderAtEnd(L->b, body);
+    if (lw_work(p, g0, g1, bytes) >= LW_PARALLEL_BYTES && !p->steps[g0].outer && rt->rank > 0)
+        par->extent = ns.group_size[0];
+    int split = par->extent > 1;
+    LLVMTypeRef kt;
+    LLVMValueRef fn = lw_kernel_fn(L, g0, *nargs, split, &kt), dst[JX_MAX_OPERANDS], *dp = dst;
+    if (!fn || (nm > JX_MAX_OPERANDS && !(dp = malloc((size_t)nm * sizeof *dp)))) return NULL;
     for (int i = 0; i < *nargs; i++) L->base[args[i]] = LLVMGetParam(fn, (unsigned)i);
     for (int s = g0; s <= g1; s++) {
         int donor = lw_donor(p, p->steps[s].node);
-        dst[s - g0] = LLVMGetParam(fn, (unsigned)(s - g0));
-        if (donor >= 0) L->base[donor] = dst[s - g0];
+        dp[s - g0] = LLVMGetParam(fn, (unsigned)(s - g0));
+        if (donor >= 0) L->base[donor] = dp[s - g0];
     }
     if (split) {
         L->par_lo = LLVMGetParam(fn, (unsigned)*nargs);
@@ -355,11 +478,18 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     int math = 0;
     for (int s = g0; s <= g1; s++) math |= lw_has_math(p, p->steps[s].node, p->steps[s].node);
     L->loop_md = work < (math ? LW_SMALL_MATH : LW_SMALL_KERNEL) ? lw_scalar_loop_md(L) : NULL;
-    lw_kernel_body(L, g0, g1, dst);
+    lw_stream st = {0, NULL, NULL};
+    int rc = 0;
+    if ((ns.flat || ns.n_groups == 1) && rt->rank > 0 && bytes >= LW_STREAM_BYTES &&
+        !p->steps[g0].outer)
+        rc = lw_stream_of(L, args, *nargs, nm, ns.group_size[0], &st);
+    if (rc == 0) lw_kernel_body(L, g0, g1, dp, &st);
+    free(st.base);
+    free(st.esize);
     L->loop_md = NULL;
     L->par_lo = L->par_hi = NULL;
     LLVMBuildRetVoid(L->b);
-    free(dst);
-    if (split && !(par->trampoline = lw_trampoline(L, g0, fn, kt, *nargs))) return NULL;
+    if (dp != dst) free(dp);
+    if (rc < 0 || (split && !(par->trampoline = lw_trampoline(L, g0, fn, kt, *nargs)))) return NULL;
     return fn;
 }

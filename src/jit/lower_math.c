@@ -7,19 +7,28 @@
  * correctly rounded value), f64 results full-length ones (a few ulp). f32 exp, log,
  * log1p, expm1, tanh and logistic are native f32 code (full vector width; Cephes
  * single-precision polynomials, 1-3 ulp), described at the f32_* functions below.
+ * Polynomials and range reductions are llvm.fmuladd (fused multiply-adds on FMA hosts,
+ * vector and scalar code alike, so every element gets the same bits); the arithmetic
+ * between the user's ops is never contracted (lower_elt.c).
  *  exp:   Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Taylor series, 2^n by two
  *         exponent-field multiplies (so n may reach the subnormal range).
  *  log:   x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1).
  *  log1p: Goldberg's trick log(u) * x / (u - 1), u = 1 + x.
  *  expm1: Kahan's trick (u - 1) * x / log(u), u = exp(x).
- *  tanh:  -expm1(-2|x|) / (2 + expm1(-2|x|)) with x's sign.
- *  logistic: the interpreter's two-sided formula.
+ *  tanh:  -expm1(-2|x|) / (2 + expm1(-2|x|)) with x's sign (f32: see f32_tanh).
+ *  logistic: the interpreter's two-sided formula, one division.
  *  sin, cos: Cephes: reduction by pi/4 in three parts (accurate for |x| < 2^26; larger
  *         arguments lose accuracy), degree-13 polynomials.
  *  pow:   exp(y log|x|) with C99 Annex F special cases.
+ * Divisions stay IEEE divisions (tanh, logistic, log1p and expm1 divide once per
+ * element): on the AVX-512 host, a reciprocal estimate refined by a Newton step on the
+ * quotient (vrcp14ps and three FMA-unit operations) made f32 tanh 6% slower and
+ * logistic no faster, since the divider runs beside the 20-40 other vector operations,
+ * and the 256-bit estimate (vrcpps, 12 bits) would cost accuracy in epilogue loops.
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "jit/lower.h"
 
@@ -55,12 +64,19 @@ static LLVMValueRef dabs(lw *L, LLVMValueRef x) {
     return lw_intrin(L, "llvm.fabs", L->f64, 1, &x);
 }
 
+/* a * b + c, fused where the target has FMA (llvm.fmuladd: one rounding there, two
+ * elsewhere; vectorizes either way). */
+static LLVMValueRef fma3(lw *L, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+    LLVMValueRef args[3] = {a, b, c};
+    return lw_intrin(L, "llvm.fmuladd", LLVMTypeOf(a), 3, args);
+}
+
 /* Horner evaluation of c[0] x^(n-1) + ... + c[n-1] in x's float type (f32 or f64; the
- * coefficients are rounded to it). */
+ * coefficients are rounded to it), one fma3 per step. */
 static LLVMValueRef poly(lw *L, LLVMValueRef x, const double *c, int n) {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef r = LLVMConstReal(ty, c[0]);
-    for (int i = 1; i < n; i++) r = fadd(L, fmul(L, r, x), LLVMConstReal(ty, c[i]));
+    for (int i = 1; i < n; i++) r = fma3(L, r, x, LLVMConstReal(ty, c[i]));
     return r;
 }
 
@@ -241,34 +257,55 @@ static LLVMValueRef I32(lw *L, int c) {
     return LLVMConstInt(L->i32, (unsigned long long)(uint32_t)c, 0);
 }
 
-/* 2^k for an i32 k in [-126, 127] as a float. */
-static LLVMValueRef pow2f(lw *L, LLVMValueRef k) {
-    LLVMValueRef e = LLVMBuildShl(L->b, LLVMBuildAdd(L->b, k, I32(L, 127), ""), I32(L, 23), "");
-    return LLVMBuildBitCast(L->b, e, L->f32, "");
+/* x clamped to [lo, hi] by two compare-selects (a max and a min on x86); NaN stays. */
+static LLVMValueRef clampf(lw *L, LLVMValueRef x, double lo, double hi) {
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef l = LLVMConstReal(ty, lo), h = LLVMConstReal(ty, hi);
+    x = sel(L, fcmp(L, LLVMRealOLT, x, l), l, x);
+    return sel(L, fcmp(L, LLVMRealOGT, x, h), h, x);
 }
 
-/* expf: x = n ln2 + r (two-part ln2), e^r = 1 + r + r^2 P(r) (degree 5, |r| <= ln2/2,
- * about 1 ulp), times 2^n in two steps so that results may be subnormal. */
-static LLVMValueRef f32_exp(lw *L, LLVMValueRef x) {
+/* expf of x in [-120, 120] or NaN: x = n ln2 + r (two-part ln2), e^r = 1 + r + r^2 P(r)
+ * (degree 5, |r| <= ln2/2, about 1 ulp), times 2^n. n is rounded by adding
+ * 1.5 * 2^23 + bias, after which t's low mantissa bits are n + bias: with `wide`, bias
+ * 254 and 2^n = 2^floor(n/2) 2^ceil(n/2) (the halves of n + 254 are the two factors'
+ * biased exponents), so that results may be subnormal and overflow to inf or underflow
+ * to 0 by themselves; without, for x in [-87, 88] only, bias 127 and one factor. No
+ * float-to-int conversion; a NaN flows through the float operations whatever its bits
+ * give the factors. */
+static LLVMValueRef f32_exp_core(lw *L, LLVMValueRef x, int wide) {
     static const double p[6] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
                                 4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
-    LLVMValueRef nan = fcmp(L, LLVMRealUNO, x, x);
-    LLVMValueRef xc = sel(L, fcmp(L, LLVMRealOGT, x, F(L, 88.8)), F(L, 88.8), x);
-    xc = sel(L, fcmp(L, LLVMRealOLT, xc, F(L, -104.0)), F(L, -104.0), xc);
-    xc = sel(L, nan, F(L, 0), xc);
-    LLVMValueRef n = fadd(L, fmul(L, xc, F(L, 1.44269504088896341)), F(L, 0.5));
-    n = lw_intrin(L, "llvm.floor", L->f32, 1, &n);
-    LLVMValueRef r = fsub(L, xc, fmul(L, n, F(L, 0.693359375)));
-    r = fsub(L, r, fmul(L, n, F(L, -2.12194440e-4)));
-    LLVMValueRef z = fmul(L, r, r);
-    LLVMValueRef y = fadd(L, fadd(L, fmul(L, poly(L, r, p, 6), z), r), F(L, 1));
-    LLVMValueRef ni = LLVMBuildFPToSI(L->b, n, L->i32, "");
-    LLVMValueRef n1 = LLVMBuildAShr(L->b, ni, I32(L, 1), "");
-    LLVMValueRef n2 = LLVMBuildSub(L->b, ni, n1, "");
-    LLVMValueRef res = fmul(L, fmul(L, y, pow2f(L, n1)), pow2f(L, n2));
-    res = sel(L, fcmp(L, LLVMRealOGT, x, F(L, 88.8)), F(L, INFINITY), res);
-    res = sel(L, fcmp(L, LLVMRealOLT, x, F(L, -104.0)), F(L, 0), res);
-    return sel(L, nan, x, res);
+    const double magic = 12582912.0 + (wide ? 254 : 127);
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef t = fma3(L, x, F(L, 1.44269504088896341), F(L, magic));
+    LLVMValueRef n = fsub(L, t, F(L, magic));
+    LLVMValueRef r = fma3(L, n, F(L, -0.693359375), x);
+    r = fma3(L, n, F(L, 2.12194440e-4), r);
+    LLVMValueRef y = fadd(L, fma3(L, poly(L, r, p, 6), fmul(L, r, r), r), F(L, 1));
+    LLVMValueRef m = LLVMBuildBitCast(B, t, L->i32, "");
+    if (!wide) return fmul(L, y, LLVMBuildBitCast(B, LLVMBuildShl(B, m, I32(L, 23), ""), L->f32, ""));
+    LLVMValueRef k1 = LLVMBuildLShr(B, m, I32(L, 1), ""), k2 = LLVMBuildSub(B, m, k1, "");
+    LLVMValueRef s1 = LLVMBuildBitCast(B, LLVMBuildShl(B, k1, I32(L, 23), ""), L->f32, "");
+    LLVMValueRef s2 = LLVMBuildBitCast(B, LLVMBuildShl(B, k2, I32(L, 23), ""), L->f32, "");
+    return fmul(L, fmul(L, y, s1), s2);
+}
+
+/* 1 if x is -|y| as the lowering emits it (fneg of llvm.fabs): never above 0. */
+static int nonpositive(LLVMValueRef x) {
+    if (!LLVMIsAInstruction(x) || LLVMGetInstructionOpcode(x) != LLVMFNeg) return 0;
+    LLVMValueRef a = LLVMGetOperand(x, 0);
+    if (!LLVMIsACallInst(a)) return 0;
+    size_t len;
+    const char *name = LLVMGetValueName2(LLVMGetCalledValue(a), &len);
+    return len >= 9 && !strncmp(name, "llvm.fabs", 9);
+}
+
+/* expf: e^x of x clamped to [-120, 120] (e^x is inf or 0 there already; -|y| needs no
+ * upper bound, as in exp(-|x|)). */
+static LLVMValueRef f32_exp(lw *L, LLVMValueRef x) {
+    if (nonpositive(x)) return f32_exp_core(L, sel(L, fcmp(L, LLVMRealOLT, x, F(L, -120)), F(L, -120), x), 1);
+    return f32_exp_core(L, clampf(L, x, -120, 120), 1);
 }
 
 /* logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = f - f^2/2 + f^3 P(f) with f = m - 1
@@ -315,25 +352,29 @@ static LLVMValueRef f32_expm1(lw *L, LLVMValueRef x) {
     return sel(L, fcmp(L, LLVMRealOEQ, u, F(L, INFINITY)), u, r);
 }
 
-/* tanhf: odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1) with x's sign above. */
+/* tanhf: odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1) with x's sign above
+ * (|x| clamped to 10, where tanh is 1 in f32: e^2|x| needs one scale factor). */
 static LLVMValueRef f32_tanh(lw *L, LLVMValueRef x) {
     static const double p[5] = {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2,
                                 1.33314422036E-1, -3.33332819422E-1};
     LLVMValueRef a = lw_intrin(L, "llvm.fabs", L->f32, 1, &x);
     LLVMValueRef z = fmul(L, x, x);
-    LLVMValueRef small = fadd(L, fmul(L, fmul(L, poly(L, z, p, 5), z), x), x);
-    LLVMValueRef e = f32_exp(L, fmul(L, a, F(L, 2)));
+    LLVMValueRef small = fma3(L, fmul(L, poly(L, z, p, 5), z), x, x);
+    LLVMValueRef ac = sel(L, fcmp(L, LLVMRealOGT, a, F(L, 10)), F(L, 10), a);
+    LLVMValueRef e = f32_exp_core(L, fadd(L, ac, ac), 0);
     LLVMValueRef t = fsub(L, F(L, 1), fdiv(L, F(L, 2), fadd(L, e, F(L, 1))));
     LLVMValueRef args[2] = {t, x};
     LLVMValueRef big = lw_intrin(L, "llvm.copysign", L->f32, 2, args);
     return sel(L, fcmp(L, LLVMRealOGT, a, F(L, 0.625)), big, small);
 }
 
-/* logistic in f32 (the interpreter's two-sided formula). */
+/* logistic in f32: the interpreter's two-sided formula, 1/(1+e^-x) for x >= 0 and
+ * e^x/(1+e^x) otherwise, as one division (numerator 1 or e^-|x|; the same bits as
+ * dividing twice and selecting). */
 static LLVMValueRef f32_logistic(lw *L, LLVMValueRef x) {
     LLVMValueRef e = f32_exp(L, LLVMBuildFNeg(L->b, lw_intrin(L, "llvm.fabs", L->f32, 1, &x), ""));
-    LLVMValueRef den = fadd(L, F(L, 1), e);
-    return sel(L, fcmp(L, LLVMRealOGE, x, F(L, 0)), fdiv(L, F(L, 1), den), fdiv(L, e, den));
+    LLVMValueRef num = sel(L, fcmp(L, LLVMRealOGE, x, F(L, 0)), F(L, 1), e);
+    return fdiv(L, num, fadd(L, F(L, 1), e));
 }
 
 /* A double-precision function f of a float value x of dtype dt: f64 at full accuracy;

@@ -134,6 +134,23 @@ const char *orc_features(void) {
     return orc_ready() == 0 ? orc_feat : "";
 }
 
+/* 1 if the comma-separated feature string f lists the feature `name` with sign `sign`
+ * ('+' or '-'). */
+static int orc_has_feature(const char *f, char sign, const char *name) {
+    size_t n = strlen(name);
+    for (const char *s = f; s && *s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+        if (s[0] == sign && !strncmp(s + 1, name, n) && (s[1 + n] == ',' || s[1 + n] == 0))
+            return 1;
+    return 0;
+}
+
+/* See jit.h. */
+int orc_vector_bits(void) {
+    const char *f = orc_features();
+    if (orc_has_feature(f, '+', "avx512f") && !orc_has_feature(f, '-', "evex512")) return 512;
+    return orc_has_feature(f, '+', "avx") ? 256 : 128;
+}
+
 /* The optimization pipeline. The kernels are plain counted loops over buffers, so a
  * short function pipeline does what default<O3> did for them at a quarter of its cost:
  * promote accumulators (sroa), clean up index arithmetic (early-cse, instcombine),
