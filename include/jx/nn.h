@@ -64,8 +64,9 @@ jx_val jx_random_bernoulli_at(jx_loc loc, jx_val key, double p, jx_ints shape);
 #define jx_random_truncated_normal(...) jx_random_truncated_normal_at(JX_HERE, __VA_ARGS__)
 #define jx_random_bernoulli(...) jx_random_bernoulli_at(JX_HERE, __VA_ARGS__)
 /* Integers uniform in [minval, maxval) of shape, dtype i32 or u32 (jax.random.randint,
- * same bits as JAX: two words per value, ((hi % span) * (2^32 % span) + lo % span) % span
- * in wrapping u32, so slightly biased unless the span is a power of 2). Unlike JAX, which
+ * same bits as JAX: two words per value, ((hi % span) * m + lo % span) % span in wrapping
+ * u32 with m = 2^32 % span, except that JAX's m wraps to 0 for spans above 2^16; slightly
+ * biased unless the span is a power of 2, more so for large spans). Unlike JAX, which
  * returns minval for an empty range and clips bounds to the dtype, an empty range or a
  * bound outside the dtype ([min, max + 1]) is an error. */
 jx_val jx_random_randint_at(jx_loc loc, jx_val key, jx_ints shape, int64_t minval,

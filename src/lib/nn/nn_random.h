@@ -20,5 +20,8 @@ jx_val nnr_bits(jx_loc loc, jx_val key, jx_ints shape, const char *op);
 /* jax.random's _uniform for a checked key and float type, with traced scalar bounds lo,
  * hi of type's dtype. */
 jx_val nnr_uniform(jx_loc loc, jx_val key, jx_type type, jx_val lo, jx_val hi, const char *op);
+/* vals sorted by keys (both u32[n], checked by the caller), stably: lax.sort_key_val as
+ * a bitonic network of existing primitives (nn_random_discrete.c). */
+jx_val nnr_sort_key_val(jx_loc loc, jx_val keys, jx_val vals);
 
 #endif

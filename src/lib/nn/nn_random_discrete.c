@@ -29,8 +29,10 @@ static const char *nnrd_shape_str(jx_ints shape, char *buf, size_t len) {
 /* Integers in [minval, maxval) as jax.random.randint: with k1, k2 = split(key), hi =
  * bits(k1), lo = bits(k2) and span = maxval - minval (mod 2^32; 0 for the full 32-bit
  * range), offset = ((hi % span) * m + lo % span) % span in wrapping u32 arithmetic where
- * m = (2^16 % span)^2 % span (i.e. 2^32 % span), and the result minval + offset. A span
- * of 0 takes offset = lo, as XLA's x % 0 = x makes JAX's formula do. */
+ * m = ((2^16 % span)^2 mod 2^32) % span, and the result minval + offset. m is 2^32 % span
+ * for span <= 2^16 but 0 above, where (2^16)^2 wraps: JAX's offset is then lo % span (its
+ * bias grows with the span). A span of 0 takes offset = lo, as XLA's x % 0 = x makes
+ * JAX's formula do. */
 jx_val jx_random_randint_at(jx_loc loc, jx_val key, jx_ints shape, int64_t minval,
                             int64_t maxval, jx_dtype dtype) {
     const char *op = "random_randint";
@@ -55,7 +57,7 @@ jx_val jx_random_randint_at(jx_loc loc, jx_val key, jx_ints shape, int64_t minva
     jx_val off = lo;
     if (span != 0) {
         jx_val hi = nnr_bits(loc, jx_random_subkey_at(loc, keys, 0), shape, op);
-        uint32_t m = (65536u % span) * (65536u % span) % span; /* < 2^32: no wrap */
+        uint32_t m16 = 65536u % span, m = (uint32_t)((uint64_t)m16 * m16) % span; /* wraps */
         jx_val s = jx_lit_at(loc, lo, span);
         off = jx_add_at(loc, jx_mul_at(loc, jx_rem_at(loc, hi, s), jx_lit_at(loc, lo, m)),
                         jx_rem_at(loc, lo, s));
@@ -152,6 +154,12 @@ static jx_val nnrd_sort_by(jx_loc loc, jx_val keys, jx_val vals, jx_val *x, int6
     }
     jx_val last = jx_slice_at(loc, sk, JX_INTS(c - 1, 0), JX_INTS(c, n), JX_INTS(1, 1));
     return jx_reshape_at(loc, last, JX_INTS(n));
+}
+
+/* vals sorted stably by keys (both u32[n]; internal, see nn_random.h). */
+jx_val nnr_sort_key_val(jx_loc loc, jx_val keys, jx_val vals) {
+    int64_t n = jx_val_type(keys).shape[0];
+    return n < 2 ? vals : nnrd_sort_by(loc, keys, vals, NULL, n);
 }
 
 /* jax.random's _shuffle along axis 0 of n rows: ceil(3 ln(n) / ln(2^32-1)) rounds of
