@@ -13,74 +13,9 @@
 #include "check.h"
 #include "jitcheck.h"
 #include "lib/nn/nn_random.h"
-#include "prims/threefry.h"
 #include "txcheck.h"
 
-/* ---- helpers ------------------------------------------------------------------------ */
-
-/* JAX's random bits for key k and n words (bit i), via the scalar threefry. */
-static uint32_t ref_bit(jx_key k, int64_t n, int64_t i) {
-    int64_t m = (n + 1) / 2, j = i < m ? i : i - m;
-    uint32_t v[2] = {(uint32_t)j, m + j < n ? (uint32_t)(m + j) : 0u};
-    rng_threefry2x32(k.k[0], k.k[1], v);
-    return i < m ? v[0] : v[1];
-}
-
-/* A sampler of one key: out[0] = sampler(key) (user: the case). */
-typedef jx_val (*sampler_fn)(jx_val key, const void *user);
-
-typedef struct {
-    sampler_fn f;
-    const void *user;
-} sampler;
-
-static void f_sampler(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t;
-    const sampler *s = u;
-    out[0] = s->f(in[0], s->user);
-}
-
-/* The sampler traced as a function of a u32[2] key (NULL with a printed error). */
-static jx_fn *trace_sampler(sampler_fn f, const void *user) {
-    sampler s = {f, user};
-    jx_fn *fn = jx_trace(f_sampler, 1, (jx_type[]){JX_TYPE(JX_U32, 2)}, 1, &s);
-    if (!fn) printf("  trace: %s\n", jx_error());
-    return fn;
-}
-
-/* The sampler's value for key on the interpreter (NULL on failure). */
-static jx_array *draw(sampler_fn f, const void *user, jx_key key) {
-    jx_fn *fn = trace_sampler(f, user);
-    jx_array *in = jx_key_array(key), *out = NULL;
-    if (fn && jx_interp(fn, &in, &out) < 0) printf("  interp: %s\n", jx_error());
-    jx_fn_free(fn);
-    jx_array_free(in);
-    return out;
-}
-
-/* Element i of a 32-bit integer array as its u32 bits. */
-static uint32_t bits_at(const jx_array *a, int64_t i) {
-    uint32_t v;
-    memcpy(&v, (const char *)jx_array_cdata(a) + 4 * i, 4);
-    return v;
-}
-
-/* Pearson's chi-square of counts[k] against expected n * p[k]. */
-static double chi_square(const int64_t *counts, const double *p, int k, int64_t n) {
-    double x2 = 0;
-    for (int i = 0; i < k; i++) {
-        double e = (double)n * p[i], d = (double)counts[i] - e;
-        x2 += d * d / e;
-    }
-    return x2;
-}
-
-/* An upper bound on chi-square with df degrees of freedom that a correct sampler exceeds
- * with probability about 1e-4 (Wilson-Hilferty with z = 3.72). */
-static double chi_bound(int df) {
-    double a = 2.0 / (9.0 * df), c = 1.0 - a + 3.72 * sqrt(a);
-    return df * c * c * c;
-}
+#include "random_util.h"
 
 /* ---- randint ------------------------------------------------------------------------ */
 
@@ -93,25 +28,6 @@ typedef struct {
 static jx_val s_randint(jx_val key, const void *u) {
     const randint_case *c = u;
     return jx_random_randint(key, c->shape, c->lo, c->hi, c->dt);
-}
-
-/* JAX's _randint for element i of n from key, as u32 bits of the result. */
-static uint32_t ref_randint(jx_key key, int64_t n, int64_t i, int64_t lo, int64_t hi,
-                            jx_dtype dt) {
-    jx_key ks[2];
-    jx_key_split(key, 2, ks);
-    uint32_t h = ref_bit(ks[0], n, i), l = ref_bit(ks[1], n, i);
-    int64_t dmax = dt == JX_I32 ? INT32_MAX : (int64_t)UINT32_MAX;
-    int over = hi > dmax;
-    uint32_t span = (uint32_t)((over ? dmax : hi) - lo) + (uint32_t)over, off = l;
-    if (span) {
-        /* JAX's lax ops in u32: multiplier = rem(mul(rem(2^16, span), itself), span); the
-         * mul wraps to 0 for span > 2^16 */
-        uint32_t m = 65536u % span;
-        m = (uint32_t)((uint64_t)m * m % ((uint64_t)1 << 32)) % span;
-        off = (uint32_t)((uint64_t)(h % span) * m + l % span) % span;
-    }
-    return off + (uint32_t)lo;
 }
 
 TEST(randint_jax_known_values) {
@@ -180,38 +96,9 @@ TEST(randint_chi_square) {
 
 /* ---- permutation -------------------------------------------------------------------- */
 
-typedef struct {
-    uint32_t key;
-    uint32_t pos;
-} kp_pair;
-
-static int cmp_kp(const void *a, const void *b) {
-    const kp_pair *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+static jx_val s_perm(jx_val key, const void *u) {
+    return jx_random_permutation(key, *(const int64_t *)u);
 }
-
-/* JAX's _shuffle of iota(n): rounds of key, sub = split(key); a stable sort of the
- * values by bits(sub, [n]) (qsort on (key, position) pairs). */
-static void ref_permutation(jx_key key, int64_t n, uint32_t *out) {
-    kp_pair *kp = malloc(sizeof *kp * (size_t)(n ? n : 1));
-    uint32_t *tmp = malloc(sizeof *tmp * (size_t)(n ? n : 1));
-    for (int64_t i = 0; i < n; i++) out[i] = (uint32_t)i;
-    int rounds = (int)ceil(3.0 * log((double)(n > 1 ? n : 1)) / log(4294967295.0));
-    for (int r = 0; r < rounds; r++) {
-        jx_key ks[2];
-        jx_key_split(key, 2, ks);
-        key = ks[0];
-        for (int64_t i = 0; i < n; i++) kp[i] = (kp_pair){ref_bit(ks[1], n, i), (uint32_t)i};
-        qsort(kp, (size_t)n, sizeof *kp, cmp_kp);
-        for (int64_t i = 0; i < n; i++) tmp[i] = out[kp[i].pos];
-        memcpy(out, tmp, sizeof *tmp * (size_t)n);
-    }
-    free(kp);
-    free(tmp);
-}
-
-static jx_val s_perm(jx_val key, const void *u) { return jx_random_permutation(key, *(const int64_t *)u); }
 
 TEST(permutation_matches_jax_shuffle) {
     /* 1625 is the last size with one round, 1626 the first with two */
@@ -231,7 +118,8 @@ TEST(permutation_matches_jax_shuffle) {
             perm &= v < (uint32_t)n && !seen[v];
             if (v < (uint32_t)n) seen[v] = 1;
         }
-        if (!same || !perm) printf("  n = %lld: same %d, permutation %d\n", (long long)n, same, perm);
+        if (!same || !perm)
+            printf("  n = %lld: same %d, permutation %d\n", (long long)n, same, perm);
         CHECK(same && perm);
         if (n >= 64) CHECK(want[0] != 0 || want[1] != 1 || want[2] != 2); /* not the identity */
         free(want);
@@ -259,7 +147,8 @@ TEST(sort_network_is_stable) {
         /* positions with key 0 in order, then key 1, then key 2^32-1 */
         int64_t at = 0;
         for (int key = 0; key < 3; key++)
-            for (int64_t i = key; a && i < n; i += 3) CHECK(bits_at(a, at++) == (uint32_t)(i + 100));
+            for (int64_t i = key; a && i < n; i += 3)
+                CHECK(bits_at(a, at++) == (uint32_t)(i + 100));
         jx_array_free(a);
     }
 }
@@ -288,7 +177,8 @@ TEST(permute_array_takes_permuted_slices) {
         int ax = c->axis < 0 ? c->axis + c->ty.rank : c->axis;
         int64_t n = c->ty.shape[ax], cols = c->ty.rank > 1 ? c->ty.shape[1] : 1;
         jx_array *a = draw(s_permute, c, key), *p = draw(s_perm, &n, key);
-        CHECK(a && p && jx_array_dtype(a) == c->ty.dtype && jx_array_size(a) == n * (c->ty.rank > 1 ? c->ty.shape[1 - ax] : 1));
+        int64_t size = n * (c->ty.rank > 1 ? c->ty.shape[1 - ax] : 1);
+        CHECK(a && p && jx_array_dtype(a) == c->ty.dtype && jx_array_size(a) == size);
         for (int64_t e = 0; a && p && e < jx_array_size(a); e++) {
             int64_t i = c->ty.rank > 1 ? e / cols : 0, j = c->ty.rank > 1 ? e % cols : e;
             if (ax == 0 && c->ty.rank > 1) i = (int64_t)jx_array_get(p, i);
@@ -314,7 +204,9 @@ TEST(permute_grad_finite_differences) {
 
 /* ---- gumbel and categorical --------------------------------------------------------- */
 
-static jx_val s_gumbel(jx_val key, const void *u) { return jx_random_gumbel(key, *(const jx_type *)u); }
+static jx_val s_gumbel(jx_val key, const void *u) {
+    return jx_random_gumbel(key, *(const jx_type *)u);
+}
 
 TEST(gumbel_moments_and_bits) {
     /* mean: Euler's gamma; variance pi^2 / 6 */
@@ -404,7 +296,8 @@ TEST(categorical_is_gumbel_argmax) {
     for (int64_t r = 0; a && g && r < 6; r++) {
         int best = 0;
         for (int k = 1; k < 4; k++)
-            if (jx_array_get(g, 4 * r + k) + lp[k] > jx_array_get(g, 4 * r + best) + lp[best]) best = k;
+            if (jx_array_get(g, 4 * r + k) + lp[k] > jx_array_get(g, 4 * r + best) + lp[best])
+                best = k;
         CHECK(jx_array_get(a, r) == best);
     }
     jx_array_free(a);
@@ -499,7 +392,8 @@ TEST(error_messages) {
     ERR_CASE(jx_random_randint(x, JX_INTS(3), 0, 5, JX_I32), "random_randint",
              "key must be u32[2], got f32[2,3]");
     ERR_CASE(jx_random_permutation(key, -4), "random_permutation", "n = -4");
-    ERR_CASE(jx_random_permute(key, x, 2), "random_permutation", "axis 2 out of range for x f32[2,3]");
+    ERR_CASE(jx_random_permute(key, x, 2), "random_permutation",
+             "axis 2 out of range for x f32[2,3]");
     ERR_CASE(jx_random_permute(key, jx_sum_all(x), 0), "random_permutation",
              "x must have rank >= 1, got f32[]");
     ERR_CASE(jx_random_categorical(key, x, -3), "random_categorical",
@@ -508,7 +402,8 @@ TEST(error_messages) {
              "logits must be f32 or f64 of rank >= 1, got i32[2,3]");
     ERR_CASE(jx_random_categorical_shape(key, x, 1, JX_INTS(4, 3)), "random_categorical",
              "shape (4,3)", "logits f32[2,3]");
-    ERR_CASE(jx_random_categorical(key, jx_slice(x, JX_INTS(0, 0), JX_INTS(2, 0), JX_INTS(1, 1)), 1),
+    jx_ints z2 = JX_INTS(0, 0), one2 = JX_INTS(1, 1);
+    ERR_CASE(jx_random_categorical(key, jx_slice(x, z2, JX_INTS(2, 0), one2), 1),
              "random_categorical", "axis 1 of logits f32[2,0] has no categories");
     ERR_CASE(jx_random_gumbel(key, JX_TYPE(JX_I32, 3)), "random_gumbel", "f32 or f64, got i32[3]");
 }

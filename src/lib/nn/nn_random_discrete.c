@@ -135,7 +135,8 @@ static jx_val nnrd_sort_by(jx_loc loc, jx_val keys, jx_val vals, jx_val *x, int6
     int64_t p = 1;
     while (p < n) p *= 2;
     int c = vals.t ? 3 : 2;
-    jx_val rows[3] = {jx_reshape_at(loc, nnrd_pad(loc, keys, n, p, (double)UINT32_MAX), JX_INTS(1, p)),
+    jx_val pk = nnrd_pad(loc, keys, n, p, (double)UINT32_MAX);
+    jx_val rows[3] = {jx_reshape_at(loc, pk, JX_INTS(1, p)),
                       jx_iota_at(loc, keys.t, JX_TYPE(JX_U32, 1, p), 1), JX_NOVAL};
     if (vals.t) rows[2] = jx_reshape_at(loc, nnrd_pad(loc, vals, n, p, 0.0), JX_INTS(1, p));
     jx_val sk = jx_concatenate_at(loc, c, rows, 0);
