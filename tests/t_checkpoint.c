@@ -190,7 +190,8 @@ TEST(vmap_of_grad_of_checkpoint) {
     jx_fn *f0 = loss_fn(&plain, JX_F64, 2, 3), *f1 = loss_fn(&ck, JX_F64, 2, 3);
     int wrt[2] = {0, 2}, axes[5] = {JX_NONE, JX_NONE, JX_NONE, JX_NONE, 0};
     jx_fn *g0 = f0 ? jx_grad(f0, 2, wrt) : NULL, *g1 = f1 ? jx_grad(f1, 2, wrt) : NULL;
-    jx_fn *v0 = g0 ? jx_vmap(g0, axes, NULL, 4) : NULL, *v1 = g1 ? jx_vmap(g1, axes, NULL, 4) : NULL;
+    jx_fn *v0 = g0 ? jx_vmap(g0, axes, NULL, 4) : NULL;
+    jx_fn *v1 = g1 ? jx_vmap(g1, axes, NULL, 4) : NULL;
     CHECK(v0 && v1);
     if (!v0 || !v1) goto done;
     jx_array *in[5], *o0[2], *o1[2], *oj[2];
@@ -240,7 +241,8 @@ TEST(grad_of_grad_and_jvp_of_checkpoint) {
     jx_fn *g0 = f0 ? jx_grad(f0, 3, wrt) : NULL, *g1 = f1 ? jx_grad(f1, 3, wrt) : NULL;
     jx_fn *l0 = loss_fn(&plain, JX_F64, 2, 3), *l1 = loss_fn(&ck, JX_F64, 2, 3);
     jx_fn *j0 = l0 ? jx_jvp(l0, NULL) : NULL, *j1 = l1 ? jx_jvp(l1, NULL) : NULL;
-    jx_fn *h1 = l1 ? jx_hessian(l1, 1, (int[]){1}) : NULL, *h0 = l0 ? jx_hessian(l0, 1, (int[]){1}) : NULL;
+    jx_fn *h1 = l1 ? jx_hessian(l1, 1, (int[]){1}) : NULL;
+    jx_fn *h0 = l0 ? jx_hessian(l0, 1, (int[]){1}) : NULL;
     CHECK(g0 && g1 && j0 && j1 && h0 && h1);
     if (!g0 || !g1 || !j0 || !j1 || !h0 || !h1) goto done;
     CHECK(count_op(j1, JX_OP_CHECKPOINT) > 0); /* the tangents are checkpoints too */

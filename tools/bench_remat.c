@@ -119,6 +119,30 @@ static double run_once(variant *v, jx_array **in) {
     return now() - t0;
 }
 
+/* Prints one line per variant (vs[0] the plain step), its times sorted in place. */
+static void report(variant *vs, int nv, int n_out, int reps) {
+    printf("%-22s %14s %10s %6s %10s %s\n", "checkpointing", "arena bytes", "arena MiB",
+           "gemms", "step ms", "grads vs none");
+    for (int v = 0; v < nv; v++) {
+        char name[64], same[32] = "-";
+        if (v == 0)
+            snprintf(name, sizeof name, "none");
+        else
+            snprintf(name, sizeof name, "every %d layer%s", vs[v].c.every,
+                     vs[v].c.every > 1 ? "s" : "");
+        if (v > 0) {
+            int eq = 1;
+            for (int j = 0; j < n_out; j++)
+                eq &= !memcmp(jx_array_cdata(vs[0].out[j]), jx_array_cdata(vs[v].out[j]),
+                              jx_array_nbytes(vs[v].out[j]));
+            snprintf(same, sizeof same, "%s", eq ? "bit-identical" : "DIFFERENT");
+        }
+        qsort(vs[v].t, (size_t)reps, sizeof vs[v].t[0], cmp_d);
+        printf("%-22s %14lld %10.1f %6d %10.2f %s\n", name, vs[v].arena,
+               (double)vs[v].arena / (1 << 20), vs[v].gemms, 1e3 * vs[v].t[reps / 2], same);
+    }
+}
+
 /* Parses "1,4" into list; returns the count. */
 static int parse_list(const char *s, int *list, int max) {
     int n = 0;
@@ -172,24 +196,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < reps && rc == 0; i++) /* interleaved: load changes hit every variant */
         for (int v = 0; v < nv && rc == 0; v++) rc = (vs[v].t[i] = run_once(&vs[v], in)) < 0;
-    if (rc == 0)
-        printf("%-22s %14s %10s %6s %10s %s\n", "checkpointing", "arena bytes", "arena MiB",
-               "gemms", "step ms", "grads vs none");
-    for (int v = 0; v < nv && rc == 0; v++) {
-        char name[64], same[32] = "-";
-        if (v == 0) snprintf(name, sizeof name, "none");
-        else snprintf(name, sizeof name, "every %d layer%s", vs[v].c.every, vs[v].c.every > 1 ? "s" : "");
-        if (v > 0) {
-            int eq = 1;
-            for (int j = 0; j < n_out; j++)
-                eq &= !memcmp(jx_array_cdata(vs[0].out[j]), jx_array_cdata(vs[v].out[j]),
-                              jx_array_nbytes(vs[v].out[j]));
-            snprintf(same, sizeof same, "%s", eq ? "bit-identical" : "DIFFERENT");
-        }
-        qsort(vs[v].t, (size_t)reps, sizeof vs[v].t[0], cmp_d);
-        printf("%-22s %14lld %10.1f %6d %10.2f %s\n", name, vs[v].arena,
-               (double)vs[v].arena / (1 << 20), vs[v].gemms, 1e3 * vs[v].t[reps / 2], same);
-    }
+    if (rc == 0) report(vs, nv, n_out, reps);
     for (int v = 0; v < nv; v++) {
         for (int j = 0; j < n_out; j++) jx_array_free(vs[v].out[j]);
         jx_exe_free(vs[v].e);

@@ -111,12 +111,14 @@ static int rm_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_v
     }
     unsigned char wrt[JX_MAX_OPERANDS];
     int n_sel = 0;
-    for (int k = 0; k < n->nin; k++) n_sel += wrt[k] = (unsigned char)tx_is_float(jx_val_type(x[k]).dtype);
+    for (int k = 0; k < n->nin; k++)
+        n_sel += wrt[k] = (unsigned char)tx_is_float(jx_val_type(x[k]).dtype);
     if (n_sel == 0) return 0;
     jx_fn *g = jx_vjp(n->at.fns[0], wrt); /* (x..., ct) -> (y, ct_x for wrt...) */
     if (!g) return rm_fail(t, n, "grad", "the vjp");
     jx_val args[JX_MAX_OPERANDS + 1], outs[JX_MAX_OPERANDS + 1];
-    for (int k = 0; k < n->nin; k++) args[k] = tx_emit(t, n, JX_OP_OPT_BARRIER, 1, &x[k], NULL, NULL);
+    for (int k = 0; k < n->nin; k++)
+        args[k] = tx_emit(t, n, JX_OP_OPT_BARRIER, 1, &x[k], NULL, NULL);
     args[n->nin] = ct;
     int rc = jx_call_at(n->loc, g, args, outs);
     jx_fn_free(g);

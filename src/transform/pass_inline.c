@@ -1,8 +1,8 @@
-/* The inline-custom pass: every node whose primitive is JXF_CALL (custom_jvp, custom_vjp)
- * is replaced by its call sub-function's body, inlined on its operands (recursively, so
- * custom functions inside custom functions go too). It runs first in the JIT pipeline:
- * a custom node's derivative rules matter to transformations only, and once they are
- * done the planner and the lowering see ordinary primitives. */
+/* The inline-custom pass: every node whose primitive is JXF_CALL (custom_jvp, custom_vjp,
+ * checkpoint) is replaced by its call sub-function's body, inlined on its operands
+ * (recursively, so custom functions inside custom functions go too). It runs first in the
+ * JIT pipeline: a custom node's derivative rules matter to transformations only, and once
+ * they are done the planner and the lowering see ordinary primitives. */
 #include <stdlib.h>
 
 #include "core/replay.h"

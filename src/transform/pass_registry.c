@@ -7,8 +7,8 @@
 #include "core/util.h"
 
 static const pass_info pass_table[] = {
-    {"inline-custom", "replace custom_jvp/custom_vjp nodes by their call function inlined (their "
-                      "derivative rules only matter to transformations)", pass_inline_custom},
+    {"inline-custom", "replace custom_jvp/custom_vjp/checkpoint nodes by their call function "
+                      "inlined (their rules only matter to transformations)", pass_inline_custom},
     {"simplify", "identities, const-fold and cse in one walk, then dce (jx_simplify)",
      jx_simplify},
     {"identities", "x+0, x-0, x*1, x/1, neg(neg x), no-op convert/reshape/broadcast/transpose/"

@@ -42,8 +42,9 @@ jx_fn *pass_const_fold(const jx_fn *f);
 jx_fn *pass_cse(const jx_fn *f);
 jx_fn *pass_copy(const jx_fn *f);
 
-/* inline-custom (pass_inline.c): every custom_jvp/custom_vjp node (JXF_CALL) replaced by
- * its call sub-function inlined on its operands. A new function, or NULL with jx_error(). */
+/* inline-custom (pass_inline.c): every custom_jvp/custom_vjp/checkpoint node (JXF_CALL)
+ * replaced by its call sub-function inlined on its operands. A new function, or NULL with
+ * jx_error(). */
 jx_fn *pass_inline_custom(const jx_fn *f);
 
 /* drop-barriers (pass_barrier.c): every optimization_barrier node replaced by its operand;
