@@ -332,6 +332,12 @@ TEST(jit_equals_interpreter) {
         CHECK(jit_vs_interp(trace_sampler(cs[k].f, cs[k].u), &in, 0, cs[k].what));
         jx_array_free(in);
     }
+    /* vmap over 3 keys u32[3,2], then jit */
+    jx_fn *f = trace_sampler(s_perm, &jv_n1), *g = f ? jx_vmap(f, (int[]){0}, NULL, 3) : NULL;
+    jx_array *keys = rand_array(JX_TYPE(JX_U32, 3, 2), 0, 4294967295.0, 0);
+    CHECK(jit_vs_interp(g, &keys, 0, "vmap(permutation 300)"));
+    jx_array_free(keys);
+    jx_fn_free(f);
 }
 
 /* u32 keys over the whole range. */
