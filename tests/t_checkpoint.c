@@ -194,6 +194,7 @@ TEST(vmap_of_grad_of_checkpoint) {
     jx_fn *v1 = g1 ? jx_vmap(g1, axes, NULL, 4) : NULL;
     CHECK(v0 && v1);
     if (!v0 || !v1) goto done;
+    CHECK(count_op(v1, JX_OP_CHECKPOINT) == 2); /* batched checkpoints, not inlined */
     jx_array *in[5], *o0[2], *o1[2], *oj[2];
     inputs(v0, in, 0.7);
     CHECK(jx_interp(v0, in, o0) == 0 && jx_interp(v1, in, o1) == 0);
@@ -382,6 +383,44 @@ done:
     jx_fn_free(g1);
     jx_fn_free(f0);
     jx_fn_free(f1);
+}
+
+/* A traced function checkpointed through jx_fn_cb gives the same gradients. */
+static void loss_fn_cb(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    jx_val h, a[3] = {in[2], in[0], in[1]};
+    jx_checkpoint(jx_fn_cb, u, 3, a, 1, &h);
+    out[0] = jx_sum_all(jx_mul(h, h));
+    (void)t;
+}
+
+static void loss_plain(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    jx_val h, a[3] = {in[2], in[0], in[1]};
+    layer(t, a, &h, u);
+    out[0] = jx_sum_all(jx_mul(h, h));
+}
+
+TEST(checkpoint_of_a_traced_function) {
+    jx_type lt[3] = {F64(2, 3), F64(3, 3), F64(3)}, ty[3] = {F64(3, 3), F64(3), F64(2, 3)};
+    jx_fn *lf = jx_trace(layer, 3, lt, 1, NULL);
+    jx_fn *f0 = jx_trace(loss_plain, 3, ty, 1, NULL), *f1 = jx_trace(loss_fn_cb, 3, ty, 1, lf);
+    jx_fn *g0 = f0 ? jx_grad(f0, 2, (int[]){0, 2}) : NULL;
+    jx_fn *g1 = f1 ? jx_grad(f1, 2, (int[]){0, 2}) : NULL;
+    CHECK(g0 && g1);
+    if (g0 && g1) {
+        CHECK(count_op(f1, JX_OP_CHECKPOINT) == 1);
+        jx_array *in[3], *o0[2], *o1[2];
+        inputs(f0, in, 0.9);
+        CHECK(jx_interp(g0, in, o0) == 0 && jx_interp(g1, in, o1) == 0);
+        CHECK(same_bits(o0[0], o1[0]) && same_bits(o0[1], o1[1]));
+        free_all(in, 3);
+        free_all(o0, 2);
+        free_all(o1, 2);
+    }
+    jx_fn_free(g0);
+    jx_fn_free(g1);
+    jx_fn_free(f0);
+    jx_fn_free(f1);
+    jx_fn_free(lf);
 }
 
 /* ---- text ----------------------------------------------------------------------------- */
