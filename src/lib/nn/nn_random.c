@@ -12,7 +12,7 @@
 #include <jx/nn.h>
 
 #include "core/trace.h"
-#include "nn_random.h"
+#include "lib/nn/nn_random.h"
 
 #define NNR_TBUF 200 /* room for a type string */
 #define NNR_SQRT2 1.41421356237309504880

@@ -11,7 +11,7 @@
 #include <jx/nn.h>
 
 #include "core/trace.h"
-#include "nn_random.h"
+#include "lib/nn/nn_random.h"
 
 #define NNRD_TBUF 200 /* room for a type string */
 
