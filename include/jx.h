@@ -441,6 +441,36 @@ int jx_jitfn_run(jx_jitfn *jf, jx_array *const *in, jx_array **out);
 int jx_jitfn_n_compiled(const jx_jitfn *jf);
 void jx_jitfn_free(jx_jitfn *jf);
 
+/* ---- control flow (lax.switch, lax.cond, lax.scan) ---------------------------------------------
+ * jx_switch is lax.switch(index, branches, *args): branches[index](args...) with index
+ * (an integer or bool scalar, converted to i32) clamped to [0, n_branches), as one cond
+ * node whose results are outs[0..n_out). Each branch is a callback traced like jx_trace
+ * on the args' types with n_out outputs (user passed through); every branch must give
+ * the same output types. jx_cond is lax.cond(pred, true_fn, false_fn, *args): pred a
+ * bool or integer scalar (nonzero is true). At most JX_MAX_FNS (8) branches, n_in < 64
+ * operands and 1 to 64 outputs. Errors (a branch that fails to trace or differs in its
+ * output types, a float index, bad counts) are recorded on the args' trace with the
+ * caller's line, and every output is poison. Each returns 0 or -1.
+ * Only the interpreter runs cond and scan so far: transformations and the JIT report
+ * that they have no rule for them (issue 11). */
+int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *branches,
+                 void *user, int n_in, const jx_val *args, int n_out, jx_val *outs);
+int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_fn, void *user,
+               int n_in, const jx_val *args, int n_out, jx_val *outs);
+/* jx_scan is lax.scan(body, init, xs, length, reverse): body, traced like jx_trace on
+ * (carry..., x slices...) -> (carry..., y...) (n_carry + n_x inputs, n_carry + n_y
+ * outputs; the carry keeps its types), runs over the leading axis of the xs (each of
+ * length `length`; -1 takes it from the xs), backwards when reverse (the ys still line up
+ * with the xs). carry_out[0..n_carry) get the final carry and ys[0..n_y) the ys stacked
+ * along a new leading axis. One scan node: the body is traced once, not unrolled. Errors
+ * as jx_switch's. 0 or -1. */
+int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_val *init,
+               int n_x, const jx_val *xs, int64_t length, int reverse, int n_y,
+               jx_val *carry_out, jx_val *ys);
+#define jx_scan(...) jx_scan_at(JX_HERE, __VA_ARGS__)
+#define jx_switch(...) jx_switch_at(JX_HERE, __VA_ARGS__)
+#define jx_cond(...) jx_cond_at(JX_HERE, __VA_ARGS__)
+
 /* ---- custom derivatives (jax.custom_jvp, jax.custom_vjp) ---------------------------- */
 
 /* y = f(args) with a derivative rule of the user's, as one custom_jvp or custom_vjp node

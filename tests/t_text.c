@@ -165,6 +165,33 @@ RT(custom_vjp, "custom_vjp", 1,
 RT(checkpoint, "checkpoint", 1, jx_checkpoint(tx_sq, NULL, 1, in, 1, out), F32(3))
 RT(optimization_barrier, "optimization_barrier", 1, out[0] = jx_optimization_barrier(in[0]), F32(3))
 
+/* cond and scan: multi-result nodes, printed with their gets as the left-hand side. */
+static void tx_br_neg(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_neg(in[0]);
+    out[1] = jx_sum_all(in[0]);
+}
+static void tx_br_exp(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_exp(in[0]);
+    out[1] = jx_sum_all(jx_mul(in[0], in[0]));
+}
+static const jx_trace_cb tx_brs[2] = {tx_br_neg, tx_br_exp};
+static jx_val tx_cond_case(jx_trace *t, const jx_val *in) {
+    jx_val r[2];
+    jx_switch(jx_scalar(t, JX_I32, 1), 2, tx_brs, NULL, 1, in, 2, r);
+    return jx_add(r[0], jx_broadcast_to(r[1], JX_INTS(3)));
+}
+static jx_val tx_scan_case(const jx_val *in) {
+    jx_val ys[2];
+    jx_scan(tx_br_neg, NULL, 0, NULL, 1, in, -1, 1, 2, NULL, ys); /* reversed, no carry */
+    return ys[0];
+}
+RT(cond, "cond", 1, out[0] = tx_cond_case(t, in), F32(3))
+RT(scan, "scan", 1, out[0] = tx_scan_case(in), F32(2, 3))
+/* get: the left-hand side of the cond and scan equations above */
+__attribute__((constructor)) static void tx_reg_get(void) { tx_cover("get"); }
+
 TEST(every_primitive_has_a_round_trip_case) {
     for (int op = 0; op < JX_NOPS; op++) {
         const char *name = prim_info((jx_op)op)->name;

@@ -24,6 +24,20 @@ static int interp_check_args(const jx_fn *f, jx_array *const *in, jx_array **out
     return 0;
 }
 
+/* Evaluates single-result node nd (primitive p) on ins into a new array *out. 0, or -1
+ * with jx_error set. */
+static int interp_node(const jx_node *nd, const jx_prim_info *p, jx_array *const *ins,
+                       jx_array **out) {
+    *out = jx_array_new_type(&nd->type);
+    if (!*out) {
+        char ts[160];
+        return util_err("interp: %s (%s:%d): cannot allocate %s", p->name,
+                        nd->loc.file ? nd->loc.file : "?", nd->loc.line,
+                        jx_type_str(&nd->type, ts, sizeof ts));
+    }
+    return p->family->interp(nd, ins, *out);
+}
+
 /* Runs f on in, storing new arrays in out (see jx.h). */
 int jx_interp(const jx_fn *f, jx_array *const *in, jx_array **out) {
     if (interp_check_args(f, in, out) < 0) return -1;
@@ -49,20 +63,16 @@ int jx_interp(const jx_fn *f, jx_array *const *in, jx_array **out) {
             continue;
         }
         const jx_prim_info *p = prim_info(nd->op);
+        if (nd->op == JX_OP_GET) continue; /* filled by its multi-result node */
         jx_array *ins[JX_MAX_OPERANDS];
         for (int k = 0; k < nd->nin && k < JX_MAX_OPERANDS; k++) ins[k] = val[nd->in[k]];
-        val[i] = jx_array_new_type(&nd->type);
-        if (!val[i]) {
-            char ts[160];
-            rc = util_err("interp: %s (%s:%d): cannot allocate %s", p->name,
-                          nd->loc.file ? nd->loc.file : "?", nd->loc.line,
-                          jx_type_str(&nd->type, ts, sizeof ts));
-            break;
-        }
-        if (p->family->interp(nd, ins, val[i]) < 0) {
+        if (p->flags & JXF_MULTI) {
+            /* the results go straight to the gets that follow (ir.h) */
+            if (p->family->interp_multi(nd, ins, val + i + 1) < 0) rc = -1;
+        } else if (interp_node(nd, p, ins, &val[i]) < 0) {
             rc = -1;
-            break;
         }
+        if (rc < 0) break;
         for (int k = 0; k < nd->nin; k++) {
             int32_t o = nd->in[k];
             if (last[o] == i && val[o]) {

@@ -122,6 +122,22 @@ jx_ints ir_attr_ints(const jx_node *n, int k) {
     return r;
 }
 
+const jx_type ir_multi_type = {JX_NDTYPES, 0, {0}};
+
+/* See ir.h. */
+int ir_is_multi(const jx_fn *f, int i) {
+    return i >= f->n_in && i < f->n_nodes && prim_has(f->nodes[i].op, JXF_MULTI);
+}
+
+/* See ir.h. */
+int ir_n_gets(const jx_fn *f, int i) {
+    int k = 0;
+    while (i + 1 + k < f->n_nodes && f->nodes[i + 1 + k].op == JX_OP_GET &&
+           f->nodes[i + 1 + k].nin == 1 && f->nodes[i + 1 + k].in[0] == i)
+        k++;
+    return k;
+}
+
 /* An attrs struct pointing into the given lists (NULL: absent). */
 jx_attrs ir_attrs(const jx_ints *a0, const jx_ints *a1, const jx_ints *a2, const jx_ints *a3) {
     jx_attrs at;
@@ -172,13 +188,14 @@ static int ir_verify(const jx_fn *f, int depth);
  * the shape rule's business.) */
 static int ir_verify_fns(const jx_node *n, int i, int depth) {
     const jx_prim_info *p = prim_info(n->op);
-    if (n->at.n_fns != p->n_fns || (n->at.n_fns > 0 && !n->at.fns))
-        return util_err("verify: node %d (%s) has %d sub-functions, expected %d", i, p->name,
-                        n->at.n_fns, p->n_fns);
+    if (!prim_fns_ok(p, n->at.n_fns) || (n->at.n_fns > 0 && !n->at.fns))
+        return util_err("verify: node %d (%s) has %d sub-functions, expected %s%d", i, p->name,
+                        n->at.n_fns, p->n_fns < 0 ? "1 to " : "",
+                        p->n_fns < 0 ? JX_MAX_FNS : p->n_fns);
     for (int k = 0; k < n->at.n_fns; k++) {
         if (!n->at.fns[k])
             return util_err("verify: node %d (%s) sub-function '%s' is NULL", i, p->name,
-                            p->fn_names[k]);
+                            prim_fn_name(p, k));
         if (depth + 1 > JX_MAX_FN_DEPTH)
             return util_err("verify: node %d (%s) nests sub-functions deeper than %d", i,
                             p->name, JX_MAX_FN_DEPTH);
@@ -186,9 +203,47 @@ static int ir_verify_fns(const jx_node *n, int i, int depth) {
             char e[900];
             snprintf(e, sizeof e, "%s", jx_error());
             return util_err("verify: node %d (%s) sub-function '%s': %s", i, p->name,
-                            p->fn_names[k], e);
+                            prim_fn_name(p, k), e);
         }
     }
+    return 0;
+}
+
+/* Checks the multi-result rules at node i (see ir.h): a multi node is followed by exactly
+ * its results' gets, in order and of the results' types; a get reads the multi node
+ * right before its run at its own position; no other node reads a multi node. */
+static int ir_verify_multi(const jx_fn *f, int i) {
+    const jx_node *n = &f->nodes[i];
+    const char *name = prim_info(n->op)->name;
+    if (ir_is_multi(f, i)) {
+        jx_type r[JX_MAX_RESULTS];
+        int k = prim_info(n->op)->family->results(n, r, JX_MAX_RESULTS);
+        if (k < 0) return util_err("verify: node %d (%s) has too many results", i, name);
+        if (ir_n_gets(f, i) != k)
+            return util_err("verify: node %d (%s) has %d results but is followed by %d gets of "
+                            "it", i, name, k, ir_n_gets(f, i));
+        for (int j = 0; j < k; j++) {
+            const jx_node *g = &f->nodes[i + 1 + j];
+            char a[160], b[160];
+            if (g->at.n[0] != 1 || g->at.v[0][0] != j)
+                return util_err("verify: node %d (get) should be result %d of node %d", i + 1 + j,
+                                j, i);
+            if (!jx_type_eq(&g->type, &r[j]))
+                return util_err("verify: node %d (get) has type %s but result %d of node %d "
+                                "(%s) is %s", i + 1 + j, jx_type_str(&g->type, a, sizeof a), j,
+                                i, name, jx_type_str(&r[j], b, sizeof b));
+        }
+        return 0;
+    }
+    for (int k = 0; k < n->nin; k++) {
+        int p = n->in[k];
+        if (!ir_is_multi(f, p)) continue;
+        if (n->op != JX_OP_GET || i > p + ir_n_gets(f, p))
+            return util_err("verify: node %d (%s) reads multi-result node %d directly or out "
+                            "of its run of gets", i, name, p);
+    }
+    if (n->op == JX_OP_GET && !ir_is_multi(f, n->in[0]))
+        return util_err("verify: node %d (get) reads node %d, which has no results", i, n->in[0]);
     return 0;
 }
 
@@ -223,17 +278,21 @@ static int ir_verify(const jx_fn *f, int depth) {
         char err[512] = "";
         if (p->family->infer(n->op, n->nin, in, &n->at, &n->type, &out, err, sizeof err) < 0)
             return util_err("verify: node %d (%s): %s", i, p->name, err);
-        if (ir_type_check(&out, err, sizeof err) < 0)
+        if (!(p->flags & JXF_MULTI) && ir_type_check(&out, err, sizeof err) < 0)
             return util_err("verify: node %d (%s): result %s", i, p->name, err);
         if (!jx_type_eq(&out, &n->type)) {
             char a[160], b[160];
             return util_err("verify: node %d (%s) has type %s but its rule gives %s", i, p->name,
                             jx_type_str(&n->type, a, sizeof a), jx_type_str(&out, b, sizeof b));
         }
+        if (ir_verify_multi(f, i) < 0) return -1;
     }
     if (f->n_out > 0 && !f->outs) return util_err("verify: outputs not set");
     for (int i = 0; i < f->n_out; i++)
         if (f->outs[i] < 0 || f->outs[i] >= f->n_nodes)
             return util_err("verify: output %d refers to missing node %d", i, f->outs[i]);
+        else if (ir_is_multi(f, f->outs[i]))
+            return util_err("verify: output %d is multi-result node %d, not one of its results",
+                            i, f->outs[i]);
     return 0;
 }

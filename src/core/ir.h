@@ -91,6 +91,17 @@ uint64_t ir_fn_hash(const jx_fn *f);
 /* 1 if the attributes' sub-functions are pairwise ir_fn_equal (both lists of equal length). */
 int ir_fns_equal(const jx_attrs *a, const jx_attrs *b);
 
+/* Multi-result nodes (primitives flagged JXF_MULTI, such as cond): the node's own type is
+ * ir_multi_type (it has no value); its k results (the family's `results` rule, at most
+ * JX_MAX_RESULTS) are the k nodes right after it, get[index=(j)] at id + 1 + j, each
+ * with its result's type. The tracer emits them together (trace_emit_multi), the
+ * verifier checks the run, and passes keep it whole. */
+#define JX_MAX_RESULTS 64
+extern const jx_type ir_multi_type;
+/* 1 if node i of f is a multi-result node. */
+int ir_is_multi(const jx_fn *f, int i);
+/* The number of get nodes of f that follow node i and read it (0 for other nodes). */
+int ir_n_gets(const jx_fn *f, int i);
 /* Checks that t may appear in a function: a valid dtype and rank, no negative dim, and
  * a byte size of at most JX_MAX_BYTES with zero dims counted as 1. Every input type and
  * every op's result type is checked, so later stages (interpreter, planner, lowering)

@@ -28,3 +28,14 @@ jx_op prim_lookup(const char *name) {
         if (strcmp(prim_table[i].name, name) == 0) return (jx_op)i;
     return JX_OP_PARAM;
 }
+
+/* See prim.h. */
+int prim_fns_ok(const jx_prim_info *p, int n) {
+    return p->n_fns >= 0 ? n == p->n_fns : n >= 1 && n <= JX_MAX_FNS;
+}
+
+/* See prim.h. */
+const char *prim_fn_name(const jx_prim_info *p, int k) {
+    if (p->n_fns < 0) return p->fn_names[0];
+    return k >= 0 && k < p->n_fns ? p->fn_names[k] : "?";
+}

@@ -18,10 +18,13 @@ enum {
     JXF_MATH = 1 << 7,    /* lowered to long polynomial code: kernels using it vectorize */
     JXF_CALL = 1 << 8,    /* equals its first sub-function applied to its operands: passes
                            * may inline that body (inline-custom) */
+    JXF_MULTI = 1 << 9,   /* several results: the node has no value of its own and is
+                           * followed at once by one `get` node per result (see ir.h) */
 };
 
-/* Sub-functions (function-valued attributes) a primitive's node may carry: at most this many. */
-#define JX_MAX_FNS 4
+/* Sub-functions (function-valued attributes) a primitive's node may carry: at most this
+ * many (a variadic row, such as cond's branches, takes 1 to JX_MAX_FNS). */
+#define JX_MAX_FNS 8
 
 typedef enum jx_op {
     JX_OP_PARAM = -1, /* a function input, not a primitive */
@@ -67,6 +70,12 @@ typedef struct jx_family {
     int (*rereads)(const struct jx_fn *f, const struct jx_node *n, int k);
     /* Family-private data for rule code shared between families (elementwise). */
     const void *impl;
+    /* JXF_MULTI primitives. results: the result types of node n (operands and attributes
+     * already checked by infer) into types[0..max); returns their count, or -1 when more
+     * than max. interp_multi: the reference evaluation into out[0..count), preallocated
+     * with those types; 0 or -1 (jx_error set). */
+    int (*results)(const struct jx_node *n, jx_type *types, int max);
+    int (*interp_multi)(const struct jx_node *n, jx_array *const *in, jx_array **out);
 } jx_family;
 
 typedef struct jx_prim_info {
@@ -76,7 +85,8 @@ typedef struct jx_prim_info {
     const jx_family *family;
     int n_attrs;
     const char *attr_names[4];
-    int n_fns; /* sub-functions every node of the primitive carries, named fn_names */
+    int n_fns; /* sub-functions every node of the primitive carries, named fn_names; -1:
+                * 1 to JX_MAX_FNS, each named fn_names[0] */
     const char *fn_names[JX_MAX_FNS];
 } jx_prim_info;
 
@@ -86,6 +96,10 @@ const jx_prim_info *prim_info(jx_op op);
 int prim_has(jx_op op, unsigned flags);
 /* The op named name, or -1 (JX_OP_PARAM) if none. */
 jx_op prim_lookup(const char *name);
+/* 1 if a node of p may carry n sub-functions. */
+int prim_fns_ok(const jx_prim_info *p, int n);
+/* The name of sub-function k of a node of p ("?" past the row's names). */
+const char *prim_fn_name(const jx_prim_info *p, int k);
 
 #define X(id, name, arity, flags, family, attrs) extern const jx_family jx_family_##family;
 #include "core/prims.def"

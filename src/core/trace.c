@@ -316,6 +316,34 @@ static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin
 }
 
 /* Emits one primitive after checking operands and running its shape rule (see trace.h). */
+/* The multi-result rules for an op about to be appended to t (see ir.h): only get reads a
+ * multi-result node, and a get must be the next result of the node its run follows, its
+ * type (*got) that result's. 0, or -1 with the reason in err. */
+static int trace_multi_operands(jx_trace *t, jx_op op, int nin, const int32_t *ids,
+                                jx_type *got, char *err, size_t len) {
+    const jx_fn *f = t->fn;
+    for (int k = 0; k < nin; k++)
+        if (op != JX_OP_GET && ir_is_multi(f, ids[k])) {
+            snprintf(err, len, "operand %d is a %s node, not one of its results", k,
+                     prim_info(f->nodes[ids[k]].op)->name);
+            return -1;
+        }
+    if (op != JX_OP_GET) return 0;
+    int m = ids[0], j = f->n_nodes - m - 1;
+    jx_type r[JX_MAX_RESULTS];
+    int n_res = ir_is_multi(f, m) ? prim_info(f->nodes[m].op)->family->results(&f->nodes[m], r,
+                                                                            JX_MAX_RESULTS)
+                                  : 0;
+    if (n_res <= 0 || ir_n_gets(f, m) != j || j >= n_res) {
+        snprintf(err, len, "must directly follow the node whose results it names (node %d "
+                 "has %d results, %d named so far)", m, n_res > 0 ? n_res : 0,
+                 n_res > 0 ? ir_n_gets(f, m) : 0);
+        return -1;
+    }
+    *got = r[j];
+    return 0;
+}
+
 jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
                   const jx_attrs *at, const jx_type *hint) {
     if ((int)op < 0 || op >= JX_NOPS)
@@ -342,14 +370,19 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     for (int k = 0; k < JX_MAX_ATTRS; k++)
         if (at->n[k] < 0 || at->n[k] > 4096 || (at->n[k] > 0 && !at->v[k]))
             return trace_fail(t, loc, p->name, "attribute %d is malformed", k);
-    if (at->n_fns != p->n_fns || (at->n_fns > 0 && !at->fns))
-        return trace_fail(t, loc, p->name, "takes %d sub-functions, got %d", p->n_fns, at->n_fns);
+    if (!prim_fns_ok(p, at->n_fns) || (at->n_fns > 0 && !at->fns))
+        return trace_fail(t, loc, p->name, "takes %s%d sub-functions, got %d",
+                          p->n_fns < 0 ? "1 to " : "", p->n_fns < 0 ? JX_MAX_FNS : p->n_fns,
+                          at->n_fns);
     for (int k = 0; k < at->n_fns; k++)
         if (!at->fns[k])
-            return trace_fail(t, loc, p->name, "sub-function '%s' is NULL", p->fn_names[k]);
-    jx_type out;
+            return trace_fail(t, loc, p->name, "sub-function '%s' is NULL", prim_fn_name(p, k));
+    jx_type out, got;
     char err[512] = "";
     memset(&out, 0, sizeof out);
+    if (trace_multi_operands(t, op, nin, ids, &got, err, sizeof err) < 0)
+        return trace_fail(t, loc, p->name, "%s", err);
+    if (op == JX_OP_GET) hint = &got; /* the producer's result type */
     if (p->family->infer(op, nin, types, at, hint, &out, err, sizeof err) < 0) {
         char ts[600];
         ir_types_str(nin, types, ts, sizeof ts);
@@ -358,7 +391,7 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
         return trace_fail(t, loc, p->name, "%s", err);
     }
     /* the one place every result type passes: sizes are checked here, once */
-    if (ir_type_check(&out, err, sizeof err) < 0) {
+    if (!(p->flags & JXF_MULTI) && ir_type_check(&out, err, sizeof err) < 0) {
         char ts[600], os[160];
         ir_types_str(nin, types, ts, sizeof ts);
         return trace_fail(t, loc, p->name, "result %s %s%s%s%s", jx_type_str(&out, os, sizeof os),
@@ -367,4 +400,27 @@ jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
     int32_t id = ir_fn_append(t->fn, op, nin, ids, &out, at, loc);
     if (id < 0) return trace_fail(t, loc, p->name, "%s", jx_error());
     return (jx_val){t, id};
+}
+
+/* See trace.h. */
+int trace_emit_multi(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
+                     const jx_attrs *at, int max, jx_val *outs) {
+    jx_val m = trace_emit(loc, t, op, nin, in, at, NULL);
+    for (int j = 0; j < max; j++) outs[j] = (jx_val){m.t, -1};
+    if (m.id < 0) return -1;
+    const jx_node *n = &m.t->fn->nodes[m.id];
+    jx_type r[JX_MAX_RESULTS];
+    int k = prim_info(op)->family->results(n, r, JX_MAX_RESULTS);
+    if (k < 0 || k > max) {
+        trace_fail(m.t, loc, prim_info(op)->name, "%d results, room for %d", k, max);
+        return -1;
+    }
+    for (int j = 0; j < k; j++) {
+        int64_t idx = j;
+        jx_ints ix = {1, {idx}};
+        jx_attrs ga = ir_attrs(&ix, NULL, NULL, NULL);
+        outs[j] = trace_emit(loc, m.t, JX_OP_GET, 1, &m, &ga, &r[j]);
+        if (outs[j].id < 0) return -1;
+    }
+    return k;
 }

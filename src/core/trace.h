@@ -26,6 +26,12 @@ struct jx_trace {
 jx_val trace_emit(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
                   const jx_attrs *at, const jx_type *hint);
 
+/* Emits multi-result primitive op (JXF_MULTI) and the gets of its results (see ir.h);
+ * outs[0..k) receive the results. Returns k, or -1 with the error recorded on the trace
+ * and outs[0..max) poison (also when the op has more than max results). */
+int trace_emit_multi(jx_loc loc, jx_trace *t, jx_op op, int nin, const jx_val *in,
+                     const jx_attrs *at, int max, jx_val *outs);
+
 /* Records a sticky error "file:line: op: message" on t (first one wins) and on
  * jx_error(). t == NULL or not live (an op that found no trace: uninitialised operands, a
  * NULL or ended trace, a bad operand count) records it on the innermost live trace that

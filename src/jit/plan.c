@@ -199,6 +199,12 @@ static int pl_gemm_node(jit_plan *p, int i) {
 static int pl_node(jit_plan *p, pl_ctx *c, int i) {
     const jx_node *nd = &c->f->nodes[i];
     p->buf[i] = (jp_buf){JP_DEAD, -1, 0, 0, -1, -1};
+    if (c->live[i] && (prim_has(nd->op, JXF_MULTI) || nd->op == JX_OP_GET)) {
+        const jx_node *m = nd->op == JX_OP_GET ? &c->f->nodes[nd->in[0]] : nd;
+        return util_err("jit: %s (%s:%d) has no JIT lowering yet; run the function with "
+                        "jx_interp", prim_info(m->op)->name, m->loc.file ? m->loc.file : "?",
+                        m->loc.line);
+    }
     if (!c->live[i] || pl_leaf(p, c, i)) return 0;
     if (!pl_materialize(p, c, i)) {
         p->buf[i].kind = JP_FUSED;

@@ -20,6 +20,7 @@
 #include "core/trace.h"
 #include "transform/transform.h"
 #include "core/util.h"
+#include "prims/callargs.h"
 
 /* Formats "(t0, t1, ...)" of n types into buf (len >= 3). */
 static void cu_types_paren(int n, const jx_type *t, char *buf, size_t len) {
@@ -37,9 +38,8 @@ static void cu_sig_str(const jx_fn *g, int outs, char *buf, size_t len) {
     cu_types_paren(n, t, buf, len);
 }
 
-/* Checks that sub-function g (called name) takes the n_in types in and returns the n_out
- * types out; else writes "rule 'jvp' takes (..) -> (..), expected (..) -> (..)" to err. */
-static int cu_check_sig(const jx_fn *g, const char *name, int n_in, const jx_type *in,
+/* See callargs.h. */
+int cua_check_sig(const jx_fn *g, const char *name, int n_in, const jx_type *in,
                         int n_out, const jx_type *out, char *err, size_t errlen) {
     int ok = g->n_in == n_in && g->n_out == n_out;
     for (int i = 0; ok && i < n_in; i++) ok = jx_type_eq(&g->nodes[i].type, &in[i]);
@@ -73,11 +73,11 @@ static int cu_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
         return -1;
     }
     jx_type y = jx_fn_out_type(call, 0), two[2 * JX_MAX_OPERANDS + 1];
-    if (cu_check_sig(call, "call", nin, in, 1, &y, err, errlen) < 0) return -1;
+    if (cua_check_sig(call, "call", nin, in, 1, &y, err, errlen) < 0) return -1;
     if (op == JX_OP_CUSTOM_JVP) {
         for (int k = 0; k < nin; k++) two[k] = two[nin + k] = in[k];
         jx_type yy[2] = {y, y};
-        if (cu_check_sig(at->fns[1], "jvp", 2 * nin, two, 2, yy, err, errlen) < 0) return -1;
+        if (cua_check_sig(at->fns[1], "jvp", 2 * nin, two, 2, yy, err, errlen) < 0) return -1;
     } else {
         const jx_fn *fwd = at->fns[1];
         int n_res = fwd->n_out - 1;
@@ -88,10 +88,10 @@ static int cu_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
         }
         for (int k = 0; k <= n_res; k++) two[k] = jx_fn_out_type(fwd, k);
         two[0] = y;
-        if (cu_check_sig(fwd, "fwd", nin, in, n_res + 1, two, err, errlen) < 0) return -1;
+        if (cua_check_sig(fwd, "fwd", nin, in, n_res + 1, two, err, errlen) < 0) return -1;
         for (int k = 0; k < n_res; k++) two[k] = two[k + 1];
         two[n_res] = y;
-        if (cu_check_sig(at->fns[2], "bwd", n_res + 1, two, nin, in, err, errlen) < 0) return -1;
+        if (cua_check_sig(at->fns[2], "bwd", n_res + 1, two, nin, in, err, errlen) < 0) return -1;
     }
     *out = y;
     return 0;

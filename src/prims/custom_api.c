@@ -9,10 +9,10 @@
 
 #include "core/trace.h"
 #include "core/util.h"
+#include "prims/callargs.h"
 
-/* Checks the operand list of op and finds its trace: 0 with *t set and types filled, or
- * -1 with *res set to poison (the error recorded, or passed on from a poison operand). */
-static int cua_operands(jx_loc loc, const char *op, int n_in, const jx_val *args, jx_trace **t,
+/* See callargs.h. */
+int cua_operands(jx_loc loc, const char *op, int n_in, const jx_val *args, jx_trace **t,
                         jx_type *types, jx_val *res) {
     *t = NULL;
     if (n_in < 1 || n_in > JX_MAX_OPERANDS || !args) {
@@ -39,9 +39,8 @@ static int cua_operands(jx_loc loc, const char *op, int n_in, const jx_val *args
     return 0;
 }
 
-/* Traces the callback cb of op (rule `what`) on n_in inputs of the given types with n_out
- * outputs. NULL after recording "op: tracing 'what': <its error>" on t. */
-static jx_fn *cua_trace(jx_loc loc, jx_trace *t, const char *op, const char *what,
+/* See callargs.h. */
+jx_fn *cua_trace(jx_loc loc, jx_trace *t, const char *op, const char *what,
                         jx_trace_cb cb, int n_in, const jx_type *in, int n_out, void *user) {
     if (!cb) {
         trace_fail(t, loc, op, "NULL '%s' callback", what);

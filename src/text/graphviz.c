@@ -50,12 +50,12 @@ static void gv_subs(const jx_fn *f, int32_t i, const char *pre, int depth, FILE 
     const jx_node *n = &f->nodes[i];
     if ((int)n->op < 0 || n->op >= JX_NOPS || depth >= JX_MAX_FN_DEPTH) return;
     const jx_prim_info *p = prim_info(n->op);
-    for (int k = 0; k < n->at.n_fns && k < p->n_fns; k++) {
+    for (int k = 0; k < n->at.n_fns && prim_fns_ok(p, n->at.n_fns); k++) {
         const jx_fn *g = n->at.fns[k];
         char sub[256];
         snprintf(sub, sizeof sub, "%sn%d_%d_", pre, (int)i, k);
         fprintf(out, "  subgraph cluster_%s {\n  style=dashed; label=\"%s: fn\";\n", sub,
-                p->fn_names[k]);
+                prim_fn_name(p, k));
         gv_body(g, sub, depth + 1, out);
         fputs("  }\n", out);
         for (int j = 0; j < g->n_out; j++)

@@ -159,33 +159,112 @@ static int txt_emit_atoms(txt_parser *P, const txt_pos *at, jx_loc loc, jx_val *
     return 0;
 }
 
+/* A parsed left-hand side: the names and declared types of an equation's results. */
+typedef struct txt_lhs {
+    int n;
+    txt_str name[JX_MAX_RESULTS];
+    jx_type ty[JX_MAX_RESULTS];
+    txt_pos at[JX_MAX_RESULTS]; /* where each type is written */
+} txt_lhs;
+
+/* 1 if the next tokens are "name :" (another result of the left-hand side); nothing
+ * consumed. */
+static int txt_lhs_more(txt_lex *L) {
+    txt_pos at = txt_here(L);
+    txt_str id;
+    int more = txt_ident(L, &id) == 0 && (txt_skip_ws(L), txt_peek(L) == ':');
+    L->p = at;
+    return more;
+}
+
+/* Reads "a:t1 b:t2 ... =" (names not yet defined, at most JX_MAX_RESULTS) into h. */
+static int txt_read_lhs(txt_parser *P, txt_lhs *h) {
+    txt_lex *L = P->L;
+    char b[TXT_WHAT_MAX];
+    for (h->n = 0;; h->n++) {
+        txt_pos at = txt_here(L);
+        txt_str name;
+        if (h->n == JX_MAX_RESULTS)
+            return txt_fail(L, &at, "more than %d results in one equation", JX_MAX_RESULTS);
+        if (txt_ident(L, &name) < 0)
+            return txt_fail(L, &at, "expected an equation or 'in', got %s", txt_what(L, b));
+        txt_skip_ws(L);
+        if (h->n == 0 && txt_is(name, "in") && txt_peek(L) != ':')
+            return txt_fail(L, &L->p, "expected '(' and the outputs after 'in', got %s",
+                            txt_what(L, b));
+        if (txt_check_new(P, &at, name) < 0 || txt_expect(L, ':', "':' and a type") < 0)
+            return -1;
+        for (int j = 0; j < h->n; j++)
+            if (h->name[j].len == name.len && !memcmp(h->name[j].s, name.s, name.len))
+                return txt_fail(L, &at, "'%.*s' named twice in one equation",
+                                (int)(name.len > 40 ? 40 : name.len), name.s);
+        h->name[h->n] = name;
+        h->at[h->n] = txt_here(L);
+        if (txt_type(L, &h->ty[h->n]) < 0) return -1;
+        txt_skip_ws(L);
+        if (txt_peek(L) == '=') {
+            L->p.off++;
+            h->n++;
+            return 0;
+        }
+        if (!txt_lhs_more(L))
+            return txt_fail(L, &L->p, "expected '=' (or another 'name:type'), got %s",
+                            txt_what(L, b));
+    }
+}
+
+/* Emits op on ins with attrs and binds the left-hand side h to its result(s), each of
+ * the declared type. pp: where the primitive is written. */
+static int txt_emit_eqn(txt_parser *P, const txt_pos *pp, jx_op op, jx_loc loc, int nin,
+                        const jx_val *ins, const txt_attrs_read *ar, const txt_lhs *h) {
+    txt_lex *L = P->L;
+    const jx_prim_info *pi = prim_info(op);
+    jx_val v[JX_MAX_RESULTS];
+    char b1[256], b2[256];
+    int k = 1;
+    jx_attrs attrs = txt_attrs_view(ar, op);
+    if (op == JX_OP_CONSTANT) v[0] = jx_constant_at(loc, P->t, ar->value);
+    else if (pi->flags & JXF_MULTI) k = trace_emit_multi(loc, P->t, op, nin, ins, &attrs, h->n, v);
+    else v[0] = trace_emit(loc, P->t, op, nin, ins, &attrs, &h->ty[0]);
+    if (k < 0 || jx_val_bad(v[0])) return txt_trace_fail(P, pp);
+    if (k != h->n)
+        return txt_fail(L, pp, "%s gives %d result%s, the equation names %d", pi->name, k,
+                        k == 1 ? "" : "s", h->n);
+    for (int j = 0; j < k; j++) {
+        jx_type got = jx_val_type(v[j]);
+        if (!jx_type_eq(&got, &h->ty[j]))
+            return txt_fail(L, &h->at[j], "declared type %s does not match the type %s that "
+                            "%s gives", jx_type_str(&h->ty[j], b1, sizeof b1),
+                            jx_type_str(&got, b2, sizeof b2), pi->name);
+        if (txt_define(P, h->name[j], v[j]) < 0) return -1;
+    }
+    return 0;
+}
+
 /* Reads and emits one equation. */
 static int txt_eqn(txt_parser *P) {
     txt_lex *L = P->L;
-    txt_pos at = txt_here(L), tp, pp;
-    txt_str name, prim;
-    jx_type ty;
-    char b[TXT_WHAT_MAX], b1[256], b2[256];
-    if (txt_ident(L, &name) < 0)
-        return txt_fail(L, &at, "expected an equation or 'in', got %s", txt_what(L, b));
-    txt_skip_ws(L);
-    if (txt_is(name, "in") && txt_peek(L) != ':')
-        return txt_fail(L, &L->p, "expected '(' and the outputs after 'in', got %s",
-                        txt_what(L, b));
-    if (txt_check_new(P, &at, name) < 0 || txt_expect(L, ':', "':' and a type") < 0) return -1;
-    tp = txt_here(L);
-    if (txt_type(L, &ty) < 0 || txt_expect(L, '=', "'='") < 0) return -1;
+    txt_pos pp;
+    txt_str prim;
+    char b[TXT_WHAT_MAX];
+    txt_lhs *h = malloc(sizeof *h);
+    if (!h) return txt_oom(L);
+    int rc = txt_read_lhs(P, h);
     pp = txt_here(L);
-    if (txt_ident(L, &prim) < 0)
-        return txt_fail(L, &pp, "expected a primitive name, got %s", txt_what(L, b));
-    char pname[64];
-    snprintf(pname, sizeof pname, "%.*s", (int)(prim.len > 63 ? 63 : prim.len), prim.s);
-    jx_op op = prim.len < 63 ? prim_lookup(pname) : JX_OP_PARAM;
-    if ((int)op < 0 || op >= JX_NOPS)
-        return txt_fail(L, &pp, "unknown primitive '%.40s%s'", pname, prim.len > 40 ? "..." : "");
+    if (rc == 0 && txt_ident(L, &prim) < 0)
+        rc = txt_fail(L, &pp, "expected a primitive name, got %s", txt_what(L, b));
+    char pname[64] = "";
+    if (rc == 0) snprintf(pname, sizeof pname, "%.*s", (int)(prim.len > 63 ? 63 : prim.len), prim.s);
+    jx_op op = rc == 0 && prim.len < 63 ? prim_lookup(pname) : JX_OP_PARAM;
+    if (rc == 0 && ((int)op < 0 || op >= JX_NOPS))
+        rc = txt_fail(L, &pp, "unknown primitive '%.40s%s'", pname, prim.len > 40 ? "..." : "");
+    if (rc < 0) {
+        free(h);
+        return -1;
+    }
     const jx_prim_info *pi = prim_info(op);
     txt_attrs_read ar;
-    int rc = txt_attrs_read_all(P, op, &ty, &ar);
+    rc = txt_attrs_read_all(P, op, &h->ty[0], &ar);
     P->natoms = 0;
     while (rc == 0 && txt_more_operands(P)) {
         if (txt_grow((void **)&P->atoms, &P->atoms_cap, P->natoms + 1, sizeof *P->atoms) < 0)
@@ -203,25 +282,12 @@ static int txt_eqn(txt_parser *P) {
                       pi->arity == 1 || pi->arity < 0 ? "" : "s", P->natoms);
     if (rc == 0 && P->natoms > JX_MAX_OPERANDS)
         rc = txt_fail(L, &pp, "too many operands (at most %d)", JX_MAX_OPERANDS);
-    jx_val ins[JX_MAX_OPERANDS], v = {NULL, -1};
+    jx_val ins[JX_MAX_OPERANDS];
     if (rc == 0) rc = txt_emit_atoms(P, &pp, loc, ins);
-    if (rc == 0) {
-        if (op == JX_OP_CONSTANT) {
-            v = jx_constant_at(loc, P->t, ar.value);
-        } else {
-            jx_attrs attrs = txt_attrs_view(&ar, op);
-            v = trace_emit(loc, P->t, op, (int)P->natoms, ins, &attrs, &ty);
-        }
-        if (jx_val_bad(v)) rc = txt_trace_fail(P, &pp);
-    }
+    if (rc == 0) rc = txt_emit_eqn(P, &pp, op, loc, (int)P->natoms, ins, &ar, h);
     txt_attrs_free(&ar);
-    if (rc < 0) return -1;
-    jx_type got = jx_val_type(v);
-    if (!jx_type_eq(&got, &ty))
-        return txt_fail(L, &tp, "declared type %s does not match the type %s that %s gives",
-                        jx_type_str(&ty, b1, sizeof b1), jx_type_str(&got, b2, sizeof b2),
-                        pi->name);
-    return txt_define(P, name, v);
+    free(h);
+    return rc;
 }
 
 /* Reads the input declarations "a:f32[2] b:i32[]" up to '.', then starts the trace. */

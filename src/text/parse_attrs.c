@@ -21,6 +21,15 @@ static int txt_attr_name(txt_lex *L, const jx_prim_info *pi, const char *want,
     return txt_expect(L, '=', "'='");
 }
 
+/* 1 if the next token is the identifier want (nothing consumed). */
+static int txt_next_is(txt_lex *L, const char *want) {
+    txt_pos at = txt_here(L);
+    txt_str id;
+    int yes = txt_ident(L, &id) == 0 && txt_is(id, want);
+    L->p = at;
+    return yes;
+}
+
 /* Reads "(a,b,...)" (attribute `name`, at most JX_MAX_RANK values) into *v. */
 static int txt_int_list(txt_lex *L, const char *name, jx_ints *v) {
     if (txt_expect(L, '(', "'('") < 0) return -1;
@@ -75,8 +84,10 @@ static int txt_attrs(txt_parser *P, jx_op op, txt_attrs_read *a) {
         if (txt_attr_name(L, pi, pi->attr_names[k], "attribute") < 0 ||
             txt_int_list(L, pi->attr_names[k], &a->ints[k]) < 0)
             return -1;
-    for (int k = 0; k < pi->n_fns; k++) {
-        if (txt_attr_name(L, pi, pi->fn_names[k], "sub-function") < 0 ||
+    int max = pi->n_fns < 0 ? JX_MAX_FNS : pi->n_fns;
+    for (int k = 0; k < max; k++) {
+        if (pi->n_fns < 0 && k > 0 && !txt_next_is(L, pi->fn_names[0])) break;
+        if (txt_attr_name(L, pi, prim_fn_name(pi, k), "sub-function") < 0 ||
             txt_sub_fn(P, &a->fns[k]) < 0)
             return -1;
         a->n_fns = k + 1;
@@ -85,7 +96,7 @@ static int txt_attrs(txt_parser *P, jx_op op, txt_attrs_read *a) {
     if (txt_peek(L) != ']') {
         char b[TXT_WHAT_MAX];
         return txt_fail(L, &L->p, "expected ']' after the %d attribute(s) of %s, got %s",
-                        pi->n_attrs + pi->n_fns, pi->name, txt_what(L, b));
+                        pi->n_attrs + a->n_fns, pi->name, txt_what(L, b));
     }
     L->p.off++;
     return 0;

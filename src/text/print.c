@@ -79,14 +79,15 @@ int32_t *txt_numbering(const jx_fn *f) {
         return NULL;
     }
     int32_t next = 0;
-    for (int32_t i = 0; i < f->n_nodes; i++) num[i] = txt_is_literal(f, i) ? -1 : next++;
+    for (int32_t i = 0; i < f->n_nodes; i++)
+        num[i] = txt_is_literal(f, i) || ir_is_multi(f, i) ? -1 : next++;
     return num;
 }
 
 /* Prints the operand/output reference to node id: its name or an inline literal. */
 static void txt_print_ref(const jx_fn *f, const int32_t *num, int32_t id, FILE *out) {
     char buf[TXT_VALUE_MAX];
-    if (id < 0 || id >= f->n_nodes) {
+    if (id < 0 || id >= f->n_nodes || ir_is_multi(f, id)) {
         fputs("?", out); /* not a valid graph; jx_fn_verify reports it */
         return;
     }
@@ -114,7 +115,7 @@ static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth, int f
 static void txt_print_fns(const jx_node *n, FILE *out, int indent, int depth, int flags) {
     const jx_prim_info *p = prim_info(n->op);
     for (int k = 0; k < n->at.n_fns; k++) {
-        fprintf(out, "\n%*s%s=", indent + 2, "", k < p->n_fns ? p->fn_names[k] : "?");
+        fprintf(out, "\n%*s%s=", indent + 2, "", prim_fn_name(p, k));
         if (depth >= JX_MAX_FN_DEPTH) fputs("{ ... }", out); /* not valid: verify says why */
         else txt_print_fn(n->at.fns[k], out, indent + 2, depth + 1, flags);
     }
@@ -152,6 +153,31 @@ static void txt_print_attrs(const jx_node *n, FILE *out, int indent, int depth, 
     fputc(']', out);
 }
 
+/* Prints equation i: "name:type = prim[attrs] operands    # file:line"; a multi-result
+ * node (n_gets > 0) has the gets that follow it as its names: "c:f32[] d:f32[3] = cond..." */
+static void txt_print_eqn(const jx_fn *f, const int32_t *num, int32_t i, int n_gets, FILE *out,
+                          int indent, int depth, int flags) {
+    const jx_node *n = &f->nodes[i];
+    fprintf(out, "%*s", indent + 4, "");
+    if (ir_is_multi(f, i)) {
+        for (int j = 0; j < n_gets; j++) {
+            if (j) fputc(' ', out);
+            txt_print_def(f, num, i + 1 + j, out);
+        }
+        if (n_gets == 0) fputs("?", out); /* not a valid graph; jx_fn_verify reports it */
+    } else {
+        txt_print_def(f, num, i, out);
+    }
+    fprintf(out, " = %s", (int)n->op >= 0 && n->op < JX_NOPS ? prim_info(n->op)->name : "?");
+    if ((int)n->op >= 0 && n->op < JX_NOPS) txt_print_attrs(n, out, indent + 4, depth, flags);
+    for (int k = 0; k < n->nin; k++) {
+        fputc(' ', out);
+        txt_print_ref(f, num, n->in[k], out);
+    }
+    if (n->loc.file) fprintf(out, "    # %s:%d", n->loc.file, n->loc.line);
+    fputc('\n', out);
+}
+
 /* Prints f in the text form without a final newline: equations indented by indent + 4,
  * the 'in' line by indent + 2; depth is f's nesting level (0 at the top); flags as
  * jx_fn_print_opts. */
@@ -168,18 +194,13 @@ static void txt_print_fn(const jx_fn *f, FILE *out, int indent, int depth, int f
     }
     fputs(". let\n", out);
     for (int32_t i = f->n_in; i < f->n_nodes; i++) {
-        const jx_node *n = &f->nodes[i];
-        if (num[i] < 0) continue;
-        fprintf(out, "%*s", indent + 4, "");
-        txt_print_def(f, num, i, out);
-        fprintf(out, " = %s", (int)n->op >= 0 && n->op < JX_NOPS ? prim_info(n->op)->name : "?");
-        if ((int)n->op >= 0 && n->op < JX_NOPS) txt_print_attrs(n, out, indent + 4, depth, flags);
-        for (int k = 0; k < n->nin; k++) {
-            fputc(' ', out);
-            txt_print_ref(f, num, n->in[k], out);
+        if (ir_is_multi(f, i)) { /* its results' gets are its left-hand side */
+            int gets = ir_n_gets(f, i);
+            txt_print_eqn(f, num, i, gets, out, indent, depth, flags);
+            i += gets;
+        } else if (num[i] >= 0) {
+            txt_print_eqn(f, num, i, 0, out, indent, depth, flags);
         }
-        if (n->loc.file) fprintf(out, "    # %s:%d", n->loc.file, n->loc.line);
-        fputc('\n', out);
     }
     fprintf(out, "%*sin (", indent + 2, "");
     for (int i = 0; i < f->n_out; i++) {

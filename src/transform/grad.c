@@ -20,7 +20,8 @@ static void grad_mark(const jx_fn *f, int n_sel, const int *sel, unsigned char *
         const jx_node *n = &f->nodes[i];
         needs[i] = 0;
         unsigned fl = prim_info(n->op)->flags;
-        if ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT || !tx_is_float(n->type.dtype))
+        if ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT ||
+            !(tx_is_float(n->type.dtype) || (fl & JXF_MULTI)))
             continue;
         for (int k = 0; k < n->nin; k++) needs[i] |= needs[n->in[k]];
     }
@@ -44,7 +45,7 @@ static int grad_node_vjp(replay *r, int i, const jx_val *x, jx_val *y) {
     const jx_prim_info *p = prim_info(n->op);
     if (!p->family->vjp) {
         trace_fail(r->t, n->loc, "grad", "differentiation rule for '%s' not implemented",
-                   p->name);
+                   n->op == JX_OP_GET ? prim_info(r->f->nodes[n->in[0]].op)->name : p->name);
         return -1;
     }
     jx_val ct_in[JX_MAX_OPERANDS];

@@ -41,7 +41,7 @@ static int jvp_node(replay *r, int i, const jx_val *x, jx_val *y) {
     c->tan[i] = TX_ZERO;
     if (jx_val_bad(*y)) return -1;
     if (!any || (p->flags & JXF_NOGRAD) || nd->op == JX_OP_STOP_GRADIENT ||
-        !tx_is_float(nd->type.dtype))
+        !(tx_is_float(nd->type.dtype) || (p->flags & JXF_MULTI)))
         return 0;
     if (!p->family->jvp) {
         trace_fail(r->t, nd->loc, "jvp", "differentiation rule for '%s' not implemented", p->name);
