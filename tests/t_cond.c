@@ -177,4 +177,28 @@ TEST(no_rules_yet_are_errors_not_crashes) {
     jx_fn_free(g), jx_fn_free(v), jx_exe_free(e), jx_fn_free(f);
 }
 
+/* Two equal switches and a first result nobody reads: simplify keeps each node's run of
+ * gets whole (no CSE across it, DCE keeps unused results) and the value is unchanged. */
+static void f_twice(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val r[2], q[2];
+    jx_switch(in[0], 3, three, NULL, 2, in + 1, 2, r);
+    jx_switch(in[0], 3, three, NULL, 2, in + 1, 2, q);
+    out[0] = jx_add(r[1], q[1]); /* only result 1 of each */
+}
+
+TEST(simplify_keeps_result_runs) {
+    jx_fn *f = jx_trace(f_twice, 3, sw_types, 1, NULL);
+    jx_fn *g = f ? jx_simplify(f) : NULL;
+    CHECK(g != NULL && jx_fn_verify(g) == 0);
+    if (!g) printf("  %s\n", jx_error());
+    for (int i = -1; g && i < 4; i++) {
+        jx_array *a = NULL, *b = NULL;
+        CHECK(run_at(f, i, &a) == 0 && run_at(g, i, &b) == 0);
+        if (a && b) CHECK(jx_array_get(a, 0) == jx_array_get(b, 0));
+        jx_array_free(a), jx_array_free(b);
+    }
+    jx_fn_free(f), jx_fn_free(g);
+}
+
 TEST_MAIN()

@@ -203,6 +203,7 @@ static jx_val simp_const_fold(simp *s, const jx_node *n, const jx_val *x) {
  * to emit n as is. */
 static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
     jx_val y = {NULL, -1};
+    if (prim_has(n->op, JXF_MULTI) || n->op == JX_OP_GET) return y; /* kept as they are */
     if (s->simplify & SIMP_IDENTITIES) y = simp_identity(s, n, x);
     if (jx_val_bad(y) && (s->simplify & SIMP_CONST_FOLD)) y = simp_const_fold(s, n, x);
     return y;
@@ -218,7 +219,10 @@ static int simp_node_rule(replay *r, int i, const jx_val *x, jx_val *y) {
     if (jx_val_bad(*y)) *y = tx_replay(s->t, n, x);
     if (jx_val_bad(*y)) return -1;
     /* a rewrite may return an existing node (x*1 -> x): already canonical */
-    if ((s->simplify & SIMP_CSE) && y->id >= first_new) y->id = simp_cse(s, y->id);
+    /* multi-result nodes and their gets stay where they are: a get must follow its node */
+    if ((s->simplify & SIMP_CSE) && y->id >= first_new && !prim_has(n->op, JXF_MULTI) &&
+        n->op != JX_OP_GET)
+        y->id = simp_cse(s, y->id);
     return 0;
 }
 
@@ -253,7 +257,9 @@ void pass_mark_live(const jx_fn *f, unsigned char *live, int *uses, int *consume
         live[f->outs[j]] = 1;
         if (uses) uses[f->outs[j]]++;
     }
-    for (int i = f->n_nodes - 1; i >= f->n_in; i--)
+    for (int i = f->n_nodes - 1; i >= f->n_in; i--) {
+        if (live[i] && ir_is_multi(f, i)) /* its gets stay with it, used or not */
+            for (int j = ir_n_gets(f, i); j > 0; j--) live[i + j] = 1;
         if (live[i])
             for (int k = 0; k < f->nodes[i].nin; k++) {
                 int32_t o = f->nodes[i].in[k];
@@ -261,6 +267,7 @@ void pass_mark_live(const jx_fn *f, unsigned char *live, int *uses, int *consume
                 if (uses) uses[o]++;
                 if (consumer) consumer[o] = i;
             }
+    }
 }
 
 /* See passes.h. */
