@@ -93,16 +93,19 @@ int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf) {
     return 0;
 }
 
+/* Formats a path from fmt into buf: the vsnprintf count (>= len: too long), or -1 for a
+ * NULL fmt. */
+static int tree_vpath(char *buf, size_t len, const char *fmt, va_list ap) {
+    return fmt ? vsnprintf(buf, len, fmt, ap) : -1;
+}
+
 /* See jx.h. */
 int jx_tree_put(jx_tree *t, jx_array *leaf, const char *fmt, ...) {
     char path[512];
-    int n = -1;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        n = vsnprintf(path, sizeof path, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = tree_vpath(path, sizeof path, fmt, ap);
+    va_end(ap);
     int rc;
     if (!fmt || n < 0 || (size_t)n >= sizeof path)
         rc = util_err("jx_tree_put: %s", fmt ? "path longer than 511 bytes" : "NULL path format");
@@ -190,13 +193,10 @@ int jx_tree_assign(jx_tree *dst, const jx_tree *src) {
 /* See jx.h. */
 jx_val jx_tree_val_at(jx_loc loc, const jx_tree *t, const jx_val *in, const char *fmt, ...) {
     char path[512], msg[768];
-    int n = -1;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        n = vsnprintf(path, sizeof path, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = tree_vpath(path, sizeof path, fmt, ap);
+    va_end(ap);
     int i = n >= 0 && (size_t)n < sizeof path ? jx_tree_find(t, path) : -1;
     if (t && in && i >= 0) return in[i];
     if (!t || !in || n < 0)
