@@ -139,6 +139,10 @@ RT(pad, "pad", 1,
    F32(2, 3))
 RT(concatenate, "concatenate", 3, out[0] = tx_concat3(in), F32(2, 3), F32(1, 3), F32(2, 3))
 RT(rev, "rev", 1, out[0] = jx_rev(in[0], JX_INTS(0, 1)), F32(2, 3))
+RT(dynamic_slice, "dynamic_slice", 3, out[0] = jx_dynamic_slice(in[0], 2, in + 1, JX_INTS(2, 3)),
+   F32(4, 5), JX_SCALAR(JX_I32), JX_SCALAR(JX_I32))
+RT(dynamic_update_slice, "dynamic_update_slice", 3,
+   out[0] = jx_dynamic_update_slice(in[0], in[1], 1, in + 2), F32(4), F32(2), JX_SCALAR(JX_I32))
 RT(reduce_sum, "reduce_sum", 1, out[0] = jx_reduce_sum(in[0], JX_INTS(0, 2)), F32(2, 3, 4))
 RT(reduce_max, "reduce_max", 1, out[0] = jx_reduce_max(in[0], JX_INTS(0, 2)), F32(2, 3, 4))
 RT(reduce_min, "reduce_min", 1, out[0] = jx_reduce_min(in[0], JX_NOINTS), F32(2, 3, 4))
