@@ -266,7 +266,8 @@ static LLVMValueRef clampf(lw *L, LLVMValueRef x, double lo, double hi) {
 }
 
 /* expf of x in [-120, 120] or NaN: x = n ln2 + r (two-part ln2), e^r = 1 + r + r^2 P(r)
- * (degree 5, |r| <= ln2/2, about 1 ulp), times 2^n. n is rounded by adding
+ * (degree 5, |r| <= ln2/2, about 1 ulp), times 2^n as (y - 1) 2^n + 2^n with y - 1 =
+ * r + r^2 P(r) (one rounding fewer than adding 1 first). n is rounded by adding
  * 1.5 * 2^23 + bias, after which t's low mantissa bits are n + bias: with `wide`, bias
  * 254 and 2^n = 2^floor(n/2) 2^ceil(n/2) (the halves of n + 254 are the two factors'
  * biased exponents), so that results may be subnormal and overflow to inf or underflow
@@ -282,13 +283,16 @@ static LLVMValueRef f32_exp_core(lw *L, LLVMValueRef x, int wide) {
     LLVMValueRef n = fsub(L, t, F(L, magic));
     LLVMValueRef r = fma3(L, n, F(L, -0.693359375), x);
     r = fma3(L, n, F(L, 2.12194440e-4), r);
-    LLVMValueRef y = fadd(L, fma3(L, poly(L, r, p, 6), fmul(L, r, r), r), F(L, 1));
+    LLVMValueRef y = fma3(L, poly(L, r, p, 6), fmul(L, r, r), r); /* e^r - 1 */
     LLVMValueRef m = LLVMBuildBitCast(B, t, L->i32, "");
-    if (!wide) return fmul(L, y, LLVMBuildBitCast(B, LLVMBuildShl(B, m, I32(L, 23), ""), L->f32, ""));
+    if (!wide) {
+        LLVMValueRef s = LLVMBuildBitCast(B, LLVMBuildShl(B, m, I32(L, 23), ""), L->f32, "");
+        return fma3(L, y, s, s); /* (y + 1) 2^n */
+    }
     LLVMValueRef k1 = LLVMBuildLShr(B, m, I32(L, 1), ""), k2 = LLVMBuildSub(B, m, k1, "");
     LLVMValueRef s1 = LLVMBuildBitCast(B, LLVMBuildShl(B, k1, I32(L, 23), ""), L->f32, "");
     LLVMValueRef s2 = LLVMBuildBitCast(B, LLVMBuildShl(B, k2, I32(L, 23), ""), L->f32, "");
-    return fmul(L, fmul(L, y, s1), s2);
+    return fmul(L, fma3(L, y, s1, s1), s2);
 }
 
 /* 1 if x is -|y| as the lowering emits it (fneg of llvm.fabs): never above 0. */
