@@ -47,7 +47,7 @@ static int rp_back(replay *r, int i, const jx_val *x, jx_val *y) {
 /* A trace with f's inputs and a replay of f into it (map has 8 entries). */
 static replay rp_begin(const jx_fn *f, int32_t *map, rp_log *lg) {
     jx_type ty = JX_TYPE(JX_F32, 3);
-    replay r = {f, jx_trace_begin(1, &ty), map, NULL, {"t_replay", 0}, lg};
+    replay r = {f, jx_trace_begin(1, &ty), map, NULL, {"t_replay", 0}, lg, 0};
     map[0] = 0;
     *lg = (rp_log){{0}, 0, 1, -1, -1, -1};
     return r;

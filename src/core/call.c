@@ -9,7 +9,7 @@
 /* Re-emits fn's equations into t through map (see trace.h): the replay driver's default
  * rule, one node at a time. */
 int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map) {
-    replay r = {fn, t, map, NULL, loc, NULL};
+    replay r = {fn, t, map, NULL, loc, NULL, 0};
     return replay_walk(&r, 0, NULL);
 }
 

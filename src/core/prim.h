@@ -76,6 +76,15 @@ typedef struct jx_family {
      * with those types; 0 or -1 (jx_error set). */
     int (*results)(const struct jx_node *n, jx_type *types, int max);
     int (*interp_multi)(const struct jx_node *n, jx_array *const *in, jx_array **out);
+    /* Their transformation rules, for the node and its run of gets as one unit (contracts
+     * in src/transform/transform.h): one primal result, tangent, cotangent or batch axis
+     * per result. */
+    int (*jvp_multi)(jx_trace *t, const struct jx_node *n, const jx_val *x, const jx_val *dx,
+                     jx_val *ys, jx_val *dys);
+    int (*vjp_multi)(jx_trace *t, const struct jx_node *n, const jx_val *x, const jx_val *ys,
+                     const jx_val *cts, jx_val *ct_in);
+    int (*batch_multi)(jx_trace *t, const struct jx_node *n, const jx_val *x, const int *bd,
+                       int64_t bsize, jx_val *ys, int *ybds);
 } jx_family;
 
 typedef struct jx_prim_info {

@@ -5,10 +5,46 @@
 #include "core/replay.h"
 #include "core/util.h"
 
-/* The default forward rule: node i re-emitted unchanged on its mapped operands. */
-static int replay_copy(replay *r, int i, const jx_val *x, jx_val *y) {
+/* See replay.h. */
+int replay_copy(replay *r, int i, const jx_val *x, jx_val *y) {
     const jx_node *n = &r->f->nodes[i];
-    *y = trace_emit(n->loc.file ? n->loc : r->loc, r->t, n->op, n->nin, x, &n->at, &n->type);
+    jx_loc loc = n->loc.file ? n->loc : r->loc;
+    if (r->units && ir_is_multi(r->f, i)) {
+        int k = ir_n_gets(r->f, i);
+        return trace_emit_multi(loc, r->t, n->op, n->nin, x, &n->at, k, y) == k ? 0 : -1;
+    }
+    *y = trace_emit(loc, r->t, n->op, n->nin, x, &n->at, &n->type);
+    return 0;
+}
+
+/* The number of results of multi-result node i of r->f, which its run of gets must name
+ * in full for the node to be visited as a unit; -1 after recording an error on r->t. */
+static int replay_unit_size(replay *r, int i) {
+    const jx_node *n = &r->f->nodes[i];
+    jx_type types[JX_MAX_RESULTS];
+    int k = prim_info(n->op)->family->results(n, types, JX_MAX_RESULTS);
+    if (k < 1 || k != ir_n_gets(r->f, i)) {
+        trace_fail(r->t, n->loc, prim_info(n->op)->name, "%d results but %d gets follow node %d",
+                   k, ir_n_gets(r->f, i), i);
+        return -1;
+    }
+    return k;
+}
+
+/* Visits multi-result node i and its k gets as one unit (see replay_rule). had_err as
+ * for replay_node. */
+static int replay_unit(replay *r, int i, int k, int backward, replay_rule rule,
+                       const jx_val *x, int had_err) {
+    jx_val y[JX_MAX_RESULTS];
+    for (int j = 0; j < k; j++)
+        y[j] = backward ? trace_val(r->t, r->map[i + 1 + j]) : (jx_val){NULL, -1};
+    if (rule(r, i, x, y) < 0) return -1;
+    if (!had_err && r->t->err[0]) return -1;
+    if (backward) return 0;
+    for (int j = 0; j < k; j++)
+        if (y[j].t != r->t || y[j].id < 0 || y[j].id >= r->t->fn->n_nodes) return -1;
+    for (int j = 0; j < k; j++) r->map[i + 1 + j] = y[j].id;
+    r->map[i] = -1;
     return 0;
 }
 
@@ -23,6 +59,10 @@ static int replay_node(replay *r, int i, int backward, replay_rule rule, int had
         return -1;
     }
     for (int k = 0; k < n->nin; k++) x[k] = trace_val(r->t, r->map[n->in[k]]);
+    if (r->units && ir_is_multi(r->f, i)) {
+        int size = replay_unit_size(r, i);
+        return size < 0 ? -1 : replay_unit(r, i, size, backward, rule, x, had_err);
+    }
     jx_val y = backward ? trace_val(r->t, r->map[i]) : (jx_val){NULL, -1};
     if (rule(r, i, x, &y) < 0) return -1;
     if (!had_err && r->t->err[0]) return -1;
@@ -38,11 +78,15 @@ int replay_walk(replay *r, int backward, replay_rule rule) {
     int had_err = r->t->err[0] != 0;
     if (!rule) rule = replay_copy;
     if (backward) {
-        for (int i = f->n_nodes - 1; i >= f->n_in; i--)
+        for (int i = f->n_nodes - 1; i >= f->n_in; i--) {
+            if (r->units && f->nodes[i].op == JX_OP_GET) continue; /* visited with its node */
             if ((!r->live || r->live[i]) && replay_node(r, i, 1, rule, had_err) < 0) return -1;
+        }
     } else {
-        for (int i = f->n_in; i < f->n_nodes; i++)
+        for (int i = f->n_in; i < f->n_nodes; i++) {
             if ((!r->live || r->live[i]) && replay_node(r, i, 0, rule, had_err) < 0) return -1;
+            if (r->units && ir_is_multi(f, i)) i += ir_n_gets(f, i); /* visited with it */
+        }
     }
     return 0;
 }
@@ -81,7 +125,7 @@ static jx_fn *replay_run(replay *r, const replay_spec *spec, jx_val *outs) {
 
 /* See replay.h. */
 jx_fn *replay_fn(const jx_fn *f, const replay_spec *spec, void *ctx) {
-    replay r = {f, NULL, NULL, spec->live, {spec->what, 0}, ctx};
+    replay r = {f, NULL, NULL, spec->live, {spec->what, 0}, ctx, spec->units};
     r.map = malloc((size_t)(f->n_nodes + 1) * sizeof *r.map);
     jx_val *outs = malloc((size_t)(spec->n_out + 1) * sizeof *outs);
     jx_fn *g = NULL;

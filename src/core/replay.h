@@ -14,7 +14,15 @@ typedef struct replay replay;
  * operand k (through r->map). Forward walk: set *y to the node's value in r->t (the driver
  * stores it in r->map[i]). Backward walk: *y holds the node's value on entry (the forward
  * walk's result) and the map is left alone. Returns 0, or -1 after recording an error on
- * r->t (trace_fail). */
+ * r->t (trace_fail).
+ *
+ * Units (r->units set): a multi-result node i (ir.h) and the k gets after it are visited
+ * once, as one unit, and the gets never on their own. The rule is called for i with y
+ * pointing to k values, its results: forward, it sets y[j] to the value of get i + 1 + j
+ * (the driver maps the gets to them; node i itself maps to no value, -1), so a rule may
+ * replace the node by any nodes, or by another multi-result node and its gets; backward,
+ * y[j] holds get i + 1 + j's forward value. Without units every node, get or not, is
+ * visited on its own. */
 typedef int (*replay_rule)(replay *r, int i, const jx_val *x, jx_val *y);
 
 /* One replay of f into t. */
@@ -25,6 +33,7 @@ struct replay {
     const unsigned char *live;  /* f's equations to visit (NULL: all) */
     jx_loc loc;                 /* location for re-emitted nodes that have none */
     void *ctx;                  /* the rule's own state */
+    int units;                  /* multi-result nodes visited as units (see replay_rule) */
 };
 
 /* Walks f's equations (ids n_in..n_nodes-1 with live[i] set) first to last, or last to
@@ -34,6 +43,11 @@ struct replay {
  * t when the walk starts does not stop it. Returns 0 or -1 (error recorded on r->t). */
 int replay_walk(replay *r, int backward, replay_rule rule);
 
+/* The default forward rule: node i re-emitted unchanged on x (with its own location, or
+ * r->loc); with r->units, a multi-result node is re-emitted with its gets
+ * (trace_emit_multi) into y[0..k). */
+int replay_copy(replay *r, int i, const jx_val *x, jx_val *y);
+
 /* How replay_fn builds one transformed function from f. */
 typedef struct replay_spec {
     const char *what;          /* the transformation's name, for errors ("jvp") */
@@ -41,6 +55,7 @@ typedef struct replay_spec {
     const jx_type *in_types;   /*   then any extra ones; NULL: exactly f's inputs */
     int n_out;                 /* outputs of the new function */
     const unsigned char *live; /* f's equations to replay (NULL: all) */
+    int units;                 /* visit multi-result nodes as units (see replay_rule) */
     /* after f's inputs are mapped to the new inputs 0..f->n_in-1, before the walk */
     int (*start)(replay *r);
     replay_rule rule; /* the forward rule (NULL: re-emit nodes unchanged) */

@@ -20,6 +20,7 @@
 #include "core/ir.h"
 #include "core/util.h"
 #include "prims/callargs.h"
+#include "prims/control.h"
 
 /* cond's shape rule: an i32[] index and branches of one signature taking the other
  * operands. */
@@ -191,4 +192,7 @@ static int ctl_interp(const jx_node *n, jx_array *const *in, jx_array *out) {
 const jx_family jx_family_control = {.infer = ctl_infer,
                                      .interp = ctl_interp,
                                      .results = ctl_results,
-                                     .interp_multi = ctl_interp_multi};
+                                     .interp_multi = ctl_interp_multi,
+                                     .jvp_multi = ctl_jvp_multi,
+                                     .vjp_multi = ctl_vjp_multi,
+                                     .batch_multi = ctl_batch_multi};

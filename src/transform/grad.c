@@ -37,20 +37,9 @@ typedef struct grad_ctx {
     const int *sel;
 } grad_ctx;
 
-/* The vjp rule of one node (backward walk): adds the cotangents of its operands. */
-static int grad_node_vjp(replay *r, int i, const jx_val *x, jx_val *y) {
+/* Adds the operand cotangents ct_in[0..) of node n to the operands' that need one. */
+static int grad_accum(replay *r, const jx_node *n, const jx_val *ct_in) {
     grad_ctx *c = r->ctx;
-    const jx_node *n = &r->f->nodes[i];
-    if (!c->needs[i] || tx_is_zero(c->ct[i])) return 0;
-    const jx_prim_info *p = prim_info(n->op);
-    if (!p->family->vjp) {
-        trace_fail(r->t, n->loc, "grad", "differentiation rule for '%s' not implemented",
-                   n->op == JX_OP_GET ? prim_info(r->f->nodes[n->in[0]].op)->name : p->name);
-        return -1;
-    }
-    jx_val ct_in[JX_MAX_OPERANDS];
-    for (int k = 0; k < n->nin; k++) ct_in[k] = TX_ZERO;
-    if (p->family->vjp(r->t, n, x, *y, c->ct[i], ct_in) < 0) return -1;
     for (int k = 0; k < n->nin; k++) {
         int32_t o = n->in[k];
         if (!c->needs[o] || tx_is_zero(ct_in[k])) continue;
@@ -58,6 +47,48 @@ static int grad_node_vjp(replay *r, int i, const jx_val *x, jx_val *y) {
         c->ct[o] = tx_add(n->loc, c->ct[o], ct_in[k]);
     }
     return 0;
+}
+
+/* The vjp of multi-result node i and its gets (a unit, replay.h; the walk has passed
+ * every use of the gets, so their cotangents are complete): the family's vjp_multi on
+ * the gets' cotangents (TX_ZERO for results without one). */
+static int grad_unit_vjp(replay *r, int i, const jx_val *x, const jx_val *ys) {
+    grad_ctx *c = r->ctx;
+    const jx_node *n = &r->f->nodes[i];
+    const jx_prim_info *p = prim_info(n->op);
+    int k = ir_n_gets(r->f, i), any = 0;
+    jx_val cts[JX_MAX_RESULTS], ct_in[JX_MAX_OPERANDS];
+    for (int j = 0; j < k; j++) {
+        cts[j] = c->needs[i + 1 + j] ? c->ct[i + 1 + j] : TX_ZERO;
+        any |= !tx_is_zero(cts[j]);
+    }
+    if (!c->needs[i] || !any) return 0;
+    if (!p->family->vjp_multi) {
+        trace_fail(r->t, n->loc, "grad", "differentiation rule for '%s' not implemented",
+                   p->name);
+        return -1;
+    }
+    for (int o = 0; o < n->nin; o++) ct_in[o] = c->needs[n->in[o]] ? TX_ZERO : TX_SKIP;
+    if (p->family->vjp_multi(r->t, n, x, ys, cts, ct_in) < 0) return -1;
+    return grad_accum(r, n, ct_in);
+}
+
+/* The vjp rule of one node (backward walk): adds the cotangents of its operands. */
+static int grad_node_vjp(replay *r, int i, const jx_val *x, jx_val *y) {
+    grad_ctx *c = r->ctx;
+    const jx_node *n = &r->f->nodes[i];
+    if (ir_is_multi(r->f, i)) return grad_unit_vjp(r, i, x, y);
+    if (!c->needs[i] || tx_is_zero(c->ct[i])) return 0;
+    const jx_prim_info *p = prim_info(n->op);
+    if (!p->family->vjp) {
+        trace_fail(r->t, n->loc, "grad", "differentiation rule for '%s' not implemented",
+                   p->name);
+        return -1;
+    }
+    jx_val ct_in[JX_MAX_OPERANDS];
+    for (int k = 0; k < n->nin; k++) ct_in[k] = TX_ZERO;
+    if (p->family->vjp(r->t, n, x, *y, c->ct[i], ct_in) < 0) return -1;
+    return grad_accum(r, n, ct_in);
 }
 
 /* After the forward replay: seeds the output cotangents, walks backwards, and collects
@@ -117,7 +148,7 @@ static jx_fn *grad_build(const jx_fn *f, int n_sel, const int *sel, grad_mode mo
         for (int j = 0; j < n_ct; j++) in_t[f->n_in + j] = f->nodes[f->outs[j]].type;
         replay_spec spec = {.what = what, .n_in = f->n_in + n_ct, .in_types = in_t,
                             .n_out = (mode != GRAD_GRAD ? f->n_out : 0) + n_sel,
-                            .end = grad_end, .finish = tx_finish};
+                            .units = 1, .end = grad_end, .finish = tx_finish};
         g = replay_fn(f, &spec, &c);
     }
     free(in_t);

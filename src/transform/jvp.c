@@ -26,6 +26,28 @@ static int jvp_start(replay *r) {
     return 0;
 }
 
+/* The jvp of multi-result node i and its gets (a unit, replay.h): copied when no operand
+ * has a tangent, else the family's jvp_multi gives the results and their tangents, which
+ * become the gets' values and tangents. */
+static int jvp_unit(replay *r, int i, const jx_val *x, const jx_val *dx, int any, jx_val *ys) {
+    jvp_ctx *c = r->ctx;
+    const jx_node *nd = &r->f->nodes[i];
+    const jx_prim_info *p = prim_info(nd->op);
+    int k = ir_n_gets(r->f, i);
+    jx_val dys[JX_MAX_RESULTS];
+    for (int j = 0; j <= k; j++) c->tan[i + j] = TX_ZERO;
+    if (!any || (p->flags & JXF_NOGRAD)) return replay_copy(r, i, x, ys);
+    if (!p->family->jvp_multi) {
+        trace_fail(r->t, nd->loc, "jvp", "differentiation rule for '%s' not implemented", p->name);
+        return -1;
+    }
+    for (int j = 0; j < k; j++) dys[j] = TX_ZERO;
+    if (p->family->jvp_multi(r->t, nd, x, dx, ys, dys) < 0) return -1;
+    for (int j = 0; j < k; j++)
+        if (tx_is_float(r->f->nodes[i + 1 + j].type.dtype)) c->tan[i + 1 + j] = dys[j];
+    return 0;
+}
+
 /* The jvp rule of one node: the primal node, then its tangent when an operand has one. */
 static int jvp_node(replay *r, int i, const jx_val *x, jx_val *y) {
     jvp_ctx *c = r->ctx;
@@ -37,11 +59,12 @@ static int jvp_node(replay *r, int i, const jx_val *x, jx_val *y) {
         dx[k] = c->tan[nd->in[k]];
         any |= !tx_is_zero(dx[k]);
     }
+    if (p->flags & JXF_MULTI) return jvp_unit(r, i, x, dx, any, y);
     *y = tx_replay(r->t, nd, x);
     c->tan[i] = TX_ZERO;
     if (jx_val_bad(*y)) return -1;
     if (!any || (p->flags & JXF_NOGRAD) || nd->op == JX_OP_STOP_GRADIENT ||
-        !(tx_is_float(nd->type.dtype) || (p->flags & JXF_MULTI)))
+        !tx_is_float(nd->type.dtype))
         return 0;
     if (!p->family->jvp) {
         trace_fail(r->t, nd->loc, "jvp", "differentiation rule for '%s' not implemented", p->name);
@@ -82,7 +105,7 @@ jx_fn *jx_jvp(const jx_fn *f, const unsigned char *wrt) {
             if (!wrt || wrt[i]) in_t[n++] = f->nodes[i].type;
         }
         replay_spec spec = {.what = "jvp", .n_in = n, .in_types = in_t,
-                            .n_out = 2 * f->n_out, .start = jvp_start, .rule = jvp_node,
+                            .n_out = 2 * f->n_out, .units = 1, .start = jvp_start, .rule = jvp_node,
                             .end = jvp_end, .finish = tx_finish};
         g = replay_fn(f, &spec, &c);
     }

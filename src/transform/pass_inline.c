@@ -24,7 +24,7 @@ static int inl_rule(replay *r, int i, const jx_val *x, jx_val *y) {
         return -1;
     }
     for (int k = 0; k < g->n_in && k < n->nin; k++) map[k] = x[k].id;
-    replay sub = {g, r->t, map, NULL, loc, NULL};
+    replay sub = {g, r->t, map, NULL, loc, NULL, 0};
     int rc = replay_walk(&sub, 0, inl_rule);
     if (rc == 0) *y = trace_val(r->t, map[g->outs[0]]);
     free(map);

@@ -22,6 +22,26 @@
  *    Produce the efficient form: a batch axis moves into a free dim of dot_general when
  *    only one operand carries it (one GEMM, not B matvecs).
  *
+ *  Multi-result nodes (JXF_MULTI, ir.h): the drivers visit such a node and its run of
+ *  gets as one unit (replay.h) and call the family's multi rules instead; the gets just
+ *  name the rule's results. A rule emits whole multi-result nodes with trace_emit_multi,
+ *  never a lone get. k is the node's result count (the family's `results`):
+ *
+ *  jvp_multi(t, n, x, dx, ys, dys): dx as for jvp (operand tangents, TX_ZERO allowed, at
+ *    least one not). Emit the primal results into ys[0..k) (the node is not re-emitted
+ *    by the driver: a rule may compute primal and tangent in one node) and the tangents
+ *    into dys[0..k), pre-filled with TX_ZERO; the driver drops tangents of non-float
+ *    results.
+ *
+ *  vjp_multi(t, n, x, ys, cts, ct_in): ys[0..k) are the forward results; cts[j] the
+ *    cotangent of result j or TX_ZERO (non-float results: always TX_ZERO; at least one
+ *    is not). Set ct_in as for vjp; on entry ct_in[k] is TX_SKIP for operands that need
+ *    no cotangent (the rule need not compute theirs; the driver ignores what it sets)
+ *    and TX_ZERO for the others.
+ *
+ *  batch_multi(t, n, x, bd, bsize, ys, ybds): bd as for batch (at least one operand
+ *    batched). Emit the batched computation; set ys[0..k) and their batch axes ybds.
+ *
  *  All return 0, or -1 after recording an error with trace_fail naming the op.
  */
 #ifndef JX_TRANSFORM_H
@@ -45,6 +65,9 @@
 
 /* 1 if v is the symbolic zero. */
 static inline int tx_is_zero(jx_val v) { return v.t == NULL && v.id == -2; }
+/* In vjp_multi's ct_in on entry: the operand needs no cotangent. */
+#define TX_SKIP ((jx_val){NULL, -3})
+static inline int tx_is_skip(jx_val v) { return v.t == NULL && v.id == -3; }
 
 /* a + b where either may be TX_ZERO (returns the other). */
 jx_val tx_add(jx_loc loc, jx_val a, jx_val b);

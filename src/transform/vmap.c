@@ -52,6 +52,23 @@ typedef struct vmap_ctx {
     const int *out_axes;
 } vmap_ctx;
 
+/* The batching rule of multi-result node i and its gets (a unit, replay.h): copied when
+ * no operand is batched, else the family's batch_multi gives the results and their batch
+ * axes, which become the gets' values and axes. */
+static int vmap_unit(replay *r, int i, const jx_val *x, const int *xbd, int any, jx_val *ys) {
+    vmap_ctx *c = r->ctx;
+    const jx_node *nd = &r->f->nodes[i];
+    const jx_prim_info *p = prim_info(nd->op);
+    int k = ir_n_gets(r->f, i);
+    for (int j = 0; j <= k; j++) c->bd[i + j] = TX_NOBATCH;
+    if (!any) return replay_copy(r, i, x, ys);
+    if (!p->family->batch_multi) {
+        trace_fail(r->t, nd->loc, "vmap", "batching rule for '%s' not implemented", p->name);
+        return -1;
+    }
+    return p->family->batch_multi(r->t, nd, x, xbd, c->bsize, ys, c->bd + i + 1);
+}
+
 /* The batching rule of one node: replayed as it is when no operand is batched. */
 static int vmap_node(replay *r, int i, const jx_val *x, jx_val *y) {
     vmap_ctx *c = r->ctx;
@@ -63,6 +80,7 @@ static int vmap_node(replay *r, int i, const jx_val *x, jx_val *y) {
         any |= xbd[k] != TX_NOBATCH;
     }
     c->bd[i] = TX_NOBATCH;
+    if (p->flags & JXF_MULTI) return vmap_unit(r, i, x, xbd, any, y);
     if (!any) {
         *y = tx_replay(r->t, nd, x);
         return 0;
@@ -121,7 +139,7 @@ jx_fn *jx_vmap(const jx_fn *f, const int *in_axes, const int *out_axes, int64_t 
         util_err("vmap: out of memory");
     } else if (vmap_in_types(f, in_axes, batch_size, in_t, c.bd) == 0) {
         replay_spec spec = {.what = "vmap", .n_in = f->n_in, .in_types = in_t,
-                            .n_out = f->n_out, .rule = vmap_node, .end = vmap_end,
+                            .n_out = f->n_out, .units = 1, .rule = vmap_node, .end = vmap_end,
                             .finish = tx_finish};
         g = replay_fn(f, &spec, &c);
     }

@@ -1,0 +1,15 @@
+/* The control family's transformation rules (control_tx.c), for its table in control.c:
+ * the multi-result rules of transform.h for cond (scan's report "not implemented yet"). */
+#ifndef JX_PRIMS_CONTROL_H
+#define JX_PRIMS_CONTROL_H
+
+#include "core/trace.h"
+
+int ctl_jvp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *dx, jx_val *ys,
+                  jx_val *dys);
+int ctl_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *ys,
+                  const jx_val *cts, jx_val *ct_in);
+int ctl_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
+                    int64_t bsize, jx_val *ys, int *ybds);
+
+#endif
