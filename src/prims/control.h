@@ -1,5 +1,5 @@
-/* The control family's transformation rules (control_tx.c), for its table in control.c:
- * the multi-result rules of transform.h for cond (scan's report "not implemented yet"). */
+/* The control family's transformation rules (control_tx.c, control_scan_tx.c), for its
+ * table in control.c: the multi-result rules of transform.h, and a helper they share. */
 #ifndef JX_PRIMS_CONTROL_H
 #define JX_PRIMS_CONTROL_H
 
@@ -11,5 +11,14 @@ int ctl_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *
                   const jx_val *cts, jx_val *ct_in);
 int ctl_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
                     int64_t bsize, jx_val *ys, int *ybds);
+/* scan's jvp (control_scan_tx.c), called by ctl_jvp_multi. */
+int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *dx, jx_val *ys,
+                 jx_val *dys);
+
+/* A function g with fn's inputs permuted and a selection of its outputs: g's input p is
+ * fn's input in_idx[p] (in_idx a permutation of fn's inputs; NULL: the same order), g's
+ * outputs are fn's outputs idx[0..n), simplified (what only the others needed is gone).
+ * NULL with jx_error(). */
+jx_fn *ctl_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx);
 
 #endif

@@ -18,7 +18,8 @@
  *    runs every branch, vmapped, and picks each example's result by its clamped index
  *    with selects (JAX's select_n conversion).
  *
- * scan has no rule yet: each one reports "not implemented yet" with the node's line. */
+ * scan's jvp is in control_scan_tx.c; its vjp and batching rules report "not implemented
+ * yet" with the node's line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,24 +33,28 @@
  * and cotangents of every result. */
 #define CTT_MAX_IO (2 * JX_MAX_OPERANDS + JX_MAX_RESULTS)
 
-/* fn restricted to its outputs idx[0..n) (same inputs; what only the other outputs
- * needed is simplified away). NULL with jx_error(). */
-static jx_fn *ctt_outputs(const jx_fn *fn, int n, const int *idx) {
+/* See control.h. */
+jx_fn *ctl_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx) {
     jx_type in[CTT_MAX_IO];
-    jx_val args[CTT_MAX_IO], outs[CTT_MAX_IO], sel[CTT_MAX_IO];
+    jx_val fargs[CTT_MAX_IO], outs[CTT_MAX_IO], sel[CTT_MAX_IO];
     if (fn->n_in > CTT_MAX_IO || fn->n_out > CTT_MAX_IO || n > CTT_MAX_IO) {
-        util_err("cond: a transformed branch with %d inputs and %d outputs (at most %d)",
+        util_err("a transformed sub-function with %d inputs and %d outputs (at most %d)",
                  fn->n_in, fn->n_out, CTT_MAX_IO);
         return NULL;
     }
-    for (int i = 0; i < fn->n_in; i++) in[i] = fn->nodes[i].type;
+    for (int p = 0; p < fn->n_in; p++) in[p] = fn->nodes[in_idx ? in_idx[p] : p].type;
     jx_trace *t = jx_trace_begin(fn->n_in, in);
     if (!t) return NULL;
-    for (int i = 0; i < fn->n_in; i++) args[i] = jx_trace_input(t, i);
-    if (jx_call_at((jx_loc){"cond", 0}, fn, args, outs) < 0)
+    for (int p = 0; p < fn->n_in; p++) fargs[in_idx ? in_idx[p] : p] = jx_trace_input(t, p);
+    if (jx_call_at((jx_loc){"control", 0}, fn, fargs, outs) < 0)
         for (int j = 0; j < fn->n_out; j++) outs[j] = (jx_val){t, -1};
     for (int j = 0; j < n; j++) sel[j] = outs[idx[j]];
     return tx_finish(t, n, sel);
+}
+
+/* fn restricted to its outputs idx[0..n). NULL with jx_error(). */
+static jx_fn *ctt_outputs(const jx_fn *fn, int n, const int *idx) {
+    return ctl_rewire(fn, NULL, n, idx);
 }
 
 /* Records "what: cond branch b: <jx_error()>" on t at n's line. Returns -1. */
@@ -87,7 +92,7 @@ static int ctt_scan_missing(jx_trace *t, const jx_node *n, const char *what) {
 /* See transform.h (jvp_multi) and the top of this file. */
 int ctl_jvp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *dx, jx_val *ys,
                   jx_val *dys) {
-    if (n->op != JX_OP_COND) return ctt_scan_missing(t, n, "jvp");
+    if (n->op == JX_OP_SCAN) return ctl_scan_jvp(t, n, x, dx, ys, dys);
     const jx_fn *b0 = n->at.fns[0];
     int nb = n->at.n_fns, no = b0->n_out, nops = n->nin, nk = 0, rc = 0;
     unsigned char wrt[JX_MAX_OPERANDS];
