@@ -451,8 +451,11 @@ void jx_jitfn_free(jx_jitfn *jf);
  * operands and 1 to 64 outputs. Errors (a branch that fails to trace or differs in its
  * output types, a float index, bad counts) are recorded on the args' trace with the
  * caller's line, and every output is poison. Each returns 0 or -1.
- * Only the interpreter runs cond and scan so far: transformations and the JIT report
- * that they have no rule for them (issue 11). */
+ * Only the interpreter runs cond and scan so far: the JIT reports that it has no lowering
+ * for them (issue 11). cond has every transformation (jvp; vjp/grad, whose backward
+ * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
+ * every branch and selects per example); scan has jvp, and grad or vmap of a scan report
+ * that the rule is not implemented yet. */
 int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *branches,
                  void *user, int n_in, const jx_val *args, int n_out, jx_val *outs);
 int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_fn, void *user,
