@@ -8,15 +8,16 @@
  *   memcpy  memcpy of the same bytes (in -> out), the range split between the threads;
  *   C       a hand-written loop of the same chain in this file, compiled -O3 -march=native
  *           with 512-bit vectors, FMA contraction and -fno-trapping-math (without it GCC
- *           keeps floorf scalar; tools/meson.build): branch-free
- *           polynomial exp and tanh (Cephes coefficients, as a careful person writes
- *           them so that the loop vectorizes), the range split between the threads.
+ *           keeps floorf scalar; tools/meson.build): branch-free polynomial exp and tanh
+ *           (Cephes coefficients, written as a careful person writes them so that the
+ *           loop vectorizes), the range split between the threads.
  * Prints a table of medians over --reps reps (after warm-up), min and max (the spread),
- * the median process CPU time (all threads; above the wall time x threads when other
- * processes preempt ours, and spinning pool workers count too), GB/s counting the bytes read and written once (8 N), and the ratios to memcpy and to
- * C at the same thread count; --json adds one JSON line per (threads, peer) pair. Before
- * timing, jx's output is checked against the C loop and against libm in double
- * (max abs error on stderr; exit 1 if it exceeds 1e-5). Exit 2 on usage errors. */
+ * the median process CPU time (all threads: less than wall time x threads when other
+ * processes preempt ours; spinning pool workers count too), GB/s counting the bytes read
+ * and written once (8 N), and the ratios to memcpy and to C at the same thread count;
+ * --json adds one JSON line per (threads, peer) pair. Before timing, jx's output is
+ * checked against the C loop and against libm in double (max abs error on stderr; exit 1
+ * if it exceeds 1e-5). Exit 2 on usage errors. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -244,7 +245,8 @@ static int be_parse(int argc, char **argv, be_opts *o) {
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
         else if (!strcmp(a, "--threads")) {
             o->nthr = 0;
-            for (char *s = (char *)v, *end; *s && o->nthr < BE_MAX_THREADS; s = *end ? end + 1 : end) {
+            char *end;
+            for (const char *s = v; *s && o->nthr < BE_MAX_THREADS; s = *end ? end + 1 : end) {
                 long t = strtol(s, &end, 10);
                 if (end == s || t < 1 || t > BE_MAX_THREADS) return -1;
                 o->thr[o->nthr++] = (int)t;

@@ -77,7 +77,8 @@ static int64_t lw_math_elements(const jit_plan *p, int n, int root, unsigned cha
     if ((n != root && p->buf[n].kind != JP_FUSED) || vis[n]) return 0;
     vis[n] = 1;
     int64_t c = prim_has(p->nodes[n].op, JXF_MATH) ? jx_type_size(&p->nodes[n].type) : 0;
-    for (int k = 0; k < p->nodes[n].nin; k++) c += lw_math_elements(p, p->nodes[n].in[k], root, vis);
+    for (int k = 0; k < p->nodes[n].nin; k++)
+        c += lw_math_elements(p, p->nodes[n].in[k], root, vis);
     return c;
 }
 

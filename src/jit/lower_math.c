@@ -265,9 +265,9 @@ static LLVMValueRef clampf(lw *L, LLVMValueRef x, double lo, double hi) {
     return sel(L, fcmp(L, LLVMRealOGT, x, h), h, x);
 }
 
-/* expf of x in [-120, 120] or NaN: x = n ln2 + r (two-part ln2), e^r = 1 + r + r^2 P(r)
- * (degree 5, |r| <= ln2/2, about 1 ulp), times 2^n as (y - 1) 2^n + 2^n with y - 1 =
- * r + r^2 P(r) (one rounding fewer than adding 1 first). n is rounded by adding
+/* expf of x in [-120, 120] or NaN: x = n ln2 + r (two-part ln2), e^r - 1 = r + r^2 P(r)
+ * (degree 5, |r| <= ln2/2, about 1 ulp), e^x = (e^r - 1) 2^n + 2^n (an FMA: one rounding
+ * fewer than adding 1 first). n is rounded by adding
  * 1.5 * 2^23 + bias, after which t's low mantissa bits are n + bias: with `wide`, bias
  * 254 and 2^n = 2^floor(n/2) 2^ceil(n/2) (the halves of n + 254 are the two factors'
  * biased exponents), so that results may be subnormal and overflow to inf or underflow
@@ -308,8 +308,8 @@ static int nonpositive(LLVMValueRef x) {
 /* expf: e^x of x clamped to [-120, 120] (e^x is inf or 0 there already; -|y| needs no
  * upper bound, as in exp(-|x|)). */
 static LLVMValueRef f32_exp(lw *L, LLVMValueRef x) {
-    if (nonpositive(x)) return f32_exp_core(L, sel(L, fcmp(L, LLVMRealOLT, x, F(L, -120)), F(L, -120), x), 1);
-    return f32_exp_core(L, clampf(L, x, -120, 120), 1);
+    if (!nonpositive(x)) return f32_exp_core(L, clampf(L, x, -120, 120), 1);
+    return f32_exp_core(L, sel(L, fcmp(L, LLVMRealOLT, x, F(L, -120)), F(L, -120), x), 1);
 }
 
 /* logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = f - f^2/2 + f^3 P(f) with f = m - 1
