@@ -126,11 +126,12 @@ jx_val jx_rev_at(jx_loc loc, jx_val x, jx_ints dims);
 
 /* Dynamic slicing (lax.dynamic_slice, lax.dynamic_update_slice): starts[0..n_idx) are
  * traced i32[] scalars, one per dimension of x (n_idx = x's rank). As in JAX, a negative
- * start counts from the end of its dimension (s + size), then every start is clamped to
+ * start counts from the end of its dimension (s + dim), then every start is clamped to
  * [0, dim - window size] so the window stays inside x. The window's size is static.
  * jx_dynamic_slice: x[s0 : s0 + sizes[0], ...]. jx_dynamic_update_slice: x with update
  * (same dtype and rank, no larger) written at the window. Differentiable in x and update
- * (not the starts); vmap takes batched x, update and starts. */
+ * (not the starts); vmap takes batched x, update and starts (batched starts make one
+ * window per example, see src/prims/dynslice.c). */
 jx_val jx_dynamic_slice_at(jx_loc loc, jx_val x, int n_idx, const jx_val *starts,
                            jx_ints sizes);
 jx_val jx_dynamic_update_slice_at(jx_loc loc, jx_val x, jx_val update, int n_idx,
