@@ -1,9 +1,9 @@
 /* dynamic_slice and dynamic_update_slice (lax.dynamic_slice / dynamic_update_slice):
  * the interpreter against a host reference (JAX's negative wrap, then XLA's clamp at both
  * ends), JAX's documented examples, the JIT equal to the interpreter bit for bit for many
- * runtime starts and fused neighbours, vjp/jvp against finite differences, vmap against a
- * loop (batched operand, update, starts, nested), random shapes, errors, a scan reading
- * batches by index. */
+ * runtime starts and fused neighbours, vjp/jvp (and those of grad) against finite
+ * differences, vmap against a loop (batched operand, update, starts, nested), random
+ * shapes, errors, a scan reading batches by index. */
 #include <stdint.h>
 
 #include "jitcheck.h"
@@ -289,6 +289,21 @@ TEST(vjp_and_jvp_against_finite_differences) {
         free_all(in, 6);
     }
     jx_fn_free(f);
+}
+
+/* sum(grad_cb's first output * x): a scalar to take the gradient of. */
+static void loss_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val o[2];
+    grad_cb(t, in, o, user);
+    out[0] = jx_sum_all(jx_mul(o[0], in[0]));
+}
+
+TEST(second_order_grad_of_grad) {
+    jx_fn *f = jx_trace(loss_cb, 4, grad_ts, 1, NULL);
+    jx_fn *g = f ? jx_grad(f, 2, (int[]){0, 1}) : NULL;
+    CHECK(g != NULL);
+    for (int i = 0; g && i < 4; i++) txc_grad(g, -1, 1, 1e-6);
+    jx_fn_free(g), jx_fn_free(f);
 }
 
 /* ---- vmap -------------------------------------------------------------------------- */
