@@ -133,78 +133,6 @@ int jx_npy_save(const char *path, const jx_array *a);
 jx_array *jx_npy_parse(const void *buf, size_t len);
 void *jx_npy_dump(const jx_array *a, size_t *len);
 
-/* ---- parameter trees and .npz files ---------------------------------------------------
- * A tree is named leaves in one ordered list: leaf i is leaves[i] at paths[i], a
- * '/'-separated path such as "layers/0/w" (non-empty, valid UTF-8, distinct). The order is
- * the one traced functions, transformations and executables see: a tree of n leaves
- * passes as n consecutive inputs or outputs (jx_exe_run(e, t->leaves, ...)). The tree owns
- * one reference to each leaf and a copy of each path. jx_tree_add appends a leaf
- * (retaining it); 0 or -1 naming the path (empty, NULL, invalid, already present).
- * jx_tree_find returns a path's index or -1, jx_tree_get its leaf (borrowed) or NULL,
- * neither setting an error. jx_tree_copy is a deep copy: new arrays with the same types and
- * bytes at the same paths, in the same order (keep one before donating a tree's leaves to
- * a step that updates them in place); NULL with jx_error set on a NULL tree or no memory. */
-typedef struct jx_tree {
-    int n;              /* leaves */
-    const char **paths; /* n paths, owned by the tree */
-    jx_array **leaves;  /* n arrays, one reference each owned by the tree */
-    int cap;            /* allocated slots (jx_tree_add's business) */
-} jx_tree;
-jx_tree *jx_tree_new(void);
-int jx_tree_add(jx_tree *t, const char *path, jx_array *leaf);
-/* jx_tree_put is jx_tree_add at a printf-formatted path that takes the caller's reference
- * to leaf (freed on failure), so a fresh array goes in one call:
- *     jx_tree_put(t, jx_init_normal(k, type, 0.01), "layers/%d/w", l)
- * A NULL leaf fails keeping the error of the call that returned it as the cause. 0 or -1.
- * jx_tree_subtree finds the leaves at prefix or under it ("layers/0": "layers/0/w",
- * "layers/0/b"; not "layers/01"): it returns their count and sets *first to the first
- * one's index, so a subtree is an argument of a layout (JX_ARGS(n0, t->n - n0, 1)) and
- * gets its own in_axes, wrt or donation. -1 with a message naming prefix when no leaf is
- * under it or its leaves are not consecutive. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int jx_tree_put(jx_tree *t, jx_array *leaf, const char *fmt, ...);
-int jx_tree_subtree(const jx_tree *t, const char *prefix, int *first);
-int jx_tree_find(const jx_tree *t, const char *path);
-jx_array *jx_tree_get(const jx_tree *t, const char *path);
-jx_tree *jx_tree_copy(const jx_tree *t);
-/* jx_tree_assign writes src's values into dst's leaves (the arrays stay, so a tree a
- * jx_train or a donated executable holds sees the new values): both trees must have the
- * same paths in the same order with the same types, else nothing is written and the
- * message names the first leaf that differs. 0 or -1. */
-int jx_tree_assign(jx_tree *dst, const jx_tree *src);
-void jx_tree_free(jx_tree *t);
-
-/* .npz archives, as numpy's savez (stored) and savez_compressed (deflate) write them and
- * np.load reads them: a zip of .npy members named "<name>.npy", names following the
- * tree's path rules.
- *
- * jx_npz_save writes arrays[0..n-1] as members names[i] + ".npy" (.npy 1.0, as
- * jx_npy_save), in that order; flags JX_NPZ_STORED or JX_NPZ_COMPRESSED; jx_tree_save
- * writes a tree's leaves under their paths. The archive is written to a temporary file
- * in path's directory and renamed over path when complete, so a failed or interrupted
- * save never leaves a partial file under path (an existing file stays as it was). n == 0
- * writes an empty archive, as np.savez() does. Returns 0, or -1 with
- * "jx_npz_save: path: ..." (NULL/empty/duplicate names, NULL arrays, I/O).
- *
- * jx_tree_load reads every member into a tree (archive order; paths without ".npy"),
- * which the caller frees with jx_tree_free. jx_npz_load_one reads the member with the
- * given name. Both return NULL with "fn: path: member 'x.npy': ..." when the file is not
- * a zip, truncated or inconsistent, a member's name does not end in ".npy" or is just
- * ".npy", a name appears twice, a member is not a valid .npy (the rules of jx_npy_load),
- * its CRC does not match, or it is over the load limit: a member's declared uncompressed
- * size is checked before anything is inflated, so a zip bomb is refused cheaply.
- * jx_tree_parse is jx_tree_load on an archive image in memory. */
-#define JX_NPZ_STORED 0
-#define JX_NPZ_COMPRESSED 1
-int jx_npz_save(const char *path, int n, const char *const *names, jx_array *const *arrays,
-                int flags);
-int jx_tree_save(const jx_tree *t, const char *path, int flags);
-jx_tree *jx_tree_load(const char *path);
-jx_tree *jx_tree_parse(const void *buf, size_t len);
-jx_array *jx_npz_load_one(const char *path, const char *name);
-
 /* The load limit: the largest array, in bytes of the result, that the loaders
  * (jx_npy_load/jx_npy_parse, each member of jx_tree_load/jx_tree_parse/jx_npz_load_one,
  * and jx_idx_load/jx_idx_parse/jx_mnist_load of jx/data.h) create. A file whose header
@@ -249,17 +177,6 @@ void jx_trace_abort(jx_trace *t);
  * inside a trace callback; returns a poison value. */
 jx_val jx_trace_fail_at(jx_loc loc, jx_trace *t, const char *msg);
 #define jx_trace_fail(...) jx_trace_fail_at(JX_HERE, __VA_ARGS__)
-/* Inside a trace whose inputs in[] begin with tree t's leaves in its order (a callback
- * traced on the tree's leaf types, or one given the tree as an argument of a layout):
- * the value of the leaf at the printf-formatted path, params["layers"][l]["w"] as
- *     jx_tree_val(params, in, "layers/%d/w", l)
- * A path that is not a leaf records "tree_val: no leaf 'p' in the tree of N leaves" on
- * the trace at the caller's line and returns poison. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-jx_val jx_tree_val_at(jx_loc loc, const jx_tree *t, const jx_val *in, const char *fmt, ...);
-#define jx_tree_val(...) jx_tree_val_at(JX_HERE, __VA_ARGS__)
 /* The first error recorded on t, or NULL. */
 const char *jx_trace_error(const jx_trace *t);
 /* The type of a traced value (dtype JX_NDTYPES, rank 0 for poison). */
@@ -312,6 +229,9 @@ void jx_fn_dot(const jx_fn *f, FILE *out);
 /* Runs f on the reference interpreter. in[i] must match f's input types. out[i] receive
  * new arrays (caller frees). Returns 0 or -1 with a message. */
 int jx_interp(const jx_fn *f, jx_array *const *in, jx_array **out);
+
+/* ---- parameter trees and .npz files, in <jx/tree.h> ------------------------------ */
+#include <jx/tree.h>
 
 /* ---- primitives: one constructor per IR primitive, in <jx/prims.h> ----------------- */
 #include <jx/prims.h>
@@ -441,92 +361,8 @@ int jx_jitfn_run(jx_jitfn *jf, jx_array *const *in, jx_array **out);
 int jx_jitfn_n_compiled(const jx_jitfn *jf);
 void jx_jitfn_free(jx_jitfn *jf);
 
-/* ---- control flow (lax.switch, lax.cond, lax.scan) ---------------------------------------------
- * jx_switch is lax.switch(index, branches, *args): branches[index](args...) with index
- * (an integer or bool scalar, converted to i32) clamped to [0, n_branches), as one cond
- * node whose results are outs[0..n_out). Each branch is a callback traced like jx_trace
- * on the args' types with n_out outputs (user passed through); every branch must give
- * the same output types. jx_cond is lax.cond(pred, true_fn, false_fn, *args): pred a
- * bool or integer scalar (nonzero is true). At most JX_MAX_FNS (8) branches, n_in < 64
- * operands and 1 to 64 outputs. Errors (a branch that fails to trace or differs in its
- * output types, a float index, bad counts) are recorded on the args' trace with the
- * caller's line, and every output is poison. Each returns 0 or -1.
- * Only the interpreter runs cond and scan so far: the JIT reports that it has no lowering
- * for them (issue 11). cond has every transformation (jvp; vjp/grad, whose backward
- * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
- * every branch and selects per example); scan has jvp, and grad or vmap of a scan report
- * that the rule is not implemented yet. */
-int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *branches,
-                 void *user, int n_in, const jx_val *args, int n_out, jx_val *outs);
-int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_fn, void *user,
-               int n_in, const jx_val *args, int n_out, jx_val *outs);
-/* jx_scan is lax.scan(body, init, xs, length, reverse): body, traced like jx_trace on
- * (carry..., x slices...) -> (carry..., y...) (n_carry + n_x inputs, n_carry + n_y
- * outputs; the carry keeps its types), runs over the leading axis of the xs (each of
- * length `length`; -1 takes it from the xs), backwards when reverse (the ys still line up
- * with the xs). carry_out[0..n_carry) get the final carry and ys[0..n_y) the ys stacked
- * along a new leading axis. One scan node: the body is traced once, not unrolled. Errors
- * as jx_switch's. 0 or -1. */
-int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_val *init,
-               int n_x, const jx_val *xs, int64_t length, int reverse, int n_y,
-               jx_val *carry_out, jx_val *ys);
-#define jx_scan(...) jx_scan_at(JX_HERE, __VA_ARGS__)
-#define jx_switch(...) jx_switch_at(JX_HERE, __VA_ARGS__)
-#define jx_cond(...) jx_cond_at(JX_HERE, __VA_ARGS__)
-
-/* ---- custom derivatives (jax.custom_jvp, jax.custom_vjp) ---------------------------- */
-
-/* y = f(args) with a derivative rule of the user's, as one custom_jvp or custom_vjp node
- * in args' trace (one output; n_in from 1 to 64 traced operands). The rules are traced
- * like jx_trace callbacks on the operands' types (user passed through); they take
- * everything as inputs: a value of the surrounding trace used inside a rule is an error.
- * Every transformation respects the rule and they compose (grad of grad, vmap of grad,
- * jvp of grad); the JIT and the interpreter compute y with f (the inline-custom pass).
- *
- * custom_jvp: jvp(x[0..n_in), dx[0..n_in)) -> (y, dy), dx of x's types; dy must be
- *   linear in dx. jvp uses it directly; grad transposes dx -> dy (so only linear ops of
- *   dx may appear in dy, as in JAX).
- * custom_vjp: fwd(x...) -> (y, res[0..n_res)); bwd(res..., ct) -> (ct_x[0..n_in)), each
- *   ct_x[k] of x[k]'s type (ignored for integer operands). grad and vmap use them; jvp
- *   and jacfwd of a custom_vjp function are errors, as in JAX. (hessian = jacfwd(jacrev)
- *   works: jacrev leaves bwd's ops, which jacfwd differentiates like any others.)
- *
- * Errors (bad operands, a rule that fails to trace or returns the wrong count or types:
- * "custom_jvp: rule 'jvp' maps (f32[3], f32[3]) -> (f32[3]), expected ...") are recorded
- * on args' trace with the caller's line; the result is then poison. The _fn forms take
- * functions already traced (their references are kept; the caller still frees them). */
-jx_val jx_custom_jvp_at(jx_loc loc, jx_trace_cb f, jx_trace_cb jvp, int n_in,
-                        const jx_val *args, void *user);
-jx_val jx_custom_vjp_at(jx_loc loc, jx_trace_cb f, jx_trace_cb fwd, jx_trace_cb bwd,
-                        int n_res, int n_in, const jx_val *args, void *user);
-jx_val jx_custom_jvp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *jvp, int n_in,
-                           const jx_val *args);
-jx_val jx_custom_vjp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *fwd, const jx_fn *bwd,
-                           int n_in, const jx_val *args);
-#define jx_custom_jvp(...) jx_custom_jvp_at(JX_HERE, __VA_ARGS__)
-#define jx_custom_vjp(...) jx_custom_vjp_at(JX_HERE, __VA_ARGS__)
-#define jx_custom_jvp_fn(...) jx_custom_jvp_fn_at(JX_HERE, __VA_ARGS__)
-#define jx_custom_vjp_fn(...) jx_custom_vjp_fn_at(JX_HERE, __VA_ARGS__)
-
-/* ---- rematerialization (jax.checkpoint) --------------------------------------------- */
-
-/* outs[0..n_out) = f(args[0..n_in)) (f traced like a jx_trace callback on the arguments'
- * types, user passed through), as checkpoint nodes in the arguments' trace: under grad,
- * f's intermediates are not stored for the backward pass but recomputed there from the
- * arguments, which are all a checkpoint keeps (jax.checkpoint with prevent_cse=True: the
- * recomputation reads the arguments through optimization_barrier, so cse cannot merge
- * it back into the forward pass). Values are those of f; gradients are those of f, bit
- * for bit. jvp, vmap and grad of grad compose; jx_fn_cb checkpoints a traced function.
- * Several outputs give one checkpoint node per output, each holding the part of f that
- * output needs: the forward pass computes shared parts once (cse), but under grad each
- * output's backward pass runs on its own, so shared work is differentiated once per
- * output with a nonzero cotangent (split f instead when that matters).
- * Errors (NULL f, args or outs, counts outside [1, 64], bad or foreign arguments, f
- * failing to trace) are recorded on the arguments' trace as "checkpoint: ..." at the
- * caller's line; every output is then poison. Returns 0 or -1. */
-int jx_checkpoint_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
-                     int n_out, jx_val *outs);
-#define jx_checkpoint(...) jx_checkpoint_at(JX_HERE, __VA_ARGS__)
+/* ---- control flow, custom derivatives and checkpoint, in <jx/control.h> ------------ */
+#include <jx/control.h>
 
 /* ---- jax.numpy-like helpers (built from primitives) -------------------------------- */
 

@@ -1,0 +1,99 @@
+/* jx control flow (lax.switch, lax.cond, lax.scan), custom derivatives (jax.custom_jvp,
+ * jax.custom_vjp) and rematerialization (jax.checkpoint): constructors that trace user
+ * callbacks into sub-functions of one node.
+ * Included by <jx.h>. */
+#ifndef JX_CONTROL_H
+#define JX_CONTROL_H
+
+#ifndef JX_H
+#error "include <jx.h>, which includes this header"
+#endif
+
+/* ---- control flow (lax.switch, lax.cond, lax.scan) ---------------------------------------------
+ * jx_switch is lax.switch(index, branches, *args): branches[index](args...) with index
+ * (an integer or bool scalar, converted to i32) clamped to [0, n_branches), as one cond
+ * node whose results are outs[0..n_out). Each branch is a callback traced like jx_trace
+ * on the args' types with n_out outputs (user passed through); every branch must give
+ * the same output types. jx_cond is lax.cond(pred, true_fn, false_fn, *args): pred a
+ * bool or integer scalar (nonzero is true). At most JX_MAX_FNS (8) branches, n_in < 64
+ * operands and 1 to 64 outputs. Errors (a branch that fails to trace or differs in its
+ * output types, a float index, bad counts) are recorded on the args' trace with the
+ * caller's line, and every output is poison. Each returns 0 or -1.
+ * Only the interpreter runs cond and scan so far: the JIT reports that it has no lowering
+ * for them (issue 11). cond has every transformation (jvp; vjp/grad, whose backward
+ * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
+ * every branch and selects per example); scan has jvp, and grad or vmap of a scan report
+ * that the rule is not implemented yet. */
+int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *branches,
+                 void *user, int n_in, const jx_val *args, int n_out, jx_val *outs);
+int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_fn, void *user,
+               int n_in, const jx_val *args, int n_out, jx_val *outs);
+/* jx_scan is lax.scan(body, init, xs, length, reverse): body, traced like jx_trace on
+ * (carry..., x slices...) -> (carry..., y...) (n_carry + n_x inputs, n_carry + n_y
+ * outputs; the carry keeps its types), runs over the leading axis of the xs (each of
+ * length `length`; -1 takes it from the xs), backwards when reverse (the ys still line up
+ * with the xs). carry_out[0..n_carry) get the final carry and ys[0..n_y) the ys stacked
+ * along a new leading axis. One scan node: the body is traced once, not unrolled. Errors
+ * as jx_switch's. 0 or -1. */
+int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_val *init,
+               int n_x, const jx_val *xs, int64_t length, int reverse, int n_y,
+               jx_val *carry_out, jx_val *ys);
+#define jx_scan(...) jx_scan_at(JX_HERE, __VA_ARGS__)
+#define jx_switch(...) jx_switch_at(JX_HERE, __VA_ARGS__)
+#define jx_cond(...) jx_cond_at(JX_HERE, __VA_ARGS__)
+
+/* ---- custom derivatives (jax.custom_jvp, jax.custom_vjp) ---------------------------- */
+
+/* y = f(args) with a derivative rule of the user's, as one custom_jvp or custom_vjp node
+ * in args' trace (one output; n_in from 1 to 64 traced operands). The rules are traced
+ * like jx_trace callbacks on the operands' types (user passed through); they take
+ * everything as inputs: a value of the surrounding trace used inside a rule is an error.
+ * Every transformation respects the rule and they compose (grad of grad, vmap of grad,
+ * jvp of grad); the JIT and the interpreter compute y with f (the inline-custom pass).
+ *
+ * custom_jvp: jvp(x[0..n_in), dx[0..n_in)) -> (y, dy), dx of x's types; dy must be
+ *   linear in dx. jvp uses it directly; grad transposes dx -> dy (so only linear ops of
+ *   dx may appear in dy, as in JAX).
+ * custom_vjp: fwd(x...) -> (y, res[0..n_res)); bwd(res..., ct) -> (ct_x[0..n_in)), each
+ *   ct_x[k] of x[k]'s type (ignored for integer operands). grad and vmap use them; jvp
+ *   and jacfwd of a custom_vjp function are errors, as in JAX. (hessian = jacfwd(jacrev)
+ *   works: jacrev leaves bwd's ops, which jacfwd differentiates like any others.)
+ *
+ * Errors (bad operands, a rule that fails to trace or returns the wrong count or types:
+ * "custom_jvp: rule 'jvp' maps (f32[3], f32[3]) -> (f32[3]), expected ...") are recorded
+ * on args' trace with the caller's line; the result is then poison. The _fn forms take
+ * functions already traced (their references are kept; the caller still frees them). */
+jx_val jx_custom_jvp_at(jx_loc loc, jx_trace_cb f, jx_trace_cb jvp, int n_in,
+                        const jx_val *args, void *user);
+jx_val jx_custom_vjp_at(jx_loc loc, jx_trace_cb f, jx_trace_cb fwd, jx_trace_cb bwd,
+                        int n_res, int n_in, const jx_val *args, void *user);
+jx_val jx_custom_jvp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *jvp, int n_in,
+                           const jx_val *args);
+jx_val jx_custom_vjp_fn_at(jx_loc loc, const jx_fn *f, const jx_fn *fwd, const jx_fn *bwd,
+                           int n_in, const jx_val *args);
+#define jx_custom_jvp(...) jx_custom_jvp_at(JX_HERE, __VA_ARGS__)
+#define jx_custom_vjp(...) jx_custom_vjp_at(JX_HERE, __VA_ARGS__)
+#define jx_custom_jvp_fn(...) jx_custom_jvp_fn_at(JX_HERE, __VA_ARGS__)
+#define jx_custom_vjp_fn(...) jx_custom_vjp_fn_at(JX_HERE, __VA_ARGS__)
+
+/* ---- rematerialization (jax.checkpoint) --------------------------------------------- */
+
+/* outs[0..n_out) = f(args[0..n_in)) (f traced like a jx_trace callback on the arguments'
+ * types, user passed through), as checkpoint nodes in the arguments' trace: under grad,
+ * f's intermediates are not stored for the backward pass but recomputed there from the
+ * arguments, which are all a checkpoint keeps (jax.checkpoint with prevent_cse=True: the
+ * recomputation reads the arguments through optimization_barrier, so cse cannot merge
+ * it back into the forward pass). Values are those of f; gradients are those of f, bit
+ * for bit. jvp, vmap and grad of grad compose; jx_fn_cb checkpoints a traced function.
+ * Several outputs give one checkpoint node per output, each holding the part of f that
+ * output needs: the forward pass computes shared parts once (cse), but under grad each
+ * output's backward pass runs on its own, so shared work is differentiated once per
+ * output with a nonzero cotangent (split f instead when that matters).
+ * Errors (NULL f, args or outs, counts outside [1, 64], bad or foreign arguments, f
+ * failing to trace) are recorded on the arguments' trace as "checkpoint: ..." at the
+ * caller's line; every output is then poison. Returns 0 or -1. */
+int jx_checkpoint_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
+                     int n_out, jx_val *outs);
+#define jx_checkpoint(...) jx_checkpoint_at(JX_HERE, __VA_ARGS__)
+
+#endif
