@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
     printf("mlp_momentum: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g momentum 0.6, %s pixels\n",
            (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,
-           (long long)((n + o.batch - 1) / o.batch), o.lr, ex_pixels(&o));
+           (long long)jx_batch_count(n, o.batch, 0), o.lr, ex_pixels(&o));
     /* The notebook batches once and never shuffles. */
     ex_progress_opts prog = {.epochs = o.epochs, .every = 50};
     jx_epoch_opts eo = {.batch = o.batch, .shuffle = 0, .hook = ex_progress_hook, .user = &prog};

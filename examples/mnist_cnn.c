@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
      * step(params, state, x, y) -> (params, state, loss). */
     if (!(train = jx_train_new(&opt, cnn_loss_cb, NULL, params, 2, 0, &jo))) goto done;
     if (!(eval = jx_jit_trace(cnn_eval_cb, NP + 2, 2, NULL, &jo))) goto done;
-    int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
+    int64_t n = jx_array_dim(d.xtr, 0), steps = jx_batch_count(n, o.batch, 0);
     printf("mnist_cnn: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "adam lr %g, %s\n",
            (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch,

@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
     /* jit(update): value_and_grad(loss) + SGD, one compiled step, the params donated. */
     if (!(train = jx_train_new(&opt, loss_cb, NULL, params, 2, 0, &jo))) goto done;
     if (!(eval = jx_jit_trace(eval_cb, NP + 2, 1, NULL, &jo))) goto done;
-    int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
+    int64_t n = jx_array_dim(d.xtr, 0), steps = jx_batch_count(n, o.batch, 0);
     if (resume && resume_at(train, resume, steps, &first) < 0) goto done;
     printf("mnist_mlp: %lld train / %lld test examples, batch %lld, lr %g, %s pixels\n",
            (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, o.lr,

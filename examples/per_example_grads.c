@@ -231,7 +231,7 @@ int main(int argc, char **argv) {
                         .carry = carry, .jit = {.n_threads = o.threads}};
     if (!(train = jx_train_new_opts(&opt, params, &to))) goto done;
     if (!(eval = jx_jit_trace(pg_eval_cb, NP + 2, 1, NULL, &to.jit))) goto done;
-    int64_t n = jx_array_dim(d.xtr, 0), steps = (n + o.batch - 1) / o.batch;
+    int64_t n = jx_array_dim(d.xtr, 0), steps = jx_batch_count(n, o.batch, 0);
     printf("per_example_grads: %lld train / %lld test examples, batch %lld (%lld steps/epoch), "
            "sgd lr %g, clip C %g, noise sigma %g\n",
            (long long)n, (long long)jx_array_dim(d.xte, 0), (long long)o.batch, (long long)steps,

@@ -148,4 +148,13 @@ TEST(batch_errors) {
     jx_array_free(y0);
 }
 
+TEST(batch_count_without_an_iterator) {
+    CHECK(jx_batch_count(10, 4, 0) == 3 && jx_batch_count(10, 4, JX_BATCH_DROP_LAST) == 2);
+    CHECK(jx_batch_count(12, 4, 0) == 3 && jx_batch_count(12, 4, JX_BATCH_DROP_LAST) == 3);
+    CHECK(jx_batch_count(10, 4, JX_BATCH_PAD_LAST) == 3 && jx_batch_count(0, 4, 0) == 0);
+    CHECK(jx_batch_count(3, 4, JX_BATCH_DROP_LAST) == 0 && jx_batch_count(3, 4, 0) == 1);
+    CHECK(jx_batch_count(10, 0, 0) == 0 && jx_batch_count(-1, 4, 0) == 0);
+    CHECK(jx_batch_count(60000, 128, 0) == 469 && jx_batch_count(60000, 128, JX_BATCH_DROP_LAST) == 468);
+}
+
 TEST_MAIN()

@@ -119,6 +119,9 @@ int jx_batch_iter_reset(jx_batch_iter *it, const int64_t *perm);
 int jx_batch_iter_next(jx_batch_iter *it);
 /* Number of batches per epoch under it's flags. */
 int64_t jx_batch_iter_count(const jx_batch_iter *it);
+/* The same without an iterator: batches of `batch` rows in an epoch of n rows under flags
+ * (JX_BATCH_DROP_LAST drops a partial last batch); 0 when n < 0 or batch < 1. */
+int64_t jx_batch_count(int64_t n, int64_t batch, unsigned flags);
 /* Releases the buffers and the references to images and labels. */
 void jx_batch_iter_free(jx_batch_iter *it);
 

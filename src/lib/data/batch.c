@@ -166,8 +166,13 @@ int jx_batch_iter_next(jx_batch_iter *it) {
 
 /* Batches per epoch. */
 int64_t jx_batch_iter_count(const jx_batch_iter *it) {
-    if (it->batch < 1) return 0;
-    return it->n / it->batch + (it->n % it->batch && !(it->flags & JX_BATCH_DROP_LAST));
+    return jx_batch_count(it->n, it->batch, it->flags);
+}
+
+/* See jx/data.h. */
+int64_t jx_batch_count(int64_t n, int64_t batch, unsigned flags) {
+    if (n < 0 || batch < 1) return 0;
+    return n / batch + (n % batch && !(flags & JX_BATCH_DROP_LAST));
 }
 
 /* Releases the iterator's buffers and references. */
