@@ -298,4 +298,20 @@ TEST(jx_fn_cb_takes_a_traced_function) {
     jx_fn_free(p), jx_fn_free(a), jx_fn_free(b), jx_fn_free(again);
 }
 
+/* wrt naming argument 0 (two leaves) 33 times: 66 gradients, past the 64 allowed. */
+static void too_many_wrt(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    int wrt[33];
+    jx_val g[64];
+    for (int k = 0; k < 33; k++) wrt[k] = 0;
+    CHECK(jx_call_grad(tloss, NULL, 3, JX_ARGS(2, 1), in, 1, 33, wrt, g) == -1);
+    out[0] = g[0];
+}
+
+TEST(too_many_wrt_leaves_is_an_error) {
+    jx_type ty[3] = {JX_TYPE(JX_F64, NO, NI), JX_TYPE(JX_F64, NO), JX_TYPE(JX_F64, NB, NI)};
+    CHECK(jx_trace(too_many_wrt, 3, ty, 1, NULL) == NULL);
+    CHECK_CONTAINS(jx_error(), "wrt lists more than 64 leaves");
+}
+
 TEST_MAIN()

@@ -119,18 +119,18 @@ int jx_tree_put(jx_tree *t, jx_array *leaf, const char *fmt, ...) {
     return rc;
 }
 
-/* 1 if path is prefix or lies under it ("layers/0" holds "layers/0/w", not "layers/01"). */
-static int tree_under(const char *path, const char *prefix, size_t len) {
+/* See tree.h. */
+int tree_path_under(const char *path, const char *prefix) {
+    size_t len = strlen(prefix);
     return !strncmp(path, prefix, len) && (path[len] == '\0' || path[len] == '/');
 }
 
 /* See jx.h. */
 int jx_tree_subtree(const jx_tree *t, const char *prefix, int *first) {
     if (!t || !prefix || !first) return util_err("jx_tree_subtree: NULL argument");
-    size_t len = strlen(prefix);
     int lo = -1, n = 0;
     for (int i = 0; i < t->n; i++) {
-        if (!tree_under(t->paths[i], prefix, len)) continue;
+        if (!tree_path_under(t->paths[i], prefix)) continue;
         if (lo >= 0 && i != lo + n)
             return util_err("jx_tree_subtree: the leaves under '%.200s' are not consecutive "
                             "('%.200s' is leaf %d, '%.200s' leaf %d)", prefix,

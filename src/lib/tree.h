@@ -10,5 +10,7 @@
 /* What is wrong with path as a leaf path ("is empty", "is not valid UTF-8", "is N bytes,
  * over the limit of M"), or NULL when it is fine. NULL path: "is NULL". */
 const char *tree_path_problem(const char *path, char *buf, size_t len);
+/* 1 if path is prefix or lies under it ("layers/0" holds "layers/0/w", not "layers/01"). */
+int tree_path_under(const char *path, const char *prefix);
 
 #endif

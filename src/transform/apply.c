@@ -213,8 +213,12 @@ static int ap_wrt_leaves(int n_in, jx_ints layout, int n_wrt, const int *wrt, in
         int m = n;
         if (wrt[k] < 0 || wrt[k] >= n_args)
             return snprintf(msg, len, "wrt %d out of range (%d arguments)", wrt[k], n_args), -1;
-        for (int i = 0; i < n_in && n <= JX_MAX_OPERANDS; i++)
-            if (arg_of[i] == wrt[k] && n < JX_MAX_OPERANDS) leaves[n++] = i;
+        for (int i = 0; i < n_in; i++) {
+            if (arg_of[i] != wrt[k]) continue;
+            if (n == JX_MAX_OPERANDS)
+                return snprintf(msg, len, "wrt lists more than %d leaves", JX_MAX_OPERANDS), -1;
+            leaves[n++] = i;
+        }
         if (n == m) return snprintf(msg, len, "argument %d has no leaves", wrt[k]), -1;
     }
     return n;

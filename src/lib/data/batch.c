@@ -219,13 +219,10 @@ int jx_eval_sum(jx_jitfn *f, int n_fixed, jx_array *const *fixed, const jx_array
     jx_array **out = calloc((size_t)n_out + 1, sizeof *out);
     int rc = in && out ? jx_batch_iter_init(&it, x, y, chunk, 0) : util_err("jx_eval_sum: out of memory");
     for (int i = 0; rc == 0 && i < n_fixed; i++) in[i] = fixed[i];
-    while (rc == 0 && jx_batch_iter_next(&it)) {
+    /* the scalar outputs of the first chunk are written in place by the later ones */
+    while (rc == 0 && jx_batch_iter_next(&it))
         rc = bat_eval_chunk(f, &it, n_fixed, in, n_out, out, sums);
-        for (int i = 0; i < n_out; i++) {
-            jx_array_free(out[i]);
-            out[i] = NULL;
-        }
-    }
+    for (int i = 0; out && i < n_out; i++) jx_array_free(out[i]);
     jx_batch_iter_free(&it);
     free(in);
     free(out);

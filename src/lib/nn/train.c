@@ -11,6 +11,7 @@
 
 #include "lib/nn/optim_int.h"
 #include "lib/nn/train_int.h"
+#include "lib/tree.h"
 
 #include "core/util.h"
 
@@ -24,23 +25,6 @@ static const char *train_slot_name(const jx_optim *o, int s) {
     case JX_OPTIM_ADAGRAD: return "sum_of_squares";
     default: return "nu";
     }
-}
-
-/* Adds leaf (consumed) to tree at the printf-formatted path. 0 or -1. */
-static int train_add(jx_tree *tree, jx_array *leaf, const char *fmt, const char *a,
-                     const char *b) {
-    int len = snprintf(NULL, 0, fmt, a, b);
-    char *path = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    int rc = -1;
-    if (!path || !leaf) {
-        if (!path) util_err("jx_train_new: out of memory");
-    } else {
-        snprintf(path, (size_t)len + 1, fmt, a, b);
-        rc = jx_tree_add(tree, path, leaf);
-    }
-    free(path);
-    jx_array_free(leaf);
-    return rc;
 }
 
 /* Builds tr->state: the optimizer's initial state named as jx/optim.h says, then the
@@ -59,14 +43,14 @@ static int train_init_state(jx_train *tr) {
     }
     int rc = 0, k = 0;
     for (; k < nh; k++)
-        rc |= train_add(tr->state, st[k], "opt/%s%s", jx_optim_hparam_name(o, k), "");
+        rc |= jx_tree_put(tr->state, st[k], "opt/%s", jx_optim_hparam_name(o, k));
     for (int s = 0; s < slots; s++)
         for (int i = 0; i < np; i++, k++)
-            rc |= train_add(tr->state, st[k], "opt/%s/%s", train_slot_name(o, s),
-                            tr->params->paths[i]);
-    if (k < nso) rc |= train_add(tr->state, st[k++], "opt/count%s%s", "", "");
+            rc |= jx_tree_put(tr->state, st[k], "opt/%s/%s", train_slot_name(o, s),
+                              tr->params->paths[i]);
+    if (k < nso) rc |= jx_tree_put(tr->state, st[k++], "opt/count");
     if (tr->own_count)
-        rc |= train_add(tr->state, jx_array_scalar(JX_I32, 0), "opt/count%s%s", "", "");
+        rc |= jx_tree_put(tr->state, jx_array_scalar(JX_I32, 0), "opt/count");
     free(st);
     return rc ? -1 : 0;
 }
@@ -91,12 +75,6 @@ static int train_check(const jx_optim *o, const jx_tree *params, const jx_train_
     return jx_optim_n_state(o, params->n) < 0 ? -1 : 0;
 }
 
-/* 1 if path is prefix or under it. */
-static int train_under(const char *path, const char *prefix) {
-    size_t n = strlen(prefix);
-    return !strncmp(path, prefix, n) && (path[n] == 0 || path[n] == '/');
-}
-
 /* Checks the carry tree (may be NULL) against the params: non-NULL leaves, no reserved
  * path, no leaf that is a param or carried twice. 0 or -1. */
 static int train_check_carry(const jx_tree *carry, const jx_tree *params) {
@@ -104,7 +82,7 @@ static int train_check_carry(const jx_tree *carry, const jx_tree *params) {
         const char *p = carry->paths[i];
         jx_array *leaf = carry->leaves[i];
         if (!leaf) return util_err("jx_train_new: carry '%s' is NULL", p);
-        if (train_under(p, "opt") || train_under(p, "params"))
+        if (tree_path_under(p, "opt") || tree_path_under(p, "params"))
             return util_err("jx_train_new: carry path '%s' is reserved (\"opt/...\" is the "
                             "optimizer state, \"params/...\" the params in checkpoints)", p);
         for (int j = 0; j < params->n; j++)
