@@ -47,8 +47,8 @@ static int ctl_infer_cond(int nin, const jx_type *in, const jx_attrs *at, char *
     return 0;
 }
 
-/* The per-iteration type of a scanned operand or output: t without its leading axis. */
-static jx_type ctl_unstack(jx_type t) {
+/* See control.h. */
+jx_type ctl_unstack(jx_type t) {
     for (int d = 1; d < t.rank; d++) t.shape[d - 1] = t.shape[d];
     t.rank--;
     return t;

@@ -15,6 +15,9 @@ int ctl_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *b
 int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *dx, jx_val *ys,
                  jx_val *dys);
 
+/* The per-iteration type of a scanned operand or output: t without its leading axis. */
+jx_type ctl_unstack(jx_type t);
+
 /* A function g with fn's inputs permuted and a selection of its outputs: g's input p is
  * fn's input in_idx[p] (in_idx a permutation of fn's inputs; NULL: the same order), g's
  * outputs are fn's outputs idx[0..n), simplified (what only the others needed is gone).

@@ -8,6 +8,7 @@
 #include "core/ir.h"
 #include "core/util.h"
 #include "prims/callargs.h"
+#include "prims/control.h"
 
 /* Sets outs[0..n_out) to poison of t. Returns -1. */
 static int ctla_poison(jx_trace *t, int n_out, jx_val *outs) {
@@ -118,8 +119,7 @@ static int ctla_scan_args(jx_loc loc, int n_carry, const jx_val *init, int n_x,
                               (long long)*len);
             return -1;
         }
-        for (int d = 1; d < types[k].rank; d++) types[k].shape[d - 1] = types[k].shape[d];
-        types[k].rank--;
+        types[k] = ctl_unstack(types[k]);
     }
     return 0;
 }

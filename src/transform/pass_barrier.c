@@ -14,8 +14,7 @@ static int drop_rule(replay *r, int i, const jx_val *x, jx_val *y) {
         *y = x[0];
         return 0;
     }
-    *y = trace_emit(n->loc.file ? n->loc : r->loc, r->t, n->op, n->nin, x, &n->at, &n->type);
-    return 0;
+    return replay_copy(r, i, x, y);
 }
 
 /* See passes.h. */

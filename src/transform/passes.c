@@ -199,11 +199,17 @@ static jx_val simp_const_fold(simp *s, const jx_node *n, const jx_val *x) {
     return none;
 }
 
+/* 1 for the nodes simplify leaves exactly as they are: multi-result nodes and their gets
+ * (a get must follow its node, so neither is rewritten nor merged by CSE). */
+static int simp_keep(const jx_node *n) {
+    return prim_has(n->op, JXF_MULTI) || n->op == JX_OP_GET;
+}
+
 /* The simplified form of n on new operands x under s's rule groups, or an invalid value
  * to emit n as is. */
 static jx_val simp_rewrite(simp *s, const jx_node *n, const jx_val *x) {
     jx_val y = {NULL, -1};
-    if (prim_has(n->op, JXF_MULTI) || n->op == JX_OP_GET) return y; /* kept as they are */
+    if (simp_keep(n)) return y;
     if (s->simplify & SIMP_IDENTITIES) y = simp_identity(s, n, x);
     if (jx_val_bad(y) && (s->simplify & SIMP_CONST_FOLD)) y = simp_const_fold(s, n, x);
     return y;
@@ -219,9 +225,7 @@ static int simp_node_rule(replay *r, int i, const jx_val *x, jx_val *y) {
     if (jx_val_bad(*y)) *y = tx_replay(s->t, n, x);
     if (jx_val_bad(*y)) return -1;
     /* a rewrite may return an existing node (x*1 -> x): already canonical */
-    /* multi-result nodes and their gets stay where they are: a get must follow its node */
-    if ((s->simplify & SIMP_CSE) && y->id >= first_new && !prim_has(n->op, JXF_MULTI) &&
-        n->op != JX_OP_GET)
+    if ((s->simplify & SIMP_CSE) && y->id >= first_new && !simp_keep(n))
         y->id = simp_cse(s, y->id);
     return 0;
 }
