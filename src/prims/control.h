@@ -18,10 +18,5 @@ int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *d
 /* The per-iteration type of a scanned operand or output: t without its leading axis. */
 jx_type ctl_unstack(jx_type t);
 
-/* A function g with fn's inputs permuted and a selection of its outputs: g's input p is
- * fn's input in_idx[p] (in_idx a permutation of fn's inputs; NULL: the same order), g's
- * outputs are fn's outputs idx[0..n), simplified (what only the others needed is gone).
- * NULL with jx_error(). */
-jx_fn *ctl_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx);
 
 #endif

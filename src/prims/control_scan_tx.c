@@ -69,7 +69,7 @@ static jx_fn *cst_body(const jx_fn *jv, const jx_fn *body, int nc, const unsigne
     for (int j = nc; j < no; j++) out_idx[q++] = j;
     for (int j = nc; j < no; j++)
         if (tx_is_float(jx_fn_out_type(body, j).dtype)) out_idx[q++] = no + j;
-    return ctl_rewire(jv, in_idx, q, out_idx);
+    return tx_rewire(jv, in_idx, q, out_idx);
 }
 
 /* Emits scan[length, n_carry=nc2, reverse as n's, body=g] on ops into res[0..want). */

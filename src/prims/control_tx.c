@@ -33,30 +33,6 @@
  * and cotangents of every result. */
 #define CTT_MAX_IO (2 * JX_MAX_OPERANDS + JX_MAX_RESULTS)
 
-/* See control.h. */
-jx_fn *ctl_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx) {
-    jx_type in[CTT_MAX_IO];
-    jx_val fargs[CTT_MAX_IO], outs[CTT_MAX_IO], sel[CTT_MAX_IO];
-    if (fn->n_in > CTT_MAX_IO || fn->n_out > CTT_MAX_IO || n > CTT_MAX_IO) {
-        util_err("a transformed sub-function with %d inputs and %d outputs (at most %d)",
-                 fn->n_in, fn->n_out, CTT_MAX_IO);
-        return NULL;
-    }
-    for (int p = 0; p < fn->n_in; p++) in[p] = fn->nodes[in_idx ? in_idx[p] : p].type;
-    jx_trace *t = jx_trace_begin(fn->n_in, in);
-    if (!t) return NULL;
-    for (int p = 0; p < fn->n_in; p++) fargs[in_idx ? in_idx[p] : p] = jx_trace_input(t, p);
-    if (jx_call_at((jx_loc){"control", 0}, fn, fargs, outs) < 0)
-        for (int j = 0; j < fn->n_out; j++) outs[j] = (jx_val){t, -1};
-    for (int j = 0; j < n; j++) sel[j] = outs[idx[j]];
-    return tx_finish(t, n, sel);
-}
-
-/* fn restricted to its outputs idx[0..n). NULL with jx_error(). */
-static jx_fn *ctt_outputs(const jx_fn *fn, int n, const int *idx) {
-    return ctl_rewire(fn, NULL, n, idx);
-}
-
 /* Records "what: cond branch b: <jx_error()>" on t at n's line. Returns -1. */
 static int ctt_fail(jx_trace *t, const jx_node *n, const char *what, int b) {
     char e[800];
@@ -114,7 +90,7 @@ int ctl_jvp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *
     }
     for (int b = 0; b < nb && rc == 0; b++) {
         jx_fn *jv = jx_jvp(n->at.fns[b], wrt); /* (x..., dx for wrt...) -> (y..., dy...) */
-        g[b] = jv ? ctt_outputs(jv, nk, keep) : NULL;
+        g[b] = jv ? tx_rewire(jv, NULL, nk, keep) : NULL;
         jx_fn_free(jv);
         if (!g[b]) rc = ctt_fail(t, n, "jvp", b);
     }
@@ -130,11 +106,11 @@ int ctl_jvp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *
  * cotangents of the operands wrt selects (n_sel of them). NULL with jx_error(). */
 static jx_fn *ctt_branch_vjp(const jx_fn *br, int ns, const int *S, const unsigned char *wrt,
                              int n_sel) {
-    jx_fn *p = ns == br->n_out ? ir_fn_retain(br) : ctt_outputs(br, ns, S);
+    jx_fn *p = ns == br->n_out ? ir_fn_retain(br) : tx_rewire(br, NULL, ns, S);
     jx_fn *v = p ? jx_vjp(p, wrt) : NULL; /* (x..., ct_S...) -> (y_S..., ct_x...) */
     int keep[JX_MAX_OPERANDS];
     for (int i = 0; i < n_sel; i++) keep[i] = ns + i;
-    jx_fn *g = v ? ctt_outputs(v, n_sel, keep) : NULL;
+    jx_fn *g = v ? tx_rewire(v, NULL, n_sel, keep) : NULL;
     jx_fn_free(p);
     jx_fn_free(v);
     return g;

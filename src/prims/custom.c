@@ -141,18 +141,6 @@ static int cu_jvp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, cons
     return 0;
 }
 
-/* The tangent map of a jvp rule: (x..., dx...) -> dy alone. NULL with jx_error(). */
-static jx_fn *cu_tangent_fn(const jx_fn *rule) {
-    jx_type in[2 * JX_MAX_OPERANDS];
-    for (int i = 0; i < rule->n_in; i++) in[i] = rule->nodes[i].type;
-    jx_trace *t = jx_trace_begin(rule->n_in, in);
-    if (!t) return NULL;
-    jx_val args[2 * JX_MAX_OPERANDS], outs[2];
-    for (int i = 0; i < rule->n_in; i++) args[i] = jx_trace_input(t, i);
-    if (jx_call_at((jx_loc){"custom_jvp", 0}, rule, args, outs) < 0) outs[1] = args[0];
-    return jx_trace_end(t, 1, &outs[1]);
-}
-
 /* vjp of custom_jvp: the transpose of dx -> dy, as the vjp of the tangent map with respect
  * to dx at dx = 0 (linear in dx, so any point gives the same map). */
 static int cu_jvp_transpose(jx_trace *t, const jx_node *n, const jx_val *x, jx_val ct,
@@ -164,7 +152,7 @@ static int cu_jvp_transpose(jx_trace *t, const jx_node *n, const jx_val *x, jx_v
         wrt[nin + k] = (unsigned char)tx_is_float(n->at.fns[0]->nodes[k].type.dtype);
         n_sel += wrt[nin + k];
     }
-    jx_fn *g = cu_tangent_fn(n->at.fns[1]);
+    jx_fn *g = tx_rewire(n->at.fns[1], NULL, 1, (const int[]){1}); /* dy only */
     jx_fn *lin = g ? jx_vjp(g, wrt) : NULL;
     jx_fn_free(g);
     if (!lin) {

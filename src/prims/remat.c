@@ -30,7 +30,6 @@
 #include "core/ir.h"
 #include "core/trace.h"
 #include "jit/lower.h"
-#include "transform/passes.h"
 #include "transform/transform.h"
 #include "core/util.h"
 
@@ -132,17 +131,7 @@ static int rm_vjp(jx_trace *t, const jx_node *n, const jx_val *x, jx_val y, jx_v
  * primal output (simplified, so what only y needed is gone). NULL with jx_error(). */
 static jx_fn *rm_tangent_fn(const jx_fn *call, const unsigned char *wrt) {
     jx_fn *jv = jx_jvp(call, wrt);
-    if (!jv) return NULL;
-    jx_type in[2 * JX_MAX_OPERANDS];
-    for (int i = 0; i < jv->n_in; i++) in[i] = jv->nodes[i].type;
-    jx_trace *t = jx_trace_begin(jv->n_in, in);
-    jx_fn *r = NULL;
-    if (t) {
-        jx_val args[2 * JX_MAX_OPERANDS], outs[2];
-        for (int i = 0; i < jv->n_in; i++) args[i] = jx_trace_input(t, i);
-        if (jx_call_at((jx_loc){"checkpoint", 0}, jv, args, outs) < 0) outs[1] = args[0];
-        r = tx_finish(t, 1, &outs[1]);
-    }
+    jx_fn *r = jv ? tx_rewire(jv, NULL, 1, (const int[]){1}) : NULL;
     jx_fn_free(jv);
     return r;
 }
@@ -249,21 +238,6 @@ static int rm_api_check(jx_loc loc, jx_trace_cb f, int n_in, const jx_val *args,
     return 0;
 }
 
-/* fn restricted to output j (the equations it needs). NULL with jx_error(). */
-static jx_fn *rm_project(jx_loc loc, const jx_fn *fn, int j) {
-    jx_type in[JX_MAX_OPERANDS];
-    for (int i = 0; i < fn->n_in; i++) in[i] = fn->nodes[i].type;
-    jx_trace *t = jx_trace_begin(fn->n_in, in);
-    if (!t) return NULL;
-    jx_val args[JX_MAX_OPERANDS], outs[JX_MAX_OPERANDS];
-    for (int i = 0; i < fn->n_in; i++) args[i] = jx_trace_input(t, i);
-    if (jx_call_at(loc, fn, args, outs) < 0) outs[j] = args[0];
-    jx_fn *g = jx_trace_end(t, 1, &outs[j]);
-    jx_fn *r = g ? pass_dce(g) : NULL;
-    jx_fn_free(g);
-    return r;
-}
-
 /* See jx.h. */
 int jx_checkpoint_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_val *args,
                      int n_out, jx_val *outs) {
@@ -278,7 +252,7 @@ int jx_checkpoint_at(jx_loc loc, jx_trace_cb f, void *user, int n_in, const jx_v
     }
     int rc = 0;
     for (int j = 0; j < n_out && rc == 0; j++) {
-        jx_fn *g = n_out == 1 ? ir_fn_retain(fn) : rm_project(loc, fn, j);
+        jx_fn *g = n_out == 1 ? ir_fn_retain(fn) : tx_rewire(fn, NULL, 1, &j);
         if (!g) {
             snprintf(msg, sizeof msg, "output %d: %s", j, jx_error());
             rc = rm_api_fail(loc, t, n_out, outs, msg);

@@ -81,6 +81,11 @@ jx_val tx_replay(jx_trace *t, const jx_node *n, const jx_val *in);
 /* Ends a transformation's trace with its outputs and returns the simplified function
  * (NULL with jx_error set if tracing failed). Consumes t. */
 jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs);
+/* A function g with fn's inputs permuted and a selection of its outputs: g's input p is
+ * fn's input in_idx[p] (in_idx a permutation of fn's inputs; NULL: the same order), g's
+ * outputs are fn's outputs idx[0..n), simplified (what only the others needed is gone).
+ * NULL with jx_error(). */
+jx_fn *tx_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx);
 /* 1 if dt is a float dtype. */
 int tx_is_float(jx_dtype dt);
 

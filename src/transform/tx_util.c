@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "transform/transform.h"
+#include "core/util.h"
 
 /* a + b, where a symbolic zero on either side yields the other. */
 jx_val tx_add(jx_loc loc, jx_val a, jx_val b) {
@@ -83,4 +84,24 @@ jx_val tx_unbroadcast(jx_loc loc, jx_val ct, const jx_type *xt, jx_ints dims) {
     jx_ints shape = {xt->rank, {0}};
     for (int i = 0; i < xt->rank; i++) shape.v[i] = xt->shape[i];
     return jx_reshape_at(loc, r, shape);
+}
+
+/* See transform.h. */
+jx_fn *tx_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx) {
+    enum { MAX_IO = 2 * JX_MAX_OPERANDS + JX_MAX_RESULTS };
+    jx_type in[MAX_IO];
+    jx_val fargs[MAX_IO], outs[MAX_IO], sel[MAX_IO];
+    if (fn->n_in > MAX_IO || fn->n_out > MAX_IO || n > MAX_IO) {
+        util_err("a transformed sub-function with %d inputs and %d outputs (at most %d)",
+                 fn->n_in, fn->n_out, MAX_IO);
+        return NULL;
+    }
+    for (int p = 0; p < fn->n_in; p++) in[p] = fn->nodes[in_idx ? in_idx[p] : p].type;
+    jx_trace *t = jx_trace_begin(fn->n_in, in);
+    if (!t) return NULL;
+    for (int p = 0; p < fn->n_in; p++) fargs[in_idx ? in_idx[p] : p] = jx_trace_input(t, p);
+    if (jx_call_at((jx_loc){"rewire", 0}, fn, fargs, outs) < 0)
+        for (int j = 0; j < fn->n_out; j++) outs[j] = (jx_val){t, -1};
+    for (int j = 0; j < n; j++) sel[j] = outs[idx[j]];
+    return tx_finish(t, n, sel);
 }
