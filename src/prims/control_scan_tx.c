@@ -22,16 +22,7 @@
 static int cst_tangent_deps(const jx_fn *fn, const unsigned char *wrt, unsigned char *out_dep) {
     unsigned char *dep = malloc((size_t)fn->n_nodes + 1);
     if (!dep) return util_err("jvp: scan: out of memory");
-    for (int i = 0; i < fn->n_nodes; i++) {
-        const jx_node *nd = &fn->nodes[i];
-        dep[i] = i < fn->n_in && wrt[i] && tx_is_float(nd->type.dtype);
-        if (i < fn->n_in) continue;
-        unsigned fl = prim_info(nd->op)->flags;
-        if ((fl & JXF_NOGRAD) || nd->op == JX_OP_STOP_GRADIENT ||
-            !(tx_is_float(nd->type.dtype) || (fl & JXF_MULTI)))
-            continue;
-        for (int k = 0; k < nd->nin; k++) dep[i] |= dep[nd->in[k]];
-    }
+    tx_deps(fn, wrt, 1, dep);
     for (int j = 0; j < fn->n_out; j++) out_dep[j] = dep[fn->outs[j]];
     free(dep);
     return 0;

@@ -180,13 +180,10 @@ static int ctt_select(jx_trace *t, const jx_node *n, int nb, jx_fn *const *g, co
  * ax[k] != JX_NONE (vmap can batch only those; the others keep their value). 0, or -1
  * on out-of-memory. */
 static int ctt_batched_outputs(const jx_fn *fn, const int *ax, int *out_ax) {
-    unsigned char *dep = malloc((size_t)fn->n_nodes + 1);
+    unsigned char *dep = malloc((size_t)fn->n_nodes + 1), mask[JX_MAX_OPERANDS];
     if (!dep) return util_err("vmap: cond: out of memory");
-    for (int i = 0; i < fn->n_nodes; i++) {
-        const jx_node *nd = &fn->nodes[i];
-        dep[i] = i < fn->n_in && ax[i] != JX_NONE;
-        for (int k = 0; i >= fn->n_in && k < nd->nin; k++) dep[i] |= dep[nd->in[k]];
-    }
+    for (int i = 0; i < fn->n_in && i < JX_MAX_OPERANDS; i++) mask[i] = ax[i] != JX_NONE;
+    tx_deps(fn, mask, 0, dep);
     for (int j = 0; j < fn->n_out; j++)
         if (dep[fn->outs[j]]) out_ax[j] = 0;
     free(dep);

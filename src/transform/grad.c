@@ -15,16 +15,8 @@ typedef enum { GRAD_VJP, GRAD_GRAD, GRAD_VALUE_AND_GRAD } grad_mode;
  * sel[0..n_sel-1]. */
 static void grad_mark(const jx_fn *f, int n_sel, const int *sel, unsigned char *needs) {
     memset(needs, 0, (size_t)f->n_in);
-    for (int k = 0; k < n_sel; k++) needs[sel[k]] = tx_is_float(f->nodes[sel[k]].type.dtype);
-    for (int i = f->n_in; i < f->n_nodes; i++) {
-        const jx_node *n = &f->nodes[i];
-        needs[i] = 0;
-        unsigned fl = prim_info(n->op)->flags;
-        if ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT ||
-            !(tx_is_float(n->type.dtype) || (fl & JXF_MULTI)))
-            continue;
-        for (int k = 0; k < n->nin; k++) needs[i] |= needs[n->in[k]];
-    }
+    for (int k = 0; k < n_sel; k++) needs[sel[k]] = 1;
+    tx_deps(f, needs, 1, needs);
 }
 
 /* The reverse-mode state: per node of f, whether it needs a cotangent and its

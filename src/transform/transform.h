@@ -86,6 +86,11 @@ jx_fn *tx_finish(jx_trace *t, int n_out, const jx_val *outs);
  * outputs are fn's outputs idx[0..n), simplified (what only the others needed is gone).
  * NULL with jx_error(). */
 jx_fn *tx_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx);
+/* dep[i] (f->n_nodes entries) = 1 if node i of f depends on an input i with in_mask[i] set
+ * (in_mask: f->n_in entries; dep may be in_mask itself). With diff_only, only through
+ * what carries a derivative: float inputs and nodes (or multi-result nodes), not through
+ * JXF_NOGRAD primitives or stop_gradient (the nodes jvp/grad give a tangent). */
+void tx_deps(const jx_fn *f, const unsigned char *in_mask, int diff_only, unsigned char *dep);
 /* 1 if dt is a float dtype. */
 int tx_is_float(jx_dtype dt);
 

@@ -105,3 +105,20 @@ jx_fn *tx_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx) {
     for (int j = 0; j < n; j++) sel[j] = outs[idx[j]];
     return tx_finish(t, n, sel);
 }
+
+/* See transform.h. */
+void tx_deps(const jx_fn *f, const unsigned char *in_mask, int diff_only, unsigned char *dep) {
+    for (int i = 0; i < f->n_nodes; i++) {
+        const jx_node *n = &f->nodes[i];
+        if (i < f->n_in) {
+            dep[i] = in_mask[i] && (!diff_only || tx_is_float(n->type.dtype));
+            continue;
+        }
+        dep[i] = 0;
+        unsigned fl = prim_info(n->op)->flags;
+        if (diff_only && ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT ||
+                          !(tx_is_float(n->type.dtype) || (fl & JXF_MULTI))))
+            continue;
+        for (int k = 0; k < n->nin; k++) dep[i] |= dep[n->in[k]];
+    }
+}
