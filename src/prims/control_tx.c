@@ -18,8 +18,8 @@
  *    runs every branch, vmapped, and picks each example's result by its clamped index
  *    with selects (JAX's select_n conversion).
  *
- * scan's jvp is in control_scan_tx.c; its vjp and batching rules report "not implemented
- * yet" with the node's line. */
+ * scan's rules are in control_scan_tx.c (jvp), control_scan_vjp.c and
+ * control_scan_batch.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +58,8 @@ static void ctt_free(int nb, jx_fn **g) {
     for (int b = 0; b < nb; b++) jx_fn_free(g[b]), g[b] = NULL;
 }
 
-/* Records "what: differentiation/batching rule for 'scan' not implemented yet". -1. */
-static int ctt_scan_missing(jx_trace *t, const jx_node *n, const char *what) {
+/* Records "what: differentiation/batching rule for '<op>' not implemented yet". -1. */
+static int ctt_missing(jx_trace *t, const jx_node *n, const char *what) {
     trace_fail(t, n->loc, what, "%s rule for '%s' not implemented yet",
                strcmp(what, "vmap") ? "differentiation" : "batching", prim_info(n->op)->name);
     return -1;
@@ -120,7 +120,8 @@ static jx_fn *ctt_branch_vjp(const jx_fn *br, int ns, const int *S, const unsign
 int ctl_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *ys,
                   const jx_val *cts, jx_val *ct_in) {
     (void)ys;
-    if (n->op != JX_OP_COND) return ctt_scan_missing(t, n, "grad");
+    if (n->op == JX_OP_SCAN) return ctl_scan_vjp(t, n, x, cts, ct_in);
+    if (n->op != JX_OP_COND) return ctt_missing(t, n, "grad");
     const jx_fn *b0 = n->at.fns[0];
     int nb = n->at.n_fns, no = b0->n_out, n_sel = 0, ns = 0, rc = 0;
     unsigned char wrt[JX_MAX_OPERANDS];
@@ -196,7 +197,8 @@ static int ctt_batched_outputs(const jx_fn *fn, const int *ax, int *out_ax) {
  * jacfwd/jacrev need for out_axes none). */
 int ctl_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
                     int64_t bsize, jx_val *ys, int *ybds) {
-    if (n->op != JX_OP_COND) return ctt_scan_missing(t, n, "vmap");
+    if (n->op == JX_OP_SCAN) return ctl_scan_batch(t, n, x, bd, bsize, ys, ybds);
+    if (n->op != JX_OP_COND) return ctt_missing(t, n, "vmap");
     int nb = n->at.n_fns, no = n->at.fns[0]->n_out, rc = 0;
     int ax[JX_MAX_OPERANDS], out_ax[JX_MAX_RESULTS];
     jx_fn *g[JX_MAX_FNS] = {0};
