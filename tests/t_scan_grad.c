@@ -59,6 +59,16 @@ static int count_scans(const jx_fn *f, int flip, int *flipped) {
     return k;
 }
 
+/* 1 if f's text has `what` after its last scan (the backward one, emitted last). */
+static int after_last_scan(const jx_fn *f, const char *what) {
+    char *s = jx_fn_to_string(f);
+    const char *last = NULL;
+    for (const char *p = s; p && (p = strstr(p, "= scan[")); p++) last = p;
+    int found = last && strstr(last, what);
+    free(s);
+    return found;
+}
+
 /* The RNN's grad wrt W, U, b, h0 and xs == the unrolled one's: f64 to 1e-12, f32 to
  * 1e-6; scans (the backward one reversed), not the unrolled loop. */
 TEST(rnn_grad_equals_the_unrolled_grad) {
@@ -71,6 +81,7 @@ TEST(rnn_grad_equals_the_unrolled_grad) {
             jx_fn *g = same_after(grad_all5, a, b, d ? 1e-6 : 1e-12);
             int back = 0, ns = g ? count_scans(g, !reverse, &back) : 0;
             CHECK(ns >= 2 && ns <= 3 && back == 1 && jx_fn_n_eqns(g) < 40);
+            CHECK(g && !after_last_scan(g, "tanh")); /* stored, not recomputed */
             jx_fn_free(same_after(grad_w_xs, a, b, d ? 1e-6 : 1e-12));
             jx_fn_free(same_after(vjp_all, a, b, d ? 1e-6 : 1e-12));
             jx_fn_free(g), jx_fn_free(a), jx_fn_free(b);
@@ -185,6 +196,38 @@ TEST(scan_and_cond_inside_the_body) {
     }
     if (a) txc_grad(a, -1, 1, 1e-6);
     jx_fn_free(a), jx_fn_free(b);
+}
+
+/* A body whose vjp needs more residuals than a scan may have results (70 cosines): the
+ * backward body recomputes the forward pass from the stacked carry instead (remat). */
+static void sines(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val h = jx_add(in[0], in[1]);
+    for (int i = 0; i < 70; i++) h = jx_sin(h);
+    out[0] = h, out[1] = jx_sum_all(h);
+}
+static void many_residuals(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val c = in[0], ys[L];
+    if (user) {
+        for (int i = 0; i < L; i++) {
+            jx_val a[2] = {c, row(in[1], i)}, o[2];
+            sines(t, a, o, NULL);
+            c = o[0], ys[i] = jx_reshape(o[1], JX_INTS(1));
+        }
+        ys[0] = jx_concatenate(L, ys, 0);
+    } else {
+        jx_scan(sines, NULL, 1, in, 1, in + 1, -1, 0, 1, &c, ys);
+    }
+    out[0] = jx_add(jx_sum_all(jx_mul(c, c)), jx_sum_all(ys[0]));
+}
+
+TEST(too_many_residuals_recompute_the_body) {
+    const jx_type ty[2] = {{JX_F64, 1, {X}}, {JX_F64, 2, {L, X}}};
+    jx_fn *a = jx_trace(many_residuals, 2, ty, 1, NULL);
+    jx_fn *b = jx_trace(many_residuals, 2, ty, 1, "u");
+    jx_fn *g = same_after(grad01, a, b, 1e-12);
+    CHECK(g && after_last_scan(g, "= sin "));
+    jx_fn_free(g), jx_fn_free(a), jx_fn_free(b);
 }
 
 /* grad's text form prints and parses back to the same function. */

@@ -23,11 +23,13 @@
  * for them (issue 11). cond has every transformation (jvp; vjp/grad, whose backward
  * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
  * every branch and selects per example); so has scan: jvp (a scan of the body's jvp),
- * vjp/grad (a forward scan that also stacks the carry values each step starts from, then
- * a reverse scan of the body's vjp, which recomputes the body's forward pass from them,
- * remat-style; loop-invariant carries and captured values are not stacked) and vmap (a
- * scan of the vmapped body; a carry is batched when its init is or the body makes it
- * depend on a batched value, and the ys come out batched along axis 1). */
+ * vjp/grad (a forward scan that also stacks the residuals, the values of each step that
+ * the body's vjp reads, then a reverse scan of the body's vjp from them; loop-invariant
+ * carries such as captured values are carried, not stacked; when the residuals exceed a
+ * scan's 64 operands, the backward body recomputes the forward pass from the stacked
+ * carry instead) and vmap (a scan of the vmapped body; a carry is batched when its init
+ * is or the body makes it depend on a batched value; the ys come out batched along axis
+ * 1). */
 int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *branches,
                  void *user, int n_in, const jx_val *args, int n_out, jx_val *outs);
 int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_fn, void *user,
