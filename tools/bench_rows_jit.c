@@ -55,7 +55,7 @@ static int el_jx(void *c) {
 
 /* See bench_rows.h. */
 int br_elt(const bu_opts *o, bu_peer *p) {
-    long long n = o->smoke ? 1 << 16 : 16 << 20;
+    long long n = o->smoke ? 1 << 16 : o->quick ? 4 << 20 : 16 << 20;
     if (el_bench_elt(o, n) < 0) {
         fprintf(stderr, "bench: bench_elt failed\n");
         return -1;
@@ -168,7 +168,7 @@ int br_compile(const bu_opts *o, bu_peer *p) {
         jx_fn *f = cp_step(L, &donate);
         double us[3] = {-1, -1, -1};
         for (int h = 0; h < 3 && f && donate && (h == 0 || L == 8); h++)
-            if ((us[h] = cp_time(f, donate, h, L >= 128 && !o->quick ? 3 : reps)) < 0) break;
+            if ((us[h] = cp_time(f, donate, h, L >= 32 ? (o->quick ? 1 : 3) : reps)) < 0) break;
         int eqns = f ? jx_fn_n_eqns(f) : 0;
         free(donate);
         jx_fn_free(f);

@@ -143,7 +143,7 @@ int br_mlp(const bu_opts *o, bu_peer *p) {
     int nb = o->smoke ? 1 : 4, sg_n = o->smoke ? 256 : 2048;
     for (int k = 0; k < o->nthr; k++) {
         bu_blas_threads(o->thr[k]);
-        double sg = mr_sgemm_us(sg_n, o->smoke ? 1 : o->quick ? 3 : 7);
+        double sg = mr_sgemm_us(sg_n, o->quick ? 1 : 5);
         for (int b = 0; b < nb; b++)
             if (mr_config(o, p, batches[b], o->thr[k], sg, sg_n) < 0) return -1;
     }

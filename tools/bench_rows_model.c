@@ -170,7 +170,7 @@ static int ep_data(const bu_opts *o, int64_t n, ep_ctx *c) {
 
 /* See bench_rows.h. */
 int br_epoch(const bu_opts *o, bu_peer *p) {
-    int64_t n = o->smoke ? 512 : o->quick ? 8192 : 60000;
+    int64_t n = o->smoke ? 512 : o->quick ? 4096 : 60000;
     ep_ctx c = {.eo = {.batch = 128, .shuffle = 1}};
     jx_tree *params = jx_tree_new();
     jx_optim sgd = jx_sgd(0.01);
@@ -193,7 +193,7 @@ int br_epoch(const bu_opts *o, bu_peer *p) {
         snprintf(json, sizeof json, "{\"kind\":\"epoch\",\"lib\":\"torch\",\"batch\":128,"
                  "\"threads\":%d,\"lr\":0.01,\"n\":%lld,\"data\":\"%s\"}", o->thr[k], (long long)n, o->data);
         br_peer_side(p, &sd[1], "torch", "torch", json);
-        if (bu_interleave(p, sd, 2, o->smoke ? 1 : o->quick ? 2 : 3, 1) < 0) goto done;
+        if (bu_interleave(p, sd, 2, o->quick ? 1 : 3, 1) < 0) goto done;
         const char *keys[3] = {"examples", "batch", "threads"};
         long long vals[3] = {n, 128, o->thr[k]};
         br_emit_side(o, "epoch", 3, keys, vals, sd[0].med, &sd[1], NULL);

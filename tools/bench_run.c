@@ -29,7 +29,7 @@ void br_plan(const bu_opts *o, double us, int *rounds, int *block) {
     double target = o->smoke ? 1e3 : o->quick ? 15e3 : 60e3;
     double b = us > 0 ? target / us : 1;
     *block = b < 1 ? 1 : b > 200 ? 200 : (int)b;
-    *rounds = o->smoke ? 1 : o->quick ? 3 : 9;
+    *rounds = o->smoke ? 1 : o->quick ? (us > 50e3 ? 2 : 3) : 9;
 }
 
 /* See bench_rows.h. */
@@ -123,7 +123,21 @@ static const struct {
                  {"elt", br_elt},         {"compile", br_compile},   {"dispatch", br_dispatch},
                  {"epoch", br_epoch}};
 
+/* OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) before sleeping, and those of the
+ * side that just ran would take a core from the next side (jx here, torch and numpy in
+ * the peer: the same OpenBLAS). 2^22 cycles (~1.5 ms) keeps them spinning between the
+ * GEMMs of one step and quiet after a block; OpenBLAS reads the setting when it loads, so
+ * the process re-executes itself once with it (the peer inherits it). */
+#define BR_BLAS_TIMEOUT "22"
+static void br_blas_timeout(char **argv) {
+    if (getenv("OPENBLAS_THREAD_TIMEOUT")) return;
+    setenv("OPENBLAS_THREAD_TIMEOUT", BR_BLAS_TIMEOUT, 1);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "bench: cannot re-execute with OPENBLAS_THREAD_TIMEOUT set: %s\n", strerror(errno));
+}
+
 int main(int argc, char **argv) {
+    br_blas_timeout(argv);
     bu_opts o = {.peers = 1, .nthr = 2, .thr = {1, 2}};
     const char *out = "build/bench.jsonl";
     int pr = br_parse(argc, argv, &o, &out);
@@ -145,12 +159,16 @@ int main(int argc, char **argv) {
     setenv("JX_CACHE_DIR", cache, 1); /* disk-cache rows measure this run's own entries */
     bu_peer peer;
     bu_peer_start(&peer, &o);
-    printf("jx bench%s%s: peers %s\n", o.quick ? " --quick" : "", o.smoke ? " --smoke" : "",
-           peer.up ? peer.hello : peer.why);
+    printf("jx bench%s%s: OPENBLAS_THREAD_TIMEOUT=%s, peers %s\n", o.quick ? " --quick" : "",
+           o.smoke ? " --smoke" : "", getenv("OPENBLAS_THREAD_TIMEOUT"), peer.up ? peer.hello : peer.why);
     bu_header();
     int rc = 0;
-    for (size_t g = 0; g < sizeof br_groups / sizeof br_groups[0] && rc == 0; g++)
-        if (bu_selected(&o, br_groups[g].name)) rc = br_groups[g].run(&o, &peer);
+    for (size_t g = 0; g < sizeof br_groups / sizeof br_groups[0] && rc == 0; g++) {
+        if (!bu_selected(&o, br_groups[g].name)) continue;
+        double t0 = bu_now_us();
+        rc = br_groups[g].run(&o, &peer);
+        fprintf(stderr, "bench: %s rows took %.1f s\n", br_groups[g].name, (bu_now_us() - t0) * 1e-6);
+    }
     bu_peer_stop(&peer);
     fclose(o.json);
     char cmd[400];
