@@ -193,7 +193,21 @@ static jx_val tx_scan_case(const jx_val *in) {
 }
 RT(cond, "cond", 1, out[0] = tx_cond_case(t, in), F32(3))
 RT(scan, "scan", 1, out[0] = tx_scan_case(in), F32(2, 3))
-/* get: the left-hand side of the cond and scan equations above */
+static void tx_lt_ten(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_lt(jx_sum_all(in[0]), jx_lit(in[1], 10));
+}
+static void tx_double(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_add(in[0], in[0]), out[1] = in[1];
+}
+static jx_val tx_while_case(jx_trace *t, const jx_val *in) {
+    jx_val c[2] = {in[0], jx_scalar(t, JX_F32, 10)}, r[2];
+    jx_while_loop(tx_lt_ten, tx_double, NULL, 2, c, r);
+    return r[0];
+}
+RT(while_, "while", 1, out[0] = tx_while_case(t, in), F32(3))
+/* get: the left-hand side of the cond, scan and while equations above */
 __attribute__((constructor)) static void tx_reg_get(void) { tx_cover("get"); }
 
 TEST(every_primitive_has_a_round_trip_case) {

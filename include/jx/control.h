@@ -44,6 +44,28 @@ int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_f
 int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_val *init,
                int n_x, const jx_val *xs, int64_t length, int reverse, int n_y,
                jx_val *carry_out, jx_val *ys);
+/* jx_while_loop is lax.while_loop(cond_fn, body_fn, init): cond_fn (carry...) -> bool[]
+ * and body_fn (carry...) -> (carry...), traced like jx_trace on the carry's types
+ * (n_carry inputs; 1 output for cond_fn, n_carry of the carry's own types for body_fn;
+ * user passed through), as one while node; carry_out[0..n_carry) get the carry once
+ * cond_fn is false (init itself when it is false at once). n_carry from 1 to 64.
+ * jx_fori_loop is lax.fori_loop(lower, upper, body_fn, init): body_fn (i, carry...) ->
+ * (carry...) for i = lower, ..., upper - 1 (i32[]; none when upper <= lower); lower and
+ * upper are i32[] values of the carry's trace. When both are constants (jx_scalar), the
+ * loop is a scan of upper - lower steps, as in JAX (so grad works); otherwise a while
+ * over (i, upper, carry...). n_carry from 1 to 62. jvp and vmap (a batched predicate runs
+ * until every example's is false, each example keeping its carry once its own is) work
+ * on both; grad/vjp of a while is an error naming the loop's line (the trip count is
+ * not known; use scan or fori_loop with constant bounds), as in JAX. Errors (a cond_fn
+ * not returning bool[], a body_fn changing the carry's types, bad counts or bounds) are
+ * recorded on the carry's trace with the caller's line, and every output is poison.
+ * Each returns 0 or -1. */
+int jx_while_loop_at(jx_loc loc, jx_trace_cb cond_fn, jx_trace_cb body_fn, void *user,
+                     int n_carry, const jx_val *init, jx_val *carry_out);
+int jx_fori_loop_at(jx_loc loc, jx_val lower, jx_val upper, jx_trace_cb body_fn, void *user,
+                    int n_carry, const jx_val *init, jx_val *carry_out);
+#define jx_while_loop(...) jx_while_loop_at(JX_HERE, __VA_ARGS__)
+#define jx_fori_loop(...) jx_fori_loop_at(JX_HERE, __VA_ARGS__)
 #define jx_scan(...) jx_scan_at(JX_HERE, __VA_ARGS__)
 #define jx_switch(...) jx_switch_at(JX_HERE, __VA_ARGS__)
 #define jx_cond(...) jx_cond_at(JX_HERE, __VA_ARGS__)
