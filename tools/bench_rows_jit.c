@@ -1,6 +1,7 @@
 /* The compiler-level rows of jxbench-all: the elementwise chain (against memcpy and hand
- * C through bench_elt, against numpy and torch here), compile times (cold, memory-cached,
- * disk-cached, and against the depth of an MLP step), and the per-call dispatch cost. */
+ * C through bench_elt, against numpy and torch here), compile times (cold, memory-cached
+ * and disk-cached for the notebook MLP step; cold against the depth of a width-64 MLP
+ * step), and the per-call dispatch cost. */
 #include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_chain.h"
+#include "bench_mlp.h"
 #include "bench_rows.h"
 #include "jx/nn.h"
 #include "jx/optim.h"
@@ -156,36 +158,50 @@ static double cp_time(const jx_fn *f, const unsigned char *donate, int how, int 
     return bu_median(t, n);
 }
 
+/* compile_cold, compile_mem and compile_disk of the notebook MLP step (batch 128). 0 or -1. */
+static int cp_cached(const bu_opts *o, int reps) {
+    static const char *names[3] = {"compile_cold", "compile_mem", "compile_disk"};
+    static const unsigned char donate[8] = {1, 1, 1, 1, 1, 1, 0, 0};
+    jx_fn *f = bm_step_fn(128);
+    double us[3] = {-1, -1, -1};
+    for (int h = 0; h < 3 && f; h++)
+        if ((us[h] = cp_time(f, donate, h, reps)) < 0) break;
+    int eqns = f ? jx_fn_n_eqns(f) : 0;
+    jx_fn_free(f);
+    for (int h = 0; h < 3 && us[2] >= 0; h++) {
+        bu_row r = {.name = names[h], .n_cfg = 2, .cfg_key = {"batch", "eqns"},
+                    .cfg_val = {128, eqns}, .jx_us = us[h]};
+        bu_emit(o, &r);
+    }
+    return us[2] >= 0 ? 0 : -1;
+}
+
 /* See bench_rows.h. */
 int br_compile(const bu_opts *o, bu_peer *p) {
     (void)p;
-    static const char *names[3] = {"compile_cold", "compile_mem", "compile_disk"};
     static const int depths[4] = {2, 8, 32, 128};
     int reps = o->smoke ? 1 : o->quick ? 3 : 7;
+    if (!o->smoke && cp_cached(o, reps) < 0) {
+        fprintf(stderr, "bench: compile, the MLP step: %s\n", jx_error());
+        return -1;
+    }
     for (int d = 0; d < (o->smoke ? 1 : 4); d++) {
         int L = depths[d];
         unsigned char *donate;
         jx_fn *f = cp_step(L, &donate);
-        double us[3] = {-1, -1, -1};
-        for (int h = 0; h < 3 && f && donate && (h == 0 || L == 8); h++)
-            if ((us[h] = cp_time(f, donate, h, L >= 32 ? (o->quick ? 1 : 3) : reps)) < 0) break;
+        double us = f && donate ? cp_time(f, donate, CP_COLD, L >= 32 ? (o->quick ? 1 : 3) : reps) : -1;
         int eqns = f ? jx_fn_n_eqns(f) : 0;
         free(donate);
         jx_fn_free(f);
-        if (us[0] < 0) {
+        if (us < 0) {
             fprintf(stderr, "bench: compile, %d layers: %s\n", L, jx_error());
             return -1;
         }
         char extra[96];
-        snprintf(extra, sizeof extra, "\"us_per_eqn\":%.2f", us[0] / eqns);
+        snprintf(extra, sizeof extra, "\"us_per_eqn\":%.2f", us / eqns);
         bu_row r = {.name = "compile_depth", .n_cfg = 2, .cfg_key = {"layers", "eqns"},
-                    .cfg_val = {L, eqns}, .jx_us = us[0], .extra = extra};
+                    .cfg_val = {L, eqns}, .jx_us = us, .extra = extra};
         bu_emit(o, &r);
-        for (int h = 0; h < 3 && L == 8; h++) {
-            bu_row c = {.name = names[h], .n_cfg = 2, .cfg_key = {"layers", "eqns"},
-                        .cfg_val = {L, eqns}, .jx_us = us[h]};
-            bu_emit(o, &c);
-        }
     }
     return 0;
 }

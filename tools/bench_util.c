@@ -61,7 +61,7 @@ static void bu_fmt_time(char *buf, size_t len, double us) {
 
 /* See bench_util.h. */
 void bu_header(void) {
-    printf("%-16s %-30s %9s  %-12s %9s  %s\n", "name", "config", "jx", "peer", "peer time",
+    printf("%-16s %-34s %9s  %-12s %9s  %s\n", "name", "config", "jx", "peer", "peer time",
            "ratio (jx / peer)");
     fflush(stdout);
 }
@@ -97,7 +97,7 @@ void bu_emit(const bu_opts *o, const bu_row *r) {
     if (r->skip) snprintf(rt, sizeof rt, "skipped: ");
     else if (ratio == ratio) snprintf(rt, sizeof rt, "%.3f", ratio);
     else snprintf(rt, sizeof rt, "-");
-    printf("%-16s %-30s %9s  %-12s %9s  %s%s\n", r->name, cfg, jt, r->peer ? r->peer : "-", pt,
+    printf("%-16s %-34s %9s  %-12s %9s  %s%s\n", r->name, cfg, jt, r->peer ? r->peer : "-", pt,
            rt, r->skip ? r->skip : "");
     fflush(stdout);
     if (!o->json) return;
