@@ -230,6 +230,34 @@ TEST(too_many_residuals_recompute_the_body) {
     jx_fn_free(g), jx_fn_free(a), jx_fn_free(b);
 }
 
+/* 40 carries whose cotangents and stacked values need 80 operands in the backward scan,
+ * even remat: an error naming scan, the limits and the user's line. */
+enum { NBIG = 40 };
+static void big_body(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    for (int k = 0; k < NBIG; k++) out[k] = jx_sin(jx_mul(in[k], in[NBIG]));
+}
+static int big_line;
+static void big(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_val init[NBIG], c[NBIG];
+    for (int k = 0; k < NBIG; k++) init[k] = in[0];
+    big_line = __LINE__ + 1;
+    jx_scan(big_body, NULL, NBIG, init, 1, in + 1, -1, 0, 0, c, NULL);
+    out[0] = jx_sum_all(jx_concatenate(NBIG, c, 0));
+}
+
+TEST(too_many_carries_is_a_clear_error) {
+    const jx_type ty[2] = {{JX_F64, 1, {X}}, {JX_F64, 2, {L, X}}};
+    jx_fn *f = jx_trace(big, 2, ty, 1, NULL), *g = f ? jx_grad(f, 1, (int[]){0}) : NULL;
+    char line[32];
+    snprintf(line, sizeof line, "t_scan_grad.c:%d", big_line);
+    CHECK(f && !g);
+    CHECK_CONTAINS(jx_error(), "grad: scan: its vjp needs 40 carry values, 40 stacked carries");
+    CHECK_CONTAINS(jx_error(), line);
+    jx_fn_free(f), jx_fn_free(g);
+}
+
 /* grad's text form prints and parses back to the same function. */
 TEST(grad_prints_and_parses_back) {
     jx_type ty[5];

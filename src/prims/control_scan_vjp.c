@@ -53,11 +53,11 @@ typedef struct csv {
     int ax[JX_MAX_OPERANDS], nax;       /* active xs (cotangents out) */
 } csv;
 
-/* Records "grad: scan body: <jx_error()>" on t at n's line. Returns -1. */
-static int csv_fail(jx_trace *t, const jx_node *n) {
+/* Records "grad: scan<what>: <jx_error()>" on t at n's line. Returns -1. */
+static int csv_fail(jx_trace *t, const jx_node *n, const char *what) {
     char e[800];
     snprintf(e, sizeof e, "%s", jx_error());
-    trace_fail(t, n->loc, "grad", "scan body: %s", e);
+    trace_fail(t, n->loc, "grad", "scan%s: %s", what, e);
     return -1;
 }
 
@@ -244,7 +244,8 @@ static int csv_fits(const csv *p) {
 }
 
 /* Splits p->v (stored residuals, or remat when they do not fit) and builds the two
- * bodies into g[0] (forward) and g[1] (backward). 0, or -1 with jx_error(). */
+ * bodies into g[0] (forward) and g[1] (backward). 0; -1 with jx_error(); -2 when even
+ * remat exceeds the limits (message in jx_error()). */
 static int csv_bodies(csv *p, jx_fn **g) {
     int n = p->v->n_nodes + 1, rc = -1;
     int32_t *map = malloc((size_t)n * sizeof *map);
@@ -256,8 +257,10 @@ static int csv_bodies(csv *p, jx_fn **g) {
         csv_split(p);
         if (!csv_fits(p)) p->remat = 1, csv_split(p);
         if (!csv_fits(p))
-            util_err("scan: its vjp needs %d carry values, %d residuals and %d xs (at most %d "
-                     "operands)", p->nact_c + p->ninv, p->nres, p->nxu, JX_MAX_OPERANDS);
+            rc = -2, util_err("its vjp needs %d carry values, %d stacked carries, %d xs and %d "
+                              "cotangents of ys in its backward scan, and %d results in its "
+                              "forward one (at most %d each)", p->nact_c + p->ninv, p->nres,
+                              p->nxu, p->ns - p->nc, p->nc + p->nres, JX_MAX_OPERANDS);
         else if ((p->nres == 0 || (g[0] = csv_fwd_body(p, map, buf + 3 * n))) &&
                  (g[1] = csv_bwd_body(p, map, buf + 3 * n)))
             rc = 0;
@@ -273,14 +276,15 @@ int ctl_scan_vjp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *c
     csv p = {.n = n, .body = n->at.fns[0], .nc = (int)n->at.v[1][0], .nin = n->nin};
     p.no = p.body->n_out;
     int any = csv_active(&p, x, cts, ct_in);
-    if (any < 0) return csv_fail(t, n);
+    if (any < 0) return csv_fail(t, n, "");
     if (any == 0) return 0;
     jx_fn *sel = tx_rewire(p.body, NULL, p.ns, p.S), *g[2] = {0};
     jx_fn *v = sel ? jx_vjp(sel, p.act) : NULL; /* (c, x, ct_S) -> (f_S, ct_act) */
     jx_fn_free(sel);
     p.v = v;
-    int rc = v && csv_bodies(&p, g) == 0 ? 0 : csv_fail(t, n);
+    int rc = v ? csv_bodies(&p, g) : -1;
     jx_fn_free(v);
+    if (rc < 0) rc = csv_fail(t, n, rc == -2 ? "" : " body");
     jx_val rs[JX_MAX_RESULTS];
     if (rc == 0) rc = csv_forward(t, &p, g[0], x, rs);
     if (rc == 0) rc = csv_backward(t, &p, g[1], x, rs, cts, ct_in);
