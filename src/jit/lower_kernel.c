@@ -163,7 +163,7 @@ static int64_t lw_work(const jit_plan *p, int g0, int g1, int64_t bytes) {
     for (int s = g0; s <= g1 && vis; s++)
         w += LW_MATH_BYTES * lw_math_elements(p, p->steps[s].node, p->steps[s].node, vis);
     free(vis);
-    return w;
+    return w + lw_conv_work(p, g0, g1);
 }
 
 /* Context of lw_collect. */
@@ -303,6 +303,10 @@ static lw_loop lw_one_loop(lw *L, LLVMValueRef lo, LLVMValueRef hi, const lw_str
  * loop runs it in prefetching strips when st->n > 0. */
 static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst, const lw_stream *st) {
     const jit_plan *p = L->p;
+    if (lw_conv_units(p, g0, g1) > 0) { /* direct convolutions: their own loop nests */
+        lw_conv_body(L, g0, g1, dst);
+        return;
+    }
     if (p->steps[g0].outer) {
         lw_outer_body(L, &p->steps[g0], dst[0]);
         return;
@@ -462,6 +466,8 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     par->grain = ns.flat || ns.n_groups == 1 ? 64 : 1;
     if (lw_work(p, g0, g1, bytes) >= LW_PARALLEL_BYTES && !p->steps[g0].outer && rt->rank > 0)
         par->extent = ns.group_size[0];
+    int64_t conv = lw_conv_units(p, g0, g1); /* split by images or batch slices */
+    if (conv > 0 && par->extent > 0) par->extent = conv, par->grain = 1;
     int split = par->extent > 1;
     LLVMTypeRef kt;
     LLVMValueRef fn = lw_kernel_fn(L, g0, *nargs, split, &kt), dst[JX_MAX_OPERANDS], *dp = dst;
@@ -482,7 +488,7 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     lw_stream st = {0, NULL, NULL};
     int rc = 0;
     if ((ns.flat || ns.n_groups == 1) && rt->rank > 0 && bytes >= LW_STREAM_BYTES &&
-        !p->steps[g0].outer)
+        !p->steps[g0].outer && conv == 0)
         rc = lw_stream_of(L, args, *nargs, nm, ns.group_size[0], &st);
     if (rc == 0) lw_kernel_body(L, g0, g1, dp, &st);
     free(st.base);

@@ -16,7 +16,7 @@ typedef struct pass_info {
 } pass_info;
 
 /* The passes the JIT runs before planning, in order (jit_prepare). */
-#define PASS_JIT_PIPELINE "inline-custom,simplify,gemm-fold,drop-barriers"
+#define PASS_JIT_PIPELINE "inline-custom,simplify,conv-direct,gemm-fold,drop-barriers"
 
 /* The registered passes: *n receives their count. */
 const pass_info *pass_list(int *n);
@@ -55,6 +55,12 @@ jx_fn *pass_drop_barriers(const jx_fn *f);
  * a finite nonzero scalar constant, the dot and the product read only there, becomes
  * gemm(a, b, w, -c). A new function, or NULL with jx_error(). */
 jx_fn *pass_gemm_fold(const jx_fn *f);
+
+/* conv-direct (pass_conv.c): the patch form of a convolution (conv_patches + dot_general,
+ * conv_patches_t of a dot_general) becomes conv / conv_backprop_input /
+ * conv_backprop_filter where their shape rule prefers the direct kernels. A new function,
+ * or NULL with jx_error(). */
+jx_fn *pass_conv_direct(const jx_fn *f);
 
 /* 1 if node id of f is a rank-0 constant or a broadcast of one; its value in *v
  * (pass_gemm_fold.c; the fold and the JIT planner read gemm's alpha this way). */
