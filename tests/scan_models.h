@@ -1,6 +1,6 @@
 /* Scan programs shared by the scan rule tests (t_scan_grad, t_scan_vmap), each with its
- * unrolled equivalent: an Elman RNN, and a body holding a cond whose branch holds a
- * scan. Include after check.h. */
+ * unrolled equivalent: an Elman RNN, a body holding a cond whose branch holds a scan,
+ * and a body holding a scan. Include after check.h. */
 #ifndef JX_SCAN_MODELS_H
 #define JX_SCAN_MODELS_H
 
@@ -85,20 +85,35 @@ static inline void nested_body(jx_trace *t, const jx_val *in, jx_val *out, void 
     jx_cond(p, br_scan, br_mul, user, 2, in, 1, &o);
     out[0] = o, out[1] = jx_mul(o, o);
 }
-/* (h0:f64[], xs[L,X]) -> h_L + sum(ys); user: unroll both scans. */
-static inline void nested(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+/* The inner scan straight in the body, no cond: (h, x) -> (h', h' sin(h')). */
+static inline void direct_body(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val o;
+    br_scan(t, in, &o, user);
+    out[0] = o, out[1] = jx_mul(o, jx_sin(o));
+}
+/* (h0:f64[], xs[L,X]) -> h_L + sum(ys) by a scan of body; unrolled: user set. */
+static inline void nested_with(jx_trace *t, const jx_val *in, jx_val *out, void *user,
+                               jx_trace_cb body) {
     jx_val c = in[0], ys;
     if (user) {
         jx_val yl[L];
         for (int i = 0; i < L; i++) {
             jx_val a[2] = {c, row(in[1], i)}, o[2];
-            nested_body(t, a, o, user);
+            body(t, a, o, user);
             c = o[0], yl[i] = jx_reshape(o[1], JX_INTS(1));
         }
         ys = jx_concatenate(L, yl, 0);
     } else {
-        jx_scan(nested_body, NULL, 1, in, 1, in + 1, -1, 0, 1, &c, &ys);
+        jx_scan(body, NULL, 1, in, 1, in + 1, -1, 0, 1, &c, &ys);
     }
     out[0] = jx_add(c, jx_sum_all(ys));
+}
+/* A cond holding a scan in the body; user: unroll both scans. */
+static inline void nested(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    nested_with(t, in, out, user, nested_body);
+}
+/* A scan in the body's scan; user: unroll both. */
+static inline void nested_direct(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    nested_with(t, in, out, user, direct_body);
 }
 #endif

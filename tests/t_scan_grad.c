@@ -149,7 +149,8 @@ static void scalar_scan(jx_trace *t, const jx_val *in, jx_val *out, void *user) 
     jx_val c = in[0], ys[L];
     if (user) {
         for (int i = 0; i < L; i++) {
-            jx_val a[2] = {c, jx_reshape(row(jx_reshape(in[1], JX_INTS(L, 1)), i), (jx_ints){0, {0}})};
+            jx_val x = row(jx_reshape(in[1], JX_INTS(L, 1)), i);
+            jx_val a[2] = {c, jx_reshape(x, (jx_ints){0, {0}})};
             jx_val o[2];
             sc_body(t, a, o, NULL);
             c = o[0], ys[i] = jx_reshape(o[1], JX_INTS(1));
@@ -187,7 +188,7 @@ TEST(second_order) {
 
 static jx_fn *grad01(const jx_fn *f) { return jx_grad(f, 2, (int[]){0, 1}); }
 
-TEST(scan_and_cond_inside_the_body) {
+TEST(scan_and_cond_inside_the_body) { /* and a scan alone */
     const jx_type ty[2] = {{JX_F64, 0, {0}}, {JX_F64, 2, {L, X}}};
     jx_fn *a = jx_trace(nested, 2, ty, 1, NULL), *b = jx_trace(nested, 2, ty, 1, "u");
     for (int rep = 0; rep < 4; rep++) { /* random xs take both branches */
@@ -195,6 +196,11 @@ TEST(scan_and_cond_inside_the_body) {
         jx_fn_free(same_after(jvp_grad, a, b, 1e-12));
     }
     if (a) txc_grad(a, -1, 1, 1e-6);
+    jx_fn_free(a), jx_fn_free(b);
+    a = jx_trace(nested_direct, 2, ty, 1, NULL), b = jx_trace(nested_direct, 2, ty, 1, "u");
+    jx_fn_free(same_after(grad01, a, b, 1e-12));
+    jx_fn_free(same_after(jvp_grad, a, b, 1e-12));
+    jx_fn_free(same_after(grad_grad0, a, b, 1e-12));
     jx_fn_free(a), jx_fn_free(b);
 }
 

@@ -91,6 +91,12 @@ TEST(cond_and_scan_inside_the_body) {
     vmap_ok(f, (const int[]){0, JX_NONE});
     vmap_ok(f, (const int[]){0, 1});
     jx_fn_free(f);
+    f = jx_trace(nested_direct, 2, ty, 1, NULL); /* a scan alone */
+    vmap_ok(f, (const int[]){JX_NONE, 0});
+    vmap_ok(f, (const int[]){0, JX_NONE});
+    jx_fn *g = f ? jx_grad(f, 2, (int[]){0, 1}) : NULL;
+    vmap_ok(g, (const int[]){0, 1});
+    jx_fn_free(f), jx_fn_free(g);
 }
 
 /* Per-example gradients through the RNN: vmap(grad) == a loop of grads, with the
@@ -144,7 +150,8 @@ TEST(grad_of_vmap) {
         txc_free(5, in), txc_free(5, ya), txc_free(5, yb);
         txc_grad(bl[0], -1, 1, 1e-6);
     }
-    for (int k = 0; k < 2; k++) jx_fn_free(f[k]), jx_fn_free(v[k]), jx_fn_free(bl[k]), jx_fn_free(g[k]);
+    for (int k = 0; k < 2; k++)
+        jx_fn_free(f[k]), jx_fn_free(v[k]), jx_fn_free(bl[k]), jx_fn_free(g[k]);
 }
 
 TEST_MAIN()

@@ -81,7 +81,8 @@ int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *d
     int nc = (int)n->at.v[1][0], nin = n->nin, no = body->n_out, nops = 0, nr = 0;
     unsigned char wrt[JX_MAX_OPERANDS];
     jx_val ops[2 * JX_MAX_OPERANDS], res[2 * JX_MAX_RESULTS];
-    for (int k = 0; k < nin; k++) wrt[k] = !tx_is_zero(dx[k]) && tx_is_float(jx_val_type(x[k]).dtype);
+    for (int k = 0; k < nin; k++)
+        wrt[k] = !tx_is_zero(dx[k]) && tx_is_float(jx_val_type(x[k]).dtype);
     if (ctl_scan_fixpoint(body, nc, 1, wrt) < 0) {
         trace_fail(t, n->loc, "jvp", "scan: %s", jx_error());
         return -1;
