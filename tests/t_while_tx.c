@@ -80,6 +80,19 @@ static void newton6_y(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
     newton6(t, in, o, u);
     out[0] = o[0];
 }
+/* A while with integer carry only: its jvp is the primal loop and zero tangents. */
+TEST(jvp_of_an_integer_loop) {
+    jx_fn *f = jx_trace(collatz, 1, &i32s, 1, NULL), *j = f ? jx_jvp(f, NULL) : NULL;
+    CHECK(j != NULL);
+    if (!j) printf("  %s\n", jx_error());
+    double n = 27, dn = 1;
+    jx_array *out[2] = {0};
+    CHECK(j && run(j, (const double *[]){&n, &dn}, out) == 0);
+    CHECK(out[0] && out[1] && jx_array_get(out[0], 0) == 111 && jx_array_get(out[1], 0) == 0);
+    txc_free(2, out);
+    jx_fn_free(f), jx_fn_free(j);
+}
+
 TEST(jacfwd_of_a_while) {
     jx_fn *f = jx_trace(newton6_y, 3, newton_t, 1, NULL);
     jx_fn *jf = f ? jx_jacfwd(f, 1, (int[]){1}) : NULL;
@@ -386,6 +399,17 @@ TEST(loops_close_over_outer_values) {
         txc_free(1, o1), txc_free(1, o2);
     }
     txc_vmap_gen(f, (const int[]){0, 0, 0}, 4, gen_pos, 1, 2, 0); /* batched limit too */
+    /* jvp: the captured a's tangent is carried like an explicit carry's */
+    const unsigned char wrt[3] = {1, 1, 0};
+    jx_fn *jf = jx_jvp(f, wrt), *jg = jx_jvp(g, wrt);
+    CHECK(jf && jg);
+    jx_array *xs[5] = {0}, *d1[2] = {0}, *d2[2] = {0};
+    for (int i = 0; jf && i < 5; i++) xs[i] = gen_pos(jx_fn_in_type(jf, i), 1, 2);
+    CHECK(jf && jg && jx_interp(jf, xs, d1) == 0 && jx_interp(jg, xs, d2) == 0);
+    for (int i = 0; d1[1] && d2[1] && i < N; i++)
+        CHECK(jx_array_get(d1[1], i) == jx_array_get(d2[1], i) && jx_array_get(d1[1], i) != 0);
+    txc_free(5, xs), txc_free(2, d1), txc_free(2, d2);
+    jx_fn_free(jf), jx_fn_free(jg);
     for (int traced = 0; traced < 2; traced++) {
         jx_fn *h = jx_trace(fori_closed, 3, newton_t, 1, traced ? "traced" : NULL);
         CHECK(h != NULL);

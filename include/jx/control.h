@@ -9,7 +9,7 @@
 #error "include <jx.h>, which includes this header"
 #endif
 
-/* ---- control flow (lax.switch, lax.cond, lax.scan) ---------------------------------------------
+/* ---- control flow (lax.switch, lax.cond, lax.scan, lax.while_loop, lax.fori_loop) --------------
  * jx_switch is lax.switch(index, branches, *args): branches[index](args...) with index
  * (an integer or bool scalar, converted to i32) clamped to [0, n_branches), as one cond
  * node whose results are outs[0..n_out). Each branch is a callback traced like jx_trace
@@ -59,7 +59,9 @@ int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_v
  * not known; use scan or fori_loop with constant bounds), as in JAX. Errors (a cond_fn
  * not returning bool[], a body_fn changing the carry's types, bad counts or bounds) are
  * recorded on the carry's trace with the caller's line, and every output is poison.
- * Each returns 0 or -1. */
+ * Values of the enclosing trace that the callbacks use are captured (ride through the
+ * loop as carry values the body returns unchanged). Only the interpreter runs a while
+ * so far (the JIT reports no lowering). Each returns 0 or -1. */
 int jx_while_loop_at(jx_loc loc, jx_trace_cb cond_fn, jx_trace_cb body_fn, void *user,
                      int n_carry, const jx_val *init, jx_val *carry_out);
 int jx_fori_loop_at(jx_loc loc, jx_val lower, jx_val upper, jx_trace_cb body_fn, void *user,
