@@ -24,6 +24,9 @@ static const pass_info pass_table[] = {
      pass_conv_direct},
     {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
                   "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},
+    {"outer-product", "dot(s, outer(x, g)) over the outer product's batch axes -> dot(x*s, g); "
+                      "other float outer products (no contraction) -> mul of broadcasts, "
+                      "fused instead of K=1 GEMMs", pass_outer},
     {"drop-barriers", "replace optimization_barrier nodes by their operands (after the last cse: "
                       "a checkpoint's recomputation stays apart from the forward pass)",
      pass_drop_barriers},
