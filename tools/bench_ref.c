@@ -171,6 +171,7 @@ void bref_step(bref_mlp *m, const float *x, const float *y, float lr) {
             for (int64_t k = 0; k < n; k++) d[k] = h[k] > 0.0f ? d[k] : 0.0f;
         }
     }
+    if (m->threads > 0) openblas_set_num_threads(m->threads); /* the caller's setting back */
 }
 
 /* See bench_ref.h. */

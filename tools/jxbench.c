@@ -216,6 +216,7 @@ static int bn_time_threads(const jx_fn *f, jx_exe **e, bm_state *s, const int *t
                            int iters) {
     for (int k = 0; k < nth; k++) {
         openblas_set_num_threads(th[k]);
+        s->ref.threads = th[k]; /* the careful reference: SGD folded, jx's thread policy */
         if (k > 0) {
             jx_exe_free(*e);
             *e = bm_jit(f, th[k], 0);
