@@ -211,17 +211,20 @@ jx_val elt_emit_broadcast(jx_loc loc, jx_op op, int n, const jx_val *in) {
     jx_type ts[3], shape;
     jx_val args[3];
     memset(ts, 0, sizeof ts);
+    /* operands of several traces: a body's value and one of an enclosing trace it closes
+     * over (trace_emit captures it); each is broadcast in its own trace */
+    jx_trace *t = trace_innermost(n, in);
     for (int i = 0; i < n; i++)
-        if (jx_val_bad(in[i]) || in[i].t != in[0].t)
+        if (jx_val_bad(in[i]) || !trace_live(in[i].t) || !t)
             return trace_emit(loc, NULL, op, n, in, NULL, NULL);
     for (int i = 0; i < n; i++) ts[i] = jx_val_type(in[i]);
     if (elt_broadcast_shapes(n, ts, &shape) < 0) {
         char b[3][ELT_TBUF];
         for (int i = 0; i < n; i++) jx_type_str(&ts[i], b[i], sizeof b[i]);
         if (n == 2)
-            return trace_fail(in[0].t, loc, prim_info(op)->name,
+            return trace_fail(t, loc, prim_info(op)->name,
                               "shapes %s and %s cannot be broadcast together", b[0], b[1]);
-        return trace_fail(in[0].t, loc, prim_info(op)->name,
+        return trace_fail(t, loc, prim_info(op)->name,
                           "shapes %s, %s and %s cannot be broadcast together", b[0], b[1], b[2]);
     }
     for (int i = 0; i < n; i++) {
