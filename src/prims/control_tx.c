@@ -151,6 +151,18 @@ int ctl_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *
     return 0;
 }
 
+/* g (a vmapped branch) inlined into t on the operands x[0..n): jx_call, which finds the
+ * trace from the operands, has none when the branches take no operand. 0 or -1. */
+static int ctt_call(jx_trace *t, jx_loc loc, const jx_fn *g, int n, const jx_val *x, jx_val *ys) {
+    if (n > 0) return jx_call_at(loc, g, x, ys);
+    int32_t *map = malloc(((size_t)g->n_nodes + 1) * sizeof *map);
+    if (!map) return trace_fail(t, loc, "vmap", "cond: out of memory").id;
+    int rc = trace_inline(t, loc, g, map);
+    for (int j = 0; j < g->n_out && rc == 0; j++) ys[j] = trace_val(t, map[g->outs[j]]);
+    free(map);
+    return rc;
+}
+
 /* The batched-index cond as JAX lowers it (select_n): every vmapped branch g[b] run on
  * the operands x[1..], each example's results picked from its branch by the index x[0]
  * (batched at bd0) clamped to [0, nb). Results into ys, all batched at axis 0. */
@@ -160,9 +172,9 @@ static int ctt_select(jx_trace *t, const jx_node *n, int nb, jx_fn *const *g, co
     int no = g[0]->n_out;
     jx_val idx = tx_moveaxis(loc, x[0], bd0, 0), yb[JX_MAX_RESULTS];
     idx = jx_max_at(loc, jx_min_at(loc, idx, jx_lit_at(loc, idx, nb - 1)), jx_lit_at(loc, idx, 0));
-    if (jx_call_at(loc, g[0], x + 1, ys) < 0) return -1;
+    if (ctt_call(t, loc, g[0], n->nin - 1, x + 1, ys) < 0) return -1;
     for (int b = 1; b < nb; b++) {
-        if (jx_call_at(loc, g[b], x + 1, yb) < 0) return -1;
+        if (ctt_call(t, loc, g[b], n->nin - 1, x + 1, yb) < 0) return -1;
         jx_val pick = jx_eq_at(loc, idx, jx_lit_at(loc, idx, b));
         for (int j = 0; j < no; j++) {
             jx_type ty = jx_val_type(yb[j]);
