@@ -99,6 +99,7 @@ static const cc cases[] = {
     {1, 6, 18, 2, 64, 3, 3, 1, 2, 1, 1, 1, 1},   /* 64 output channels */
     {3, 4, 1, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0},     /* width 1, 1x1 window */
     {1, 3, 40, 1, 1, 1, 5, 1, 1, 0, 2, 0, 2},    /* one channel in and out, a 1x5 window */
+    {2, 9, 11, 8, 3, 3, 3, 2, 2, 1, 0, 1, 2},    /* 8 channels, strides 2: patch kernels */
 };
 
 TEST(direct_kernels_match_the_interpreter) {
@@ -108,13 +109,15 @@ TEST(direct_kernels_match_the_interpreter) {
 }
 
 TEST(patch_gemms_match_the_interpreter) {
-    for (size_t i = 0; i < 6; i++) cc_check(&cases[i], JX_F32, "gemm");
+    /* (the patch kernels of lower_conv_patch.c take images of 8 channels or more) */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) cc_check(&cases[i], JX_F32, "gemm");
+    cc_check(&cases[13], JX_F64, "gemm");
 }
 
 TEST(the_rule_picks_direct_for_small_channels_and_gemm_for_large) {
     unsetenv("JX_CONV");
     static const cc small = {2, 14, 14, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1};
-    static const cc large = {2, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1};
+    static const cc large = {1, 6, 6, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1};
     for (int which = 0; which < 2; which++) {
         const cc *k = which ? &large : &small;
         jx_fn *f = cc_fn(k, JX_F32);

@@ -10,8 +10,10 @@
  * child process per thread count, torch.set_num_threads(T), OMP_WAIT_POLICY=PASSIVE, the
  * same model in NCHW, torch.optim.SGD) runs the same step on its own random batch. Each
  * round times --reps steps of every configuration, jx then PyTorch; --rounds rounds.
- * Prints the median, min and max step time in ms over all rounds' samples, the ratio
- * jx / PyTorch, and the load average before and after (the machine is shared);
+ * Prints the median and min wall time and the median process CPU time (all threads) of
+ * a step in ms over all rounds' samples, the ratios jx / PyTorch of each, and the load
+ * average before and after: on a shared machine the min and (at 1 thread) the CPU time
+ * are the figures least disturbed by other processes;
  * --json adds one JSON line per configuration. --no-torch times jx alone (also when
  * python3 cannot import torch). Exit 2 on usage errors. */
 #include <signal.h>
@@ -47,10 +49,10 @@ typedef struct bc_opts {
     const char *python;
 } bc_opts;
 
-/* Milliseconds on the monotonic clock. */
-static double bc_ms(void) {
+/* Milliseconds on clock c. */
+static double bc_ms(clockid_t c) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
@@ -190,16 +192,20 @@ static int bc_peer_start(bc_peer *pe, const char *python, const char *script, in
     return 0;
 }
 
-/* Times reps steps of batch b in the peer into ms[0..reps). 0 or -1. */
-static int bc_peer_run(bc_peer *pe, int64_t b, int reps, double *ms) {
+/* Times reps steps of batch b in the peer: wall ms into ms[0..reps), process CPU ms into
+ * cpu[0..reps). 0 or -1. */
+static int bc_peer_run(bc_peer *pe, int64_t b, int reps, double *ms, double *cpu) {
     fprintf(pe->in, "%lld %d\n", (long long)b, reps);
     fflush(pe->in);
-    size_t cap = (size_t)reps * 16 + 64;
+    size_t cap = (size_t)reps * 32 + 64;
     char *line = malloc(cap), *s = line, *end;
     int n = 0;
     if (line && fgets(line, (int)cap, pe->out))
         for (; n < reps; n++, s = end) {
             ms[n] = strtod(s, &end);
+            if (end == s || *end != ',') break;
+            s = end + 1;
+            cpu[n] = strtod(s, &end);
             if (end == s) break;
         }
     free(line);
@@ -235,18 +241,26 @@ static void bc_stats(double *v, int n, double *med, double *lo, double *hi) {
     *hi = v[n - 1];
 }
 
-/* Prints the table row (and JSON line) of one configuration. */
+/* Prints the table row (and JSON line) of one configuration: jx's and the peer's samples,
+ * n wall times then n CPU times each. */
 static void bc_row(const bc_opts *o, int64_t b, int thr, double *jx, double *pt) {
     int n = o->reps * o->rounds;
-    double jm, jl, jh, pm = 0, pl = 0, ph = 0;
-    bc_stats(jx, n, &jm, &jl, &jh);
-    if (o->torch) bc_stats(pt, n, &pm, &pl, &ph);
-    printf("%5lld %7d | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %6.2f\n", (long long)b, thr, jm,
-           jl, jh, pm, pl, ph, o->torch ? jm / pm : 0.0);
+    double j[6] = {0}, q[6] = {0}, hi; /* wall median, min; cpu median, min */
+    bc_stats(jx, n, &j[0], &j[1], &hi);
+    bc_stats(jx + n, n, &j[2], &j[3], &hi);
+    if (o->torch) {
+        bc_stats(pt, n, &q[0], &q[1], &hi);
+        bc_stats(pt + n, n, &q[2], &q[3], &hi);
+    }
+    printf("%5lld %7d | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %6.2f %6.2f %6.2f\n", (long long)b,
+           thr, j[0], j[1], j[2], q[0], q[1], q[2], o->torch ? j[0] / q[0] : 0.0,
+           o->torch ? j[1] / q[1] : 0.0, o->torch ? j[2] / q[2] : 0.0);
     if (o->json)
         printf("{\"name\":\"cnn_step\",\"batch\":%lld,\"threads\":%d,\"jx_us\":%.1f,"
-               "\"peer\":\"pytorch\",\"peer_us\":%.1f,\"ratio\":%.3f}\n", (long long)b, thr,
-               jm * 1e3, pm * 1e3, o->torch ? jm / pm : 0.0);
+               "\"jx_min_us\":%.1f,\"jx_cpu_us\":%.1f,\"peer\":\"pytorch\",\"peer_us\":%.1f,"
+               "\"peer_min_us\":%.1f,\"peer_cpu_us\":%.1f,\"ratio\":%.3f}\n", (long long)b, thr,
+               j[0] * 1e3, j[1] * 1e3, j[2] * 1e3, q[0] * 1e3, q[1] * 1e3, q[2] * 1e3,
+               o->torch ? j[0] / q[0] : 0.0);
 }
 
 /* The peer script's path: tools/bench_cnn_torch.py beside this source (BC_SCRIPT from
@@ -265,7 +279,7 @@ static int bc_run(const bc_opts *o) {
     int nc = o->nb * o->nt, n = o->reps * o->rounds, rc = -1;
     bc_jx *jx = calloc((size_t)nc, sizeof *jx);
     bc_peer pe[BC_MAX] = {{0, NULL, NULL}};
-    double *tj = calloc((size_t)(nc * n), sizeof *tj), *tp = calloc((size_t)(nc * n), sizeof *tp);
+    double *tj = calloc((size_t)(2 * nc * n), sizeof *tj), *tp = calloc((size_t)(2 * nc * n), sizeof *tp);
     if (!jx || !tj || !tp) goto done;
     for (int c = 0; c < nc; c++)
         if (bc_jx_new(&jx[c], o->batch[c / o->nt], o->thr[c % o->nt]) < 0) goto done;
@@ -277,24 +291,28 @@ static int bc_run(const bc_opts *o) {
         }
     for (int r = 0; r < o->rounds; r++)
         for (int c = 0; c < nc; c++) {
-            double *js = tj + (size_t)c * n + (size_t)r * o->reps;
+            double *js = tj + (size_t)c * 2 * n + (size_t)r * o->reps;
+            double *ps = tp + (size_t)c * 2 * n + (size_t)r * o->reps;
             for (int i = 0; i < o->reps; i++) {
-                double t0 = bc_ms();
+                double t0 = bc_ms(CLOCK_MONOTONIC), c0 = bc_ms(CLOCK_PROCESS_CPUTIME_ID);
                 if (jx_train_step(jx[c].train, jx[c].batch, NULL, NULL) < 0) goto done;
-                js[i] = bc_ms() - t0;
+                js[i] = bc_ms(CLOCK_MONOTONIC) - t0;
+                js[n + i] = bc_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
             }
-            if (o->torch && bc_peer_run(&pe[c % o->nt], o->batch[c / o->nt], o->reps,
-                                        tp + (size_t)c * n + (size_t)r * o->reps) < 0) {
+            if (o->torch && bc_peer_run(&pe[c % o->nt], o->batch[c / o->nt], o->reps, ps,
+                                        ps + n) < 0) {
                 fprintf(stderr, "bench_cnn: the PyTorch peer failed\n");
                 goto done;
             }
         }
     bc_load("after");
-    printf("CNN step (ms), median/min/max of %d reps x %d rounds, interleaved\n", o->reps,
+    printf("CNN step: %d reps x %d rounds, interleaved\n", o->reps,
            o->rounds);
-    printf("batch threads |   jx_med   jx_min   jx_max |   pt_med   pt_min   pt_max | jx/pt\n");
+    printf("                      jx (ms)           |      PyTorch (ms)          |  jx / PyTorch\n");
+    printf("batch threads |   median      min  cpu_med |   median      min  cpu_med |    med    min    cpu\n");
     for (int c = 0; c < nc; c++)
-        bc_row(o, o->batch[c / o->nt], o->thr[c % o->nt], tj + (size_t)c * n, tp + (size_t)c * n);
+        bc_row(o, o->batch[c / o->nt], o->thr[c % o->nt], tj + (size_t)c * 2 * n,
+               tp + (size_t)c * 2 * n);
     rc = 0;
 done:
     if (rc < 0 && jx_error()[0]) fprintf(stderr, "bench_cnn: %s\n", jx_error());

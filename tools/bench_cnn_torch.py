@@ -8,7 +8,8 @@ PyTorch's CPU convolutions (oneDNN) are fastest in. Run with OMP_WAIT_POLICY=PAS
 
 Usage: bench_cnn_torch.py THREADS. Reads commands on stdin, one per line:
   "BATCH REPS"  time REPS steps at batch BATCH (after warm-up on first use of the batch)
-                and print the step times in ms on one line, space-separated;
+                and print each step's wall and process CPU time in ms as "wall,cpu" on
+                one line, space-separated;
   "quit"        exit.
 Prints "ready" once torch is imported and the thread count set.
 """
@@ -72,10 +73,11 @@ def main():
                 step(*cache[batch])
         times = []
         for _ in range(reps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step(*cache[batch])
-            times.append((time.perf_counter() - t0) * 1e3)
-        print(" ".join("%.4f" % t for t in times), flush=True)
+            times.append("%.4f,%.4f" % ((time.perf_counter() - t0) * 1e3,
+                                        (time.process_time() - c0) * 1e3))
+        print(" ".join(times), flush=True)
 
 
 if __name__ == "__main__":

@@ -185,10 +185,11 @@ static void lc_fwd_begin(lc *c, const jx_node *nd, lc_fwd *F) {
     lw_loop_end(L, &lt);
 }
 
-/* First output column of vector b of a row (the last one overlaps its predecessor). */
+/* First output column of vector b of a row (the last one overlaps its predecessor; a row
+ * narrower than a vector is one vector from column 0). */
 static int64_t lc_x0(const cd_core *k, int64_t b) {
     int64_t x = b * k->v;
-    return x + k->v > k->ow ? k->ow - k->v : x;
+    return k->ow < k->v ? 0 : x + k->v > k->ow ? k->ow - k->v : x;
 }
 
 /* One tap (kw, input channel ci) of a tile: acc[o * xt + b] += x-vector b * w. row: the
@@ -240,12 +241,18 @@ static void lc_fwd_store(lc *c, lc_fwd *F, int64_t o0, int64_t ob, int64_t b0, i
         LLVMValueRef all = LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
                                                   LLVMConstVector(mask, (unsigned)(v * ob)), "");
         LLVMValueRef px = lc_madd(L, lw_i64(L, lc_x0(k, b0 + b)), oy, k->ow);
+        int64_t valid = k->ow < v ? k->ow : v; /* pixels of the vector inside the row */
         if (ob == k->cout) { /* the whole run of pixels is contiguous */
+            if (valid < v) {
+                for (int64_t i = 0; i < valid * ob; i++) mask[i] = LLVMConstInt(L->i32, (unsigned)i, 0);
+                all = LLVMBuildShuffleVector(L->b, all, LLVMGetPoison(LLVMTypeOf(all)),
+                                             LLVMConstVector(mask, (unsigned)(valid * ob)), "");
+            }
             LLVMValueRef s = LLVMBuildStore(L->b, all, lc_gep(c, out, LLVMBuildMul(L->b, px, lw_i64(L, ob), "")));
             LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
             continue;
         }
-        for (int64_t x = 0; x < v; x++) {
+        for (int64_t x = 0; x < valid; x++) {
             LLVMValueRef m2[LC_ACC];
             for (int64_t o = 0; o < ob; o++) m2[o] = LLVMConstInt(L->i32, (unsigned)(x * ob + o), 0);
             LLVMValueRef piece = LLVMBuildShuffleVector(L->b, all, LLVMGetPoison(LLVMTypeOf(all)),
@@ -305,7 +312,8 @@ static int lc_is_conv(jx_op op) {
 /* See lower.h. */
 int64_t lw_conv_units(const jit_plan *p, int g0, int g1) {
     int any = 0;
-    for (int s = g0; s <= g1; s++) any |= lc_is_conv(p->nodes[p->steps[s].node].op);
+    for (int s = g0; s <= g1; s++)
+        any |= lc_is_conv(p->nodes[p->steps[s].node].op) || lc_patch_kernel(p, p->steps[s].node);
     const jx_type *t = &p->nodes[p->steps[g0].node].type;
     return any && t->rank > 0 ? t->shape[0] : 0;
 }
@@ -370,6 +378,8 @@ void lw_conv_body(lw *L, int g0, int g1, LLVMValueRef *dst) {
         const jx_node *nd = &p->nodes[root];
         if (nd->op == JX_OP_CONV_BACKPROP_FILTER) {
             lc_filter_unit(&m[i].c, nd, &m[i].fil, lu.iv, dst[i]);
+        } else if (lc_patch_kernel(p, root)) {
+            lc_patch_unit(L, nd, lu.iv, dst[i]);
         } else if (lc_is_conv(nd->op)) {
             lc_fwd_unit(&m[i].c, nd, &m[i].fwd, lu.iv, dst[i]);
         } else { /* an elementwise member over the unit's slice */

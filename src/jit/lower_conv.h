@@ -50,4 +50,11 @@ typedef struct lc_filter {
 void lc_filter_begin(lc *c, const jx_node *nd, lc_filter *f);
 void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVMValueRef dst);
 
+/* Patch kernels of the GEMM path (lower_conv_patch.c): 1 if node n is a conv_patches or
+ * conv_patches_t whose image has at least LC_PATCH_MIN_C channels (runs worth a vector
+ * loop); lc_patch_unit emits image u (i64) of such a node nd into dst. */
+#define LC_PATCH_MIN_C 8
+int lc_patch_kernel(const jit_plan *p, int n);
+void lc_patch_unit(lw *L, const jx_node *nd, LLVMValueRef u, LLVMValueRef dst);
+
 #endif

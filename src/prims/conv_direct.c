@@ -223,7 +223,11 @@ void cd_core_of(jx_op op, const cd_geom *g, int64_t lanes, cd_core *k) {
                        .pt = g->ph0, .pl = g->pw0, .dh = 1, .dw = 1, .sh = g->sh, .sw = g->sw,
                        .kh = g->kh, .kw = g->kw, .oh = g->oh, .ow = g->ow};
     }
-    k->v = k->ow < lanes ? (k->ow > 0 ? k->ow : 1) : lanes;
+    /* whole vectors (a 14-lane load is 3 loads and 2 inserts): the smallest power of two
+     * covering the row, at most the host's lanes; a row narrower than that is one vector
+     * whose lanes past OW are ignored */
+    k->v = 1;
+    while (k->v < lanes && k->v < k->ow) k->v *= 2;
     k->nblk = (k->ow + k->v - 1) / k->v;
     k->hp = (k->oh > 0 ? (k->oh - 1) * k->sh : 0) + k->kh;
     k->wq = k->nblk * k->v + (k->kw - 1) / k->sw;
@@ -260,10 +264,12 @@ int64_t cd_scratch_bytes(jx_op op, const cd_geom *g, int64_t lanes, int64_t esiz
  * patch GEMMs. */
 #define CD_MAX_SCRATCH ((int64_t)512 << 10)
 
-/* See conv_direct.h. The rule: the direct kernels for float convolutions whose channel
- * product C*O is at most 256 (where the patch GEMMs have an N or K of at most 16 and the
- * patch tensors are KH*KW times the image) and whose scratch fits CD_MAX_SCRATCH; the
- * patch GEMMs otherwise. */
+/* See conv_direct.h. The rule: the direct kernels for float convolutions with at most 64
+ * input and 64 output channels whose scratch fits CD_MAX_SCRATCH; the patch GEMMs
+ * otherwise. Measured with tools/bench_conv (one layer's three products, batch 32, 1
+ * thread): the direct kernels win by 5-20x at 1-8 channels (the GEMMs have an N or K of
+ * 4-16 and the patch tensors are KH*KW times the image), by 1.3-2x at 16-64; at 64 -> 128
+ * channels and beyond OpenBLAS on the patches is faster. */
 int cd_choose_direct(jx_op op, const cd_geom *g, jx_dtype dt) {
     if (dt != JX_F32 && dt != JX_F64) return 0;
     if (g->n < 1 || g->oh < 1 || g->ow < 1 || g->c < 1 || g->o < 1) return 0;
@@ -272,7 +278,7 @@ int cd_choose_direct(jx_op op, const cd_geom *g, jx_dtype dt) {
     const char *e = getenv("JX_CONV");
     if (e && !strcmp(e, "gemm")) return 0;
     if (e && !strcmp(e, "direct")) return 1;
-    return g->c * g->o <= 256;
+    return g->c <= 64 && g->o <= 64;
 }
 
 /* See conv_direct.h. */
