@@ -59,6 +59,12 @@ void lc_vstore(lc *c, LLVMValueRef vec, LLVMValueRef base, LLVMValueRef off) {
     LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
 }
 
+/* Stores vector vec (any length) at element off of base (element-aligned). */
+static void lc_vstore_n(lc *c, LLVMValueRef vec, LLVMValueRef base, LLVMValueRef off) {
+    LLVMValueRef s = LLVMBuildStore(c->L->b, vec, lc_gep(c, base, off));
+    LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
+}
+
 /* See lower_conv.h. */
 LLVMValueRef lc_fma(lc *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
     LLVMValueRef args[3] = {a, b, acc};
@@ -144,14 +150,26 @@ void lc_planarize(lc *c, const cd_core *k, int src, LLVMValueRef img, LLVMValueR
 #define LC_ACC 16
 
 /* A forward-type member's scratch (made once per kernel call): planar image, weights in
- * the taps' order, accumulator slots. */
+ * the taps' order, accumulator slots; and its register tile: OB output channels x YT
+ * output rows x XT vectors along the row. Per tap and input channel a tile loads YT*XT
+ * input vectors and OB broadcast weights for OB*YT*XT FMAs, so OB ~ YT*XT loads least. */
 typedef struct lc_fwd {
     cd_geom g;
     cd_core k;
     LLVMValueRef xp, ws;
     LLVMValueRef acc[LC_ACC];
-    int64_t ob, xt; /* output channels per tile, vectors per tile */
+    int64_t ob, yt, xt;
 } lc_fwd;
+
+/* Picks F's register tile (see lc_fwd). */
+static void lc_fwd_tile(lc_fwd *F) {
+    const cd_core *k = &F->k;
+    F->ob = k->cout <= 8 ? k->cout : 4;
+    int64_t slots = LC_ACC / F->ob;
+    F->xt = slots < k->nblk ? slots : k->nblk;
+    F->yt = slots / F->xt;
+    if (F->yt > k->oh) F->yt = k->oh;
+}
 
 /* Makes F's scratch for node nd, zeroes the planar image (its zeros never change) and
  * copies the weights (operand 1) into ws[(tap*cin + ci)*cout + co]. */
@@ -160,15 +178,13 @@ static void lc_fwd_begin(lc *c, const jx_node *nd, lc_fwd *F) {
     const jit_plan *p = L->p;
     cd_geom_of(nd, &p->nodes[nd->in[0]].type, &p->nodes[nd->in[1]].type, &F->g);
     cd_core_of(nd->op, &F->g, c->v, &F->k);
+    lc_fwd_tile(F);
     const cd_core *k = &F->k;
     int64_t esz = (int64_t)jx_dtype_size(c->dt), npl = k->hp * k->cin * k->p * k->wq;
     int64_t kk = k->kh * k->kw;
     F->xp = lc_array(L, c->et, npl);
     F->ws = lc_array(L, c->et, kk * k->cin * k->cout);
     for (int i = 0; i < LC_ACC; i++) F->acc[i] = lw_alloca(L, c->vt);
-    F->ob = k->cout < LC_ACC ? k->cout : LC_ACC;
-    F->xt = LC_ACC / F->ob;
-    if (F->xt > k->nblk) F->xt = k->nblk;
     lc_zero(L, F->xp, npl * esz);
     const jx_type *wt = &p->nodes[nd->in[1]].type;
     lw_loop lt = lw_loop_begin(L, kk), li = lw_loop_begin(L, k->cin), lo = lw_loop_begin(L, k->cout);
@@ -192,75 +208,80 @@ static int64_t lc_x0(const cd_core *k, int64_t b) {
     return k->ow < k->v ? 0 : x + k->v > k->ow ? k->ow - k->v : x;
 }
 
-/* One tap (kw, input channel ci) of a tile: acc[o * xt + b] += x-vector b * w. row: the
- * tap row's offset in xp, wrow: the tap row's first weight in ws. */
-static void lc_fwd_tap(lc *c, lc_fwd *F, int64_t o0, int64_t ob, int64_t b0, int64_t xt,
-                       int64_t kw, LLVMValueRef ci, LLVMValueRef row, LLVMValueRef wrow) {
+/* A tile in progress: channels [o0, o0 + ob), vectors [b0, b0 + xt) of rows [oy, oy + yt)
+ * (oy: i64), and per tile row the offset in xp of the current tap row. */
+typedef struct lc_tile {
+    int64_t o0, ob, b0, xt, yt;
+    LLVMValueRef oy;
+    LLVMValueRef row[LC_ACC];
+} lc_tile;
+
+/* The accumulator slot of channel o, tile row r, vector b. */
+static LLVMValueRef lc_slot(lc_fwd *F, const lc_tile *t, int64_t o, int64_t r, int64_t b) {
+    return F->acc[(o * t->yt + r) * t->xt + b];
+}
+
+/* One tap (kw, input channel ci) of a tile: acc[o][r][b] += x-vector (r, b) * w(o); wrow:
+ * the tap row's first weight in ws. */
+static void lc_fwd_tap(lc *c, lc_fwd *F, const lc_tile *t, int64_t kw, LLVMValueRef ci,
+                       LLVMValueRef wrow) {
     lw *L = c->L;
     const cd_core *k = &F->k;
-    LLVMValueRef xo = lc_addk(L, lc_madd(L, row, ci, k->p * k->wq), (kw % k->sw) * k->wq + kw / k->sw);
     LLVMValueRef xv[LC_ACC];
-    for (int64_t b = 0; b < xt; b++) xv[b] = lc_vload(c, F->xp, lc_addk(L, xo, lc_x0(k, b0 + b)));
-    LLVMValueRef wo = lc_addk(L, lc_madd(L, wrow, ci, k->cout), kw * k->cin * k->cout + o0);
-    for (int64_t o = 0; o < ob; o++) {
+    for (int64_t r = 0; r < t->yt; r++) {
+        LLVMValueRef xo = lc_addk(L, lc_madd(L, t->row[r], ci, k->p * k->wq),
+                                  (kw % k->sw) * k->wq + kw / k->sw);
+        for (int64_t b = 0; b < t->xt; b++)
+            xv[r * t->xt + b] = lc_vload(c, F->xp, lc_addk(L, xo, lc_x0(k, t->b0 + b)));
+    }
+    LLVMValueRef wo = lc_addk(L, lc_madd(L, wrow, ci, k->cout), kw * k->cin * k->cout + t->o0);
+    for (int64_t o = 0; o < t->ob; o++) {
         LLVMValueRef w = LLVMBuildLoad2(L->b, c->et, lc_gep(c, F->ws, lc_addk(L, wo, o)), "");
         LLVMValueRef ws = lc_splat(c, w);
-        for (int64_t b = 0; b < xt; b++) {
-            LLVMValueRef slot = F->acc[o * xt + b];
-            LLVMValueRef a = LLVMBuildLoad2(L->b, c->vt, slot, "");
-            LLVMBuildStore(L->b, lc_fma(c, xv[b], ws, a), slot);
-        }
+        for (int64_t r = 0; r < t->yt; r++)
+            for (int64_t b = 0; b < t->xt; b++) {
+                LLVMValueRef slot = lc_slot(F, t, o, r, b);
+                LLVMValueRef a = LLVMBuildLoad2(L->b, c->vt, slot, "");
+                LLVMBuildStore(L->b, lc_fma(c, xv[r * t->xt + b], ws, a), slot);
+            }
     }
 }
 
-/* Stores the tile's accumulators (ob channels from o0, vectors b0..b0+xt) into row oy of
- * the output image at out: per vector, the ob channel vectors interleaved pixel by pixel. */
-static void lc_fwd_store(lc *c, lc_fwd *F, int64_t o0, int64_t ob, int64_t b0, int64_t xt,
-                         LLVMValueRef oy, LLVMValueRef out) {
+/* Stores the ob channel vectors of tile row r, vector b, interleaved pixel by pixel, into
+ * the output image out. */
+static void lc_fwd_store1(lc *c, lc_fwd *F, const lc_tile *t, int64_t r, int64_t b,
+                          LLVMValueRef out) {
     lw *L = c->L;
     const cd_core *k = &F->k;
-    int64_t v = c->v;
-    for (int64_t b = 0; b < xt; b++) {
-        LLVMValueRef parts[LC_ACC + 1];
-        int64_t n = ob, len = v;
-        for (int64_t o = 0; o < ob; o++) parts[o] = LLVMBuildLoad2(L->b, c->vt, F->acc[o * xt + b], "");
-        while (n > 1) { /* concatenate pairwise: lanes o * v + x */
-            if (n % 2) parts[n++] = LLVMConstNull(LLVMTypeOf(parts[0]));
-            LLVMValueRef mask[2 * LC_ACC * 16];
-            for (int64_t i = 0; i < 2 * len; i++) mask[i] = LLVMConstInt(L->i32, (unsigned)i, 0);
-            for (int64_t i = 0; i < n / 2; i++)
-                parts[i] = LLVMBuildShuffleVector(L->b, parts[2 * i], parts[2 * i + 1],
-                                                  LLVMConstVector(mask, (unsigned)(2 * len)), "");
-            n /= 2;
-            len *= 2;
-        }
-        LLVMValueRef mask[LC_ACC * 16];
-        for (int64_t x = 0; x < v; x++)
-            for (int64_t o = 0; o < ob; o++)
-                mask[x * ob + o] = LLVMConstInt(L->i32, (unsigned)(o * v + x), 0);
+    int64_t v = c->v, ob = t->ob;
+    LLVMValueRef parts[LC_ACC + 1];
+    int64_t n = ob, len = v;
+    for (int64_t o = 0; o < ob; o++) parts[o] = LLVMBuildLoad2(L->b, c->vt, lc_slot(F, t, o, r, b), "");
+    LLVMValueRef mask[2 * LC_ACC * 16];
+    while (n > 1) { /* concatenate pairwise: lanes o * v + x */
+        if (n % 2) parts[n++] = LLVMConstNull(LLVMTypeOf(parts[0]));
+        for (int64_t i = 0; i < 2 * len; i++) mask[i] = LLVMConstInt(L->i32, (unsigned)i, 0);
+        for (int64_t i = 0; i < n / 2; i++)
+            parts[i] = LLVMBuildShuffleVector(L->b, parts[2 * i], parts[2 * i + 1],
+                                              LLVMConstVector(mask, (unsigned)(2 * len)), "");
+        n /= 2;
+        len *= 2;
+    }
+    int64_t valid = k->ow < v ? k->ow : v; /* pixels of the vector inside the row */
+    for (int64_t x = 0; x < valid; x++)
+        for (int64_t o = 0; o < ob; o++) mask[x * ob + o] = LLVMConstInt(L->i32, (unsigned)(o * v + x), 0);
+    LLVMValueRef px = lc_madd(L, lw_i64(L, lc_x0(k, t->b0 + b)), lc_addk(L, t->oy, r), k->ow);
+    if (ob == k->cout) { /* the whole run of pixels is contiguous */
         LLVMValueRef all = LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
-                                                  LLVMConstVector(mask, (unsigned)(v * ob)), "");
-        LLVMValueRef px = lc_madd(L, lw_i64(L, lc_x0(k, b0 + b)), oy, k->ow);
-        int64_t valid = k->ow < v ? k->ow : v; /* pixels of the vector inside the row */
-        if (ob == k->cout) { /* the whole run of pixels is contiguous */
-            if (valid < v) {
-                for (int64_t i = 0; i < valid * ob; i++) mask[i] = LLVMConstInt(L->i32, (unsigned)i, 0);
-                all = LLVMBuildShuffleVector(L->b, all, LLVMGetPoison(LLVMTypeOf(all)),
-                                             LLVMConstVector(mask, (unsigned)(valid * ob)), "");
-            }
-            LLVMValueRef s = LLVMBuildStore(L->b, all, lc_gep(c, out, LLVMBuildMul(L->b, px, lw_i64(L, ob), "")));
-            LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
-            continue;
-        }
-        for (int64_t x = 0; x < valid; x++) {
-            LLVMValueRef m2[LC_ACC];
-            for (int64_t o = 0; o < ob; o++) m2[o] = LLVMConstInt(L->i32, (unsigned)(x * ob + o), 0);
-            LLVMValueRef piece = LLVMBuildShuffleVector(L->b, all, LLVMGetPoison(LLVMTypeOf(all)),
-                                                        LLVMConstVector(m2, (unsigned)ob), "");
-            LLVMValueRef off = lc_addk(L, LLVMBuildMul(L->b, lc_addk(L, px, x), lw_i64(L, k->cout), ""), o0);
-            LLVMValueRef s = LLVMBuildStore(L->b, piece, lc_gep(c, out, off));
-            LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
-        }
+                                                  LLVMConstVector(mask, (unsigned)(valid * ob)), "");
+        lc_vstore_n(c, all, out, LLVMBuildMul(L->b, px, lw_i64(L, ob), ""));
+        return;
+    }
+    for (int64_t x = 0; x < valid; x++) {
+        LLVMValueRef piece = LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
+                                                    LLVMConstVector(mask + x * ob, (unsigned)ob), "");
+        LLVMValueRef off = lc_addk(L, LLVMBuildMul(L->b, lc_addk(L, px, x), lw_i64(L, k->cout), ""), t->o0);
+        lc_vstore_n(c, piece, out, off);
     }
 }
 
@@ -268,38 +289,50 @@ static void lc_fwd_store(lc *c, lc_fwd *F, int64_t o0, int64_t ob, int64_t b0, i
  * unrolled. */
 #define LC_UNROLL 1024
 
+/* Emits tile t (its oy set): zero, the taps, the stores into the output image out. */
+static void lc_fwd_tile_emit(lc *c, lc_fwd *F, lc_tile *t, LLVMValueRef out) {
+    lw *L = c->L;
+    const cd_core *k = &F->k;
+    for (int64_t i = 0; i < t->ob * t->yt * t->xt; i++) LLVMBuildStore(L->b, LLVMConstNull(c->vt), F->acc[i]);
+    lw_loop lk = lw_loop_begin(L, k->kh);
+    for (int64_t r = 0; r < t->yt; r++) {
+        LLVMValueRef vr = lc_madd(L, lk.iv, lc_addk(L, t->oy, r), k->sh);
+        t->row[r] = LLVMBuildMul(L->b, vr, lw_i64(L, k->cin * k->p * k->wq), "");
+    }
+    LLVMValueRef wrow = LLVMBuildMul(L->b, lk.iv, lw_i64(L, k->kw * k->cin * k->cout), "");
+    if (k->kw * k->cin * t->ob * t->yt * t->xt <= LC_UNROLL) {
+        for (int64_t ci = 0; ci < k->cin; ci++)
+            for (int64_t kw = 0; kw < k->kw; kw++) lc_fwd_tap(c, F, t, kw, lw_i64(L, ci), wrow);
+    } else {
+        lw_loop li = lw_loop_begin(L, k->cin);
+        for (int64_t kw = 0; kw < k->kw; kw++) lc_fwd_tap(c, F, t, kw, li.iv, wrow);
+        lw_loop_end(L, &li);
+    }
+    lw_loop_end(L, &lk);
+    for (int64_t r = 0; r < t->yt; r++)
+        for (int64_t b = 0; b < t->xt; b++) lc_fwd_store1(c, F, t, r, b, out);
+}
+
 /* Emits image u of a forward-type member into its output out (the whole [N,OH,OW,cout]
- * buffer). */
+ * buffer): row groups of YT rows (the last one overlapping its predecessor), each over
+ * the tiles of channels and vectors. */
 static void lc_fwd_unit(lc *c, const jx_node *nd, lc_fwd *F, LLVMValueRef u, LLVMValueRef out) {
     lw *L = c->L;
     const cd_core *k = &F->k;
     lc_planarize(c, k, nd->in[0], u, F->xp);
     LLVMValueRef img = lc_gep(c, out, LLVMBuildMul(L->b, u, lw_i64(L, k->oh * k->ow * k->cout), ""));
-    lw_loop ly = lw_loop_begin(L, k->oh);
-    for (int64_t o0 = 0; o0 < k->cout; o0 += F->ob) {
-        int64_t ob = k->cout - o0 < F->ob ? k->cout - o0 : F->ob;
+    int64_t ng = (k->oh + F->yt - 1) / F->yt;
+    lw_loop lg = lw_loop_begin(L, ng);
+    LLVMValueRef y = LLVMBuildMul(L->b, lg.iv, lw_i64(L, F->yt), "");
+    LLVMValueRef over = LLVMBuildICmp(L->b, LLVMIntSGT, lc_addk(L, y, F->yt), lw_i64(L, k->oh), "");
+    LLVMValueRef oy = LLVMBuildSelect(L->b, over, lw_i64(L, k->oh - F->yt), y, "");
+    for (int64_t o0 = 0; o0 < k->cout; o0 += F->ob)
         for (int64_t b0 = 0; b0 < k->nblk; b0 += F->xt) {
-            int64_t xt = k->nblk - b0 < F->xt ? k->nblk - b0 : F->xt;
-            for (int64_t i = 0; i < ob * xt; i++) LLVMBuildStore(L->b, LLVMConstNull(c->vt), F->acc[i]);
-            lw_loop lk = lw_loop_begin(L, k->kh);
-            LLVMValueRef vr = lc_madd(L, LLVMBuildMul(L->b, ly.iv, lw_i64(L, k->sh), ""), lk.iv, 1);
-            LLVMValueRef row = LLVMBuildMul(L->b, vr, lw_i64(L, k->cin * k->p * k->wq), "");
-            LLVMValueRef wrow = LLVMBuildMul(L->b, lk.iv, lw_i64(L, k->kw * k->cin * k->cout), "");
-            if (k->kw * k->cin * ob * xt <= LC_UNROLL) {
-                for (int64_t ci = 0; ci < k->cin; ci++)
-                    for (int64_t kw = 0; kw < k->kw; kw++)
-                        lc_fwd_tap(c, F, o0, ob, b0, xt, kw, lw_i64(L, ci), row, wrow);
-            } else {
-                lw_loop li = lw_loop_begin(L, k->cin);
-                for (int64_t kw = 0; kw < k->kw; kw++)
-                    lc_fwd_tap(c, F, o0, ob, b0, xt, kw, li.iv, row, wrow);
-                lw_loop_end(L, &li);
-            }
-            lw_loop_end(L, &lk);
-            lc_fwd_store(c, F, o0, ob, b0, xt, ly.iv, img);
+            lc_tile t = {o0, k->cout - o0 < F->ob ? k->cout - o0 : F->ob, b0,
+                         k->nblk - b0 < F->xt ? k->nblk - b0 : F->xt, F->yt, oy, {0}};
+            lc_fwd_tile_emit(c, F, &t, img);
         }
-    }
-    lw_loop_end(L, &ly);
+    lw_loop_end(L, &lg);
 }
 
 /* ---- the group ---------------------------------------------------------------------------- */

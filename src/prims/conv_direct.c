@@ -242,7 +242,7 @@ static int64_t cd_divisor(int64_t n, int64_t cap) {
 
 /* See conv_direct.h. */
 void cd_ftile_of(const cd_geom *g, cd_ftile *t) {
-    t->ob = cd_divisor(g->o, 16);
+    t->ob = cd_divisor(g->o, 4); /* ~square tiles: CB*KWB + OB loads per CB*KWB*OB FMAs */
     t->cb = cd_divisor(g->c, 16 / t->ob);
     t->kwb = cd_divisor(g->kw, 16 / (t->ob * t->cb));
     t->tiles = g->kh * (g->kw / t->kwb) * (g->c / t->cb) * (g->o / t->ob);

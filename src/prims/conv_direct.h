@@ -79,7 +79,8 @@ typedef struct cd_core {
 void cd_core_of(jx_op op, const cd_geom *g, int64_t lanes, cd_core *k);
 
 /* Register tile of the filter kernel: accumulators for KWB taps along the width x CB
- * input channels x OB output channels (KWB * CB * OB <= 16, each dividing its extent);
+ * input channels x OB output channels (OB <= 4, KWB * CB * OB <= 16, each dividing its
+ * extent);
  * tiles = KH * (KW/KWB) * (C/CB) * (O/OB). */
 typedef struct cd_ftile {
     int64_t kwb, cb, ob, tiles;
