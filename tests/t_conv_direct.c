@@ -109,7 +109,7 @@ TEST(direct_kernels_match_the_interpreter) {
 }
 
 TEST(patch_gemms_match_the_interpreter) {
-    /* (the patch kernels of lower_conv_patch.c take images of 8 channels or more) */
+    /* (the patch kernels of src/prims/conv_kernel_patch.c take images of 8 channels or more) */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) cc_check(&cases[i], JX_F32, "gemm");
     cc_check(&cases[13], JX_F64, "gemm");
 }

@@ -2,7 +2,7 @@
  * conv_direct.h): shape rules, the reference interpreter, the geometry of their kernels
  * and the choice between them and the patch GEMMs. They are made by the JIT's
  * conv-direct pass after every transformation, so they have no vjp/jvp/batching rules
- * (like gemm); their loop lowering is whole kernels (src/jit/lower_conv.c), never an
+ * (like gemm); their loop lowering is whole kernels (conv_kernel.c), never an
  * element inside another kernel (JXF_LIBCALL). */
 #include <stdio.h>
 #include <stdlib.h>

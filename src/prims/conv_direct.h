@@ -1,6 +1,6 @@
 /* The direct convolution primitives, made by the JIT's conv-direct pass
- * (src/transform/pass_conv.c) from the patch form of a convolution, and what the pass,
- * their rules (src/prims/conv_direct.c) and the JIT's kernels (src/jit/lower_conv.c)
+ * (src/prims/conv_pass.c) from the patch form of a convolution, and what the pass,
+ * their rules (src/prims/conv_direct.c) and their kernels (src/prims/conv_kernel.c)
  * share: the geometry of a node, the choice between the direct kernels and the patch
  * GEMMs, and the layout of the kernels' scratch memory.
  *

@@ -15,7 +15,7 @@
  * fixed, so results do not depend on the thread count. */
 #include <string.h>
 
-#include "jit/lower_conv.h"
+#include "prims/conv_kernel.h"
 
 /* The planar g image's layout as a cd_core: rows OH of O channels of gw columns, no
  * padding. */
@@ -30,7 +30,7 @@ static int64_t lcf_acc(const lc_filter *f) {
     return f->t.kwb * f->t.cb * f->t.ob;
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_filter_begin(lc *c, const jx_node *nd, lc_filter *f) {
     lw *L = c->L;
     const jit_plan *p = L->p;
@@ -159,7 +159,7 @@ static void lcf_finish(lc *c, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
     lw_loop_end(L, &lt);
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
     lw *L = c->L;
     LLVMBuilderRef B = L->b;
