@@ -105,13 +105,14 @@ static void lo_row(lw *L, jx_dtype dt, LLVMValueRef x, LLVMValueRef g, LLVMValue
     LLVMValueRef h = LLVMBuildUDiv(L->b, mis, lw_i64(L, es), "");
     h = LLVMBuildSelect(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, h, lw_i64(L, n), ""), h,
                         lw_i64(L, n), "head");
-    LLVMValueRef nv = LLVMBuildMul(L->b, LLVMBuildUDiv(L->b, LLVMBuildSub(L->b, lw_i64(L, n), h, ""),
-                                                       lw_i64(L, vl), ""), lw_i64(L, vl), "");
+    LLVMValueRef rest = LLVMBuildSub(L->b, lw_i64(L, n), h, "");
+    LLVMValueRef nv = LLVMBuildMul(L->b, LLVMBuildUDiv(L->b, rest, lw_i64(L, vl), ""),
+                                   lw_i64(L, vl), "");
     LLVMValueRef hv = LLVMBuildAdd(L->b, h, nv, "");
     LLVMValueRef bounds[3][2] = {{lw_i64(L, 0), h}, {h, hv}, {hv, lw_i64(L, n)}};
     LLVMValueRef one0 = LLVMBuildInsertElement(L->b, LLVMGetPoison(vt), x, lw_i64(L, 0), "");
-    LLVMValueRef xv = LLVMBuildShuffleVector(L->b, one0, LLVMGetPoison(vt),
-                                             LLVMConstNull(LLVMVectorType(L->i32, (unsigned)vl)), "");
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(L->i32, (unsigned)vl));
+    LLVMValueRef xv = LLVMBuildShuffleVector(L->b, one0, LLVMGetPoison(vt), zeros, "");
     unsigned nt = LLVMGetMDKindIDInContext(L->cx, "nontemporal", 11);
     LLVMMetadataRef one = LLVMValueAsMetadata(LLVMConstInt(L->i32, 1, 0));
     LLVMValueRef ntmd = LLVMMetadataAsValue(L->cx, LLVMMDNodeInContext2(L->cx, &one, 1));
@@ -150,8 +151,8 @@ int lw_outer_product(lw *L, int s, LLVMValueRef dst, int n_groups, const int *di
     int64_t inner = 1; /* root dims of one group, unravelled from its induction variable */
     for (int d = r - 2; d >= 0; d--) {
         if (d == r - 2 || dim_group[d] != dim_group[d + 1]) inner = 1;
-        LLVMValueRef v = inner == 1 ? lp[dim_group[d]].iv
-                                    : LLVMBuildUDiv(L->b, lp[dim_group[d]].iv, lw_i64(L, inner), "");
+        LLVMValueRef v = lp[dim_group[d]].iv;
+        if (inner > 1) v = LLVMBuildUDiv(L->b, v, lw_i64(L, inner), "");
         int first = d == 0 || dim_group[d - 1] != dim_group[d];
         ix.v[d] = first ? v : LLVMBuildURem(L->b, v, lw_i64(L, t->shape[d]), "");
         inner *= t->shape[d];
@@ -161,7 +162,8 @@ int lw_outer_product(lw *L, int s, LLVMValueRef dst, int n_groups, const int *di
     LLVMValueRef x = lw_eval(L, nd->in[m.sc], &ix), glin = lw_i64(L, 0);
     for (int d = 0; d < r - 1; d++)
         if (m.row_stride[d])
-            glin = LLVMBuildAdd(L->b, glin, LLVMBuildMul(L->b, ix.v[d], lw_i64(L, m.row_stride[d]), ""), "");
+            glin = LLVMBuildAdd(
+                L->b, glin, LLVMBuildMul(L->b, ix.v[d], lw_i64(L, m.row_stride[d]), ""), "");
     LLVMTypeRef et = lw_mem_type(L, t->dtype);
     LLVMValueRef g = LLVMBuildInBoundsGEP2(L->b, et, L->base[m.row], &glin, 1, "");
     LLVMValueRef o = LLVMBuildInBoundsGEP2(L->b, et, dst, &(LLVMValueRef){lw_lin(L, &ix)}, 1, "");
