@@ -46,7 +46,8 @@ static void ft_rules_env(void) {
     while (*s) {
         size_t n = strcspn(s, "=;"), m;
         for (int r = 0; r < FT_NRULES && s[n] == '='; r++) {
-            if (strlen(ft_rule_table[r].name) != n || strncmp(s, ft_rule_table[r].name, n) != 0) continue;
+            const char *name = ft_rule_table[r].name;
+            if (strlen(name) != n || strncmp(s, name, n) != 0) continue;
             ft_rule_table[r].rules = 0;
             for (const char *v = s + n + 1; *v && *v != ';'; v += m + (v[m] == ',')) {
                 m = strcspn(v, ",;");

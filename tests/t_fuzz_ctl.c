@@ -49,12 +49,14 @@ static int fzc_check_unroll(const fz_prog *p, char *what, size_t len) {
     } else if (fz_interp(u, p, got, "interp(unrolled)", what, len) == 0) {
         ok = fz_same_outputs(p, got, want, FZ_TOL_BITS, "unrolled vs original", what, len);
         fz_free_arrays(p->n_out, got);
-        int loops = fz_count_op(u, JX_OP_SCAN) + fz_count_op(u, JX_OP_COND) + fz_count_op(u, JX_OP_WHILE);
+        int loops = fz_count_op(u, JX_OP_SCAN) + fz_count_op(u, JX_OP_COND) +
+                    fz_count_op(u, JX_OP_WHILE);
         if (ok && loops == 0) {
             fz_prog q = *p;
             q.fn = u;
             ok = fz_check_jit(&q, what, len);
-            if (!ok) snprintf(what + strlen(what), len - strlen(what), " (the JIT of the unrolled form)");
+            size_t m = strlen(what);
+            if (!ok) snprintf(what + m, len - m, " (the JIT of the unrolled form)");
         }
     }
     if (!ok && u) {
@@ -124,7 +126,8 @@ TEST(fuzz_ctl_found_scan_x_as_carry) {
     jx_type ty[2] = {JX_SCALAR(JX_F64), JX_TYPE(JX_F64, 3)};
     jx_fn *f = jx_trace(fzc_found_g, 2, ty, 4, NULL);
     CHECK(f != NULL);
-    jx_array *in[2] = {jx_array_scalar(JX_F64, 0.5), jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){-1, 1, 2})};
+    jx_array *in[2] = {jx_array_scalar(JX_F64, 0.5),
+                       jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){-1, 1, 2})};
     jx_array *out[4] = {0};
     CHECK(f && jx_interp(f, in, out) == 0);
     const double fwd[3] = {-0.5, -1, 2}, rev[3] = {-1, 2, 1}; /* c * x, c the previous x */
@@ -154,14 +157,16 @@ TEST(fuzz_ctl_generator) {
         } else {
             int ctl = 0;
             eqns += jx_fn_n_eqns(p.fn);
-            for (int i = 0; i < FZ_NKINDS; i++) kinds[i] += p.kinds[i], ctl += i >= FZ_NBASE && p.kinds[i];
+            for (int i = 0; i < FZ_NKINDS; i++)
+                kinds[i] += p.kinds[i], ctl += i >= FZ_NBASE && p.kinds[i];
             for (int i = 0; i < FZF_NFEAT; i++) feats[i] += p.feats[i];
             with_ctl += ctl > 0;
         }
         fz_prog_free(&p);
     }
     CHECK(bad == 0);
-    printf("  %d programs (%d with control flow), %ld equations; control-flow results:", n, with_ctl, eqns);
+    printf("  %d programs (%d with control flow), %ld equations; control-flow results:", n,
+           with_ctl, eqns);
     for (int i = FZ_NBASE; i < FZ_NKINDS; i++) printf(" %s=%d", fz_kind_names[i], kinds[i]);
     printf("\n  features:");
     for (int i = 0; i < FZF_NFEAT; i++) printf(" %s=%d", fz_feat_names[i], feats[i]);
@@ -170,7 +175,8 @@ TEST(fuzz_ctl_generator) {
         if (kinds[i] == 0 && fzc_mix.w[i - FZ_NBASE] > 0 && (i < FZ_WHILE || FZ_HAVE_WHILE))
             CHECK_FAIL_("control-flow kind %s was never generated", fz_kind_names[i]);
     for (int i = 0; i < FZF_NFEAT && n >= 40; i++)
-        if (feats[i] == 0 && i != FZF_GIVEUP) CHECK_FAIL_("feature %s never occurred", fz_feat_names[i]);
+        if (feats[i] == 0 && i != FZF_GIVEUP)
+            CHECK_FAIL_("feature %s never occurred", fz_feat_names[i]);
     CHECK(with_ctl >= n / 2);
 }
 
