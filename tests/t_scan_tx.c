@@ -188,9 +188,8 @@ TEST(grad_and_vmap_are_not_implemented_yet) {
     CHECK(v == NULL);
     CHECK_CONTAINS(jx_error(), "vmap: batching rule for 'scan' not implemented yet");
     CHECK_CONTAINS(jx_error(), line);
-    jx_exe *e = jx_jit(f, NULL);
-    CHECK(e == NULL);
-    CHECK_CONTAINS(jx_error(), "jit: scan (");
+    jx_exe *e = jx_jit(f, NULL); /* the JIT runs it (t_jit_control.c) */
+    CHECK(e != NULL);
     jx_fn_free(g), jx_fn_free(v), jx_exe_free(e), jx_fn_free(f);
 }
 
