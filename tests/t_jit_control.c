@@ -71,6 +71,45 @@ TEST(switch_three_branches_clamped) {
     cond_case(f_switch, 1, 5, "switch of 1");
 }
 
+/* The constant f64[5] vector k, k + 1, ... (a buffer in the constant table). */
+static jx_val cvec(jx_trace *t, double k) {
+    jx_type ty = JX_TYPE(JX_F64, 5);
+    jx_array *a = jx_array_new_type(&ty);
+    for (int i = 0; i < 5; i++) jx_array_set(a, i, k + i);
+    jx_val v = jx_constant(t, a);
+    jx_array_free(a);
+    return v;
+}
+static void br_k1(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)user;
+    out[0] = jx_mul(in[0], cvec(t, 10));
+    out[1] = in[1];
+}
+static void br_k2(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)user;
+    out[0] = jx_sub(in[0], cvec(t, 30));
+    out[1] = jx_sum_all(jx_mul(in[0], cvec(t, 40)));
+}
+/* Constants in the top function and in each branch: each sub-plan reads its own part of
+ * the one constant table. */
+static void f_consts(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)user;
+    jx_val r[2], args[2] = {jx_add(in[1], cvec(t, 100)), in[2]};
+    jx_switch(in[0], 2, (const jx_trace_cb[]){br_k1, br_k2}, NULL, 2, args, 2, r);
+    out[0] = jx_add(r[0], cvec(t, 200));
+    out[1] = r[1];
+}
+
+TEST(constants_of_sub_plans) {
+    for (int i = 0; i < 2; i++) {
+        jx_fn *f = jx_trace(f_consts, 3, c_types, 2, NULL);
+        jx_array *in[3] = {jx_array_scalar(JX_I32, i), rand_array(c_types[1], -2, 2, 0),
+                           jx_array_scalar(JX_F64, 0.75)};
+        CHECK(jit_vs_interp(f, in, 0, "constants in branches"));
+        for (int k = 0; k < 3; k++) jx_array_free(in[k]);
+    }
+}
+
 /* ---- scan ------------------------------------------------------------------------------ */
 
 /* body(h f64[4], k i32[], a f32[2], x f64[4]) -> (h', k', a', y f64[4], z i32[]) */
@@ -188,6 +227,28 @@ TEST(scan_in_scan_and_cond_in_scan) {
     jx_array_free(in[0]), jx_array_free(in[1]);
 }
 
+/* body(h f64[5], x f64[5]): a cond with constants in its branches, and one of its own */
+static void body_consts(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)user;
+    jx_val r[2], args[2] = {jx_mul(in[0], cvec(t, 50)), jx_sum_all(in[1])};
+    jx_cond(jx_gt(args[1], jx_lit(args[1], 0)), br_k1, br_k2, NULL, 2, args, 2, r);
+    out[0] = jx_add(jx_mul(r[0], jx_lit(r[0], 0.001)), in[1]);
+    out[1] = r[1];
+}
+static void f_scan_consts(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)user;
+    jx_val h = jx_mul(in[0], cvec(t, 60));
+    jx_scan(body_consts, NULL, 1, &h, 1, in + 1, -1, 0, 1, out, out + 1);
+}
+
+TEST(constants_of_nested_sub_plans) {
+    jx_type ty[2] = {JX_TYPE(JX_F64, 5), JX_TYPE(JX_F64, 7, 5)};
+    jx_fn *f = jx_trace(f_scan_consts, 2, ty, 2, NULL);
+    jx_array *in[2] = {rand_array(ty[0], -1, 1, 0), rand_array(ty[1], -1, 1, 0)};
+    CHECK(jit_vs_interp(f, in, 0, "constants in nested sub-plans"));
+    jx_array_free(in[0]), jx_array_free(in[1]);
+}
+
 TEST(scan_in_cond) {
     jx_type ty[3] = {JX_SCALAR(JX_BOOL), JX_TYPE(JX_F64, 6, 4), JX_SCALAR(JX_F64)};
     for (int p = 0; p < 2; p++) {
@@ -280,12 +341,24 @@ TEST(scan_with_gemm_in_body) {
 
 /* ---- donation, code size, plan text, cache --------------------------------------------- */
 
+/* body(h f64[3], x f64[3]) -> (rev(h) * 0.5 + x, h * x): reads h at other elements than
+ * it writes, so computing it in its own input's memory would be wrong. */
+static void body_rev(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_add(jx_mul(jx_rev(in[0], JX_INTS(0)), jx_lit(in[0], 0.5)), in[1]);
+    out[1] = jx_mul(in[0], in[1]);
+}
+static void f_rev(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_scan(body_rev, NULL, 1, in, 1, in + 1, -1, 0, 1, out, out + 1);
+}
+
 /* The carry donated (its result computed in the input's memory, both parities of the
  * length), equal to the interpreter on a copy; xs untouched. */
 TEST(donated_carry) {
     for (int64_t len = 4; len <= 5; len++) {
         jx_type ty[2] = {JX_TYPE(JX_F64, 3), JX_TYPE(JX_F64, len, 3)};
-        jx_fn *f = jx_trace(f_sq, 2, ty, 2, &len);
+        jx_fn *f = jx_trace(f_rev, 2, ty, 2, NULL);
         jx_exe *e = f ? jit_compile_keep(f, &(jx_jit_opts){.donate = (unsigned char[]){1, 0}}) : NULL;
         char *plan = e ? jit_exe_plan(e) : NULL;
         CHECK_CONTAINS(plan, "out0 may reuse donated in0");
