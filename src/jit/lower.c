@@ -258,9 +258,9 @@ static int lw_entry_body(lw *L, lw_entry *E) {
         if (E->kernel_par[s].trampoline && E->kernel_nargs[s] > maxpar)
             maxpar = E->kernel_nargs[s];
     LLVMPositionBuilderAtEnd(L->b, E->block);
-    E->par_ctx = LLVMBuildArrayAlloca(L->b, L->ptr, lw_i64(L, maxpar), "pctx");
     L->alloca_bb = E->alloca_bb;
     L->loop_md = NULL;
+    E->par_ctx = lw_alloca(L, LLVMArrayType2(L->ptr, (uint64_t)maxpar));
     LLVMTypeRef par_at[5] = {L->ptr, L->ptr, L->i64, L->i64, L->i32};
     E->par_type = LLVMFunctionType(L->void_type, par_at, 5, 0);
     L->fn = E->fn;
