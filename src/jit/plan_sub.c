@@ -77,8 +77,13 @@ int jit_plan_multi(jit_plan *p, int i) {
         p->subs[p->n_subs++] = q;
         if (q->arena_bytes > arena) arena = q->arena_bytes;
     }
-    /* each term is at most about JX_MAX_BYTES (2^60): no overflow; memplan checks the total */
-    p->buf[i] = (jp_buf){JP_ARENA, -1, 0, (arena + 63) / 64 * 64 + temps, -1, -1};
+    /* arena <= JX_MAX_BYTES (memplan), temps below 2^62 (multi_temps): no overflow */
+    int64_t scratch = (arena + 63) / 64 * 64 + temps;
+    if (scratch > JX_MAX_BYTES)
+        return util_err("jit: %s (%s:%d) needs %lld bytes of scratch memory, more than the "
+                        "maximum of 2^60", prim_info(nd->op)->name,
+                        nd->loc.file ? nd->loc.file : "?", nd->loc.line, (long long)scratch);
+    p->buf[i] = (jp_buf){JP_ARENA, -1, 0, scratch, -1, -1};
     jp_step s = {JS_MULTI, i, 0, -1, {0}, 0, first};
     return jit_plan_add_step(p, s) < 0 ? util_err("jit: out of memory adding a step") : 0;
 }

@@ -33,14 +33,15 @@ static int64_t ctl_align(int64_t b) {
     return (b + 63) / 64 * 64;
 }
 
-/* See control.h: scan's second carry buffers; cond needs none; other ops have no
- * lowering (-1). */
+/* See control.h: scan's second carry buffers (more than JX_MAX_BYTES: some value above
+ * it); cond needs none; other ops have no lowering (-1). */
 int64_t ctl_multi_temps(const jx_node *n) {
     if (n->op == JX_OP_COND) return 0;
     if (n->op != JX_OP_SCAN) return -1;
     const jx_fn *body = n->at.fns[0];
-    int64_t t = 0;
-    for (int c = 0; c < (int)n->at.v[1][0]; c++) t += ctl_align(ctl_bytes(body->nodes[c].type));
+    int64_t t = 0; /* each term is at most JX_MAX_BYTES + 63: saturated, no overflow */
+    for (int c = 0; c < (int)n->at.v[1][0] && t <= JX_MAX_BYTES; c++)
+        t += ctl_align(ctl_bytes(body->nodes[c].type));
     return t;
 }
 
