@@ -28,9 +28,12 @@
 #include "jit/jit.h"
 #include "core/util.h"
 
-/* Appends q's constants to p's table (retained) and sets q->const_base. 0, or -1 on OOM. */
+/* Appends q's constants to p's table (retained) and sets q->const_base, keeping room for
+ * p's own constant nodes still to come (at most one per node of p's function, as
+ * pl_leaf's table assumes). 0, or -1 on OOM. */
 static int ps_consts(jit_plan *p, jit_plan *q) {
-    jx_array **nc = realloc(p->consts, ((size_t)p->n_consts + (size_t)q->n_consts + 1) * sizeof *nc);
+    size_t cap = (size_t)p->n_consts + (size_t)q->n_consts + (size_t)p->n_fn + 1;
+    jx_array **nc = realloc(p->consts, cap * sizeof *nc);
     if (!nc) return util_err("jit: out of memory growing the constant table to %d entries",
                              p->n_consts + q->n_consts);
     p->consts = nc;
