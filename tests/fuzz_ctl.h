@@ -145,7 +145,11 @@ static int fz_sub_gen(const fz_gen *g, fz_sub *s, jx_trace *t, const jx_val *in,
         for (int attempt = 0; attempt < 40 && !p->error[0]; attempt++)
             if (fz_step(c, fz_rand_kind(c))) break;
     for (int j = 0; j < n_out && !p->error[0]; j++) {
-        int k = j < s->n_fixed ? fz_coerce(c, s->fixed[j]) : fz_free_out(c, s->free_mul, first);
+        int k = -1, same[FZ_SUB_MAX], ns = 0;
+        for (int i = 0; j < s->n_fixed && i < s->n_in; i++) /* an input as it is: a carry */
+            if (jx_type_eq(&c->vals[i].t, &s->fixed[j])) same[ns++] = i; /* kept, swapped, an x */
+        if (ns > 0 && fz_chance(c, 0.2)) k = same[fz_below(c, ns)];
+        else k = j < s->n_fixed ? fz_coerce(c, s->fixed[j]) : fz_free_out(c, s->free_mul, first);
         if (k < 0) break;
         s->out[j] = c->vals[k];
         out[j] = c->vals[k].v;

@@ -105,6 +105,39 @@ TEST(fuzz_ctl_found_capture_broadcast) {
     jx_fn_free(f);
 }
 
+/* Body of fzc_found_g: (c, x) -> (x, c * x): the x slice itself is the new carry. */
+static void fzc_xcarry_body(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    out[0] = in[1];
+    out[1] = jx_mul(in[0], in[1]);
+}
+
+/* scan of fzc_xcarry_body over xs f64[3] from c0 f64[], forward and reversed. */
+static void fzc_found_g(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_scan(fzc_xcarry_body, NULL, 1, in, 1, in + 1, -1, 0, 1, out, out + 1);
+    jx_scan(fzc_xcarry_body, NULL, 1, in, 1, in + 1, -1, 1, 1, out + 2, out + 3);
+}
+
+/* Found by the fuzzer (jxfuzz-tx --ctl, seed 3155, vmap vs loop): the interpreter's scan
+ * kept a body output that is the body's x slice itself as the next carry, and the next
+ * step's slice overwrote it: ys = c * x came out as x * x. */
+TEST(fuzz_ctl_found_scan_x_as_carry) {
+    jx_type ty[2] = {JX_SCALAR(JX_F64), JX_TYPE(JX_F64, 3)};
+    jx_fn *f = jx_trace(fzc_found_g, 2, ty, 4, NULL);
+    CHECK(f != NULL);
+    jx_array *in[2] = {jx_array_scalar(JX_F64, 0.5), jx_array_from(JX_F64, 1, (int64_t[]){3}, (double[]){-1, 1, 2})};
+    jx_array *out[4] = {0};
+    CHECK(f && jx_interp(f, in, out) == 0);
+    const double fwd[3] = {-0.5, -1, 2}, rev[3] = {-1, 2, 1}; /* c * x, c the previous x */
+    for (int e = 0; out[1] && out[3] && e < 3; e++) {
+        CHECK_NEAR(jx_array_get(out[1], e), fwd[e], 0);
+        CHECK_NEAR(jx_array_get(out[3], e), rev[e], 0);
+    }
+    if (out[0] && out[2]) CHECK(jx_array_get(out[0], 0) == 2 && jx_array_get(out[2], 0) == -1);
+    fz_free_arrays(2, in);
+    fz_free_arrays(4, out);
+    jx_fn_free(f);
+}
+
 TEST(fuzz_ctl_generator) {
     fz_binary = "t_fuzz_ctl";
     uint64_t s0 = fz_seed0();

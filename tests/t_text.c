@@ -169,7 +169,7 @@ static jx_val tx_conv_case(int which, const jx_val *in) {
     jx_ints a[4] = {JX_INTS(3, 3), JX_INTS(1, 2), JX_INTS(1, 0), JX_INTS(1, 2)};
     return which == 0 ? cd_conv_at(JX_HERE, in[0], in[1], a)
            : which == 1 ? cd_backprop_input_at(JX_HERE, in[0], in[1], 5, 6, a)
-                        : cd_backprop_filter_at(JX_HERE, in[0], in[1], 1, a);
+                        : cd_backprop_filter_at(JX_HERE, in[0], in[1], 1, 1, a);
 }
 RT(conv, "conv", 2, out[0] = tx_conv_case(0, in), F32(1, 5, 6, 2), F32(18, 3))
 RT(conv_backprop_input, "conv_backprop_input", 2, out[0] = tx_conv_case(1, in),

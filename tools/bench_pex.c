@@ -5,8 +5,8 @@
  * rep by rep, thread count by thread count:
  *   pex      vmap(grad(loss), in_axes=(None, 0, 0))(params, x[B,784], labels[B]): every
  *            example's 6 gradients [B,...] (jx_call_vmap of jx_call_grad);
- *   loop     the same from B runs of the jitted grad of one example (preallocated inputs
- *            and outputs);
+ *   loop     the same from B runs of the jitted grad of one example (preallocated inputs,
+ *            each example's gradients written into its rows of pex's outputs);
  *   dpsgd    DP-SGD's gradients as examples/per_example_grads.c builds them: per-example
  *            grads, their norms over all params, each clipped to norm 1, the clipped sum
  *            as a contraction over the batch plus Gaussian noise, divided by B;
@@ -28,7 +28,7 @@
 #include <time.h>
 
 #ifdef __SSE2__
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 #include "jx.h"
@@ -153,9 +153,13 @@ typedef struct bp_fill {
  * buffer far beyond the caches). */
 static void *bp_fill_run(void *arg) {
     bp_fill *f = arg;
-#ifdef __SSE2__
-    __m128 v = _mm_set1_ps(1.0f);
     float *p = (float *)(void *)f->p; /* 64-byte aligned */
+#if defined __AVX512F__
+    __m512 v = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i + 16 <= f->n / sizeof(float); i += 16) _mm512_stream_ps(p + i, v);
+    _mm_sfence();
+#elif defined __SSE2__
+    __m128 v = _mm_set1_ps(1.0f);
     for (size_t i = 0; i + 4 <= f->n / sizeof(float); i += 4) _mm_stream_ps(p + i, v);
     _mm_sfence();
 #else
@@ -192,6 +196,7 @@ typedef struct bp_data {
     int64_t B;
     jx_array *params[BP_NP], *key, *x, *labels, *x1[1024], *lab1[1024];
     jx_array *g[BP_NP], *g1[BP_NP], *dp[BP_NP], *logp, *floor;
+    jx_array *gb[1024][BP_NP]; /* example b's gradients: views of the rows of g */
     float hx[1024], hy[16], h0[512], h1[512];
 } bp_data;
 
@@ -239,6 +244,10 @@ static int bp_data_init(bp_data *d, int64_t B) {
         d->dp[i] = jx_array_new_type(&t);
         if (!d->g[i] || !d->g1[i] || !d->dp[i]) return -1;
         gbytes += jx_array_nbytes(d->g[i]);
+        for (int64_t b = 0; b < B; b++) {
+            char *row = (char *)jx_array_data(d->g[i]) + b * (int64_t)jx_array_nbytes(d->g1[i]);
+            if (!(d->gb[b][i] = jx_array_wrap(JX_F32, t.rank, t.shape, row, NULL, NULL))) return -1;
+        }
     }
     int64_t n10 = 10, nfl = (int64_t)gbytes;
     d->logp = jx_array_new(JX_F32, 1, &n10);
@@ -291,7 +300,7 @@ static int bp_run(const bp_set *s, bp_data *d, int r) {
     case 1:
         for (int64_t b = 0; b < d->B; b++) {
             in[BP_NP] = d->x1[b], in[BP_NP + 1] = d->lab1[b];
-            if (jx_exe_run(s->grad1, in, d->g1) < 0) return -1;
+            if (jx_exe_run(s->grad1, in, d->gb[b]) < 0) return -1;
         }
         return 0;
     case 2:

@@ -2,7 +2,7 @@
  * conv_direct.h): shape rules, the reference interpreter, the geometry of their kernels
  * and the choice between them and the patch GEMMs. They are made by the JIT's
  * conv-direct pass after every transformation, so they have no vjp/jvp/batching rules
- * (like gemm); their loop lowering is whole kernels (src/jit/lower_conv.c), never an
+ * (like gemm); their loop lowering is whole kernels (conv_kernel.c), never an
  * element inside another kernel (JXF_LIBCALL). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,10 +94,11 @@ static int cd_infer(jx_op op, int nin, const jx_type *in, const jx_attrs *at,
         return -1;
     int64_t kkc = p.kh * p.kw * in[0].shape[3], n = in[0].shape[0];
     if (hint->rank != 3 || hint->dtype != in[0].dtype || hint->shape[0] < 1 ||
-        hint->shape[0] > (n > 1 ? n : 1) || hint->shape[1] != kkc ||
+        hint->shape[0] > (n > 1 ? n : 1) || (hint->shape[1] != kkc && hint->shape[1] != kkc + 1) ||
         hint->shape[2] != in[1].shape[3]) {
-        snprintf(err, errlen, "output type must be %s[S,%lld,%lld] with 1 <= S <= max(N, 1)",
-                 jx_dtype_name(in[0].dtype), (long long)kkc, (long long)in[1].shape[3]);
+        snprintf(err, errlen, "output type must be %s[S,%lld,%lld] (or [S,%lld,%lld] with the bias "
+                 "row) with 1 <= S <= max(N, 1)", jx_dtype_name(in[0].dtype), (long long)kkc,
+                 (long long)in[1].shape[3], (long long)(kkc + 1), (long long)in[1].shape[3]);
         return -1;
     }
     *out = *hint;
@@ -115,7 +116,9 @@ void cd_geom_of(const jx_node *nd, const jx_type *in0, const jx_type *in1, cd_ge
                        : nd->op == JX_OP_CONV_BACKPROP_INPUT ? in0 : in1;
     *g = (cd_geom){x->shape[0], x->shape[1], x->shape[2], x->shape[3], y->shape[1], y->shape[2],
                    y->shape[3], p.kh, p.kw, p.sh, p.sw, p.ph0, p.pw0, p.ph1, p.pw1,
-                   nd->op == JX_OP_CONV_BACKPROP_FILTER ? nd->type.shape[0] : 1};
+                   nd->op == JX_OP_CONV_BACKPROP_FILTER ? nd->type.shape[0] : 1, 0};
+    if (nd->op == JX_OP_CONV_BACKPROP_FILTER)
+        g->bias = nd->type.shape[1] == p.kh * p.kw * x->shape[3] + 1;
 }
 
 /* ---- the reference interpreter --------------------------------------------------------- */
@@ -172,13 +175,18 @@ static void cd_visit_input(void *vctx, int64_t n, int64_t xoff, int64_t yoff, in
                 cd_get(r->a, r->dt, yoff + o) * cd_get(r->b, r->dt, (woff + c) * r->g->o + o);
 }
 
+/* The batch slice holding image n of g (the last s with s*N/S <= n). */
+static int64_t cd_slice_of(const cd_geom *g, int64_t n) {
+    int64_t s = 0;
+    while (s + 1 < g->s && (s + 1) * g->n / g->s <= n) s++;
+    return s;
+}
+
 /* conv_backprop_filter: dw[slice(n), woff + c, o] += x[xoff + c] * g[yoff + o]. */
 static void cd_visit_filter(void *vctx, int64_t n, int64_t xoff, int64_t yoff, int64_t woff) {
     cd_run *r = vctx;
     const cd_geom *g = r->g;
-    int64_t s = 0; /* the slice holding n: the last s with s*N/S <= n */
-    while (s + 1 < g->s && (s + 1) * g->n / g->s <= n) s++;
-    double *d = r->acc + s * g->kh * g->kw * g->c * g->o;
+    double *d = r->acc + cd_slice_of(g, n) * (g->kh * g->kw * g->c + g->bias) * g->o;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t o = 0; o < g->o; o++)
             d[(woff + c) * g->o + o] +=
@@ -197,6 +205,11 @@ static int cd_interp(const jx_node *nd, jx_array *const *in, jx_array *out) {
     if (!r.acc) return util_err("%s: out of memory", prim_info(nd->op)->name);
     cd_walk(&g, nd->op == JX_OP_CONV ? cd_visit_conv
                 : nd->op == JX_OP_CONV_BACKPROP_INPUT ? cd_visit_input : cd_visit_filter, &r);
+    int64_t rows = g.kh * g.kw * g.c + g.bias;
+    for (int64_t n = 0; g.bias && n < g.n; n++) /* the bias row: g summed per slice */
+        for (int64_t i = 0; i < g.oh * g.ow * g.o; i++)
+            r.acc[(cd_slice_of(&g, n) * rows + rows - 1) * g.o + i % g.o] +=
+                cd_get(r.b, r.dt, n * g.oh * g.ow * g.o + i);
     void *d = jx_array_data(out);
     for (int64_t i = 0; i < m; i++) {
         if (r.dt == JX_F32) ((float *)d)[i] = (float)r.acc[i];
@@ -256,7 +269,7 @@ int64_t cd_scratch_bytes(jx_op op, const cd_geom *g, int64_t lanes, int64_t esiz
     if (op != JX_OP_CONV_BACKPROP_FILTER) return (planar + g->kh * g->kw * g->c * g->o) * esize;
     cd_ftile t;
     cd_ftile_of(g, &t);
-    int64_t grad = g->oh * g->o * k.nblk * k.v, part = t.tiles * t.kwb * t.cb * t.ob * k.v;
+    int64_t grad = g->oh * g->o * k.nblk * k.v, part = (t.tiles * t.kwb * t.cb * t.ob + g->o) * k.v;
     return (planar + grad + part) * esize;
 }
 
@@ -300,8 +313,9 @@ void cd_describe(const jx_node *nd, const jx_type *in0, const jx_type *in1, int6
     if (nd->op == JX_OP_CONV_BACKPROP_FILTER && n >= 0 && (size_t)n < len) {
         cd_ftile t;
         cd_ftile_of(&g, &t);
-        snprintf(buf + n, len - (size_t)n, ", %lld batch slices, %lld tiles of %lld accumulators",
-                 (long long)g.s, (long long)t.tiles, (long long)(t.kwb * t.cb * t.ob));
+        snprintf(buf + n, len - (size_t)n, ", %lld batch slices, %lld tiles of %lld accumulators%s",
+                 (long long)g.s, (long long)t.tiles, (long long)(t.kwb * t.cb * t.ob),
+                 g.bias ? ", bias row" : "");
     }
 }
 
@@ -326,11 +340,12 @@ jx_val cd_backprop_input_at(jx_loc loc, jx_val g, jx_val w, int64_t h, int64_t w
 }
 
 /* See conv_direct.h. */
-jx_val cd_backprop_filter_at(jx_loc loc, jx_val x, jx_val g, int64_t slices, const jx_ints *a) {
+jx_val cd_backprop_filter_at(jx_loc loc, jx_val x, jx_val g, int64_t slices, int bias,
+                             const jx_ints *a) {
     jx_attrs at = ir_attrs(&a[0], &a[1], &a[2], &a[3]);
     jx_type xt = jx_val_type(x), gt = jx_val_type(g);
     int64_t kk = a[0].n == 2 ? a[0].v[0] * a[0].v[1] : 1;
-    jx_type hint = {xt.dtype, 3, {slices, kk * xt.shape[3], gt.shape[3]}};
+    jx_type hint = {xt.dtype, 3, {slices, kk * xt.shape[3] + (bias != 0), gt.shape[3]}};
     jx_val in[2] = {x, g};
     return trace_emit(loc, NULL, JX_OP_CONV_BACKPROP_FILTER, 2, in, &at, &hint);
 }

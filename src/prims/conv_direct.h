@@ -1,6 +1,6 @@
 /* The direct convolution primitives, made by the JIT's conv-direct pass
- * (src/transform/pass_conv.c) from the patch form of a convolution, and what the pass,
- * their rules (src/prims/conv_direct.c) and the JIT's kernels (src/jit/lower_conv.c)
+ * (src/prims/conv_pass.c) from the patch form of a convolution, and what the pass,
+ * their rules (src/prims/conv_direct.c) and their kernels (src/prims/conv_kernel.c)
  * share: the geometry of a node, the choice between the direct kernels and the patch
  * GEMMs, and the layout of the kernels' scratch memory.
  *
@@ -9,6 +9,9 @@
  *   conv_backprop_input(g, w)   = conv_patches_t(dot_general(g, w) over O)   [N,H,W,C]
  *   conv_backprop_filter(x, g)  = per batch slice s, dot_general(P[n in s], g[n in s])
  *                                 over (n, oh, ow)                           [S,KH*KW*C,O]
+ *                                 or, with a bias row, [S,KH*KW*C+1,O] whose last row
+ *                                 is the sum of g[n in s] over (n, oh, ow): the gradient
+ *                                 of the conv's bias, from the same pass over g
  * with the attributes of conv_patches (window, strides, pad_lo, pad_hi). The batch is cut
  * into S slices, slice s holding images [s*N/S, (s+1)*N/S): the filter gradient is the
  * sum over the slices (the pass adds that reduce_sum), and each slice is one unit of
@@ -42,12 +45,12 @@ int64_t conv_out_dim(const char *axis, int64_t in, int64_t k, int64_t s, int64_t
 /* ---- the direct ops ---- */
 
 /* A node's geometry: the image x [N,H,W,C] (for conv_backprop_input: its result), the
- * conv's output [N,OH,OW,O] (for the backprops: g), the window, strides and pads, and S
- * (conv_backprop_filter; 1 otherwise). */
+ * conv's output [N,OH,OW,O] (for the backprops: g), the window, strides and pads, S and
+ * whether there is a bias row (conv_backprop_filter; 1 and 0 otherwise). */
 typedef struct cd_geom {
     int64_t n, h, w, c, oh, ow, o;
     int64_t kh, kw, sh, sw, ph0, pw0, ph1, pw1;
-    int64_t s;
+    int64_t s, bias;
 } cd_geom;
 
 /* The geometry of node nd of op conv, conv_backprop_input or conv_backprop_filter,
@@ -103,11 +106,12 @@ void cd_describe(const jx_node *nd, const jx_type *in0, const jx_type *in1, int6
                  char *buf, size_t len);
 
 /* Emitters of the pass: the three ops (the shape rules check the rest; conv_backprop_input
- * takes the image height and width, conv_backprop_filter the number of slices). */
+ * takes the image height and width, conv_backprop_filter the number of slices and
+ * whether to add the bias row). */
 jx_val cd_conv_at(jx_loc loc, jx_val x, jx_val w, const jx_ints *attrs);
 jx_val cd_backprop_input_at(jx_loc loc, jx_val g, jx_val w, int64_t h, int64_t wd,
                             const jx_ints *attrs);
-jx_val cd_backprop_filter_at(jx_loc loc, jx_val x, jx_val g, int64_t slices,
+jx_val cd_backprop_filter_at(jx_loc loc, jx_val x, jx_val g, int64_t slices, int bias,
                              const jx_ints *attrs);
 
 #endif

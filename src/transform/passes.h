@@ -62,7 +62,7 @@ jx_fn *pass_gemm_fold(const jx_fn *f);
  * new function, or NULL with jx_error(). */
 jx_fn *pass_outer(const jx_fn *f);
 
-/* conv-direct (pass_conv.c): the patch form of a convolution (conv_patches + dot_general,
+/* conv-direct (src/prims/conv_pass.c, beside the primitives it makes): the patch form of a convolution (conv_patches + dot_general,
  * conv_patches_t of a dot_general) becomes conv / conv_backprop_input /
  * conv_backprop_filter where their shape rule prefers the direct kernels. A new function,
  * or NULL with jx_error(). */

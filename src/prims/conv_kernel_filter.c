@@ -11,11 +11,12 @@
  * columns) are loaded from the slice's partial sums, updated over every output row and
  * stored back. At the end of the slice each vector is summed across its lanes into the
  * output. The last run of a row masks its lanes past OW (x * 0 would turn an infinite x
- * into NaN). Each slice is one unit of the thread pool's split; its summation order is
- * fixed, so results do not depend on the thread count. */
+ * into NaN). With a bias row, the g vectors of every run are also summed per output
+ * channel (the planar g is zero past OW). Each slice is one unit of the thread pool's
+ * split; its summation order is fixed, so results do not depend on the thread count. */
 #include <string.h>
 
-#include "jit/lower_conv.h"
+#include "prims/conv_kernel.h"
 
 /* The planar g image's layout as a cd_core: rows OH of O channels of gw columns, no
  * padding. */
@@ -30,7 +31,7 @@ static int64_t lcf_acc(const lc_filter *f) {
     return f->t.kwb * f->t.cb * f->t.ob;
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_filter_begin(lc *c, const jx_node *nd, lc_filter *f) {
     lw *L = c->L;
     const jit_plan *p = L->p;
@@ -43,7 +44,7 @@ void lc_filter_begin(lc *c, const jx_node *nd, lc_filter *f) {
     int64_t nx = f->k.hp * f->k.cin * f->k.p * f->k.wq, ng = gk.hp * gk.cin * gk.wq;
     f->xp = lc_array(L, c->et, nx);
     f->gp = lc_array(L, c->et, ng);
-    f->ps = lc_array(L, c->et, f->t.tiles * lcf_acc(f) * c->v);
+    f->ps = lc_array(L, c->et, (f->t.tiles * lcf_acc(f) + f->g.o) * c->v);
     for (int64_t i = 0; i < lcf_acc(f); i++) f->acc[i] = lw_alloca(L, c->vt);
     lc_zero(L, f->xp, nx * esz);
     lc_zero(L, f->gp, ng * esz);
@@ -137,8 +138,8 @@ static LLVMValueRef lcf_hsum(lc *c, LLVMValueRef v) {
 static void lcf_finish(lc *c, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
     lw *L = c->L;
     LLVMBuilderRef B = L->b;
-    int64_t na = lcf_acc(f), kkco = f->g.kh * f->g.kw * f->g.c * f->g.o;
-    LLVMValueRef out = lc_gep(c, dst, LLVMBuildMul(B, s, lw_i64(L, kkco), ""));
+    int64_t na = lcf_acc(f), kkc = f->g.kh * f->g.kw * f->g.c;
+    LLVMValueRef out = lc_gep(c, dst, LLVMBuildMul(B, s, lw_i64(L, (kkc + f->g.bias) * f->g.o), ""));
     lw_loop lt = lw_loop_begin(L, f->t.tiles);
     lcf_tile tl = lcf_decode(L, f, lt.iv);
     LLVMValueRef tap0 = LLVMBuildAdd(B, LLVMBuildMul(B, tl.kh, lw_i64(L, f->g.kw), ""), tl.kw0, "");
@@ -157,14 +158,44 @@ static void lcf_finish(lc *c, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
                 LLVMBuildStore(B, sum, lc_gep(c, out, oi));
             }
     lw_loop_end(L, &lt);
+    if (!f->g.bias) return;
+    lw_loop lo = lw_loop_begin(L, f->g.o); /* the bias row */
+    LLVMValueRef pb = LLVMBuildMul(B, LLVMBuildAdd(B, lo.iv, lw_i64(L, f->t.tiles * na), ""),
+                                   lw_i64(L, c->v), "");
+    LLVMBuildStore(B, lcf_hsum(c, lc_vload(c, f->ps, pb)),
+                   lc_gep(c, out, LLVMBuildAdd(B, lo.iv, lw_i64(L, kkc * f->g.o), "")));
+    lw_loop_end(L, &lo);
 }
 
-/* See lower_conv.h. */
+/* Adds image's planar g (current in f->gp) to the bias row's partial sums: per output
+ * channel, the sum of its vectors over the rows. */
+static void lcf_bias(lc *c, lc_filter *f) {
+    lw *L = c->L;
+    LLVMBuilderRef B = L->b;
+    int64_t gw = f->k.nblk * f->k.v;
+    lw_loop lo = lw_loop_begin(L, f->g.o);
+    LLVMValueRef pb = LLVMBuildMul(B, LLVMBuildAdd(B, lo.iv, lw_i64(L, f->t.tiles * lcf_acc(f)), ""),
+                                   lw_i64(L, c->v), "");
+    LLVMBuildStore(B, lc_vload(c, f->ps, pb), f->acc[0]);
+    lw_loop ly = lw_loop_begin(L, f->g.oh);
+    LLVMValueRef grow = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ly.iv, lw_i64(L, f->g.o), ""),
+                                                     lo.iv, ""), lw_i64(L, gw), "");
+    for (int64_t b = 0; b < f->k.nblk; b++) {
+        LLVMValueRef gv = lc_vload(c, f->gp, LLVMBuildAdd(B, grow, lw_i64(L, b * f->k.v), ""));
+        LLVMValueRef a = LLVMBuildLoad2(B, c->vt, f->acc[0], "");
+        LLVMBuildStore(B, LLVMBuildFAdd(B, a, gv, ""), f->acc[0]);
+    }
+    lw_loop_end(L, &ly);
+    lc_vstore(c, LLVMBuildLoad2(B, c->vt, f->acc[0], ""), f->ps, pb);
+    lw_loop_end(L, &lo);
+}
+
+/* See conv_kernel.h. */
 void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
     lw *L = c->L;
     LLVMBuilderRef B = L->b;
     int64_t na = lcf_acc(f), esz = (int64_t)jx_dtype_size(c->dt);
-    lc_zero(L, f->ps, f->t.tiles * na * c->v * esz);
+    lc_zero(L, f->ps, (f->t.tiles * na + f->g.o) * c->v * esz);
     LLVMValueRef nlo = LLVMBuildSDiv(B, LLVMBuildMul(B, s, lw_i64(L, f->g.n), ""), lw_i64(L, f->g.s), "");
     LLVMValueRef s1 = LLVMBuildAdd(B, s, lw_i64(L, 1), "");
     LLVMValueRef nhi = LLVMBuildSDiv(B, LLVMBuildMul(B, s1, lw_i64(L, f->g.n), ""), lw_i64(L, f->g.s), "");
@@ -173,6 +204,7 @@ void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVM
     lw_loop ln = lw_loop_range(L, nlo, nhi);
     lc_planarize(c, &f->k, nd->in[0], ln.iv, f->xp);
     lc_planarize(c, &gk, nd->in[1], ln.iv, f->gp);
+    if (f->g.bias) lcf_bias(c, f);
     lw_loop lt = lw_loop_begin(L, f->t.tiles);
     lcf_tile tl = lcf_decode(L, f, lt.iv);
     LLVMValueRef pbase = LLVMBuildMul(B, lt.iv, lw_i64(L, na * c->v), "");

@@ -1,17 +1,17 @@
 /* Patch kernels of the GEMM path (shapes the direct kernels leave to OpenBLAS):
  * conv_patches and conv_patches_t as loops over pixels and taps whose innermost loop runs
  * over a pixel's C channels, contiguous in the image and in the patch row, so that it
- * vectorizes into plain vector loads, stores and adds. (The generic lowering computes
+ * vectorizes into plain vector loads, stores and adds. (The family's generic `lower` rule computes
  * each patch element on its own, dividing its feature index into tap and channel and
  * testing the bounds per element.)
  *   conv_patches:   per output pixel and tap, the C channels of the pixel the tap reads,
  *                   or zeros outside the image;
  *   conv_patches_t: per image pixel, zero, then add the C channels of every (output
  *                   pixel, tap) pair that read it (the pairs on the stride grid).
- * Each runs per image (one unit of the group body in lower_conv.c). */
-#include "jit/lower_conv.h"
+ * Each runs per image (one unit of the group body in conv_kernel.c). */
+#include "prims/conv_kernel.h"
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 int lc_patch_kernel(const jit_plan *p, int n) {
     const jx_node *nd = &p->nodes[n];
     if (nd->op != JX_OP_CONV_PATCHES && nd->op != JX_OP_CONV_PATCHES_T) return 0;
@@ -124,7 +124,7 @@ static void lcp_patches_t(lw *L, const jx_node *nd, LLVMValueRef u, LLVMValueRef
     lw_loop_end(L, &ly);
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_patch_unit(lw *L, const jx_node *nd, LLVMValueRef u, LLVMValueRef dst) {
     if (nd->op == JX_OP_CONV_PATCHES) lcp_patches(L, nd, u, dst);
     else lcp_patches_t(L, nd, u, dst);

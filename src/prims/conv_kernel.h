@@ -1,9 +1,11 @@
-/* Internal interface of the direct convolution kernels (lower_conv.c: the group body,
- * planar copies and the conv / conv_backprop_input kernel; lower_conv_filter.c: the
- * conv_backprop_filter kernel). The kernels work on explicit LLVM vectors of `v` lanes
+/* Internal interface of the direct convolution kernels, the whole-kernel lowering of the
+ * conv_direct family that src/jit/lower_kernel.c calls through jit/lower.h's lw_conv_*
+ * (conv_kernel.c: the group body, planar copies and the conv / conv_backprop_input
+ * kernel; conv_kernel_filter.c: the conv_backprop_filter kernel; conv_kernel_patch.c:
+ * the patch kernels of the GEMM path). The kernels work on explicit LLVM vectors of `v` lanes
  * along the output width (see src/prims/conv_direct.h for the scratch layout). */
-#ifndef JX_JIT_LOWER_CONV_H
-#define JX_JIT_LOWER_CONV_H
+#ifndef JX_PRIMS_CONV_KERNEL_H
+#define JX_PRIMS_CONV_KERNEL_H
 
 #include "jit/lower.h"
 #include "prims/conv_direct.h"
@@ -37,7 +39,7 @@ void lc_zero(lw *L, LLVMValueRef p, int64_t bytes);
  * k->cin]. */
 void lc_planarize(lc *c, const cd_core *k, int src, LLVMValueRef img, LLVMValueRef xp);
 
-/* The conv_backprop_filter kernel (lower_conv_filter.c). Its scratch, made once per kernel
+/* The conv_backprop_filter kernel (conv_kernel_filter.c). Its scratch, made once per kernel
  * call by lc_filter_begin; lc_filter_unit emits slice `s` (i64) of member node nd into
  * dst. */
 typedef struct lc_filter {
@@ -50,7 +52,7 @@ typedef struct lc_filter {
 void lc_filter_begin(lc *c, const jx_node *nd, lc_filter *f);
 void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVMValueRef dst);
 
-/* Patch kernels of the GEMM path (lower_conv_patch.c): 1 if node n is a conv_patches or
+/* Patch kernels of the GEMM path (conv_kernel_patch.c): 1 if node n is a conv_patches or
  * conv_patches_t whose image has at least LC_PATCH_MIN_C channels (runs worth a vector
  * loop); lc_patch_unit emits image u (i64) of such a node nd into dst. */
 #define LC_PATCH_MIN_C 8

@@ -8,6 +8,8 @@
  *       -> conv_backprop_input(g, w)
  *   dot_general(conv_patches(x), g)  contracting (n, oh, ow)
  *       -> reduce_sum(conv_backprop_filter(x, g), axis 0)   (S batch slices, cd_slices)
+ *   and with it reduce_sum(g) over (n, oh, ow), the conv's bias gradient, as the filter
+ *       gradient's bias row (one pass over g instead of two)
  *
  * Each rewrite is exact up to the order of the float additions. Patch tensors left
  * without readers are dropped (dce). Other shapes keep the patch GEMMs. The JIT runs the
@@ -21,7 +23,7 @@
 #include "transform/transform.h"
 
 /* What the pass does at a node. */
-enum { PC_KEEP, PC_CONV, PC_INPUT, PC_FILTER };
+enum { PC_KEEP, PC_CONV, PC_INPUT, PC_FILTER, PC_BIAS };
 
 /* 1 if attribute k of dot node d is exactly the n values v. */
 static int pc_attr_is(const jx_node *d, int k, int n, const int64_t *v) {
@@ -81,29 +83,82 @@ static void pc_attrs(const jx_node *n, jx_ints *a) {
     for (int k = 0; k < 4; k++) a[k] = ir_attr_ints(n, k);
 }
 
+/* The pass's plan: what happens at each node; for a filter gradient, the reduce_sum of
+ * its g over (n, oh, ow) (the conv's bias gradient, computed as the bias row) and back;
+ * the filter gradient's value once emitted ([KH*KW*C(+1), O], at the filter node). */
+typedef struct pc_plan {
+    unsigned char *kind;
+    int32_t *partner;
+    jx_val *full;
+} pc_plan;
+
+/* Links each filter gradient d of f to a reduce_sum of its g over axes (0,1,2) of its
+ * dtype, if one exists after the image the gradient reads (the first of the two nodes
+ * emits both). */
+static void pc_link_bias(const jx_fn *f, pc_plan *pl) {
+    static const int64_t ax[3] = {0, 1, 2};
+    for (int32_t d = f->n_in; d < f->n_nodes; d++) {
+        if (pl->kind[d] != PC_FILTER) continue;
+        const jx_node *dn = &f->nodes[d];
+        int32_t g = dn->in[1], x = f->nodes[dn->in[0]].in[0];
+        for (int32_t r = x + 1; r < f->n_nodes; r++) {
+            const jx_node *rn = &f->nodes[r];
+            if (rn->op == JX_OP_REDUCE_SUM && rn->in[0] == g && pl->kind[r] == PC_KEEP &&
+                pc_attr_is(rn, 0, 3, ax) && rn->type.rank == 1 && rn->type.dtype == dn->type.dtype) {
+                pl->kind[r] = PC_BIAS;
+                pl->partner[r] = d;
+                pl->partner[d] = r;
+                break;
+            }
+        }
+    }
+}
+
+/* The filter gradient of filter node d ([KH*KW*C(+1 with a bias partner), O]), emitted at
+ * the first of d and its partner to be replayed. */
+static jx_val pc_filter(replay *r, pc_plan *pl, int32_t d) {
+    if (pl->full[d].t) return pl->full[d];
+    const jx_node *dn = &r->f->nodes[d], *src = &r->f->nodes[dn->in[0]];
+    jx_ints a[4];
+    pc_attrs(src, a);
+    jx_val x = trace_val(r->t, r->map[src->in[0]]), g = trace_val(r->t, r->map[dn->in[1]]);
+    jx_val part = cd_backprop_filter_at(dn->loc, x, g, cd_slices(jx_val_type(x).shape[0]),
+                                        pl->partner[d] >= 0, a);
+    return pl->full[d] = jx_reduce_sum_at(dn->loc, part, JX_INTS(0));
+}
+
 /* The replay rule: emits the direct op at each rewritten node, re-emits the others. */
 static int pc_rule(replay *r, int i, const jx_val *x, jx_val *y) {
-    const unsigned char *kind = r->ctx;
+    pc_plan *pl = r->ctx;
     const jx_node *n = &r->f->nodes[i];
     jx_ints a[4];
-    if (kind[i] == PC_KEEP) {
+    int kind = pl->kind[i];
+    if (kind == PC_KEEP) {
         *y = tx_replay(r->t, n, x);
+        return jx_val_bad(*y) ? -1 : 0;
+    }
+    if (kind == PC_FILTER || kind == PC_BIAS) {
+        int32_t d = kind == PC_FILTER ? i : pl->partner[i];
+        jx_val full = pc_filter(r, pl, d);
+        jx_type ft = jx_val_type(full);
+        int64_t rows = ft.shape[0] - (pl->partner[d] >= 0), o = ft.shape[1];
+        if (kind == PC_BIAS)
+            *y = jx_reshape_at(n->loc, jx_slice_at(n->loc, full, JX_INTS(rows, 0), JX_INTS(rows + 1, o),
+                                                   JX_INTS(1, 1)), JX_INTS(o));
+        else
+            *y = pl->partner[d] < 0 ? full
+                                    : jx_slice_at(n->loc, full, JX_INTS(0, 0), JX_INTS(rows, o), JX_INTS(1, 1));
         return jx_val_bad(*y) ? -1 : 0;
     }
     const jx_node *src = &r->f->nodes[n->in[0]]; /* the patches, or the dot */
     jx_val s0 = trace_val(r->t, r->map[src->in[0]]);
     jx_val s1 = trace_val(r->t, r->map[src->in[1]]);
-    if (kind[i] == PC_CONV) {
+    if (kind == PC_CONV) {
         pc_attrs(src, a);
         *y = cd_conv_at(n->loc, s0, x[1], a);
-    } else if (kind[i] == PC_INPUT) {
+    } else {
         pc_attrs(n, a);
         *y = cd_backprop_input_at(n->loc, s0, s1, n->type.shape[1], n->type.shape[2], a);
-    } else {
-        pc_attrs(src, a);
-        jx_val part = cd_backprop_filter_at(n->loc, s0, x[1],
-                                            cd_slices(jx_val_type(s0).shape[0]), a);
-        *y = jx_reduce_sum_at(n->loc, part, JX_INTS(0));
     }
     return jx_val_bad(*y) ? -1 : 0;
 }
@@ -114,16 +169,24 @@ jx_fn *pass_conv_direct(const jx_fn *f) {
         util_err("conv-direct: NULL function");
         return NULL;
     }
-    unsigned char *kind = calloc((size_t)f->n_nodes + 1, 1);
-    if (!kind) {
+    size_t n = (size_t)f->n_nodes + 1;
+    pc_plan pl = {calloc(n, 1), malloc(n * sizeof(int32_t)), calloc(n, sizeof(jx_val))};
+    jx_fn *g = NULL, *r = NULL;
+    if (!pl.kind || !pl.partner || !pl.full) {
         util_err("conv-direct: out of memory planning %d nodes", f->n_nodes);
-        return NULL;
+        goto done;
     }
     int nrw = 0;
-    for (int i = f->n_in; i < f->n_nodes; i++) nrw += (kind[i] = (unsigned char)pc_kind(f, i)) != 0;
+    for (int i = 0; i < f->n_nodes; i++) pl.partner[i] = -1;
+    for (int i = f->n_in; i < f->n_nodes; i++) nrw += (pl.kind[i] = (unsigned char)pc_kind(f, i)) != 0;
+    pc_link_bias(f, &pl);
     replay_spec spec = {.what = "conv-direct", .n_out = f->n_out, .rule = pc_rule};
-    jx_fn *g = replay_fn(f, &spec, kind), *r = g && nrw ? pass_dce(g) : g;
+    g = replay_fn(f, &spec, &pl);
+    r = g && nrw ? pass_dce(g) : g;
     if (r != g) jx_fn_free(g);
-    free(kind);
+done:
+    free(pl.kind);
+    free(pl.partner);
+    free(pl.full);
     return r;
 }

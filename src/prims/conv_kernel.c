@@ -1,4 +1,5 @@
-/* Direct convolution kernels: the loop nest of a kernel group (jit_memplan's loop group)
+/* Direct convolution kernels (the jit's lw_conv_* of jit/lower.h, defined here beside the
+ * family's other rules, as every family's loop lowering is): the loop nest of a kernel group (jit_memplan's loop group)
  * whose members include conv, conv_backprop_input or conv_backprop_filter nodes
  * (src/prims/conv_direct.h).
  *
@@ -22,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jit/lower_conv.h"
+#include "prims/conv_kernel.h"
 
 /* ---- vector helpers ---------------------------------------------------------------------- */
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_init(lc *c, lw *L, jx_dtype dt, int64_t v) {
     c->L = L;
     c->dt = dt;
@@ -35,25 +36,25 @@ void lc_init(lc *c, lw *L, jx_dtype dt, int64_t v) {
     c->vt = LLVMVectorType(c->et, (unsigned)v);
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 int64_t lc_lanes(jx_dtype dt) {
     int64_t l = orc_vector_bits() / (8 * (int64_t)jx_dtype_size(dt));
     return l < 1 ? 1 : l;
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 LLVMValueRef lc_gep(lc *c, LLVMValueRef base, LLVMValueRef off) {
     return LLVMBuildInBoundsGEP2(c->L->b, c->et, base, &off, 1, "");
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 LLVMValueRef lc_vload(lc *c, LLVMValueRef base, LLVMValueRef off) {
     LLVMValueRef v = LLVMBuildLoad2(c->L->b, c->vt, lc_gep(c, base, off), "");
     LLVMSetAlignment(v, (unsigned)jx_dtype_size(c->dt));
     return v;
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_vstore(lc *c, LLVMValueRef vec, LLVMValueRef base, LLVMValueRef off) {
     LLVMValueRef s = LLVMBuildStore(c->L->b, vec, lc_gep(c, base, off));
     LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
@@ -65,7 +66,7 @@ static void lc_vstore_n(lc *c, LLVMValueRef vec, LLVMValueRef base, LLVMValueRef
     LLVMSetAlignment(s, (unsigned)jx_dtype_size(c->dt));
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 LLVMValueRef lc_fma(lc *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
     LLVMValueRef args[3] = {a, b, acc};
     return lw_intrin(c->L, "llvm.fma", LLVMTypeOf(a), 3, args);
@@ -79,14 +80,14 @@ static LLVMValueRef lc_splat(lc *c, LLVMValueRef s) {
     return LLVMBuildShuffleVector(c->L->b, one, LLVMGetPoison(c->vt), zero, "");
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 LLVMValueRef lc_array(lw *L, LLVMTypeRef t, int64_t n) {
     LLVMValueRef a = lw_alloca(L, LLVMArrayType2(t, (uint64_t)(n > 0 ? n : 1)));
     LLVMSetAlignment(a, 64);
     return a;
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_zero(lw *L, LLVMValueRef p, int64_t bytes) {
     if (bytes > 0) LLVMBuildMemSet(L->b, p, LLVMConstInt(L->i8, 0, 0), lw_i64(L, bytes), 64);
 }
@@ -104,7 +105,7 @@ static int64_t lc_floordiv(int64_t a, int64_t b) {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* See lower_conv.h. */
+/* See conv_kernel.h. */
 void lc_planarize(lc *c, const cd_core *k, int src, LLVMValueRef img, LLVMValueRef xp) {
     lw *L = c->L;
     int64_t rs_lo = -lc_floordiv(k->pt, k->dh), rs_hi = lc_floordiv(k->hp - 1 - k->pt, k->dh) + 1;
