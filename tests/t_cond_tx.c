@@ -2,7 +2,7 @@
  * differences for every branch index (clamped ones too), grad(grad), vmap against a loop
  * with batched operands and a batched index, vmap(grad), a cond inside a jvp taken in a
  * trace, the text round trip of the transformed functions, a branch holding a scan; the
- * JIT still refuses cond. */
+ * JIT compiles the transformed conds. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,9 +275,8 @@ TEST(transformed_functions_print_and_parse_back) {
     jx_fn_free(f), jx_fn_free(l);
 }
 
-/* The JIT still refuses cond (its lowering is another task), cleanly, on transformed
- * functions too; a batched index leaves no cond, so that vmap compiles and agrees. */
-TEST(jit_refuses_transformed_cond_cleanly) {
+/* The JIT compiles transformed conds (jvp, grad, vmap) and agrees with the interpreter. */
+TEST(jit_runs_transformed_cond) {
     jx_fn *f = jx_trace(f_idx, 4, ty4, 3, NULL), *l = jx_trace(loss, 4, ty4, 1, NULL);
     CHECK(f && l);
     if (!f || !l) return;
@@ -285,9 +284,16 @@ TEST(jit_refuses_transformed_cond_cleanly) {
                     jx_vmap(f, (const int[]){JX_NONE, 0, 0, JX_NONE}, NULL, 3)};
     for (int k = 0; k < 3; k++) {
         jx_exe *e = gs[k] ? jx_jit(gs[k], NULL) : NULL;
-        CHECK(gs[k] && !e);
-        if (!e) CHECK_CONTAINS(jx_error(), "jit: cond (");
-        if (!e) CHECK_CONTAINS(jx_error(), "t_cond_tx.c:");
+        CHECK(gs[k] && e);
+        if (!e) printf("  %s\n", jx_error());
+        int ni = gs[k] ? jx_fn_n_in(gs[k]) : 0, no = gs[k] ? jx_fn_n_out(gs[k]) : 0;
+        jx_array *in[16] = {0}, *o[16] = {0}, *w[16] = {0};
+        for (int i = 0; e && i < ni; i++) in[i] = txc_random(jx_fn_in_type(gs[k], i), -1, 1);
+        CHECK(!e || (jx_exe_run(e, in, o) == 0 && jx_interp(gs[k], in, w) == 0));
+        for (int j = 0; e && j < no && o[j] && w[j]; j++)
+            for (int64_t q = 0; q < jx_array_size(w[j]); q++)
+                CHECK_NEAR(jx_array_get(o[j], q), jx_array_get(w[j], q), 1e-12);
+        txc_free(ni, in), txc_free(no, o), txc_free(no, w);
         jx_exe_free(e), jx_fn_free(gs[k]);
     }
     jx_fn_free(f), jx_fn_free(l);

@@ -164,28 +164,4 @@ TEST(jvp_prints_and_parses_back) {
     jx_fn_free(f), jx_fn_free(j), jx_fn_free(p);
 }
 
-/* The JIT has no lowering for scan yet (grad and vmap have rules: t_scan_grad,
- * t_scan_vmap): a clear error naming scan and the user's line. */
-static int scan_line;
-static void plain(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    jx_val c[3], ys;
-    scan_line = __LINE__ + 1;
-    jx_scan(cell, NULL, 3, in, 1, in + 3, -1, 0, 1, c, &ys);
-    out[0] = jx_sum_all(ys);
-}
-
-TEST(jit_refuses_scan_with_its_line) {
-    jx_fn *f = jx_trace(plain, 4, types, 1, NULL);
-    CHECK(f != NULL);
-    if (!f) return;
-    char line[32];
-    snprintf(line, sizeof line, "t_scan_tx.c:%d", scan_line);
-    jx_exe *e = jx_jit(f, NULL);
-    CHECK(e == NULL);
-    CHECK_CONTAINS(jx_error(), "jit: scan (");
-    CHECK_CONTAINS(jx_error(), line);
-    jx_exe_free(e), jx_fn_free(f);
-}
-
 TEST_MAIN()

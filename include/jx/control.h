@@ -19,8 +19,8 @@
  * operands and 1 to 64 outputs. Errors (a branch that fails to trace or differs in its
  * output types, a float index, bad counts) are recorded on the args' trace with the
  * caller's line, and every output is poison. Each returns 0 or -1.
- * Only the interpreter runs cond and scan so far: the JIT reports that it has no lowering
- * for them (issue 11). cond has every transformation (jvp; vjp/grad, whose backward
+ * The interpreter and jx_jit run cond and scan (the JIT compiles each branch and the scan
+ * body once, as functions called from a switch or a loop). cond has every transformation (jvp; vjp/grad, whose backward
  * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
  * every branch and selects per example); so has scan: jvp (a scan of the body's jvp),
  * vjp/grad (a forward scan that also stacks the residuals, the values of each step that

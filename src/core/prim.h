@@ -38,6 +38,7 @@ struct jx_node;
 struct jx_attrs;
 struct lw;
 struct lw_ix;
+struct lw_mstep;
 struct LLVMOpaqueValue; /* LLVMValueRef, without making the core include LLVM */
 
 /* Rules shared by a family of primitives. The transformation rules (vjp, jvp, batch) are
@@ -85,6 +86,16 @@ typedef struct jx_family {
                      const jx_val *cts, jx_val *ct_in);
     int (*batch_multi)(jx_trace *t, const struct jx_node *n, const jx_val *x, const int *bd,
                        int64_t bsize, jx_val *ys, int *ybds);
+    /* Their JIT (src/jit/plan_sub.c, lower_sub.c; lower_multi NULL: none, the planner
+     * refuses the node). multi_temps: bytes of temporaries the lowering needs besides the
+     * sub-plans' arena (a need above 2^60 may be given as any value up to 2^61), or -1
+     * when n's op has no lowering. multi_inplace (may be NULL): the operand slot whose
+     * memory result j may reuse when that operand is a donated input (the lowering copes
+     * with their being the same memory), or -1. lower_multi: emits the step through the
+     * lw_mstep API of src/jit/lower.h; 0, or -1 (jx_error). */
+    int64_t (*multi_temps)(const struct jx_node *n);
+    int (*multi_inplace)(const struct jx_node *n, int j);
+    int (*lower_multi)(struct lw *L, const struct lw_mstep *m);
 } jx_family;
 
 typedef struct jx_prim_info {

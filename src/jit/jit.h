@@ -39,17 +39,23 @@ typedef struct jp_gemm {
     int64_t bshape[JX_MAX_RANK], a_bstride[JX_MAX_RANK], b_bstride[JX_MAX_RANK];
 } jp_gemm;
 
-typedef enum jp_step_kind { JS_KERNEL, JS_GEMM, JS_COPY } jp_step_kind;
+/* JS_MULTI: a multi-result node (cond, scan; JXF_MULTI) run by its family's lower_multi
+ * rule, which calls the sub-plans of its sub-functions (plan_sub.c, lower_sub.c). */
+typedef enum jp_step_kind { JS_KERNEL, JS_GEMM, JS_COPY, JS_MULTI } jp_step_kind;
 
 typedef struct jp_step {
     jp_step_kind kind;
-    int node;  /* KERNEL/GEMM: the root node written; COPY: the source node */
+    int node;  /* KERNEL/GEMM: the root node written; COPY: the source node; MULTI: the
+                * multi-result node (its buffer is the step's scratch: the sub-plans'
+                * arena, then the family's temporaries; the results are its gets' buffers) */
     int outer; /* KERNEL with a reduction root: accumulate into the output (reduced axes
                 * outside the kept ones) instead of a register accumulator */
     int out;   /* COPY: the output index written */
     jp_gemm g;
     int group; /* KERNEL: first step of the loop nest it shares (itself if alone); set by
                 * jit_memplan */
+    int sub;   /* MULTI: index in the plan's subs of the sub-plan of the node's sub-function
+                * 0 (sub-function k's is sub + k) */
 } jp_step;
 
 typedef struct jit_plan {
@@ -69,6 +75,13 @@ typedef struct jit_plan {
     int64_t arena_bytes;
     int64_t *pool;        /* attribute storage of synthetic nodes */
     int pool_used, pool_cap;
+    /* sub-plans (plan_sub.c): one per sub-function of each multi-result node, each planned
+     * on its own (arena, constants) and lowered to its own function; a sub-plan's
+     * constants are also appended to this plan's table, from its const_base on */
+    int n_subs;
+    struct jit_plan **subs;
+    int const_base;       /* a sub-plan: its constant 0 in its parent's table */
+    jx_fn *own_fn;        /* a sub-plan: fn, prepared for the JIT and owned by the plan */
 } jit_plan;
 
 /* Partitions f into kernel, GEMM and copy steps and decides which nodes get buffers.
@@ -88,6 +101,16 @@ int jit_plan_add_step(jit_plan *p, jp_step s);
  * -1 with jx_error() (out of memory, or a dimension beyond OpenBLAS's integer type,
  * naming the dot_general, its operand types and its line). */
 int jit_plan_gemm(jit_plan *p, int d, double alpha, int alpha_node, int init);
+/* Plans the multi-result node i (plan_sub.c): a sub-plan (prepared, planned and
+ * memory-planned) per sub-function, the scratch buffer of node i, buffers for its gets
+ * and one JS_MULTI step. Returns 0, or -1 with jx_error() (out of memory, a sub-function
+ * that cannot be compiled, or a primitive whose family has no JIT lowering). */
+int jit_plan_multi(jit_plan *p, int i);
+/* Frees the sub-plans of p (plan_sub.c). */
+void jit_plan_free_subs(jit_plan *p);
+/* The offset in JS_MULTI step `step`'s scratch of its family's temporaries (after the
+ * sub-plans' arena). */
+int64_t jit_multi_temps_offset(const jit_plan *p, int step);
 
 /* ---- memory (memplan.c) -------------------------------------------------------------- */
 
@@ -106,6 +129,11 @@ void jit_kernel_leaves(const jit_plan *p, int root, void (*visit)(void *ctx, int
  * in context cx (nthreads: threads for the big loops and BLAS, >= 1). NULL with
  * jx_error() on failure. */
 LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry);
+/* Emits p into module m of cx as a function `name` with the entry's signature (internal
+ * linkage unless external), its kernels named prefix + "k<step>" and its sub-plans' functions
+ * prefix + "s<k>" (lowered first, recursively). The function, or NULL with jx_error(). */
+LLVMValueRef jit_lower_into(const jit_plan *p, LLVMContextRef cx, LLVMModuleRef m,
+                            const char *name, const char *prefix, int external);
 
 /* ---- ORC (orc.c) --------------------------------------------------------------------- */
 

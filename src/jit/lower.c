@@ -7,8 +7,11 @@
  * lw_compute in lower_index.c call each primitive's family `lower` rule in src/prims/):
  * elementwise ops are scalar code that the vectorizer widens, shape primitives are index
  * maps, and reductions, argmax, integer dot and conv_patches_t emit inner loops at the
- * point of use. With JX_PROFILE set when compiling, the entry calls
- * jx_rt_prof_mark after each step (per-step times printed at exit; see runtime/).
+ * point of use. A multi-result step (cond, scan) is emitted by its family's lower_multi
+ * rule, calling the functions of its sub-plans, which are lowered first into the same
+ * module with this file's code (internal entries, names prefixed; lower_sub.c). With
+ * JX_PROFILE set when compiling, the entry calls jx_rt_prof_mark after each step of the
+ * top plan (per-step times printed at exit; see runtime/).
  * Indices, loops and element access are in lower_index.c. */
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +67,7 @@ static void lw_gemm(lw *L, const jp_step *st, LLVMValueRef *ptrs) {
 typedef struct lw_entry {
     /* void entry(void **in, void **out, char *arena, void **consts, int32_t nthreads) */
     LLVMValueRef fn;
-    LLVMBasicBlockRef block; /* its one block */
+    LLVMBasicBlockRef alloca_bb, block; /* its allocas' block, then its body's first */
     LLVMValueRef *ptrs;      /* per node: its buffer pointer in the entry (NULL: none) */
     unsigned char *seen;     /* per node: lw_kernel's scratch */
     LLVMValueRef *kernel_fn; /* per step: the kernel function of a group's first step */
@@ -81,6 +84,7 @@ typedef struct lw_entry {
 /* Frees jit_lower's tables and the builder (the module is the caller's). */
 static void lw_free_scratch(lw *L, lw_entry *E) {
     free(L->base);
+    free(L->subs);
     free(E->ptrs);
     free(E->seen);
     free(E->kernel_fn);
@@ -90,12 +94,14 @@ static void lw_free_scratch(lw *L, lw_entry *E) {
     LLVMDisposeBuilder(L->b);
 }
 
-/* Fills L's context, module, builder and types for lowering p in cx. */
-static void lw_init(lw *L, const jit_plan *p, LLVMContextRef cx) {
+/* Fills L's context, module, builder and types for lowering p into m of cx. */
+static void lw_init(lw *L, const jit_plan *p, LLVMContextRef cx, LLVMModuleRef m,
+                    const char *prefix) {
     memset(L, 0, sizeof *L);
     L->p = p;
     L->cx = cx;
-    L->m = LLVMModuleCreateWithNameInContext("jx", cx);
+    L->m = m;
+    L->prefix = prefix;
     L->b = LLVMCreateBuilderInContext(cx);
     L->i1 = LLVMInt1TypeInContext(cx);
     L->i8 = LLVMInt8TypeInContext(cx);
@@ -117,22 +123,32 @@ static int lw_alloc_tables(lw *L, lw_entry *E) {
     E->seen = malloc((size_t)n + 1);
     E->kernel_fn = calloc((size_t)p->n_steps + 1, sizeof *E->kernel_fn);
     E->kernel_par = calloc((size_t)p->n_steps + 1, sizeof *E->kernel_par);
-    if (L->base && E->ptrs && E->seen && E->kernel_fn && E->kernel_par) return 0;
+    L->subs = calloc((size_t)p->n_subs + 1, sizeof *L->subs);
+    if (L->base && E->ptrs && E->seen && E->kernel_fn && E->kernel_par && L->subs) return 0;
     return util_err("jit: out of memory allocating the lowering tables of %d nodes and %d "
                     "steps (%zu bytes)", n, p->n_steps,
                     ((size_t)n + 1) * (2 * sizeof(LLVMValueRef) + 1) +
                         ((size_t)p->n_steps + 1) * (sizeof *E->kernel_fn + sizeof *E->kernel_par));
 }
 
-/* Declares the entry function `name` and emits the loads of every buffer pointer into
- * E->ptrs: inputs, outputs and constants from the entry's tables, arena buffers at their
- * offsets. */
-static void lw_entry_begin(lw *L, lw_entry *E, const char *name) {
-    const jit_plan *p = L->p;
+/* See lower.h. */
+LLVMTypeRef lw_entry_type(lw *L) {
     LLVMTypeRef et[5] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i32};
-    E->fn = LLVMAddFunction(L->m, name, LLVMFunctionType(L->void_type, et, 5, 0));
-    E->block = LLVMAppendBasicBlockInContext(L->cx, E->fn, "entry");
+    return LLVMFunctionType(L->void_type, et, 5, 0);
+}
+
+/* Declares the entry function `name` (internal unless external) and emits the loads of
+ * every buffer pointer into E->ptrs: inputs, outputs and constants from the entry's
+ * tables, arena buffers at their offsets. */
+static void lw_entry_begin(lw *L, lw_entry *E, const char *name, int external) {
+    const jit_plan *p = L->p;
+    E->fn = LLVMAddFunction(L->m, name, lw_entry_type(L));
+    if (!external) LLVMSetLinkage(E->fn, LLVMInternalLinkage);
+    E->alloca_bb = LLVMAppendBasicBlockInContext(L->cx, E->fn, "entry");
+    E->block = LLVMAppendBasicBlockInContext(L->cx, E->fn, "start");
     L->nthreads = LLVMGetParam(E->fn, 4);
+    LLVMPositionBuilderAtEnd(L->b, E->alloca_bb);
+    LLVMBuildBr(L->b, E->block);
     LLVMPositionBuilderAtEnd(L->b, E->block);
     LLVMValueRef in = LLVMGetParam(E->fn, 0), out = LLVMGetParam(E->fn, 1),
                  arena = LLVMGetParam(E->fn, 2), consts = LLVMGetParam(E->fn, 3);
@@ -233,8 +249,8 @@ static int lw_kernel_call(lw *L, lw_entry *E, int s) {
 }
 
 /* Emits the entry's body: the trampolines' argument block, the profile marks, and each
- * step in order (GEMM, copy, or kernel call), then the return. 0, or -1 on out of
- * memory. */
+ * step in order (GEMM, copy, kernel call or multi-result step), then the return. 0, or
+ * -1 with jx_error(). */
 static int lw_entry_body(lw *L, lw_entry *E) {
     const jit_plan *p = L->p;
     int maxpar = 1;
@@ -242,19 +258,24 @@ static int lw_entry_body(lw *L, lw_entry *E) {
         if (E->kernel_par[s].trampoline && E->kernel_nargs[s] > maxpar)
             maxpar = E->kernel_nargs[s];
     LLVMPositionBuilderAtEnd(L->b, E->block);
-    E->par_ctx = LLVMBuildArrayAlloca(L->b, L->ptr, lw_i64(L, maxpar), "pctx");
+    L->alloca_bb = E->alloca_bb;
+    L->loop_md = NULL;
+    E->par_ctx = lw_alloca(L, LLVMArrayType2(L->ptr, (uint64_t)maxpar));
     LLVMTypeRef par_at[5] = {L->ptr, L->ptr, L->i64, L->i64, L->i32};
     E->par_type = LLVMFunctionType(L->void_type, par_at, 5, 0);
     L->fn = E->fn;
     E->prof_type = LLVMFunctionType(L->void_type, &L->i64, 1, 0);
-    if (getenv("JX_PROFILE")) E->prof = LLVMAddFunction(L->m, "jx_rt_prof_mark", E->prof_type);
+    if (getenv("JX_PROFILE") && !L->prefix[0]) /* the top plan's steps only */
+        E->prof = LLVMAddFunction(L->m, "jx_rt_prof_mark", E->prof_type);
     lw_prof_mark(L, E, -1);
     for (int s = 0; s < p->n_steps; s++) {
         const jp_step *st = &p->steps[s];
         if (s > 0) lw_prof_mark(L, E, s - 1);
         if (st->kind == JS_GEMM) lw_gemm(L, st, E->ptrs);
         else if (st->kind == JS_COPY) lw_copy_step(L, E, st);
-        else if (E->kernel_fn[s] && lw_kernel_call(L, E, s) < 0) return -1;
+        else if (st->kind == JS_MULTI && lw_multi_step(L, s, E->ptrs) < 0) return -1;
+        else if (E->kernel_fn[s] && lw_kernel_call(L, E, s) < 0)
+            return util_err("jit: out of memory while lowering");
     }
     if (p->n_steps > 0) lw_prof_mark(L, E, p->n_steps - 1);
     LLVMBuildRetVoid(L->b);
@@ -262,25 +283,32 @@ static int lw_entry_body(lw *L, lw_entry *E) {
 }
 
 /* See jit.h. */
-LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry) {
+LLVMValueRef jit_lower_into(const jit_plan *p, LLVMContextRef cx, LLVMModuleRef m,
+                            const char *name, const char *prefix, int external) {
     lw Lv, *L = &Lv;
     lw_entry E;
     memset(&E, 0, sizeof E);
-    lw_init(L, p, cx);
-    if (lw_alloc_tables(L, &E) < 0) {
-        lw_free_scratch(L, &E);
-        LLVMDisposeModule(L->m);
-        return NULL;
+    lw_init(L, p, cx, m, prefix);
+    /* the sub-plans' functions, the buffer pointers, the kernels (each in its own
+     * function), then the entry's body */
+    int rc = lw_alloc_tables(L, &E);
+    if (rc == 0) rc = lw_lower_subs(L);
+    if (rc == 0) {
+        lw_entry_begin(L, &E, name, external);
+        rc = lw_emit_kernels(L, &E);
+        if (rc < 0) util_err("jit: out of memory while lowering");
     }
-    /* the buffer pointers, the kernels (each in its own function), then the entry's body */
-    lw_entry_begin(L, &E, entry);
-    int rc = lw_emit_kernels(L, &E);
     if (rc == 0) rc = lw_entry_body(L, &E);
     lw_free_scratch(L, &E);
-    if (rc < 0) {
-        LLVMDisposeModule(L->m);
-        util_err("jit: out of memory while lowering");
+    return rc < 0 ? NULL : E.fn;
+}
+
+/* See jit.h. */
+LLVMModuleRef jit_lower(const jit_plan *p, LLVMContextRef cx, const char *entry) {
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("jx", cx);
+    if (!jit_lower_into(p, cx, m, entry, "", 1)) {
+        LLVMDisposeModule(m);
         return NULL;
     }
-    return L->m;
+    return m;
 }

@@ -29,6 +29,8 @@ typedef struct lw {
     /* parallel kernels: the range [par_lo, par_hi) of their outermost loop (NULL: all) */
     LLVMValueRef par_lo, par_hi;
     LLVMValueRef nthreads; /* the entry's thread count argument */
+    const char *prefix;    /* of the names of p's functions: prefix + "k<step>", ... */
+    LLVMValueRef *subs;    /* per sub-plan of p (p->subs): its function */
 } lw;
 
 /* An element index: multi-index over `shape` and/or linear index (each computed lazily
@@ -113,6 +115,29 @@ int lw_outer_product(lw *L, int s, LLVMValueRef dst, int n_groups, const int *di
 int lw_donor(const jit_plan *p, int n);
 /* Emits `if (dst != src) memcpy(dst, src, bytes)` at the builder's position. */
 void lw_copy_if_distinct(lw *L, LLVMValueRef dst, LLVMValueRef src, int64_t bytes);
+
+/* Multi-result steps (lower_sub.c): the state a family's lower_multi rule gets for node
+ * n at step `step`: its operands' and results' buffers, the sub-plans' arena and the
+ * temporaries it asked for (multi_temps bytes; 64-byte aligned). The builder is in the
+ * entry of p; L->fn is that function. */
+typedef struct lw_mstep {
+    const jx_node *n;
+    int step, n_res;
+    LLVMValueRef in[JX_MAX_OPERANDS], out[JX_MAX_RESULTS];
+    LLVMValueRef arena, temps;
+} lw_mstep;
+/* Emits a call of the function of n's sub-function k on the buffers in[0..) (its inputs)
+ * and out[0..) (its outputs), as many as that function has. */
+void lw_call_sub(lw *L, const lw_mstep *m, int k, const LLVMValueRef *in, const LLVMValueRef *out);
+/* Lowers each sub-plan of L->p into L->m (named L->prefix + "s<k>"), into L->subs. 0, or -1
+ * with jx_error(). */
+int lw_lower_subs(lw *L);
+/* Emits multi step s through its family's lower_multi rule; ptrs: the entry's buffer
+ * pointers per node. 0, or -1 with jx_error(). */
+int lw_multi_step(lw *L, int s, LLVMValueRef *ptrs);
+/* The type of an entry function: void (void **in, void **out, char *arena, void **consts,
+ * i32 nthreads). */
+LLVMTypeRef lw_entry_type(lw *L);
 
 /* Reductions (lower_kernel.c; used by its outer-reduction kernels and by the reduce
  * family's lowering in src/prims/reduce.c): the identity of reduce_sum/max/min op for

@@ -394,8 +394,8 @@ void lw_copy_if_distinct(lw *L, LLVMValueRef dst, LLVMValueRef src, int64_t byte
 /* The trampoline k<s>p(ctx, lo, hi) = fn(ctx[0], ..., ctx[nargs - 1], lo, hi). */
 static LLVMValueRef lw_trampoline(lw *L, int s, LLVMValueRef fn, LLVMTypeRef ft, int nargs) {
     LLVMTypeRef tt[3] = {L->ptr, L->i64, L->i64};
-    char name[32];
-    snprintf(name, sizeof name, "k%dp", s);
+    char name[160];
+    snprintf(name, sizeof name, "%sk%dp", L->prefix ? L->prefix : "", s);
     LLVMValueRef tf = LLVMAddFunction(L->m, name, LLVMFunctionType(L->void_type, tt, 3, 0));
     LLVMSetLinkage(tf, LLVMInternalLinkage);
     LLVMPositionBuilderAtEnd(L->b, LLVMAppendBasicBlockInContext(L->cx, tf, "entry"));
@@ -422,8 +422,8 @@ static LLVMValueRef lw_kernel_fn(lw *L, int g0, int nargs, int split, LLVMTypeRe
     int np = nargs + (split ? 2 : 0);
     if (np > 2 * JX_MAX_OPERANDS && !(ptp = malloc((size_t)np * sizeof *ptp))) return NULL;
     for (int i = 0; i < np; i++) ptp[i] = i < nargs ? L->ptr : L->i64;
-    char name[32];
-    snprintf(name, sizeof name, "k%d", g0);
+    char name[160];
+    snprintf(name, sizeof name, "%sk%d", L->prefix ? L->prefix : "", g0);
     *kt = LLVMFunctionType(L->void_type, ptp, (unsigned)np, 0);
     if (ptp != pt) free(ptp);
     LLVMValueRef fn = LLVMAddFunction(L->m, name, *kt);

@@ -18,7 +18,14 @@
  * of input i that does not read i as an operand.
  * The lowering then makes the output's memory hold input i's value first (a copy unless
  * the caller passed the input's own array) and has step s read input i from there: each
- * element is read before it is overwritten, in the same loop iteration. */
+ * element is read before it is overwritten, in the same loop iteration. A result of a
+ * multi-result step (scan's final carry) may take the memory of the donated input its
+ * family names (multi_inplace: that carry's initial value) when the step reads the input
+ * only there; the family's lowering copes with the two being the same memory.
+ *
+ * Multi-result steps (plan_sub.c) write their scratch and all their results at once: they
+ * are placed at the step, where the operands are still live, so they never share memory
+ * with an operand. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +101,27 @@ static int mp_can_join(const jit_plan *p, int g0, int t) {
     return 1;
 }
 
+/* Donation into result o (output j) of multi step s: the operand the family allows
+ * (multi_inplace), when it is a donated, untaken, live parameter of o's type that s reads
+ * in that operand slot only and no later step reads. */
+static void mp_donate_multi(jit_plan *p, const unsigned char *donate, unsigned char *taken,
+                            int j, int o, int s) {
+    int m = p->steps[s].node;
+    const jx_node *nd = &p->nodes[m];
+    const jx_family *fam = prim_info(nd->op)->family;
+    int k = fam->multi_inplace ? fam->multi_inplace(nd, o - m - 1) : -1;
+    if (k < 0 || k >= nd->nin) return;
+    int i = nd->in[k];
+    jx_type a = p->nodes[i].type, t = p->nodes[o].type;
+    if (i >= p->n_in || !donate[i] || taken[i] || p->buf[i].kind != JP_PARAM ||
+        p->buf[i].last > s || !jx_type_eq(&a, &t))
+        return;
+    for (int q = 0; q < nd->nin; q++)
+        if (q != k && nd->in[q] == i) return;
+    p->donor[j] = i;
+    taken[i] = 1;
+}
+
 /* Picks donors (see the header comment); buffer liveness is per step here. */
 static int mp_donate(jit_plan *p, const unsigned char *donate) {
     unsigned char *taken = calloc((size_t)p->n_in + 1, 1);
@@ -107,6 +135,10 @@ static int mp_donate(jit_plan *p, const unsigned char *donate) {
         int s = p->buf[o].def;
         if (s < 0) continue;
         const jp_step *st = &p->steps[s];
+        if (st->kind == JS_MULTI) {
+            mp_donate_multi(p, donate, taken, j, o, s);
+            continue;
+        }
         int folded = st->kind == JS_GEMM && st->g.init >= 0;
         if (!folded && (st->kind != JS_KERNEL || !jit_is_elt(p, o))) continue;
         for (int i = 0; i < p->n_in; i++) {
@@ -135,6 +167,47 @@ static int mp_donate(jit_plan *p, const unsigned char *donate) {
     return 0;
 }
 
+/* The arena packing's state: the blocks in use, the arena's size so far, and per step
+ * the last step of its loop group. */
+typedef struct mp_pack {
+    mp_block *live;
+    int nlive;
+    int64_t top;
+    const int *gend;
+} mp_pack;
+
+/* Places node n's buffer, written at step s, if it is an arena buffer: first fit at the
+ * lowest 64-byte-aligned offset not overlapping a block in use. 0, or -1 with jx_error()
+ * when the arena would exceed JX_MAX_BYTES. */
+static int mp_place(jit_plan *p, mp_pack *pk, int n, int s) {
+    jp_buf *b = &p->buf[n];
+    if (b->kind != JP_ARENA) return 0;
+    int64_t size = (b->bytes + 63) / 64 * 64, off = 0;
+    if (size == 0) size = 64;
+    for (;;) { /* first fit: lowest offset not overlapping a live block */
+        int moved = 0;
+        for (int i = 0; i < pk->nlive; i++)
+            if (off < pk->live[i].off + pk->live[i].size && pk->live[i].off < off + size) {
+                off = pk->live[i].off + pk->live[i].size;
+                moved = 1;
+            }
+        if (!moved) break;
+    }
+    /* off <= top <= JX_MAX_BYTES and size <= JX_MAX_BYTES + 63: the sum fits */
+    if (off + size > JX_MAX_BYTES) {
+        char ts[160];
+        return util_err("jit: the arena would exceed the maximum of 2^60 bytes: buffer %%%d "
+                        "(%s, %lld bytes) at offset %lld",
+                        n, jx_type_str(&p->nodes[n].type, ts, sizeof ts),
+                        (long long)b->bytes, (long long)off);
+    }
+    b->offset = off;
+    int last = b->last > s ? pk->gend[b->last] : pk->gend[s];
+    pk->live[pk->nlive++] = (mp_block){off, size, last};
+    if (off + size > pk->top) pk->top = off + size;
+    return 0;
+}
+
 /* See jit.h. */
 int jit_memplan(jit_plan *p, const unsigned char *donate) {
     /* loop groups: runs of consecutive kernels that can share one loop nest */
@@ -151,6 +224,12 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
             continue;
         }
         p->buf[st->node].def = s;
+        if (st->kind == JS_MULTI) { /* writes its gets, reads its operands by pointer */
+            const jx_node *nd = &p->nodes[st->node];
+            for (int j = 1; j <= ir_n_gets(p->fn, st->node); j++) p->buf[st->node + j].def = s;
+            for (int k = 0; k < nd->nin; k++) mp_mark_read(&c, nd->in[k]);
+            continue;
+        }
         if (st->kind == JS_GEMM) {
             mp_mark_read(&c, st->g.a);
             mp_mark_read(&c, st->g.b);
@@ -173,44 +252,21 @@ int jit_memplan(jit_plan *p, const unsigned char *donate) {
     }
     for (int s = p->n_steps - 1; s >= 0; s--)
         gend[s] = s + 1 < p->n_steps && p->steps[s + 1].group == p->steps[s].group ? gend[s + 1] : s;
-    int nlive = 0;
-    int64_t top = 0;
-    for (int s = 0; s < p->n_steps; s++) {
+    mp_pack pk = {live, 0, 0, gend};
+    int rc = 0;
+    for (int s = 0; s < p->n_steps && rc == 0; s++) {
         int n = p->steps[s].node, g = p->steps[s].group;
-        jp_buf *b = &p->buf[n];
-        if (p->steps[s].kind == JS_COPY || b->kind != JP_ARENA) continue;
+        if (p->steps[s].kind == JS_COPY) continue;
         int k = 0;
-        for (int i = 0; i < nlive; i++) /* drop blocks whose last reader came before s */
+        for (int i = 0; i < pk.nlive; i++) /* drop blocks whose last reader came before s */
             if (live[i].last >= g) live[k++] = live[i];
-        nlive = k;
-        int64_t size = (b->bytes + 63) / 64 * 64, off = 0;
-        if (size == 0) size = 64;
-        for (;;) { /* first fit: lowest offset not overlapping a live block */
-            int moved = 0;
-            for (int i = 0; i < nlive; i++)
-                if (off < live[i].off + live[i].size && live[i].off < off + size) {
-                    off = live[i].off + live[i].size;
-                    moved = 1;
-                }
-            if (!moved) break;
-        }
-        /* off <= top <= JX_MAX_BYTES and size <= JX_MAX_BYTES + 63: the sum fits */
-        if (off + size > JX_MAX_BYTES) {
-            free(live);
-            free(gend);
-            char ts[160];
-            return util_err("jit: the arena would exceed the maximum of 2^60 bytes: buffer %%%d "
-                            "(%s, %lld bytes) at offset %lld",
-                            n, jx_type_str(&p->nodes[n].type, ts, sizeof ts),
-                            (long long)b->bytes, (long long)off);
-        }
-        b->offset = off;
-        int last = b->last > s ? gend[b->last] : gend[s];
-        live[nlive++] = (mp_block){off, size, last};
-        if (off + size > top) top = off + size;
+        pk.nlive = k;
+        rc = mp_place(p, &pk, n, s);
+        int ng = p->steps[s].kind == JS_MULTI ? ir_n_gets(p->fn, n) : 0;
+        for (int j = 1; j <= ng && rc == 0; j++) rc = mp_place(p, &pk, n + j, s);
     }
     free(live);
     free(gend);
-    p->arena_bytes = top;
-    return 0;
+    p->arena_bytes = pk.top;
+    return rc;
 }

@@ -106,8 +106,9 @@ static int pl_ctx_init(pl_ctx *c, jit_plan *p, const jx_fn *f) {
             p->uses[o]++;
             c->consumer[o] = i;
             c->slot[o] = k;
-            if (f->nodes[i].op == JX_OP_GEMM &&
-                (k == 2 || (k == 3 && f->nodes[o].op != JX_OP_CONSTANT)))
+            if ((f->nodes[i].op == JX_OP_GEMM &&
+                 (k == 2 || (k == 3 && f->nodes[o].op != JX_OP_CONSTANT))) ||
+                prim_has(f->nodes[i].op, JXF_MULTI)) /* read by pointer in a sub-plan */
                 c->needs_buf[o] = 1;
         }
     }
@@ -199,12 +200,11 @@ static int pl_gemm_node(jit_plan *p, int i) {
 static int pl_node(jit_plan *p, pl_ctx *c, int i) {
     const jx_node *nd = &c->f->nodes[i];
     p->buf[i] = (jp_buf){JP_DEAD, -1, 0, 0, -1, -1};
-    if (c->live[i] && (prim_has(nd->op, JXF_MULTI) || nd->op == JX_OP_GET)) {
-        const jx_node *m = nd->op == JX_OP_GET ? &c->f->nodes[nd->in[0]] : nd;
-        return util_err("jit: %s (%s:%d) has no JIT lowering yet; run the function with "
-                        "jx_interp", prim_info(m->op)->name, m->loc.file ? m->loc.file : "?",
-                        m->loc.line);
+    if (nd->op == JX_OP_GET) { /* a result of a live multi node: written by its step */
+        if (c->live[nd->in[0]]) p->buf[i].kind = JP_ARENA;
+        return 0;
     }
+    if (c->live[i] && prim_has(nd->op, JXF_MULTI)) return jit_plan_multi(p, i);
     if (!c->live[i] || pl_leaf(p, c, i)) return 0;
     if (!pl_materialize(p, c, i)) {
         p->buf[i].kind = JP_FUSED;
@@ -215,7 +215,7 @@ static int pl_node(jit_plan *p, pl_ctx *c, int i) {
     if (nd->op == JX_OP_DOT_GENERAL && (nd->type.dtype == JX_F32 || nd->type.dtype == JX_F64))
         return jit_plan_gemm(p, i, 1.0, -1, -1);
     int outer = pl_outer_reduction(p, nd);
-    return jit_plan_add_step(p, (jp_step){JS_KERNEL, i, outer, -1, {0}, 0}) < 0 ? -1 : 0;
+    return jit_plan_add_step(p, (jp_step){JS_KERNEL, i, outer, -1, {0}, 0, -1}) < 0 ? -1 : 0;
 }
 
 /* Outputs: the first output naming a computed node owns its buffer; params, constants
@@ -227,7 +227,7 @@ static int pl_outputs(jit_plan *p) {
         if (b->kind == JP_ARENA) {
             b->kind = JP_OUT;
             b->index = j;
-        } else if (jit_plan_add_step(p, (jp_step){JS_COPY, o, 0, j, {0}, 0}) < 0) {
+        } else if (jit_plan_add_step(p, (jp_step){JS_COPY, o, 0, j, {0}, 0, -1}) < 0) {
             return -1;
         }
     }
@@ -256,7 +256,8 @@ jit_plan *jit_plan_build(const jx_fn *f) {
      * on each input and op result), so this product and the view strides cannot overflow */
     for (int i = 0; i < p->n_nodes; i++) {
         jx_type t = p->nodes[i].type;
-        p->buf[i].bytes = jx_type_size(&t) * (int64_t)jx_dtype_size(t.dtype);
+        if (!prim_has(p->nodes[i].op, JXF_MULTI)) /* a multi node's: its scratch (plan_sub.c) */
+            p->buf[i].bytes = jx_type_size(&t) * (int64_t)jx_dtype_size(t.dtype);
     }
     return p;
 }
@@ -273,5 +274,7 @@ void jit_plan_free(jit_plan *p) {
     free(p->outs);
     free(p->donor);
     free(p->pool);
+    jit_plan_free_subs(p);
+    jx_fn_free(p->own_fn);
     free(p);
 }

@@ -206,7 +206,7 @@ static int pl_canonical_copy(jit_plan *p, const jx_node *d, int side) {
     t->loc = d->loc;
     p->buf[id] = (jp_buf){JP_ARENA, -1, 0, 0, -1, -1};
     p->uses[id] = 1;
-    if (jit_plan_add_step(p, (jp_step){JS_KERNEL, id, 0, -1, {0}, 0}) < 0) return -1;
+    if (jit_plan_add_step(p, (jp_step){JS_KERNEL, id, 0, -1, {0}, 0, -1}) < 0) return -1;
     return id;
 }
 
@@ -286,5 +286,5 @@ int jit_plan_gemm(jit_plan *p, int d, double alpha, int alpha_node, int init) {
     g.alpha = alpha;
     g.alpha_node = alpha_node;
     g.init = init;
-    return jit_plan_add_step(p, (jp_step){JS_GEMM, d, 0, -1, g, 0}) < 0 ? -1 : 0;
+    return jit_plan_add_step(p, (jp_step){JS_GEMM, d, 0, -1, g, 0, -1}) < 0 ? -1 : 0;
 }

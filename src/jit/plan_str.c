@@ -1,9 +1,11 @@
 /* The plan as text (jxc fuse, JX_DUMP): each step with its kind, the nodes a kernel
  * fuses, the buffers it reads and writes (inputs, outputs, constants, arena offsets),
- * GEMM shapes and flags, loop groups and donations. */
+ * GEMM shapes and flags, loop groups and donations; a multi-result step (cond, scan)
+ * with its scratch and its sub-plans' text nested under it, indented. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "jit/jit.h"
 #include "jit/lower.h"
@@ -68,6 +70,44 @@ static void pl_leaf_print(void *ctx, int leaf) {
     pl_print_buf(c[0], c[1], leaf);
 }
 
+/* Appends text with every line indented by `indent` spaces. */
+static void pl_indent(pl_sb *sb, const char *text, int indent) {
+    for (const char *l = text; l && *l;) {
+        const char *e = strchr(l, '\n');
+        int len = e ? (int)(e - l) : (int)strlen(l);
+        pl_printf(sb, "%*s%.*s\n", indent, "", len, l);
+        l = e ? e + 1 : NULL;
+    }
+}
+
+/* Prints multi step st (s): its results, operands, scratch, and each sub-plan nested. */
+static void pl_print_multi(pl_sb *sb, const jit_plan *p, int s, const jp_step *st) {
+    const jx_node *nd = &p->nodes[st->node];
+    const jx_prim_info *pi = prim_info(nd->op);
+    pl_printf(sb, "  %d: %s ->", s, pi->name);
+    for (int j = 1; j <= ir_n_gets(p->fn, st->node); j++) {
+        pl_printf(sb, " ");
+        pl_print_buf(sb, p, st->node + j);
+    }
+    pl_printf(sb, "\n      reads");
+    for (int k = 0; k < nd->nin; k++) {
+        pl_printf(sb, " ");
+        pl_print_buf(sb, p, nd->in[k]);
+    }
+    const jp_buf *b = &p->buf[st->node];
+    pl_printf(sb, "\n      scratch arena[%lld,+%lld) temporaries from +%lld\n",
+              (long long)b->offset, (long long)b->bytes,
+              (long long)jit_multi_temps_offset(p, s));
+    for (int k = 0; k < nd->at.n_fns; k++) {
+        const jit_plan *q = p->subs[st->sub + k];
+        pl_printf(sb, "      %s %d (sub-plan s%d, constants from const%d):\n",
+                  prim_fn_name(pi, k), k, st->sub + k, q->const_base);
+        char *t = jit_plan_str(q);
+        pl_indent(sb, t, 8);
+        free(t);
+    }
+}
+
 /* See jit.h. */
 char *jit_plan_str(const jit_plan *p) {
     pl_sb sb = {NULL, 0, 0};
@@ -75,6 +115,10 @@ char *jit_plan_str(const jit_plan *p) {
     for (int s = 0; s < p->n_steps; s++) {
         const jp_step *st = &p->steps[s];
         const jx_node *nd = &p->nodes[st->node];
+        if (st->kind == JS_MULTI) {
+            pl_print_multi(&sb, p, s, st);
+            continue;
+        }
         if (st->kind == JS_COPY) {
             pl_printf(&sb, "  %d: copy out%d <- ", s, st->out);
             pl_print_buf(&sb, p, st->node);

@@ -205,4 +205,7 @@ const jx_family jx_family_control = {.infer = ctl_infer,
                                      .interp_multi = ctl_interp_multi,
                                      .jvp_multi = ctl_jvp_multi,
                                      .vjp_multi = ctl_vjp_multi,
-                                     .batch_multi = ctl_batch_multi};
+                                     .batch_multi = ctl_batch_multi,
+                                     .multi_temps = ctl_multi_temps,
+                                     .multi_inplace = ctl_multi_inplace,
+                                     .lower_multi = ctl_lower_multi};

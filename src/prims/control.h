@@ -34,6 +34,13 @@ int ctl_scan_fixpoint(const jx_fn *body, int nc, int diff_only, unsigned char *m
  * res[0..want), with n's line. 0, or -1 (error recorded on t). */
 int ctl_scan_emit(jx_trace *t, const jx_node *n, const jx_fn *g, int nc, int reverse,
                   int nops, const jx_val *ops, int want, jx_val *res);
+/* The JIT lowering (control_lower.c): the family's multi_temps, multi_inplace and
+ * lower_multi rules (src/core/prim.h). */
+struct lw;
+struct lw_mstep;
+int64_t ctl_multi_temps(const jx_node *n);
+int ctl_multi_inplace(const jx_node *n, int j);
+int ctl_lower_multi(struct lw *L, const struct lw_mstep *m);
 
 /* The per-iteration type of a scanned operand or output: t without its leading axis. */
 jx_type ctl_unstack(jx_type t);
