@@ -205,7 +205,15 @@ static void lw_copy_step(lw *L, lw_entry *E, const jp_step *st) {
     LLVMValueRef idx = lw_i64(L, st->out);
     LLVMValueRef slot = LLVMBuildInBoundsGEP2(L->b, L->ptr, LLVMGetParam(E->fn, 1), &idx, 1, "");
     LLVMValueRef dst = LLVMBuildLoad2(L->b, L->ptr, slot, "");
+    /* skipped when the output is the input's own memory (a scan body's invariant carry,
+     * control_lower.c) */
+    LLVMBasicBlockRef mv = LLVMAppendBasicBlockInContext(L->cx, L->fn, "move");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, L->fn, "moved");
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntNE, dst, E->ptrs[st->node], ""), mv, join);
+    LLVMPositionBuilderAtEnd(L->b, mv);
     LLVMBuildMemMove(L->b, dst, 1, E->ptrs[st->node], 1, lw_i64(L, bytes));
+    LLVMBuildBr(L->b, join);
+    LLVMPositionBuilderAtEnd(L->b, join);
 }
 
 /* Emits the call of step s's kernel: donated inputs copied into their outputs first, then
@@ -225,6 +233,8 @@ static int lw_kernel_call(lw *L, lw_entry *E, int s) {
             LLVMBuildStore(L->b, E->ptrs[ka[i]],
                            LLVMBuildInBoundsGEP2(L->b, L->ptr, E->par_ctx, &idx, 1, ""));
         }
+        if (!E->par_fn) /* declared once per module: sub-plans' functions share it */
+            E->par_fn = LLVMGetNamedFunction(L->m, "jx_rt_parallel");
         if (!E->par_fn) E->par_fn = LLVMAddFunction(L->m, "jx_rt_parallel", E->par_type);
         LLVMValueRef pa[5] = {par->trampoline, E->par_ctx, lw_i64(L, par->extent),
                               lw_i64(L, par->grain), L->nthreads};

@@ -15,7 +15,10 @@
  * every later one the previous destination. G may be the initial value's own memory (a
  * donated input, multi_inplace): when iteration 0 would write G, the initial value is
  * first copied into T and read from there. A scan of length 0 copies the initial carry
- * into G; its ys are empty. */
+ * into G; its ys are empty. An invariant carry (the body returns its input as it is: a
+ * value the body closes over) is neither double-buffered nor copied per iteration: every
+ * iteration reads and "writes" the initial value's memory (the body's copy of it is
+ * skipped when source and destination are the same memory), and G gets one copy. */
 #include <string.h>
 
 #include "core/ir.h"
@@ -111,7 +114,14 @@ static int ctl_lower_scan(lw *L, const lw_mstep *m) {
     }
     LLVMValueRef G[JX_MAX_RESULTS], T[JX_MAX_RESULTS], init0[JX_MAX_RESULTS];
     LLVMValueRef in[JX_MAX_OPERANDS], out[JX_MAX_RESULTS];
-    for (int c = 0; c < nc; c++) ctl_carry_bufs(L, m, c, len, &off, &G[c], &T[c], &init0[c]);
+    for (int c = 0; c < nc; c++) {
+        if (body->outs[c] == c) { /* invariant: one copy, before the loop */
+            lw_copy_if_distinct(L, m->out[c], m->in[c], ctl_bytes(body->nodes[c].type));
+            off += ctl_align(ctl_bytes(body->nodes[c].type));
+            continue;
+        }
+        ctl_carry_bufs(L, m, c, len, &off, &G[c], &T[c], &init0[c]);
+    }
     lw_loop lp = lw_loop_begin(L, len);
     LLVMValueRef left = LLVMBuildSub(L->b, lw_i64(L, len - 1), lp.iv, "left");
     LLVMValueRef idx = rev ? left : lp.iv;
@@ -119,6 +129,10 @@ static int ctl_lower_scan(lw *L, const lw_mstep *m) {
                                       lw_i64(L, 0), "to_g");
     LLVMValueRef first = LLVMBuildICmp(L->b, LLVMIntEQ, lp.iv, lw_i64(L, 0), "first");
     for (int c = 0; c < nc; c++) { /* iteration i - 1 wrote G iff iteration i writes T */
+        if (body->outs[c] == c) {
+            in[c] = out[c] = m->in[c];
+            continue;
+        }
         LLVMValueRef prev = LLVMBuildSelect(L->b, to_g, T[c], G[c], "");
         in[c] = LLVMBuildSelect(L->b, first, init0[c], prev, "carry");
         out[c] = LLVMBuildSelect(L->b, to_g, G[c], T[c], "carry_out");
