@@ -48,20 +48,6 @@ TEST(newton_and_collatz_match_the_interpreter) {
     jx_fn_free(f), jx_fn_free(g);
 }
 
-/* (i, x) while i < 10: (i + 3, 2x); from i >= 10 the body never runs. */
-static void lt_ten(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_lt(in[0], jx_lit(in[0], 10));
-}
-static void add_three(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_add(in[0], jx_lit(in[0], 3));
-    out[1] = jx_mul(in[1], jx_lit(in[1], 2));
-}
-static void counter(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    jx_while_loop(lt_ten, add_three, NULL, 2, in, out);
-}
 
 TEST(counter_zero_and_odd_and_even_trip_counts) {
     const jx_type ty[2] = {{JX_I32, 0, {0}}, {JX_F32, 1, {5}}};

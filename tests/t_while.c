@@ -36,19 +36,6 @@ TEST(newton_sqrt_equals_the_c_loop) {
 
 /* ---- a counter, Collatz, zero trips ------------------------------------------------------ */
 
-static void lt_ten(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_lt(in[0], jx_lit(in[0], 10));
-}
-static void add_three(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    out[0] = jx_add(in[0], jx_lit(in[0], 3));
-    out[1] = jx_mul(in[1], jx_lit(in[1], 2));
-}
-static void counter(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
-    (void)t, (void)u;
-    jx_while_loop(lt_ten, add_three, NULL, 2, in, out);
-}
 
 TEST(counter_and_zero_trips) {
     const jx_type ty[2] = {{JX_I32, 0, {0}}, {JX_F32, 1, {2}}};

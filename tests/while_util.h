@@ -54,6 +54,22 @@ static inline int count(const char *s, const char *pat) {
     return n;
 }
 
+/* ---- a counter: (i, x) while i < 10: (i + 3, 2x); from i >= 10 the body never runs ---- */
+
+static inline void lt_ten(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_lt(in[0], jx_lit(in[0], 10));
+}
+static inline void add_three(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_add(in[0], jx_lit(in[0], 3));
+    out[1] = jx_mul(in[1], jx_lit(in[1], 2));
+}
+static inline void counter(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    jx_while_loop(lt_ten, add_three, NULL, 2, in, out);
+}
+
 /* ---- Collatz: (n, steps) while n != 1 ------------------------------------------------ */
 
 static void not_one(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
