@@ -19,8 +19,15 @@
  * operands and 1 to 64 outputs. Errors (a branch that fails to trace or differs in its
  * output types, a float index, bad counts) are recorded on the args' trace with the
  * caller's line, and every output is poison. Each returns 0 or -1.
- * The interpreter and jx_jit run cond and scan (the JIT compiles each branch and the scan
- * body once, as functions called from a switch or a loop). cond has every transformation (jvp; vjp/grad, whose backward
+ * Closures: a branch or body may use values of the trace it is called from (pass them
+ * through user, as a JAX body closes over outer tracers); each such value becomes an
+ * operand of the node (for a loop, a carry the body returns unchanged), at any nesting
+ * depth. Values of an unrelated trace are an error. An op whose operands are all outer
+ * values is recorded in the outer trace (computed once, outside the loop).
+ * The interpreter and jx_jit run cond, scan and while (the JIT compiles each branch and
+ * body once, as functions called from a switch or a loop: the loop is not unrolled; a
+ * carry the body returns unchanged is read in place, not copied per step). cond has
+ * every transformation (jvp; vjp/grad, whose backward
  * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
  * every branch and selects per example); so has scan: jvp (a scan of the body's jvp),
  * vjp/grad (a forward scan that also stacks the residuals, the values of each step that
@@ -60,8 +67,8 @@ int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_v
  * not returning bool[], a body_fn changing the carry's types, bad counts or bounds) are
  * recorded on the carry's trace with the caller's line, and every output is poison.
  * Values of the enclosing trace that the callbacks use are captured (ride through the
- * loop as carry values the body returns unchanged). Only the interpreter runs a while
- * so far (the JIT reports no lowering). Each returns 0 or -1. */
+ * loop as carry values the body returns unchanged). The interpreter and the JIT run it.
+ * Each returns 0 or -1. */
 int jx_while_loop_at(jx_loc loc, jx_trace_cb cond_fn, jx_trace_cb body_fn, void *user,
                      int n_carry, const jx_val *init, jx_val *carry_out);
 int jx_fori_loop_at(jx_loc loc, jx_val lower, jx_val upper, jx_trace_cb body_fn, void *user,
