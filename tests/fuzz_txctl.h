@@ -19,10 +19,9 @@ enum { FT_R_JVP = 1, FT_R_VJP = 2, FT_R_VMAP = 4, FT_R_ALL = 7 };
 
 static const fz_mix *ft_mix;
 
-/* The control-flow mixes of t_fuzz_tx's fuzz_tx_ctl_smoke and jxfuzz-tx --ctl (what the
- * JIT lowers), and of fuzz_tx_ctl_while_smoke and jxfuzz-tx --ctl-while (mostly while and
- * fori loops, which the JIT does not lower yet: their jit check fails until it does):
- * weights of cond, scan, checkpoint, dynamic_slice, dynamic_update_slice, while_loop,
+/* The control-flow mixes of t_fuzz_tx's fuzz_tx_ctl_smoke and jxfuzz-tx --ctl (cond,
+ * scan, checkpoint, dynamic slices), and of fuzz_tx_ctl_while_smoke and jxfuzz-tx
+ * --ctl-while (mostly while and fori loops, which have no vjp): weights of cond, scan, checkpoint, dynamic_slice, dynamic_update_slice, while_loop,
  * fori_loop; a quarter of them inside a body, two deep, scans up to 8 long, captures in
  * 30% of the sub-programs. */
 static const fz_mix ft_ctl_mix = {{5, 6, 2, 2, 2, 0, 0}, 0.25, 2, 8, 0.3, 0};

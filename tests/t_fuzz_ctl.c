@@ -12,9 +12,9 @@
  *                       generator's error bounds (which go through the control flow: see
  *                       fuzz_ctl.h);
  *   fuzz_ctl_jit        jx_jit of the program itself against jx_interp, as tests/t_fuzz.c's
- *                       fuzz_jit, on programs without while loops (it fails while the JIT
- *                       has no lowering for cond/scan); fuzz_ctl_jit_while the same on
- *                       programs with while and fori loops (fails until while lowers);
+ *                       fuzz_jit, on programs with cond, scan, checkpoint and dynamic
+ *                       slices; fuzz_ctl_jit_while the same on programs with mostly while
+ *                       and fori loops;
  *   fuzz_ctl_simplify, fuzz_ctl_text  as t_fuzz's.
  * Environment: JX_FUZZ_SEED (first seed, default 1), JX_FUZZ_CTL_COUNT (programs, default
  * 40), JX_FUZZ_VERBOSE, JX_FUZZ_STRICT, JX_FUZZ_DUMP as in tests/t_fuzz.c. */
@@ -26,9 +26,8 @@
  * dynamic_update_slice, while_loop, fori_loop, a quarter of them inside a body, nesting
  * two deep, scans up to 12 long, captures in 30% of the sub-programs, no construct on
  * enclosing values only inside a body (hoist 0: jx cannot trace all of them yet). fzc_mix
- * has every kind; fzc_mix_jit all but the while loops (fori_loop with traced bounds is
- * one), which the JIT has no lowering for yet: fuzz_ctl_jit_while (fzc_mix_while) fails
- * until it has. */
+ * has every kind; fzc_mix_jit all but the loops, fzc_mix_while mostly loops (the JIT's
+ * checks of each in their own case). */
 static const fz_mix fzc_mix = {{5, 6, 2, 2, 2, 3, 2}, 0.25, 2, 12, 0.3, 0};
 static const fz_mix fzc_mix_jit = {{5, 6, 2, 2, 2, 0, 0}, 0.25, 2, 12, 0.3, 0};
 static const fz_mix fzc_mix_while = {{1, 1, 1, 0, 0, 6, 4}, 0.25, 2, 12, 0.3, 0};

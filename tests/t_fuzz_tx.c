@@ -286,15 +286,13 @@ static void ftt_ctl_run(const fz_mix *mix, int n) {
 
 /* A short run of every check on programs with control flow (tests/fuzz_txctl.h: cond,
  * scan, checkpoint, dynamic slices, each transformed only as far as its rules go),
- * JX_FUZZ_TX_CTL_COUNT cases (default 30). Its jit check fails while the JIT has no
- * lowering for cond and scan. */
+ * JX_FUZZ_TX_CTL_COUNT cases (default 30). */
 TEST(fuzz_tx_ctl_smoke) {
     const char *s = getenv("JX_FUZZ_TX_CTL_COUNT");
     ftt_ctl_run(&ft_ctl_mix, s && *s ? atoi(s) : 30);
 }
 
-/* The same with while and fori loops (a third as many cases); the jit check fails until
- * the JIT lowers while. */
+/* The same with mostly while and fori loops (a third as many cases). */
 TEST(fuzz_tx_ctl_while_smoke) {
     const char *s = getenv("JX_FUZZ_TX_CTL_COUNT");
     ftt_ctl_run(&ft_ctl_mix_while, (s && *s ? atoi(s) : 30) / 3);

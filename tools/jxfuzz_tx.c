@@ -27,8 +27,7 @@ static const char jft_usage[] =
     "  --no-jit     skip the compile of the function under test (faster; no jit check)\n"
     "  --ctl        programs with control flow (cond, scan, checkpoint, dynamic slices;\n"
     "               tests/fuzz_txctl.h: JX_FUZZ_TX_RULES widens their rules)\n"
-    "  --ctl-while  programs with while and fori loops (the JIT does not lower while yet:\n"
-    "               add --no-jit until it does)\n"
+    "  --ctl-while  programs with mostly while and fori loops\n"
     "  --verbose    print each seed and its chain before running it\n";
 
 /* Seconds since an arbitrary start. */
