@@ -227,4 +227,24 @@ TEST(a_value_of_an_unrelated_trace_is_an_error) {
     jx_trace_abort(other);
 }
 
+/* A jx_call_vmap callback closing over a value of the enclosing trace: a clear error
+ * (each transformation would need to take the value as an argument), not "different
+ * traces"; a callback using outer values only in ops of its own (hoisted) is fine. */
+static void scaled(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    out[0] = jx_mul(in[0], jx_sum_all(*(const jx_val *)user)); /* sum_all: an outer op */
+}
+static void f_vmap_closure(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    jx_call_vmap(scaled, (void *)&in[2], 1, JX_FLAT, (const int[]){0}, in + 3, 1, NULL, out);
+}
+
+TEST(a_closure_in_a_call_vmap_callback_is_a_clear_error) {
+    jx_fn *f = jx_trace(f_vmap_closure, 4, rnn_types, 1, NULL);
+    CHECK(f == NULL);
+    CHECK_CONTAINS(jx_error(), "closure");
+    CHECK_CONTAINS(jx_error(), "t_capture.c");
+    jx_fn_free(f);
+}
+
 TEST_MAIN()

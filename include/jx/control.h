@@ -23,7 +23,10 @@
  * through user, as a JAX body closes over outer tracers); each such value becomes an
  * operand of the node (for a loop, a carry the body returns unchanged), at any nesting
  * depth. Values of an unrelated trace are an error. An op whose operands are all outer
- * values is recorded in the outer trace (computed once, outside the loop).
+ * values is recorded in the outer trace (computed once, outside the loop; in a cond
+ * branch it runs whichever branch is taken). Callbacks of jx_call_vmap and the other
+ * jx_call_* do not capture yet: using an outer value with their own values is an error
+ * saying so (pass it as an argument).
  * The interpreter and jx_jit run cond, scan and while (the JIT compiles each branch and
  * body once, as functions called from a switch or a loop: the loop is not unrolled; a
  * carry the body returns unchanged is read in place, not copied per step). cond has

@@ -30,19 +30,19 @@ jx_trace *trace_innermost(int n, const jx_val *v) {
 }
 
 /* See trace.h. */
-jx_val trace_capture(jx_trace *t, jx_val v) {
+jx_val trace_capture(jx_loc loc, jx_trace *t, jx_val v) {
     if (v.t == t || !capture_is_ancestor(v.t, t)) return v;
-    jx_val up = trace_capture(t->parent, v);
+    jx_val up = trace_capture(loc, t->parent, v);
     if (up.id < 0) return (jx_val){t, -1};
     for (int k = 0; k < t->n_cap; k++)
         if (t->cap_outer[k].id == up.id) return (jx_val){t, t->cap_node[k]};
     if (t->n_cap >= JX_MAX_OPERANDS - t->fn->n_in)
-        return trace_fail(t, (jx_loc){0}, "capture",
+        return trace_fail(t, loc, "capture",
                           "more than %d values of the enclosing trace used in a sub-function",
                           JX_MAX_OPERANDS - t->fn->n_in);
     const jx_type *type = trace_type(up.t, up.id);
     int32_t id = ir_fn_append(t->fn, JX_OP_PARAM, 0, NULL, type, NULL, (jx_loc){0});
-    if (id < 0) return trace_fail(t, (jx_loc){0}, "capture", "%s", jx_error());
+    if (id < 0) return trace_fail(t, loc, "capture", "%s", jx_error());
     t->cap_outer[t->n_cap] = up;
     t->cap_node[t->n_cap++] = id;
     return (jx_val){t, id};

@@ -206,7 +206,7 @@ static jx_fn *trace_run(jx_loc loc, jx_trace *parent, jx_trace_cb f, int n_in,
         goto done;
     }
     for (int i = 0; i < n_out && parent; i++) /* an outer value returned as it is */
-        if (trace_live(out[i].t) && out[i].t != t) out[i] = trace_capture(t, out[i]);
+        if (trace_live(out[i].t) && out[i].t != t) out[i] = trace_capture(loc, t, out[i]);
     if (caps) {
         caps->n = t->n_cap;
         memcpy(caps->outer, t->cap_outer, sizeof caps->outer);
@@ -315,7 +315,7 @@ static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin
         return NULL;
     }
     for (int k = 0; k < nin; k++) {
-        jx_val v = in[k].t != t && trace_live(in[k].t) ? trace_capture(t, in[k]) : in[k];
+        jx_val v = in[k].t != t && trace_live(in[k].t) ? trace_capture(loc, t, in[k]) : in[k];
         const char *why = trace_val_problem(t, v);
         if (!why && v.id < 0) { /* poison after a recorded error: pass it on */
             *res = (jx_val){t, -1};

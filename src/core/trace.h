@@ -91,8 +91,9 @@ typedef struct trace_caps {
 jx_fn *trace_sub(jx_loc loc, jx_trace *parent, jx_trace_cb f, int n_in, const jx_type *in,
                  int n_out, void *user, trace_caps *caps);
 /* The value v (of t or of an ancestor of t) as a value of t, capturing it through every
- * trace in between; poison with the error recorded on t if t cannot hold more captures. */
-jx_val trace_capture(jx_trace *t, jx_val v);
+ * trace in between; poison with the error recorded on t at loc (the op that used v) if
+ * t cannot hold more captures. */
+jx_val trace_capture(jx_loc loc, jx_trace *t, jx_val v);
 /* The trace among the live traces of v[0..n) that every other one is an ancestor of (or
  * equal to), or the first live one when they are unrelated; NULL if none is live. */
 jx_trace *trace_innermost(int n, const jx_val *v);

@@ -23,7 +23,7 @@ jx_fn *cua_trace_sub(jx_loc loc, jx_trace *t, const char *op, const char *what, 
 
 /* Captures every live value of ops[0..n) into the innermost of their traces (a value of
  * an enclosing trace used in a sub-function's trace becomes a captured input there). */
-void cua_unify(int n, jx_val *ops);
+void cua_unify(jx_loc loc, int n, jx_val *ops);
 
 /* Checks that sub-function g (called name) takes the n_in types in and returns the n_out
  * types out; else writes "rule 'jvp' maps (..) -> (..), expected (..) -> (..)" to err and

@@ -42,6 +42,11 @@ int64_t ctl_multi_temps(const jx_node *n);
 int ctl_multi_inplace(const jx_node *n, int j);
 int ctl_lower_multi(struct lw *L, const struct lw_mstep *m);
 
+/* Bytes of a value of type t, and b rounded up to 64 (control_lower.c; also used by
+ * control_while_lower.c). */
+int64_t ctl_bytes(jx_type t);
+int64_t ctl_align(int64_t b);
+
 /* The per-iteration type of a scanned operand or output: t without its leading axis. */
 jx_type ctl_unstack(jx_type t);
 

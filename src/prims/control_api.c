@@ -92,7 +92,7 @@ int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *br
     }
     ops[0] = index;
     for (int k = 0; k < n_in; k++) ops[k + 1] = args[k];
-    cua_unify(n_in + 1, ops);
+    cua_unify(loc, n_in + 1, ops);
     if (cua_operands(loc, "cond", n_in + 1, ops, &t, types, &res) < 0)
         return ctla_poison(res.t, n_out, outs);
     if (n_branches < 1 || n_branches > JX_MAX_FNS || !branches) {
@@ -139,7 +139,7 @@ static int ctla_scan_args(jx_loc loc, int n_carry, const jx_val *init, int n_x,
         return -1;
     }
     for (int k = 0; k < n; k++) ops[k] = k < n_carry ? init[k] : xs[k - n_carry];
-    cua_unify(n, ops);
+    cua_unify(loc, n, ops);
     if (cua_operands(loc, "scan", n, ops, t, types, res) < 0) return -1;
     if (*len < 0 && n_x > 0 && types[n_carry].rank > 0) *len = types[n_carry].shape[0];
     if (*len < 0) {

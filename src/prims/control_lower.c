@@ -26,14 +26,20 @@
 #include "jit/lower.h"
 #include "prims/control.h"
 
-/* Bytes of a value of type t. */
-static int64_t ctl_bytes(jx_type t) {
+/* See control.h. */
+int64_t ctl_bytes(jx_type t) {
     return jx_type_size(&t) * (int64_t)jx_dtype_size(t.dtype);
 }
 
-/* b rounded up to 64 bytes. */
-static int64_t ctl_align(int64_t b) {
+/* See control.h. */
+int64_t ctl_align(int64_t b) {
     return (b + 63) / 64 * 64;
+}
+
+/* The second buffer carry c of scan body needs: none for a carry the body returns
+ * unchanged (read in place). */
+static int64_t ctl_temp_bytes(const jx_fn *body, int c) {
+    return body->outs[c] == c ? 0 : ctl_align(ctl_bytes(body->nodes[c].type));
 }
 
 /* See control.h: scan's second carry buffers (more than JX_MAX_BYTES: some value above
@@ -44,7 +50,7 @@ int64_t ctl_multi_temps(const jx_node *n) {
     const jx_fn *body = n->at.fns[0];
     int64_t t = 0; /* each term is at most JX_MAX_BYTES + 63: saturated, no overflow */
     for (int c = 0; c < (int)n->at.v[1][0] && t <= JX_MAX_BYTES; c++)
-        t += ctl_align(ctl_bytes(body->nodes[c].type));
+        t += ctl_temp_bytes(body, c);
     return t;
 }
 
@@ -91,7 +97,7 @@ static void ctl_carry_bufs(lw *L, const lw_mstep *m, int c, int64_t len, int64_t
     int64_t b = ctl_bytes(m->n->at.fns[0]->nodes[c].type);
     *G = m->out[c];
     *T = ctl_at(L, m->temps, lw_i64(L, *off));
-    *off += ctl_align(b);
+    *off += ctl_temp_bytes(m->n->at.fns[0], c);
     *init0 = m->in[c];
     if ((len - 1) % 2 == 0 && b > 0) {
         LLVMValueRef same = LLVMBuildICmp(L->b, LLVMIntEQ, m->in[c], *G, "");
@@ -117,7 +123,6 @@ static int ctl_lower_scan(lw *L, const lw_mstep *m) {
     for (int c = 0; c < nc; c++) {
         if (body->outs[c] == c) { /* invariant: one copy, before the loop */
             lw_copy_if_distinct(L, m->out[c], m->in[c], ctl_bytes(body->nodes[c].type));
-            off += ctl_align(ctl_bytes(body->nodes[c].type));
             continue;
         }
         ctl_carry_bufs(L, m, c, len, &off, &G[c], &T[c], &init0[c]);

@@ -32,7 +32,7 @@ static int cwa_args(jx_loc loc, const char *op, int n, const jx_val *init,
                    init ? "" : " in a NULL init", carry_out ? "" : ", NULL carry_out", max);
         return -1;
     }
-    cua_unify(n_ops, ops);
+    cua_unify(loc, n_ops, ops);
     if (cua_operands(loc, op, n_ops, ops, t, types, &res) < 0) {
         *t = res.t;
         return -1;

@@ -12,22 +12,15 @@
  * and writes the same buffer. */
 #include "core/ir.h"
 #include "jit/lower.h"
+#include "prims/control.h"
 #include "prims/control_while.h"
-
-/* Bytes of a value of type t, and b rounded up to 64. */
-static int64_t cwl_bytes(jx_type t) {
-    return jx_type_size(&t) * (int64_t)jx_dtype_size(t.dtype);
-}
-static int64_t cwl_align(int64_t b) {
-    return (b + 63) / 64 * 64;
-}
 
 /* See control_while.h: 64 bytes for the predicate, then a second buffer per carry value
  * (saturated at 2^62 so the planner can refuse it with a clear error). */
 int64_t cw_multi_temps(const jx_node *n) {
     int64_t t = 64;
     for (int c = 0; c < n->nin; c++) {
-        t += cwl_align(cwl_bytes(n->at.fns[1]->nodes[c].type));
+        t += ctl_align(ctl_bytes(n->at.fns[1]->nodes[c].type));
         if (t > ((int64_t)1 << 62)) return (int64_t)1 << 62;
     }
     return t;
@@ -46,10 +39,10 @@ int cw_lower_multi(lw *L, const lw_mstep *m) {
     LLVMValueRef T[JX_MAX_OPERANDS], cur[JX_MAX_OPERANDS], other[JX_MAX_OPERANDS];
     LLVMValueRef pred = m->temps;
     for (int c = 0; c < nc; c++) {
-        bytes[c] = cwl_bytes(body->nodes[c].type);
+        bytes[c] = ctl_bytes(body->nodes[c].type);
         LLVMValueRef o = lw_i64(L, off);
         T[c] = LLVMBuildInBoundsGEP2(L->b, L->i8, m->temps, &o, 1, "");
-        off += cwl_align(bytes[c]);
+        off += ctl_align(bytes[c]);
         if (bytes[c] > 0) lw_copy_if_distinct(L, m->out[c], m->in[c], bytes[c]);
     }
     LLVMValueRef in_g = lw_alloca(L, L->i1); /* 1 while the current carry is in G */

@@ -215,7 +215,7 @@ jx_val elt_emit_broadcast(jx_loc loc, jx_op op, int n, const jx_val *in) {
      * captured first; operands of unrelated traces go to trace_emit, which says so */
     jx_trace *t = trace_innermost(n, in);
     for (int i = 0; i < n; i++) {
-        args[i] = t && !jx_val_bad(in[i]) ? trace_capture(t, in[i]) : in[i];
+        args[i] = t && !jx_val_bad(in[i]) ? trace_capture(loc, t, in[i]) : in[i];
         if (jx_val_bad(args[i]) || args[i].t != t)
             return trace_emit(loc, NULL, op, n, in, NULL, NULL);
     }

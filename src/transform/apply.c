@@ -44,7 +44,16 @@ static int ap_fail(const ap_call *c, const char *msg) {
 
 /* Traces, transforms and calls as c says. 0 or -1 (error on the trace, outputs poison). */
 static int ap_run(const ap_call *c) {
-    jx_fn *fn = jx_trace_at(c->loc, c->f, c->n_in, c->types, c->n_out, c->user);
+    trace_caps caps;
+    jx_trace *outer = ap_trace(c);
+    jx_fn *fn = outer ? trace_sub(c->loc, outer, c->f, c->n_in, c->types, c->n_out, c->user, &caps)
+                      : jx_trace_at(c->loc, c->f, c->n_in, c->types, c->n_out, c->user);
+    if (fn && outer && caps.n > 0) { /* not yet: each transformation would take them */
+        jx_fn_free(fn);
+        return ap_fail(c, "the function uses a value of the enclosing trace (a closure); "
+                          "pass it as an argument instead (JX_NONE in in_axes, or outside "
+                          "wrt)");
+    }
     jx_fn *g = fn ? c->tx(fn, c->p) : NULL;
     jx_fn_free(fn);
     if (!g) {
