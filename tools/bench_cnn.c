@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "jx.h"
 #include "jx/nn.h"
 #include "jx/optim.h"
@@ -49,31 +50,6 @@ typedef struct bc_opts {
     const char *python;
 } bc_opts;
 
-/* Milliseconds on clock c. */
-static double bc_ms(clockid_t c) {
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-/* qsort order of doubles. */
-static int bc_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Parses a comma-separated list of integers in [1, max] into v; the count, or -1. */
-static int bc_list(const char *s, int64_t *v, int64_t max) {
-    int n = 0;
-    char *end;
-    for (; *s && n < BC_MAX; s = *end ? end + 1 : end) {
-        long long x = strtoll(s, &end, 10);
-        if (end == s || x < 1 || x > max) return -1;
-        v[n++] = x;
-    }
-    return n > 0 ? n : -1;
-}
-
 /* Parses argv into o; 0, 1 for --help, -1 on a bad argument. */
 static int bc_parse(int argc, char **argv, bc_opts *o) {
     *o = (bc_opts){.nb = 2, .nt = 2, .reps = 10, .rounds = 5, .torch = 1,
@@ -87,12 +63,12 @@ static int bc_parse(int argc, char **argv, bc_opts *o) {
         }
         if (!v) return -1;
         i++;
-        int64_t t[BC_MAX];
-        if (!strcmp(a, "--batch")) o->nb = bc_list(v, o->batch, 1 << 20);
-        else if (!strcmp(a, "--threads")) {
-            o->nt = bc_list(v, t, 64);
-            for (int k = 0; k < o->nt; k++) o->thr[k] = (int)t[k];
-        } else if (!strcmp(a, "--reps")) o->reps = atoi(v);
+        int b[BC_MAX];
+        if (!strcmp(a, "--batch")) {
+            o->nb = bu_int_list(v, b, BC_MAX, 1, 1 << 20);
+            for (int k = 0; k < o->nb; k++) o->batch[k] = b[k];
+        } else if (!strcmp(a, "--threads")) o->nt = bu_int_list(v, o->thr, BC_MAX, 1, 64);
+        else if (!strcmp(a, "--reps")) o->reps = atoi(v);
         else if (!strcmp(a, "--rounds")) o->rounds = atoi(v);
         else if (!strcmp(a, "--python")) o->python = v;
         else return -1;
@@ -224,35 +200,18 @@ static void bc_peer_stop(bc_peer *pe) {
     if (pe->pid > 0) waitpid(pe->pid, NULL, 0);
 }
 
-/* Prints /proc/loadavg's first three fields (the machine is shared). */
-static void bc_load(const char *when) {
-    FILE *f = fopen("/proc/loadavg", "r");
-    double la[3];
-    if (f && fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) == 3)
-        printf("load average %s: %.2f %.2f %.2f\n", when, la[0], la[1], la[2]);
-    if (f) fclose(f);
-}
-
 /* ---- the run --------------------------------------------------------------------------- */
-
-/* Median, min and max of v[0..n) (sorts v). */
-static void bc_stats(double *v, int n, double *med, double *lo, double *hi) {
-    qsort(v, (size_t)n, sizeof *v, bc_cmp);
-    *med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    *lo = v[0];
-    *hi = v[n - 1];
-}
 
 /* Prints the table row (and JSON line) of one configuration: jx's and the peer's samples,
  * n wall times then n CPU times each. */
 static void bc_row(const bc_opts *o, int64_t b, int thr, double *jx, double *pt) {
     int n = o->reps * o->rounds;
     double j[6] = {0}, q[6] = {0}, hi; /* wall median, min; cpu median, min */
-    bc_stats(jx, n, &j[0], &j[1], &hi);
-    bc_stats(jx + n, n, &j[2], &j[3], &hi);
+    bu_stats(jx, n, &j[0], &j[1], &hi);
+    bu_stats(jx + n, n, &j[2], &j[3], &hi);
     if (o->torch) {
-        bc_stats(pt, n, &q[0], &q[1], &hi);
-        bc_stats(pt + n, n, &q[2], &q[3], &hi);
+        bu_stats(pt, n, &q[0], &q[1], &hi);
+        bu_stats(pt + n, n, &q[2], &q[3], &hi);
     }
     printf("%5lld %7d | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %6.2f %6.2f %6.2f\n", (long long)b,
            thr, j[0], j[1], j[2], q[0], q[1], q[2], o->torch ? j[0] / q[0] : 0.0,
@@ -297,10 +256,11 @@ static int bc_run(const bc_opts *o) {
             double *js = tj + (size_t)c * 2 * n + (size_t)r * o->reps;
             double *ps = tp + (size_t)c * 2 * n + (size_t)r * o->reps;
             for (int i = 0; i < o->reps; i++) {
-                double t0 = bc_ms(CLOCK_MONOTONIC), c0 = bc_ms(CLOCK_PROCESS_CPUTIME_ID);
+                double t0 = bu_clock_ms(CLOCK_MONOTONIC);
+                double c0 = bu_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
                 if (jx_train_step(jx[c].train, jx[c].batch, NULL, NULL) < 0) goto done;
-                js[i] = bc_ms(CLOCK_MONOTONIC) - t0;
-                js[n + i] = bc_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+                js[i] = bu_clock_ms(CLOCK_MONOTONIC) - t0;
+                js[n + i] = bu_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
             }
             if (o->torch && bc_peer_run(&pe[c % o->nt], o->batch[c / o->nt], o->reps, ps,
                                         ps + n) < 0) {
@@ -308,7 +268,7 @@ static int bc_run(const bc_opts *o) {
                 goto done;
             }
         }
-    bc_load("after");
+    bu_loadavg("after");
     printf("CNN step: %d reps x %d rounds, interleaved\n", o->reps,
            o->rounds);
     printf(
@@ -337,6 +297,6 @@ int main(int argc, char **argv) {
         return pr > 0 ? 0 : 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    bc_load("before");
+    bu_loadavg("before");
     return bc_run(&o) < 0 ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "jit/jit.h"
 #include "jx.h"
 
@@ -27,19 +28,6 @@ static const char *const bv_default[] = {
     "28x28x32:32:3", "14x14x32:64:3", "14x14x64:64:3", "14x14x64:128:3", "7x7x128:128:3",
     "28x28x8:8:5",   "14x14x32:32:5",
 };
-
-/* Milliseconds on the monotonic clock. */
-static double bv_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-/* qsort order of doubles. */
-static int bv_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The three products of layer s in patch form (SAME: pads (k-1)/2 before, k/2 after). */
 static jx_fn *bv_fn(const bv_shape *s) {
@@ -85,16 +73,16 @@ static int bv_layer(const bv_shape *s, int nthr, int reps, int rule_direct) {
     }
     for (int r = -2; r < reps; r++)
         for (int v = 0; v < 2; v++) {
-            double t0 = bv_ms();
+            double t0 = bu_clock_ms(CLOCK_MONOTONIC);
             if (jx_exe_run(e[v], in, out[v]) < 0) goto done;
-            if (r >= 0) t[v][r] = bv_ms() - t0;
+            if (r >= 0) t[v][r] = bu_clock_ms(CLOCK_MONOTONIC) - t0;
         }
     double macs = 3.0 * (double)(s->n * s->h * s->w * s->o * s->k * s->k * s->c);
     printf("%4lld %3lldx%-3lld %4lld %4lld %2lldx%-2lld %8.1f", (long long)s->n, (long long)s->h,
            (long long)s->w, (long long)s->c, (long long)s->o, (long long)s->k, (long long)s->k,
            macs * 1e-6);
     for (int v = 0; v < 2; v++) {
-        qsort(t[v], (size_t)reps, sizeof(double), bv_cmp);
+        bu_sort(t[v], reps);
         printf(" | %8.3f %8.3f %6.1f", t[v][0], t[v][reps / 2], macs / (t[v][0] * 1e6));
     }
     printf(" | %s\n", rule_direct ? "direct" : "gemm");
@@ -126,15 +114,6 @@ static int bv_rule(const bv_shape *s) {
     return d;
 }
 
-/* Prints /proc/loadavg's first three fields. */
-static void bv_load(const char *when) {
-    FILE *fp = fopen("/proc/loadavg", "r");
-    double la[3];
-    if (fp && fscanf(fp, "%lf %lf %lf", &la[0], &la[1], &la[2]) == 3)
-        printf("load average %s: %.2f %.2f %.2f\n", when, la[0], la[1], la[2]);
-    if (fp) fclose(fp);
-}
-
 int main(int argc, char **argv) {
     int nthr = 1, reps = 7, nshape = 0;
     int64_t batch = 32;
@@ -154,7 +133,7 @@ int main(int argc, char **argv) {
     if (!nshape)
         for (size_t i = 0; i < sizeof bv_default / sizeof bv_default[0]; i++)
             shapes[nshape++] = bv_default[i];
-    bv_load("before");
+    bu_loadavg("before");
     printf("conv layer: forward + input gradient + filter gradient, f32, %d thread%s, min and "
            "median of %d reps\n", nthr, nthr > 1 ? "s" : "", reps);
     printf("   N   HxW    C    O   win    MMAC |   direct   median  GMAC/s |     gemm   median  "
@@ -174,6 +153,6 @@ int main(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    bv_load("after");
+    bu_loadavg("after");
     return 0;
 }

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "bench_chain.h"
+#include "bench_time.h"
 #include "jx.h"
 
 #define BE_MAX_THREADS 8
@@ -37,27 +38,6 @@ static const char be_usage[] =
     "  --reps R     timed reps per variant, interleaved (default 21, at least 15 recommended)\n"
     "  --threads T  comma-separated thread counts (default 1,2)\n"
     "  --json       also print one JSON line per thread count and peer\n";
-
-/* Milliseconds on clock c. */
-static double be_clock_ms(clockid_t c) {
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-/* qsort order of doubles. */
-static int be_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median, min and max of v[0..n-1] (sorts v). */
-static void be_stats(double *v, int n, double *med, double *lo, double *hi) {
-    qsort(v, (size_t)n, sizeof *v, be_cmp);
-    *med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    *lo = v[0];
-    *hi = v[n - 1];
-}
 
 /* ---- the hand-written chain ------------------------------------------------------------ */
 
@@ -236,15 +216,9 @@ static int be_parse(int argc, char **argv, be_opts *o) {
         i++;
         if (!strcmp(a, "--n")) o->n = strtoll(v, NULL, 10);
         else if (!strcmp(a, "--reps")) o->reps = atoi(v);
-        else if (!strcmp(a, "--threads")) {
-            o->nthr = 0;
-            char *end;
-            for (const char *s = v; *s && o->nthr < BE_MAX_THREADS; s = *end ? end + 1 : end) {
-                long t = strtol(s, &end, 10);
-                if (end == s || t < 1 || t > BE_MAX_THREADS) return -1;
-                o->thr[o->nthr++] = (int)t;
-            }
-        } else return -1;
+        else if (!strcmp(a, "--threads"))
+            o->nthr = bu_int_list(v, o->thr, BE_MAX_THREADS, 1, BE_MAX_THREADS);
+        else return -1;
     }
     return o->n >= 16 && o->reps >= 1 && o->nthr >= 1 ? 0 : -1;
 }
@@ -263,14 +237,14 @@ static const char *const be_names[3] = {"jx", "memcpy", "C -O3"};
 /* Times variant v of row r once (wall ms; the process CPU ms in *cpu). -1 on a jx error. */
 static double be_time(be_row *r, int v, jx_array *xa, jx_array *ya, be_bufs *b, int64_t n,
                       double *cpu) {
-    double c0 = be_clock_ms(CLOCK_PROCESS_CPUTIME_ID), t0 = be_clock_ms(CLOCK_MONOTONIC);
+    double c0 = bu_clock_ms(CLOCK_PROCESS_CPUTIME_ID), t0 = bu_clock_ms(CLOCK_MONOTONIC);
     if (v == BE_JX) {
         if (jx_exe_run(r->exe, &xa, &ya) < 0) return -1;
     } else {
         be_pool_run(&r->pool, v == BE_MEMCPY ? be_memcpy_part : be_chain_part, b, n);
     }
-    double t1 = be_clock_ms(CLOCK_MONOTONIC);
-    *cpu = be_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double t1 = bu_clock_ms(CLOCK_MONOTONIC);
+    *cpu = bu_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
     return t1 - t0;
 }
 
@@ -283,9 +257,9 @@ static void be_report(const be_opts *o, be_row *rows) {
            "min_ms", "max_ms", "GB/s", "x_memcpy", "x_C", "cpu_ms");
     for (int k = 0; k < o->nthr; k++) {
         double med[3], lo[3], hi[3], cmed, clo, chi;
-        for (int v = 0; v < 3; v++) be_stats(rows[k].t[v], o->reps, &med[v], &lo[v], &hi[v]);
+        for (int v = 0; v < 3; v++) bu_stats(rows[k].t[v], o->reps, &med[v], &lo[v], &hi[v]);
         for (int v = 0; v < 3; v++) {
-            be_stats(rows[k].cpu[v], o->reps, &cmed, &clo, &chi);
+            bu_stats(rows[k].cpu[v], o->reps, &cmed, &clo, &chi);
             printf("%-7d %-7s %9.2f %9.2f %9.2f %7.1f %10.2f %7.2f %8.2f\n", o->thr[k],
                    be_names[v], med[v], lo[v], hi[v], gb / (med[v] * 1e-3),
                    med[v] / med[BE_MEMCPY], med[v] / med[BE_C], cmed);

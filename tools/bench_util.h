@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "bench_time.h" /* bu_now_us, bu_median, ... */
+
 #define BU_MAX_SAMPLES 4096
 #define BU_MAX_SIDES 6
 #define BU_MAX_CFG 4
@@ -33,11 +35,6 @@ typedef struct bu_opts {
 
 /* 1 if row group g is selected by --only. */
 int bu_selected(const bu_opts *o, const char *g);
-
-/* Monotonic time in microseconds. */
-double bu_now_us(void);
-/* Median of v[0..n-1] (sorts v); 0 for n = 0. */
-double bu_median(double *v, int n);
 
 /* One output row. cfg_key[i] = cfg_val[i] are its configuration (batch, threads, ...);
  * peer NULL: a jx-only row (peer_us and ratio null); skip non-NULL: the peer did not run,

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "bench_mlp.h"
+#include "bench_time.h"
 
 #define BN_MAX_THREADS 8
 
@@ -35,23 +36,6 @@ static const char bn_usage[] =
     "  --batch B     batch size of the MLP step (default 128)\n"
     "Prints one JSON line per row on stdout ({name, batch, threads, jx_us, ref_us,\n"
     "ratio = jx_us / ref_us}); the correctness check and notes go to stderr.\n";
-
-/* Monotonic time in microseconds. */
-static double bn_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
-}
-
-/* Median of v[0..n-1] (sorts v). */
-static int bn_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double bn_median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, bn_cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ---- timing ------------------------------------------------------------------------------- */
 
@@ -88,16 +72,16 @@ static int bn_time(jx_exe *e, bm_state *s, int threads, int iters) {
     for (int i = 0; i < iters && rc == 0; i++) {
         for (int k = 0; k < 3 && rc == 0; k++) {
             int which = (k + i) % 3;
-            double t0 = bn_now_us();
+            double t0 = bu_now_us();
             if (which == 0) rc = bm_jx_step(e, s);
             else if (which == 1) bm_ref_step(s);
             else bref_gemms(&s->ref, jx_array_cdata(s->x));
-            double dt = bn_now_us() - t0;
+            double dt = bu_now_us() - t0;
             (which == 0 ? tj : which == 1 ? tr : tg)[i] = dt;
         }
     }
     if (rc) goto done;
-    double mj = bn_median(tj, iters), mr = bn_median(tr, iters), mg = bn_median(tg, iters);
+    double mj = bu_median(tj, iters), mr = bu_median(tr, iters), mg = bu_median(tg, iters);
     bn_row("mlp_train_step", s->batch, threads, mj, mr);
     bn_row("mlp_gemms_only", s->batch, threads, mj, mg);
 done:
@@ -105,21 +89,6 @@ done:
     free(tr);
     free(tg);
     return rc;
-}
-
-/* Parses "1,2" into th[0..]; returns the count, or -1 if malformed. */
-static int bn_parse_threads(const char *s, int *th) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 256 || n == BN_MAX_THREADS) return -1;
-        th[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n > 0 ? n : -1;
 }
 
 /* y = x + 1 */
@@ -146,17 +115,17 @@ static int bn_dispatch(double *jx_us, double *ref_us) {
     double tj[BLOCKS], tr[BLOCKS];
     int rc = e && x && y ? 0 : -1;
     for (int b = 0; b < BLOCKS && rc == 0; b++) {
-        double t0 = bn_now_us();
+        double t0 = bu_now_us();
         for (int i = 0; i < CALLS && rc == 0; i++) rc = jx_exe_run(e, &x, &y);
-        double t1 = bn_now_us();
+        double t1 = bu_now_us();
         for (int i = 0; i < CALLS; i++) ref(jx_array_cdata(x), jx_array_data(y));
-        double t2 = bn_now_us();
+        double t2 = bu_now_us();
         tj[b] = (t1 - t0) / CALLS;
         tr[b] = (t2 - t1) / CALLS;
     }
     if (rc == 0) {
-        *jx_us = bn_median(tj, BLOCKS);
-        *ref_us = bn_median(tr, BLOCKS);
+        *jx_us = bu_median(tj, BLOCKS);
+        *ref_us = bu_median(tr, BLOCKS);
     }
     jx_array_free(x);
     jx_array_free(y);
@@ -185,7 +154,7 @@ static int bn_parse_args(int argc, char **argv, int *iters, int *batch, int *th,
             *batch = (int)n;
             i++;
         } else if (!strcmp(a, "--threads") && v) {
-            if ((*nth = bn_parse_threads(v, th)) < 0) goto usage;
+            if ((*nth = bu_int_list(v, th, BN_MAX_THREADS, 1, 256)) < 0) goto usage;
             i++;
         } else {
             fprintf(stderr, "jxbench: bad argument '%s'\n", a);
@@ -202,10 +171,10 @@ usage:
  * one-time LLVM setup in the first. */
 static void bn_second_compile(int batch, int threads) {
     jx_fn *f2 = bm_step_fn(batch);
-    double t3 = bn_now_us();
+    double t3 = bu_now_us();
     jx_exe *e2 = f2 ? bm_jit(f2, threads, 1) : NULL;
     fprintf(stderr, "jxbench: second jx_jit in this process (fresh jx_fn, no disk cache) "
-            "%.1f ms\n", (bn_now_us() - t3) * 1e-3);
+            "%.1f ms\n", (bu_now_us() - t3) * 1e-3);
     jx_exe_free(e2);
     jx_fn_free(f2);
 }
@@ -238,12 +207,12 @@ int main(int argc, char **argv) {
     int parsed = bn_parse_args(argc, argv, &iters, &batch, th, &nth);
     if (parsed != 0) return parsed < 0 ? 2 : 0;
     /* cold compile: the first jx_jit in the process, from a freshly traced step */
-    double t0 = bn_now_us();
+    double t0 = bu_now_us();
     jx_fn *f = bm_step_fn(batch);
-    double t1 = bn_now_us();
+    double t1 = bu_now_us();
     openblas_set_num_threads(th[0]);
     jx_exe *e = f ? bm_jit(f, th[0], 1) : NULL;
-    double t2 = bn_now_us();
+    double t2 = bu_now_us();
     if (!e) {
         fprintf(stderr, "jxbench: %s\n", jx_error());
         jx_fn_free(f);
