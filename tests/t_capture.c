@@ -227,6 +227,49 @@ TEST(a_value_of_an_unrelated_trace_is_an_error) {
     jx_trace_abort(other);
 }
 
+/* A cond inside a scan body whose operands are all outer values, while its branches use
+ * the body's own value (user): emitted in the body (was: in the outer trace, where the
+ * branches could not reach the body's value). */
+static void br_add_h(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    out[0] = jx_add(in[0], *(const jx_val *)user);
+}
+static void br_sub_h(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    out[0] = jx_sub(in[0], *(const jx_val *)user);
+}
+static void body_outer_cond(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t;
+    const jx_val *outer = user; /* h0 and a bool from the outer function */
+    jx_val h = in[0];
+    jx_cond(outer[1], br_add_h, br_sub_h, (void *)&h, 1, outer, 1, out);
+}
+static void f_outer_cond(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    jx_val outer[2] = {in[2], jx_gt(jx_sum_all(in[2]), jx_lit(in[2], 0))};
+    jx_scan(body_outer_cond, outer, 1, in + 2, 0, NULL, 3, 0, 0, out, NULL);
+}
+
+TEST(control_flow_of_outer_values_inside_a_body) {
+    jx_fn *f = jx_trace(f_outer_cond, 4, rnn_types, 1, NULL);
+    CHECK(f != NULL);
+    if (!f) {
+        printf("  %s\n", jx_error());
+        return;
+    }
+    jx_array *x[4] = {0}, *o[1] = {0};
+    for (int i = 0; i < 4; i++) x[i] = txc_random(rnn_types[i], -1, 1);
+    double s = 0;
+    for (int k = 0; k < 3; k++) s += jx_array_get(x[2], k);
+    CHECK(jx_interp(f, x, o) == 0);
+    for (int k = 0; o[0] && k < 3; k++) { /* h = h0 + h (4 h0 after 3 steps) or h0 - h (0) */
+        double h0 = jx_array_get(x[2], k);
+        CHECK_NEAR(jx_array_get(o[0], k), s > 0 ? 4 * h0 : 0, 1e-12);
+    }
+    txc_free(4, x), txc_free(1, o);
+    jx_fn_free(f);
+}
+
 /* A jx_call_vmap callback closing over a value of the enclosing trace: a clear error
  * (each transformation would need to take the value as an argument), not "different
  * traces"; a callback using outer values only in ops of its own (hoisted) is fine. */

@@ -76,6 +76,14 @@ static jx_trace *trace_current(void) {
 }
 
 /* See trace.h. */
+jx_trace *trace_deepen(jx_trace *t) {
+    jx_trace *c = trace_current();
+    for (const jx_trace *p = c; p && t; p = p->parent)
+        if (p == t) return c;
+    return t;
+}
+
+/* See trace.h. */
 const char *trace_val_problem(const jx_trace *t, jx_val v) {
     if (!v.t)
         return v.id == -2 ? "is a symbolic zero, not a traced value"

@@ -97,6 +97,12 @@ jx_val trace_capture(jx_loc loc, jx_trace *t, jx_val v);
 /* The trace among the live traces of v[0..n) that every other one is an ancestor of (or
  * equal to), or the first live one when they are unrelated; NULL if none is live. */
 jx_trace *trace_innermost(int n, const jx_val *v);
+/* The calling thread's innermost live trace if t is it or one of its ancestors (the
+ * sub-function being traced now, inside which t's values are captured), else t. The
+ * constructors of control flow emit there, not in their operands' trace: their
+ * callbacks may use the values of the sub-function being traced. */
+jx_trace *trace_deepen(jx_trace *t);
+
 /* f (traced by trace_sub with captures caps) with its placeholders turned into inputs:
  * the result takes f's n_in inputs, then n_total more of the given types, placeholder k
  * becoming input n_in + slot[k] (slot NULL: k); inputs no placeholder maps to are unused.

@@ -21,8 +21,9 @@ jx_fn *cua_trace(jx_loc loc, jx_trace *t, const char *op, const char *what, jx_t
 jx_fn *cua_trace_sub(jx_loc loc, jx_trace *t, const char *op, const char *what, jx_trace_cb cb,
                      int n_in, const jx_type *in, int n_out, void *user, trace_caps *caps);
 
-/* Captures every live value of ops[0..n) into the innermost of their traces (a value of
- * an enclosing trace used in a sub-function's trace becomes a captured input there). */
+/* Captures every live value of ops[0..n) into the innermost of their traces, or into the
+ * sub-function being traced now when that trace encloses it (trace_deepen): a value of
+ * an enclosing trace used in a sub-function's trace becomes a captured input there. */
 void cua_unify(jx_loc loc, int n, jx_val *ops);
 
 /* Checks that sub-function g (called name) takes the n_in types in and returns the n_out

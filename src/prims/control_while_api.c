@@ -26,7 +26,7 @@ static int cwa_args(jx_loc loc, const char *op, int n, const jx_val *init,
                     const jx_val *carry_out, int max, int n_ops, jx_val *ops, jx_trace **t,
                     jx_type *types) {
     jx_val res;
-    *t = n > 0 && n <= max && init ? trace_innermost(n_ops, ops) : NULL;
+    *t = n > 0 && n <= max && init ? trace_deepen(trace_innermost(n_ops, ops)) : NULL;
     if (n < 1 || n > max || !init || !carry_out) {
         trace_fail(*t, loc, op, "bad arguments (%d carry values%s%s; 1 to %d allowed)", n,
                    init ? "" : " in a NULL init", carry_out ? "" : ", NULL carry_out", max);

@@ -64,7 +64,7 @@ jx_fn *cua_trace_sub(jx_loc loc, jx_trace *t, const char *op, const char *what, 
 
 /* See callargs.h. */
 void cua_unify(jx_loc loc, int n, jx_val *ops) {
-    jx_trace *t = trace_innermost(n, ops);
+    jx_trace *t = trace_deepen(trace_innermost(n, ops));
     for (int k = 0; k < n && t; k++)
         if (trace_live(ops[k].t) && ops[k].t != t) ops[k] = trace_capture(loc, t, ops[k]);
 }
