@@ -154,4 +154,29 @@ TEST(grad_of_vmap) {
         jx_fn_free(f[k]), jx_fn_free(v[k]), jx_fn_free(bl[k]), jx_fn_free(g[k]);
 }
 
+/* Which results of a multi-result node are batched follows its sub-functions: here the
+ * carry j never depends on the batched b, though a cond in the body reads both (the
+ * dependency walk once batched every result of a node reading a batched operand, and
+ * out_axes none for j failed; found by jxfuzz-tx --ctl, seeds 50111 and 51592). */
+TEST(only_the_dependent_results_are_batched) {
+    const char *text =
+        "{ lambda ; a:f32[3] b:f64[3]. let\n"
+        "    j:f32[3] f:f64[3] = scan[length=(2) n_carry=(2) reverse=(0) body={ lambda ; "
+        "a:f32[3] f:f64[3]. let\n"
+        "        j:f32[3] = cond[branch={ lambda ; b:f64[3] c:f32[3]. let  in (c) } "
+        "branch={ lambda ; b:f64[3] c:f32[3]. let  in (c) }] 0:i32[] f a\n"
+        "      in (j, f) }] a b\n"
+        "  in (j) }\n";
+    jx_fn *f = jx_fn_parse(text);
+    CHECK(f != NULL);
+    if (!f) {
+        printf("  %s\n", jx_error());
+        return;
+    }
+    jx_fn *v = jx_vmap(f, (const int[]){JX_NONE, 0}, (const int[]){JX_NONE}, 4);
+    CHECK(v != NULL);
+    if (!v) printf("  %s\n", jx_error());
+    jx_fn_free(v), jx_fn_free(f);
+}
+
 TEST_MAIN()

@@ -1,4 +1,5 @@
 /* Helpers shared by the transformation drivers and the per-family rules. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "transform/transform.h"
@@ -106,8 +107,65 @@ jx_fn *tx_rewire(const jx_fn *fn, const int *in_idx, int n, const int *idx) {
     return tx_finish(t, n, sel);
 }
 
+/* The dependencies of fn's outputs on its inputs marked in mask, into out[0..n_out);
+ * 0, or -1 on out-of-memory. */
+static int tx_out_deps(const jx_fn *fn, const unsigned char *mask, int diff_only,
+                       unsigned char *out) {
+    unsigned char *d = malloc((size_t)fn->n_nodes + 1);
+    if (!d) return -1;
+    tx_deps(fn, mask, diff_only, d);
+    for (int j = 0; j < fn->n_out; j++) out[j] = d[fn->outs[j]];
+    free(d);
+    return 0;
+}
+
+/* The carry fixpoint of a loop body (scan, while): mask[c] set for each carry c < nc the
+ * body makes depend on a masked input, until nothing changes; out gets the body's output
+ * deps. 0 or -1. */
+static int tx_loop_deps(const jx_fn *body, int nc, int diff_only, unsigned char *mask,
+                        unsigned char *out) {
+    for (int changed = 1; changed;) {
+        changed = 0;
+        if (tx_out_deps(body, mask, diff_only, out) < 0) return -1;
+        for (int c = 0; c < nc; c++)
+            if (out[c] && !mask[c]) mask[c] = 1, changed = 1;
+    }
+    return 0;
+}
+
+/* rd[0..k) = which results of multi-result node n depend on the operands od marks,
+ * through its sub-functions for cond, scan and while (any result on any operand for
+ * other ops, or on out-of-memory). A batched cond index or while predicate (without
+ * diff_only) reaches every result, as their batching rules select over them. */
+static void tx_multi_deps(const jx_node *n, const unsigned char *od, int diff_only,
+                          unsigned char *rd, int k) {
+    unsigned char m[2 * JX_MAX_OPERANDS] = {0}, o[JX_MAX_RESULTS] = {0}, c[1] = {0};
+    int rc = -1, nc = n->op == JX_OP_SCAN ? (int)n->at.v[1][0] : n->nin;
+    for (int j = 0; j < k; j++) rd[j] = 0;
+    if (n->op == JX_OP_COND && !(od[0] && !diff_only)) {
+        rc = 0;
+        for (int b = 0; b < n->at.n_fns && rc == 0; b++) {
+            rc = tx_out_deps(n->at.fns[b], od + 1, diff_only, o);
+            for (int j = 0; j < k && j < n->at.fns[b]->n_out; j++) rd[j] |= o[j];
+        }
+    } else if (n->op == JX_OP_SCAN || n->op == JX_OP_WHILE) {
+        const jx_fn *body = n->at.fns[n->op == JX_OP_WHILE];
+        memcpy(m, od, (size_t)n->nin);
+        rc = tx_loop_deps(body, nc, diff_only, m, o);
+        if (rc == 0 && n->op == JX_OP_WHILE && !diff_only)
+            rc = tx_out_deps(n->at.fns[0], m, 0, c);
+        for (int j = 0; j < k && j < body->n_out; j++) rd[j] = j < nc ? m[j] || c[0] : o[j];
+    }
+    if (rc < 0) {
+        unsigned char any = 0;
+        for (int i = 0; i < n->nin; i++) any |= od[i];
+        for (int j = 0; j < k; j++) rd[j] = any;
+    }
+}
+
 /* See transform.h. */
 void tx_deps(const jx_fn *f, const unsigned char *in_mask, int diff_only, unsigned char *dep) {
+    unsigned char od[JX_MAX_OPERANDS], rd[JX_MAX_RESULTS];
     for (int i = 0; i < f->n_nodes; i++) {
         const jx_node *n = &f->nodes[i];
         if (i < f->n_in) {
@@ -116,8 +174,20 @@ void tx_deps(const jx_fn *f, const unsigned char *in_mask, int diff_only, unsign
         }
         dep[i] = 0;
         unsigned fl = prim_info(n->op)->flags;
+        if (fl & JXF_MULTI) { /* the node and its gets, result by result */
+            int k = ir_n_gets(f, i); /* at most JX_MAX_RESULTS (the verifier) */
+            for (int j = 0; j < n->nin; j++) od[j] = dep[n->in[j]];
+            tx_multi_deps(n, od, diff_only, rd, k);
+            for (int j = 0; j < k; j++) {
+                const jx_node *g = &f->nodes[i + 1 + j];
+                dep[i + 1 + j] = rd[j] && (!diff_only || tx_is_float(g->type.dtype));
+                dep[i] |= rd[j];
+            }
+            i += k;
+            continue;
+        }
         if (diff_only && ((fl & JXF_NOGRAD) || n->op == JX_OP_STOP_GRADIENT ||
-                          !(tx_is_float(n->type.dtype) || (fl & JXF_MULTI))))
+                          !tx_is_float(n->type.dtype)))
             continue;
         for (int k = 0; k < n->nin; k++) dep[i] |= dep[n->in[k]];
     }
