@@ -1,9 +1,10 @@
-/* Matrix-vector products (issue 12.4): the runtime sends GEMMs with M or N = 1 to gemv,
- * split over the thread pool by output slices. Checked: every transpose and stride of
- * both shapes (and the dot product, M = N = 1) against the reference loop, with beta 0 and
- * 1, for both dtypes; 1 and 2 threads bit for bit (the split keeps each output's sum);
- * a batch-1 MLP predict jitted for 1 and 2 threads agrees bit for bit and with the
- * interpreter; a NaN in C is overwritten when beta is 0. */
+/* Matrix-vector and rank-1 products (issue 12.4): the runtime sends GEMMs with M or N = 1
+ * to gemv and K = 1 to gemms of 64 rows, split over the thread pool by output slices.
+ * Checked: every transpose and stride of each shape (and M = N = 1) against the
+ * reference loop, with beta 0 and 1, for both dtypes; 1 and 2 threads bit for bit (the
+ * split keeps each output's sum); a NaN in C is overwritten when beta is 0; a batch-1
+ * MLP predict and a batch-1 SGD update (a gemm-folded rank-1 product) jitted for 1 and 2
+ * threads agree bit for bit and with the interpreter. */
 #include <string.h>
 
 #include "../runtime/jx_rt.h"
@@ -61,7 +62,8 @@ static void check_shape(int dt, int64_t m, int64_t n, int64_t k, int ta, int tb,
 TEST(gemv_shapes_match_reference_and_threads) {
     /* big enough to split over 2 threads (>= 128 KiB of matrix), and small ones */
     static const int64_t shapes[][3] = {{1, 600, 200}, {600, 1, 200}, {1, 1, 300},
-                                        {1, 7, 5},     {9, 1, 4},     {301, 1, 130}};
+                                        {1, 7, 5},     {9, 1, 4},     {301, 1, 130},
+                                        {600, 450, 1}, {7, 9, 1},     {1, 1, 1}};
     rng_state = 31337;
     for (int dt = 0; dt < 2; dt++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -98,6 +100,34 @@ TEST(batch1_predict_threads_agree) {
     jx_array_free(o1), jx_array_free(o2);
     jit_vs_interp_opts(f, in, 1e-5, "predict", &(jx_jit_opts){NULL, 2, 1}); /* frees f */
     free_all(in, 7);
+}
+
+/* (w, g[1, M], x[1, N]) -> w - 0.01 * g^T x: gemm-fold makes it one K = 1 gemm. */
+static const char update_src[] =
+    "{ lambda ; w:f32[600,500] g:f32[1,600] x:f32[1,500]. let\n"
+    "    d:f32[600,500] = dot_general[lhs_contract=(0) rhs_contract=(0) lhs_batch=() "
+    "rhs_batch=()] g x\n"
+    "    c:f32[600,500] = broadcast_in_dim[shape=(600,500) broadcast_dimensions=()] 0.01:f32[]\n"
+    "    m:f32[600,500] = mul c d\n"
+    "    s:f32[600,500] = sub w m\n"
+    "  in (s) }";
+
+TEST(rank1_update_threads_agree) {
+    jx_fn *f = jx_fn_parse(update_src);
+    CHECK(f != NULL);
+    if (!f) return;
+    jx_array *in[3], *o[2] = {NULL, NULL};
+    rng_state = 11;
+    for (int i = 0; i < 3; i++) in[i] = rand_array(jx_fn_in_type(f, i), -1, 1, 0);
+    for (int t = 0; t < 2; t++) {
+        jx_exe *e = jx_jit(f, &(jx_jit_opts){NULL, t + 1, 1});
+        CHECK(e && jx_exe_run(e, in, &o[t]) == 0);
+        jx_exe_free(e);
+    }
+    CHECK(o[0] && o[1] && !memcmp(jx_array_cdata(o[0]), jx_array_cdata(o[1]), 600 * 500 * 4));
+    jit_vs_interp(f, in, 1e-6, "update"); /* frees f */
+    jx_array_free(o[0]), jx_array_free(o[1]);
+    free_all(in, 3);
 }
 
 TEST_MAIN()
