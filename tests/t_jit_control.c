@@ -182,6 +182,24 @@ TEST(scan_passthrough_carry_and_x) {
     for (int k = 0; k < 3; k++) jx_array_free(in[k]);
 }
 
+/* A fori_loop-like scan: a carry, no xs, no ys, the length given. */
+static void body_fori(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_add(jx_mul(in[0], jx_lit(in[0], 1.5)), jx_lit(in[0], 1));
+}
+static void f_fori(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_scan(body_fori, NULL, 1, in, 0, NULL, 6, 0, 0, out, NULL);
+}
+
+TEST(scan_without_xs) {
+    jx_type ty = JX_TYPE(JX_F64, 2);
+    jx_fn *f = jx_trace(f_fori, 1, &ty, 1, NULL);
+    jx_array *in = rand_array(ty, -1, 1, 0);
+    CHECK(jit_vs_interp(f, &in, 0, "scan without xs"));
+    jx_array_free(in);
+}
+
 /* ---- nesting --------------------------------------------------------------------------- */
 
 static void inner(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
