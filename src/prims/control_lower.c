@@ -14,8 +14,10 @@
  * length-1-i is even, so the last one writes G; iteration 0 reads the initial value,
  * every later one the previous destination. G may be the initial value's own memory (a
  * donated input, multi_inplace): when iteration 0 would write G, the initial value is
- * first copied into T and read from there. A scan of length 0 copies the initial carry
- * into G; its ys are empty. */
+ * first copied into T and read from there. A carry the body returns unchanged (a weight
+ * matrix carried through an RNN) is not copied at each iteration: it stays in G, passed
+ * as both the body's input and output (whose copy the body then skips). A scan of length
+ * 0 copies the initial carry into G; its ys are empty. */
 #include <string.h>
 
 #include "core/ir.h"
@@ -82,7 +84,8 @@ static LLVMValueRef ctl_at(lw *L, LLVMValueRef p, LLVMValueRef off) {
 
 /* Carry c's buffers: G (the result) and T (a temporary at temps + *off, advanced), and
  * what iteration 0 reads into *init0: the initial value, or T holding a copy of it when
- * iteration 0 writes G and G is the initial value's memory. */
+ * iteration 0 writes G and G is the initial value's memory. A carry the body returns
+ * unchanged lives in G (T = G), which starts as a copy of the initial value. */
 static void ctl_carry_bufs(lw *L, const lw_mstep *m, int c, int64_t len, int64_t *off,
                            LLVMValueRef *G, LLVMValueRef *T, LLVMValueRef *init0) {
     int64_t b = ctl_bytes(m->n->at.fns[0]->nodes[c].type);
@@ -90,7 +93,10 @@ static void ctl_carry_bufs(lw *L, const lw_mstep *m, int c, int64_t len, int64_t
     *T = ctl_at(L, m->temps, lw_i64(L, *off));
     *off += ctl_align(b);
     *init0 = m->in[c];
-    if ((len - 1) % 2 == 0 && b > 0) {
+    if (lw_sub_fn(L, m, 0)->outs[c] == c) { /* invariant: no copy per iteration */
+        lw_copy_if_distinct(L, *G, m->in[c], b);
+        *T = *init0 = *G;
+    } else if ((len - 1) % 2 == 0 && b > 0) {
         LLVMValueRef same = LLVMBuildICmp(L->b, LLVMIntEQ, m->in[c], *G, "");
         /* copies the initial value into T only when it is G's memory */
         lw_copy_if_distinct(L, *T, LLVMBuildSelect(L->b, same, m->in[c], *T, ""), b);
