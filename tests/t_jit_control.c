@@ -332,6 +332,25 @@ TEST(jvp_of_scan) {
     jx_fn_free(f);
 }
 
+/* A body kernel big enough to run on the thread pool (jx_rt_parallel inside the body's
+ * function), on 2 threads. */
+static void f_big(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_scan(body_sq, NULL, 1, in, 1, in + 1, -1, 1, 1, out, out + 1);
+}
+
+TEST(scan_with_parallel_body_kernel) {
+    jx_type ty[2] = {JX_TYPE(JX_F64, 1 << 18), JX_TYPE(JX_F64, 3, 1 << 18)};
+    jx_fn *f = jx_trace(f_big, 2, ty, 2, NULL);
+    jx_exe *e = f ? jit_compile_keep(f, NULL) : NULL;
+    char *ll = e ? jit_exe_llvm(e, 0) : NULL;
+    CHECK_CONTAINS(ll, "call void @jx_rt_parallel(ptr @s0_k0p");
+    free(ll), jx_exe_free(e);
+    jx_array *in[2] = {rand_array(ty[0], -1, 1, 0), rand_array(ty[1], -1, 1, 0)};
+    CHECK(jit_vs_interp_opts(f, in, 0, "parallel body", &(jx_jit_opts){.n_threads = 2}));
+    jx_array_free(in[0]), jx_array_free(in[1]);
+}
+
 /* body(H f32[4,8], W f32[8,8], x f32[4,8]) -> (tanh(H W) + x, W, sum(H)) */
 static void body_gemm(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)t, (void)user;
