@@ -159,6 +159,80 @@ static void rt_gemm_unfused(int32_t dtype, int32_t trans_a, int32_t trans_b, int
     free(d);
 }
 
+/* Matrix-vector products (M or N is 1) go to ?gemv, not ?gemm: OpenBLAS 0.3.21's gemm
+ * packs the whole matrix on every call even for one column (sgemm of 512x784 by a vector
+ * copied 1.6 MB per call; gemv streams it once). A gemv reading at least
+ * RT_GEMV_PAR_BYTES of matrix on nthreads > 1 is split over the jx pool, one slice of
+ * the output per thread, each an OpenBLAS gemv on one thread: a batch-1 layer's weights
+ * then sit in both cores' L2 caches call after call (a consistent split). Each output is
+ * summed the same way whatever the thread count: slices of a gemv over rows (y = M x)
+ * start at multiples of RT_GEMV_ALIGN rows, where OpenBLAS's kernel gives every row the
+ * same sum; a gemv over columns (y = M^T x) is always computed RT_GEMV_COLS columns per
+ * call, because OpenBLAS's f32 kernel sums a column differently depending on the number
+ * of columns in the call. */
+#define RT_GEMV_PAR_BYTES (128 << 10)
+#define RT_GEMV_ALIGN 64
+#define RT_GEMV_COLS 256
+
+/* One gemv y = alpha op(M) x + beta y, with M row-major [rows, cols] (leading dimension
+ * ld), over outputs [lo, hi): rows of M when not transposed, columns when transposed. */
+typedef struct rt_gemv_job {
+    int32_t dtype, trans;
+    int64_t rows, cols, ld, incx, incy;
+    double alpha, beta;
+    const void *m, *x;
+    void *y;
+} rt_gemv_job;
+
+/* jx_rt_parallel body: outputs [lo, hi) of job ctx (lo a multiple of RT_GEMV_COLS when
+ * transposed), RT_GEMV_COLS columns per call when transposed. */
+static void rt_gemv_part(void *ctx, int64_t lo, int64_t hi) {
+    const rt_gemv_job *j = ctx;
+    while (j->trans && hi - lo > RT_GEMV_COLS) {
+        rt_gemv_part(ctx, lo, lo + RT_GEMV_COLS);
+        lo += RT_GEMV_COLS;
+    }
+    size_t es = j->dtype == 0 ? sizeof(float) : sizeof(double);
+    const char *m = (const char *)j->m + (size_t)(j->trans ? lo : lo * j->ld) * es;
+    char *y = (char *)j->y + (size_t)(lo * j->incy) * es;
+    blasint r = (blasint)(j->trans ? j->rows : hi - lo);
+    blasint c = (blasint)(j->trans ? hi - lo : j->cols);
+    enum CBLAS_TRANSPOSE t = j->trans ? CblasTrans : CblasNoTrans;
+    if (j->dtype == 0)
+        cblas_sgemv(CblasRowMajor, t, r, c, (float)j->alpha, (const float *)(const void *)m,
+                    (blasint)j->ld, j->x, (blasint)j->incx, (float)j->beta, (float *)(void *)y,
+                    (blasint)j->incy);
+    else
+        cblas_dgemv(CblasRowMajor, t, r, c, j->alpha, (const double *)(const void *)m,
+                    (blasint)j->ld, j->x, (blasint)j->incx, j->beta, (double *)(void *)y,
+                    (blasint)j->incy);
+}
+
+/* C = alpha op(A) op(B) + beta C for M == 1 or N == 1 (K > 0, dimensions within blasint)
+ * as a gemv, split as described above. */
+static void rt_gemv(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+                    int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                    int64_t ldb, double beta, void *c, int64_t ldc, int32_t nthreads) {
+    rt_gemv_job j = {dtype, 0, 0, 0, 0, 0, 0, alpha, beta, NULL, NULL, c};
+    int64_t outs;
+    if (n == 1) { /* c[:, 0] = op(A) op(B)[:, 0]: A [m, k] (or [k, m] transposed) */
+        j.trans = trans_a, j.m = a, j.ld = lda, j.x = b, j.incx = trans_b ? 1 : ldb;
+        j.rows = trans_a ? k : m, j.cols = trans_a ? m : k, j.incy = ldc, outs = m;
+    } else { /* c[0, :] = op(B)^T op(A)[0, :]: B [k, n] (or [n, k] transposed) */
+        j.trans = !trans_b, j.m = b, j.ld = ldb, j.x = a, j.incx = trans_a ? lda : 1;
+        j.rows = trans_b ? n : k, j.cols = trans_b ? k : n, j.incy = 1, outs = n;
+    }
+    size_t es = dtype == 0 ? sizeof(float) : sizeof(double);
+    int par = nthreads > 1 && (double)m * (double)n * (double)k * (double)es >= RT_GEMV_PAR_BYTES &&
+              outs >= 2 * RT_GEMV_ALIGN;
+    int64_t per = par ? (outs + nthreads - 1) / nthreads : outs; /* one slice per thread */
+    int64_t align = j.trans ? RT_GEMV_COLS : RT_GEMV_ALIGN;
+    per = (per + align - 1) / align * align;
+    rt_gate_enter(1);
+    jx_rt_parallel(rt_gemv_part, &j, outs, per, par ? nthreads : 1);
+    rt_gate_leave();
+}
+
 /* See jx_rt.h. */
 void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
                 int64_t k, double alpha, const void *a, int64_t lda, const void *b,
@@ -176,6 +250,10 @@ void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int6
     int64_t lim = jx_rt_blas_int_max();
     if (m > lim || n > lim || k > lim || lda > lim || ldb > lim || ldc > lim) {
         jx_rt_gemm_loop(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (m == 1 || n == 1) {
+        rt_gemv(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);
         return;
     }
     /* OpenBLAS runs the GEMM on `want` threads: one below RT_GEMM_PAR_MIN multiply-adds,

@@ -291,8 +291,11 @@ static int fz_step_threefry(fz_gen *g) {
 
 /* ---- programs ------------------------------------------------------------------------- */
 
+static int fz_step_ctl(fz_gen *g, int kind); /* tests/fuzz_ctl.h */
+
 /* Takes one step of the given kind; 1 if a value was added. */
 static int fz_step(fz_gen *g, int kind) {
+    if (kind >= FZ_NBASE) return fz_step_ctl(g, kind);
     switch (kind) {
     case FZ_UNARY: return fz_step_unary(g);
     case FZ_IUNARY: return fz_step_iunary(g);
@@ -326,14 +329,24 @@ static int fz_step(fz_gen *g, int kind) {
     }
 }
 
-/* A random step kind, by fz_kind_weight. */
+/* The weight of step kind k in g: fz_kind_weight for the base kinds; the mix's for the
+ * control-flow kinds (scaled by mix->nest per level of nesting, none past max_depth). */
+static int fz_weight(const fz_gen *g, int k) {
+    if (k < FZ_NBASE) return fz_kind_weight[k];
+    if (!g->mix || g->depth >= g->mix->max_depth) return 0;
+    double w = g->mix->w[k - FZ_NBASE];
+    for (int d = 0; d < g->depth; d++) w *= g->mix->nest;
+    return (int)(w + 0.5);
+}
+
+/* A random step kind, by fz_weight. */
 static int fz_rand_kind(fz_gen *g) {
     int total = 0;
-    for (int k = 0; k < FZ_NKINDS; k++) total += fz_kind_weight[k];
+    for (int k = 0; k < FZ_NKINDS; k++) total += fz_weight(g, k);
     int r = (int)fz_below(g, total);
     for (int k = 0; k < FZ_NKINDS; k++) {
-        if (r < fz_kind_weight[k]) return k;
-        r -= fz_kind_weight[k];
+        if (r < fz_weight(g, k)) return k;
+        r -= fz_weight(g, k);
     }
     return 0;
 }
@@ -350,8 +363,9 @@ static void fz_prog_free(fz_prog *p) {
  * bug or a disagreement with a shape rule). With tx != 0 (the transformation fuzzer,
  * tests/fuzz_tx.h) inputs and constants hold no NaN/inf/-0 and half as many programs get the
  * large dims, up to 16384 elements a value; tx == 0 gives the same programs as before the
- * flag existed. */
-static int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
+ * flag existed. With a mix (tests/fuzz_ctl.h) the steps include control flow (cond, scan,
+ * checkpoint, dynamic slices); mix == NULL gives the programs of before control flow. */
+static int fz_build_mix(uint64_t seed, fz_prog *p, int tx, const fz_mix *mix) {
     memset(p, 0, sizeof *p);
     p->seed = seed;
     fz_gen *g = calloc(1, sizeof *g);
@@ -362,6 +376,7 @@ static int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
     g->s = seed * 0x9e3779b97f4a7c15ULL + 12345;
     g->p = p;
     g->tx = tx;
+    g->mix = mix;
     static const int64_t dims[10] = {1, 2, 3, 4, 5, 6, 7, 8, 3, 16};
     static const int64_t big[6] = {17, 32, 33, 64, 100, 128};
     /* large loops: vector bodies, remainders, threads (tx: half as often, smaller) */
@@ -423,9 +438,16 @@ static int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
     return 0;
 }
 
+/* fz_build_mix without control flow. */
+static inline int fz_build_mode(uint64_t seed, fz_prog *p, int tx) {
+    return fz_build_mix(seed, p, tx, NULL);
+}
+
 /* The program of `seed` for the JIT/simplify/text fuzzer (see fz_build_mode). */
 static inline int fz_build(uint64_t seed, fz_prog *p) {
     return fz_build_mode(seed, p, 0);
 }
+
+#include "fuzz_ctl.h"
 
 #endif

@@ -54,15 +54,19 @@ enum {
     FZ_UNARY, FZ_IUNARY, FZ_CONVERT, FZ_BITCAST, FZ_BINARY, FZ_IBINARY, FZ_COMPARE, FZ_LOGIC,
     FZ_SHIFT, FZ_SELECT, FZ_BROADCAST, FZ_RESHAPE, FZ_TRANSPOSE, FZ_SLICE, FZ_PAD, FZ_CONCAT,
     FZ_REV, FZ_REDUCE, FZ_ARGMAX, FZ_DOT, FZ_CONV, FZ_CONV_T, FZ_IOTA, FZ_CONST, FZ_THREEFRY,
-    FZ_GEMM_UPDATE, FZ_NKINDS
+    FZ_GEMM_UPDATE, FZ_NBASE,
+    /* control flow and dynamic slicing (tests/fuzz_ctl.h): only with a fz_mix */
+    FZ_COND = FZ_NBASE, FZ_SCAN, FZ_CHECKPOINT, FZ_DYNSLICE, FZ_DUS, FZ_WHILE, FZ_FORI, FZ_NKINDS
 };
+#define FZ_NCTL (FZ_NKINDS - FZ_NBASE)
 static const char *const fz_kind_names[FZ_NKINDS] = {
     "unary", "int_unary", "convert", "bitcast", "binary", "int_binary", "compare", "logic",
     "shift", "select", "broadcast_in_dim", "reshape", "transpose", "slice", "pad",
     "concatenate", "rev", "reduce", "argmax", "dot_general", "conv_patches",
-    "conv_patches_t", "iota", "constant", "threefry2x32", "gemm_update"};
-/* Relative weights of the kinds. */
-static const int fz_kind_weight[FZ_NKINDS] = {12, 3, 5, 2, 14, 4, 5, 3, 2, 4, 4, 4, 4, 4, 3,
+    "conv_patches_t", "iota", "constant", "threefry2x32", "gemm_update", "cond", "scan",
+    "checkpoint", "dynamic_slice", "dynamic_update_slice", "while_loop", "fori_loop"};
+/* Relative weights of the base kinds (the control-flow ones come from a fz_mix). */
+static const int fz_kind_weight[FZ_NBASE] = {12, 3, 5, 2, 14, 4, 5, 3, 2, 4, 4, 4, 4, 4, 3,
                                               3, 2, 6, 2, 6, 2, 1, 2, 3, 1, 3};
 
 /* What is known statically about a traced value (see the file comment). */
@@ -86,8 +90,24 @@ typedef struct fz_prog {
     int threads;     /* jx_jit_opts.n_threads */
     int alias;       /* pass inputs' own arrays as outputs of their type */
     int kinds[FZ_NKINDS];
+    int feats[16];   /* control-flow features used (tests/fuzz_ctl.h: FZF_...) */
     char error[512]; /* generator failure (a generator bug or a shape-rule disagreement) */
 } fz_prog;
+
+/* The control-flow mix of a generator (tests/fuzz_ctl.h): weights of the kinds FZ_COND..
+ * at the top level, the factor on them inside a sub-program (nesting: scan in scan, cond
+ * in scan), how deep sub-programs nest, the longest scan, and how often a sub-program
+ * may use values of the enclosing program (closure capture). */
+typedef struct fz_mix {
+    int w[FZ_NCTL];
+    double nest;
+    int max_depth;
+    int max_len;
+    double capture;
+    int hoist; /* also constructs inside a body whose operands all belong to an enclosing
+                * trace (jx emits them there, and their sub-functions cannot use the
+                * body's values: see tests/fuzz_ctl.h) */
+} fz_mix;
 
 typedef struct fz_gen {
     uint64_t s;
@@ -98,6 +118,9 @@ typedef struct fz_gen {
     int64_t cap; /* most elements of a value */
     fz_prog *p;
     int tx;      /* for the transformation fuzzer: constants without NaN/inf */
+    const fz_mix *mix; /* control flow (NULL: none) */
+    int depth;   /* 0: the program; 1: a sub-program of it (a scan body, a branch); ... */
+    uint64_t sig; /* a hash of the steps taken (kinds and types), to compare two runs */
 } fz_gen;
 
 /* ---- random numbers ------------------------------------------------------------------ */
@@ -224,6 +247,8 @@ static inline int fz_push(fz_gen *g, fz_val d, int kind) {
     d.t = jx_val_type(d.v);
     g->vals[g->n++] = d;
     g->p->kinds[kind]++;
+    g->sig = g->sig * 0x100000001b3ULL + (uint64_t)kind * 131 + (uint64_t)d.t.dtype * 7 +
+             (uint64_t)jx_type_size(&d.t) + (uint64_t)d.t.rank * 1009;
     return 1;
 }
 

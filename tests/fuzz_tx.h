@@ -56,6 +56,8 @@ typedef struct ft_case {
     char error[512];             /* why the case could not be built */
 } ft_case;
 
+#include "fuzz_txctl.h"
+
 /* ---- small facts about functions --------------------------------------------------- */
 
 /* The float inputs of h into idx (may be NULL); their number. */
@@ -300,7 +302,7 @@ static void ft_deriv_outputs(const jx_fn *h, unsigned char *dep) {
     unsigned char *d = calloc((size_t)h->n_nodes + 1, 1);
     for (int i = 0; d && i < h->n_nodes; i++) {
         const jx_node *nd = &h->nodes[i];
-        if (!fz_isf(nd->type.dtype)) continue;
+        if (!fz_isf(nd->type.dtype) && !ir_is_multi(h, i)) continue; /* multi: its gets' */
         if (i < h->n_in) {
             d[i] = 1;
             continue;
@@ -345,6 +347,7 @@ static int ft_pick(fz_gen *g, const jx_fn *h, ft_stage *s, int *need_sum) {
         for (int k = 0; k < FT_NKINDS; k++) total += ft_kind_weight[k];
         r = (int)fz_below(g, total);
         for (s->kind = 0; r >= ft_kind_weight[s->kind]; s->kind++) r -= ft_kind_weight[s->kind];
+        if (ft_kind_needs(s->kind) & ~ft_rules(h)) continue; /* a primitive of h lacks the rule */
         int ok = 1;
         switch (s->kind) {
         case FT_JVP: ok = nf > 0 && 2 * h->n_in <= FT_MAX_ARGS && 2 * h->n_out <= FT_MAX_ARGS; break;
@@ -407,7 +410,7 @@ static int ft_build(uint64_t seed, ft_case *c) {
     int want_dep = fz_chance(c->g, 0.75);
     for (uint64_t v = 0; v < 4; v++) {
         if (v) fz_prog_free(&c->prog);
-        if (fz_build_mode(seed ^ (v << 48), &c->prog, 1) < 0) {
+        if (fz_build_mix(seed ^ (v << 48), &c->prog, 1, ft_mix) < 0) {
             snprintf(c->error, sizeof c->error, "%s", c->prog.error);
             return -1;
         }

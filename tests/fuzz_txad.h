@@ -176,6 +176,8 @@ static int ft_has_cut(const jx_fn *h) {
             (fin && (nd->op == JX_OP_REM || nd->op == JX_OP_FLOOR ||
                      (nd->op == JX_OP_CONVERT && !fz_isf(nd->type.dtype)))))
             return 1;
+        for (int k = 0; k < nd->at.n_fns; k++) /* a branch, a loop body */
+            if (ft_has_cut(nd->at.fns[k])) return 1;
     }
     return 0;
 }
@@ -422,8 +424,9 @@ static int ft_ad_init(ft_ctx *x, ft_ad *a, int k) {
     if (!h64) x->st->retype_failed++;
     a->h = h64 ? h64 : h0, a->f64 = h64 != NULL, a->n_in = h0->n_in, a->n_out = h0->n_out;
     a->J = jx_jvp(a->h, NULL);
-    a->V = a->J ? jx_vjp(a->h, NULL) : NULL;
-    if (!a->V) {
+    int has_vjp = (ft_rules(a->h) & FT_R_VJP) != 0; /* else only jvp's checks (a while) */
+    a->V = a->J && has_vjp ? jx_vjp(a->h, NULL) : NULL;
+    if (!a->J || (has_vjp && !a->V)) {
         ft_fail(x, FTC_BUILD, "%s of stage %d failed: %s", a->J ? "vjp" : "jvp", k - 1, jx_error());
         return 0;
     }
@@ -445,7 +448,7 @@ static int ft_ad_init(ft_ctx *x, ft_ad *a, int k) {
         a->ct[j] = ft_direction(c->g, &ty);
     }
     if (ft_interp(a->h, a->x, a->P) < 0 || ft_interp2(a->J, a->x, a->n_in, a->t, a->n_in, a->PJ) < 0 ||
-        ft_interp2(a->V, a->x, a->n_in, a->ct, a->n_out, a->PV) < 0) {
+        (a->V && ft_interp2(a->V, a->x, a->n_in, a->ct, a->n_out, a->PV) < 0)) {
         ft_fail(x, FTC_BUILD, "interp of stage %d, its jvp or its vjp failed: %s", k - 1, jx_error());
         return 0;
     }
@@ -472,7 +475,12 @@ static void ft_check_ad(ft_ctx *x, int k) {
     const ft_stage *s = &x->c->st[k];
     x->stage = k;
     if (ft_ad_init(x, &a, k)) {
-        ft_check_dot(x, &a);
+        if (a.V) {
+            ft_check_dot(x, &a);
+        } else { /* no vjp: the jvp's primal outputs only */
+            x->st->run[FTC_PRIMAL]++, x->st->skipped[FTC_DOT]++;
+            ft_same(x, FTC_PRIMAL, a.n_out, a.PJ, a.P, FT_TIGHT, NULL, "primal outputs of jvp(h) vs h");
+        }
         if (a.f64) ft_check_fd(x, &a);
         else x->st->skipped[FTC_FD]++;
         if (s->kind != FT_JVP) {

@@ -43,6 +43,7 @@ static void ft_f32_approx_outputs(const jx_fn *F, unsigned char *dep) {
     for (int i = F->n_in; d && i < F->n_nodes; i++) {
         const jx_node *nd = &F->nodes[i];
         d[i] = nd->type.dtype == JX_F32 && ft_approx_op(nd->op);
+        for (int k = 0; k < nd->at.n_fns; k++) d[i] |= ft_fn_has_approx_dt(nd->at.fns[k], 1);
         for (int k = 0; k < nd->nin; k++) d[i] |= d[nd->in[k]];
     }
     for (int j = 0; j < F->n_out; j++) dep[j] = d && d[F->outs[j]];

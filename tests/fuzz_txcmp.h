@@ -21,6 +21,7 @@ static const char *const ftc_names[FTC_N] = {
 /* Counters of a run. */
 typedef struct ft_stats {
     long cases, no_chain, gen_failed, stages[FT_NKINDS], depth[4];
+    long ctl_cases;     /* cases whose program holds control flow (tests/fuzz_txctl.h) */
     long run[FTC_N], skipped[FTC_N], failed[FTC_N];
     long elems[FTC_N];  /* float elements compared (finite differences: derivatives) */
     double worst[FTC_N]; /* largest |difference| / allowed among passing elements */
@@ -178,132 +179,7 @@ static double *ft_slack(const jx_array *y, const jx_array *ref, double scale) {
     return s;
 }
 
-/* ---- rounding noise ------------------------------------------------------------------ */
-
-/* The ops whose results the JIT and the interpreter may round differently: f32
- * transcendentals are computed by the JIT's polynomials (within 1 ulp) and by libm in
- * double, f64 ones within a few ulps of each other; sums, GEMMs and conv_patches_t are
- * accumulated in another order (and f32 ones in double by the interpreter). Every other
- * op is correctly rounded by both. */
-static int ft_approx_op(jx_op op) {
-    switch (op) {
-    case JX_OP_EXP: case JX_OP_LOG: case JX_OP_LOG1P: case JX_OP_EXPM1: case JX_OP_TANH:
-    case JX_OP_LOGISTIC: case JX_OP_SIN: case JX_OP_COS: case JX_OP_POW: case JX_OP_RSQRT:
-    case JX_OP_REDUCE_SUM: case JX_OP_DOT_GENERAL: case JX_OP_CONV_PATCHES_T: return 1;
-    default: return 0;
-    }
-}
-
-/* y + d * bound, d a constant of y's type holding c * (random sign) * (0.5..1), where
- * bound is |y| for a transcendental, and for an accumulation the same op on the absolute
- * values of the operands (sum |x|, |a| . |b|, overlaps of |x|): the size of the
- * rounding error either path may make there. */
-static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *x, jx_val y) {
-    jx_dtype dt = nd->type.dtype;
-    double eps = dt == JX_F32 ? 0x1p-24 : 0x1p-53, c = dt == JX_F32 ? 4 * eps : 32 * eps;
-    if (!ft_approx_op(nd->op)) c = 2 * eps; /* a correctly rounded op */
-    jx_val b = y;
-    if (nd->op == JX_OP_REDUCE_SUM || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_CONV_PATCHES_T) {
-        jx_val ax[2];
-        for (int i = 0; i < nd->nin; i++) ax[i] = jx_abs(x[i]);
-        b = tx_replay(t, nd, ax);
-        jx_type t0 = jx_val_type(x[0]);
-        jx_ints at = ir_attr_ints(nd, 0); /* axes, lhs_contract or window */
-        int64_t k = 1; /* terms per result: reduced elements, contraction length, overlaps */
-        if (nd->op == JX_OP_CONV_PATCHES_T) k = at.v[0] * at.v[1];
-        else
-            for (int i = 0; i < at.n; i++) k *= t0.shape[at.v[i]];
-        c = 2 * eps * (double)(k > 1 ? k : 1);
-    }
-    jx_array *d = jx_array_new_type(&nd->type);
-    for (int64_t i = 0, n = jx_array_size(d); i < n; i++)
-        jx_array_set(d, i, c * (fz_chance(g, 0.5) ? 1 : -1) * (0.5 + 0.5 * fz_unif(g)));
-    jx_val r = jx_add(y, jx_mul(b, jx_constant(t, d)));
-    jx_array_free(d);
-    return r;
-}
-
-/* 1 if node nd of f rounds its result (arithmetic, transcendentals, accumulations, a
- * conversion f64 -> f32); data movement (reshape, transpose, slice, pad, select, ...),
- * neg/abs, max/min and max/min reductions are exact and get no noise: noise there
- * would split values that are equal by construction (x == max(x) in max's derivative). */
-static int ft_rounding_op(const jx_fn *f, const jx_node *nd) {
-    switch (nd->op) {
-    case JX_OP_ADD: case JX_OP_SUB: case JX_OP_MUL: case JX_OP_DIV: case JX_OP_SQRT: return 1;
-    case JX_OP_CONVERT: return nd->type.dtype == JX_F32 && f->nodes[nd->in[0]].type.dtype == JX_F64;
-    default: return ft_approx_op(nd->op);
-    }
-}
-
-/* Where ft_noisy puts noise: after the approximate ops and every float op computed from
- * one (the ops whose rounding may differ between the JIT and the interpreter, and those
- * where such a difference can change how a later op rounds: x * y / z - x * (y / z) is
- * pure rounding error whose value changes with any ulp of y); or after every float op. */
-enum { FT_NOISE_DOWNSTREAM, FT_NOISE_ALL };
-
-/* f with rounding noise (ft_noise) after the float ops that round (ft_rounding_op) and
- * `where` selects: approximate ones get a few ulps (or n eps sum|x| for accumulations),
- * correctly rounded ones 2 eps relative. Interpreted, it shows how far rounding differences move each result. NULL if
- * f cannot be rebuilt so. */
-static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
-    jx_type in_t[FT_MAX_ARGS];
-    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
-    jx_trace *t = jx_trace_begin(f->n_in, in_t);
-    jx_val *v = malloc((size_t)(f->n_nodes + 1) * sizeof *v), outs[FT_MAX_ARGS], x[64];
-    unsigned char *taint = calloc((size_t)f->n_nodes + 1, 1); /* computed from an approximate op */
-    for (int i = 0; v && taint && i < f->n_nodes; i++) {
-        const jx_node *nd = &f->nodes[i];
-        if (i < f->n_in) {
-            v[i] = jx_trace_input(t, i);
-            continue;
-        }
-        taint[i] = fz_isf(nd->type.dtype) && ft_approx_op(nd->op);
-        for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]], taint[i] |= taint[nd->in[k]];
-        v[i] = tx_replay(t, nd, x);
-        if (fz_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) && ft_rounding_op(f, nd) &&
-            !jx_val_bad(v[i]))
-            v[i] = ft_noise(t, g, nd, x, v[i]);
-    }
-    for (int j = 0; v && taint && j < f->n_out; j++) outs[j] = v[f->outs[j]];
-    jx_fn *r = v && taint ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);
-    free(v);
-    free(taint);
-    jx_clear_error();
-    return r;
-}
-
-/* f with every float node's derivative scaled by 1 + d (d a constant of 2 eps, random
- * sign per element) and its value unchanged: y + d * (y - stop_gradient(y)) is y for
- * finite y. The jvp of it shows how far errors of 2 eps in every tangent (or, by
- * transposition, in every cotangent, each a rounded sum in reverse mode) move a result.
- * NULL if f cannot be rebuilt so. */
-static jx_fn *ft_tangent_noisy(const jx_fn *f, fz_gen *g) {
-    jx_type in_t[FT_MAX_ARGS];
-    for (int i = 0; i < f->n_in; i++) in_t[i] = f->nodes[i].type;
-    jx_trace *t = jx_trace_begin(f->n_in, in_t);
-    jx_val *v = malloc((size_t)(f->n_nodes + 1) * sizeof *v), outs[FT_MAX_ARGS], x[64];
-    for (int i = 0; v && i < f->n_nodes; i++) {
-        const jx_node *nd = &f->nodes[i];
-        if (i < f->n_in) {
-            v[i] = jx_trace_input(t, i);
-            continue;
-        }
-        for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]];
-        v[i] = tx_replay(t, nd, x);
-        if (!fz_isf(nd->type.dtype) || nd->nin == 0 || jx_val_bad(v[i])) continue;
-        jx_array *d = jx_array_new_type(&nd->type);
-        double c = nd->type.dtype == JX_F32 ? 0x1p-23 : 0x1p-52;
-        for (int64_t e = 0, n = jx_array_size(d); e < n; e++)
-            jx_array_set(d, e, c * (fz_chance(g, 0.5) ? 1 : -1) * (0.5 + 0.5 * fz_unif(g)));
-        v[i] = jx_add(v[i], jx_mul(jx_constant(t, d), jx_sub(v[i], jx_stop_gradient(v[i]))));
-        jx_array_free(d);
-    }
-    for (int j = 0; v && j < f->n_out; j++) outs[j] = v[f->outs[j]];
-    jx_fn *r = v ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);
-    free(v);
-    jx_clear_error();
-    return r;
-}
+#include "fuzz_txnoise.h"
 
 /* Compares outputs got[0..n-1] with want[], each under ft_tol_for(dtype, mode) plus
  * slack[j] when given; on a difference records a failure of check chk. Returns 1 if all

@@ -146,6 +146,7 @@ static inline int ft_run_case(uint64_t seed, ft_stats *st, const ft_opts *o, int
     if (rc < 0) ft_fail(&x, FTC_BUILD, "%s", c.error);
     if (rc == 0) {
         ft_count(&c, st);
+        st->ctl_cases += ft_has_ctl(c.prog.fn);
         st->run[FTC_BUILD]++;
         ft_check_final(&x, o->jit);
         for (int k = 1; k < c.n; k++) {
@@ -177,8 +178,9 @@ static inline int ft_run_case(uint64_t seed, ft_stats *st, const ft_opts *o, int
 /* Prints the run's summary. */
 static inline void ft_stats_print(const ft_stats *st, FILE *out) {
     fprintf(out, "  %ld cases: %ld with no fitting transformation, %ld generator failures; chains of "
-            "depth 1/2/3: %ld/%ld/%ld\n  transformations applied:", st->cases, st->no_chain,
-            st->gen_failed, st->depth[1], st->depth[2], st->depth[3]);
+            "depth 1/2/3: %ld/%ld/%ld; %ld transformed programs with control flow\n"
+            "  transformations applied:", st->cases, st->no_chain, st->gen_failed, st->depth[1],
+            st->depth[2], st->depth[3], st->ctl_cases);
     long total = 0;
     for (int k = 1; k < FT_NKINDS; k++) {
         fprintf(out, " %s=%ld", ft_kind_names[k], st->stages[k]);

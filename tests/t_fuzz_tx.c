@@ -208,6 +208,49 @@ TEST(fuzz_tx_found_max_abs) {
     }
 }
 
+/* Branch b of ftt_switch: the constant b + 1, no operand. */
+static void ftt_br(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    out[0] = jx_scalar(t, JX_F32, (double)(*(const int *)user) + 1);
+}
+static void ftt_br0(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    ftt_br(t, in, out, &(int){0});
+}
+static void ftt_br1(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    ftt_br(t, in, out, &(int){1});
+}
+static void ftt_br2(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    ftt_br(t, in, out, &(int){2});
+}
+
+/* x * switch(i, 1, 2, 3) on (x f32[3], i i32[]), the branches taking no operand. */
+static void ftt_switch(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    jx_val r;
+    jx_switch(in[1], 3, (const jx_trace_cb[]){ftt_br0, ftt_br1, ftt_br2}, NULL, 0, NULL, 1, &r);
+    out[0] = jx_mul(in[0], r);
+}
+
+/* Found by the fuzzer (jxfuzz-tx --ctl, seed 6): vmap of a cond with a batched index
+ * whose branches take no operand failed ("call: a function without inputs needs a
+ * trace"): the rule inlined each vmapped branch with jx_call, which finds the trace from
+ * the operands. */
+TEST(fuzz_tx_found_cond_vmap_no_operands) {
+    jx_type ty[2] = {JX_TYPE(JX_F32, 3), JX_SCALAR(JX_I32)};
+    jx_fn *f = jx_trace(ftt_switch, 2, ty, 1, NULL);
+    jx_fn *v = f ? jx_vmap(f, (int[]){JX_NONE, 0}, NULL, 4) : NULL;
+    CHECK(v != NULL);
+    if (!v) printf("  %s\n", jx_error());
+    jx_array *in[2] = {jx_array_from(JX_F32, 1, (int64_t[]){3}, (float[]){1, 10, 100}),
+                       jx_array_from(JX_I32, 1, (int64_t[]){4}, (int32_t[]){-1, 0, 1, 5})}, *out[1] = {0};
+    CHECK(v && jx_interp(v, in, out) == 0);
+    const double pick[4] = {1, 1, 2, 3}; /* the index clamped to [0, 2], plus 1 */
+    for (int b = 0; out[0] && b < 4; b++)
+        for (int e = 0; e < 3; e++) CHECK_NEAR(jx_array_get(out[0], 3 * b + e), pick[b] * jx_array_get(in[0], e), 0);
+    ft_free_all(2, in);
+    ft_free_all(1, out);
+    jx_fn_free(v);
+    jx_fn_free(f);
+}
+
 /* Chains of every kind and depth are built, and no transformation fails on them. */
 TEST(fuzz_tx_chains) {
     ft_stats st;
@@ -223,6 +266,25 @@ TEST(fuzz_tx_chains) {
     for (int k = 1; k < FT_NKINDS; k++)
         if (st.stages[k] == 0) CHECK_FAIL_("no chain used %s", ft_kind_names[k]);
     CHECK(st.depth[1] > 0 && st.depth[2] > 0 && st.depth[3] > 0);
+}
+
+/* A short run of every check on programs with control flow (tests/fuzz_txctl.h: cond,
+ * scan, checkpoint, dynamic slices, while and fori loops, each transformed only as far as
+ * its rules go), JX_FUZZ_TX_CTL_COUNT cases (default 30). Its jit check fails while the
+ * JIT has no lowering for cond, scan and while. */
+TEST(fuzz_tx_ctl_smoke) {
+    const char *s = getenv("JX_FUZZ_TX_CTL_COUNT");
+    int n = s && *s ? atoi(s) : 30, nreports = 0, bad = 0;
+    ft_opts o = {getenv("JX_FUZZ_DUMP"), 1, getenv("JX_FUZZ_VERBOSE") != NULL, 3, 0};
+    ft_stats st;
+    memset(&st, 0, sizeof st);
+    uint64_t s0 = ftt_seed0();
+    ft_mix = &ft_ctl_mix;
+    for (int k = 0; k < n; k++) bad += ft_run_case(s0 + (uint64_t)k, &st, &o, &nreports) > 0;
+    ft_mix = NULL;
+    ft_stats_print(&st, stdout);
+    if (bad) CHECK_FAIL_("%d of %d cases failed", bad, n);
+    CHECK(st.ctl_cases >= n / 2 && st.run[FTC_VMAP] > 0 && st.elems[FTC_FD] > 0);
 }
 
 /* A short run of every check on random programs and chains. */

@@ -90,14 +90,14 @@ static void br_k2(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     out[0] = jx_sub(in[0], cvec(t, 30));
     out[1] = jx_sum_all(jx_mul(in[0], cvec(t, 40)));
 }
-/* Constants in the top function and in each branch: each sub-plan reads its own part of
- * the one constant table. */
+/* Constants in the top function (before and after the cond) and in each branch: each
+ * sub-plan reads its own part of the one constant table, which grows for them. */
 static void f_consts(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)user;
     jx_val r[2], args[2] = {jx_add(in[1], cvec(t, 100)), in[2]};
     jx_switch(in[0], 2, (const jx_trace_cb[]){br_k1, br_k2}, NULL, 2, args, 2, r);
-    out[0] = jx_add(r[0], cvec(t, 200));
-    out[1] = r[1];
+    out[0] = jx_mul(jx_add(r[0], cvec(t, 200)), cvec(t, 300)); /* two constants after it */
+    out[1] = jx_sum_all(jx_mul(r[0], cvec(t, 400)));
 }
 
 TEST(constants_of_sub_plans) {

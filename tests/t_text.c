@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "core/ir.h"
+#include "prims/conv_direct.h"
 #include "transform/passes.h"
 
 #define F32(...) JX_TYPE(JX_F32, __VA_ARGS__)
@@ -162,6 +163,19 @@ RT(gemm, "gemm", 3,
    out[0] = dot_gemm_at(JX_HERE, in[0], in[1], in[2], jx_scalar(t, JX_F32, -0.5), JX_INTS(1),
                         JX_INTS(0), JX_NOINTS, JX_NOINTS),
    F32(2, 3), F32(3, 4), F32(2, 4))
+/* the direct convolutions (made by the conv-direct pass): window 3x3, strides (1,2), pads
+ * (1,0) and (1,2) on x [1,5,6,2], w [18,3], g [1,5,3,3] */
+static jx_val tx_conv_case(int which, const jx_val *in) {
+    jx_ints a[4] = {JX_INTS(3, 3), JX_INTS(1, 2), JX_INTS(1, 0), JX_INTS(1, 2)};
+    return which == 0 ? cd_conv_at(JX_HERE, in[0], in[1], a)
+           : which == 1 ? cd_backprop_input_at(JX_HERE, in[0], in[1], 5, 6, a)
+                        : cd_backprop_filter_at(JX_HERE, in[0], in[1], 1, 1, a);
+}
+RT(conv, "conv", 2, out[0] = tx_conv_case(0, in), F32(1, 5, 6, 2), F32(18, 3))
+RT(conv_backprop_input, "conv_backprop_input", 2, out[0] = tx_conv_case(1, in),
+   F32(1, 5, 3, 3), F32(18, 3))
+RT(conv_backprop_filter, "conv_backprop_filter", 2, out[0] = tx_conv_case(2, in),
+   F32(1, 5, 6, 2), F32(1, 5, 3, 3))
 
 RT(custom_jvp, "custom_jvp", 1, out[0] = jx_custom_jvp(tx_sq, tx_sq_jvp, 1, in, NULL), F32(3))
 RT(custom_vjp, "custom_vjp", 1,
@@ -193,7 +207,21 @@ static jx_val tx_scan_case(const jx_val *in) {
 }
 RT(cond, "cond", 1, out[0] = tx_cond_case(t, in), F32(3))
 RT(scan, "scan", 1, out[0] = tx_scan_case(in), F32(2, 3))
-/* get: the left-hand side of the cond and scan equations above */
+static void tx_lt_ten(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_lt(jx_sum_all(in[0]), jx_lit(in[1], 10));
+}
+static void tx_double(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
+    (void)t, (void)u;
+    out[0] = jx_add(in[0], in[0]), out[1] = in[1];
+}
+static jx_val tx_while_case(jx_trace *t, const jx_val *in) {
+    jx_val c[2] = {in[0], jx_scalar(t, JX_F32, 10)}, r[2];
+    jx_while_loop(tx_lt_ten, tx_double, NULL, 2, c, r);
+    return r[0];
+}
+RT(while_, "while", 1, out[0] = tx_while_case(t, in), F32(3))
+/* get: the left-hand side of the cond, scan and while equations above */
 __attribute__((constructor)) static void tx_reg_get(void) { tx_cover("get"); }
 
 TEST(every_primitive_has_a_round_trip_case) {

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_chain.h"
 #include "jx.h"
 
 #define BE_MAX_THREADS 8
@@ -200,14 +201,6 @@ static void be_chain_part(void *ctx, int64_t lo, int64_t hi) {
 
 /* ---- the jx chain ----------------------------------------------------------------------- */
 
-/* y = tanh(0.5 x + 0.25) * exp(-|x|) + x. */
-static void be_chain_jx(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    jx_val x = in[0];
-    jx_val a = jx_tanh(jx_add(jx_mul(x, jx_lit(x, 0.5)), jx_lit(x, 0.25)));
-    out[0] = jx_add(jx_mul(a, jx_exp(jx_neg(jx_abs(x)))), x);
-}
-
 /* Max abs difference of y from the C loop's output and from libm in double. */
 static void be_check(const float *x, const float *y, const float *yc, int64_t n, double *dc,
                      double *dd) {
@@ -309,7 +302,7 @@ static void be_report(const be_opts *o, be_row *rows) {
  * 0 or -1. */
 static int be_setup(const be_opts *o, be_row *rows) {
     jx_type t = JX_TYPE(JX_F32, o->n);
-    jx_fn *f = jx_trace(be_chain_jx, 1, &t, 1, NULL);
+    jx_fn *f = jx_trace(bench_chain_jx, 1, &t, 1, NULL);
     int ok = f != NULL;
     for (int k = 0; k < o->nthr && ok; k++) {
         jx_jit_opts jo = {.n_threads = o->thr[k], .no_disk_cache = 1};

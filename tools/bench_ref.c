@@ -53,11 +53,24 @@ int bref_init(bref_mlp *m, int batch, const int sizes[BREF_LAYERS + 1]) {
     return 0;
 }
 
-/* Forward GEMM of layer l: h[l] = in @ W[l]^T. */
+/* GEMMs with fewer multiply-adds than this run on one OpenBLAS thread: jx's policy
+ * (RT_GEMM_PAR_MIN in runtime/rt_blas.c), so that both sides thread the same products. */
+#define BREF_PAR_MIN 4e6
+
+/* Sets OpenBLAS's thread count for a product of macs multiply-adds (m->threads > 0). */
+static void bref_threads(const bref_mlp *m, double macs) {
+    if (m->threads > 0) openblas_set_num_threads(macs < BREF_PAR_MIN ? 1 : m->threads);
+}
+
+/* Forward product of layer l: h[l] = in @ W[l]^T (sgemv for one example). */
 static void bref_fwd_gemm(bref_mlp *m, int l, const float *in) {
     int ni = m->sizes[l], no = m->sizes[l + 1];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m->batch, no, ni, 1.0f, in, ni,
-                m->w[l], ni, 0.0f, m->h[l], no);
+    bref_threads(m, (double)m->batch * no * ni);
+    if (m->batch == 1 && m->threads > 0)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, no, ni, 1.0f, m->w[l], ni, in, 1, 0.0f, m->h[l], 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m->batch, no, ni, 1.0f, in, ni,
+                    m->w[l], ni, 0.0f, m->h[l], no);
 }
 
 /* Backward GEMMs of layer l: dW[l] = dh[l]^T @ in and, for l > 0, dh[l-1] = dh[l] @ W[l]. */
@@ -68,6 +81,26 @@ static void bref_bwd_gemms(bref_mlp *m, int l, const float *in) {
     if (l > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m->batch, ni, no, 1.0f,
                     m->dh[l], no, m->w[l], ni, 0.0f, m->dh[l - 1], ni);
+}
+
+/* The backward products of layer l with SGD folded in, as jx's gemm-fold does: first
+ * dh[l-1] = dh[l] @ W[l] (l > 0, with the old W), then W[l] -= lr * dh[l]^T @ in as one
+ * GEMM (alpha -lr, beta 1) on W itself; for one example sgemv and a rank-1 sger. */
+static void bref_bwd_fold(bref_mlp *m, int l, const float *in, float lr) {
+    int ni = m->sizes[l], no = m->sizes[l + 1], B = m->batch;
+    bref_threads(m, (double)B * no * ni);
+    if (B == 1 && m->threads > 0) {
+        if (l > 0)
+            cblas_sgemv(CblasRowMajor, CblasTrans, no, ni, 1.0f, m->w[l], ni, m->dh[l], 1, 0.0f,
+                        m->dh[l - 1], 1);
+        cblas_sger(CblasRowMajor, no, ni, -lr, m->dh[l], 1, in, 1, m->w[l], ni);
+        return;
+    }
+    if (l > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, m->dh[l], no,
+                    m->w[l], ni, 0.0f, m->dh[l - 1], ni);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, B, -lr, m->dh[l], no, in, ni,
+                1.0f, m->w[l], ni);
 }
 
 /* See bench_ref.h. */
@@ -112,16 +145,25 @@ void bref_step(bref_mlp *m, const float *x, const float *y, float lr) {
         for (int j = 0; j < nc; j++) dz[j] = (expf(z[j] - lse) * ys - yi[j]) / (float)B;
     }
     m->loss = (float)(-loss / B);
-    /* backward */
+    /* backward, SGD folded into the products and the bias sums */
     for (int l = L - 1; l >= 0; l--) {
         const float *in = l ? m->h[l - 1] : x;
         int no = m->sizes[l + 1];
-        bref_bwd_gemms(m, l, in);
-        float *restrict db = m->db[l];
+        float *restrict b = m->b[l], *restrict db = m->db[l];
         const float *restrict dh = m->dh[l];
         for (int j = 0; j < no; j++) db[j] = 0;
         for (int i = 0; i < B; i++)
             for (int j = 0; j < no; j++) db[j] += dh[(int64_t)i * no + j];
+        for (int j = 0; j < no; j++) b[j] -= lr * db[j];
+        if (m->threads > 0) {
+            bref_bwd_fold(m, l, in, lr);
+        } else { /* the unfolded form: dW, then the SGD loop */
+            int64_t nw = (int64_t)no * m->sizes[l];
+            bref_bwd_gemms(m, l, in);
+            float *restrict w = m->w[l];
+            const float *restrict dw = m->dw[l];
+            for (int64_t k = 0; k < nw; k++) w[k] -= lr * dw[k];
+        }
         if (l > 0) { /* through the relu of layer l-1 */
             int64_t n = (int64_t)B * m->sizes[l];
             float *restrict d = m->dh[l - 1];
@@ -129,18 +171,14 @@ void bref_step(bref_mlp *m, const float *x, const float *y, float lr) {
             for (int64_t k = 0; k < n; k++) d[k] = h[k] > 0.0f ? d[k] : 0.0f;
         }
     }
-    /* SGD */
-    for (int l = 0; l < L; l++) {
-        int64_t nw = (int64_t)m->sizes[l + 1] * m->sizes[l], nb = m->sizes[l + 1];
-        float *restrict w = m->w[l], *restrict b = m->b[l];
-        const float *restrict dw = m->dw[l], *restrict db = m->db[l];
-        for (int64_t k = 0; k < nw; k++) w[k] -= lr * dw[k];
-        for (int64_t k = 0; k < nb; k++) b[k] -= lr * db[k];
-    }
+    if (m->threads > 0) openblas_set_num_threads(m->threads); /* the caller's setting back */
 }
 
 /* See bench_ref.h. */
 void bref_gemms(bref_mlp *m, const float *x) {
+    int threads = m->threads;
+    m->threads = 0; /* as set by the caller; sgemm at every batch */
     for (int l = 0; l < BREF_LAYERS; l++) bref_fwd_gemm(m, l, l ? m->h[l - 1] : x);
     for (int l = BREF_LAYERS - 1; l >= 0; l--) bref_bwd_gemms(m, l, l ? m->h[l - 1] : x);
+    m->threads = threads;
 }

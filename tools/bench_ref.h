@@ -18,6 +18,10 @@ typedef struct bref_mlp {
     float *h[BREF_LAYERS];   /* pre-softmax activations: h[0], h[1] relu'd, h[2] logits */
     float *dh[BREF_LAYERS];  /* gradients with respect to h[l] (pre-relu for l < 2) */
     float loss;
+    int threads; /* 0: the unfolded step on OpenBLAS's current setting; > 0 (bench's
+                  * reference): SGD folded into the GEMMs (W -= lr dh^T in, one sgemm
+                  * with beta 1), sgemv/sger at batch 1, and jx's thread policy (products
+                  * under 4e6 multiply-adds on one thread, the others on `threads`) */
 } bref_mlp;
 
 /* Allocates the buffers for the given batch and layer sizes (parameters zeroed).
@@ -26,7 +30,7 @@ int bref_init(bref_mlp *m, int batch, const int sizes[BREF_LAYERS + 1]);
 /* Frees every buffer. */
 void bref_free(bref_mlp *m);
 /* One SGD step on the batch x[batch, n_in] with one-hot labels y[batch, n_out]: forward,
- * backward (3 + 5 GEMMs), params -= lr * grads. Stores the step's loss (at the params
+ * backward (3 + 5 GEMMs), params -= lr * grads (folded as m->threads says). Stores the step's loss (at the params
  * before the update) in m->loss. */
 void bref_step(bref_mlp *m, const float *x, const float *y, float lr);
 /* Only the 8 GEMMs of bref_step, on the same buffers and shapes (the results are

@@ -9,7 +9,7 @@
 #error "include <jx.h>, which includes this header"
 #endif
 
-/* ---- control flow (lax.switch, lax.cond, lax.scan) ---------------------------------------------
+/* ---- control flow (lax.switch, lax.cond, lax.scan, lax.while_loop, lax.fori_loop) --------------
  * jx_switch is lax.switch(index, branches, *args): branches[index](args...) with index
  * (an integer or bool scalar, converted to i32) clamped to [0, n_branches), as one cond
  * node whose results are outs[0..n_out). Each branch is a callback traced like jx_trace
@@ -22,8 +22,14 @@
  * The interpreter and jx_jit run cond and scan (the JIT compiles each branch and the scan
  * body once, as functions called from a switch or a loop). cond has every transformation (jvp; vjp/grad, whose backward
  * branch recomputes the taken branch's forward pass; vmap, where a batched index runs
- * every branch and selects per example); scan has jvp, and grad or vmap of a scan report
- * that the rule is not implemented yet. */
+ * every branch and selects per example); so has scan: jvp (a scan of the body's jvp),
+ * vjp/grad (a forward scan that also stacks the residuals, the values of each step that
+ * the body's vjp reads, then a reverse scan of the body's vjp from them; loop-invariant
+ * carries such as captured values are carried, not stacked; when the residuals exceed a
+ * scan's 64 operands, the backward body recomputes the forward pass from the stacked
+ * carry instead) and vmap (a scan of the vmapped body; a carry is batched when its init
+ * is or the body makes it depend on a batched value; the ys come out batched along axis
+ * 1). */
 int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *branches,
                  void *user, int n_in, const jx_val *args, int n_out, jx_val *outs);
 int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_fn, void *user,
@@ -38,6 +44,30 @@ int jx_cond_at(jx_loc loc, jx_val pred, jx_trace_cb true_fn, jx_trace_cb false_f
 int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_val *init,
                int n_x, const jx_val *xs, int64_t length, int reverse, int n_y,
                jx_val *carry_out, jx_val *ys);
+/* jx_while_loop is lax.while_loop(cond_fn, body_fn, init): cond_fn (carry...) -> bool[]
+ * and body_fn (carry...) -> (carry...), traced like jx_trace on the carry's types
+ * (n_carry inputs; 1 output for cond_fn, n_carry of the carry's own types for body_fn;
+ * user passed through), as one while node; carry_out[0..n_carry) get the carry once
+ * cond_fn is false (init itself when it is false at once). n_carry from 1 to 64.
+ * jx_fori_loop is lax.fori_loop(lower, upper, body_fn, init): body_fn (i, carry...) ->
+ * (carry...) for i = lower, ..., upper - 1 (i32[]; none when upper <= lower); lower and
+ * upper are i32[] values of the carry's trace. When both are constants (jx_scalar), the
+ * loop is a scan of upper - lower steps, as in JAX (so grad works); otherwise a while
+ * over (i, upper, carry...). n_carry from 1 to 62. jvp and vmap (a batched predicate runs
+ * until every example's is false, each example keeping its carry once its own is) work
+ * on both; grad/vjp of a while is an error naming the loop's line (the trip count is
+ * not known; use scan or fori_loop with constant bounds), as in JAX. Errors (a cond_fn
+ * not returning bool[], a body_fn changing the carry's types, bad counts or bounds) are
+ * recorded on the carry's trace with the caller's line, and every output is poison.
+ * Values of the enclosing trace that the callbacks use are captured (ride through the
+ * loop as carry values the body returns unchanged). Only the interpreter runs a while
+ * so far (the JIT reports no lowering). Each returns 0 or -1. */
+int jx_while_loop_at(jx_loc loc, jx_trace_cb cond_fn, jx_trace_cb body_fn, void *user,
+                     int n_carry, const jx_val *init, jx_val *carry_out);
+int jx_fori_loop_at(jx_loc loc, jx_val lower, jx_val upper, jx_trace_cb body_fn, void *user,
+                    int n_carry, const jx_val *init, jx_val *carry_out);
+#define jx_while_loop(...) jx_while_loop_at(JX_HERE, __VA_ARGS__)
+#define jx_fori_loop(...) jx_fori_loop_at(JX_HERE, __VA_ARGS__)
 #define jx_scan(...) jx_scan_at(JX_HERE, __VA_ARGS__)
 #define jx_switch(...) jx_switch_at(JX_HERE, __VA_ARGS__)
 #define jx_cond(...) jx_cond_at(JX_HERE, __VA_ARGS__)

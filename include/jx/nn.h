@@ -163,7 +163,8 @@ typedef enum jx_padding { JX_VALID, JX_SAME } jx_padding;
 /* 2-D convolution (hk.Conv2D): x[N,H,W,C] (or one image [H,W,C]), kernel w[KH,KW,C,O],
  * bias b[O] or JX_NOVAL; strides has 1 (both axes) or 2 entries. SAME pads like TF:
  * total = max((ceil(H/s)-1)*s + KH - H, 0), low = total/2; VALID does not pad. Built as
- * conv_patches + dot_general. */
+ * conv_patches + dot_general; the JIT computes it (and its gradients) with direct
+ * convolution kernels when the channel counts are small (README: Compilation). */
 jx_val jx_conv2d_at(jx_loc loc, jx_val x, jx_val w, jx_val b, jx_ints strides,
                     jx_padding padding);
 /* Max / average pooling over the two spatial axes of x[N,H,W,C] (or [H,W,C]); window and

@@ -174,9 +174,10 @@ jx_fn *jx_trace_end(jx_trace *t, int n_out, const jx_val *outs) {
     return f;
 }
 
-/* Traces f on inputs of the given types (see jx.h). */
-jx_fn *jx_trace_at(jx_loc loc, jx_trace_cb f, int n_in, const jx_type *in_types, int n_out,
-                   void *user) {
+/* Traces f on inputs of the given types as jx_trace_at does, as a sub-function of parent
+ * (NULL: none) whose captures go to caps (see trace_sub). */
+static jx_fn *trace_run(jx_loc loc, jx_trace *parent, jx_trace_cb f, int n_in,
+                        const jx_type *in_types, int n_out, void *user, trace_caps *caps) {
     if (!f || n_out < 0 || n_out > (1 << 20)) {
         util_err("%s:%d: trace: NULL function or bad output count %d",
                  loc.file ? loc.file : "?", loc.line, n_out);
@@ -196,12 +197,20 @@ jx_fn *jx_trace_at(jx_loc loc, jx_trace_cb f, int n_in, const jx_type *in_types,
     for (int i = 0; i < n_in; i++) in[i] = trace_val(t, i);
     for (int i = 0; i < n_out; i++) out[i] = trace_poison_none;
     t->n_out = n_out;
+    t->parent = parent;
     f(t, in, out, user);
     jx_fn *fn = NULL;
     if (!trace_live(t)) {
         util_err("%s:%d: trace: the traced function ended or aborted its own trace",
                  loc.file ? loc.file : "?", loc.line);
         goto done;
+    }
+    for (int i = 0; i < n_out && parent; i++) /* an outer value returned as it is */
+        if (trace_live(out[i].t) && out[i].t != t) out[i] = trace_capture(t, out[i]);
+    if (caps) {
+        caps->n = t->n_cap;
+        memcpy(caps->outer, t->cap_outer, sizeof caps->outer);
+        memcpy(caps->node, t->cap_node, sizeof caps->node);
     }
     /* an op's own error (recorded on t) wins over what it did to the outputs */
     for (int i = 0; i < n_out && !t->err[0]; i++) {
@@ -216,6 +225,19 @@ done:
     free(in);
     free(out);
     return fn;
+}
+
+/* Traces f on inputs of the given types (see jx.h). */
+jx_fn *jx_trace_at(jx_loc loc, jx_trace_cb f, int n_in, const jx_type *in_types, int n_out,
+                   void *user) {
+    return trace_run(loc, NULL, f, n_in, in_types, n_out, user, NULL);
+}
+
+/* See trace.h. */
+jx_fn *trace_sub(jx_loc loc, jx_trace *parent, jx_trace_cb f, int n_in, const jx_type *in,
+                 int n_out, void *user, trace_caps *caps) {
+    caps->n = 0;
+    return trace_run(loc, parent, f, n_in, in, n_out, user, caps);
 }
 
 /* Type of a value; dtype JX_NDTYPES for poison or a value of no live trace. */
@@ -285,7 +307,7 @@ static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin
         *res = trace_fail(NULL, loc, op, "its trace has ended or was never begun");
         return NULL;
     }
-    if (!t) t = trace_of(nin, in);
+    if (!t) t = trace_innermost(nin, in);
     if (!t) {
         const char *why = nin ? trace_val_problem(NULL, in[0]) : "NULL trace";
         *res = nin ? trace_fail(NULL, loc, op, "operand 0 %s", why)
@@ -293,14 +315,19 @@ static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin
         return NULL;
     }
     for (int k = 0; k < nin; k++) {
-        const char *why = trace_val_problem(t, in[k]);
-        if (!why && in[k].id < 0) { /* poison after a recorded error: pass it on */
+        jx_val v = in[k].t != t && trace_live(in[k].t) ? trace_capture(t, in[k]) : in[k];
+        const char *why = trace_val_problem(t, v);
+        if (!why && v.id < 0) { /* poison after a recorded error: pass it on */
             *res = (jx_val){t, -1};
             return NULL;
         }
-        if (why && in[k].t != t && trace_live(in[k].t)) { /* a mix: both traces fail */
+        if (why && v.t != t && trace_live(v.t)) { /* a mix: both traces fail */
             int j = 0;
-            while (in[j].t != t) j++;
+            while (j < k && in[j].t != t) j++;
+            if (j == k) { /* t was given, and no operand before k is of it */
+                *res = trace_fail(t, loc, op, "operand %d %s", k, why);
+                return NULL;
+            }
             trace_fail(in[k].t, loc, op, "operands %d and %d belong to different traces", j, k);
             *res = trace_fail(t, loc, op, "operands %d and %d belong to different traces", j, k);
             return NULL;
@@ -309,8 +336,8 @@ static jx_trace *trace_operands(jx_loc loc, jx_trace *t, const char *op, int nin
             *res = trace_fail(t, loc, op, "operand %d %s", k, why);
             return NULL;
         }
-        ids[k] = in[k].id;
-        types[k] = t->fn->nodes[in[k].id].type;
+        ids[k] = v.id;
+        types[k] = t->fn->nodes[v.id].type;
     }
     return t;
 }

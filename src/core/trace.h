@@ -16,6 +16,14 @@ struct jx_trace {
     jx_trace *reg_prev, *reg_next;
     pthread_t owner; /* the thread that began the trace */
     int n_out;       /* outputs jx_trace_at asks the callback for; -1 for jx_trace_begin */
+    /* closure capture (capture.c): a sub-function's trace (a scan body, a cond branch)
+     * whose parent is the trace it is called from. A value of the parent (or of an
+     * ancestor) used here is captured: it becomes a placeholder input node of this trace,
+     * and the constructor passes the outer value as an extra operand. */
+    jx_trace *parent;
+    int n_cap;
+    jx_val cap_outer[JX_MAX_OPERANDS]; /* the captured values, in the parent */
+    int32_t cap_node[JX_MAX_OPERANDS]; /* their placeholder nodes here */
 };
 
 /* Emits one primitive. t may be NULL, in which case it is taken from the operands.
@@ -65,6 +73,35 @@ const jx_type *trace_type(const jx_trace *t, int32_t id);
  * fills map[n_in..n_nodes) with the ids of the re-emitted nodes (each keeps its own
  * location, or loc if it has none). Returns 0 or -1 (error recorded on t). */
 int trace_inline(jx_trace *t, jx_loc loc, const jx_fn *fn, int32_t *map); /* call.c */
+
+/* ---- closure capture (capture.c) ------------------------------------------------------ */
+
+/* What a capturing trace took from its parent: outer[k] (values of the parent) stand for
+ * placeholder node node[k] of the traced function. */
+typedef struct trace_caps {
+    int n;
+    jx_val outer[JX_MAX_OPERANDS];
+    int32_t node[JX_MAX_OPERANDS];
+} trace_caps;
+
+/* Traces f like jx_trace_at, as a sub-function of the live trace parent: values of parent
+ * (or of its ancestors) used by f are captured into caps, their placeholders left in the
+ * returned function as extra input nodes past n_in, which capture_lift turns into real
+ * inputs. NULL with jx_error() on failure. */
+jx_fn *trace_sub(jx_loc loc, jx_trace *parent, jx_trace_cb f, int n_in, const jx_type *in,
+                 int n_out, void *user, trace_caps *caps);
+/* The value v (of t or of an ancestor of t) as a value of t, capturing it through every
+ * trace in between; poison with the error recorded on t if t cannot hold more captures. */
+jx_val trace_capture(jx_trace *t, jx_val v);
+/* The trace among the live traces of v[0..n) that every other one is an ancestor of (or
+ * equal to), or the first live one when they are unrelated; NULL if none is live. */
+jx_trace *trace_innermost(int n, const jx_val *v);
+/* f (traced by trace_sub with captures caps) with its placeholders turned into inputs:
+ * the result takes f's n_in inputs, then n_total more of the given types, placeholder k
+ * becoming input n_in + slot[k] (slot NULL: k); inputs no placeholder maps to are unused.
+ * NULL with jx_error() on out of memory. */
+jx_fn *capture_lift(const jx_fn *f, const trace_caps *caps, int n_total, const int *slot,
+                    const jx_type *types);
 
 /* A value handle for node id of t. */
 jx_val trace_val(jx_trace *t, int32_t id);

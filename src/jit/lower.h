@@ -92,6 +92,25 @@ typedef struct lw_par {
  * out of memory. */
 LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned char *seen,
                        lw_par *par);
+/* Direct convolution kernels (defined with the conv_direct family, src/prims/conv_kernel.c,
+ * as the families' loop lowering rules are): the units of kernel steps [g0, g1] (the
+ * extent of their outputs' first axis) when a member is a conv, conv_backprop_input or
+ * conv_backprop_filter, else 0; the work of their multiply-adds in bytes (see
+ * LW_PARALLEL_BYTES); and the group's body over units [L->par_lo, L->par_hi) (all when
+ * unset), dst[i] being member g0 + i's output. */
+int64_t lw_conv_units(const jit_plan *p, int g0, int g1);
+int64_t lw_conv_work(const jit_plan *p, int g0, int g1);
+void lw_conv_body(lw *L, int g0, int g1, LLVMValueRef *dst);
+/* 1 and a description of the direct kernel (plan text) if node n is a direct conv op. */
+int lw_conv_describe(const jit_plan *p, int n, char *buf, size_t len);
+/* Outer-product kernels (lower_outer.c): emits the body of kernel step s, writing dst,
+ * when it is a float mul of two broadcasts, one constant along the last axis and one of
+ * a buffer row, of at least 4 MiB whose last loop group (n_groups groups of the root's
+ * dims as lower_kernel.c's nest: dim_group, group_size) is the last axis alone: rows of
+ * explicit vectors stored non-temporally over the same outermost range. Returns 1, or 0
+ * having emitted nothing. */
+int lw_outer_product(lw *L, int s, LLVMValueRef dst, int n_groups, const int *dim_group,
+                     const int64_t *group_size);
 /* The donated input whose memory node n (a step's output) is computed in, or -1. */
 int lw_donor(const jit_plan *p, int n);
 /* Emits `if (dst != src) memcpy(dst, src, bytes)` at the builder's position. */

@@ -47,6 +47,10 @@
  * two transcendentals at 85K. */
 #define LW_PARALLEL_BYTES (2 << 20)
 #define LW_MATH_BYTES 8
+/* ... and LW_REDUCE_BYTES per element a fused reduction sums, which costs time even when
+ * it reads little memory: a per-example gradient norm sums B*M*N products of two small
+ * buffers (fused by the outer-product pass), 85M for the notebook MLP at batch 128. */
+#define LW_REDUCE_BYTES 1
 
 /* Loop metadata turning off vectorization and unrolling (a self-referential node). */
 static LLVMValueRef lw_scalar_loop_md(lw *L) {
@@ -156,6 +160,27 @@ static void lw_nest_of(const jit_plan *p, int g0, int g1, lw_nest *ns) {
     }
 }
 
+/* The elements that the distinct fused reductions under root sum over (their operands'
+ * sizes); vis: one byte per node, zero on the first call. */
+static int64_t lw_reduced(const jit_plan *p, int n, int root, unsigned char *vis) {
+    if ((n != root && p->buf[n].kind != JP_FUSED) || vis[n]) return 0;
+    vis[n] = 1;
+    const jx_node *nd = &p->nodes[n];
+    int64_t c = prim_has(nd->op, JXF_REDUCE) ? jx_type_size(&p->nodes[nd->in[0]].type) : 0;
+    for (int k = 0; k < nd->nin; k++) c += lw_reduced(p, nd->in[k], root, vis);
+    return c;
+}
+
+/* LW_REDUCE_BYTES per element summed by the fused reductions of steps [g0, g1]. */
+static int64_t lw_reduce_work(const jit_plan *p, int g0, int g1) {
+    unsigned char *vis = calloc((size_t)p->n_nodes + 1, 1);
+    int64_t w = 0;
+    for (int s = g0; s <= g1 && vis; s++)
+        w += lw_reduced(p, p->steps[s].node, p->steps[s].node, vis);
+    free(vis);
+    return LW_REDUCE_BYTES * w;
+}
+
 /* The work of kernel steps [g0, g1] touching `bytes` (see LW_PARALLEL_BYTES). */
 static int64_t lw_work(const jit_plan *p, int g0, int g1, int64_t bytes) {
     unsigned char *vis = calloc((size_t)p->n_nodes + 1, 1);
@@ -163,7 +188,7 @@ static int64_t lw_work(const jit_plan *p, int g0, int g1, int64_t bytes) {
     for (int s = g0; s <= g1 && vis; s++)
         w += LW_MATH_BYTES * lw_math_elements(p, p->steps[s].node, p->steps[s].node, vis);
     free(vis);
-    return w;
+    return w + lw_conv_work(p, g0, g1) + lw_reduce_work(p, g0, g1);
 }
 
 /* Context of lw_collect. */
@@ -303,6 +328,10 @@ static lw_loop lw_one_loop(lw *L, LLVMValueRef lo, LLVMValueRef hi, const lw_str
  * loop runs it in prefetching strips when st->n > 0. */
 static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst, const lw_stream *st) {
     const jit_plan *p = L->p;
+    if (lw_conv_units(p, g0, g1) > 0) { /* direct convolutions: their own loop nests */
+        lw_conv_body(L, g0, g1, dst);
+        return;
+    }
     if (p->steps[g0].outer) {
         lw_outer_body(L, &p->steps[g0], dst[0]);
         return;
@@ -310,6 +339,9 @@ static void lw_kernel_body(lw *L, int g0, int g1, LLVMValueRef *dst, const lw_st
     jx_type t = p->nodes[p->steps[g0].node].type;
     lw_nest ns;
     lw_nest_of(p, g0, g1, &ns);
+    if (g0 == g1 && !ns.flat && t.rank > 1 &&
+        lw_outer_product(L, g0, dst[0], ns.n_groups, ns.dim_group, ns.group_size))
+        return; /* large outer products: non-temporal stores (lower_outer.c) */
     lw_ix ix = lw_ix_new(&t);
     lw_loop lp[JX_MAX_RANK], strip = {0};
     LLVMValueRef lo = L->par_lo ? L->par_lo : lw_i64(L, 0);
@@ -462,6 +494,8 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     par->grain = ns.flat || ns.n_groups == 1 ? 64 : 1;
     if (lw_work(p, g0, g1, bytes) >= LW_PARALLEL_BYTES && !p->steps[g0].outer && rt->rank > 0)
         par->extent = ns.group_size[0];
+    int64_t conv = lw_conv_units(p, g0, g1); /* split by images or batch slices */
+    if (conv > 0 && par->extent > 0) par->extent = conv, par->grain = 1;
     int split = par->extent > 1;
     LLVMTypeRef kt;
     LLVMValueRef fn = lw_kernel_fn(L, g0, *nargs, split, &kt), dst[JX_MAX_OPERANDS], *dp = dst;
@@ -482,7 +516,7 @@ LLVMValueRef lw_kernel(lw *L, int g0, int g1, int *args, int *nargs, unsigned ch
     lw_stream st = {0, NULL, NULL};
     int rc = 0;
     if ((ns.flat || ns.n_groups == 1) && rt->rank > 0 && bytes >= LW_STREAM_BYTES &&
-        !p->steps[g0].outer)
+        !p->steps[g0].outer && conv == 0)
         rc = lw_stream_of(L, args, *nargs, nm, ns.group_size[0], &st);
     if (rc == 0) lw_kernel_body(L, g0, g1, dp, &st);
     free(st.base);

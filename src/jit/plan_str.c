@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jit/jit.h"
+#include "jit/lower.h"
 #include "core/util.h"
 
 /* A growing string buffer. */
@@ -147,6 +148,8 @@ char *jit_plan_str(const jit_plan *p) {
         }
         pl_printf(&sb, "  %d: kernel %s%s", s, prim_info(nd->op)->name,
                   st->outer ? " (outer reduction)" : "");
+        char conv[200];
+        if (lw_conv_describe(p, st->node, conv, sizeof conv)) pl_printf(&sb, " (%s)", conv);
         if (st->group != s) pl_printf(&sb, " (in the loop of step %d)", st->group);
         pl_printf(&sb, " -> ");
         pl_print_buf(&sb, p, st->node);

@@ -16,6 +16,15 @@ int cua_operands(jx_loc loc, const char *op, int n_in, const jx_val *args, jx_tr
 jx_fn *cua_trace(jx_loc loc, jx_trace *t, const char *op, const char *what, jx_trace_cb cb,
                  int n_in, const jx_type *in, int n_out, void *user);
 
+/* cua_trace for a sub-function that may use values of t (closure capture, trace.h): the
+ * function returned still holds the placeholders caps lists (capture_lift). */
+jx_fn *cua_trace_sub(jx_loc loc, jx_trace *t, const char *op, const char *what, jx_trace_cb cb,
+                     int n_in, const jx_type *in, int n_out, void *user, trace_caps *caps);
+
+/* Captures every live value of ops[0..n) into the innermost of their traces (a value of
+ * an enclosing trace used in a sub-function's trace becomes a captured input there). */
+void cua_unify(int n, jx_val *ops);
+
 /* Checks that sub-function g (called name) takes the n_in types in and returns the n_out
  * types out; else writes "rule 'jvp' maps (..) -> (..), expected (..) -> (..)" to err and
  * returns -1. */

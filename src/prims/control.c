@@ -141,7 +141,17 @@ static int ctl_scan_step(const jx_node *n, jx_array *const *in, jx_array **carry
         else ctl_slice(in[k], i, args[k] = xs[k - nc], 0);
     }
     if (jx_interp(body, args, res) < 0) return -1;
-    for (int k = 0; k < nc; k++) jx_array_free(carry[k]), carry[k] = res[k];
+    for (int k = 0; k < nc; k++) {
+        for (int j = nc; j < nin && res[k]; j++) /* an x slice returned as the carry: the */
+            if (res[k] == args[j]) {           /* next step's slice would overwrite it */
+                jx_array *c = jx_array_copy(res[k]);
+                jx_array_free(res[k]);
+                res[k] = c;
+            }
+        jx_array_free(carry[k]), carry[k] = res[k];
+    }
+    for (int k = 0; k < nc; k++)
+        if (!carry[k]) return util_err("interp: scan: out of memory");
     for (int j = 0; j < ny; j++) ctl_slice(ys[j], i, res[nc + j], 1), jx_array_free(res[nc + j]);
     return 0;
 }

@@ -16,24 +16,57 @@ static int ctla_poison(jx_trace *t, int n_out, jx_val *outs) {
     return -1;
 }
 
+/* Makes every branch take the union of the values the branches captured (closure
+ * capture, trace.h): fns[k] is lifted to take them after its n declared inputs, and
+ * they are appended to ops[first..). Returns the new operand count, or -1 with the
+ * error recorded on t. */
+static int ctla_close_branches(jx_loc loc, jx_trace *t, int n_br, jx_fn **fns,
+                               const trace_caps *caps, jx_val *ops, int first) {
+    int n_all = 0, slot[JX_MAX_FNS][JX_MAX_OPERANDS];
+    for (int k = 0; k < n_br; k++)
+        for (int c = 0; c < caps[k].n; c++) {
+            int i = 0;
+            while (i < n_all && ops[first + i].id != caps[k].outer[c].id) i++;
+            if (i == n_all && first + n_all >= JX_MAX_OPERANDS)
+                return trace_fail(t, loc, "cond", "more than %d operands with the values the "
+                                  "branches use from the enclosing trace", JX_MAX_OPERANDS).id;
+            if (i == n_all) ops[first + n_all++] = caps[k].outer[c];
+            slot[k][c] = i;
+        }
+    jx_type types[JX_MAX_OPERANDS];
+    for (int i = 0; i < n_all; i++) types[i] = jx_val_type(ops[first + i]);
+    for (int k = 0; k < n_br && n_all; k++) {
+        jx_fn *g = capture_lift(fns[k], &caps[k], n_all, slot[k], types);
+        if (!g) return trace_fail(t, loc, "cond", "%s", jx_error()).id;
+        jx_fn_free(fns[k]);
+        fns[k] = g;
+    }
+    return first + n_all;
+}
+
 /* Traces the n_br branches on the operand types (ops[1..n_in]) and emits the cond node on
- * ops (ops[0] the i32[] index). 0 or -1. */
+ * ops (ops[0] the i32[] index, room for JX_MAX_OPERANDS), with the values the branches
+ * capture as extra operands. 0 or -1. */
 static int ctla_emit(jx_loc loc, jx_trace *t, int n_br, const jx_trace_cb *branches,
-                     void *user, int n_in, const jx_val *ops, const jx_type *types, int n_out,
+                     void *user, int n_in, jx_val *ops, const jx_type *types, int n_out,
                      jx_val *outs) {
     jx_fn *fns[JX_MAX_FNS] = {0};
-    int rc = 0;
+    trace_caps caps[JX_MAX_FNS];
+    int rc = 0, nops = n_in + 1;
     for (int k = 0; k < n_br && rc == 0; k++) {
         char what[32];
         snprintf(what, sizeof what, "branch %d", k);
-        fns[k] = cua_trace(loc, t, "cond", what, branches[k], n_in, types + 1, n_out, user);
+        fns[k] = cua_trace_sub(loc, t, "cond", what, branches[k], n_in, types + 1, n_out, user,
+                               &caps[k]);
         if (!fns[k]) rc = -1;
     }
+    if (rc == 0 && (nops = ctla_close_branches(loc, t, n_br, fns, caps, ops, n_in + 1)) < 0)
+        rc = -1;
     if (rc == 0) {
         jx_attrs at = ir_attrs(NULL, NULL, NULL, NULL);
         at.n_fns = n_br;
         at.fns = (const jx_fn *const *)fns;
-        int k = trace_emit_multi(loc, t, JX_OP_COND, n_in + 1, ops, &at, n_out, outs);
+        int k = trace_emit_multi(loc, t, JX_OP_COND, nops, ops, &at, n_out, outs);
         if (k >= 0 && k != n_out) /* the branches were traced with n_out outputs */
             rc = trace_fail(t, loc, "cond", "%d results, expected %d", k, n_out).id;
         else if (k < 0)
@@ -59,6 +92,7 @@ int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *br
     }
     ops[0] = index;
     for (int k = 0; k < n_in; k++) ops[k + 1] = args[k];
+    cua_unify(n_in + 1, ops);
     if (cua_operands(loc, "cond", n_in + 1, ops, &t, types, &res) < 0)
         return ctla_poison(res.t, n_out, outs);
     if (n_branches < 1 || n_branches > JX_MAX_FNS || !branches) {
@@ -73,7 +107,7 @@ int jx_switch_at(jx_loc loc, jx_val index, int n_branches, const jx_trace_cb *br
                    jx_type_str(&types[0], ts, sizeof ts));
         return ctla_poison(t, n_out, outs);
     }
-    if (dt != JX_I32) ops[0] = jx_convert_at(loc, index, JX_I32), types[0].dtype = JX_I32;
+    if (dt != JX_I32) ops[0] = jx_convert_at(loc, ops[0], JX_I32), types[0].dtype = JX_I32;
     return ctla_emit(loc, t, n_branches, branches, user, n_in, ops, types, n_out, outs);
 }
 
@@ -105,6 +139,7 @@ static int ctla_scan_args(jx_loc loc, int n_carry, const jx_val *init, int n_x,
         return -1;
     }
     for (int k = 0; k < n; k++) ops[k] = k < n_carry ? init[k] : xs[k - n_carry];
+    cua_unify(n, ops);
     if (cua_operands(loc, "scan", n, ops, t, types, res) < 0) return -1;
     if (*len < 0 && n_x > 0 && types[n_carry].rank > 0) *len = types[n_carry].shape[0];
     if (*len < 0) {
@@ -124,27 +159,73 @@ static int ctla_scan_args(jx_loc loc, int n_carry, const jx_val *init, int n_x,
     return 0;
 }
 
-/* See jx.h. */
+/* The scan body fn (inputs carry[nc], x[nx], then the placeholders of the values it
+ * captured, caps) as a body taking the captured values as carries it returns unchanged:
+ * (carry, captured, x) -> (carry', captured, y). NULL with jx_error(). */
+static jx_fn *ctla_scan_close(const jx_fn *fn, const trace_caps *caps, int nc, int nx) {
+    jx_type ct[JX_MAX_OPERANDS];
+    for (int k = 0; k < caps->n; k++) ct[k] = jx_val_type(caps->outer[k]);
+    jx_fn *lifted = capture_lift(fn, caps, caps->n, NULL, ct), *g = NULL;
+    int n = nc + caps->n + nx, no = fn->n_out;
+    jx_type in[JX_MAX_OPERANDS];
+    jx_val args[JX_MAX_OPERANDS], outs[2 * JX_MAX_RESULTS], res[2 * JX_MAX_RESULTS];
+    jx_trace *t = NULL;
+    if (lifted && n <= JX_MAX_OPERANDS && no + caps->n <= JX_MAX_RESULTS) {
+        for (int k = 0; k < n; k++) /* lifted's inputs are (carry, x, captured) */
+            in[k] = lifted->nodes[k < nc ? k : k < nc + caps->n ? k + nx : k - caps->n].type;
+        t = jx_trace_begin(n, in);
+    } else if (lifted) {
+        util_err("more than %d operands or %d results with the captured values",
+                 JX_MAX_OPERANDS, JX_MAX_RESULTS);
+    }
+    if (t) {
+        for (int k = 0; k < n; k++)
+            args[k < nc ? k : k < nc + caps->n ? k + nx : k - caps->n] = jx_trace_input(t, k);
+        if (jx_call_at((jx_loc){"scan", 0}, lifted, args, outs) < 0)
+            for (int j = 0; j < no; j++) outs[j] = (jx_val){t, -1};
+        int q = 0;
+        for (int j = 0; j < nc; j++) res[q++] = outs[j];
+        for (int k = 0; k < caps->n; k++) res[q++] = jx_trace_input(t, nc + k);
+        for (int j = nc; j < no; j++) res[q++] = outs[j];
+        g = jx_trace_end(t, q, res);
+    }
+    jx_fn_free(lifted);
+    return g;
+}
+
+/* See jx.h. A value of the enclosing trace that the body uses rides through the scan as
+ * a carry the body returns unchanged (JAX passes such consts as operands). */
 int jx_scan_at(jx_loc loc, jx_trace_cb body, void *user, int n_carry, const jx_val *init,
                int n_x, const jx_val *xs, int64_t length, int reverse, int n_y,
                jx_val *carry_out, jx_val *ys) {
     jx_val ops[JX_MAX_OPERANDS], res, r[JX_MAX_RESULTS];
     jx_type types[JX_MAX_OPERANDS];
     jx_trace *t = NULL;
+    trace_caps caps;
     int n_out = n_carry + n_y, rc = -1;
     if (ctla_scan_args(loc, n_carry, init, n_x, xs, &length, n_out, &t, ops, types, &res) < 0)
         t = res.t;
     else if ((n_carry && !carry_out) || (n_y && !ys))
         trace_fail(t, loc, "scan", "NULL %s", n_carry && !carry_out ? "carry_out" : "ys");
     else {
-        jx_fn *fn = cua_trace(loc, t, "scan", "body", body, n_carry + n_x, types, n_out, user);
+        jx_fn *fn = cua_trace_sub(loc, t, "scan", "body", body, n_carry + n_x, types, n_out,
+                                  user, &caps);
+        if (fn && caps.n) {
+            jx_fn *g = ctla_scan_close(fn, &caps, n_carry, n_x);
+            jx_fn_free(fn);
+            if (!(fn = g)) trace_fail(t, loc, "scan", "%s", jx_error());
+            for (int k = n_carry + n_x - 1; fn && k >= n_carry; k--) ops[k + caps.n] = ops[k];
+            for (int k = 0; fn && k < caps.n; k++) ops[n_carry + k] = caps.outer[k];
+        }
         if (fn) {
-            jx_ints L = {1, {length}}, C = {1, {n_carry}}, R = {1, {reverse != 0}};
+            int nc = n_carry + caps.n;
+            jx_ints L = {1, {length}}, C = {1, {nc}}, R = {1, {reverse != 0}};
             jx_attrs at = ir_attrs(&L, &C, &R, NULL);
             at.n_fns = 1;
             at.fns = (const jx_fn *const *)&fn;
-            rc = trace_emit_multi(loc, t, JX_OP_SCAN, n_carry + n_x, ops, &at, n_out, r) ==
-                         n_out ? 0 : -1;
+            rc = trace_emit_multi(loc, t, JX_OP_SCAN, nc + n_x, ops, &at, JX_MAX_RESULTS, r) ==
+                         n_out + caps.n ? 0 : -1;
+            for (int j = 0; rc == 0 && j < n_y; j++) r[n_carry + j] = r[nc + j];
             jx_fn_free(fn);
         }
     }

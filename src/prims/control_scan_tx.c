@@ -16,24 +16,23 @@
 #include "prims/control.h"
 #include "transform/transform.h"
 
-/* Marks in out_dep[j] whether output j of fn depends, through differentiable
- * primitives, on an input i with wrt[i] set (the tangents jx_jvp(fn, wrt) can make
- * nonzero). 0, or -1 on out-of-memory. */
-static int cst_tangent_deps(const jx_fn *fn, const unsigned char *wrt, unsigned char *out_dep) {
+/* See control.h. */
+int ctl_out_deps(const jx_fn *fn, const unsigned char *mask, int diff_only,
+                 unsigned char *out_dep) {
     unsigned char *dep = malloc((size_t)fn->n_nodes + 1);
-    if (!dep) return util_err("jvp: scan: out of memory");
-    tx_deps(fn, wrt, 1, dep);
+    if (!dep) return util_err("scan: out of memory");
+    tx_deps(fn, mask, diff_only, dep);
     for (int j = 0; j < fn->n_out; j++) out_dep[j] = dep[fn->outs[j]];
     free(dep);
     return 0;
 }
 
-/* The inputs with a tangent (wrt[0..nin): carry then xs) after the carry fixpoint. */
-static int cst_fixpoint(const jx_fn *body, int nc, unsigned char *wrt) {
+/* See control.h. */
+int ctl_scan_fixpoint(const jx_fn *body, int nc, int diff_only, unsigned char *wrt) {
     unsigned char out_dep[JX_MAX_RESULTS];
     for (int changed = 1; changed;) {
         changed = 0;
-        if (cst_tangent_deps(body, wrt, out_dep) < 0) return -1;
+        if (ctl_out_deps(body, wrt, diff_only, out_dep) < 0) return -1;
         for (int j = 0; j < nc; j++)
             if (!wrt[j] && out_dep[j]) wrt[j] = 1, changed = 1;
     }
@@ -63,10 +62,10 @@ static jx_fn *cst_body(const jx_fn *jv, const jx_fn *body, int nc, const unsigne
     return tx_rewire(jv, in_idx, q, out_idx);
 }
 
-/* Emits scan[length, n_carry=nc2, reverse as n's, body=g] on ops into res[0..want). */
-static int cst_emit(jx_trace *t, const jx_node *n, const jx_fn *g, int nc2, int nops,
-                    const jx_val *ops, int want, jx_val *res) {
-    jx_ints L = {1, {n->at.v[0][0]}}, C = {1, {nc2}}, R = {1, {n->at.v[2][0]}};
+/* See control.h. */
+int ctl_scan_emit(jx_trace *t, const jx_node *n, const jx_fn *g, int nc2, int reverse,
+                  int nops, const jx_val *ops, int want, jx_val *res) {
+    jx_ints L = {1, {n->at.v[0][0]}}, C = {1, {nc2}}, R = {1, {reverse}};
     jx_attrs at = ir_attrs(&L, &C, &R, NULL);
     at.n_fns = 1;
     at.fns = &g;
@@ -82,8 +81,9 @@ int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *d
     int nc = (int)n->at.v[1][0], nin = n->nin, no = body->n_out, nops = 0, nr = 0;
     unsigned char wrt[JX_MAX_OPERANDS];
     jx_val ops[2 * JX_MAX_OPERANDS], res[2 * JX_MAX_RESULTS];
-    for (int k = 0; k < nin; k++) wrt[k] = !tx_is_zero(dx[k]) && tx_is_float(jx_val_type(x[k]).dtype);
-    if (cst_fixpoint(body, nc, wrt) < 0) {
+    for (int k = 0; k < nin; k++)
+        wrt[k] = !tx_is_zero(dx[k]) && tx_is_float(jx_val_type(x[k]).dtype);
+    if (ctl_scan_fixpoint(body, nc, 1, wrt) < 0) {
         trace_fail(t, n->loc, "jvp", "scan: %s", jx_error());
         return -1;
     }
@@ -111,7 +111,7 @@ int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *d
         trace_fail(t, n->loc, "jvp", "scan body: %s", e);
         return -1;
     }
-    int rc = cst_emit(t, n, g, nc2, nops, ops, nr, res);
+    int rc = ctl_scan_emit(t, n, g, nc2, (int)n->at.v[2][0], nops, ops, nr, res);
     jx_fn_free(g);
     if (rc < 0) return -1;
     for (int j = 0, m = nc; j < nc; j++) {

@@ -18,8 +18,8 @@
  *    runs every branch, vmapped, and picks each example's result by its clamped index
  *    with selects (JAX's select_n conversion).
  *
- * scan's jvp is in control_scan_tx.c; its vjp and batching rules report "not implemented
- * yet" with the node's line. */
+ * scan's rules are in control_scan_tx.c (jvp), control_scan_vjp.c and
+ * control_scan_batch.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +58,8 @@ static void ctt_free(int nb, jx_fn **g) {
     for (int b = 0; b < nb; b++) jx_fn_free(g[b]), g[b] = NULL;
 }
 
-/* Records "what: differentiation/batching rule for 'scan' not implemented yet". -1. */
-static int ctt_scan_missing(jx_trace *t, const jx_node *n, const char *what) {
+/* Records "what: differentiation/batching rule for '<op>' not implemented yet". -1. */
+static int ctt_missing(jx_trace *t, const jx_node *n, const char *what) {
     trace_fail(t, n->loc, what, "%s rule for '%s' not implemented yet",
                strcmp(what, "vmap") ? "differentiation" : "batching", prim_info(n->op)->name);
     return -1;
@@ -120,7 +120,8 @@ static jx_fn *ctt_branch_vjp(const jx_fn *br, int ns, const int *S, const unsign
 int ctl_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *ys,
                   const jx_val *cts, jx_val *ct_in) {
     (void)ys;
-    if (n->op != JX_OP_COND) return ctt_scan_missing(t, n, "grad");
+    if (n->op == JX_OP_SCAN) return ctl_scan_vjp(t, n, x, cts, ct_in);
+    if (n->op != JX_OP_COND) return ctt_missing(t, n, "grad");
     const jx_fn *b0 = n->at.fns[0];
     int nb = n->at.n_fns, no = b0->n_out, n_sel = 0, ns = 0, rc = 0;
     unsigned char wrt[JX_MAX_OPERANDS];
@@ -150,6 +151,18 @@ int ctl_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *
     return 0;
 }
 
+/* g (a vmapped branch) inlined into t on the operands x[0..n): jx_call, which finds the
+ * trace from the operands, has none when the branches take no operand. 0 or -1. */
+static int ctt_call(jx_trace *t, jx_loc loc, const jx_fn *g, int n, const jx_val *x, jx_val *ys) {
+    if (n > 0) return jx_call_at(loc, g, x, ys);
+    int32_t *map = malloc(((size_t)g->n_nodes + 1) * sizeof *map);
+    if (!map) return trace_fail(t, loc, "vmap", "cond: out of memory").id;
+    int rc = trace_inline(t, loc, g, map);
+    for (int j = 0; j < g->n_out && rc == 0; j++) ys[j] = trace_val(t, map[g->outs[j]]);
+    free(map);
+    return rc;
+}
+
 /* The batched-index cond as JAX lowers it (select_n): every vmapped branch g[b] run on
  * the operands x[1..], each example's results picked from its branch by the index x[0]
  * (batched at bd0) clamped to [0, nb). Results into ys, all batched at axis 0. */
@@ -159,9 +172,9 @@ static int ctt_select(jx_trace *t, const jx_node *n, int nb, jx_fn *const *g, co
     int no = g[0]->n_out;
     jx_val idx = tx_moveaxis(loc, x[0], bd0, 0), yb[JX_MAX_RESULTS];
     idx = jx_max_at(loc, jx_min_at(loc, idx, jx_lit_at(loc, idx, nb - 1)), jx_lit_at(loc, idx, 0));
-    if (jx_call_at(loc, g[0], x + 1, ys) < 0) return -1;
+    if (ctt_call(t, loc, g[0], n->nin - 1, x + 1, ys) < 0) return -1;
     for (int b = 1; b < nb; b++) {
-        if (jx_call_at(loc, g[b], x + 1, yb) < 0) return -1;
+        if (ctt_call(t, loc, g[b], n->nin - 1, x + 1, yb) < 0) return -1;
         jx_val pick = jx_eq_at(loc, idx, jx_lit_at(loc, idx, b));
         for (int j = 0; j < no; j++) {
             jx_type ty = jx_val_type(yb[j]);
@@ -196,7 +209,8 @@ static int ctt_batched_outputs(const jx_fn *fn, const int *ax, int *out_ax) {
  * jacfwd/jacrev need for out_axes none). */
 int ctl_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
                     int64_t bsize, jx_val *ys, int *ybds) {
-    if (n->op != JX_OP_COND) return ctt_scan_missing(t, n, "vmap");
+    if (n->op == JX_OP_SCAN) return ctl_scan_batch(t, n, x, bd, bsize, ys, ybds);
+    if (n->op != JX_OP_COND) return ctt_missing(t, n, "vmap");
     int nb = n->at.n_fns, no = n->at.fns[0]->n_out, rc = 0;
     int ax[JX_MAX_OPERANDS], out_ax[JX_MAX_RESULTS];
     jx_fn *g[JX_MAX_FNS] = {0};

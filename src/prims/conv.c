@@ -18,21 +18,12 @@
 #include "transform/transform.h"
 #include "core/util.h"
 #include "jit/lower.h"
-
-/* Attribute values above this are rejected, so index arithmetic cannot overflow. */
-#define CONV_MAX_ATTR ((int64_t)1 << 40)
-
-/* The four attributes, each (height, width). */
-typedef struct conv_params {
-    int64_t kh, kw, sh, sw, ph0, pw0, ph1, pw1;
-} conv_params;
+#include "prims/conv_direct.h"
 
 static const char *const conv_attr_names[4] = {"window", "strides", "pad_lo", "pad_hi"};
 
-/* Reads and checks the attributes: each exactly 2 entries, window and strides >= 1,
- * pads >= 0, none above CONV_MAX_ATTR, KH*KW at most 2^62. Returns 0 or -1 with a
- * message. */
-static int conv_read_params(const jx_attrs *at, conv_params *p, char *err, size_t errlen) {
+/* See conv_direct.h. */
+int conv_read_params(const jx_attrs *at, conv_params *p, char *err, size_t errlen) {
     int64_t v[4][2];
     for (int k = 0; k < 4; k++) {
         int n = at ? at->n[k] : 0;
@@ -61,9 +52,8 @@ static int conv_read_params(const jx_attrs *at, conv_params *p, char *err, size_
     return 0;
 }
 
-/* Output extent of one spatial axis: (in+p0+p1-k)/s + 1. Returns it, or -1 with a
- * message when the window does not fit the padded input. */
-static int64_t conv_out_dim(const char *axis, int64_t in, int64_t k, int64_t s, int64_t p0,
+/* See conv_direct.h. */
+int64_t conv_out_dim(const char *axis, int64_t in, int64_t k, int64_t s, int64_t p0,
                             int64_t p1, char *err, size_t errlen) {
     if (in > INT64_MAX - p0 - p1) {
         snprintf(err, errlen, "padded input %s is too large", axis);

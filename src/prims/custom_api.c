@@ -42,17 +42,31 @@ int cua_operands(jx_loc loc, const char *op, int n_in, const jx_val *args, jx_tr
 /* See callargs.h. */
 jx_fn *cua_trace(jx_loc loc, jx_trace *t, const char *op, const char *what,
                         jx_trace_cb cb, int n_in, const jx_type *in, int n_out, void *user) {
+    return cua_trace_sub(loc, t, op, what, cb, n_in, in, n_out, user, NULL);
+}
+
+/* See callargs.h (caps NULL: no capture, as cua_trace). */
+jx_fn *cua_trace_sub(jx_loc loc, jx_trace *t, const char *op, const char *what, jx_trace_cb cb,
+                     int n_in, const jx_type *in, int n_out, void *user, trace_caps *caps) {
     if (!cb) {
         trace_fail(t, loc, op, "NULL '%s' callback", what);
         return NULL;
     }
-    jx_fn *g = jx_trace_at(loc, cb, n_in, in, n_out, user);
+    jx_fn *g = caps ? trace_sub(loc, t, cb, n_in, in, n_out, user, caps)
+                    : jx_trace_at(loc, cb, n_in, in, n_out, user);
     if (!g) {
         char e[800];
         snprintf(e, sizeof e, "%s", jx_error());
         trace_fail(t, loc, op, "tracing '%s': %s", what, e);
     }
     return g;
+}
+
+/* See callargs.h. */
+void cua_unify(int n, jx_val *ops) {
+    jx_trace *t = trace_innermost(n, ops);
+    for (int k = 0; k < n && t; k++)
+        if (trace_live(ops[k].t) && ops[k].t != t) ops[k] = trace_capture(t, ops[k]);
 }
 
 /* Emits the custom node op on args with sub-functions fns[0..nf) (none NULL). */

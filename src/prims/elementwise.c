@@ -211,21 +211,26 @@ jx_val elt_emit_broadcast(jx_loc loc, jx_op op, int n, const jx_val *in) {
     jx_type ts[3], shape;
     jx_val args[3];
     memset(ts, 0, sizeof ts);
-    for (int i = 0; i < n; i++)
-        if (jx_val_bad(in[i]) || in[i].t != in[0].t)
+    /* a body's value and one of an enclosing trace it closes over: the outer one is
+     * captured first; operands of unrelated traces go to trace_emit, which says so */
+    jx_trace *t = trace_innermost(n, in);
+    for (int i = 0; i < n; i++) {
+        args[i] = t && !jx_val_bad(in[i]) ? trace_capture(t, in[i]) : in[i];
+        if (jx_val_bad(args[i]) || args[i].t != t)
             return trace_emit(loc, NULL, op, n, in, NULL, NULL);
-    for (int i = 0; i < n; i++) ts[i] = jx_val_type(in[i]);
+    }
+    for (int i = 0; i < n; i++) ts[i] = jx_val_type(args[i]);
     if (elt_broadcast_shapes(n, ts, &shape) < 0) {
         char b[3][ELT_TBUF];
         for (int i = 0; i < n; i++) jx_type_str(&ts[i], b[i], sizeof b[i]);
         if (n == 2)
-            return trace_fail(in[0].t, loc, prim_info(op)->name,
+            return trace_fail(t, loc, prim_info(op)->name,
                               "shapes %s and %s cannot be broadcast together", b[0], b[1]);
-        return trace_fail(in[0].t, loc, prim_info(op)->name,
+        return trace_fail(t, loc, prim_info(op)->name,
                           "shapes %s, %s and %s cannot be broadcast together", b[0], b[1], b[2]);
     }
     for (int i = 0; i < n; i++) {
-        args[i] = elt_broadcast_val(loc, in[i], &ts[i], &shape);
+        args[i] = elt_broadcast_val(loc, args[i], &ts[i], &shape);
         if (jx_val_bad(args[i])) return args[i];
     }
     return trace_emit(loc, NULL, op, n, args, NULL, NULL);

@@ -19,8 +19,14 @@ static const pass_info pass_table[] = {
     {"cse", "merge nodes that compute the same value (same op, operands, attributes)",
      pass_cse},
     {"dce", "drop the nodes no output depends on", pass_dce},
+    {"conv-direct", "conv_patches + dot_general -> conv / conv_backprop_input / "
+                    "conv_backprop_filter (direct kernels) where the shape suits them",
+     pass_conv_direct},
     {"gemm-fold", "w - c*dot(a,b) (c a finite nonzero scalar constant) -> gemm(a, b, w, -c): one "
                   "GEMM with alpha and beta=1, in place on a donated w", pass_gemm_fold},
+    {"outer-product", "dot(s, outer(x, g)) over the outer product's batch axes -> dot(x*s, g); "
+                      "other float outer products (no contraction) -> mul of broadcasts, "
+                      "fused instead of K=1 GEMMs", pass_outer},
     {"drop-barriers", "replace optimization_barrier nodes by their operands (after the last cse: "
                       "a checkpoint's recomputation stays apart from the forward pass)",
      pass_drop_barriers},

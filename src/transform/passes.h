@@ -16,7 +16,7 @@ typedef struct pass_info {
 } pass_info;
 
 /* The passes the JIT runs before planning, in order (jit_prepare). */
-#define PASS_JIT_PIPELINE "inline-custom,simplify,gemm-fold,drop-barriers"
+#define PASS_JIT_PIPELINE "inline-custom,simplify,conv-direct,outer-product,gemm-fold,drop-barriers"
 
 /* The registered passes: *n receives their count. */
 const pass_info *pass_list(int *n);
@@ -55,6 +55,18 @@ jx_fn *pass_drop_barriers(const jx_fn *f);
  * a finite nonzero scalar constant, the dot and the product read only there, becomes
  * gemm(a, b, w, -c). A new function, or NULL with jx_error(). */
 jx_fn *pass_gemm_fold(const jx_fn *f);
+
+/* outer-product (pass_outer.c): a float dot_general contracting over an outer product's
+ * batch axes becomes one GEMM of the scaled operand, and every other float dot_general
+ * that contracts nothing becomes mul(broadcast(a), broadcast(b)), which the JIT fuses. A
+ * new function, or NULL with jx_error(). */
+jx_fn *pass_outer(const jx_fn *f);
+
+/* conv-direct (src/prims/conv_pass.c, beside the primitives it makes): the patch form of a convolution (conv_patches + dot_general,
+ * conv_patches_t of a dot_general) becomes conv / conv_backprop_input /
+ * conv_backprop_filter where their shape rule prefers the direct kernels. A new function,
+ * or NULL with jx_error(). */
+jx_fn *pass_conv_direct(const jx_fn *f);
 
 /* 1 if node id of f is a rank-0 constant or a broadcast of one; its value in *v
  * (pass_gemm_fold.c; the fold and the JIT planner read gemm's alpha this way). */

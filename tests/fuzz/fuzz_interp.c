@@ -20,6 +20,18 @@ static int fz_small(const jx_fn *f, int64_t max_elems) {
     return 1;
 }
 
+/* 1 if f or a sub-function of it (to depth levels) has a while node: a while need not
+ * terminate (cond may stay true), so such functions are not interpreted. */
+static int fz_has_while(const jx_fn *f, int depth) {
+    for (int i = 0; i < f->n_nodes; i++) {
+        const jx_node *nd = &f->nodes[i];
+        if (nd->op == JX_OP_WHILE) return 1;
+        for (int k = 0; k < nd->at.n_fns && depth > 0; k++)
+            if (fz_has_while(nd->at.fns[k], depth - 1)) return 1;
+    }
+    return 0;
+}
+
 /* Deterministic input number `salt` of type t: floats in -1.5..1.5 (zero included),
  * small ints (zero included), u32 up to 39 (shifts past 31), alternating bools. */
 static jx_array *fz_input(jx_type t, int salt) {
@@ -53,7 +65,7 @@ static int fz_agree(const jx_array *a, const jx_array *b) {
 void fz_interp_agree(const jx_fn *f, const jx_fn *g, const char *text) {
     int n_in = jx_fn_n_in(f), n_out = jx_fn_n_out(f);
     if (n_in > FZ_MAX_IO || n_out > FZ_MAX_IO || !fz_small(f, FZ_INTERP_MAX_ELEMS) ||
-        !fz_small(g, FZ_INTERP_MAX_ELEMS))
+        !fz_small(g, FZ_INTERP_MAX_ELEMS) || fz_has_while(f, JX_MAX_FN_DEPTH))
         return;
     if (jx_fn_n_in(g) != n_in || jx_fn_n_out(g) != n_out)
         fz_fail("simplify changed the signature:\n%s", text);

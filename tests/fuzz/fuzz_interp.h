@@ -10,8 +10,8 @@
 
 /* Runs f and g (= jx_simplify(f)) on the same deterministic inputs and aborts (printing
  * text, the printed f) if g fails where f runs, or if any output differs (any NaN equals
- * any NaN, 0 equals -0). Skips functions with large nodes or more than 16 inputs or
- * outputs. A failing f must leave a message. */
+ * any NaN, 0 equals -0). Skips functions with large nodes, more than 16 inputs or
+ * outputs, or a while loop (which need not end). A failing f must leave a message. */
 void fz_interp_agree(const jx_fn *f, const jx_fn *g, const char *text);
 
 #endif
