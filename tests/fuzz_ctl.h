@@ -116,8 +116,8 @@ static int fz_free_out(fz_gen *g, int64_t mul, int first) {
     for (int pass = 0; pass < 2 && nc == 0; pass++)
         for (int k = pass ? 0 : first; k < g->n; k++)
             if (g->vals[k].t.rank <= 4 && jx_type_size(&g->vals[k].t) * mul <= g->cap) c[nc++] = k;
-    if (nc > 0 && fz_chance(g, 0.9)) return fz_chance(g, 0.7) ? c[nc - 1 - fz_below(g, nc < 3 ? nc : 3)]
-                                                              : c[fz_below(g, nc)];
+    if (nc > 0 && fz_chance(g, 0.9))
+        return fz_chance(g, 0.7) ? c[nc - 1 - fz_below(g, nc < 3 ? nc : 3)] : c[fz_below(g, nc)];
     jx_type t = fz_rand_type(g, fz_rand_dtype(g), (int)fz_below(g, 3));
     while (jx_type_size(&t) * mul > g->cap)
         for (int d = 0; d < t.rank; d++) t.shape[d] /= 2;
@@ -201,12 +201,14 @@ static void fz_sub_cb(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     fz_cb *cb = user;
     int k = cb->next++;
     if (k >= cb->n) {
-        snprintf(cb->g->p->error, sizeof cb->g->p->error, "generator: callback called %d times", k + 1);
+        snprintf(cb->g->p->error, sizeof cb->g->p->error, "generator: callback called %d times",
+                 k + 1);
         cb->rc = -1;
         return;
     }
     fz_sub *s = &cb->subs[k];
-    for (int j = 0; cb->branches && k > 0 && j < s->n_fixed; j++) s->fixed[j] = cb->subs[0].out[j].t;
+    for (int j = 0; cb->branches && k > 0 && j < s->n_fixed; j++)
+        s->fixed[j] = cb->subs[0].out[j].t;
     jx_val cap[FZ_SUB_MAX];
     for (int c = 0; c < s->n_cap; c++) cap[c] = s->cap[c].v;
     if (fz_sub_gen(cb->g, s, t, in, cap, out, cb->g->p) < 0) cb->rc = -1;
@@ -219,7 +221,8 @@ static void fz_sub_init(fz_gen *g, fz_sub *s, int n_in, const fz_val *in) {
     s->n_in = n_in;
     for (int i = 0; i < n_in; i++) s->in[i] = in[i];
     if (g->mix && fz_chance(g, g->mix->capture) && g->n > 0)
-        for (int k = 0, n = 1 + (int)fz_below(g, 2); k < n; k++) s->cap[s->n_cap++] = g->vals[fz_pick(g, NULL)];
+        for (int k = 0, n = 1 + (int)fz_below(g, 2); k < n; k++)
+            s->cap[s->n_cap++] = g->vals[fz_pick(g, NULL)];
     s->seed = fz_next(g);
     s->n_steps = 1 + (int)fz_below(g, 6);
     s->free_mul = 1;
@@ -302,7 +305,8 @@ static int fz_push_union(fz_gen *g, int n, const jx_val *res, const fz_val *d, i
     for (int j = 0; j < n; j++) {
         fz_val o = d[j];
         int isconst = o.isconst;
-        for (int b = 1; b < nd; b++) o = fz_union(o, &d[b * stride + j]), isconst |= d[b * stride + j].isconst;
+        for (int b = 1; b < nd; b++)
+            o = fz_union(o, &d[b * stride + j]), isconst |= d[b * stride + j].isconst;
         o.isconst = isconst, o.isdot = o.scaled_dot = 0;
         o.v = res[j];
         if (!fz_push(g, o, kind)) return 0;
@@ -335,9 +339,9 @@ static int fz_step_cond(fz_gen *g) {
     for (int i = 0; i < n_in; i++) ops[1 + i] = args[i];
     fz_keep_here(g, n_in + 1, ops, &index);
     fz_cb cb = {g, subs, nb, 0, 0, 1};
+    const jx_trace_cb br[3] = {fz_sub_cb, fz_sub_cb, fz_sub_cb};
     int rc = is_cond ? jx_cond(index, fz_sub_cb, fz_sub_cb, &cb, n_in, args, n_out, res)
-                     : jx_switch(index, nb, (const jx_trace_cb[]){fz_sub_cb, fz_sub_cb, fz_sub_cb}, &cb,
-                                 n_in, args, n_out, res);
+                     : jx_switch(index, nb, br, &cb, n_in, args, n_out, res);
     (void)rc; /* a failure shows as poison results (fz_push reports the trace's error) */
     if (g->p->error[0] || cb.rc < 0) return 0;
     fz_val d[3 * FZ_SUB_MAX];

@@ -14,8 +14,10 @@
  * value, a pool value broadcast along a new leading axis, or a constant. -1 on failure. */
 static int fz_scan_xs(fz_gen *g, int64_t L) {
     int c[FZ_MAX_VALS], nc = 0;
-    for (int k = 0; k < g->n; k++)
-        if (g->vals[k].t.rank >= 1 && g->vals[k].t.rank < 5 && g->vals[k].t.shape[0] == L) c[nc++] = k;
+    for (int k = 0; k < g->n; k++) {
+        const jx_type *t = &g->vals[k].t;
+        if (t->rank >= 1 && t->rank < 5 && t->shape[0] == L) c[nc++] = k;
+    }
     if (nc > 0 && fz_chance(g, 0.6)) return c[nc - 1 - fz_below(g, nc < 3 ? nc : 3)];
     int i = fz_pick(g, NULL);
     if (i >= 0 && fz_chance(g, 0.5) && g->vals[i].t.rank <= 3 &&
@@ -119,7 +121,8 @@ static int fz_step_scan(fz_gen *g) {
     jx_val ops[4] = {init[0], init[nc > 1], xs[0], xs[nx > 1]};
     fz_keep_here(g, nx > 0 ? 4 : 2, ops, &init[0]);
     fz_cb cb = {g, &s, 1, 0, 0, 0};
-    jx_scan(fz_sub_cb, &cb, nc, init, nx, xs, nx > 0 && fz_chance(g, 0.5) ? -1 : L, rev, ny, res, res + nc);
+    int64_t len = nx > 0 && fz_chance(g, 0.5) ? -1 : L; /* -1: from the xs */
+    jx_scan(fz_sub_cb, &cb, nc, init, nx, xs, len, rev, ny, res, res + nc);
     if (g->p->error[0] || cb.rc < 0) return 0;
     if (s.sig != sig) {
         snprintf(g->p->error, sizeof g->p->error, "generator: a scan body's real run took other "
@@ -131,7 +134,8 @@ static int fz_step_scan(fz_gen *g) {
     g->p->feats[FZF_REVERSE] += rev;
     g->p->feats[FZF_LEN0] += L == 0;
     g->p->feats[FZF_NO_XS] += nx == 0;
-    return fz_push_union(g, nc, res, C, 1, nc, FZ_SCAN) && fz_push_union(g, ny, res + nc, Y, 1, ny, FZ_SCAN);
+    return fz_push_union(g, nc, res, C, 1, nc, FZ_SCAN) &&
+           fz_push_union(g, ny, res + nc, Y, 1, ny, FZ_SCAN);
 }
 
 #if FZ_HAVE_WHILE
@@ -178,7 +182,8 @@ static int fz_bound(fz_gen *g, int64_t lo, int64_t hi, int *isc) {
         return fz_push(g, o, FZ_CONST) ? g->n - 1 : -1;
     }
     o.lo = (double)lo, o.hi = (double)hi;
-    o.v = jx_min(jx_max(g->vals[k].v, jx_scalar(g->t, JX_I32, (double)lo)), jx_scalar(g->t, JX_I32, (double)hi));
+    jx_val a = jx_scalar(g->t, JX_I32, (double)lo), b = jx_scalar(g->t, JX_I32, (double)hi);
+    o.v = jx_min(jx_max(g->vals[k].v, a), b);
     return fz_push(g, o, FZ_IBINARY) ? g->n - 1 : -1;
 }
 

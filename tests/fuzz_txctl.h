@@ -19,11 +19,14 @@ enum { FT_R_JVP = 1, FT_R_VJP = 2, FT_R_VMAP = 4, FT_R_ALL = 7 };
 
 static const fz_mix *ft_mix;
 
-/* The control-flow mix of t_fuzz_tx's fuzz_tx_ctl_smoke and jxfuzz-tx --ctl: weights of
- * cond, scan, checkpoint, dynamic_slice, dynamic_update_slice, while_loop, fori_loop; a
- * quarter of them inside a body, two deep, scans up to 8 long, captures in 30% of the
- * sub-programs. */
-static const fz_mix ft_ctl_mix = {{5, 6, 2, 2, 2, 3, 2}, 0.25, 2, 8, 0.3, 0};
+/* The control-flow mixes of t_fuzz_tx's fuzz_tx_ctl_smoke and jxfuzz-tx --ctl (what the
+ * JIT lowers), and of fuzz_tx_ctl_while_smoke and jxfuzz-tx --ctl-while (mostly while and
+ * fori loops, which the JIT does not lower yet: their jit check fails until it does):
+ * weights of cond, scan, checkpoint, dynamic_slice, dynamic_update_slice, while_loop,
+ * fori_loop; a quarter of them inside a body, two deep, scans up to 8 long, captures in
+ * 30% of the sub-programs. */
+static const fz_mix ft_ctl_mix = {{5, 6, 2, 2, 2, 0, 0}, 0.25, 2, 8, 0.3, 0};
+static const fz_mix ft_ctl_mix_while = {{1, 1, 1, 0, 0, 6, 4}, 0.25, 2, 8, 0.3, 0};
 
 /* The rules of each control-flow primitive (as of the while loop's commit: while has jvp
  * and vmap; grad of a while is an error, as in JAX). */
@@ -46,7 +49,8 @@ static void ft_rules_env(void) {
     while (*s) {
         size_t n = strcspn(s, "=;"), m;
         for (int r = 0; r < FT_NRULES && s[n] == '='; r++) {
-            if (strlen(ft_rule_table[r].name) != n || strncmp(s, ft_rule_table[r].name, n) != 0) continue;
+            const char *name = ft_rule_table[r].name;
+            if (strlen(name) != n || strncmp(s, name, n) != 0) continue;
             ft_rule_table[r].rules = 0;
             for (const char *v = s + n + 1; *v && *v != ';'; v += m + (v[m] == ',')) {
                 m = strcspn(v, ",;");

@@ -33,7 +33,8 @@ static jx_val ft_noise(jx_trace *t, fz_gen *g, const jx_node *nd, const jx_val *
     double eps = dt == JX_F32 ? 0x1p-24 : 0x1p-53, c = dt == JX_F32 ? 4 * eps : 32 * eps;
     if (!ft_approx_op(nd->op)) c = 2 * eps; /* a correctly rounded op */
     jx_val b = y;
-    if (nd->op == JX_OP_REDUCE_SUM || nd->op == JX_OP_DOT_GENERAL || nd->op == JX_OP_CONV_PATCHES_T) {
+    if (nd->op == JX_OP_REDUCE_SUM || nd->op == JX_OP_DOT_GENERAL ||
+        nd->op == JX_OP_CONV_PATCHES_T) {
         jx_val ax[2];
         for (int i = 0; i < nd->nin; i++) ax[i] = jx_abs(x[i]);
         b = tx_replay(t, nd, ax);
@@ -96,7 +97,8 @@ static jx_val ft_replay_fns(jx_trace *t, const jx_node *nd, const jx_val *x,
     jx_fn *fns[JX_MAX_FNS] = {0};
     jx_val r = {t, -1};
     int ok = nd->at.n_fns <= JX_MAX_FNS;
-    for (int k = 0; ok && k < nd->at.n_fns; k++) ok = (fns[k] = xf(nd->at.fns[k], g, where)) != NULL;
+    for (int k = 0; ok && k < nd->at.n_fns; k++)
+        ok = (fns[k] = xf(nd->at.fns[k], g, where)) != NULL;
     if (ok) {
         jx_attrs at = nd->at;
         at.fns = (const jx_fn *const *)fns;
@@ -126,12 +128,14 @@ static jx_fn *ft_noisy(const jx_fn *f, fz_gen *g, int where) {
             continue;
         }
         int in_taint = 0;
-        for (int k = 0; k < nd->nin && k < 64; k++) x[k] = v[nd->in[k]], in_taint |= taint[nd->in[k]];
+        for (int k = 0; k < nd->nin && k < 64; k++)
+            x[k] = v[nd->in[k]], in_taint |= taint[nd->in[k]];
         taint[i] = in_taint || (fz_isf(nd->type.dtype) && ft_approx_op(nd->op));
-        for (int k = 0; k < nd->at.n_fns && !taint[i]; k++) taint[i] = ft_fn_has_approx(nd->at.fns[k]);
+        for (int k = 0; k < nd->at.n_fns && !taint[i]; k++)
+            taint[i] = ft_fn_has_approx(nd->at.fns[k]);
         v[i] = ft_replay_fns(t, nd, x, ft_noisy, g, in_taint ? FT_NOISE_ALL : where);
-        if (fz_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) && ft_rounding_op(f, nd) &&
-            !jx_val_bad(v[i]))
+        if (fz_isf(nd->type.dtype) && (where == FT_NOISE_ALL || taint[i]) &&
+            ft_rounding_op(f, nd) && !jx_val_bad(v[i]))
             v[i] = ft_noise(t, g, nd, x, v[i]);
     }
     for (int j = 0; v && taint && j < f->n_out; j++) outs[j] = v[f->outs[j]];
@@ -184,12 +188,15 @@ static jx_fn *ft_tangent_noisy(const jx_fn *f, fz_gen *g) {
             continue;
         }
         if (nd->op == JX_OP_GET) {
-            if (i + 1 < f->n_nodes && f->nodes[i + 1].op == JX_OP_GET && f->nodes[i + 1].in[0] == run) continue;
+            const jx_node *next = i + 1 < f->n_nodes ? &f->nodes[i + 1] : NULL;
+            if (next && next->op == JX_OP_GET && next->in[0] == run) continue;
             for (int k = run + 1; k <= i; k++)
-                if (fz_isf(f->nodes[k].type.dtype) && !jx_val_bad(v[k])) v[k] = ft_tnoise(t, g, &f->nodes[k].type, v[k]);
+                if (fz_isf(f->nodes[k].type.dtype) && !jx_val_bad(v[k]))
+                    v[k] = ft_tnoise(t, g, &f->nodes[k].type, v[k]);
             continue;
         }
-        if (fz_isf(nd->type.dtype) && nd->nin > 0 && !jx_val_bad(v[i])) v[i] = ft_tnoise(t, g, &nd->type, v[i]);
+        if (fz_isf(nd->type.dtype) && nd->nin > 0 && !jx_val_bad(v[i]))
+            v[i] = ft_tnoise(t, g, &nd->type, v[i]);
     }
     for (int j = 0; v && j < f->n_out; j++) outs[j] = v[f->outs[j]];
     jx_fn *r = v ? jx_trace_end(t, f->n_out, outs) : (jx_trace_abort(t), NULL);

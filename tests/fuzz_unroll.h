@@ -33,7 +33,8 @@ static int fz_unroll_scan(jx_trace *t, const jx_node *nd, const jx_val *x, jx_va
         for (int c = 0; c < nc; c++) arg[c] = res[c];
         for (int k = 0; k < nx; k++) {
             jx_type xt = jx_val_type(x[nc + k]);
-            jx_ints st = {xt.rank, {0}}, li = {xt.rank, {0}}, sd = {xt.rank, {0}}, sh = {xt.rank - 1, {0}};
+            jx_ints st = {xt.rank, {0}}, li = {xt.rank, {0}}, sd = {xt.rank, {0}};
+            jx_ints sh = {xt.rank - 1, {0}};
             for (int d = 0; d < xt.rank; d++) li.v[d] = xt.shape[d], sd.v[d] = 1;
             for (int d = 1; d < xt.rank; d++) sh.v[d - 1] = xt.shape[d];
             st.v[0] = i, li.v[0] = i + 1;
@@ -77,7 +78,8 @@ static int fz_unroll_cond(jx_trace *t, const jx_fn *f, const jx_node *nd, const 
     jx_val ci = jx_max(jx_min(x[0], jx_lit(x[0], nb - 1)), jx_lit(x[0], 0));
     for (int j = 0; j < n_out; j++) {
         res[j] = outs[nb - 1][j];
-        for (int b = nb - 2; b >= 0; b--) res[j] = jx_select(jx_eq(ci, jx_lit(ci, b)), outs[b][j], res[j]);
+        for (int b = nb - 2; b >= 0; b--)
+            res[j] = jx_select(jx_eq(ci, jx_lit(ci, b)), outs[b][j], res[j]);
     }
     return 0;
 }
@@ -90,7 +92,8 @@ static int fz_unroll_while(jx_trace *t, const jx_node *nd, const jx_val *x, jx_v
     jx_val p, next[JX_MAX_OPERANDS];
     for (int c = 0; c < nd->nin; c++) res[c] = x[c];
     for (int k = 0; k < FZ_WHILE_TRIPS; k++) {
-        if (fz_unroll_into(t, nd->at.fns[0], res, &p) < 0 || fz_unroll_into(t, nd->at.fns[1], res, next) < 0)
+        if (fz_unroll_into(t, nd->at.fns[0], res, &p) < 0 ||
+            fz_unroll_into(t, nd->at.fns[1], res, next) < 0)
             return -1;
         for (int c = 0; c < nd->nin; c++) res[c] = jx_select(p, next[c], res[c]);
     }
@@ -112,7 +115,8 @@ static int fz_unroll_into(jx_trace *t, const jx_fn *f, const jx_val *args, jx_va
             if (nd->op == JX_OP_SCAN) rc = fz_unroll_scan(t, nd, x, res);
             else if (nd->op == JX_OP_COND) rc = fz_unroll_cond(t, f, nd, x, res);
             else if (nd->op == JX_OP_WHILE) rc = fz_unroll_while(t, nd, x, res);
-            else rc = trace_emit_multi(nd->loc, t, nd->op, nd->nin, x, &nd->at, k, res) == k ? 0 : -1;
+            else if (trace_emit_multi(nd->loc, t, nd->op, nd->nin, x, &nd->at, k, res) != k)
+                rc = -1;
             for (int j = 0; j < k; j++) v[i + 1 + j] = res[j];
             i += k;
         } else if (nd->op == JX_OP_CHECKPOINT) {

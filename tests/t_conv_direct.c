@@ -81,8 +81,10 @@ static void cc_check(const cc *k, jx_dtype dt, const char *mode) {
     char *plan = f ? plan_of(f, 1) : NULL;
     int direct = !strcmp(mode, "direct");
     if (!plan) CHECK_FAIL_("%s: no plan: %s", what, jx_error());
-    else if (direct != (strstr(plan, "kernel conv (direct") && strstr(plan, "kernel conv_backprop_input") &&
-                        strstr(plan, "kernel conv_backprop_filter") && strstr(plan, ", bias row)")) ||
+    else if (direct !=
+                 (strstr(plan, "kernel conv (direct") &&
+                  strstr(plan, "kernel conv_backprop_input") &&
+                  strstr(plan, "kernel conv_backprop_filter") && strstr(plan, ", bias row)")) ||
              direct == (strstr(plan, "conv_patches") != NULL))
         CHECK_FAIL_("%s: unexpected plan\n%s", what, plan);
     free(plan);
@@ -114,7 +116,8 @@ static const cc cases[] = {
 };
 
 TEST(direct_kernels_match_the_interpreter) {
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) cc_check(&cases[i], JX_F32, "direct");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cc_check(&cases[i], JX_F32, "direct");
     cc_check(&cases[4], JX_F64, "direct");
     cc_check(&cases[2], JX_F64, "direct");
 }
@@ -174,7 +177,8 @@ static jx_fn *cnn_vg(int64_t n) {
 
 /* Random CNN inputs at batch n (labels in 0..9; biases nonzero so relu's kink matters). */
 static void cnn_inputs(const jx_fn *f, jx_array **in) {
-    for (int i = 0; i < 8; i++) in[i] = rand_array(jx_fn_in_type(f, i), i == 6 ? 0 : -0.5, i == 7 ? 10 : 0.5, 0);
+    for (int i = 0; i < 8; i++)
+        in[i] = rand_array(jx_fn_in_type(f, i), i == 6 ? 0 : -0.5, i == 7 ? 10 : 0.5, 0);
 }
 
 TEST(cnn_gradients_match_the_interpreter_with_bias_and_relu_fused) {
@@ -186,11 +190,13 @@ TEST(cnn_gradients_match_the_interpreter_with_bias_and_relu_fused) {
     CHECK_CONTAINS(plan, "kernel conv_backprop_input (direct: window 4x4, 4->4 channels");
     CHECK_CONTAINS(plan, "kernel conv_backprop_filter (direct: window 4x4, 1->4 channels");
     /* the biases' gradients are the filter kernels' bias rows, not reductions of their own */
-    const char *bf = plan ? strstr(plan, "kernel conv_backprop_filter (direct: window 4x4, 4->4") : NULL;
+    const char *bf =
+        plan ? strstr(plan, "kernel conv_backprop_filter (direct: window 4x4, 4->4") : NULL;
     CHECK(bf && strstr(bf, ", bias row)") && !has_line_with(plan, "kernel reduce_sum", ":f32[4]="));
     /* bias add and relu in the conv's loop; the relu mask in the input gradient's */
     const char *c0 = plan ? strstr(plan, "kernel conv (direct") : NULL;
-    CHECK(c0 && strstr(c0, "kernel add (in the loop of step") && strstr(c0, "kernel max (in the loop of step"));
+    CHECK(c0 && strstr(c0, "kernel add (in the loop of step") &&
+          strstr(c0, "kernel max (in the loop of step"));
     const char *bi = plan ? strstr(plan, "kernel conv_backprop_input") : NULL;
     CHECK(bi && strstr(bi, "kernel select (in the loop of step"));
     CHECK(plan && !strstr(plan, "conv_patches"));

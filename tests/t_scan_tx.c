@@ -164,33 +164,4 @@ TEST(jvp_prints_and_parses_back) {
     jx_fn_free(f), jx_fn_free(j), jx_fn_free(p);
 }
 
-/* The JIT runs a scan and its jvp like the interpreter (up to its own tanh; more cases:
- * t_jit_control.c). */
-static void plain(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
-    (void)t, (void)user;
-    jx_val c[3], ys;
-    jx_scan(cell, NULL, 3, in, 1, in + 3, -1, 0, 1, c, &ys);
-    out[0] = jx_sum_all(ys);
-}
-
-TEST(jit_runs_scan_and_its_jvp) {
-    jx_fn *f = jx_trace(plain, 4, types, 1, NULL);
-    jx_fn *fs[2] = {f, f ? jx_jvp(f, NULL) : NULL};
-    for (int k = 0; k < 2; k++) {
-        jx_exe *e = fs[k] ? jx_jit(fs[k], NULL) : NULL;
-        CHECK(e != NULL);
-        if (!e) continue;
-        int ni = jx_fn_n_in(fs[k]), no = jx_fn_n_out(fs[k]);
-        jx_array *in[16] = {0}, *o[16] = {0}, *w[16] = {0};
-        for (int i = 0; i < ni; i++) in[i] = txc_random(jx_fn_in_type(fs[k], i), -1, 1);
-        CHECK(jx_exe_run(e, in, o) == 0 && jx_interp(fs[k], in, w) == 0);
-        for (int j = 0; j < no && o[j] && w[j]; j++)
-            for (int64_t q = 0; q < jx_array_size(w[j]); q++)
-                CHECK_NEAR(jx_array_get(o[j], q), jx_array_get(w[j], q), 1e-13);
-        txc_free(ni, in), txc_free(no, o), txc_free(no, w);
-        jx_exe_free(e);
-    }
-    jx_fn_free(fs[0]), jx_fn_free(fs[1]);
-}
-
 TEST_MAIN()

@@ -1,7 +1,7 @@
 /* while_loop and fori_loop (issue 11), values and errors: the loops against the same
  * loops in C (Newton's square root, a counter, Collatz), zero trips, fori_loop with
  * constant bounds (a scan: grad works) and traced ones (a while), errors with the
- * caller's line and the types, and the JIT's "no lowering yet". The transformations are
+ * caller's line and the types (the JIT: t_jit_while.c). The transformations are
  * in t_while_tx.c. */
 #include <stdlib.h>
 
@@ -203,18 +203,6 @@ TEST(errors_name_the_loop_the_types_and_the_line) {
     CHECK_CONTAINS(jx_error(), "while");
     CHECK_CONTAINS(jx_error(), "rule 'body' maps (f32[2]) -> (f64[2]), expected (f32[2]) -> (f32[2])");
     jx_fn_free(p);
-}
-
-/* The JIT refuses a while until its lowering exists (then this case becomes a JIT test). */
-TEST(jit_has_no_lowering_yet) {
-    jx_fn *f = jx_trace(newton, 3, newton_t, 3, NULL);
-    jx_exe *e = f ? jx_jit(f, NULL) : NULL;
-    CHECK(f != NULL && e == NULL);
-    char want[96];
-    snprintf(want, sizeof want, "jit: while (../tests/while_util.h:%d) has no JIT lowering yet",
-             newton_line);
-    CHECK_CONTAINS(jx_error(), want);
-    jx_exe_free(e), jx_fn_free(f);
 }
 
 TEST_MAIN()

@@ -130,7 +130,8 @@ static int bc_jx_new(bc_jx *j, int64_t b, int nthr) {
     jx_key_split(jx_key_new(0), 3, keys);
     j->params = jx_tree_new();
     for (int l = 0; l < 3; l++)
-        if (!j->params || jx_tree_put(j->params, jx_init_haiku(keys[l], w[l]), "%s/w", name[l]) < 0 ||
+        if (!j->params ||
+            jx_tree_put(j->params, jx_init_haiku(keys[l], w[l]), "%s/w", name[l]) < 0 ||
             jx_tree_put(j->params, jx_init_zeros(bt[l]), "%s/b", name[l]) < 0)
             return -1;
     j->batch[0] = jx_array_new(JX_F32, 4, (int64_t[]){b, 28, 28, 1});
@@ -139,7 +140,8 @@ static int bc_jx_new(bc_jx *j, int64_t b, int nthr) {
     float *x = jx_array_data(j->batch[0]);
     int32_t *y = jx_array_data(j->batch[1]);
     uint32_t s = 12345;
-    for (int64_t i = 0; i < b * 784; i++) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f;
+    for (int64_t i = 0; i < b * 784; i++)
+        x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f;
     for (int64_t i = 0; i < b; i++) y[i] = (int32_t)((s = s * 1664525u + 1013904223u) >> 28) % 10;
     jx_optim opt = jx_sgd(1e-3);
     jx_jit_opts jo = {.n_threads = nthr, .no_disk_cache = 1};
@@ -279,7 +281,8 @@ static int bc_run(const bc_opts *o) {
     int nc = o->nb * o->nt, n = o->reps * o->rounds, rc = -1;
     bc_jx *jx = calloc((size_t)nc, sizeof *jx);
     bc_peer pe[BC_MAX] = {{0, NULL, NULL}};
-    double *tj = calloc((size_t)(2 * nc * n), sizeof *tj), *tp = calloc((size_t)(2 * nc * n), sizeof *tp);
+    double *tj = calloc((size_t)(2 * nc * n), sizeof *tj),
+           *tp = calloc((size_t)(2 * nc * n), sizeof *tp);
     if (!jx || !tj || !tp) goto done;
     for (int c = 0; c < nc; c++)
         if (bc_jx_new(&jx[c], o->batch[c / o->nt], o->thr[c % o->nt]) < 0) goto done;
@@ -308,8 +311,10 @@ static int bc_run(const bc_opts *o) {
     bc_load("after");
     printf("CNN step: %d reps x %d rounds, interleaved\n", o->reps,
            o->rounds);
-    printf("                      jx (ms)           |      PyTorch (ms)          |  jx / PyTorch\n");
-    printf("batch threads |   median      min  cpu_med |   median      min  cpu_med |    med    min    cpu\n");
+    printf(
+        "                      jx (ms)           |      PyTorch (ms)          |  jx / PyTorch\n");
+    printf("batch threads |   median      min  cpu_med |   median      min  cpu_med |    med    "
+           "min    cpu\n");
     for (int c = 0; c < nc; c++)
         bc_row(o, o->batch[c / o->nt], o->thr[c % o->nt], tj + (size_t)c * 2 * n,
                tp + (size_t)c * 2 * n);

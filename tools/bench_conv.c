@@ -44,11 +44,13 @@ static int bv_cmp(const void *a, const void *b) {
 /* The three products of layer s in patch form (SAME: pads (k-1)/2 before, k/2 after). */
 static jx_fn *bv_fn(const bv_shape *s) {
     int64_t lo = (s->k - 1) / 2, hi = s->k / 2;
-    jx_type ts[3] = {JX_TYPE(JX_F32, s->n, s->h, s->w, s->c), JX_TYPE(JX_F32, s->k * s->k * s->c, s->o),
+    jx_type ts[3] = {JX_TYPE(JX_F32, s->n, s->h, s->w, s->c),
+                     JX_TYPE(JX_F32, s->k * s->k * s->c, s->o),
                      JX_TYPE(JX_F32, s->n, s->h, s->w, s->o)};
     jx_trace *t = jx_trace_begin(3, ts);
     jx_val x = jx_trace_input(t, 0), w = jx_trace_input(t, 1), g = jx_trace_input(t, 2);
-    jx_ints win = JX_INTS(s->k, s->k), st = JX_INTS(1, 1), pl = JX_INTS(lo, lo), ph = JX_INTS(hi, hi);
+    jx_ints win = JX_INTS(s->k, s->k), st = JX_INTS(1, 1), pl = JX_INTS(lo, lo),
+            ph = JX_INTS(hi, hi);
     jx_val p = jx_conv_patches(x, win, st, pl, ph), r[3];
     r[0] = jx_dot_general(p, w, JX_INTS(3), JX_INTS(0), JX_NOINTS, JX_NOINTS);
     r[1] = jx_conv_patches_t(jx_dot_general(g, w, JX_INTS(3), JX_INTS(1), JX_NOINTS, JX_NOINTS),
@@ -78,7 +80,8 @@ static int bv_layer(const bv_shape *s, int nthr, int reps, int rule_direct) {
         jx_type ty = jx_fn_in_type(f, i);
         in[i] = jx_array_new_type(&ty);
         float *d = jx_array_data(in[i]);
-        for (int64_t j = 0; j < jx_array_size(in[i]); j++) d[j] = (float)((j * 7919 % 2001) - 1000) * 1e-3f;
+        for (int64_t j = 0; j < jx_array_size(in[i]); j++)
+            d[j] = (float)((j * 7919 % 2001) - 1000) * 1e-3f;
     }
     for (int r = -2; r < reps; r++)
         for (int v = 0; v < 2; v++) {
@@ -142,13 +145,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoll(argv[++i]);
         else if (argv[i][0] != '-' && nshape < 64) shapes[nshape++] = argv[i];
         else {
-            fprintf(stderr, "usage: bench_conv [--threads T] [--reps R] [--batch N] [HxWxC:O:K ...]\n");
+            fprintf(stderr,
+                    "usage: bench_conv [--threads T] [--reps R] [--batch N] [HxWxC:O:K ...]\n");
             return 2;
         }
     }
     if (nthr < 1 || reps < 1 || batch < 1) return 2;
     if (!nshape)
-        for (size_t i = 0; i < sizeof bv_default / sizeof bv_default[0]; i++) shapes[nshape++] = bv_default[i];
+        for (size_t i = 0; i < sizeof bv_default / sizeof bv_default[0]; i++)
+            shapes[nshape++] = bv_default[i];
     bv_load("before");
     printf("conv layer: forward + input gradient + filter gradient, f32, %d thread%s, min and "
            "median of %d reps\n", nthr, nthr > 1 ? "s" : "", reps);

@@ -70,7 +70,7 @@ typedef struct jit_plan {
     jp_step *steps;
     int *outs;            /* output node ids */
     int *donor;           /* per output: the donated input whose buffer it may reuse, or -1 */
-    int n_consts, consts_cap;
+    int n_consts;
     jx_array **consts;    /* retained constant values, by constant-table index */
     int64_t arena_bytes;
     int64_t *pool;        /* attribute storage of synthetic nodes */

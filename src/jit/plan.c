@@ -135,8 +135,7 @@ static jit_plan *pl_new(const jx_fn *f) {
     p->pool = calloc((size_t)p->pool_cap, sizeof *p->pool);
     p->outs = calloc((size_t)f->n_out + 1, sizeof *p->outs);
     p->donor = calloc((size_t)f->n_out + 1, sizeof *p->donor);
-    p->consts_cap = n + 1; /* a constant per node at most, until sub-plans append theirs */
-    p->consts = calloc((size_t)p->consts_cap, sizeof *p->consts);
+    p->consts = calloc((size_t)n + 1, sizeof *p->consts);
     if (!p->nodes || !p->uses || !p->buf || !p->pool || !p->outs || !p->donor || !p->consts) {
         jit_plan_free(p);
         return NULL;

@@ -29,16 +29,14 @@
 #include "core/util.h"
 
 /* Appends q's constants to p's table (retained) and sets q->const_base, keeping room for
- * a constant per node of p's own (those planned later). 0, or -1 on OOM. */
+ * p's own constant nodes still to come (at most one per node of p's function, as
+ * pl_leaf's table assumes). 0, or -1 on OOM. */
 static int ps_consts(jit_plan *p, jit_plan *q) {
-    int need = p->n_consts + q->n_consts + p->n_fn + 1;
-    if (need > p->consts_cap) {
-        int cap = need > 2 * p->consts_cap ? need : 2 * p->consts_cap;
-        jx_array **nc = realloc(p->consts, (size_t)cap * sizeof *nc);
-        if (!nc) return util_err("jit: out of memory growing the constant table to %d entries", cap);
-        p->consts = nc;
-        p->consts_cap = cap;
-    }
+    size_t cap = (size_t)p->n_consts + (size_t)q->n_consts + (size_t)p->n_fn + 1;
+    jx_array **nc = realloc(p->consts, cap * sizeof *nc);
+    if (!nc) return util_err("jit: out of memory growing the constant table to %d entries",
+                             p->n_consts + q->n_consts);
+    p->consts = nc;
     q->const_base = p->n_consts;
     for (int i = 0; i < q->n_consts; i++) p->consts[p->n_consts++] = jx_array_retain(q->consts[i]);
     return 0;

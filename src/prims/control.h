@@ -15,13 +15,6 @@ int ctl_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *b
 int ctl_scan_jvp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *dx, jx_val *ys,
                  jx_val *dys);
 
-/* The JIT lowering (control_lower.c): the family's multi_temps, multi_inplace and
- * lower_multi rules (src/core/prim.h). */
-struct lw;
-struct lw_mstep;
-int64_t ctl_multi_temps(const jx_node *n);
-int ctl_multi_inplace(const jx_node *n, int j);
-int ctl_lower_multi(struct lw *L, const struct lw_mstep *m);
 /* scan's vjp (control_scan_vjp.c) and batching rule (control_scan_batch.c), called by
  * ctl_vjp_multi and ctl_batch_multi. */
 int ctl_scan_vjp(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *cts,
@@ -41,6 +34,13 @@ int ctl_scan_fixpoint(const jx_fn *body, int nc, int diff_only, unsigned char *m
  * res[0..want), with n's line. 0, or -1 (error recorded on t). */
 int ctl_scan_emit(jx_trace *t, const jx_node *n, const jx_fn *g, int nc, int reverse,
                   int nops, const jx_val *ops, int want, jx_val *res);
+/* The JIT lowering (control_lower.c): the family's multi_temps, multi_inplace and
+ * lower_multi rules (src/core/prim.h). */
+struct lw;
+struct lw_mstep;
+int64_t ctl_multi_temps(const jx_node *n);
+int ctl_multi_inplace(const jx_node *n, int j);
+int ctl_lower_multi(struct lw *L, const struct lw_mstep *m);
 
 /* The per-iteration type of a scanned operand or output: t without its leading axis. */
 jx_type ctl_unstack(jx_type t);

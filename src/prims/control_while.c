@@ -101,4 +101,7 @@ const jx_family jx_family_control_while = {.infer = cw_infer,
                                            .interp_multi = cw_interp_multi,
                                            .jvp_multi = cw_jvp_multi,
                                            .vjp_multi = cw_vjp_multi,
-                                           .batch_multi = cw_batch_multi};
+                                           .batch_multi = cw_batch_multi,
+                                           .multi_temps = cw_multi_temps,
+                                           .multi_inplace = cw_multi_inplace,
+                                           .lower_multi = cw_lower_multi};

@@ -22,4 +22,12 @@ int cw_vjp_multi(jx_trace *t, const jx_node *n, const jx_val *x, const jx_val *y
 int cw_batch_multi(jx_trace *t, const jx_node *n, const jx_val *x, const int *bd,
                    int64_t bsize, jx_val *ys, int *ybds);
 
+/* The JIT lowering (control_while_lower.c): the family's multi_temps, multi_inplace and
+ * lower_multi rules (src/core/prim.h). */
+struct lw;
+struct lw_mstep;
+int64_t cw_multi_temps(const jx_node *n);
+int cw_multi_inplace(const jx_node *n, int j);
+int cw_lower_multi(struct lw *L, const struct lw_mstep *m);
+
 #endif

@@ -1,7 +1,8 @@
 /* Direct convolution kernels (the jit's lw_conv_* of jit/lower.h, defined here beside the
- * family's other rules, as every family's loop lowering is): the loop nest of a kernel group (jit_memplan's loop group)
- * whose members include conv, conv_backprop_input or conv_backprop_filter nodes
- * (src/prims/conv_direct.h).
+ * family's other rules, as every family's loop lowering is): the loop nest of a kernel
+ * group (jit_memplan's loop group) whose members include conv, conv_backprop_input or
+ * conv_backprop_filter nodes (src/prims/conv_direct.h), or patch kernels of the GEMM
+ * path (conv_kernel_patch.c).
  *
  * Units: the group runs per unit, one index of its outputs' first axis (an image for
  * conv and conv_backprop_input, a batch slice for conv_backprop_filter), which is also
@@ -188,7 +189,8 @@ static void lc_fwd_begin(lc *c, const jx_node *nd, lc_fwd *F) {
     for (int i = 0; i < LC_ACC; i++) F->acc[i] = lw_alloca(L, c->vt);
     lc_zero(L, F->xp, npl * esz);
     const jx_type *wt = &p->nodes[nd->in[1]].type;
-    lw_loop lt = lw_loop_begin(L, kk), li = lw_loop_begin(L, k->cin), lo = lw_loop_begin(L, k->cout);
+    lw_loop lt = lw_loop_begin(L, kk), li = lw_loop_begin(L, k->cin),
+            lo = lw_loop_begin(L, k->cout);
     LLVMValueRef dsti = lc_madd(L, lo.iv, lc_madd(L, li.iv, lt.iv, k->cin), k->cout);
     LLVMValueRef srci = dsti;
     if (k->flip) /* ws[(t, o, c)] = w[(KK-1-t)*C + c, o] */
@@ -257,7 +259,8 @@ static void lc_fwd_store1(lc *c, lc_fwd *F, const lc_tile *t, int64_t r, int64_t
     int64_t v = c->v, ob = t->ob;
     LLVMValueRef parts[LC_ACC + 1];
     int64_t n = ob, len = v;
-    for (int64_t o = 0; o < ob; o++) parts[o] = LLVMBuildLoad2(L->b, c->vt, lc_slot(F, t, o, r, b), "");
+    for (int64_t o = 0; o < ob; o++)
+        parts[o] = LLVMBuildLoad2(L->b, c->vt, lc_slot(F, t, o, r, b), "");
     LLVMValueRef mask[2 * LC_ACC * 16];
     while (n > 1) { /* concatenate pairwise: lanes o * v + x */
         if (n % 2) parts[n++] = LLVMConstNull(LLVMTypeOf(parts[0]));
@@ -270,18 +273,22 @@ static void lc_fwd_store1(lc *c, lc_fwd *F, const lc_tile *t, int64_t r, int64_t
     }
     int64_t valid = k->ow < v ? k->ow : v; /* pixels of the vector inside the row */
     for (int64_t x = 0; x < valid; x++)
-        for (int64_t o = 0; o < ob; o++) mask[x * ob + o] = LLVMConstInt(L->i32, (unsigned)(o * v + x), 0);
+        for (int64_t o = 0; o < ob; o++)
+            mask[x * ob + o] = LLVMConstInt(L->i32, (unsigned)(o * v + x), 0);
     LLVMValueRef px = lc_madd(L, lw_i64(L, lc_x0(k, t->b0 + b)), lc_addk(L, t->oy, r), k->ow);
     if (ob == k->cout) { /* the whole run of pixels is contiguous */
-        LLVMValueRef all = LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
-                                                  LLVMConstVector(mask, (unsigned)(valid * ob)), "");
+        LLVMValueRef all =
+            LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
+                                   LLVMConstVector(mask, (unsigned)(valid * ob)), "");
         lc_vstore_n(c, all, out, LLVMBuildMul(L->b, px, lw_i64(L, ob), ""));
         return;
     }
     for (int64_t x = 0; x < valid; x++) {
-        LLVMValueRef piece = LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
-                                                    LLVMConstVector(mask + x * ob, (unsigned)ob), "");
-        LLVMValueRef off = lc_addk(L, LLVMBuildMul(L->b, lc_addk(L, px, x), lw_i64(L, k->cout), ""), t->o0);
+        LLVMValueRef piece =
+            LLVMBuildShuffleVector(L->b, parts[0], LLVMGetPoison(LLVMTypeOf(parts[0])),
+                                   LLVMConstVector(mask + x * ob, (unsigned)ob), "");
+        LLVMValueRef off =
+            lc_addk(L, LLVMBuildMul(L->b, lc_addk(L, px, x), lw_i64(L, k->cout), ""), t->o0);
         lc_vstore_n(c, piece, out, off);
     }
 }
@@ -294,7 +301,8 @@ static void lc_fwd_store1(lc *c, lc_fwd *F, const lc_tile *t, int64_t r, int64_t
 static void lc_fwd_tile_emit(lc *c, lc_fwd *F, lc_tile *t, LLVMValueRef out) {
     lw *L = c->L;
     const cd_core *k = &F->k;
-    for (int64_t i = 0; i < t->ob * t->yt * t->xt; i++) LLVMBuildStore(L->b, LLVMConstNull(c->vt), F->acc[i]);
+    for (int64_t i = 0; i < t->ob * t->yt * t->xt; i++)
+        LLVMBuildStore(L->b, LLVMConstNull(c->vt), F->acc[i]);
     lw_loop lk = lw_loop_begin(L, k->kh);
     for (int64_t r = 0; r < t->yt; r++) {
         LLVMValueRef vr = lc_madd(L, lk.iv, lc_addk(L, t->oy, r), k->sh);
@@ -321,7 +329,8 @@ static void lc_fwd_unit(lc *c, const jx_node *nd, lc_fwd *F, LLVMValueRef u, LLV
     lw *L = c->L;
     const cd_core *k = &F->k;
     lc_planarize(c, k, nd->in[0], u, F->xp);
-    LLVMValueRef img = lc_gep(c, out, LLVMBuildMul(L->b, u, lw_i64(L, k->oh * k->ow * k->cout), ""));
+    LLVMValueRef img =
+        lc_gep(c, out, LLVMBuildMul(L->b, u, lw_i64(L, k->oh * k->ow * k->cout), ""));
     int64_t ng = (k->oh + F->yt - 1) / F->yt;
     lw_loop lg = lw_loop_begin(L, ng);
     LLVMValueRef y = LLVMBuildMul(L->b, lg.iv, lw_i64(L, F->yt), "");

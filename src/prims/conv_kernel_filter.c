@@ -89,17 +89,20 @@ static void lcf_rows(lc *c, lc_filter *f, const lcf_tile *tl) {
     LLVMValueRef xsh[16];
     for (int64_t kwi = 0; kwi < f->t.kwb; kwi++) {
         LLVMValueRef kw = LLVMBuildAdd(B, tl->kw0, lw_i64(L, kwi), "");
-        xsh[kwi] = k->sw == 1 ? kw
-                              : LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, kw, lw_i64(L, k->sw), ""),
-                                                             lw_i64(L, k->wq), ""),
-                                             LLVMBuildUDiv(B, kw, lw_i64(L, k->sw), ""), "");
+        xsh[kwi] = k->sw == 1
+                       ? kw
+                       : LLVMBuildAdd(B,
+                                      LLVMBuildMul(B, LLVMBuildURem(B, kw, lw_i64(L, k->sw), ""),
+                                                   lw_i64(L, k->wq), ""),
+                                      LLVMBuildUDiv(B, kw, lw_i64(L, k->sw), ""), "");
     }
     lw_loop ly = lw_loop_begin(L, k->oh);
     LLVMValueRef vr = LLVMBuildAdd(B, LLVMBuildMul(B, ly.iv, lw_i64(L, k->sh), ""), tl->kh, "");
     LLVMValueRef xrow = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, vr, lw_i64(L, k->cin), ""),
                                                      tl->c0, ""), lw_i64(L, plane), "");
-    LLVMValueRef grow = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ly.iv, lw_i64(L, f->g.o), ""),
-                                                     tl->o0, ""), lw_i64(L, gw), "");
+    LLVMValueRef grow =
+        LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ly.iv, lw_i64(L, f->g.o), ""), tl->o0, ""),
+                     lw_i64(L, gw), "");
     for (int64_t b = 0; b < k->nblk; b++) {
         int tail = (b + 1) * k->v > k->ow;
         LLVMValueRef gv[16], zero = LLVMConstNull(c->vt), mask = tail ? lcf_mask(c, f, b) : NULL;
@@ -139,7 +142,8 @@ static void lcf_finish(lc *c, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
     lw *L = c->L;
     LLVMBuilderRef B = L->b;
     int64_t na = lcf_acc(f), kkc = f->g.kh * f->g.kw * f->g.c;
-    LLVMValueRef out = lc_gep(c, dst, LLVMBuildMul(B, s, lw_i64(L, (kkc + f->g.bias) * f->g.o), ""));
+    LLVMValueRef out =
+        lc_gep(c, dst, LLVMBuildMul(B, s, lw_i64(L, (kkc + f->g.bias) * f->g.o), ""));
     lw_loop lt = lw_loop_begin(L, f->t.tiles);
     lcf_tile tl = lcf_decode(L, f, lt.iv);
     LLVMValueRef tap0 = LLVMBuildAdd(B, LLVMBuildMul(B, tl.kh, lw_i64(L, f->g.kw), ""), tl.kw0, "");
@@ -150,9 +154,11 @@ static void lcf_finish(lc *c, lc_filter *f, LLVMValueRef s, LLVMValueRef dst) {
                 LLVMValueRef pj = LLVMBuildAdd(B, LLVMBuildMul(B, lt.iv, lw_i64(L, na * c->v), ""),
                                                lw_i64(L, j * c->v), "");
                 LLVMValueRef sum = lcf_hsum(c, lc_vload(c, f->ps, pj));
-                LLVMValueRef row = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, tap0, lw_i64(L, kwi), ""),
-                                                                lw_i64(L, f->g.c), ""),
-                                                LLVMBuildAdd(B, tl.c0, lw_i64(L, ci), ""), "");
+                LLVMValueRef row =
+                    LLVMBuildAdd(B,
+                                 LLVMBuildMul(B, LLVMBuildAdd(B, tap0, lw_i64(L, kwi), ""),
+                                              lw_i64(L, f->g.c), ""),
+                                 LLVMBuildAdd(B, tl.c0, lw_i64(L, ci), ""), "");
                 LLVMValueRef oi = LLVMBuildAdd(B, LLVMBuildMul(B, row, lw_i64(L, f->g.o), ""),
                                                LLVMBuildAdd(B, tl.o0, lw_i64(L, o), ""), "");
                 LLVMBuildStore(B, sum, lc_gep(c, out, oi));
@@ -174,12 +180,13 @@ static void lcf_bias(lc *c, lc_filter *f) {
     LLVMBuilderRef B = L->b;
     int64_t gw = f->k.nblk * f->k.v;
     lw_loop lo = lw_loop_begin(L, f->g.o);
-    LLVMValueRef pb = LLVMBuildMul(B, LLVMBuildAdd(B, lo.iv, lw_i64(L, f->t.tiles * lcf_acc(f)), ""),
-                                   lw_i64(L, c->v), "");
+    LLVMValueRef pb = LLVMBuildMul(
+        B, LLVMBuildAdd(B, lo.iv, lw_i64(L, f->t.tiles * lcf_acc(f)), ""), lw_i64(L, c->v), "");
     LLVMBuildStore(B, lc_vload(c, f->ps, pb), f->acc[0]);
     lw_loop ly = lw_loop_begin(L, f->g.oh);
-    LLVMValueRef grow = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ly.iv, lw_i64(L, f->g.o), ""),
-                                                     lo.iv, ""), lw_i64(L, gw), "");
+    LLVMValueRef grow =
+        LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ly.iv, lw_i64(L, f->g.o), ""), lo.iv, ""),
+                     lw_i64(L, gw), "");
     for (int64_t b = 0; b < f->k.nblk; b++) {
         LLVMValueRef gv = lc_vload(c, f->gp, LLVMBuildAdd(B, grow, lw_i64(L, b * f->k.v), ""));
         LLVMValueRef a = LLVMBuildLoad2(B, c->vt, f->acc[0], "");
@@ -196,9 +203,11 @@ void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVM
     LLVMBuilderRef B = L->b;
     int64_t na = lcf_acc(f), esz = (int64_t)jx_dtype_size(c->dt);
     lc_zero(L, f->ps, (f->t.tiles * na + f->g.o) * c->v * esz);
-    LLVMValueRef nlo = LLVMBuildSDiv(B, LLVMBuildMul(B, s, lw_i64(L, f->g.n), ""), lw_i64(L, f->g.s), "");
+    LLVMValueRef nlo =
+        LLVMBuildSDiv(B, LLVMBuildMul(B, s, lw_i64(L, f->g.n), ""), lw_i64(L, f->g.s), "");
     LLVMValueRef s1 = LLVMBuildAdd(B, s, lw_i64(L, 1), "");
-    LLVMValueRef nhi = LLVMBuildSDiv(B, LLVMBuildMul(B, s1, lw_i64(L, f->g.n), ""), lw_i64(L, f->g.s), "");
+    LLVMValueRef nhi =
+        LLVMBuildSDiv(B, LLVMBuildMul(B, s1, lw_i64(L, f->g.n), ""), lw_i64(L, f->g.s), "");
     cd_core gk;
     lcf_gcore(f, &gk);
     lw_loop ln = lw_loop_range(L, nlo, nhi);
@@ -209,7 +218,8 @@ void lc_filter_unit(lc *c, const jx_node *nd, lc_filter *f, LLVMValueRef s, LLVM
     lcf_tile tl = lcf_decode(L, f, lt.iv);
     LLVMValueRef pbase = LLVMBuildMul(B, lt.iv, lw_i64(L, na * c->v), "");
     for (int64_t j = 0; j < na; j++)
-        LLVMBuildStore(B, lc_vload(c, f->ps, LLVMBuildAdd(B, pbase, lw_i64(L, j * c->v), "")), f->acc[j]);
+        LLVMBuildStore(B, lc_vload(c, f->ps, LLVMBuildAdd(B, pbase, lw_i64(L, j * c->v), "")),
+                       f->acc[j]);
     lcf_rows(c, f, &tl);
     for (int64_t j = 0; j < na; j++)
         lc_vstore(c, LLVMBuildLoad2(B, c->vt, f->acc[j], ""), f->ps,

@@ -16,7 +16,8 @@ int lc_patch_kernel(const jit_plan *p, int n) {
     const jx_node *nd = &p->nodes[n];
     if (nd->op != JX_OP_CONV_PATCHES && nd->op != JX_OP_CONV_PATCHES_T) return 0;
     const jx_type *img = nd->op == JX_OP_CONV_PATCHES ? &p->nodes[nd->in[0]].type : &nd->type;
-    return img->shape[3] >= LC_PATCH_MIN_C && (nd->type.dtype == JX_F32 || nd->type.dtype == JX_F64);
+    return img->shape[3] >= LC_PATCH_MIN_C &&
+           (nd->type.dtype == JX_F32 || nd->type.dtype == JX_F64);
 }
 
 /* The attributes of a patch node: window, strides, pad_lo. */
@@ -56,8 +57,10 @@ static void lcp_patches(lw *L, const jx_node *nd, LLVMValueRef u, LLVMValueRef d
     LLVMValueRef ix = LLVMBuildAdd(B, LLVMBuildMul(B, lx.iv, lw_i64(L, a.sw), ""),
                                    LLVMBuildSub(B, lk.iv, lw_i64(L, a.pw), ""), "");
     LLVMValueRef in = LLVMBuildAnd(B, lcp_in(L, iy, xt->shape[1]), lcp_in(L, ix, xt->shape[2]), "");
-    LLVMValueRef cy = LLVMBuildSelect(B, in, iy, lw_i64(L, 0), ""), cx = LLVMBuildSelect(B, in, ix, lw_i64(L, 0), "");
-    LLVMValueRef base = lcp_mad(L, row, f, LLVMBuildMul(B, lcp_mad(L, lh.iv, a.kw, lk.iv), lw_i64(L, c), ""));
+    LLVMValueRef cy = LLVMBuildSelect(B, in, iy, lw_i64(L, 0), ""),
+                 cx = LLVMBuildSelect(B, in, ix, lw_i64(L, 0), "");
+    LLVMValueRef base =
+        lcp_mad(L, row, f, LLVMBuildMul(B, lcp_mad(L, lh.iv, a.kw, lk.iv), lw_i64(L, c), ""));
     lw_loop lc_ = lw_loop_begin(L, c);
     lw_ix xi = lw_ix_new(xt);
     xi.multi = 1;
@@ -79,9 +82,11 @@ static LLVMValueRef lcp_grid(lw *L, LLVMValueRef i, LLVMValueRef k, int64_t s, i
     LLVMValueRef t = LLVMBuildSub(B, LLVMBuildAdd(B, i, lw_i64(L, p), ""), k, "");
     LLVMValueRef q = s == 1 ? t : LLVMBuildSDiv(B, t, lw_i64(L, s), "");
     LLVMValueRef on = s == 1 ? LLVMConstInt(L->i1, 1, 0)
-                             : LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, t, lw_i64(L, s), ""), lw_i64(L, 0), "");
-    *ok = LLVMBuildAnd(B, LLVMBuildAnd(B, on, LLVMBuildICmp(B, LLVMIntSGE, t, lw_i64(L, 0), ""), ""),
-                       LLVMBuildICmp(B, LLVMIntSLT, q, lw_i64(L, n), ""), "");
+                             : LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, t, lw_i64(L, s), ""),
+                                             lw_i64(L, 0), "");
+    *ok =
+        LLVMBuildAnd(B, LLVMBuildAnd(B, on, LLVMBuildICmp(B, LLVMIntSGE, t, lw_i64(L, 0), ""), ""),
+                     LLVMBuildICmp(B, LLVMIntSLT, q, lw_i64(L, n), ""), "");
     return q;
 }
 
@@ -113,7 +118,8 @@ static void lcp_patches_t(lw *L, const jx_node *nd, LLVMValueRef u, LLVMValueRef
     lw_ix pi = lw_ix_new(pt);
     pi.lin = LLVMBuildAdd(B, prow, lc_.iv, "");
     LLVMValueRef di = LLVMBuildAdd(B, px, lc_.iv, "");
-    LLVMValueRef cur = LLVMBuildLoad2(B, lw_mem_type(L, dt), LLVMBuildInBoundsGEP2(B, lw_mem_type(L, dt), dst, &di, 1, ""), "");
+    LLVMValueRef cur = LLVMBuildLoad2(
+        B, lw_mem_type(L, dt), LLVMBuildInBoundsGEP2(B, lw_mem_type(L, dt), dst, &di, 1, ""), "");
     lw_store(L, dst, dt, di, lw_add(L, dt, cur, lw_eval(L, nd->in[0], &pi)));
     lw_loop_end(L, &lc_);
     LLVMBuildBr(B, join);

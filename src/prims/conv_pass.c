@@ -104,7 +104,8 @@ static void pc_link_bias(const jx_fn *f, pc_plan *pl) {
         for (int32_t r = x + 1; r < f->n_nodes; r++) {
             const jx_node *rn = &f->nodes[r];
             if (rn->op == JX_OP_REDUCE_SUM && rn->in[0] == g && pl->kind[r] == PC_KEEP &&
-                pc_attr_is(rn, 0, 3, ax) && rn->type.rank == 1 && rn->type.dtype == dn->type.dtype) {
+                pc_attr_is(rn, 0, 3, ax) && rn->type.rank == 1 &&
+                rn->type.dtype == dn->type.dtype) {
                 pl->kind[r] = PC_BIAS;
                 pl->partner[r] = d;
                 pl->partner[d] = r;
@@ -143,11 +144,14 @@ static int pc_rule(replay *r, int i, const jx_val *x, jx_val *y) {
         jx_type ft = jx_val_type(full);
         int64_t rows = ft.shape[0] - (pl->partner[d] >= 0), o = ft.shape[1];
         if (kind == PC_BIAS)
-            *y = jx_reshape_at(n->loc, jx_slice_at(n->loc, full, JX_INTS(rows, 0), JX_INTS(rows + 1, o),
-                                                   JX_INTS(1, 1)), JX_INTS(o));
+            *y = jx_reshape_at(
+                n->loc,
+                jx_slice_at(n->loc, full, JX_INTS(rows, 0), JX_INTS(rows + 1, o), JX_INTS(1, 1)),
+                JX_INTS(o));
         else
-            *y = pl->partner[d] < 0 ? full
-                                    : jx_slice_at(n->loc, full, JX_INTS(0, 0), JX_INTS(rows, o), JX_INTS(1, 1));
+            *y = pl->partner[d] < 0
+                     ? full
+                     : jx_slice_at(n->loc, full, JX_INTS(0, 0), JX_INTS(rows, o), JX_INTS(1, 1));
         return jx_val_bad(*y) ? -1 : 0;
     }
     const jx_node *src = &r->f->nodes[n->in[0]]; /* the patches, or the dot */
@@ -178,7 +182,8 @@ jx_fn *pass_conv_direct(const jx_fn *f) {
     }
     int nrw = 0;
     for (int i = 0; i < f->n_nodes; i++) pl.partner[i] = -1;
-    for (int i = f->n_in; i < f->n_nodes; i++) nrw += (pl.kind[i] = (unsigned char)pc_kind(f, i)) != 0;
+    for (int i = f->n_in; i < f->n_nodes; i++)
+        nrw += (pl.kind[i] = (unsigned char)pc_kind(f, i)) != 0;
     pc_link_bias(f, &pl);
     replay_spec spec = {.what = "conv-direct", .n_out = f->n_out, .rule = pc_rule};
     g = replay_fn(f, &spec, &pl);
