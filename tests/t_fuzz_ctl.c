@@ -2,9 +2,9 @@
  * steps of tests/fuzz_ctl.h: cond/switch, scan, checkpoint, dynamic_slice,
  * dynamic_update_slice, nested and closing over values of the enclosing program), each
  * checked these ways:
- *   fuzz_ctl_generator  every program traces and verifies; every control-flow kind and
- *                       feature (captures, nesting, computed and out-of-range indices,
- *                       reverse, length 0, ...) occurs;
+ *   fuzz_ctl_generator  every program (three times as many) traces and verifies; every
+ *                       control-flow kind and feature (captures, nesting, computed and
+ *                       out-of-range indices, reverse, length 0, ...) occurs;
  *   fuzz_ctl_unroll     jx_interp of the program and of its unrolled form (tests/fuzz_unroll.h:
  *                       scans unrolled, conds replaced by the chosen branch or by every
  *                       branch and selects, checkpoints inlined) agree bit for bit, and the
@@ -159,7 +159,7 @@ TEST(fuzz_ctl_found_scan_x_as_carry) {
 TEST(fuzz_ctl_generator) {
     fz_binary = "t_fuzz_ctl";
     uint64_t s0 = fz_seed0();
-    int n = fzc_count(), bad = 0, kinds[FZ_NKINDS] = {0}, feats[FZF_NFEAT] = {0}, nreports = 0;
+    int n = 3 * fzc_count(), bad = 0, kinds[FZ_NKINDS] = {0}, feats[FZF_NFEAT] = {0}, nreports = 0;
     int with_ctl = 0;
     long eqns = 0;
     for (int k = 0; k < n; k++) {
@@ -186,10 +186,10 @@ TEST(fuzz_ctl_generator) {
     printf("\n  features:");
     for (int i = 0; i < FZF_NFEAT; i++) printf(" %s=%d", fz_feat_names[i], feats[i]);
     printf("\n");
-    for (int i = FZ_NBASE; i < FZ_NKINDS && n >= 40; i++)
+    for (int i = FZ_NBASE; i < FZ_NKINDS && n >= 100; i++)
         if (kinds[i] == 0 && fzc_mix.w[i - FZ_NBASE] > 0 && (i < FZ_WHILE || FZ_HAVE_WHILE))
             CHECK_FAIL_("control-flow kind %s was never generated", fz_kind_names[i]);
-    for (int i = 0; i < FZF_NFEAT && n >= 40; i++)
+    for (int i = 0; i < FZF_NFEAT && n >= 100; i++)
         if (feats[i] == 0 && i != FZF_GIVEUP)
             CHECK_FAIL_("feature %s never occurred", fz_feat_names[i]);
     CHECK(with_ctl >= n / 2);

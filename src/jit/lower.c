@@ -197,8 +197,7 @@ static void lw_prof_mark(lw *L, lw_entry *E, int64_t mark) {
     LLVMBuildCall2(L->b, E->prof_type, E->prof, &a, 1, "");
 }
 
-/* Emits the copy step st: the node's bytes moved into its output slot (in a sub-plan,
- * unless that is the node's own memory). */
+/* Emits the copy step st: the node's bytes moved into its output slot. */
 static void lw_copy_step(lw *L, lw_entry *E, const jp_step *st) {
     jx_type t = L->p->nodes[st->node].type;
     int64_t bytes = jx_type_size(&t) * (int64_t)jx_dtype_size(t.dtype);
@@ -206,16 +205,12 @@ static void lw_copy_step(lw *L, lw_entry *E, const jp_step *st) {
     LLVMValueRef idx = lw_i64(L, st->out);
     LLVMValueRef slot = LLVMBuildInBoundsGEP2(L->b, L->ptr, LLVMGetParam(E->fn, 1), &idx, 1, "");
     LLVMValueRef dst = LLVMBuildLoad2(L->b, L->ptr, slot, "");
-    if (!L->prefix[0]) {
-        LLVMBuildMemMove(L->b, dst, 1, E->ptrs[st->node], 1, lw_i64(L, bytes));
-        return;
-    }
-    /* a sub-plan: the caller may pass an input as the output it is copied to (a scan's
-     * carry that the body returns unchanged stays in one buffer) */
-    LLVMBasicBlockRef cp = LLVMAppendBasicBlockInContext(L->cx, E->fn, "copy");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, E->fn, "copied");
-    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntNE, dst, E->ptrs[st->node], ""), cp, join);
-    LLVMPositionBuilderAtEnd(L->b, cp);
+    /* skipped when the output is the input's own memory (a scan body's invariant carry,
+     * control_lower.c) */
+    LLVMBasicBlockRef mv = LLVMAppendBasicBlockInContext(L->cx, L->fn, "move");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->cx, L->fn, "moved");
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntNE, dst, E->ptrs[st->node], ""), mv, join);
+    LLVMPositionBuilderAtEnd(L->b, mv);
     LLVMBuildMemMove(L->b, dst, 1, E->ptrs[st->node], 1, lw_i64(L, bytes));
     LLVMBuildBr(L->b, join);
     LLVMPositionBuilderAtEnd(L->b, join);
@@ -238,6 +233,8 @@ static int lw_kernel_call(lw *L, lw_entry *E, int s) {
             LLVMBuildStore(L->b, E->ptrs[ka[i]],
                            LLVMBuildInBoundsGEP2(L->b, L->ptr, E->par_ctx, &idx, 1, ""));
         }
+        if (!E->par_fn) /* declared once per module: sub-plans' functions share it */
+            E->par_fn = LLVMGetNamedFunction(L->m, "jx_rt_parallel");
         if (!E->par_fn) E->par_fn = LLVMAddFunction(L->m, "jx_rt_parallel", E->par_type);
         LLVMValueRef pa[5] = {par->trampoline, E->par_ctx, lw_i64(L, par->extent),
                               lw_i64(L, par->grain), L->nthreads};

@@ -126,8 +126,6 @@ typedef struct lw_mstep {
     LLVMValueRef in[JX_MAX_OPERANDS], out[JX_MAX_RESULTS];
     LLVMValueRef arena, temps;
 } lw_mstep;
-/* The function compiled for n's sub-function k (prepared by the JIT's passes). */
-const jx_fn *lw_sub_fn(lw *L, const lw_mstep *m, int k);
 /* Emits a call of the function of n's sub-function k on the buffers in[0..) (its inputs)
  * and out[0..) (its outputs), as many as that function has. The buffers of inputs and
  * outputs are distinct, except that output j may be input i's own memory when the

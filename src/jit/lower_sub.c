@@ -26,11 +26,6 @@ int lw_lower_subs(lw *L) {
 }
 
 /* See lower.h. */
-const jx_fn *lw_sub_fn(lw *L, const lw_mstep *m, int k) {
-    return L->p->subs[L->p->steps[m->step].sub + k]->fn;
-}
-
-/* See lower.h. */
 void lw_call_sub(lw *L, const lw_mstep *m, int k, const LLVMValueRef *in, const LLVMValueRef *out) {
     int sub = L->p->steps[m->step].sub + k;
     const jit_plan *q = L->p->subs[sub];

@@ -14,10 +14,11 @@
  * length-1-i is even, so the last one writes G; iteration 0 reads the initial value,
  * every later one the previous destination. G may be the initial value's own memory (a
  * donated input, multi_inplace): when iteration 0 would write G, the initial value is
- * first copied into T and read from there. A carry the body returns unchanged (a weight
- * matrix carried through an RNN) is not copied at each iteration: it stays in G, passed
- * as both the body's input and output (whose copy the body then skips). A scan of length
- * 0 copies the initial carry into G; its ys are empty. */
+ * first copied into T and read from there. A scan of length 0 copies the initial carry
+ * into G; its ys are empty. An invariant carry (the body returns its input as it is: a
+ * value the body closes over) is neither double-buffered nor copied per iteration: every
+ * iteration reads and "writes" the initial value's memory (the body's copy of it is
+ * skipped when source and destination are the same memory), and G gets one copy. */
 #include <string.h>
 
 #include "core/ir.h"
@@ -84,8 +85,7 @@ static LLVMValueRef ctl_at(lw *L, LLVMValueRef p, LLVMValueRef off) {
 
 /* Carry c's buffers: G (the result) and T (a temporary at temps + *off, advanced), and
  * what iteration 0 reads into *init0: the initial value, or T holding a copy of it when
- * iteration 0 writes G and G is the initial value's memory. A carry the body returns
- * unchanged lives in G (T = G), which starts as a copy of the initial value. */
+ * iteration 0 writes G and G is the initial value's memory. */
 static void ctl_carry_bufs(lw *L, const lw_mstep *m, int c, int64_t len, int64_t *off,
                            LLVMValueRef *G, LLVMValueRef *T, LLVMValueRef *init0) {
     int64_t b = ctl_bytes(m->n->at.fns[0]->nodes[c].type);
@@ -93,10 +93,7 @@ static void ctl_carry_bufs(lw *L, const lw_mstep *m, int c, int64_t len, int64_t
     *T = ctl_at(L, m->temps, lw_i64(L, *off));
     *off += ctl_align(b);
     *init0 = m->in[c];
-    if (lw_sub_fn(L, m, 0)->outs[c] == c) { /* invariant: no copy per iteration */
-        lw_copy_if_distinct(L, *G, m->in[c], b);
-        *T = *init0 = *G;
-    } else if ((len - 1) % 2 == 0 && b > 0) {
+    if ((len - 1) % 2 == 0 && b > 0) {
         LLVMValueRef same = LLVMBuildICmp(L->b, LLVMIntEQ, m->in[c], *G, "");
         /* copies the initial value into T only when it is G's memory */
         lw_copy_if_distinct(L, *T, LLVMBuildSelect(L->b, same, m->in[c], *T, ""), b);
@@ -117,7 +114,14 @@ static int ctl_lower_scan(lw *L, const lw_mstep *m) {
     }
     LLVMValueRef G[JX_MAX_RESULTS], T[JX_MAX_RESULTS], init0[JX_MAX_RESULTS];
     LLVMValueRef in[JX_MAX_OPERANDS], out[JX_MAX_RESULTS];
-    for (int c = 0; c < nc; c++) ctl_carry_bufs(L, m, c, len, &off, &G[c], &T[c], &init0[c]);
+    for (int c = 0; c < nc; c++) {
+        if (body->outs[c] == c) { /* invariant: one copy, before the loop */
+            lw_copy_if_distinct(L, m->out[c], m->in[c], ctl_bytes(body->nodes[c].type));
+            off += ctl_align(ctl_bytes(body->nodes[c].type));
+            continue;
+        }
+        ctl_carry_bufs(L, m, c, len, &off, &G[c], &T[c], &init0[c]);
+    }
     lw_loop lp = lw_loop_begin(L, len);
     LLVMValueRef left = LLVMBuildSub(L->b, lw_i64(L, len - 1), lp.iv, "left");
     LLVMValueRef idx = rev ? left : lp.iv;
@@ -125,6 +129,10 @@ static int ctl_lower_scan(lw *L, const lw_mstep *m) {
                                       lw_i64(L, 0), "to_g");
     LLVMValueRef first = LLVMBuildICmp(L->b, LLVMIntEQ, lp.iv, lw_i64(L, 0), "first");
     for (int c = 0; c < nc; c++) { /* iteration i - 1 wrote G iff iteration i writes T */
+        if (body->outs[c] == c) {
+            in[c] = out[c] = m->in[c];
+            continue;
+        }
         LLVMValueRef prev = LLVMBuildSelect(L->b, to_g, T[c], G[c], "");
         in[c] = LLVMBuildSelect(L->b, first, init0[c], prev, "carry");
         out[c] = LLVMBuildSelect(L->b, to_g, G[c], T[c], "carry_out");

@@ -51,7 +51,7 @@ int cw_lower_multi(lw *L, const lw_mstep *m) {
         LLVMValueRef o = lw_i64(L, off);
         T[c] = LLVMBuildInBoundsGEP2(L->b, L->i8, m->temps, &o, 1, "");
         off += cwl_align(bytes[c]);
-        if (lw_sub_fn(L, m, 1)->outs[c] == c) T[c] = m->out[c]; /* body keeps it: stays in G */
+        if (body->outs[c] == c) T[c] = m->out[c]; /* body keeps it: stays in G */
         if (bytes[c] > 0) lw_copy_if_distinct(L, m->out[c], m->in[c], bytes[c]);
     }
     LLVMValueRef in_g = lw_alloca(L, L->i1); /* 1 while the current carry is in G */
