@@ -90,14 +90,14 @@ static void br_k2(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     out[0] = jx_sub(in[0], cvec(t, 30));
     out[1] = jx_sum_all(jx_mul(in[0], cvec(t, 40)));
 }
-/* Constants in the top function and in each branch: each sub-plan reads its own part of
- * the one constant table. */
+/* Constants in the top function (before and after the cond) and in each branch: each
+ * sub-plan reads its own part of the one constant table, which grows for them. */
 static void f_consts(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
     (void)user;
     jx_val r[2], args[2] = {jx_add(in[1], cvec(t, 100)), in[2]};
     jx_switch(in[0], 2, (const jx_trace_cb[]){br_k1, br_k2}, NULL, 2, args, 2, r);
-    out[0] = jx_add(r[0], cvec(t, 200));
-    out[1] = r[1];
+    out[0] = jx_mul(jx_add(r[0], cvec(t, 200)), cvec(t, 300)); /* two constants after it */
+    out[1] = jx_sum_all(jx_mul(r[0], cvec(t, 400)));
 }
 
 TEST(constants_of_sub_plans) {
@@ -180,6 +180,24 @@ TEST(scan_passthrough_carry_and_x) {
     for (int k = 0; k < 3; k++) in[k] = rand_array(ty[k], -3, 3, 0);
     CHECK(jit_vs_interp(f, in, 0, "scan passthrough"));
     for (int k = 0; k < 3; k++) jx_array_free(in[k]);
+}
+
+/* A fori_loop-like scan: a carry, no xs, no ys, the length given. */
+static void body_fori(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    out[0] = jx_add(jx_mul(in[0], jx_lit(in[0], 1.5)), jx_lit(in[0], 1));
+}
+static void f_fori(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_scan(body_fori, NULL, 1, in, 0, NULL, 6, 0, 0, out, NULL);
+}
+
+TEST(scan_without_xs) {
+    jx_type ty = JX_TYPE(JX_F64, 2);
+    jx_fn *f = jx_trace(f_fori, 1, &ty, 1, NULL);
+    jx_array *in = rand_array(ty, -1, 1, 0);
+    CHECK(jit_vs_interp(f, &in, 0, "scan without xs"));
+    jx_array_free(in);
 }
 
 /* ---- nesting --------------------------------------------------------------------------- */
@@ -312,6 +330,25 @@ TEST(jvp_of_scan) {
     CHECK(jit_vs_interp(g, in, 0, "jvp of scan"));
     for (int k = 0; k < n; k++) jx_array_free(in[k]);
     jx_fn_free(f);
+}
+
+/* A body kernel big enough to run on the thread pool (jx_rt_parallel inside the body's
+ * function), on 2 threads. */
+static void f_big(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
+    (void)t, (void)user;
+    jx_scan(body_sq, NULL, 1, in, 1, in + 1, -1, 1, 1, out, out + 1);
+}
+
+TEST(scan_with_parallel_body_kernel) {
+    jx_type ty[2] = {JX_TYPE(JX_F64, 1 << 18), JX_TYPE(JX_F64, 3, 1 << 18)};
+    jx_fn *f = jx_trace(f_big, 2, ty, 2, NULL);
+    jx_exe *e = f ? jit_compile_keep(f, NULL) : NULL;
+    char *ll = e ? jit_exe_llvm(e, 0) : NULL;
+    CHECK_CONTAINS(ll, "call void @jx_rt_parallel(ptr @s0_k0p");
+    free(ll), jx_exe_free(e);
+    jx_array *in[2] = {rand_array(ty[0], -1, 1, 0), rand_array(ty[1], -1, 1, 0)};
+    CHECK(jit_vs_interp_opts(f, in, 0, "parallel body", &(jx_jit_opts){.n_threads = 2}));
+    jx_array_free(in[0]), jx_array_free(in[1]);
 }
 
 /* body(H f32[4,8], W f32[8,8], x f32[4,8]) -> (tanh(H W) + x, W, sum(H)) */

@@ -127,7 +127,9 @@ typedef struct lw_mstep {
     LLVMValueRef arena, temps;
 } lw_mstep;
 /* Emits a call of the function of n's sub-function k on the buffers in[0..) (its inputs)
- * and out[0..) (its outputs), as many as that function has. */
+ * and out[0..) (its outputs), as many as that function has. The buffers of inputs and
+ * outputs are distinct, except that output j may be input i's own memory when the
+ * sub-function returns input i as output j (its copy is then skipped). */
 void lw_call_sub(lw *L, const lw_mstep *m, int k, const LLVMValueRef *in, const LLVMValueRef *out);
 /* Lowers each sub-plan of L->p into L->m (named L->prefix + "s<k>"), into L->subs. 0, or -1
  * with jx_error(). */

@@ -9,7 +9,8 @@
  *
  * G is the result buffer, T a temporary of the step's scratch, per carry; the predicate
  * (bool[], one byte) lives in the first 64 bytes of the temporaries. The body never reads
- * and writes the same buffer. */
+ * and writes the same buffer, except a carry it returns unchanged (a fori_loop's upper
+ * bound, a captured value), which stays in G (T = G: the body's copy of it is skipped). */
 #include "core/ir.h"
 #include "jit/lower.h"
 #include "prims/control.h"
@@ -43,6 +44,7 @@ int cw_lower_multi(lw *L, const lw_mstep *m) {
         LLVMValueRef o = lw_i64(L, off);
         T[c] = LLVMBuildInBoundsGEP2(L->b, L->i8, m->temps, &o, 1, "");
         off += ctl_align(bytes[c]);
+        if (body->outs[c] == c) T[c] = m->out[c]; /* body keeps it: stays in G */
         if (bytes[c] > 0) lw_copy_if_distinct(L, m->out[c], m->in[c], bytes[c]);
     }
     LLVMValueRef in_g = lw_alloca(L, L->i1); /* 1 while the current carry is in G */
