@@ -71,6 +71,20 @@ TEST(scan_body_closes_over_outer_values) {
     jx_fn_free(f), jx_fn_free(g);
 }
 
+/* Traces f on rnn_types with n_out outputs and runs it on random inputs x (in [-1, 1])
+ * into o. The function, or NULL after printing why (x and o left empty). */
+static jx_fn *trace_and_run(jx_trace_cb f, int n_out, jx_array **x, jx_array **o) {
+    jx_fn *fn = jx_trace(f, 4, rnn_types, n_out, NULL);
+    CHECK(fn != NULL);
+    if (!fn) {
+        printf("  %s\n", jx_error());
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++) x[i] = txc_random(rnn_types[i], -1, 1);
+    CHECK(jx_interp(fn, x, o) == 0);
+    return fn;
+}
+
 /* A body using an outer value alone (an op of outer values only is computed outside the
  * loop) and returning an outer value as it is. */
 static void cell_hoist(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
@@ -87,15 +101,9 @@ static void f_hoist(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 }
 
 TEST(outer_only_ops_and_returned_outer_values) {
-    jx_fn *f = jx_trace(f_hoist, 4, rnn_types, 2, NULL);
-    CHECK(f != NULL);
-    if (!f) {
-        printf("  %s\n", jx_error());
-        return;
-    }
     jx_array *x[4] = {0}, *o[2] = {0};
-    for (int i = 0; i < 4; i++) x[i] = txc_random(rnn_types[i], -1, 1);
-    CHECK(jx_interp(f, x, o) == 0);
+    jx_fn *f = trace_and_run(f_hoist, 2, x, o);
+    if (!f) return;
     if (o[0] && o[1]) {
         double h[3], w2[9];
         for (int k = 0; k < 9; k++) w2[k] = jx_array_get(x[0], k) * jx_array_get(x[0], k);
@@ -176,15 +184,9 @@ static void f_nested(jx_trace *t, const jx_val *in, jx_val *out, void *user) {
 }
 
 TEST(nested_scans_capture_through_two_levels) {
-    jx_fn *f = jx_trace(f_nested, 4, rnn_types, 1, NULL);
-    CHECK(f != NULL);
-    if (!f) {
-        printf("  %s\n", jx_error());
-        return;
-    }
     jx_array *x[4] = {0}, *o[1] = {0};
-    for (int i = 0; i < 4; i++) x[i] = txc_random(rnn_types[i], -1, 1);
-    CHECK(jx_interp(f, x, o) == 0);
+    jx_fn *f = trace_and_run(f_nested, 1, x, o);
+    if (!f) return;
     double h[3];
     for (int k = 0; k < 3; k++) h[k] = jx_array_get(x[2], k);
     for (int s = 0; s < 4; s++) {
@@ -251,17 +253,11 @@ static void f_outer_cond(jx_trace *t, const jx_val *in, jx_val *out, void *u) {
 }
 
 TEST(control_flow_of_outer_values_inside_a_body) {
-    jx_fn *f = jx_trace(f_outer_cond, 4, rnn_types, 1, NULL);
-    CHECK(f != NULL);
-    if (!f) {
-        printf("  %s\n", jx_error());
-        return;
-    }
     jx_array *x[4] = {0}, *o[1] = {0};
-    for (int i = 0; i < 4; i++) x[i] = txc_random(rnn_types[i], -1, 1);
+    jx_fn *f = trace_and_run(f_outer_cond, 1, x, o);
+    if (!f) return;
     double s = 0;
     for (int k = 0; k < 3; k++) s += jx_array_get(x[2], k);
-    CHECK(jx_interp(f, x, o) == 0);
     for (int k = 0; o[0] && k < 3; k++) { /* h = h0 + h (4 h0 after 3 steps) or h0 - h (0) */
         double h0 = jx_array_get(x[2], k);
         CHECK_NEAR(jx_array_get(o[0], k), s > 0 ? 4 * h0 : 0, 1e-12);
