@@ -180,10 +180,7 @@ void jx_rt_gemm(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int6
         return;
     }
     if (m == 1 || n == 1 || k == 1) { /* matrix-vector and rank-1 (rt_blas2.c) */
-        if (k == 1) rt_rank1(dtype, trans_a, trans_b, m, n, alpha, a, lda, b, ldb, beta, c, ldc,
-                             nthreads);
-        else rt_gemv(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                     nthreads);
+        rt_level2(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);
         return;
     }
     /* OpenBLAS runs the GEMM on `want` threads: one below RT_GEMM_PAR_MIN multiply-adds,

@@ -12,16 +12,11 @@ void rt_gate_enter(int want);
 /* Leaves the gate; the last one out restores OpenBLAS's saved setting. */
 void rt_gate_leave(void);
 
-/* jx_rt_gemm for M == 1 or N == 1 (K > 0, dimensions within OpenBLAS's blasint): a gemv,
- * split over the jx pool (see rt_blas2.c). */
-void rt_gemv(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
-             double alpha, const void *a, int64_t lda, const void *b, int64_t ldb, double beta,
-             void *c, int64_t ldc, int32_t nthreads);
-/* jx_rt_gemm for K == 1: C = beta C + alpha (a b^T) with each operation rounded to the
- * dtype as the unfused ops are (c + alpha * (a_i * b_j)), split over the jx pool by rows
- * (see rt_blas2.c). */
-void rt_rank1(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
-              double alpha, const void *a, int64_t lda, const void *b, int64_t ldb, double beta,
-              void *c, int64_t ldc, int32_t nthreads);
+/* jx_rt_gemm for M, N or K equal to 1 (K > 0, dimensions within OpenBLAS's blasint): units
+ * of 64 rows (columns when M is 1) of C, each a single-threaded OpenBLAS gemm, split over
+ * the jx pool when the matrix is large enough (rt_blas2.c). */
+void rt_level2(int32_t dtype, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n,
+               int64_t k, double alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
+               double beta, void *c, int64_t ldc, int32_t nthreads);
 
 #endif

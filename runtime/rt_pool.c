@@ -3,11 +3,12 @@
  *
  * One process-wide pool of worker threads, created lazily (up to the largest count ever
  * requested, minus the caller). jx_rt_parallel publishes a job (fn, ctx, n, chunk) under
- * a new generation number and runs chunks itself; workers claim chunks with a CAS on a
- * 64-bit ticket (generation << 32 | chunk count << 16 | next chunk), so a worker that
- * wakes late can never claim a chunk of a later job, and a job's fields are only read
- * after a successful claim, while the job is still unfinished and its caller still
- * waiting. The caller returns when every chunk is done.
+ * a new generation number and runs chunks itself; chunks are claimed with a CAS on a
+ * 64-bit ticket (generation << 32 | first unclaimed << 16 | end of the unclaimed), the
+ * caller from the front and the workers from the back, so a worker that wakes late can
+ * never claim a chunk of a later job, and a job's fields are only read after a
+ * successful claim, while the job is still unfinished and its caller still waiting. The
+ * caller returns when every chunk is done.
  *
  * Idle workers spin briefly on the ticket (the next kernel usually follows within
  * microseconds), then sleep on a condition variable. jx_rt_pool_park makes spinning
@@ -42,18 +43,24 @@ static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* held while a job runs */
 static int pool_nworkers, pool_sleepers;
 static pool_job pool_cur;
-static _Atomic uint64_t pool_ticket;  /* generation << 32 | chunks << 16 | next chunk */
+static _Atomic uint64_t pool_ticket;  /* generation << 32 | front << 16 | back */
 static _Atomic uint32_t pool_done;    /* chunks finished in the current generation */
 static _Atomic int pool_parked;       /* 1: idle workers sleep instead of spinning */
 
-/* Claims the next chunk of generation gen; returns its index or -1 (job over or newer). */
-static int64_t pool_claim(uint32_t gen) {
+/* Claims the next unclaimed chunk of generation gen, the first one (front) or the last
+ * one; returns its index or -1 (job over or newer). The unclaimed chunks are [front,
+ * back): the caller takes them from the front and the workers from the back, so with two
+ * threads and two chunks each thread gets the same half of the range call after call
+ * (a gemv's slice of a weight matrix stays in that core's cache). */
+static int64_t pool_claim(uint32_t gen, int front) {
     uint64_t t = atomic_load_explicit(&pool_ticket, memory_order_acquire);
     for (;;) {
-        if ((uint32_t)(t >> 32) != gen || (t & 0xffff) >= ((t >> 16) & 0xffff)) return -1;
-        if (atomic_compare_exchange_weak_explicit(&pool_ticket, &t, t + 1, memory_order_acq_rel,
+        uint64_t f = (t >> 16) & 0xffff, b = t & 0xffff;
+        if ((uint32_t)(t >> 32) != gen || f >= b) return -1;
+        uint64_t next = front ? t + (1u << 16) : t - 1;
+        if (atomic_compare_exchange_weak_explicit(&pool_ticket, &t, next, memory_order_acq_rel,
                                                   memory_order_acquire))
-            return (int64_t)(t & 0xffff);
+            return (int64_t)(front ? f : b - 1);
     }
 }
 
@@ -82,7 +89,7 @@ static void *pool_worker(void *arg) {
             pthread_mutex_unlock(&pool_mu);
         }
         seen = gen;
-        for (int64_t i; (i = pool_claim(gen)) >= 0;) {
+        for (int64_t i; (i = pool_claim(gen, 0)) >= 0;) {
             pool_job j = pool_cur; /* stable: chunk i is unfinished, the caller waits */
             pool_run_chunk(&j, i);
             atomic_fetch_add_explicit(&pool_done, 1, memory_order_release);
@@ -127,12 +134,12 @@ void jx_rt_parallel(void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx, in
     atomic_store_explicit(&pool_done, 0, memory_order_relaxed);
     atomic_store_explicit(&pool_parked, 0, memory_order_relaxed);
     uint32_t gen = (uint32_t)(atomic_load(&pool_ticket) >> 32) + 1;
-    atomic_store_explicit(&pool_ticket, (uint64_t)gen << 32 | (uint64_t)nch << 16,
+    atomic_store_explicit(&pool_ticket, (uint64_t)gen << 32 | (uint64_t)nch,
                           memory_order_release);
     pthread_mutex_lock(&pool_mu);
     if (pool_sleepers > 0) pthread_cond_broadcast(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
-    for (int64_t i; (i = pool_claim(gen)) >= 0;) {
+    for (int64_t i; (i = pool_claim(gen, 1)) >= 0;) {
         pool_run_chunk(&pool_cur, i);
         atomic_fetch_add_explicit(&pool_done, 1, memory_order_release);
     }
