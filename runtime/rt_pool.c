@@ -26,11 +26,14 @@
 
 #include "jx_rt.h"
 
-/* POOL_SPIN: polls of an idle worker before it sleeps (a few microseconds, enough for
- * back-to-back kernels). POOL_CHUNKS_PER_THREAD: chunks are claimed dynamically, so
+/* POOL_SPIN: polls of an idle worker before it sleeps, about 50 us here (5000 polls,
+ * 2.6 us, let a batch-1 predict's worker fall asleep between its gemvs and calls, and
+ * waking it took longer than the work: 30-60 us on 2 threads against 16 us when it stays
+ * awake, as OpenBLAS's own threads do for far longer); jx_rt_pool_park stops the spin
+ * before BLAS runs. POOL_CHUNKS_PER_THREAD: chunks are claimed dynamically, so
  * when a worker is preempted (another process on its core) the others take over all
  * but the chunk it holds. */
-enum { POOL_MAX = 64, POOL_SPIN = 5000, POOL_CHUNKS_PER_THREAD = 16 };
+enum { POOL_MAX = 64, POOL_SPIN = 100000, POOL_CHUNKS_PER_THREAD = 16 };
 
 typedef struct pool_job {
     void (*fn)(void *ctx, int64_t lo, int64_t hi);
