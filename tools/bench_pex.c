@@ -10,7 +10,7 @@
  *   dpsgd    DP-SGD's gradients as examples/per_example_grads.c builds them: per-example
  *            grads, their norms over all params, each clipped to norm 1, the clipped sum
  *            as a contraction over the batch plus Gaussian noise, divided by B;
- *   floor    non-temporal stores of the pex outputs' bytes split over the threads (the
+ *   floor    non-temporal stores of the pex outputs' bytes on jx's thread pool (the
  *            store bandwidth that materialising the per-example gradients needs);
  *   predict1 predict(params, x[784]) at batch 1 (median over 200 calls per rep);
  *   handc1   the same by hand: cblas_sgemv per layer on OpenBLAS's T threads, bias, relu
@@ -21,7 +21,6 @@
  * DIR/dpsgd.jx, DIR/grad1.jx, DIR/predict1.jx for jxc fuse. Exit 2 on usage errors. */
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include <immintrin.h>
 #endif
 
+#include "../runtime/jx_rt.h"
 #include "jx.h"
 #include "jx/nn.h"
 
@@ -143,44 +143,29 @@ static void bp_handc(float *const *w, const float *x, float *h0, float *h1, floa
 
 /* ---- the store-bandwidth floor ------------------------------------------------------- */
 
-typedef struct bp_fill {
-    char *p;
-    size_t n;
-} bp_fill;
-
-/* Fills f's bytes with non-temporal stores where the ISA has them (a plain store loop,
- * and glibc's memset, read each line before writing it: about twice the time for a
- * buffer far beyond the caches). */
-static void *bp_fill_run(void *arg) {
-    bp_fill *f = arg;
-    float *p = (float *)(void *)f->p; /* 64-byte aligned */
+/* jx_rt_parallel body: fills 64-byte blocks [lo, hi) of the buffer ctx with non-temporal
+ * stores where the ISA has them (a plain store loop, and glibc's memset, read each line
+ * before writing it: about twice the time for a buffer far beyond the caches). */
+static void bp_fill_run(void *ctx, int64_t lo, int64_t hi) {
+    float *p = (float *)ctx + lo * 16; /* 64-byte aligned */
+    size_t n = (size_t)(hi - lo) * 16;
 #if defined __AVX512F__
     __m512 v = _mm512_set1_ps(1.0f);
-    for (size_t i = 0; i + 16 <= f->n / sizeof(float); i += 16) _mm512_stream_ps(p + i, v);
+    for (size_t i = 0; i < n; i += 16) _mm512_stream_ps(p + i, v);
     _mm_sfence();
 #elif defined __SSE2__
     __m128 v = _mm_set1_ps(1.0f);
-    for (size_t i = 0; i + 4 <= f->n / sizeof(float); i += 4) _mm_stream_ps(p + i, v);
+    for (size_t i = 0; i < n; i += 4) _mm_stream_ps(p + i, v);
     _mm_sfence();
 #else
-    memset(f->p, 1, f->n);
+    memset(p, 1, n * sizeof(float));
 #endif
-    return NULL;
 }
 
-/* Stores n bytes at p (64-byte aligned) split over T threads (the caller and T - 1 new
- * ones). */
+/* Stores n bytes at p (64-byte aligned, n a multiple of 64) on T threads of jx's pool
+ * (the threads the jitted kernels use). */
 static void bp_floor(char *p, size_t n, int T) {
-    pthread_t th[BP_MAXT];
-    bp_fill f[BP_MAXT];
-    size_t part = (n / (size_t)T + 63) / 64 * 64;
-    for (int i = 0; i < T; i++) {
-        size_t lo = part * (size_t)i < n ? part * (size_t)i : n;
-        f[i] = (bp_fill){p + lo, lo + part < n ? part : n - lo};
-        if (i > 0) pthread_create(&th[i], NULL, bp_fill_run, &f[i]);
-    }
-    bp_fill_run(&f[0]);
-    for (int i = 1; i < T; i++) pthread_join(th[i], NULL);
+    jx_rt_parallel(bp_fill_run, p, (int64_t)(n / 64), 1024, T);
 }
 
 /* ---- setup -------------------------------------------------------------------------- */
