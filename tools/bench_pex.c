@@ -31,6 +31,7 @@
 #endif
 
 #include "../runtime/jx_rt.h"
+#include "bench_time.h"
 #include "jx.h"
 #include "jx/nn.h"
 
@@ -46,18 +47,6 @@ static const char bp_usage[] =
     "  --reps R     timed reps per row, interleaved (default 11)\n"
     "  --threads T  comma-separated thread counts (default 1,2)\n"
     "  --rows       rows to time (default all): pex,loop,dpsgd,floor,predict1,handc1\n";
-
-/* Milliseconds since an arbitrary origin. */
-static double bp_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int bp_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ---- the traced functions ------------------------------------------------------------ */
 
@@ -334,17 +323,6 @@ static double bp_check(const bp_set *s, bp_data *d) {
     return md;
 }
 
-/* Parses a comma-separated list of ints in [lo, hi] into v (at most max); count or -1. */
-static int bp_ints(const char *s, int *v, int max, int lo, int hi) {
-    int n = 0;
-    for (char *end; *s && n < max; s = *end ? end + 1 : end) {
-        long x = strtol(s, &end, 10);
-        if (end == s || x < lo || x > hi || (*end && *end != ',')) return -1;
-        v[n++] = (int)x;
-    }
-    return n > 0 && !*s ? n : -1;
-}
-
 /* Parses --rows into on[]; 0 or -1. */
 static int bp_rows(const char *s, int *on) {
     memset(on, 0, BP_ROWS * sizeof *on);
@@ -378,7 +356,7 @@ static int bp_parse(int argc, char **argv, bp_opts *o) {
         else if (!v) bad = 1;
         else if (!strcmp(a, "--batch")) bad = (o->batch = strtol(v, NULL, 10)) < 1, i++;
         else if (!strcmp(a, "--reps")) bad = (o->reps = atoi(v)) < 1, i++;
-        else if (!strcmp(a, "--threads")) bad = (o->nt = bp_ints(v, o->ts, BP_MAXT, 1, 4)) < 0, i++;
+        else if (!strcmp(a, "--threads")) bad = (o->nt = bu_int_list(v, o->ts, BP_MAXT, 1, 4)) < 0, i++;
         else if (!strcmp(a, "--rows")) bad = bp_rows(v, o->on) < 0, i++;
         else if (!strcmp(a, "--dump")) o->dir = v, i++;
         else bad = 1;
@@ -395,9 +373,9 @@ static int bp_time(const bp_opts *o, const bp_set *s, bp_data *d, double *t) {
         for (int k = 0; k < o->nt; k++)
             for (int r = 0; r < BP_ROWS; r++) {
                 if (!o->on[r]) continue;
-                double t0 = bp_ms();
+                double t0 = bu_clock_ms(CLOCK_MONOTONIC);
                 if (bp_run(&s[k], d, r) < 0) return -1;
-                if (rep >= 0) t[(k * BP_ROWS + r) * o->reps + rep] = bp_ms() - t0;
+                if (rep >= 0) t[(k * BP_ROWS + r) * o->reps + rep] = bu_clock_ms(CLOCK_MONOTONIC) - t0;
             }
     return 0;
 }
@@ -416,7 +394,7 @@ static void bp_print(const bp_opts *o, double *t) {
         printf("%-9s", bp_row_names[r]);
         for (int k = 0; k < o->nt; k++) {
             double *v = t + (k * BP_ROWS + r) * reps;
-            qsort(v, (size_t)reps, sizeof *v, bp_cmp);
+            bu_sort(v, reps);
             printf("   %10.3f %s %8.3f %s", v[reps / 2] * scale, unit, v[0] * scale, unit);
         }
         printf("\n");
